@@ -1,0 +1,1 @@
+"""Embedded implementations of the ports: paper broker, bundled market data, demo strategy."""

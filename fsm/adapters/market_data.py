@@ -1,0 +1,118 @@
+"""Market data: a bundled deterministic generator (any date) and a validated CSV loader."""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from fsm.errors import InvalidPriceFile, MarketDataUnavailable
+from fsm.guards import SYMBOL_PATTERN
+from fsm.records import PriceSnapshot
+
+CENTS = Decimal("0.01")
+
+# A small, liquid universe with realistic starting prices (dollars).
+BUNDLED_BASE_PRICES: dict[str, int] = {
+    "AAPL": 190, "MSFT": 410, "GOOGL": 160, "AMZN": 180, "NVDA": 120, "META": 500,
+    "TSLA": 210, "JPM": 200, "V": 275, "XOM": 115, "JNJ": 150, "PG": 165, "KO": 62,
+    "PEP": 170, "COST": 850, "WMT": 68, "UNH": 520, "HD": 360, "BND": 72, "TLT": 92,
+    "GLD": 215, "SPY": 540,
+}  # fmt: skip
+
+
+class BundledMarketData:
+    """Deterministic daily prices for the bundled universe, for any date, with no files."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.seed = seed
+
+    def universe(self) -> tuple[str, ...]:
+        return tuple(sorted(BUNDLED_BASE_PRICES))
+
+    def price(self, symbol: str, day: date) -> Decimal:
+        base = BUNDLED_BASE_PRICES.get(symbol)
+        if base is None:
+            raise MarketDataUnavailable(f"no bundled prices for symbol {symbol!r}")
+        phase = random.Random(f"{self.seed}:{symbol}").uniform(0, 2 * math.pi)
+        noise = random.Random(f"{self.seed}:{symbol}:{day.toordinal()}").uniform(-0.02, 0.02)
+        factor = 1 + 0.15 * math.sin(day.toordinal() / 40 + phase) + noise
+        return (Decimal(base) * Decimal(f"{factor:.6f}")).quantize(CENTS)
+
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
+        return PriceSnapshot(as_of=as_of, prices={s: self.price(s, as_of) for s in symbols})
+
+
+class CsvMarketData:
+    """Prices from a CSV file with the header ``date,symbol,price`` (ISO dates, dollars).
+
+    ``prices`` answers with each symbol's last price on or before the asked date.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._series = load_price_file(path)
+
+    def universe(self) -> tuple[str, ...]:
+        return tuple(sorted(self._series))
+
+    def price(self, symbol: str, day: date) -> Decimal:
+        series = self._series.get(symbol, {})
+        known = [d for d in series if d <= day]
+        if not known:
+            raise MarketDataUnavailable(f"{self.path}: no price for {symbol} on or before {day}")
+        return series[max(known)]
+
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
+        return PriceSnapshot(as_of=as_of, prices={s: self.price(s, as_of) for s in symbols})
+
+
+def load_price_file(path: Path) -> dict[str, dict[date, Decimal]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return _parse_rows(path, csv.reader(handle))
+    except OSError as exc:
+        raise InvalidPriceFile(f"{path}: cannot read price file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidPriceFile(f"{path}: not UTF-8 text") from exc
+
+
+def _parse_rows(path: Path, rows: object) -> dict[str, dict[date, Decimal]]:
+    series: dict[str, dict[date, Decimal]] = {}
+    reader = iter(rows)  # type: ignore[call-overload]  # csv.reader is an iterator of lists
+    header = [h.strip().lower() for h in next(reader, [])]
+    if header != ["date", "symbol", "price"]:
+        raise InvalidPriceFile(f"{path}:1: header must be 'date,symbol,price', got {header}")
+    for line, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        day, symbol, price = _parse_row(path, line, row)
+        if day in series.setdefault(symbol, {}):
+            raise InvalidPriceFile(f"{path}:{line}: duplicate price for {symbol} on {day}")
+        series[symbol][day] = price
+    if not series:
+        raise InvalidPriceFile(f"{path}: no prices in file")
+    return series
+
+
+def _parse_row(path: Path, line: int, row: list[str]) -> tuple[date, str, Decimal]:
+    if len(row) != 3:
+        raise InvalidPriceFile(f"{path}:{line}: expected 3 columns, got {len(row)}")
+    raw_date, symbol, raw_price = (c.strip() for c in row)
+    try:
+        day = date.fromisoformat(raw_date)
+    except ValueError:
+        raise InvalidPriceFile(f"{path}:{line}: bad date {raw_date!r} (want YYYY-MM-DD)") from None
+    if not SYMBOL_PATTERN.match(symbol):
+        raise InvalidPriceFile(f"{path}:{line}: bad symbol {symbol!r}")
+    try:
+        price = Decimal(raw_price)
+    except InvalidOperation:
+        raise InvalidPriceFile(f"{path}:{line}: bad price {raw_price!r}") from None
+    if not price.is_finite() or price <= 0:
+        raise InvalidPriceFile(f"{path}:{line}: price must be a positive number, got {raw_price!r}")
+    return day, symbol, price

@@ -1,0 +1,116 @@
+"""An in-memory RunStore; passes the same contract suite as the SQL store."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from fsm.errors import ConcurrentModification, RunAlreadyActive, RunNotFound
+from fsm.ports import RunFilter
+from fsm.records import (
+    Checkpoint,
+    Definition,
+    IntentUpdate,
+    LedgerEntry,
+    RunRecord,
+    RunStatus,
+    StoredIntent,
+)
+
+
+class MemoryRunStore:
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._ledger: dict[str, list[LedgerEntry]] = {}
+        self._checkpoints: dict[str, list[Checkpoint]] = {}
+        self._intents: dict[str, dict[str, StoredIntent]] = {}
+        self._definitions: dict[str, Definition] = {}
+
+    def ensure_definition(self, definition: Definition) -> None:
+        self._definitions.setdefault(definition.definition_hash, definition)
+
+    def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
+        if run.run_id in self._runs:
+            raise ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
+        if run.idempotency_key and self.find_by_idempotency_key(run.idempotency_key):
+            raise RunAlreadyActive(
+                f"idempotency key {run.idempotency_key!r} is already used", run_id=run.run_id
+            )
+        for other in self._runs.values():
+            if other.account_id == run.account_id and other.status is RunStatus.ACTIVE:
+                raise RunAlreadyActive(
+                    f"account {run.account_id!r} already has an active run {other.run_id}",
+                    run_id=other.run_id,
+                )
+        self._runs[run.run_id] = run
+        self._ledger[run.run_id] = [entry]
+        self._checkpoints[run.run_id] = []
+        self._intents[run.run_id] = {}
+
+    def commit_transition(
+        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+    ) -> None:
+        stored = self.get_run(run.run_id)
+        if stored.version != run.version - 1 or entry.seq != run.version:
+            raise ConcurrentModification(
+                f"run {run.run_id} is at version {stored.version}, not {run.version - 1}",
+                run_id=run.run_id,
+                state=stored.state,
+            )
+        self._runs[run.run_id] = run
+        self._ledger[run.run_id].append(entry)
+        if checkpoint is not None:
+            self._checkpoints[run.run_id].append(checkpoint)
+
+    def save_intents(self, intents: Sequence[StoredIntent]) -> None:
+        for intent in intents:
+            self.get_run(intent.run_id)
+            known = self._intents[intent.run_id]
+            if intent.intent.client_order_id in known:
+                raise ConcurrentModification(
+                    f"intent {intent.intent.client_order_id} already stored", run_id=intent.run_id
+                )
+        for intent in intents:
+            self._intents[intent.run_id][intent.intent.client_order_id] = intent
+
+    def update_intent(self, update: IntentUpdate) -> None:
+        known = self._intents.get(update.run_id, {})
+        stored = known.get(update.client_order_id)
+        if stored is None:
+            raise RunNotFound(f"no intent {update.client_order_id}", run_id=update.run_id)
+        changes = update.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
+        known[update.client_order_id] = stored.model_copy(update=changes)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise RunNotFound(f"no run {run_id!r}", run_id=run_id) from None
+
+    def find_by_idempotency_key(self, key: str) -> RunRecord | None:
+        return next((r for r in self._runs.values() if r.idempotency_key == key), None)
+
+    def list_runs(self, query: RunFilter) -> list[RunRecord]:
+        rows = [r for r in self._runs.values() if _matches(r, query)]
+        rows.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        return rows[: query.limit]
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]:
+        return copy.copy(self._ledger.get(run_id, []))
+
+    def checkpoints(self, run_id: str) -> list[Checkpoint]:
+        return copy.copy(self._checkpoints.get(run_id, []))
+
+    def intents(self, run_id: str) -> list[StoredIntent]:
+        return list(self._intents.get(run_id, {}).values())
+
+
+def _matches(run: RunRecord, q: RunFilter) -> bool:
+    return (
+        (q.account_id is None or run.account_id == q.account_id)
+        and (q.state is None or run.state == q.state)
+        and (q.status is None or run.status.value == q.status)
+        and (q.mode is None or run.mode.value == q.mode)
+        and (q.since is None or run.created_at >= q.since)
+        and (q.until is None or run.created_at < q.until)
+    )

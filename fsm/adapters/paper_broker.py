@@ -1,0 +1,179 @@
+"""The paper broker: a real component with its own SQLite file (stdlib sqlite3).
+
+From the engine's view it is an external system: it keeps cash, positions and orders, fills
+market orders at the intent's reference (snapshot) price, and — like a real broker — rejects a
+second order with a ``client_order_id`` it already holds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from fsm.errors import DuplicateClientOrderId, TradeFsmError
+from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
+
+DEFAULT_CASH = Decimal("100000")
+CENTS = Decimal("0.01")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), cash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (symbol TEXT PRIMARY KEY, qty TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
+    filled_qty TEXT NOT NULL, avg_price TEXT, status TEXT NOT NULL, reason TEXT
+);
+"""
+
+
+class PaperBroker:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        account_id: str = "paper",
+        reject_duplicates: bool = True,
+        latency_s: float = 0.0,
+    ) -> None:
+        self.path = Path(path)
+        self.account_id = account_id
+        self.reject_duplicates = reject_duplicates
+        self.latency_s = latency_s
+        try:
+            with self._tx() as db:
+                for statement in _SCHEMA.split(";"):
+                    db.execute(statement)
+                db.execute("INSERT OR IGNORE INTO account VALUES (1, ?)", (str(DEFAULT_CASH),))
+        except sqlite3.Error as exc:
+            raise TradeFsmError(f"cannot open paper broker file {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never block the filling writer
+            db.execute("PRAGMA synchronous=FULL")  # a fill must survive power loss
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time: no lost cash updates
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def _wait(self) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
+
+    def account(self) -> AccountSnapshot:
+        self._wait()
+        with self._tx() as db:
+            cash = Decimal(db.execute("SELECT cash FROM account").fetchone()[0])
+            rows = db.execute("SELECT symbol, qty FROM positions ORDER BY symbol").fetchall()
+        return AccountSnapshot(
+            account_id=self.account_id,
+            cash=cash,
+            buying_power=cash,
+            positions=tuple(Position(symbol=s, qty=Decimal(q)) for s, q in rows),
+        )
+
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        self._wait()
+        with self._tx() as db:
+            exists = db.execute(
+                "SELECT 1 FROM orders WHERE client_order_id = ?", (intent.client_order_id,)
+            ).fetchone()
+            if exists and self.reject_duplicates:
+                raise DuplicateClientOrderId(intent.client_order_id)
+            coid = intent.client_order_id if not exists else f"{intent.client_order_id}~dup"
+            status, reason = self._fill(db, intent)
+            cur = db.execute(
+                "INSERT INTO orders (client_order_id, symbol, side, qty, filled_qty, avg_price,"
+                " status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    coid,
+                    intent.symbol,
+                    intent.side.value,
+                    str(intent.qty),
+                    str(intent.qty if status == "filled" else Decimal(0)),
+                    str(intent.reference_price) if status == "filled" else None,
+                    status,
+                    reason,
+                ),
+            )
+        return OrderAck(
+            client_order_id=intent.client_order_id,
+            broker_order_id=f"paper-{cur.lastrowid}",
+            status=status,
+        )
+
+    def _fill(self, db: sqlite3.Connection, intent: OrderIntent) -> tuple[str, str | None]:
+        cash = Decimal(db.execute("SELECT cash FROM account").fetchone()[0])
+        row = db.execute("SELECT qty FROM positions WHERE symbol = ?", (intent.symbol,)).fetchone()
+        held = Decimal(row[0]) if row else Decimal(0)
+        cost = (intent.qty * intent.reference_price).quantize(CENTS, rounding=ROUND_HALF_UP)
+        if intent.side is Side.BUY and cost > cash:
+            return "rejected", f"insufficient buying power: needs {cost}, has {cash}"
+        if intent.side is Side.SELL and intent.qty > held:
+            return "rejected", f"cannot sell {intent.qty}, holds {held}"
+        sign = 1 if intent.side is Side.BUY else -1
+        new_qty = held + sign * intent.qty
+        db.execute("UPDATE account SET cash = ?", (str(cash - sign * cost),))
+        if new_qty == 0:
+            db.execute("DELETE FROM positions WHERE symbol = ?", (intent.symbol,))
+        else:
+            db.execute(
+                "INSERT INTO positions VALUES (?, ?) ON CONFLICT(symbol) DO UPDATE SET qty = ?",
+                (intent.symbol, str(new_qty), str(new_qty)),
+            )
+        return "filled", None
+
+    def orders(self, client_order_ids: Sequence[str] | None = None) -> list[OrderStatus]:
+        """Orders by ``client_order_id`` (all orders when None), in submission order."""
+        self._wait()
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT seq, client_order_id, symbol, side, qty, filled_qty, avg_price, status"
+                " FROM orders ORDER BY seq"
+            ).fetchall()
+        wanted = None if client_order_ids is None else set(client_order_ids)
+        return [_status(r) for r in rows if wanted is None or r[1] in wanted]
+
+    def cancel(self, client_order_id: str) -> OrderStatus:
+        # paper orders fill at once: cancelling one that is already terminal counts as cancelled
+        found = self.orders([client_order_id])
+        if not found:
+            raise TradeFsmError(f"the paper broker has no order {client_order_id!r}")
+        return found[0]
+
+    def positions(self) -> list[Position]:
+        return list(self.account().positions)
+
+    def reset(self, cash: Decimal) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM orders")
+            db.execute("DELETE FROM positions")
+            db.execute("UPDATE account SET cash = ?", (str(cash),))
+
+
+def _status(row: tuple[object, ...]) -> OrderStatus:
+    seq, coid, symbol, side, qty, filled, avg, status = row
+    return OrderStatus.model_validate(
+        {
+            "client_order_id": coid,
+            "broker_order_id": f"paper-{seq}",
+            "symbol": symbol,
+            "side": side,
+            "qty": qty,
+            "filled_qty": filled,
+            "avg_price": avg,
+            "status": status,
+        }
+    )

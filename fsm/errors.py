@@ -1,0 +1,116 @@
+"""The error hierarchy: one root, facts as attributes, messages that say what to do next.
+
+Families:
+- ``TransientError``: worth retrying (timeouts, rate limits, connection drops).
+- everything else is permanent: the run fails at once.
+- ``InvalidInput``: bad input given at the edge (config, CLI arguments, price files, URLs).
+"""
+
+from __future__ import annotations
+
+
+class TradeFsmError(Exception):
+    """Root of every error tradefsm raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str | None = None,
+        state: str | None = None,
+        event: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.run_id = run_id
+        self.state = state
+        self.event = event
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class TransientError(TradeFsmError):
+    """A failure that may go away when retried."""
+
+
+class StepTimeout(TransientError):
+    """A step took longer than its timeout."""
+
+
+class MarketDataUnavailable(TransientError):
+    """Prices could not be read (provider down, data not ready)."""
+
+
+class InvalidInput(TradeFsmError):
+    """Input given at the edge is malformed: settings, arguments, files, URLs."""
+
+
+class InvalidConfiguration(InvalidInput):
+    """Settings are missing or invalid."""
+
+
+class InvalidPriceFile(InvalidInput):
+    """A price CSV file is malformed; the message names the line."""
+
+
+class InvalidDatabaseUrl(InvalidInput):
+    """The database URL cannot be used."""
+
+
+class InvalidStepOutput(TradeFsmError):
+    """A step returned output that does not validate against its model."""
+
+
+class GuardRejected(TradeFsmError):
+    """A guard refused a transition; the ledger holds the decision."""
+
+    def __init__(self, message: str, *, guard: str, reason: str, **facts: str | None) -> None:
+        super().__init__(message, **facts)
+        self.guard = guard
+        self.reason = reason
+
+
+class IllegalTransition(TradeFsmError):
+    """An event has no transition from the current state."""
+
+
+class ConcurrentModification(TradeFsmError):
+    """Another writer moved the run first; nothing was changed."""
+
+
+class RunNotFound(TradeFsmError):
+    """No run has this id."""
+
+
+class RunNotResumable(TradeFsmError):
+    """The run is finished or cannot be driven from its state."""
+
+
+class RunAlreadyActive(TradeFsmError):
+    """The account already has an active run."""
+
+
+class StaleRun(TradeFsmError):
+    """The run's market date is too old to trade on."""
+
+
+class StorageError(TradeFsmError):
+    """The database failed; the run was left as it was before the failed write."""
+
+
+class SchemaNotCurrent(StorageError):
+    """The database schema is not at the version this code needs."""
+
+
+class BrokerRejected(TradeFsmError):
+    """The broker refused an order (permanent)."""
+
+
+class DuplicateClientOrderId(BrokerRejected):
+    """The broker already holds an order with this client_order_id."""
+
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(f"the broker already has an order with client_order_id {client_order_id!r}")
+        self.client_order_id = client_order_id

@@ -1,0 +1,265 @@
+"""Guards: pure functions over typed step outputs and settings, each returning a decision.
+
+Every guard of a transition is evaluated (none short-circuits), so the ledger shows the whole
+picture of why a transition was allowed or refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from fsm.records import (
+    AllocationAnalysis,
+    ExecutionReport,
+    GuardDecision,
+    Mode,
+    Outcome,
+    RebalancePlan,
+    SignalSet,
+    Side,
+)
+from fsm.settings import Settings
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
+TERMINAL_ORDER_STATUSES = frozenset(
+    {"filled", "partially_filled", "rejected", "canceled", "expired"}
+)
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    settings: Settings
+    mode: Mode
+    as_of: date
+    today: date
+    output: object = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+Guard = Callable[[GuardContext], GuardDecision]
+
+
+def _decide(name: str, passed: bool, reason: str, **inputs: object) -> GuardDecision:
+    return GuardDecision(
+        name=name, passed=passed, reason=reason, inputs={k: str(v) for k, v in inputs.items()}
+    )
+
+
+def mode_allowed(ctx: GuardContext) -> GuardDecision:
+    live_ok = ctx.mode is not Mode.LIVE or ctx.settings.live_trading_enabled
+    reason = "mode allowed" if live_ok else "live mode needs TRADEFSM_LIVE_TRADING_ENABLED=true"
+    return _decide(
+        "mode_allowed",
+        live_ok,
+        reason,
+        mode=ctx.mode.value,
+        live_trading_enabled=ctx.settings.live_trading_enabled,
+    )
+
+
+def as_of_fresh(ctx: GuardContext) -> GuardDecision:
+    age = (ctx.today - ctx.as_of).days
+    limit = ctx.settings.stale_after_days
+    passed = 0 <= age <= limit
+    reason = (
+        f"as_of is {age} day(s) old"
+        if passed
+        else f"as_of {ctx.as_of} is {age} day(s) from today; allowed 0..{limit}"
+    )
+    return _decide("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit)
+
+
+def _mode_in(name: str, modes: frozenset[Mode]) -> Guard:
+    def check(ctx: GuardContext) -> GuardDecision:
+        passed = ctx.mode in modes
+        wanted = ", ".join(sorted(m.value for m in modes))
+        return _decide(name, passed, f"mode {ctx.mode.value}; needs one of {wanted}", mode=ctx.mode)
+
+    check.__name__ = name
+    return check
+
+
+def _signals(ctx: GuardContext) -> SignalSet:
+    assert isinstance(ctx.output, SignalSet), "signal guards need a SignalSet"
+    return ctx.output
+
+
+def has_signals(ctx: GuardContext) -> GuardDecision:
+    count = len(_signals(ctx).targets)
+    return _decide("has_signals", count > 0, f"{count} target weight(s)", count=count)
+
+
+def weights_in_range(ctx: GuardContext) -> GuardDecision:
+    weights = [t.weight for t in _signals(ctx).targets]
+    total = sum(weights, Decimal(0))
+    bad = [str(w) for w in weights if not Decimal(0) <= w <= Decimal(1)]
+    passed = not bad and total <= Decimal(1)
+    reason = "weights in [0, 1], sum ≤ 1" if passed else f"weights out of range {bad}, sum {total}"
+    return _decide("weights_in_range", passed, reason, total=total, out_of_range=len(bad))
+
+
+def symbols_well_formed(ctx: GuardContext) -> GuardDecision:
+    symbols = [t.symbol for t in _signals(ctx).targets]
+    bad = [s for s in symbols if not SYMBOL_PATTERN.match(s)]
+    dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+    passed = not bad and not dupes
+    reason = "symbols well formed" if passed else f"malformed {bad[:5]}, duplicated {dupes[:5]}"
+    return _decide("symbols_well_formed", passed, reason, count=len(symbols))
+
+
+def _analysis(ctx: GuardContext) -> AllocationAnalysis:
+    assert isinstance(ctx.output, AllocationAnalysis), "drift guards need an AllocationAnalysis"
+    return ctx.output
+
+
+def drift_above_threshold(ctx: GuardContext) -> GuardDecision:
+    a = _analysis(ctx)
+    passed = a.max_drift > a.drift_threshold
+    return _decide(
+        "drift_above_threshold",
+        passed,
+        f"max drift {a.max_drift} vs threshold {a.drift_threshold}",
+        max_drift=a.max_drift,
+        threshold=a.drift_threshold,
+    )
+
+
+def drift_within_threshold(ctx: GuardContext) -> GuardDecision:
+    above = drift_above_threshold(ctx)
+    return above.model_copy(update={"name": "drift_within_threshold", "passed": not above.passed})
+
+
+def _plan(ctx: GuardContext) -> RebalancePlan:
+    assert isinstance(ctx.output, RebalancePlan), "plan guards need a RebalancePlan"
+    return ctx.output
+
+
+def trades_required(ctx: GuardContext) -> GuardDecision:
+    n = len(_plan(ctx).trades)
+    return _decide("trades_required", n > 0, f"{n} BUY/SELL item(s)", trades=n)
+
+
+def no_trades_required(ctx: GuardContext) -> GuardDecision:
+    req = trades_required(ctx)
+    return req.model_copy(update={"name": "no_trades_required", "passed": not req.passed})
+
+
+def max_orders(ctx: GuardContext) -> GuardDecision:
+    n, limit = len(_plan(ctx).trades), ctx.settings.max_orders
+    return _decide("max_orders", n <= limit, f"{n} order(s), limit {limit}", orders=n, limit=limit)
+
+
+def order_notional_limit(ctx: GuardContext) -> GuardDecision:
+    largest = max((abs(i.amount) for i in _plan(ctx).trades), default=Decimal(0))
+    limit = ctx.settings.max_order_notional
+    return _decide(
+        "order_notional_limit",
+        largest <= limit,
+        f"largest order ${largest}, limit ${limit}",
+        largest=largest,
+        limit=limit,
+    )
+
+
+def total_notional_limit(ctx: GuardContext) -> GuardDecision:
+    total = sum((abs(i.amount) for i in _plan(ctx).trades), Decimal(0))
+    limit = ctx.settings.max_total_notional
+    return _decide(
+        "total_notional_limit",
+        total <= limit,
+        f"total ${total}, limit ${limit}",
+        total=total,
+        limit=limit,
+    )
+
+
+def buying_power(ctx: GuardContext) -> GuardDecision:
+    plan = _plan(ctx)
+    buys = sum((i.amount for i in plan.trades if i.action is Side.BUY), Decimal(0))
+    sells = sum((-i.amount for i in plan.trades if i.action is Side.SELL), Decimal(0))
+    power = plan.buying_power
+    available = power + sells
+    return _decide(
+        "buying_power",
+        buys <= available,
+        f"buys ${buys} vs buying power ${power} + sells ${sells}",
+        buys=buys,
+        sells=sells,
+        buying_power=power,
+    )
+
+
+def symbols_allowed(ctx: GuardContext) -> GuardDecision:
+    allowed = set(ctx.settings.allowed_symbols)
+    traded = sorted({i.symbol for i in _plan(ctx).trades})
+    bad = [s for s in traded if allowed and s not in allowed]
+    reason = "every symbol allowed" if not bad else f"not on the allow-list: {bad[:5]}"
+    return _decide("symbols_allowed", not bad, reason, symbols=len(traded), refused=len(bad))
+
+
+def _report(ctx: GuardContext) -> ExecutionReport:
+    assert isinstance(ctx.output, ExecutionReport), "execution guards need an ExecutionReport"
+    return ctx.output
+
+
+def orders_terminal(ctx: GuardContext) -> GuardDecision:
+    open_ = [o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL_ORDER_STATUSES]
+    reason = "every order terminal" if not open_ else f"{len(open_)} order(s) still open"
+    return _decide("orders_terminal", not open_, reason, open=len(open_))
+
+
+def execution_succeeded(ctx: GuardContext) -> GuardDecision:
+    r = _report(ctx)
+    partial_ok = ctx.settings.allow_partial_success and r.outcome is Outcome.PARTIAL_SUCCESS
+    passed = r.outcome is Outcome.SUCCESS or partial_ok
+    return _decide(
+        "execution_succeeded",
+        passed,
+        f"outcome {r.outcome.value}: {r.succeeded} of {r.placed} order(s) succeeded",
+        outcome=r.outcome.value,
+        placed=r.placed,
+        succeeded=r.succeeded,
+    )
+
+
+def operator_named(ctx: GuardContext) -> GuardDecision:
+    passed = bool(ctx.actor and ctx.actor.strip() and ctx.reason and ctx.reason.strip())
+    reason = "actor and reason given" if passed else "cancel needs --actor and --reason"
+    return _decide("operator_named", passed, reason, actor=ctx.actor or "")
+
+
+GUARDS: dict[str, Guard] = {
+    g.__name__: g
+    for g in (
+        mode_allowed,
+        as_of_fresh,
+        _mode_in("full_run_mode", frozenset({Mode.PAPER, Mode.LIVE, Mode.DRY_RUN})),
+        _mode_in("signals_only_mode", frozenset({Mode.SIGNALS_ONLY})),
+        _mode_in("dry_run_mode", frozenset({Mode.DRY_RUN})),
+        _mode_in("mode_executes_orders", frozenset({Mode.PAPER, Mode.LIVE})),
+        has_signals,
+        weights_in_range,
+        symbols_well_formed,
+        drift_above_threshold,
+        drift_within_threshold,
+        trades_required,
+        no_trades_required,
+        max_orders,
+        order_notional_limit,
+        total_notional_limit,
+        buying_power,
+        symbols_allowed,
+        orders_terminal,
+        execution_succeeded,
+        operator_named,
+    )
+}
+
+
+def evaluate(names: tuple[str, ...], ctx: GuardContext) -> tuple[GuardDecision, ...]:
+    return tuple(GUARDS[name](ctx) for name in names)

@@ -1,0 +1,1 @@
+"""State machine definitions: declarative classes, validated when they are built."""

@@ -1,0 +1,108 @@
+"""Ports: the engine talks to the outside world only through these Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from fsm.records import (
+    AccountSnapshot,
+    Checkpoint,
+    Definition,
+    IntentUpdate,
+    LedgerEntry,
+    Mode,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    PriceSnapshot,
+    RunRecord,
+    SignalSet,
+    StoredIntent,
+)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a step may know about the run it works for."""
+
+    run_id: str
+    account_id: str
+    as_of: date
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    account_id: str | None = None
+    state: str | None = None
+    status: str | None = None
+    mode: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+class SignalSource(Protocol):
+    def generate(self, ctx: RunContext) -> SignalSet: ...
+
+
+class MarketData(Protocol):
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot: ...
+
+
+class Broker(Protocol):
+    def account(self) -> AccountSnapshot: ...
+
+    def submit(self, intent: OrderIntent) -> OrderAck: ...
+
+    def orders(self, client_order_ids: Sequence[str]) -> list[OrderStatus]: ...
+
+    def cancel(self, client_order_id: str) -> OrderStatus: ...
+
+
+class Notifier(Protocol):
+    def notify(self, run: RunRecord) -> None:
+        """Tell someone a run ended. A failure here is logged and never fails the run."""
+        ...
+
+
+class RunStore(Protocol):
+    """The persistence port. Each write method is one transaction."""
+
+    def ensure_definition(self, definition: Definition) -> None: ...
+
+    def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
+        """Insert the run with its first ledger row (``None → idle``).
+
+        Raises RunAlreadyActive if the account has an active run or the idempotency key is used.
+        """
+        ...
+
+    def commit_transition(
+        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+    ) -> None:
+        """Append ``entry`` and move the run to ``run`` (whose version is ``entry.seq``).
+
+        Fenced by version: raises ConcurrentModification, changing nothing, when the stored
+        run is not at ``run.version - 1``.
+        """
+        ...
+
+    def save_intents(self, intents: Sequence[StoredIntent]) -> None: ...
+
+    def update_intent(self, update: IntentUpdate) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord: ...
+
+    def find_by_idempotency_key(self, key: str) -> RunRecord | None: ...
+
+    def list_runs(self, query: RunFilter) -> list[RunRecord]: ...
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]: ...
+
+    def checkpoints(self, run_id: str) -> list[Checkpoint]: ...
+
+    def intents(self, run_id: str) -> list[StoredIntent]: ...

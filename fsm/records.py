@@ -1,0 +1,246 @@
+"""Frozen, versioned models that cross ports. Money and quantities are Decimal, never float."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+    DRY_RUN = "dry-run"
+    SIGNALS_ONLY = "signals-only"
+
+
+class RunStatus(StrEnum):
+    ACTIVE = "active"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "SUCCESS"
+    PARTIAL_SUCCESS = "PARTIAL_SUCCESS"
+    FAILURE = "FAILURE"
+
+
+# ---- step outputs -------------------------------------------------------------------------
+
+
+class TargetWeight(Frozen):
+    symbol: str
+    weight: Decimal
+
+
+class SignalSet(Frozen):
+    """Consolidated strategy output: one target weight per symbol."""
+
+    schema_version: Literal[1] = 1
+    as_of: date
+    strategy: str
+    targets: tuple[TargetWeight, ...]
+
+
+class PriceSnapshot(Frozen):
+    schema_version: Literal[1] = 1
+    as_of: date
+    prices: dict[str, Decimal]
+
+
+class Position(Frozen):
+    symbol: str
+    qty: Decimal
+
+
+class AccountSnapshot(Frozen):
+    schema_version: Literal[1] = 1
+    account_id: str
+    cash: Decimal
+    buying_power: Decimal
+    positions: tuple[Position, ...] = ()
+
+
+class AllocationAnalysis(Frozen):
+    """Current vs target allocation; everything planning needs, so it can be re-run alone."""
+
+    schema_version: Literal[1] = 1
+    as_of: date
+    portfolio_value: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    prices: dict[str, Decimal]
+    positions: dict[str, Decimal]
+    current_weights: dict[str, Decimal]
+    target_weights: dict[str, Decimal]
+    max_drift: Decimal
+    drift_threshold: Decimal
+    rebalance_needed: bool
+
+
+class PlanItem(Frozen):
+    symbol: str
+    action: Side
+    target_value: Decimal
+    current_value: Decimal
+    amount: Decimal
+    qty: Decimal
+    price: Decimal
+    priority: int = Field(description="1 for ≥ $10k ... 5 for under $50")
+
+
+class RebalancePlan(Frozen):
+    schema_version: Literal[1] = 1
+    as_of: date
+    portfolio_value: Decimal
+    buying_power: Decimal
+    min_trade_amount: Decimal
+    items: tuple[PlanItem, ...]
+
+    @property
+    def trades(self) -> tuple[PlanItem, ...]:
+        return tuple(i for i in self.items if i.action is not Side.HOLD)
+
+
+class OrderIntent(Frozen):
+    """An order the engine means to place; committed before the broker is called."""
+
+    client_order_id: str = Field(max_length=48)
+    symbol: str
+    side: Side
+    qty: Decimal
+    reference_price: Decimal
+
+
+class OrderAck(Frozen):
+    client_order_id: str
+    broker_order_id: str
+    status: str
+
+
+class OrderStatus(Frozen):
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    status: Literal["new", "filled", "partially_filled", "rejected", "canceled", "expired"]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in ("filled", "partially_filled")
+
+
+class ExecutionReport(Frozen):
+    schema_version: Literal[1] = 1
+    placed: int
+    succeeded: int
+    trades_required: bool
+    outcome: Outcome
+    orders: tuple[OrderStatus, ...]
+
+
+# ---- run records ----------------------------------------------------------------------------
+
+
+class GuardDecision(Frozen):
+    name: str
+    passed: bool
+    reason: str
+    inputs: dict[str, str] = {}
+
+
+class LedgerEntry(Frozen):
+    """One row of the append-only transition ledger."""
+
+    run_id: str
+    seq: int
+    event: str
+    source: str | None
+    target: str | None
+    accepted: bool
+    guards: tuple[GuardDecision, ...] = ()
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+    occurred_at: datetime
+    duration_ms: int = 0
+    attempt: int = 1
+    error_type: str | None = None
+    error_message: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class Checkpoint(Frozen):
+    run_id: str
+    seq: int
+    state: str
+    schema_version: int
+    output: dict[str, Any]
+
+
+class RunRecord(Frozen):
+    run_id: str
+    correlation_id: str
+    idempotency_key: str | None = None
+    account_id: str
+    mode: Mode
+    as_of: date
+    state: str
+    status: RunStatus
+    version: int
+    parent_run_id: str | None = None
+    definition_hash: str
+    params: dict[str, Any] = {}
+    result: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
+    head_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoredIntent(Frozen):
+    """An order intent as the run database keeps it, with what the broker said since."""
+
+    run_id: str
+    intent: OrderIntent
+    status: str
+    broker_order_id: str | None = None
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
+    updated_at: datetime
+
+
+class IntentUpdate(Frozen):
+    """What the broker said about an intent: its ack, then its fills and final status."""
+
+    run_id: str
+    client_order_id: str
+    status: str
+    broker_order_id: str | None = None
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
+    updated_at: datetime
+
+
+class Definition(Frozen):
+    definition_hash: str
+    canonical: dict[str, Any]
+    mermaid: str

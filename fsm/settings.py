@@ -1,0 +1,73 @@
+"""One frozen settings object, read from ``TRADEFSM_*`` environment variables at the edge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fsm.errors import InvalidConfiguration
+
+
+class Settings(BaseSettings):
+    """Settings of the engine, the risk limits and the embedded paper setup."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADEFSM_", frozen=True, extra="forbid")
+
+    db: str = Field("sqlite:///./tradefsm.db", description="SQLAlchemy URL of the run database.")
+    paper_db: Path = Field(
+        Path("./tradefsm-paper.db"), description="SQLite file of the paper broker."
+    )
+    account_id: str = Field("paper", min_length=1, max_length=64, description="Default account.")
+    actor: str = Field("engine", min_length=1, max_length=128, description="Actor in the ledger.")
+    live_trading_enabled: bool = Field(False, description="Allow runs in live mode.")
+    cash_reserve: Decimal = Field(
+        Decimal("0.01"), ge=0, lt=1, description="Share of portfolio value kept as cash."
+    )
+    min_trade_fraction: Decimal = Field(
+        Decimal("0.01"), ge=0, lt=1, description="Smaller trades (share of value) become HOLD."
+    )
+    drift_threshold: Decimal = Field(
+        Decimal("0.005"), ge=0, le=1, description="Largest weight drift tolerated without trading."
+    )
+    max_orders: int = Field(50, ge=1, description="Risk limit: orders per plan.")
+    max_order_notional: Decimal = Field(
+        Decimal("1000000"), gt=0, description="Risk limit: notional of one order, in dollars."
+    )
+    max_total_notional: Decimal = Field(
+        Decimal("5000000"), gt=0, description="Risk limit: notional of a whole plan, in dollars."
+    )
+    allowed_symbols: tuple[str, ...] = Field(
+        (), description="Symbols a plan may trade; empty allows every symbol."
+    )
+    allow_partial_success: bool = Field(
+        False, description="Count a partially executed plan as success."
+    )
+    stale_after_days: int = Field(
+        5, ge=0, description="A run whose as_of is older than this many days may not start."
+    )
+    broker_api_key: SecretStr | None = Field(
+        None, description="API key of a live broker (secret: never stored or logged)."
+    )
+
+    @field_validator("allowed_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(s.strip().upper() for s in value.split(",") if s.strip())
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides; one-line error if invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated here
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidConfiguration(
+            f"invalid setting {where}: {first['msg']} (environment variable "
+            f"TRADEFSM_{where.upper()})"
+        ) from exc

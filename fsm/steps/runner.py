@@ -1,0 +1,107 @@
+"""The step of each non-final state: run it, validate its output, pick the event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from fsm.clock import Clock
+from fsm.errors import InvalidStepOutput
+from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
+from fsm.records import (
+    AccountSnapshot,
+    AllocationAnalysis,
+    Mode,
+    PriceSnapshot,
+    RebalancePlan,
+    SignalSet,
+)
+from fsm.settings import Settings
+from fsm.steps import validate_output
+from fsm.steps.analysis import analyse
+from fsm.steps.execution import execute_plan
+from fsm.steps.planning import plan_rebalance
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    event: str
+    output: BaseModel | None = None
+
+
+@dataclass(frozen=True)
+class StepPorts:
+    signals: SignalSource
+    market_data: MarketData
+    broker: Broker
+    store: RunStore
+    clock: Clock
+    settings: Settings
+
+
+def start(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+    return StepResult("start")
+
+
+def generate_signals(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+    signals = validate_output(SignalSet, ports.signals.generate(ctx), state="generating_signals")
+    event = "signals_reported" if ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
+    return StepResult(event, signals)
+
+
+def analyse_allocation(
+    ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]
+) -> StepResult:
+    signals = _output(outputs, "generating_signals", SignalSet)
+    account = validate_output(AccountSnapshot, ports.broker.account(), state="analyzing")
+    symbols = sorted({t.symbol for t in signals.targets} | {p.symbol for p in account.positions})
+    prices = validate_output(
+        PriceSnapshot, ports.market_data.prices(symbols, ctx.as_of), state="analyzing"
+    )
+    missing = [s for s in symbols if s not in prices.prices]
+    bad = [s for s, p in prices.prices.items() if p <= Decimal(0)]
+    if missing or bad:
+        raise InvalidStepOutput(
+            f"price snapshot for {ctx.as_of} lacks {missing[:5]} or has non-positive {bad[:5]}",
+            state="analyzing",
+        )
+    analysis = analyse(signals, account, prices, ports.settings.drift_threshold)
+    return StepResult(
+        "rebalance_needed" if analysis.rebalance_needed else "rebalance_not_needed", analysis
+    )
+
+
+def plan(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+    analysis = _output(outputs, "analyzing", AllocationAnalysis)
+    s = ports.settings
+    result = plan_rebalance(analysis, s.cash_reserve, s.min_trade_fraction)
+    if ctx.mode is Mode.DRY_RUN:
+        return StepResult("plan_reported", result)
+    return StepResult("plan_approved" if result.trades else "plan_empty", result)
+
+
+def execute(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+    rebalance = _output(outputs, "planning", RebalancePlan)
+    report = execute_plan(ctx.run_id, rebalance, ports.broker, ports.store, ports.clock)
+    return StepResult("execution_completed", report)
+
+
+def _output(outputs: dict[str, BaseModel], state: str, model: type[M]) -> M:
+    value = outputs.get(state)
+    if not isinstance(value, model):
+        raise InvalidStepOutput(f"no {model.__name__} checkpoint from {state}", state=state)
+    return value
+
+
+STEPS = {
+    "idle": start,
+    "generating_signals": generate_signals,
+    "analyzing": analyse_allocation,
+    "planning": plan,
+    "executing": execute,
+}
