@@ -1,0 +1,1 @@
+"""Alembic migrations of the run database (driven by ``persistence.migrate``)."""

@@ -1,0 +1,72 @@
+"""Build SQLAlchemy engines for the run database, with SQLite pragmas and their reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from fsm.errors import InvalidDatabaseUrl
+from fsm.redaction import redact
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",  # readers (audits, `runs list`) never block the engine's writes
+    "PRAGMA synchronous=FULL",  # an audit ledger must survive power loss, not only a crash
+    "PRAGMA foreign_keys=ON",  # ledger rows and intents can only point at existing runs
+    "PRAGMA busy_timeout=5000",  # wait for another writer instead of failing at once
+)
+
+
+def parse_url(raw: str) -> URL:
+    """A checked database URL; one-line InvalidDatabaseUrl for anything unusable."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise InvalidDatabaseUrl(
+            f"cannot parse database URL {redact(raw)!r}: expected sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidDatabaseUrl(
+            f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql"
+        )
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        parent = Path(url.database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise InvalidDatabaseUrl(f"folder {parent} of the SQLite database does not exist")
+    return url
+
+
+def make_engine(raw_url: str, **options: Any) -> Engine:
+    url = parse_url(raw_url)
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, **options)
+        return create_engine(url, pool_pre_ping=True, **options)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InvalidDatabaseUrl(f"cannot use database URL {redact(raw_url)!r}: {exc}") from exc
+
+
+def _sqlite_engine(url: URL, **options: Any) -> Engine:
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the driver's own would be DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: a transition never fails half-way on a lock upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,68 @@
+"""Rows ↔ records. Records are validated on the way out, so a bad row cannot pass silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from fsm.records import Checkpoint, LedgerEntry, OrderIntent, RunRecord, StoredIntent
+
+RUN_COLUMNS = (
+    "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
+    "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
+    "head_hash", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    row = run.model_dump(mode="python")
+    row["params"] = run.model_dump(mode="json")["params"]
+    row["mode"], row["status"] = run.mode.value, run.status.value
+    return row
+
+
+def run_record(row: RowMapping) -> RunRecord:
+    return RunRecord.model_validate({c: row[c] for c in RUN_COLUMNS})
+
+
+def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
+    row = entry.model_dump(mode="python", exclude={"guards"})
+    row["guards"] = [g.model_dump(mode="json") for g in entry.guards]
+    return row
+
+
+def ledger_entry(row: RowMapping) -> LedgerEntry:
+    return LedgerEntry.model_validate(dict(row))
+
+
+def checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
+    return checkpoint.model_dump(mode="python")
+
+
+def checkpoint_record(row: RowMapping) -> Checkpoint:
+    return Checkpoint.model_validate(dict(row))
+
+
+def intent_row(stored: StoredIntent, position: int) -> dict[str, Any]:
+    row = stored.model_dump(mode="python", exclude={"intent"})
+    row.update(stored.intent.model_dump(mode="python"))
+    row["side"] = stored.intent.side.value
+    row["position"] = position
+    return row
+
+
+def intent_record(row: RowMapping) -> StoredIntent:
+    intent = OrderIntent.model_validate(
+        {k: row[k] for k in ("client_order_id", "symbol", "side", "qty", "reference_price")}
+    )
+    return StoredIntent.model_validate(
+        {
+            "run_id": row["run_id"],
+            "intent": intent,
+            **{
+                k: row[k]
+                for k in ("status", "broker_order_id", "filled_qty", "avg_price", "updated_at")
+            },
+        }
+    )

@@ -1,0 +1,118 @@
+"""The run database: runs, the append-only ledger, checkpoints, order intents, definitions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from persistence.base import metadata
+from persistence.types import DecimalText, JsonDocument, UtcDateTime
+
+ID = String(64)
+HASH = String(64)
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("definition_hash", HASH, primary_key=True),
+    Column("canonical", JsonDocument, nullable=False),
+    Column("mermaid", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("correlation_id", ID, nullable=False),
+    Column("idempotency_key", String(200), nullable=True, unique=True),
+    Column("account_id", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("parent_run_id", ID, ForeignKey("runs.run_id"), nullable=True),
+    Column(
+        "definition_hash", HASH, ForeignKey("definitions.definition_hash"), nullable=False
+    ),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("deadline_at", UtcDateTime, nullable=True),
+    Column("params", JsonDocument, nullable=False),
+    Column("result", JsonDocument, nullable=True),
+    Column("failure", JsonDocument, nullable=True),
+    Column("head_hash", HASH, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_runs_created_at", "created_at"),
+    Index("ix_runs_state", "state"),
+    # At most one active run per account.
+    Index(
+        "uq_runs_active_account",
+        "account_id",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event", String(64), nullable=False),
+    Column("source", String(32), nullable=True),
+    Column("target", String(32), nullable=True),
+    Column("accepted", Boolean, nullable=False),
+    Column("guards", JsonDocument, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("correlation_id", ID, nullable=False),
+    Column("causation_id", String(200), nullable=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("error_type", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+    Index("ix_ledger_occurred_at", "occurred_at"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(32), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("output", JsonDocument, nullable=False),
+)
+
+order_intents = Table(
+    "order_intents",
+    metadata,
+    Column("client_order_id", String(48), primary_key=True),
+    Column("run_id", ID, ForeignKey("runs.run_id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("qty", DecimalText, nullable=False),
+    Column("reference_price", DecimalText, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("broker_order_id", String(64), nullable=True),
+    Column("filled_qty", DecimalText, nullable=True),
+    Column("avg_price", DecimalText, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_order_intents_run_id", "run_id"),
+)
