@@ -9,7 +9,8 @@ from sqlalchemy import Connection
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION tradefsm_refuse_change() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'tradefsm: % is append-only: % refused', TG_TABLE_NAME, TG_OP;
+    RAISE EXCEPTION USING
+        MESSAGE = 'tradefsm: ' || TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused';
 END;
 $$ LANGUAGE plpgsql
 """

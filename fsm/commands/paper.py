@@ -1,0 +1,53 @@
+"""`tradefsm paper orders|positions|reset`: look inside the embedded paper broker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fsm.adapters.paper_broker import DEFAULT_CASH, PaperBroker
+from fsm.commands.output import Format, emit, stdout
+from fsm.settings import load_settings
+
+PaperDbOption = Annotated[
+    Path | None,
+    typer.Option("--paper-db", help="Paper broker file (default: TRADEFSM_PAPER_DB)."),
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
+
+
+def open_paper(path: Path | None) -> PaperBroker:
+    settings = load_settings()
+    return PaperBroker(path or settings.paper_db, account_id=settings.account_id)
+
+
+def register(app: typer.Typer) -> None:
+    paper = typer.Typer(help="The embedded paper broker.", no_args_is_help=True)
+    app.add_typer(paper, name="paper")
+
+    @paper.command("orders")
+    def orders(paper_db: PaperDbOption = None, fmt: FormatOption = Format.TABLE) -> None:
+        """Every order the paper broker received, oldest first."""
+        rows = [o.model_dump(mode="json") for o in open_paper(paper_db).orders()]
+        columns = ("client_order_id", "symbol", "side", "qty", "filled_qty", "avg_price", "status")
+        emit(rows, columns, fmt, f"{len(rows)} paper order(s)")
+
+    @paper.command("positions")
+    def positions(paper_db: PaperDbOption = None, fmt: FormatOption = Format.TABLE) -> None:
+        """Cash and positions of the paper account."""
+        account = open_paper(paper_db).account()
+        rows = [p.model_dump(mode="json") for p in account.positions]
+        emit(rows, ("symbol", "qty"), fmt, f"positions (cash ${account.cash})")
+
+    @paper.command("reset")
+    def reset(
+        paper_db: PaperDbOption = None,
+        cash: Annotated[Decimal, typer.Option(min=0, help="Starting cash in dollars.")] = DEFAULT_CASH,
+    ) -> None:
+        """Forget every order and position and start again with CASH dollars."""
+        broker = open_paper(paper_db)
+        broker.reset(cash)
+        stdout.print(f"paper account reset in {broker.path}: cash ${cash}, no positions")

@@ -1,0 +1,104 @@
+"""Shared fixtures: real SQLite files, a real throwaway PostgreSQL, the bundled adapters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fsm.adapters.market_data import BundledMarketData
+from fsm.adapters.memory_store import MemoryRunStore
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.adapters.strategy import MomentumStrategy
+from fsm.clock import FixedClock
+from fsm.engine import Engine, Ports
+from fsm.ids import SequentialIdFactory
+from fsm.ports import RunStore
+from fsm.settings import Settings
+from persistence import migrate
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
+
+TRADING_DAY = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL on each SQL backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return db_url
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
+    """The same RunStore contract on every backend."""
+    if request.param == "memory":
+        yield MemoryRunStore()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.db'}"
+    else:
+        url = request.getfixturevalue("pg_cluster").new_database()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield SqlRunStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(TRADING_DAY)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> PaperBroker:
+    return PaperBroker(tmp_path / "paper.db")
+
+
+@pytest.fixture
+def market() -> BundledMarketData:
+    return BundledMarketData()
+
+
+def make_engine_for(
+    store: RunStore,
+    broker: PaperBroker,
+    clock: FixedClock,
+    settings: Settings | None = None,
+    market: BundledMarketData | None = None,
+    signals: object | None = None,
+) -> Engine:
+    market = market or BundledMarketData()
+    ports = Ports(signals or MomentumStrategy(market), market, broker)  # type: ignore[arg-type]
+    return Engine(store, ports, settings or Settings(), clock, SequentialIdFactory())
