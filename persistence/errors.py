@@ -15,6 +15,10 @@ class DatabaseUnavailable(StorageError, TransientError):
     """The database could not be reached; retrying may help."""
 
 
+class HistoryIsAppendOnly(StorageError):
+    """A change to ledger or checkpoint rows was refused by the database's triggers."""
+
+
 _TRANSLATIONS: tuple[tuple[type[Exception], type[TradeFsmError], str], ...] = (
     (sa_exc.IntegrityError, ConcurrentModification, "another writer stored this row first"),
     (sa_exc.OperationalError, DatabaseUnavailable, "the database is unavailable"),
@@ -34,6 +38,8 @@ def translate_errors(run_id: str | None = None) -> Iterator[None]:
 
 def translate(exc: sa_exc.SQLAlchemyError, run_id: str | None = None) -> TradeFsmError:
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if "append-only" in detail:  # raised by the triggers of persistence.append_only
+        return HistoryIsAppendOnly(redact(detail), run_id=run_id)
     # The last row matches every SQLAlchemyError, so a translation is always found.
     ours, summary = next((o, s) for t, o, s in _TRANSLATIONS if isinstance(exc, t))
     return ours(f"{summary}: {redact(detail)}", run_id=run_id)

@@ -98,7 +98,8 @@ def make_engine_for(
     settings: Settings | None = None,
     market: BundledMarketData | None = None,
     signals: object | None = None,
+    ids: SequentialIdFactory | None = None,
 ) -> Engine:
     market = market or BundledMarketData()
     ports = Ports(signals or MomentumStrategy(market), market, broker)  # type: ignore[arg-type]
-    return Engine(store, ports, settings or Settings(), clock, SequentialIdFactory())
+    return Engine(store, ports, settings or Settings(), clock, ids or SequentialIdFactory())

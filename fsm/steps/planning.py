@@ -29,6 +29,7 @@ def plan_rebalance(
         _item(symbol, analysis, effective, min_trade)
         for symbol in sorted(set(analysis.target_weights) | set(analysis.positions))
     ]
+    items = _fit_buys(items, analysis.buying_power, min_trade)
     items.sort(key=lambda i: (ACTION_ORDER[i.action], -abs(i.amount), i.symbol))
     return RebalancePlan(
         as_of=analysis.as_of,
@@ -73,3 +74,26 @@ def _quantity(action: Side, amount: Decimal, price: Decimal, held: Decimal, weig
         return held  # a sell to weight 0 closes the whole position
     qty = (abs(amount) / price).quantize(QTY_PLACES, rounding=ROUND_DOWN)
     return min(qty, held) if action is Side.SELL else qty
+
+
+def _fit_buys(items: list[PlanItem], buying_power: Decimal, min_trade: Decimal) -> list[PlanItem]:
+    """Scale BUYs down when they would need more than buying power plus SELL proceeds.
+
+    Suppressed micro-SELLs leave money invested that the targets counted as freed, so the raw
+    BUYs can overshoot the cash available by a little; the plan must fit the account.
+    """
+    buys = sum((i.amount for i in items if i.action is Side.BUY), Decimal(0))
+    sells = sum((-i.amount for i in items if i.action is Side.SELL), Decimal(0))
+    available = max(buying_power + sells, Decimal(0))
+    if buys <= available:
+        return items
+    ratio = available / buys
+    return [_scaled(i, ratio, min_trade) if i.action is Side.BUY else i for i in items]
+
+
+def _scaled(item: PlanItem, ratio: Decimal, min_trade: Decimal) -> PlanItem:
+    amount = (item.amount * ratio).quantize(CENTS, rounding=ROUND_DOWN)
+    qty = (amount / item.price).quantize(QTY_PLACES, rounding=ROUND_DOWN)
+    if amount < max(min_trade, MIN_BUY_NOTIONAL) or qty == 0:
+        return item.model_copy(update={"action": Side.HOLD, "qty": Decimal(0)})
+    return item.model_copy(update={"amount": amount, "qty": qty, "priority": priority(amount)})
