@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from fsm.errors import InvalidConfiguration
 
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     max_total_notional: Decimal = Field(
         Decimal("5000000"), gt=0, description="Risk limit: notional of a whole plan, in dollars."
     )
-    allowed_symbols: tuple[str, ...] = Field(
+    allowed_symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Symbols a plan may trade; empty allows every symbol."
     )
     allow_partial_success: bool = Field(
@@ -71,3 +72,5 @@ def load_settings(**overrides: object) -> Settings:
             f"invalid setting {where}: {first['msg']} (environment variable "
             f"TRADEFSM_{where.upper()})"
         ) from exc
+    except SettingsError as exc:
+        raise InvalidConfiguration(f"cannot read settings: {exc}") from exc

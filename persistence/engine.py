@@ -33,7 +33,7 @@ def parse_url(raw: str) -> URL:
         raise InvalidDatabaseUrl(
             f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql"
         )
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+    if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         parent = Path(url.database).expanduser().resolve().parent

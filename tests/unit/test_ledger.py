@@ -1,0 +1,58 @@
+"""The hash chain finds the first edited, deleted, inserted or reordered row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fsm.ledger import GENESIS_HASH, first_broken_seq, seal
+from fsm.records import LedgerEntry
+
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def _chain(events: list[str]) -> list[LedgerEntry]:
+    rows: list[LedgerEntry] = []
+    for seq, event in enumerate(events, start=1):
+        rows.append(
+            seal(rows[-1].hash if rows else GENESIS_HASH, run_id="r", seq=seq, event=event,
+                 source="a", target="b", accepted=True, actor="engine", correlation_id="c",
+                 causation_id=None, occurred_at=T0 + timedelta(seconds=seq))
+        )  # fmt: skip
+    return rows
+
+
+events = st.lists(st.sampled_from(["start", "fail", "plan_empty", "cancel"]), min_size=2, max_size=12)
+
+
+@given(events, st.data())
+def test_an_edited_row_is_found(names: list[str], data: st.DataObject) -> None:
+    rows = _chain(names)
+    assert first_broken_seq(rows) is None
+    n = data.draw(st.integers(0, len(rows) - 1))
+    rows[n] = rows[n].model_copy(update={"actor": "mallory"})
+    assert first_broken_seq(rows) == n + 1
+
+
+@given(events, st.data())
+def test_a_deleted_row_is_found(names: list[str], data: st.DataObject) -> None:
+    rows = _chain(names)
+    n = data.draw(st.integers(0, len(rows) - 2))
+    del rows[n]
+    assert first_broken_seq(rows) == rows[n].seq
+
+
+@given(events, st.data())
+def test_swapped_rows_are_found(names: list[str], data: st.DataObject) -> None:
+    rows = _chain(names)
+    n = data.draw(st.integers(0, len(rows) - 2))
+    rows[n], rows[n + 1] = rows[n + 1], rows[n]
+    assert first_broken_seq(rows) == rows[n].seq
+
+
+def test_a_rehashed_forgery_breaks_the_next_link() -> None:
+    rows = _chain(["start", "plan_empty", "fail"])
+    forged = seal(rows[0].hash, **rows[1].model_dump(exclude={"hash", "prev_hash"}) | {"actor": "x"})
+    assert first_broken_seq([rows[0], forged, rows[2]]) == 3
