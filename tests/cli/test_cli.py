@@ -1,0 +1,162 @@
+"""The `tradefsm` command as a user runs it: a real process, real files, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RUN_KEYS = {"run_id", "state", "status", "account_id", "mode", "created_at", "updated_at"}
+LEDGER_KEYS = {
+    "seq", "event", "source", "target", "accepted", "actor", "occurred_at", "correlation_id",
+    "causation_id",
+}  # fmt: skip
+
+
+class Cli:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")},
+            "TRADEFSM_DB": f"sqlite:///{folder / 'runs.db'}",
+            "TRADEFSM_PAPER_DB": str(folder / "paper.db"),
+        }
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "fsm", *args],
+            capture_output=True, text=True, env=self.env, cwd=self.folder, timeout=120,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == code, (done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        return json.loads(self(*args, code=code).stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def ready(cli: Cli) -> Cli:
+    cli("db", "upgrade")
+    return cli
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_a_fresh_database_is_refused_with_the_command_that_helps(cli: Cli) -> None:
+    assert "tradefsm db upgrade" in _one_line_error(cli("run", code=3))
+    assert cli("db", "current").stdout.strip().startswith("empty")
+
+
+def test_run_json_then_a_second_run_with_nothing_to_trade(ready: Cli) -> None:
+    done = ready("run", "--json", "--correlation-id", "nightly-42")
+    first = json.loads(done.stdout)
+    assert {"run_id", "state", "status", "correlation_id", "transitions", "orders"} <= set(first)
+    assert (first["state"], first["status"], first["correlation_id"]) == ("done", "done", "nightly-42")
+    assert first["orders"]
+    assert {o["side"] for o in first["orders"]} == {"BUY"}
+    assert LEDGER_KEYS <= set(first["transitions"][0])
+    logs = [json.loads(line) for line in done.stderr.splitlines()]  # JSON logs off a terminal
+    transitions = [entry for entry in logs if entry["event"] == "transition"]
+    assert len(transitions) == len(first["transitions"])
+    assert {"run_id", "correlation_id", "causation_id", "state", "fsm_event", "duration_ms"} <= set(
+        transitions[-1]
+    )
+    second = ready.json("run", "--json")
+    assert (second["state"], second["orders"]) == ("done", [])
+
+    paper = ready.json("paper", "orders", "--format", "json")
+    assert len(paper) == len(first["orders"])
+    assert {"client_order_id", "symbol", "side", "qty", "status"} <= set(paper[0])
+
+
+def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
+    run = ready.json("run", "--json", "--mode", "dry-run")
+    listed = ready.json("runs", "list", "--format", "json")
+    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    assert RUN_KEYS <= set(listed[0])
+    csv_lines = ready("runs", "list", "--format", "csv").stdout.splitlines()
+    assert csv_lines[0].startswith("run_id,state,status,account_id,mode")
+    assert csv_lines[1].startswith(run["run_id"])
+    shown = ready.json("runs", "show", run["run_id"], "--format", "json")
+    assert set(shown) == {"run", "ledger", "checkpoints", "orders"}
+    assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
+    assert LEDGER_KEYS <= set(shown["ledger"][-1])
+    assert shown["checkpoints"][-1]["state"] == "planning"
+    table = ready("runs", "show", run["run_id"]).stdout
+    assert "plan_reported" in table
+    assert run["run_id"] in table
+    assert ready.json("runs", "list", "--format", "json", "--mode", "paper") == []
+
+
+def test_a_failed_run_exits_1_and_says_why(ready: Cli) -> None:
+    done = ready("run", "--mode", "live", code=1)
+    assert "GuardRejected" in done.stdout
+    assert "mode_allowed" in done.stdout
+
+
+def test_idempotency_key_returns_the_same_run(ready: Cli) -> None:
+    a = ready.json("run", "--json", "--idempotency-key", "2026-11-27-open")
+    b = ready.json("run", "--json", "--idempotency-key", "2026-11-27-open")
+    assert a["run_id"] == b["run_id"]
+    assert len(ready.json("runs", "list", "--format", "json")) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("runs", "list", "--db", "nonsense://"), 2, "database"),
+        (("runs", "list", "--db", "sqlite:////no/such/dir/x.db"), 2, "does not exist"),
+        (("runs", "show", "run_missing"), 4, "no run 'run_missing'"),
+    ],
+)
+def test_bad_input_gets_one_line(ready: Cli, args: tuple[str, ...], code: int, message: str) -> None:
+    assert message in _one_line_error(ready(*args, code=code))
+
+
+def test_a_malformed_price_file_is_refused_before_any_run(ready: Cli, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,symbol,price\n2026-11-27,AAA,abc\n", encoding="utf-8")
+    line = _one_line_error(ready("run", "--prices", str(prices), code=2))
+    assert "prices.csv:2: bad price 'abc'" in line
+    assert ready.json("runs", "list", "--format", "json") == []
+
+
+def test_a_price_file_drives_a_run(ready: Cli, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.csv"
+    rows = [f"2026-11-{d:02d},{s},{p + d}" for d in (6, 27) for s, p in (("AAA", 10), ("BBB", 50))]
+    prices.write_text("date,symbol,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    run = ready.json("run", "--json", "--prices", str(prices), "--as-of", "2026-11-27")
+    assert run["state"] == "done"
+    assert {o["symbol"] for o in run["orders"]} == {"AAA", "BBB"}
+
+
+def test_bad_arguments_are_usage_errors(ready: Cli) -> None:
+    assert "Invalid value" in ready("run", "--as-of", "2026-13-45", code=2).stderr
+    assert "Invalid value" in ready("run", "--mode", "yolo", code=2).stderr
+
+
+def test_db_check_and_paper_reset(ready: Cli) -> None:
+    assert "no drift" in ready("db", "check").stdout
+    assert "0001" in ready("db", "current").stdout
+    ready("run")
+    assert ready.json("paper", "positions", "--format", "json")
+    ready("paper", "reset", "--cash", "5000")
+    assert ready.json("paper", "positions", "--format", "json") == []
+    assert ready.json("paper", "orders", "--format", "json") == []
+    assert "cash $5000" in ready("paper", "positions").stdout
