@@ -124,7 +124,9 @@ class _progress:
     """Live state and step time on a terminal; nothing otherwise (logs carry the facts)."""
 
     def __init__(self, *, enabled: bool) -> None:
-        self.status = Status("starting run", console=stderr) if enabled and stderr.is_terminal else None
+        self.status = (
+            Status("starting run", console=stderr) if enabled and stderr.is_terminal else None
+        )
 
     def __enter__(self) -> Any:
         if self.status is None:

@@ -103,7 +103,9 @@ def compile_chart(chart: type[Any]) -> MachineDefinition:
 def mermaid_text(chart: type[Any]) -> str:
     """Mermaid ``stateDiagram-v2`` of the chart, without the marker of a current state."""
     text: str = format(chart(), "mermaid")
-    lines = [ln for ln in text.splitlines() if "classDef active" not in ln and ":::active" not in ln]
+    lines = [
+        ln for ln in text.splitlines() if "classDef active" not in ln and ":::active" not in ln
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

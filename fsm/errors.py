@@ -112,5 +112,7 @@ class DuplicateClientOrderId(BrokerRejected):
     """The broker already holds an order with this client_order_id."""
 
     def __init__(self, client_order_id: str) -> None:
-        super().__init__(f"the broker already has an order with client_order_id {client_order_id!r}")
+        super().__init__(
+            f"the broker already has an order with client_order_id {client_order_id!r}"
+        )
         self.client_order_id = client_order_id

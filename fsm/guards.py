@@ -19,8 +19,8 @@ from fsm.records import (
     Mode,
     Outcome,
     RebalancePlan,
-    SignalSet,
     Side,
+    SignalSet,
 )
 from fsm.settings import Settings
 
@@ -208,7 +208,9 @@ def _report(ctx: GuardContext) -> ExecutionReport:
 
 
 def orders_terminal(ctx: GuardContext) -> GuardDecision:
-    open_ = [o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL_ORDER_STATUSES]
+    open_ = [
+        o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL_ORDER_STATUSES
+    ]
     reason = "every order terminal" if not open_ else f"{len(open_)} order(s) still open"
     return _decide("orders_terminal", not open_, reason, open=len(open_))
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 import migrations
 from fsm.errors import SchemaNotCurrent
-from persistence.tables import metadata  # the tables register themselves on it
 from persistence.errors import translate_errors
+from persistence.tables import metadata  # the tables register themselves on it
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 

@@ -100,9 +100,7 @@ class SqlRunStore:
                 .values(values)
             )
             if done.rowcount != 1:
-                raise RunNotFound(
-                    f"no intent {update_.client_order_id}", run_id=update_.run_id
-                )
+                raise RunNotFound(f"no intent {update_.client_order_id}", run_id=update_.run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         found = self._runs(select(runs).where(runs.c.run_id == run_id))
@@ -143,9 +141,7 @@ class SqlRunStore:
             return [mapping.ledger_entry(r) for r in conn.execute(stmt).mappings()]
 
     def checkpoints(self, run_id: str) -> list[Checkpoint]:
-        stmt = select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(
-            checkpoints.c.seq
-        )
+        stmt = select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.seq)
         with translate_errors(run_id), self.engine.connect() as conn:
             return [mapping.checkpoint_record(r) for r in conn.execute(stmt).mappings()]
 

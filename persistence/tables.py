@@ -18,6 +18,8 @@ from sqlalchemy import (
 from persistence.base import metadata
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
+__all__ = ["checkpoints", "definitions", "ledger", "metadata", "order_intents", "runs"]
+
 ID = String(64)
 HASH = String(64)
 
@@ -42,9 +44,7 @@ runs = Table(
     Column("status", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     Column("parent_run_id", ID, ForeignKey("runs.run_id"), nullable=True),
-    Column(
-        "definition_hash", HASH, ForeignKey("definitions.definition_hash"), nullable=False
-    ),
+    Column("definition_hash", HASH, ForeignKey("definitions.definition_hash"), nullable=False),
     Column("lease_owner", String(128), nullable=True),
     Column("lease_expires_at", UtcDateTime, nullable=True),
     Column("deadline_at", UtcDateTime, nullable=True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -16,7 +16,7 @@ LOOKBACK = timedelta(days=20)
 class PriceHistory(Protocol):
     def universe(self) -> tuple[str, ...]: ...
 
-    def price(self, symbol: str, day: object) -> Decimal: ...
+    def price(self, symbol: str, day: date) -> Decimal: ...
 
 
 class MomentumStrategy:

@@ -56,7 +56,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-RUN_COLUMNS = ("run_id", "state", "status", "account_id", "mode", "as_of", "created_at", "updated_at")
+RUN_COLUMNS = (
+    "run_id",
+    "state",
+    "status",
+    "account_id",
+    "mode",
+    "as_of",
+    "created_at",
+    "updated_at",
+)
 LEDGER_COLUMNS = (
     "seq", "event", "source", "target", "accepted", "actor", "occurred_at", "duration_ms",
     "correlation_id", "causation_id", "error_type", "error_message",

@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
     @paper.command("reset")
     def reset(
         paper_db: PaperDbOption = None,
-        cash: Annotated[Decimal, typer.Option(min=0, help="Starting cash in dollars.")] = DEFAULT_CASH,
+        cash: Annotated[
+            Decimal, typer.Option(min=0, help="Starting cash in dollars.")
+        ] = DEFAULT_CASH,
     ) -> None:
         """Forget every order and position and start again with CASH dollars."""
         broker = open_paper(paper_db)

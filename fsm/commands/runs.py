@@ -51,7 +51,9 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
         state: Annotated[str | None, typer.Option(help="Only runs in this state.")] = None,
         status: Annotated[str | None, typer.Option(help="active, done or failed.")] = None,
-        mode: Annotated[str | None, typer.Option(help="paper, live, dry-run, signals-only.")] = None,
+        mode: Annotated[
+            str | None, typer.Option(help="paper, live, dry-run, signals-only.")
+        ] = None,
         since: Annotated[datetime | None, typer.Option(help="Created at or after (UTC).")] = None,
         until: Annotated[datetime | None, typer.Option(help="Created before (UTC).")] = None,
         limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,

@@ -7,6 +7,7 @@ and passes the recorded decisions in as ``guard_results``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from statemachine import State, StateChart
 
@@ -21,7 +22,7 @@ def guard(name: str) -> Callable[..., bool]:
     return check
 
 
-class TradingWorkflow(StateChart):  # type: ignore[misc]  # the library ships no type hints
+class TradingWorkflow(StateChart[Any]):
     # Strict: a failed commit must raise instead of becoming an event, and an illegal or
     # guarded-out event must raise instead of being ignored.
     catch_errors_as_events = False

@@ -67,7 +67,9 @@ def _item(
     )
 
 
-def _quantity(action: Side, amount: Decimal, price: Decimal, held: Decimal, weight: Decimal) -> Decimal:
+def _quantity(
+    action: Side, amount: Decimal, price: Decimal, held: Decimal, weight: Decimal
+) -> Decimal:
     if action is Side.HOLD:
         return Decimal(0)
     if action is Side.SELL and weight == 0:

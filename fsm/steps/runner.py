@@ -48,7 +48,9 @@ def start(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> S
     return StepResult("start")
 
 
-def generate_signals(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+def generate_signals(
+    ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]
+) -> StepResult:
     signals = validate_output(SignalSet, ports.signals.generate(ctx), state="generating_signals")
     event = "signals_reported" if ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
     return StepResult(event, signals)

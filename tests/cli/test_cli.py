@@ -67,10 +67,14 @@ def test_run_json_then_a_second_run_with_nothing_to_trade(ready: Cli) -> None:
     done = ready("run", "--json", "--correlation-id", "nightly-42")
     first = json.loads(done.stdout)
     assert {"run_id", "state", "status", "correlation_id", "transitions", "orders"} <= set(first)
-    assert (first["state"], first["status"], first["correlation_id"]) == ("done", "done", "nightly-42")
+    assert (first["state"], first["status"], first["correlation_id"]) == (
+        "done",
+        "done",
+        "nightly-42",
+    )
     assert first["orders"]
     assert {o["side"] for o in first["orders"]} == {"BUY"}
-    assert LEDGER_KEYS <= set(first["transitions"][0])
+    assert set(first["transitions"][0]) >= LEDGER_KEYS
     logs = [json.loads(line) for line in done.stderr.splitlines()]  # JSON logs off a terminal
     transitions = [entry for entry in logs if entry["event"] == "transition"]
     assert len(transitions) == len(first["transitions"])
@@ -89,14 +93,14 @@ def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
     run = ready.json("run", "--json", "--mode", "dry-run")
     listed = ready.json("runs", "list", "--format", "json")
     assert [r["run_id"] for r in listed] == [run["run_id"]]
-    assert RUN_KEYS <= set(listed[0])
+    assert set(listed[0]) >= RUN_KEYS
     csv_lines = ready("runs", "list", "--format", "csv").stdout.splitlines()
     assert csv_lines[0].startswith("run_id,state,status,account_id,mode")
     assert csv_lines[1].startswith(run["run_id"])
     shown = ready.json("runs", "show", run["run_id"], "--format", "json")
     assert set(shown) == {"run", "ledger", "checkpoints", "orders"}
     assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
-    assert LEDGER_KEYS <= set(shown["ledger"][-1])
+    assert set(shown["ledger"][-1]) >= LEDGER_KEYS
     assert shown["checkpoints"][-1]["state"] == "planning"
     table = ready("runs", "show", run["run_id"]).stdout
     assert "plan_reported" in table
@@ -125,7 +129,9 @@ def test_idempotency_key_returns_the_same_run(ready: Cli) -> None:
         (("runs", "show", "run_missing"), 4, "no run 'run_missing'"),
     ],
 )
-def test_bad_input_gets_one_line(ready: Cli, args: tuple[str, ...], code: int, message: str) -> None:
+def test_bad_input_gets_one_line(
+    ready: Cli, args: tuple[str, ...], code: int, message: str
+) -> None:
     assert message in _one_line_error(ready(*args, code=code))
 
 

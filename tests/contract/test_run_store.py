@@ -149,11 +149,16 @@ def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
     intents = [
         StoredIntent(
             run_id="run_1",
-            intent=OrderIntent(client_order_id=f"tf-{n}", symbol=s, side=side,
-                               qty=Decimal("1.000001"), reference_price=Decimal("10.25")),
+            intent=OrderIntent(
+                client_order_id=f"tf-{n}",
+                symbol=s,
+                side=side,
+                qty=Decimal("1.000001"),
+                reference_price=Decimal("10.25"),
+            ),
             status="pending",
             updated_at=T0,
-        )  # fmt: skip
+        )
         for n, (s, side) in enumerate([("ZZZ", Side.SELL), ("AAA", Side.BUY)])
     ]
     store.save_intents(intents)

@@ -47,7 +47,8 @@ def test_first_run_buys_then_second_run_has_nothing_to_trade(
         ("execution_completed", "done", True),
     ]
     orders = broker.orders()
-    assert orders and {o.side.value for o in orders} == {"BUY"}
+    assert orders
+    assert {o.side.value for o in orders} == {"BUY"}
     assert all(o.status == "filled" for o in orders)
     assert [i.status for i in sql_store.intents(first.run_id)] == ["filled"] * len(orders)
     assert first_broken_seq(sql_store.ledger(first.run_id)) is None
@@ -116,6 +117,7 @@ def test_next_week_sells_what_left_the_strategy_before_buying(
     run = engine.run(RunRequest(account_id="paper"))
     assert run.state == "done", run.failure
     sides = [i.intent.side.value for i in sql_store.intents(run.run_id)]
-    assert "SELL" in sides and "BUY" in sides
+    assert "SELL" in sides
+    assert "BUY" in sides
     assert sides == sorted(sides, key=lambda s: s != "SELL")  # every SELL before any BUY
     assert run.as_of == date(2026, 12, 27)

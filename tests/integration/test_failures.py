@@ -21,7 +21,6 @@ from fsm.records import (
     Checkpoint,
     LedgerEntry,
     Mode,
-    OrderIntent,
     OrderStatus,
     RunRecord,
     SignalSet,
@@ -59,7 +58,11 @@ def _failure(store: SqlRunStore, run: RunRecord) -> tuple[str, str, str]:
     assert store.get_run(run.run_id).status.value == "failed"
     assert first_broken_seq(store.ledger(run.run_id)) is None
     last = store.ledger(run.run_id)[-1]
-    assert (last.event, last.target, last.error_type) == ("fail", "failed", run.failure["error_type"])
+    assert (last.event, last.target, last.error_type) == (
+        "fail",
+        "failed",
+        run.failure["error_type"],
+    )
     return run.failure["error_type"], run.failure["stage"], run.failure["message"]
 
 
@@ -177,7 +180,9 @@ class StuckBroker(PaperBroker):
     status = "new"
 
     def orders(self, client_order_ids: Sequence[str] | None = None) -> list[OrderStatus]:
-        return [o.model_copy(update={"status": self.status}) for o in super().orders(client_order_ids)]
+        return [
+            o.model_copy(update={"status": self.status}) for o in super().orders(client_order_ids)
+        ]
 
 
 class RejectingBroker(StuckBroker):
@@ -192,7 +197,12 @@ class RejectingBroker(StuckBroker):
     ],
 )
 def test_broker_side_refusals(
-    sql_store: SqlRunStore, clock: FixedClock, tmp_path: Any, broker_class: type, guard: str, stage: str
+    sql_store: SqlRunStore,
+    clock: FixedClock,
+    tmp_path: Any,
+    broker_class: type,
+    guard: str,
+    stage: str,
 ) -> None:
     run = _run(make_engine_for(sql_store, broker_class(tmp_path / "b.db"), clock))
     assert _failure(sql_store, run)[:2] == ("GuardRejected", stage)
@@ -265,9 +275,7 @@ def test_a_concurrent_writer_stops_the_engine_without_writing(
     assert [e.event for e in sql_store.ledger(run.run_id)] == ["created", "start"]
 
 
-def test_as_of_defaults_to_the_clock_date(
-    sql_store: SqlRunStore, broker: PaperBroker
-) -> None:
+def test_as_of_defaults_to_the_clock_date(sql_store: SqlRunStore, broker: PaperBroker) -> None:
     clock = FixedClock(TRADING_DAY + timedelta(days=1))
     run = _run(make_engine_for(sql_store, broker, clock, signals=FixedSignals(_signals())))
     assert run.as_of == date(2026, 11, 28)

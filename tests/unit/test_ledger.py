@@ -24,7 +24,9 @@ def _chain(events: list[str]) -> list[LedgerEntry]:
     return rows
 
 
-events = st.lists(st.sampled_from(["start", "fail", "plan_empty", "cancel"]), min_size=2, max_size=12)
+events = st.lists(
+    st.sampled_from(["start", "fail", "plan_empty", "cancel"]), min_size=2, max_size=12
+)
 
 
 @given(events, st.data())
@@ -54,5 +56,7 @@ def test_swapped_rows_are_found(names: list[str], data: st.DataObject) -> None:
 
 def test_a_rehashed_forgery_breaks_the_next_link() -> None:
     rows = _chain(["start", "plan_empty", "fail"])
-    forged = seal(rows[0].hash, **rows[1].model_dump(exclude={"hash", "prev_hash"}) | {"actor": "x"})
+    forged = seal(
+        rows[0].hash, **rows[1].model_dump(exclude={"hash", "prev_hash"}) | {"actor": "x"}
+    )
     assert first_broken_seq([rows[0], forged, rows[2]]) == 3

@@ -24,7 +24,7 @@ class _At:
 @pytest.mark.parametrize(("state", "event"), PAIRS)
 def test_table_matches_the_chart(state: str, event: str) -> None:
     chart = TradingWorkflow(model=_At(state))
-    all_pass = {name: True for name in GUARDS}
+    all_pass = dict.fromkeys(GUARDS, True)
     if (state, event) in DEFINITION.transitions:
         chart.send(event, guard_results=all_pass)
         assert chart.model.state == DEFINITION.transition(state, event).target
@@ -42,7 +42,7 @@ GUARDED = [t for t in DEFINITION.transitions.values() if t.guards]
 def test_a_false_guard_blocks_the_chart_too(transition: Transition) -> None:
     guards = transition.guards
     chart = TradingWorkflow(model=_At(transition.source))
-    decisions = {name: True for name in GUARDS} | {guards[0]: False}
+    decisions = dict.fromkeys(GUARDS, True) | {guards[0]: False}
     with pytest.raises(TransitionNotAllowed):
         chart.send(transition.event, guard_results=decisions)
 

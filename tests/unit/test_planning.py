@@ -15,7 +15,9 @@ DAY = date(2026, 11, 27)
 D = Decimal
 
 
-def _analysis(cash: str, positions: dict[str, str], targets: dict[str, str], prices: dict[str, str]):
+def _analysis(
+    cash: str, positions: dict[str, str], targets: dict[str, str], prices: dict[str, str]
+):
     held = {s: D(q) for s, q in positions.items()}
     px = {s: D(p) for s, p in prices.items()}
     pv = D(cash) + sum((q * px[s] for s, q in held.items()), D(0))
