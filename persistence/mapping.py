@@ -22,6 +22,19 @@ def run_row(run: RunRecord) -> dict[str, Any]:
     return row
 
 
+def run_move(run: RunRecord) -> dict[str, Any]:
+    """The columns a transition changes on the run row."""
+    return {
+        "state": run.state,
+        "status": run.status.value,
+        "version": run.version,
+        "head_hash": run.head_hash,
+        "updated_at": run.updated_at,
+        "result": run.result,
+        "failure": run.failure,
+    }
+
+
 def run_record(row: RowMapping) -> RunRecord:
     return RunRecord.model_validate({c: row[c] for c in RUN_COLUMNS})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, Select, insert, select, update
+from sqlalchemy import Engine, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import ConcurrentModification, RunAlreadyActive, RunNotFound
@@ -22,6 +22,14 @@ from persistence.errors import translate_errors
 from persistence.tables import checkpoints, definitions, ledger, order_intents, runs
 
 _MOVE_COLUMNS = ("state", "status", "version", "head_hash", "updated_at", "result", "failure")
+# Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
+_INSERT_LEDGER = insert(ledger)
+_INSERT_CHECKPOINT = insert(checkpoints)
+_MOVE_RUN = (
+    update(runs)
+    .where(runs.c.run_id == bindparam("b_run_id"), runs.c.version == bindparam("b_version"))
+    .values({c: bindparam(c) for c in _MOVE_COLUMNS})
+)
 
 
 class SqlRunStore:
@@ -63,13 +71,9 @@ class SqlRunStore:
     def commit_transition(
         self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
     ) -> None:
-        row = mapping.run_row(run)
+        move = mapping.run_move(run) | {"b_run_id": run.run_id, "b_version": run.version - 1}
         with translate_errors(run.run_id), self.engine.begin() as conn:
-            moved = conn.execute(
-                update(runs)
-                .where(runs.c.run_id == run.run_id, runs.c.version == run.version - 1)
-                .values({c: row[c] for c in _MOVE_COLUMNS})
-            )
+            moved = conn.execute(_MOVE_RUN, move)
             if moved.rowcount != 1:
                 raise ConcurrentModification(
                     f"run {run.run_id} is no longer at version {run.version - 1}: another "
@@ -77,9 +81,9 @@ class SqlRunStore:
                     run_id=run.run_id,
                     state=run.state,
                 )
-            conn.execute(insert(ledger), [mapping.ledger_row(entry)])
+            conn.execute(_INSERT_LEDGER, mapping.ledger_row(entry))
             if checkpoint is not None:
-                conn.execute(insert(checkpoints), [mapping.checkpoint_row(checkpoint)])
+                conn.execute(_INSERT_CHECKPOINT, mapping.checkpoint_row(checkpoint))
 
     def save_intents(self, intents: Sequence[StoredIntent]) -> None:
         if not intents:

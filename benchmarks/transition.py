@@ -1,0 +1,160 @@
+"""Cost per persisted transition: the engine on SQLite vs a raw ``sqlite3`` floor.
+
+Both sides use the same file settings (WAL, synchronous=FULL, BEGIN IMMEDIATE) and make the
+same writes per transition: one ledger row, one fenced ``runs`` update and, where the engine
+stores one, a checkpoint. The engine drives dry-run runs over in-memory ports (no broker
+latency), so the figure is the engine's own overhead: step dispatch, validation, guards,
+hashing, serialisation and the SQLAlchemy Core transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from fsm.clock import SystemClock
+from fsm.engine import Engine, Ports, RunRequest
+from fsm.ids import UuidFactory
+from fsm.ports import RunContext
+from fsm.records import AccountSnapshot, Mode, PriceSnapshot, SignalSet, TargetWeight
+from fsm.settings import Settings
+from persistence import migrate
+from persistence.engine import SQLITE_PRAGMAS, make_engine
+from persistence.store import SqlRunStore
+
+SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH")
+AS_OF = date.today()
+
+
+class Signals:
+    def generate(self, ctx: RunContext) -> SignalSet:
+        weight = Decimal("0.125")
+        return SignalSet(
+            as_of=ctx.as_of,
+            strategy="bench",
+            targets=tuple(TargetWeight(symbol=s, weight=weight) for s in SYMBOLS),
+        )
+
+
+class Market:
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
+        return PriceSnapshot(as_of=as_of, prices={s: Decimal("100") for s in symbols})
+
+
+class Account:
+    def account(self) -> AccountSnapshot:
+        return AccountSnapshot(
+            account_id="bench", cash=Decimal(100000), buying_power=Decimal(100000)
+        )
+
+
+def _engine_runs(folder: Path, runs: int) -> tuple[float, int]:
+    engine = make_engine(f"sqlite:///{folder / 'engine.db'}")
+    migrate.upgrade(engine)
+    store = SqlRunStore(engine)
+    fsm_engine = Engine(
+        store, Ports(Signals(), Market(), Account()),  # type: ignore[arg-type]  # no orders in dry-run
+        Settings(), SystemClock(), UuidFactory(),
+    )  # fmt: skip
+    transitions = 0
+    started = time.perf_counter()
+    for n in range(runs):
+        run = fsm_engine.run(RunRequest(account_id=f"acct-{n}", mode=Mode.DRY_RUN, as_of=AS_OF))
+        transitions += run.version
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, transitions
+
+
+def _raw_runs(folder: Path, runs: int, shapes: list[dict[str, Any]]) -> tuple[float, int]:
+    db = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    for pragma in SQLITE_PRAGMAS:
+        db.execute(pragma)
+    db.executescript(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, state TEXT, status TEXT, version INT,"
+        " head_hash TEXT, updated_at TEXT, result TEXT, failure TEXT, body TEXT);"
+        "CREATE TABLE ledger (run_id TEXT, seq INT, body TEXT, PRIMARY KEY (run_id, seq));"
+        "CREATE TABLE checkpoints (run_id TEXT, seq INT, body TEXT, PRIMARY KEY (run_id, seq));"
+    )
+    transitions = 0
+    now = datetime.now(UTC).isoformat()
+    started = time.perf_counter()
+    for n in range(runs):
+        run_id = f"run_{n}"
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO runs VALUES (?, 'idle', 'active', 1, ?, ?, NULL, NULL, ?)",
+                   (run_id, "h" * 64, now, shapes[0]["run"]))  # fmt: skip
+        db.execute("INSERT INTO ledger VALUES (?, 1, ?)", (run_id, shapes[0]["ledger"]))
+        db.execute("COMMIT")
+        for seq, shape in enumerate(shapes[1:], start=2):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE runs SET state = ?, status = 'active', version = ?, head_hash = ?,"
+                " updated_at = ? WHERE run_id = ? AND version = ?",
+                (shape["state"], seq, "h" * 64, now, run_id, seq - 1),
+            )
+            db.execute("INSERT INTO ledger VALUES (?, ?, ?)", (run_id, seq, shape["ledger"]))
+            if shape["checkpoint"]:
+                db.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
+                           (run_id, seq, shape["checkpoint"]))  # fmt: skip
+            db.execute("COMMIT")
+        transitions += len(shapes)
+    elapsed = time.perf_counter() - started
+    db.close()
+    return elapsed, transitions
+
+
+def _shapes(folder: Path) -> list[dict[str, Any]]:
+    """Payloads of the same size as the engine's rows, taken from one real engine run."""
+    engine = make_engine(f"sqlite:///{folder / 'shape.db'}")
+    migrate.upgrade(engine)
+    store = SqlRunStore(engine)
+    run = Engine(
+        store, Ports(Signals(), Market(), Account()),  # type: ignore[arg-type]
+        Settings(), SystemClock(), UuidFactory(),
+    ).run(RunRequest(account_id="shape", mode=Mode.DRY_RUN, as_of=AS_OF))  # fmt: skip
+    checkpoints = {c.seq: json.dumps(c.output) for c in store.checkpoints(run.run_id)}
+    run_body = store.get_run(run.run_id).model_dump_json()
+    engine.dispose()
+    return [
+        {"state": e.target, "ledger": e.model_dump_json(), "checkpoint": checkpoints.get(e.seq),
+         "run": run_body}
+        for e in store.ledger(run.run_id)
+    ]  # fmt: skip
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # quiet
+    repetitions, runs = (3, 20) if quick else (7, 150)
+    engine_us, raw_us = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        shapes = _shapes(Path(tmp))
+        for rep in range(repetitions):
+            folder = Path(tmp) / f"rep{rep}"
+            folder.mkdir()
+            elapsed, count = _raw_runs(folder, runs, shapes)
+            raw_us.append(elapsed / count * 1e6)
+            elapsed, count = _engine_runs(folder, runs)
+            engine_us.append(elapsed / count * 1e6)
+    engine_median, raw_median = statistics.median(engine_us), statistics.median(raw_us)
+    return {
+        "benchmark": "transition",
+        "repetitions": repetitions,
+        "runs_per_repetition": runs,
+        "transitions_per_run": len(shapes),
+        "engine_us_per_transition_median": round(engine_median, 1),
+        "raw_sqlite3_us_per_transition_median": round(raw_median, 1),
+        "ratio_engine_to_raw": round(engine_median / raw_median, 2),
+        "engine_us_samples": [round(x, 1) for x in engine_us],
+        "raw_us_samples": [round(x, 1) for x in raw_us],
+    }
