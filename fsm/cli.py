@@ -159,6 +159,23 @@ def _report(store: SqlRunStore, run_: RunRecord, as_json: bool) -> None:
     stdout.print(f"  details: tradefsm runs show {run_.run_id}")
 
 
+@app.command()
+def cancel(
+    run_id: str,
+    reason: Annotated[str, typer.Option(help="Why the run is cancelled (kept in the ledger).")],
+    actor: Annotated[str, typer.Option(help="Who cancels it (kept in the ledger).")],
+    db: DbOption = None,
+) -> None:
+    """Cancel an unfinished run: it ends failed, with your name and reason in its ledger."""
+    settings = _settings(db=db)
+    store = open_store(settings.db)
+    market = BundledMarketData()
+    ports = Ports(MomentumStrategy(market), market, PaperBroker(settings.paper_db))
+    engine = Engine(store, ports, settings, SystemClock(), UuidFactory())
+    cancelled = engine.cancel(run_id, actor=actor, reason=reason)
+    stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the run database to the newest schema."""

@@ -7,7 +7,7 @@ in-memory run only moves after the commit succeeded, so a failed commit leaves i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition, trading_definition
-from fsm.errors import GuardRejected, TradeFsmError
+from fsm.errors import GuardRejected, RunNotResumable, TradeFsmError
 from fsm.guards import GuardContext, evaluate
 from fsm.ids import IdFactory
 from fsm.ledger import GENESIS_HASH, seal
@@ -129,6 +129,19 @@ class Engine:
         self._notify(driver.run)
         return driver.run
 
+    def cancel(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
+        """Fail an unfinished run on an operator's word; the ledger keeps who and why."""
+        run = self.store.get_run(run_id)
+        if run.state in self.definition.final_states:
+            raise RunNotResumable(
+                f"run {run_id} already ended {run.state}; there is nothing to cancel",
+                run_id=run_id,
+                state=run.state,
+            )
+        driver = _RunDriver(self, run)
+        driver.cancel(actor, reason)
+        return driver.run
+
     def _observe(self, run: RunRecord, entry: LedgerEntry) -> None:
         log.info(
             "transition",
@@ -193,6 +206,28 @@ class _RunDriver:
             return
         self._commit(result.event, transition.target, decisions, started, output=result.output)
 
+    def cancel(self, actor: str, reason: str) -> None:
+        transition = self.engine.definition.transition(self.run.state, "cancel")
+        ctx = replace(self._guard_context(None), actor=actor, reason=reason)
+        decisions = evaluate(transition.guards, ctx)
+        started = self.engine.clock.now()
+        if not all(d.passed for d in decisions):
+            self._commit("cancel", None, decisions, started, actor=actor or "unknown")
+            raise GuardRejected(
+                "cancel needs an actor and a reason",
+                guard="operator_named",
+                reason=decisions[0].reason,
+                run_id=self.run.run_id,
+                state=self.run.state,
+                event="cancel",
+            )
+        message = redact(reason, self._secrets())
+        failure = {"error_type": "Cancelled", "stage": self.run.state, "message": message}
+        self._commit(
+            "cancel", transition.target, decisions, started,
+            actor=actor, error=("Cancelled", message), failure=failure,
+        )  # fmt: skip
+
     def _fail(self, error: TradeFsmError, started: Any) -> None:
         secrets = self._secrets()
         message = redact(error.message, secrets)
@@ -222,6 +257,7 @@ class _RunDriver:
         started: Any,
         *,
         output: BaseModel | None = None,
+        actor: str | None = None,
         error: tuple[str, str] | None = None,
         failure: dict[str, Any] | None = None,
     ) -> None:
@@ -237,7 +273,7 @@ class _RunDriver:
             target=target,
             accepted=target is not None,
             guards=decisions,
-            actor=engine.settings.actor,
+            actor=actor or engine.settings.actor,
             correlation_id=run.correlation_id,
             causation_id=f"{run.run_id}#{run.version}",
             occurred_at=now,

@@ -13,7 +13,7 @@ from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
-from fsm.clock import FixedClock
+from fsm.clock import Clock, FixedClock
 from fsm.engine import Engine, Ports
 from fsm.ids import SequentialIdFactory
 from fsm.ports import RunStore
@@ -94,7 +94,7 @@ def market() -> BundledMarketData:
 def make_engine_for(
     store: RunStore,
     broker: PaperBroker,
-    clock: FixedClock,
+    clock: Clock,
     settings: Settings | None = None,
     market: BundledMarketData | None = None,
     signals: object | None = None,

@@ -24,10 +24,11 @@ CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), cash 
 CREATE TABLE IF NOT EXISTS positions (symbol TEXT PRIMARY KEY, qty TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_order_id TEXT NOT NULL UNIQUE,
+    client_order_id TEXT NOT NULL,
     symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
     filled_qty TEXT NOT NULL, avg_price TEXT, status TEXT NOT NULL, reason TEXT
 );
+CREATE INDEX IF NOT EXISTS ix_orders_client_order_id ON orders (client_order_id)
 """
 
 
@@ -92,13 +93,12 @@ class PaperBroker:
             ).fetchone()
             if exists and self.reject_duplicates:
                 raise DuplicateClientOrderId(intent.client_order_id)
-            coid = intent.client_order_id if not exists else f"{intent.client_order_id}~dup"
             status, reason = self._fill(db, intent)
             cur = db.execute(
                 "INSERT INTO orders (client_order_id, symbol, side, qty, filled_qty, avg_price,"
                 " status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    coid,
+                    intent.client_order_id,
                     intent.symbol,
                     intent.side.value,
                     str(intent.qty),

@@ -166,3 +166,25 @@ def test_db_check_and_paper_reset(ready: Cli) -> None:
     assert ready.json("paper", "positions", "--format", "json") == []
     assert ready.json("paper", "orders", "--format", "json") == []
     assert "cash $5000" in ready("paper", "positions").stdout
+
+
+def test_cancel_an_unfinished_run(ready: Cli) -> None:
+    from fsm.adapters.paper_broker import PaperBroker
+    from fsm.clock import SystemClock
+    from fsm.engine import RunRequest
+    from persistence.engine import make_engine
+    from persistence.store import SqlRunStore
+    from tests.conftest import make_engine_for
+
+    store = SqlRunStore(make_engine(ready.env["TRADEFSM_DB"]))
+    broker = PaperBroker(Path(ready.env["TRADEFSM_PAPER_DB"]))
+    run = make_engine_for(store, broker, SystemClock()).create(RunRequest(account_id="paper"))
+    done = ready("cancel", run.run_id, "--actor", "ops-alice", "--reason", "halt")
+    assert "cancelled by ops-alice" in done.stdout
+    shown = ready.json("runs", "show", run.run_id, "--format", "json")
+    assert shown["run"]["failure"]["error_type"] == "Cancelled"
+    assert shown["ledger"][-1]["actor"] == "ops-alice"
+    assert "already ended failed" in _one_line_error(
+        ready("cancel", run.run_id, "--actor", "x", "--reason", "y", code=5)
+    )
+    assert "Missing option" in ready("cancel", run.run_id, code=2).stderr

@@ -1,0 +1,66 @@
+"""An operator cancels an unfinished run; the ledger keeps who and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.clock import FixedClock
+from fsm.engine import RunRequest
+from fsm.errors import GuardRejected, RunNotResumable
+from fsm.ledger import first_broken_seq
+from persistence import migrate
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+from tests.conftest import make_engine_for
+
+
+@pytest.fixture
+def sql_store(migrated_url: str) -> SqlRunStore:
+    return SqlRunStore(make_engine(migrated_url))
+
+
+def test_cancel_records_the_operator_and_frees_the_account(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = make_engine_for(sql_store, broker, clock)
+    run = engine.create(RunRequest(account_id="paper"))
+    cancelled = engine.cancel(run.run_id, actor="ops-alice", reason="market halt")
+    assert (cancelled.state, cancelled.status.value) == ("failed", "failed")
+    assert cancelled.failure == {
+        "error_type": "Cancelled",
+        "stage": "idle",
+        "message": "market halt",
+    }
+    last = sql_store.ledger(run.run_id)[-1]
+    assert (last.event, last.actor, last.target, last.error_message) == (
+        "cancel", "ops-alice", "failed", "market halt"
+    )  # fmt: skip
+    assert [(d.name, d.passed) for d in last.guards] == [("operator_named", True)]
+    assert first_broken_seq(sql_store.ledger(run.run_id)) is None
+    assert engine.run(RunRequest(account_id="paper")).state == "done"  # the account is free
+
+
+def test_cancel_without_a_reason_is_refused_and_ledgered(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = make_engine_for(sql_store, broker, clock)
+    run = engine.create(RunRequest(account_id="paper"))
+    with pytest.raises(GuardRejected):
+        engine.cancel(run.run_id, actor="ops-bob", reason="  ")
+    assert sql_store.get_run(run.run_id).state == "idle"
+    refused = sql_store.ledger(run.run_id)[-1]
+    assert (refused.event, refused.accepted, refused.target) == ("cancel", False, None)
+
+
+def test_a_finished_run_cannot_be_cancelled(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = make_engine_for(sql_store, broker, clock)
+    run = engine.run(RunRequest(account_id="paper"))
+    with pytest.raises(RunNotResumable, match="already ended done"):
+        engine.cancel(run.run_id, actor="ops", reason="late")
+
+
+def test_migrated_url_fixture_really_migrates(migrated_url: str) -> None:
+    assert migrate.current_revisions(make_engine(migrated_url)) == ("0001",)
