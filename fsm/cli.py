@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.status import Status
 
 from fsm.adapters.market_data import BundledMarketData, CsvMarketData
@@ -123,10 +124,10 @@ def run(
 class _progress:
     """Live state and step time on a terminal; nothing otherwise (logs carry the facts)."""
 
-    def __init__(self, *, enabled: bool) -> None:
-        self.status = (
-            Status("starting run", console=stderr) if enabled and stderr.is_terminal else None
-        )
+    def __init__(self, *, enabled: bool, console: Console = stderr) -> None:
+        self.console = console
+        live = enabled and console.is_terminal
+        self.status = Status("starting run", console=console) if live else None
 
     def __enter__(self) -> Any:
         if self.status is None:
@@ -137,7 +138,7 @@ class _progress:
     def _update(self, run: RunRecord, entry: LedgerEntry) -> None:
         assert self.status is not None
         self.status.update(f"{run.run_id}: {run.state} (last step {entry.duration_ms} ms)")
-        stderr.print(f"  {entry.event}: {entry.source or '∅'} → {entry.target or 'refused'}")
+        self.console.print(f"  {entry.event}: {entry.source or '∅'} → {entry.target or 'refused'}")
 
     def __exit__(self, *_exc: object) -> None:
         if self.status is not None:

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from fsm.records import LedgerEntry, RunRecord, StoredIntent
 
-stdout = Console(soft_wrap=True)
+# Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
