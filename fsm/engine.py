@@ -1,30 +1,35 @@
-"""The engine: enter a state → run its step → validate → pick the event → guards → persist.
+"""The engine: start, drive, resume, retry and cancel runs.
 
-One database transaction per transition (ledger row + fenced run update + checkpoint). The
-in-memory run only moves after the commit succeeded, so a failed commit leaves it where it was.
+Each transition is one database transaction (ledger row + fenced run update + checkpoint);
+``fsm.driver`` holds the loop. A run is driven only under its lease: a second process cannot
+drive a run held by a live lease, and every write is fenced by ``runs.version``.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
 
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition, trading_definition
-from fsm.errors import GuardRejected, RunNotResumable, TradeFsmError
-from fsm.guards import GuardContext, evaluate
+from fsm.driver import RunDriver
+from fsm.errors import RunNotResumable
+from fsm.failpoints import failpoint
 from fsm.ids import IdFactory
+from fsm.leases import owner_id, owner_is_gone
 from fsm.ledger import GENESIS_HASH, seal
-from fsm.ports import Broker, MarketData, Notifier, RunContext, RunStore, SignalSource
-from fsm.records import Checkpoint, GuardDecision, LedgerEntry, Mode, RunRecord, RunStatus
+from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
+from fsm.records import LedgerEntry, Mode, RunRecord, RunStatus
 from fsm.redaction import redact
+from fsm.resume import load_outputs, stale_reason
 from fsm.settings import Settings
-from fsm.steps.runner import STEPS, StepPorts, StepResult
+from fsm.steps.runner import StepPorts
 
 log = structlog.get_logger("tradefsm.engine")
 Observer = Callable[[RunRecord, LedgerEntry], None]
@@ -38,6 +43,7 @@ class RunRequest:
     as_of: date | None = None
     idempotency_key: str | None = None
     correlation_id: str | None = None
+    parent_run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,10 +53,6 @@ class Ports:
     market_data: MarketData
     broker: Broker
     notifier: Notifier | None = None
-
-
-class StepCrashed(TradeFsmError):
-    """A step raised an error that is not one of tradefsm's own; the run failed with it."""
 
 
 class Engine:
@@ -64,6 +66,7 @@ class Engine:
         *,
         observer: Observer | None = None,
         definition: MachineDefinition | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.ports = ports
@@ -71,14 +74,21 @@ class Engine:
         self.clock = clock
         self.ids = ids
         self.observer = observer
+        self.sleep = sleep
         self.definition = definition or trading_definition()
-        self._step_ports = StepPorts(
+        self.owner = owner_id(ids.new_id("lease"))
+        key = settings.broker_api_key
+        self.secrets: tuple[str, ...] = (key.get_secret_value(),) if key else ()
+        self.step_ports = StepPorts(
             ports.signals, ports.market_data, ports.broker, store, clock, settings
         )
         store.ensure_definition(self.definition.record())
 
     def run(self, request: RunRequest) -> RunRecord:
-        """Start a run and drive it to ``done`` or ``failed``."""
+        """Start a run and drive it to ``done`` or ``failed``.
+
+        With an idempotency key already used, the existing run is returned instead.
+        """
         if request.idempotency_key:
             existing = self.store.find_by_idempotency_key(request.idempotency_key)
             if existing is not None:
@@ -99,7 +109,7 @@ class Engine:
             accepted=True,
             actor=self.settings.actor,
             correlation_id=correlation_id,
-            causation_id="command:run",
+            causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
             occurred_at=now,
         )
         run = RunRecord(
@@ -112,22 +122,76 @@ class Engine:
             state=self.definition.initial,
             status=RunStatus.ACTIVE,
             version=1,
+            parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
             params=request.params,
             head_hash=entry.hash,
             created_at=now,
             updated_at=now,
+            lease_owner=self.owner,
+            lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
+            deadline_at=now + timedelta(seconds=self.settings.run_deadline_seconds),
         )
         self.store.create_run(run, entry)
-        self._observe(run, entry)
+        failpoint("transition.created")
+        self.observe(run, entry)
         return run
 
-    def drive(self, run: RunRecord) -> RunRecord:
-        driver = _RunDriver(self, run)
-        while driver.run.state not in self.definition.final_states:
-            driver.step()
-        self._notify(driver.run)
-        return driver.run
+    def resume(self, run_id: str) -> RunRecord:
+        """Continue an interrupted run from its stored state, under a fresh lease."""
+        run = self.store.get_run(run_id)
+        if run.status is not RunStatus.ACTIVE:
+            raise RunNotResumable(
+                f"run {run_id} already ended {run.state}; there is nothing to resume",
+                run_id=run_id,
+                state=run.state,
+            )
+        now = self.clock.now()
+        takeover = run.lease_owner if owner_is_gone(run.lease_owner) else None
+        expires = now + timedelta(seconds=self.settings.lease_seconds)
+        run = self.store.acquire_lease(run_id, self.owner, expires, now, takeover)
+        attempts = Counter(a.state for a in self.store.attempts(run_id))
+        driver = RunDriver(self, run, load_outputs(self.store.checkpoints(run_id)), attempts)
+        log.info("resume", run_id=run_id, state=run.state, taken_from=takeover or run.lease_owner)
+        reason = stale_reason(run, now, self.settings)
+        if reason:
+            driver.stale(reason)
+        return self._drive(driver)
+
+    def resumable(self) -> list[RunRecord]:
+        """Active runs nobody drives: lease expired, or its process on this host is gone."""
+        now = self.clock.now()
+        active = self.store.list_runs(RunFilter(status="active", limit=10_000))
+        return [
+            r
+            for r in active
+            if r.lease_expires_at is None
+            or r.lease_expires_at <= now
+            or owner_is_gone(r.lease_owner)
+        ]
+
+    def retry(self, run_id: str) -> RunRecord:
+        """Start a new run linked to a failed one, from fresh data."""
+        failed = self.store.get_run(run_id)
+        if failed.status is not RunStatus.FAILED:
+            raise RunNotResumable(
+                f"run {run_id} is {failed.state}, not failed: only a failed run is retried"
+                + (
+                    f"; `tradefsm resume {run_id}` continues it"
+                    if failed.status.value == "active"
+                    else ""
+                ),
+                run_id=run_id,
+                state=failed.state,
+            )
+        request = RunRequest(
+            account_id=failed.account_id,
+            mode=failed.mode,
+            correlation_id=failed.correlation_id,
+            parent_run_id=failed.run_id,
+            params=failed.params,
+        )
+        return self.drive(self.create(request))
 
     def cancel(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
         """Fail an unfinished run on an operator's word; the ledger keeps who and why."""
@@ -138,11 +202,23 @@ class Engine:
                 run_id=run_id,
                 state=run.state,
             )
-        driver = _RunDriver(self, run)
+        # An operator overrides the lease; a process still driving the run is fenced out.
+        run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
+        driver = RunDriver(self, run)
         driver.cancel(actor, reason)
         return driver.run
 
-    def _observe(self, run: RunRecord, entry: LedgerEntry) -> None:
+    def drive(self, run: RunRecord) -> RunRecord:
+        """Drive a run this engine holds the lease of to ``done`` or ``failed``."""
+        return self._drive(RunDriver(self, run))
+
+    def _drive(self, driver: RunDriver) -> RunRecord:
+        while driver.run.state not in self.definition.final_states:
+            driver.step()
+        self._notify(driver.run)
+        return driver.run
+
+    def observe(self, run: RunRecord, entry: LedgerEntry) -> None:
         log.info(
             "transition",
             run_id=run.run_id,
@@ -151,6 +227,7 @@ class Engine:
             state=run.state,
             fsm_event=entry.event,
             accepted=entry.accepted,
+            attempt=entry.attempt,
             duration_ms=entry.duration_ms,
         )
         if self.observer is not None:
@@ -163,161 +240,3 @@ class Engine:
             self.ports.notifier.notify(run)
         except Exception as exc:  # a notification never fails a run; it is logged instead
             log.warning("notify_failed", run_id=run.run_id, error=redact(repr(exc)))
-
-
-class _RunDriver:
-    """Drives one run; holds the last committed run row and the step outputs seen so far."""
-
-    def __init__(self, engine: Engine, run: RunRecord) -> None:
-        self.engine = engine
-        self.run = run
-        self.outputs: dict[str, BaseModel] = {}
-        self.ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode)
-
-    def step(self) -> None:
-        state = self.run.state
-        clock = self.engine.clock
-        started = clock.now()
-        try:
-            result = STEPS[state](self.ctx, self.engine._step_ports, self.outputs)
-        except TradeFsmError as exc:
-            self._fail(exc, started)
-            return
-        except Exception as exc:  # a port's own error: recorded, and the run fails with it
-            self._fail(StepCrashed(f"{type(exc).__name__}: {exc}", state=state), started)
-            return
-        self._advance(result, started)
-
-    def _advance(self, result: StepResult, started: Any) -> None:
-        transition = self.engine.definition.transition(self.run.state, result.event)
-        decisions = evaluate(transition.guards, self._guard_context(result.output))
-        refused = next((d for d in decisions if not d.passed), None)
-        if refused is not None:
-            self._commit(result.event, None, decisions, started, output=result.output)
-            rejected = GuardRejected(
-                f"guard {refused.name} refused {result.event}: {refused.reason}",
-                guard=refused.name,
-                reason=refused.reason,
-                run_id=self.run.run_id,
-                state=self.run.state,
-                event=result.event,
-            )
-            self._fail(rejected, self.engine.clock.now())
-            return
-        self._commit(result.event, transition.target, decisions, started, output=result.output)
-
-    def cancel(self, actor: str, reason: str) -> None:
-        transition = self.engine.definition.transition(self.run.state, "cancel")
-        ctx = replace(self._guard_context(None), actor=actor, reason=reason)
-        decisions = evaluate(transition.guards, ctx)
-        started = self.engine.clock.now()
-        if not all(d.passed for d in decisions):
-            self._commit("cancel", None, decisions, started, actor=actor or "unknown")
-            raise GuardRejected(
-                "cancel needs an actor and a reason",
-                guard="operator_named",
-                reason=decisions[0].reason,
-                run_id=self.run.run_id,
-                state=self.run.state,
-                event="cancel",
-            )
-        message = redact(reason, self._secrets())
-        failure = {"error_type": "Cancelled", "stage": self.run.state, "message": message}
-        self._commit(
-            "cancel", transition.target, decisions, started,
-            actor=actor, error=("Cancelled", message), failure=failure,
-        )  # fmt: skip
-
-    def _fail(self, error: TradeFsmError, started: Any) -> None:
-        secrets = self._secrets()
-        message = redact(error.message, secrets)
-        failure = {"error_type": error.error_type, "stage": self.run.state, "message": message}
-        self._commit(
-            "fail", "failed", (), started, error=(error.error_type, message), failure=failure
-        )
-
-    def _guard_context(self, output: object) -> GuardContext:
-        return GuardContext(
-            settings=self.engine.settings,
-            mode=self.run.mode,
-            as_of=self.run.as_of,
-            today=self.engine.clock.now().date(),
-            output=output,
-        )
-
-    def _secrets(self) -> tuple[str, ...]:
-        key = self.engine.settings.broker_api_key
-        return (key.get_secret_value(),) if key else ()
-
-    def _commit(
-        self,
-        event: str,
-        target: str | None,
-        decisions: tuple[GuardDecision, ...],
-        started: Any,
-        *,
-        output: BaseModel | None = None,
-        actor: str | None = None,
-        error: tuple[str, str] | None = None,
-        failure: dict[str, Any] | None = None,
-    ) -> None:
-        engine, run = self.engine, self.run
-        now = engine.clock.now()
-        seq = run.version + 1
-        entry = seal(
-            run.head_hash,
-            run_id=run.run_id,
-            seq=seq,
-            event=event,
-            source=run.state,
-            target=target,
-            accepted=target is not None,
-            guards=decisions,
-            actor=actor or engine.settings.actor,
-            correlation_id=run.correlation_id,
-            causation_id=f"{run.run_id}#{run.version}",
-            occurred_at=now,
-            duration_ms=max(0, int((now - started).total_seconds() * 1000)),
-            error_type=error[0] if error else None,
-            error_message=error[1] if error else None,
-        )
-        new_state = target or run.state
-        moved = run.model_copy(
-            update={
-                "state": new_state,
-                "status": _status(new_state),
-                "version": seq,
-                "head_hash": entry.hash,
-                "updated_at": now,
-                "failure": failure if failure is not None else run.failure,
-                "result": _result(event, output) if new_state == "done" else run.result,
-            }
-        )
-        checkpoint = None
-        if output is not None and target is not None:
-            checkpoint = Checkpoint(
-                run_id=run.run_id,
-                seq=seq,
-                state=run.state,
-                schema_version=int(getattr(output, "schema_version", 1)),
-                output=output.model_dump(mode="json"),
-            )
-        engine.store.commit_transition(moved, entry, checkpoint)
-        self.run = moved  # only after the commit: a failed commit leaves the run where it was
-        if checkpoint is not None and output is not None:
-            self.outputs[checkpoint.state] = output
-        engine._observe(moved, entry)
-
-
-def _status(state: str) -> RunStatus:
-    return {"done": RunStatus.DONE, "failed": RunStatus.FAILED}.get(state, RunStatus.ACTIVE)
-
-
-def _result(event: str, output: BaseModel | None) -> dict[str, Any]:
-    summary: dict[str, Any] = {"ended_by": event}
-    if output is not None:
-        summary["output"] = type(output).__name__
-        for key in ("placed", "succeeded", "outcome"):
-            if hasattr(output, key):
-                summary[key] = str(getattr(output, key))
-    return summary

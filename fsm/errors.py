@@ -32,7 +32,9 @@ class TradeFsmError(Exception):
 
 
 class TransientError(TradeFsmError):
-    """A failure that may go away when retried."""
+    """A failure that may go away when retried; ``retry_after`` (seconds) is honoured."""
+
+    retry_after: float | None = None
 
 
 class StepTimeout(TransientError):
@@ -86,6 +88,14 @@ class RunNotFound(TradeFsmError):
 
 class RunNotResumable(TradeFsmError):
     """The run is finished or cannot be driven from its state."""
+
+
+class RunLeased(TradeFsmError):
+    """Another live process holds the run's lease."""
+
+
+class DeadlineExceeded(TradeFsmError):
+    """The run passed its deadline (also when that happened while no process was running)."""
 
 
 class RunAlreadyActive(TradeFsmError):

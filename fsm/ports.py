@@ -11,6 +11,7 @@ from fsm.records import (
     AccountSnapshot,
     Checkpoint,
     Definition,
+    Fence,
     IntentUpdate,
     LedgerEntry,
     Mode,
@@ -20,6 +21,7 @@ from fsm.records import (
     PriceSnapshot,
     RunRecord,
     SignalSet,
+    StepAttempt,
     StoredIntent,
 )
 
@@ -82,18 +84,41 @@ class RunStore(Protocol):
         ...
 
     def commit_transition(
-        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+        self,
+        run: RunRecord,
+        entry: LedgerEntry,
+        checkpoint: Checkpoint | None,
+        attempt: StepAttempt | None = None,
     ) -> None:
         """Append ``entry`` and move the run to ``run`` (whose version is ``entry.seq``).
 
-        Fenced by version: raises ConcurrentModification, changing nothing, when the stored
-        run is not at ``run.version - 1``.
+        Fenced: raises ConcurrentModification, changing nothing, when the stored run is not at
+        ``run.version - 1`` or its lease is no longer ``run.lease_owner``'s.
         """
         ...
 
-    def save_intents(self, intents: Sequence[StoredIntent]) -> None: ...
+    def acquire_lease(
+        self,
+        run_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        takeover_from: str | None,
+    ) -> RunRecord:
+        """Take the run's lease if it is free, expired, ours, or held by ``takeover_from``.
 
-    def update_intent(self, update: IntentUpdate) -> None: ...
+        Raises RunLeased when another owner holds a live lease, RunNotResumable when the run
+        has ended.
+        """
+        ...
+
+    def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None: ...
+
+    def update_intent(self, update: IntentUpdate, fence: Fence) -> None: ...
+
+    def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None: ...
+
+    def attempts(self, run_id: str) -> list[StepAttempt]: ...
 
     def get_run(self, run_id: str) -> RunRecord: ...
 

@@ -214,6 +214,9 @@ class RunRecord(Frozen):
     head_hash: str
     created_at: datetime
     updated_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    deadline_at: datetime | None = None
 
 
 class StoredIntent(Frozen):
@@ -226,6 +229,28 @@ class StoredIntent(Frozen):
     filled_qty: Decimal | None = None
     avg_price: Decimal | None = None
     updated_at: datetime
+
+
+class StepAttempt(Frozen):
+    """One try of a step: retries are auditable."""
+
+    run_id: str
+    state: str
+    attempt: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: Literal["ok", "error"]
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class Fence(Frozen):
+    """Proof that a writer still owns the run: its version and lease must match the row."""
+
+    run_id: str
+    version: int
+    lease_owner: str
+    lease_expires_at: datetime
 
 
 class IntentUpdate(Frozen):

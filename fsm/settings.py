@@ -49,6 +49,29 @@ class Settings(BaseSettings):
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."
     )
+    lease_seconds: float = Field(
+        60, gt=0, description="How long a run's lease lasts unless renewed by its driver."
+    )
+    run_deadline_seconds: float = Field(
+        900, gt=0, description="A run still unfinished this long after it started fails."
+    )
+    step_timeout_seconds: float = Field(
+        120, gt=0, description="Timeout of one attempt of signals, analysis or planning."
+    )
+    execution_timeout_seconds: float = Field(
+        900, gt=0, description="Timeout of the executing step (never retried: it reconciles)."
+    )
+    retry_attempts: int = Field(3, ge=1, le=20, description="Tries of a step on transient errors.")
+    retry_base_seconds: float = Field(
+        1.0, ge=0, description="First backoff between tries (doubles, with jitter)."
+    )
+    retry_max_seconds: float = Field(60.0, ge=0, description="Longest backoff between tries.")
+    paper_reject_duplicates: bool = Field(
+        True, description="The paper broker refuses a second order with the same client_order_id."
+    )
+    paper_latency_ms: int = Field(
+        0, ge=0, le=60_000, description="Simulated latency of each paper broker call."
+    )
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
     )

@@ -47,3 +47,8 @@ def _create_sql(dialect: str, table: str, operation: str) -> str:
         f"CREATE TRIGGER {name} BEFORE {operation} ON {table} BEGIN "
         f"SELECT RAISE(ABORT, 'tradefsm: {table} is append-only: {operation} refused'); END"
     )
+
+
+def drop_function(bind: Connection) -> None:
+    if bind.dialect.name == "postgresql":
+        bind.exec_driver_sql("DROP FUNCTION IF EXISTS tradefsm_refuse_change()")

@@ -11,7 +11,7 @@ from fsm.records import Checkpoint, LedgerEntry, OrderIntent, RunRecord, StoredI
 RUN_COLUMNS = (
     "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
     "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
-    "head_hash", "created_at", "updated_at",
+    "head_hash", "created_at", "updated_at", "lease_owner", "lease_expires_at", "deadline_at",
 )  # fmt: skip
 
 
@@ -30,6 +30,7 @@ def run_move(run: RunRecord) -> dict[str, Any]:
         "version": run.version,
         "head_hash": run.head_hash,
         "updated_at": run.updated_at,
+        "lease_expires_at": run.lease_expires_at,
         "result": run.result,
         "failure": run.failure,
     }

@@ -3,32 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Engine, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from fsm.errors import ConcurrentModification, RunAlreadyActive, RunNotFound
+from fsm.errors import (
+    ConcurrentModification,
+    RunAlreadyActive,
+    RunLeased,
+    RunNotFound,
+    RunNotResumable,
+)
 from fsm.ports import RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
+    Fence,
     IntentUpdate,
     LedgerEntry,
     RunRecord,
+    StepAttempt,
     StoredIntent,
 )
 from persistence import mapping
 from persistence.errors import translate_errors
-from persistence.tables import checkpoints, definitions, ledger, order_intents, runs
+from persistence.tables import (
+    checkpoints,
+    definitions,
+    ledger,
+    order_intents,
+    runs,
+    step_attempts,
+)
 
-_MOVE_COLUMNS = ("state", "status", "version", "head_hash", "updated_at", "result", "failure")
+_MOVE_COLUMNS = (
+    "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "result",
+    "failure",
+)  # fmt: skip
 # Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
 _INSERT_LEDGER = insert(ledger)
 _INSERT_CHECKPOINT = insert(checkpoints)
+_INSERT_ATTEMPT = insert(step_attempts)
 _MOVE_RUN = (
     update(runs)
-    .where(runs.c.run_id == bindparam("b_run_id"), runs.c.version == bindparam("b_version"))
+    .where(
+        runs.c.run_id == bindparam("b_run_id"),
+        runs.c.version == bindparam("b_version"),
+        runs.c.lease_owner == bindparam("b_owner"),
+    )
     .values({c: bindparam(c) for c in _MOVE_COLUMNS})
+)
+# Fence for intent and attempt writes: same version, same owner; renews the lease.
+_FENCE = (
+    update(runs)
+    .where(
+        runs.c.run_id == bindparam("b_run_id"),
+        runs.c.version == bindparam("b_version"),
+        runs.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(lease_expires_at=bindparam("b_expires"))
 )
 
 
@@ -69,32 +103,111 @@ class SqlRunStore:
         return ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
 
     def commit_transition(
-        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+        self,
+        run: RunRecord,
+        entry: LedgerEntry,
+        checkpoint: Checkpoint | None,
+        attempt: StepAttempt | None = None,
     ) -> None:
-        move = mapping.run_move(run) | {"b_run_id": run.run_id, "b_version": run.version - 1}
+        move = mapping.run_move(run) | {
+            "b_run_id": run.run_id,
+            "b_version": run.version - 1,
+            "b_owner": run.lease_owner,
+        }
         with translate_errors(run.run_id), self.engine.begin() as conn:
             moved = conn.execute(_MOVE_RUN, move)
             if moved.rowcount != 1:
                 raise ConcurrentModification(
-                    f"run {run.run_id} is no longer at version {run.version - 1}: another "
-                    "process moved it; nothing was written",
+                    f"run {run.run_id} is no longer at version {run.version - 1} under this "
+                    "process's lease: another process moved it; nothing was written",
                     run_id=run.run_id,
                     state=run.state,
                 )
             conn.execute(_INSERT_LEDGER, mapping.ledger_row(entry))
             if checkpoint is not None:
                 conn.execute(_INSERT_CHECKPOINT, mapping.checkpoint_row(checkpoint))
+            if attempt is not None:
+                conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
 
-    def save_intents(self, intents: Sequence[StoredIntent]) -> None:
-        if not intents:
-            return
+    def acquire_lease(
+        self,
+        run_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        takeover_from: str | None,
+    ) -> RunRecord:
+        holders = [owner] + ([takeover_from] if takeover_from else [])
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.run_id == run_id,
+                runs.c.status == "active",
+                or_(
+                    runs.c.lease_owner.is_(None),
+                    runs.c.lease_owner.in_(holders),
+                    runs.c.lease_expires_at <= now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=expires_at)
+        )
+        with translate_errors(run_id), self.engine.begin() as conn:
+            taken = conn.execute(stmt).rowcount == 1
+        run = self.get_run(run_id)
+        if taken:
+            return run
+        if run.status.value != "active":
+            raise RunNotResumable(
+                f"run {run_id} already ended {run.state}; there is nothing to resume",
+                run_id=run_id,
+                state=run.state,
+            )
+        raise RunLeased(
+            f"run {run_id} is held by a live lease of {run.lease_owner} until "
+            f"{run.lease_expires_at}; another process is driving it",
+            run_id=run_id,
+            state=run.state,
+        )
+
+    @staticmethod
+    def _fence(conn: Connection, fence: Fence) -> None:
+        params = {
+            "b_run_id": fence.run_id,
+            "b_version": fence.version,
+            "b_owner": fence.lease_owner,
+            "b_expires": fence.lease_expires_at,
+        }
+        if conn.execute(_FENCE, params).rowcount != 1:
+            raise ConcurrentModification(
+                f"run {fence.run_id} moved on or changed hands; nothing was written",
+                run_id=fence.run_id,
+            )
+
+    def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
+        with translate_errors(attempt.run_id), self.engine.begin() as conn:
+            self._fence(conn, fence)
+            conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
+
+    def attempts(self, run_id: str) -> list[StepAttempt]:
+        stmt = (
+            select(step_attempts)
+            .where(step_attempts.c.run_id == run_id)
+            .order_by(step_attempts.c.started_at, step_attempts.c.state, step_attempts.c.attempt)
+        )
+        with translate_errors(run_id), self.engine.connect() as conn:
+            return [StepAttempt.model_validate(dict(r)) for r in conn.execute(stmt).mappings()]
+
+    def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
         rows = [mapping.intent_row(i, n) for n, i in enumerate(intents)]
-        with translate_errors(intents[0].run_id), self.engine.begin() as conn:
-            conn.execute(insert(order_intents), rows)
+        with translate_errors(fence.run_id), self.engine.begin() as conn:
+            self._fence(conn, fence)
+            if rows:
+                conn.execute(insert(order_intents), rows)
 
-    def update_intent(self, update_: IntentUpdate) -> None:
+    def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
         values = update_.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
         with translate_errors(update_.run_id), self.engine.begin() as conn:
+            self._fence(conn, fence)
             done = conn.execute(
                 update(order_intents)
                 .where(

@@ -18,7 +18,15 @@ from sqlalchemy import (
 from persistence.base import metadata
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
-__all__ = ["checkpoints", "definitions", "ledger", "metadata", "order_intents", "runs"]
+__all__ = [
+    "checkpoints",
+    "definitions",
+    "ledger",
+    "metadata",
+    "order_intents",
+    "runs",
+    "step_attempts",
+]
 
 ID = String(64)
 HASH = String(64)
@@ -56,6 +64,7 @@ runs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_state", "state"),
+    Index("ix_runs_status", "status"),
     # At most one active run per account.
     Index(
         "uq_runs_active_account",
@@ -115,4 +124,17 @@ order_intents = Table(
     Column("avg_price", DecimalText, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_order_intents_run_id", "run_id"),
+)
+
+step_attempts = Table(
+    "step_attempts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.run_id"), primary_key=True),
+    Column("state", String(32), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error_type", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
 )

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from datetime import datetime
 
-from fsm.errors import ConcurrentModification, RunAlreadyActive, RunNotFound
+from fsm.errors import (
+    ConcurrentModification,
+    RunAlreadyActive,
+    RunLeased,
+    RunNotFound,
+    RunNotResumable,
+)
 from fsm.ports import RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
+    Fence,
     IntentUpdate,
     LedgerEntry,
     RunRecord,
     RunStatus,
+    StepAttempt,
     StoredIntent,
 )
 
@@ -25,6 +34,7 @@ class MemoryRunStore:
         self._checkpoints: dict[str, list[Checkpoint]] = {}
         self._intents: dict[str, dict[str, StoredIntent]] = {}
         self._definitions: dict[str, Definition] = {}
+        self._attempts: dict[str, list[StepAttempt]] = {}
 
     def ensure_definition(self, definition: Definition) -> None:
         self._definitions.setdefault(definition.definition_hash, definition)
@@ -48,21 +58,84 @@ class MemoryRunStore:
         self._intents[run.run_id] = {}
 
     def commit_transition(
-        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+        self,
+        run: RunRecord,
+        entry: LedgerEntry,
+        checkpoint: Checkpoint | None,
+        attempt: StepAttempt | None = None,
     ) -> None:
         stored = self.get_run(run.run_id)
-        if stored.version != run.version - 1 or entry.seq != run.version:
+        if (
+            stored.version != run.version - 1
+            or entry.seq != run.version
+            or stored.lease_owner != run.lease_owner
+        ):
             raise ConcurrentModification(
-                f"run {run.run_id} is at version {stored.version}, not {run.version - 1}",
+                f"run {run.run_id} is at version {stored.version} held by {stored.lease_owner}, "
+                f"not {run.version - 1} held by {run.lease_owner}",
                 run_id=run.run_id,
                 state=stored.state,
             )
+        if attempt is not None:
+            self._add_attempt(attempt)
         self._runs[run.run_id] = run
         self._ledger[run.run_id].append(entry)
         if checkpoint is not None:
             self._checkpoints[run.run_id].append(checkpoint)
 
-    def save_intents(self, intents: Sequence[StoredIntent]) -> None:
+    def acquire_lease(
+        self,
+        run_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        takeover_from: str | None,
+    ) -> RunRecord:
+        run = self.get_run(run_id)
+        if run.status is not RunStatus.ACTIVE:
+            raise RunNotResumable(f"run {run_id} already ended {run.state}", run_id=run_id)
+        free = (
+            run.lease_owner in (None, owner, takeover_from)
+            or run.lease_expires_at is None
+            or run.lease_expires_at <= now
+        )
+        if not free:
+            raise RunLeased(
+                f"run {run_id} is held by {run.lease_owner} until {run.lease_expires_at}",
+                run_id=run_id,
+            )
+        leased = run.model_copy(update={"lease_owner": owner, "lease_expires_at": expires_at})
+        self._runs[run_id] = leased
+        return leased
+
+    def _check_fence(self, fence: Fence) -> None:
+        run = self.get_run(fence.run_id)
+        if run.version != fence.version or run.lease_owner != fence.lease_owner:
+            raise ConcurrentModification(
+                f"run {fence.run_id} moved on or changed hands", run_id=fence.run_id
+            )
+        self._runs[fence.run_id] = run.model_copy(
+            update={"lease_expires_at": fence.lease_expires_at}
+        )
+
+    def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
+        self._check_fence(fence)
+        self._add_attempt(attempt)
+
+    def _add_attempt(self, attempt: StepAttempt) -> None:
+        known = self._attempts.setdefault(attempt.run_id, [])
+        if any((a.state, a.attempt) == (attempt.state, attempt.attempt) for a in known):
+            raise ConcurrentModification(
+                f"attempt {attempt.attempt} of {attempt.state} already stored",
+                run_id=attempt.run_id,
+            )
+        known.append(attempt)
+
+    def attempts(self, run_id: str) -> list[StepAttempt]:
+        return list(self._attempts.get(run_id, []))
+
+    def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
+        self._check_fence(fence)
         for intent in intents:
             self.get_run(intent.run_id)
             known = self._intents[intent.run_id]
@@ -73,7 +146,8 @@ class MemoryRunStore:
         for intent in intents:
             self._intents[intent.run_id][intent.intent.client_order_id] = intent
 
-    def update_intent(self, update: IntentUpdate) -> None:
+    def update_intent(self, update: IntentUpdate, fence: Fence) -> None:
+        self._check_fence(fence)
         known = self._intents.get(update.run_id, {})
         stored = known.get(update.client_order_id)
         if stored is None:

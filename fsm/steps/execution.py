@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from fsm.clock import Clock
+from fsm.errors import DuplicateClientOrderId
+from fsm.failpoints import failpoint
 from fsm.ports import Broker, RunStore
 from fsm.records import (
     ExecutionReport,
+    Fence,
     IntentUpdate,
     OrderIntent,
     OrderStatus,
@@ -59,36 +63,83 @@ def execution_report(orders: tuple[OrderStatus, ...], trades_required: bool) -> 
 
 
 def execute_plan(
-    run_id: str, plan: RebalancePlan, broker: Broker, store: RunStore, clock: Clock
+    run_id: str,
+    plan: RebalancePlan,
+    broker: Broker,
+    store: RunStore,
+    clock: Clock,
+    fence: Callable[[], Fence],
+    *,
+    may_submit: bool = True,
 ) -> ExecutionReport:
-    """Commit every intent, then submit them in order (SELLs first) and collect final statuses."""
-    intents = order_intents(run_id, plan)
-    now = clock.now()
-    store.save_intents(
-        [StoredIntent(run_id=run_id, intent=i, status="pending", updated_at=now) for i in intents]
-    )
+    """Place the plan's orders exactly once, even when resumed after a crash.
+
+    Intents are committed before the broker hears of them; then every intent is reconciled
+    with the broker by client_order_id and only those the broker never saw are submitted.
+    """
+    stored = store.intents(run_id)
+    if stored:
+        intents = tuple(s.intent for s in stored)
+    else:
+        intents = order_intents(run_id, plan)
+        now = clock.now()
+        pending = [
+            StoredIntent(run_id=run_id, intent=i, status="pending", updated_at=now) for i in intents
+        ]
+        store.save_intents(pending, fence())
+        failpoint("intents.saved")
+    ids = [i.client_order_id for i in intents]
+    seen = {o.client_order_id for o in broker.orders(ids)}
     for intent in intents:
-        ack = broker.submit(intent)
-        store.update_intent(
-            IntentUpdate(
-                run_id=run_id,
-                client_order_id=ack.client_order_id,
-                status=ack.status,
-                broker_order_id=ack.broker_order_id,
-                updated_at=clock.now(),
-            )
-        )
-    statuses = tuple(broker.orders([i.client_order_id for i in intents]))
+        if may_submit and intent.client_order_id not in seen:
+            _submit(run_id, intent, broker, store, clock, fence)
+    statuses = _first_per_id(broker.orders(ids))
+    failpoint("broker.filled")
     for status in statuses:
-        store.update_intent(
-            IntentUpdate(
-                run_id=run_id,
-                client_order_id=status.client_order_id,
-                status=status.status,
-                broker_order_id=status.broker_order_id,
-                filled_qty=status.filled_qty,
-                avg_price=status.avg_price,
-                updated_at=clock.now(),
-            )
-        )
+        store.update_intent(_update(run_id, status, clock), fence())
+    failpoint("intents.reconciled")
     return execution_report(statuses, trades_required=bool(intents))
+
+
+def _submit(
+    run_id: str,
+    intent: OrderIntent,
+    broker: Broker,
+    store: RunStore,
+    clock: Clock,
+    fence: Callable[[], Fence],
+) -> None:
+    failpoint("broker.before_submit")
+    try:
+        ack = broker.submit(intent)
+    except DuplicateClientOrderId:
+        return  # the broker already has it: its status is reconciled with the others
+    failpoint("broker.submitted")
+    update = IntentUpdate(
+        run_id=run_id,
+        client_order_id=ack.client_order_id,
+        status=ack.status,
+        broker_order_id=ack.broker_order_id,
+        updated_at=clock.now(),
+    )
+    store.update_intent(update, fence())
+    failpoint("intent.acked")
+
+
+def _first_per_id(orders: list[OrderStatus]) -> tuple[OrderStatus, ...]:
+    first: dict[str, OrderStatus] = {}
+    for order in orders:
+        first.setdefault(order.client_order_id, order)
+    return tuple(first.values())
+
+
+def _update(run_id: str, status: OrderStatus, clock: Clock) -> IntentUpdate:
+    return IntentUpdate(
+        run_id=run_id,
+        client_order_id=status.client_order_id,
+        status=status.status,
+        broker_order_id=status.broker_order_id,
+        filled_qty=status.filled_qty,
+        avg_price=status.avg_price,
+        updated_at=clock.now(),
+    )

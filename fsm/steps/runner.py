@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -14,6 +15,7 @@ from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
 from fsm.records import (
     AccountSnapshot,
     AllocationAnalysis,
+    Fence,
     Mode,
     PriceSnapshot,
     RebalancePlan,
@@ -44,22 +46,33 @@ class StepPorts:
     settings: Settings
 
 
-def start(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
+@dataclass
+class StepEnv:
+    """What one run's step may use: ports, earlier outputs, and the run's write fence."""
+
+    ctx: RunContext
+    ports: StepPorts
+    outputs: dict[str, BaseModel]
+    fence: Callable[[], Fence]
+    may_submit: bool = True  # False when stale or past deadline: reconcile, never send
+
+
+def start(env: StepEnv) -> StepResult:
     return StepResult("start")
 
 
-def generate_signals(
-    ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]
-) -> StepResult:
-    signals = validate_output(SignalSet, ports.signals.generate(ctx), state="generating_signals")
+def generate_signals(env: StepEnv) -> StepResult:
+    ctx = env.ctx
+    signals = validate_output(
+        SignalSet, env.ports.signals.generate(ctx), state="generating_signals"
+    )
     event = "signals_reported" if ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
     return StepResult(event, signals)
 
 
-def analyse_allocation(
-    ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]
-) -> StepResult:
-    signals = _output(outputs, "generating_signals", SignalSet)
+def analyse_allocation(env: StepEnv) -> StepResult:
+    ctx, ports = env.ctx, env.ports
+    signals = _output(env.outputs, "generating_signals", SignalSet)
     account = validate_output(AccountSnapshot, ports.broker.account(), state="analyzing")
     symbols = sorted({t.symbol for t in signals.targets} | {p.symbol for p in account.positions})
     prices = validate_output(
@@ -78,18 +91,21 @@ def analyse_allocation(
     )
 
 
-def plan(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
-    analysis = _output(outputs, "analyzing", AllocationAnalysis)
-    s = ports.settings
+def plan(env: StepEnv) -> StepResult:
+    analysis = _output(env.outputs, "analyzing", AllocationAnalysis)
+    s = env.ports.settings
     result = plan_rebalance(analysis, s.cash_reserve, s.min_trade_fraction)
-    if ctx.mode is Mode.DRY_RUN:
+    if env.ctx.mode is Mode.DRY_RUN:
         return StepResult("plan_reported", result)
     return StepResult("plan_approved" if result.trades else "plan_empty", result)
 
 
-def execute(ctx: RunContext, ports: StepPorts, outputs: dict[str, BaseModel]) -> StepResult:
-    rebalance = _output(outputs, "planning", RebalancePlan)
-    report = execute_plan(ctx.run_id, rebalance, ports.broker, ports.store, ports.clock)
+def execute(env: StepEnv) -> StepResult:
+    rebalance = _output(env.outputs, "planning", RebalancePlan)
+    p = env.ports
+    report = execute_plan(
+        env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, may_submit=env.may_submit
+    )
     return StepResult("execution_completed", report)
 
 
@@ -100,7 +116,7 @@ def _output(outputs: dict[str, BaseModel], state: str, model: type[M]) -> M:
     return value
 
 
-STEPS = {
+STEPS: dict[str, Callable[[StepEnv], StepResult]] = {
     "idle": start,
     "generating_signals": generate_signals,
     "analyzing": analyse_allocation,

@@ -132,6 +132,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     append_only.drop(op.get_bind(), APPEND_ONLY_TABLES)
+    append_only.drop_function(op.get_bind())
     op.drop_index("ix_order_intents_run_id", table_name="order_intents")
     op.drop_table("order_intents")
     op.drop_index("ix_ledger_occurred_at", table_name="ledger")

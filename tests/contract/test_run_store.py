@@ -8,11 +8,18 @@ from decimal import Decimal
 import pytest
 
 from fsm.definition import trading_definition
-from fsm.errors import ConcurrentModification, RunAlreadyActive, RunNotFound
+from fsm.errors import (
+    ConcurrentModification,
+    RunAlreadyActive,
+    RunLeased,
+    RunNotFound,
+    RunNotResumable,
+)
 from fsm.ledger import GENESIS_HASH, first_broken_seq, seal
 from fsm.ports import RunFilter, RunStore
 from fsm.records import (
     Checkpoint,
+    Fence,
     GuardDecision,
     IntentUpdate,
     Mode,
@@ -20,10 +27,17 @@ from fsm.records import (
     RunRecord,
     RunStatus,
     Side,
+    StepAttempt,
     StoredIntent,
 )
 
 T0 = datetime(2026, 11, 27, 14, 35, 0, 123456, tzinfo=UTC)
+OWNER = "host-a/100/lease_1"
+
+
+def _fence(run: RunRecord, owner: str = OWNER) -> Fence:
+    return Fence(run_id=run.run_id, version=run.version, lease_owner=owner,
+                 lease_expires_at=T0 + timedelta(minutes=2))  # fmt: skip
 
 
 def _new_run(store: RunStore, run_id: str = "run_1", account: str = "acc", **extra: object):
@@ -38,7 +52,8 @@ def _new_run(store: RunStore, run_id: str = "run_1", account: str = "acc", **ext
         run_id=run_id, correlation_id="corr", account_id=account, mode=Mode.PAPER,
         as_of=date(2026, 11, 27), state="idle", status=RunStatus.ACTIVE, version=1,
         definition_hash=definition.definition_hash, params={"note": "x"}, head_hash=entry.hash,
-        created_at=T0, updated_at=T0, **extra,
+        created_at=T0, updated_at=T0, lease_owner=OWNER,
+        lease_expires_at=T0 + timedelta(minutes=1), **extra,
     )  # fmt: skip
     store.create_run(run, entry)
     return run, entry
@@ -145,7 +160,7 @@ def test_list_runs_filters_and_orders_newest_first(store: RunStore) -> None:
 
 
 def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
-    _new_run(store)
+    run, _ = _new_run(store)
     intents = [
         StoredIntent(
             run_id="run_1",
@@ -161,13 +176,14 @@ def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
         )
         for n, (s, side) in enumerate([("ZZZ", Side.SELL), ("AAA", Side.BUY)])
     ]
-    store.save_intents(intents)
+    store.save_intents(intents, _fence(run))
     with pytest.raises(ConcurrentModification):
-        store.save_intents(intents[:1])
+        store.save_intents(intents[:1], _fence(run))
     store.update_intent(
         IntentUpdate(run_id="run_1", client_order_id="tf-1", status="filled",
                      broker_order_id="b-1", filled_qty=Decimal("1.000001"),
-                     avg_price=Decimal("10.25"), updated_at=T0 + timedelta(seconds=1))
+                     avg_price=Decimal("10.25"), updated_at=T0 + timedelta(seconds=1)),
+        _fence(run),
     )  # fmt: skip
     stored = store.intents("run_1")
     assert [i.intent.symbol for i in stored] == ["ZZZ", "AAA"]
@@ -175,3 +191,58 @@ def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
     assert stored[1].filled_qty == Decimal("1.000001")
     assert stored[1].intent.reference_price == Decimal("10.25")
     assert stored[0].status == "pending"
+
+
+def test_a_live_lease_keeps_other_processes_out(store: RunStore) -> None:
+    _new_run(store)
+    with pytest.raises(RunLeased):
+        store.acquire_lease("run_1", "host-b/200/x", T0 + timedelta(minutes=5), T0, None)
+    mine = store.acquire_lease("run_1", OWNER, T0 + timedelta(minutes=5), T0, None)
+    assert mine.lease_expires_at == T0 + timedelta(minutes=5)
+    taken = store.acquire_lease(
+        "run_1", "host-a/300/y", T0 + timedelta(minutes=6), T0, takeover_from=OWNER
+    )
+    assert taken.lease_owner == "host-a/300/y"
+
+
+def test_an_expired_lease_is_taken_over_and_fences_out_the_old_owner(store: RunStore) -> None:
+    run, _ = _new_run(store)
+    later = T0 + timedelta(minutes=2)
+    store.acquire_lease("run_1", "host-b/200/x", later + timedelta(minutes=1), later, None)
+    with pytest.raises(ConcurrentModification):
+        _move(store, run, "start", "generating_signals")  # the old owner's write
+    with pytest.raises(ConcurrentModification):
+        store.save_intents([], _fence(run))
+    stored = store.get_run("run_1")
+    assert (stored.state, stored.version, stored.lease_owner) == ("idle", 1, "host-b/200/x")
+    moved = _move(store, stored, "start", "generating_signals")
+    assert moved.version == 2
+
+
+def test_a_finished_run_cannot_be_leased(store: RunStore) -> None:
+    run, _ = _new_run(store)
+    _move(store, _move(store, run, "start", "generating_signals"), "signals_reported", "done")
+    with pytest.raises(RunNotResumable):
+        store.acquire_lease("run_1", OWNER, T0 + timedelta(hours=1), T0 + timedelta(hours=1), None)
+
+
+def test_attempts_are_kept_with_their_outcome(store: RunStore) -> None:
+    run, _ = _new_run(store)
+    failed = StepAttempt(run_id="run_1", state="idle", attempt=1, started_at=T0,
+                         finished_at=T0 + timedelta(seconds=1), outcome="error",
+                         error_type="MarketDataUnavailable", error_message="503")  # fmt: skip
+    store.record_attempt(failed, _fence(run))
+    with pytest.raises(ConcurrentModification):
+        store.record_attempt(failed, _fence(run))
+    with pytest.raises(ConcurrentModification):
+        store.record_attempt(failed.model_copy(update={"attempt": 2}), _fence(run, "intruder"))
+    ok = failed.model_copy(update={"attempt": 2, "outcome": "ok", "error_type": None,
+                                   "error_message": None})  # fmt: skip
+    seq = run.version + 1
+    entry = seal(run.head_hash, run_id="run_1", seq=seq, event="start", source="idle",
+                 target="generating_signals", accepted=True, actor="engine",
+                 correlation_id="corr", causation_id=None, occurred_at=T0, attempt=2)  # fmt: skip
+    moved = run.model_copy(update={"state": "generating_signals", "version": seq,
+                                   "head_hash": entry.hash})  # fmt: skip
+    store.commit_transition(moved, entry, None, ok)
+    assert store.attempts("run_1") == [failed, ok]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import Engine, Ports, RunRequest, _RunDriver
+from fsm.driver import RunDriver
+from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
 from fsm.ledger import first_broken_seq
@@ -24,6 +26,7 @@ from fsm.records import (
     OrderStatus,
     RunRecord,
     SignalSet,
+    StepAttempt,
     TargetWeight,
 )
 from fsm.settings import Settings
@@ -160,9 +163,7 @@ def test_market_data_failure_fails_in_analyzing(
 ) -> None:
     engine = make_engine_for(sql_store, broker, clock, signals=FixedSignals(_signals(("SPY", "1"))))
     engine.ports = Ports(engine.ports.signals, DownMarket(), broker)
-    engine._step_ports = engine._step_ports.__class__(
-        engine.ports.signals, DownMarket(), broker, sql_store, clock, Settings()
-    )
+    engine.step_ports = replace(engine.step_ports, market_data=DownMarket())
     run = _run(engine)
     assert _failure(sql_store, run)[:2] == ("MarketDataUnavailable", "analyzing")
 
@@ -241,11 +242,15 @@ class FailingCommits(SqlRunStore):
     fail_on = "plan_approved"
 
     def commit_transition(
-        self, run: RunRecord, entry: LedgerEntry, checkpoint: Checkpoint | None
+        self,
+        run: RunRecord,
+        entry: LedgerEntry,
+        checkpoint: Checkpoint | None,
+        attempt: StepAttempt | None = None,
     ) -> None:
         if entry.event == self.fail_on:
             raise StorageError("disk I/O error")
-        super().commit_transition(run, entry, checkpoint)
+        super().commit_transition(run, entry, checkpoint, attempt)
 
 
 def test_a_failed_commit_leaves_the_run_where_it_was(
@@ -269,7 +274,7 @@ def test_a_concurrent_writer_stops_the_engine_without_writing(
     engine = make_engine_for(sql_store, broker, clock)
     run = engine.create(RunRequest(account_id="paper"))
     other = make_engine_for(sql_store, broker, clock, ids=SequentialIdFactory("o"))
-    _RunDriver(other, run).step()  # another process moves the run first
+    RunDriver(other, run).step()  # another process (same lease: a split brain) moves it first
     with pytest.raises(ConcurrentModification):
         engine.drive(run)
     assert [e.event for e in sql_store.ledger(run.run_id)] == ["created", "start"]

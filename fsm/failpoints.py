@@ -1,0 +1,60 @@
+"""Failpoints: ``TRADEFSM_FAILPOINTS=name[,name@N]`` kills the process with SIGKILL there.
+
+Crash tests use them to stop a real process exactly after a commit or around a broker call,
+then resume the run in a new process. ``name@N`` fires on the N-th time the point is reached
+(default: the first). Unknown names are refused so a typo cannot silently disable a test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from functools import cache
+
+from fsm.definition import trading_definition
+from fsm.errors import InvalidConfiguration
+
+ENV = "TRADEFSM_FAILPOINTS"
+ENGINE_POINTS = (
+    "attempt.stored",  # after a failed step attempt is committed (before the retry)
+    "intents.saved",  # after the order intents are committed, before any broker call
+    "broker.before_submit",  # just before an order is sent
+    "broker.submitted",  # after the broker accepted an order, before its ack is stored
+    "intent.acked",  # after an order's ack is committed
+    "broker.filled",  # after the broker reported fills, before they are stored
+    "intents.reconciled",  # after the final order statuses are committed
+)
+
+
+def all_failpoints() -> tuple[str, ...]:
+    """Every failpoint name: one after each transition's commit, then the engine's own."""
+    events = ("created", *trading_definition().events)
+    return tuple(f"transition.{event}" for event in events) + ENGINE_POINTS
+
+
+@cache
+def _armed() -> dict[str, int]:
+    raw = os.environ.get(ENV, "")
+    armed: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, nth = item.partition("@")
+        if name not in all_failpoints() or (nth and not nth.isdigit()):
+            raise InvalidConfiguration(
+                f"unknown failpoint {item!r} in {ENV}: `tradefsm failpoints` lists them"
+            )
+        armed[name] = int(nth or 1)
+    return armed
+
+
+_reached: Counter[str] = Counter()
+
+
+def failpoint(name: str) -> None:
+    """Kill this process with SIGKILL if ``name`` is armed and reached for the N-th time."""
+    armed = _armed()
+    if name not in armed:
+        return
+    _reached[name] += 1
+    if _reached[name] == armed[name]:
+        os.kill(os.getpid(), signal.SIGKILL)

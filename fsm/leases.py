@@ -1,0 +1,35 @@
+"""Lease owners: who drives a run, and whether that process is still alive.
+
+An owner id is ``host/pid/token``. On the same host a lease whose process no longer runs is
+taken over at once (so ``resume`` right after a crash just works); on another host only after
+the lease expired.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def owner_id(token: str) -> str:
+    return f"{socket.gethostname()}/{os.getpid()}/{token}"
+
+
+def owner_is_gone(owner: str | None) -> bool:
+    """True when ``owner`` ran on this host and its process has exited."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
