@@ -34,7 +34,7 @@ def all_failpoints() -> tuple[str, ...]:
 
 
 @cache
-def _armed() -> dict[str, int]:
+def armed_failpoints() -> dict[str, int]:
     raw = os.environ.get(ENV, "")
     armed: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
@@ -52,7 +52,7 @@ _reached: Counter[str] = Counter()
 
 def failpoint(name: str) -> None:
     """Kill this process with SIGKILL if ``name`` is armed and reached for the N-th time."""
-    armed = _armed()
+    armed = armed_failpoints()
     if name not in armed:
         return
     _reached[name] += 1

@@ -23,6 +23,7 @@ from fsm.commands.output import (
     table,
 )
 from fsm.ports import RunFilter, RunStore
+from fsm.resume import POLICIES
 
 StoreOpener = Callable[[str | None], RunStore]
 DbOption = Annotated[
@@ -33,11 +34,14 @@ DbOption = Annotated[
 def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
     """Everything recorded about one run, as the stable JSON shape of `runs show`."""
     run = store.get_run(run_id)
+    policy = POLICIES.get(run.state)
     return {
         "run": run_json(run),
         "ledger": [ledger_json(e) for e in store.ledger(run_id)],
         "checkpoints": [c.model_dump(mode="json") for c in store.checkpoints(run_id)],
         "orders": [order_json(i) for i in store.intents(run_id)],
+        "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
+        "resume_policy": policy.as_json() if policy else None,
     }
 
 
@@ -77,6 +81,9 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
             return
         run = details["run"]
         summary = "\n".join(f"{k}: {run[k]}" for k in (*RUN_COLUMNS, "result", "failure"))
+        if details["resume_policy"]:
+            policy = details["resume_policy"]
+            summary += f"\non resume: {policy['on_resume']} ({policy['note']})"
         stdout.print(Panel(summary, title=f"run {run_id}"))
         stdout.print(table(details["ledger"], LEDGER_COLUMNS, "ledger"))
         checkpoints = [

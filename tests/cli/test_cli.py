@@ -98,7 +98,7 @@ def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
     assert csv_lines[0].startswith("run_id,state,status,account_id,mode")
     assert csv_lines[1].startswith(run["run_id"])
     shown = ready.json("runs", "show", run["run_id"], "--format", "json")
-    assert set(shown) == {"run", "ledger", "checkpoints", "orders"}
+    assert {"run", "ledger", "checkpoints", "orders", "attempts", "resume_policy"} == set(shown)
     assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
     assert set(shown["ledger"][-1]) >= LEDGER_KEYS
     assert shown["checkpoints"][-1]["state"] == "planning"
@@ -159,7 +159,10 @@ def test_bad_arguments_are_usage_errors(ready: Cli) -> None:
 
 def test_db_check_and_paper_reset(ready: Cli) -> None:
     assert "no drift" in ready("db", "check").stdout
-    assert "0001" in ready("db", "current").stdout
+    from persistence.engine import make_engine
+    from persistence.migrate import head_revisions
+
+    assert ready("db", "current").stdout.split() == list(head_revisions(make_engine("sqlite://")))
     ready("run")
     assert ready.json("paper", "positions", "--format", "json")
     ready("paper", "reset", "--cash", "5000")
@@ -185,6 +188,21 @@ def test_cancel_an_unfinished_run(ready: Cli) -> None:
     assert shown["run"]["failure"]["error_type"] == "Cancelled"
     assert shown["ledger"][-1]["actor"] == "ops-alice"
     assert "already ended failed" in _one_line_error(
-        ready("cancel", run.run_id, "--actor", "x", "--reason", "y", code=5)
+        ready("cancel", run.run_id, "--actor", "x", "--reason", "y", code=7)
     )
     assert "Missing option" in ready("cancel", run.run_id, code=2).stderr
+
+
+def test_failpoints_are_listed_and_a_misspelt_one_is_refused(ready: Cli) -> None:
+    from fsm.failpoints import all_failpoints
+
+    assert ready("failpoints").stdout.split() == list(all_failpoints())
+    ready.env["TRADEFSM_FAILPOINTS"] = "transition.strat"
+    assert "unknown failpoint" in _one_line_error(ready("run", code=2))
+    del ready.env["TRADEFSM_FAILPOINTS"]
+    assert ready.json("runs", "list", "--format", "json") == []
+
+
+def test_resume_needs_a_run_or_all(ready: Cli) -> None:
+    assert "either RUN_ID or --all" in ready("resume", code=2).stderr
+    assert "no run 'run_x'" in _one_line_error(ready("resume", "run_x", code=4))

@@ -1,0 +1,197 @@
+"""`tradefsm run|resume|retry|cancel|failpoints`: start, continue and stop runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.status import Status
+
+from fsm.adapters.market_data import BundledMarketData, CsvMarketData
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.adapters.strategy import MomentumStrategy
+from fsm.clock import SystemClock
+from fsm.commands.output import print_json, stderr, stdout
+from fsm.commands.runs import DbOption, run_details
+from fsm.engine import Engine, Observer, Ports, RunRequest
+from fsm.errors import InvalidConfiguration
+from fsm.failpoints import all_failpoints
+from fsm.ids import UuidFactory
+from fsm.ports import RunStore
+from fsm.records import LedgerEntry, Mode, RunRecord
+from fsm.settings import Settings, load_settings
+
+StoreOpener = Callable[[str | None], RunStore]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def build_engine(
+    settings: Settings,
+    store: RunStore,
+    prices: Path | None = None,
+    observer: Observer | None = None,
+) -> Engine:
+    """The embedded setup: bundled (or CSV) prices, the demo strategy, the paper broker."""
+    market = CsvMarketData(prices) if prices else BundledMarketData()
+    broker = PaperBroker(
+        settings.paper_db,
+        account_id=settings.account_id,
+        reject_duplicates=settings.paper_reject_duplicates,
+        latency_s=settings.paper_latency_ms / 1000,
+    )
+    ports = Ports(MomentumStrategy(market), market, broker)
+    return Engine(store, ports, settings, SystemClock(), UuidFactory(), observer=observer)
+
+
+class Progress:
+    """Live state and step time on a terminal; nothing otherwise (logs carry the facts)."""
+
+    def __init__(self, *, enabled: bool, console: Console = stderr) -> None:
+        self.console = console
+        live = enabled and console.is_terminal
+        self.status = Status("starting run", console=console) if live else None
+
+    def __enter__(self) -> Observer | None:
+        if self.status is None:
+            return None
+        self.status.start()
+        return self._update
+
+    def _update(self, run: RunRecord, entry: LedgerEntry) -> None:
+        assert self.status is not None
+        self.status.update(f"{run.run_id}: {run.state} (last step {entry.duration_ms} ms)")
+        self.console.print(f"  {entry.event}: {entry.source or '∅'} → {entry.target or 'refused'}")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
+    details = run_details(store, run.run_id)
+    if as_json:
+        body = details["run"]
+        print_json({**body, "transitions": details["ledger"], "orders": details["orders"]})
+        return
+    colour = "green" if run.state == "done" else "red"
+    stdout.print(f"run [bold]{run.run_id}[/] ended [{colour}]{run.state}[/]")
+    stdout.print(f"  account {run.account_id}, mode {run.mode.value}, as of {run.as_of}")
+    stdout.print(f"  {len(details['ledger'])} ledger rows, {len(details['orders'])} order(s)")
+    if run.failure:
+        stdout.print(f"  failed: {run.failure['error_type']}: {run.failure['message']}")
+    stdout.print(f"  details: tradefsm runs show {run.run_id}")
+
+
+def _exit_for(run: RunRecord) -> typer.Exit:
+    return typer.Exit(0 if run.state == "done" else 1)
+
+
+def register(app: typer.Typer, open_store: StoreOpener) -> None:
+    @app.command()
+    def run(
+        db: DbOption = None,
+        account: Annotated[str | None, typer.Option(help="Account id (default: paper).")] = None,
+        mode: Annotated[Mode, typer.Option(help="What the run may do.")] = Mode.PAPER,
+        as_of: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Market date (default: today)."),
+        ] = None,
+        idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
+        correlation_id: Annotated[str | None, typer.Option(help="Tie the run to a caller.")] = None,
+        prices: Annotated[
+            Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
+        ] = None,
+        paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Start a rebalance run and drive it to done (exit 0) or failed (exit 1)."""
+        settings = settings_from(db=db, account_id=account, paper_db=paper_db)
+        if mode is Mode.LIVE and settings.live_trading_enabled:
+            raise InvalidConfiguration("live trading needs a live broker adapter; only paper ships")
+        request = RunRequest(
+            account_id=settings.account_id,
+            mode=mode,
+            as_of=as_of.date() if as_of else None,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        store = open_store(settings.db)
+        with Progress(enabled=not as_json) as observer:
+            result = build_engine(settings, store, prices, observer).run(request)
+        report(store, result, as_json)
+        raise _exit_for(result)
+
+    @app.command()
+    def resume(
+        run_id: Annotated[str | None, typer.Argument(help="The run to continue.")] = None,
+        all_runs: Annotated[
+            bool, typer.Option("--all", help="Every active run whose driver is gone.")
+        ] = False,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Continue an interrupted run where it stopped, without placing an order twice."""
+        if bool(run_id) == all_runs:
+            raise typer.BadParameter("give either RUN_ID or --all")
+        settings = settings_from(db=db)
+        store = open_store(settings.db)
+        with Progress(enabled=not as_json) as observer:
+            engine = build_engine(settings, store, None, observer)
+            if run_id:
+                result = engine.resume(run_id)
+                report(store, result, as_json)
+                raise _exit_for(result)
+            results = [engine.resume(r.run_id) for r in engine.resumable()]
+        _report_many(results, as_json)
+        raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
+
+    @app.command()
+    def retry(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Start a new run, linked to a failed one, from fresh data."""
+        settings = settings_from(db=db)
+        store = open_store(settings.db)
+        with Progress(enabled=not as_json) as observer:
+            result = build_engine(settings, store, None, observer).retry(run_id)
+        report(store, result, as_json)
+        raise _exit_for(result)
+
+    @app.command()
+    def cancel(
+        run_id: str,
+        reason: Annotated[str, typer.Option(help="Why the run is cancelled (kept in the ledger).")],
+        actor: Annotated[str, typer.Option(help="Who cancels it (kept in the ledger).")],
+        db: DbOption = None,
+    ) -> None:
+        """Cancel an unfinished run: it ends failed, with your name and reason in its ledger."""
+        settings = settings_from(db=db)
+        engine = build_engine(settings, open_store(settings.db))
+        cancelled = engine.cancel(run_id, actor=actor, reason=reason)
+        stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
+
+    @app.command()
+    def failpoints() -> None:
+        """List the failpoint names TRADEFSM_FAILPOINTS accepts, one per line."""
+        for name in all_failpoints():
+            print(name)
+
+
+def _report_many(results: list[RunRecord], as_json: bool) -> None:
+    rows = [
+        {"run_id": r.run_id, "state": r.state, "status": r.status.value, "failure": r.failure}
+        for r in results
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        stdout.print("no interrupted runs to resume")
+    for row in rows:
+        stdout.print(f"run {row['run_id']} ended {row['state']}")
