@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition",)
+BENCHMARKS = ("transition", "resume")
 
 
 def main() -> int:
