@@ -1,43 +1,76 @@
 """The per-run hash chain of ledger rows.
 
-Canonical form of a row: its fields except ``hash`` and ``prev_hash`` as JSON with sorted keys,
-no spaces, Decimal as string and timestamps in UTC ISO-8601 with a ``Z``. Then
-``hash = sha256(prev_hash + "\\n" + canonical_json)``. The first row's ``prev_hash`` is
-``GENESIS_HASH``.
+Canonical form of a row: the fields in ``HASHED_FIELDS`` as JSON with sorted keys, no spaces,
+UTF-8, Decimal as string and timestamps as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; guard
+decisions as objects with ``name``, ``passed``, ``reason`` and ``inputs``. Then
+``hash = sha256(prev_hash + "\\n" + canonical_json)``, hex. The first row's ``prev_hash`` is
+``GENESIS_HASH``; the run row keeps the hash of the last one (the head).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fsm.definition import canonical_json
-from fsm.records import LedgerEntry
+from fsm.records import GuardDecision, LedgerEntry
 
 GENESIS_HASH = "0" * 64
+HASHED_FIELDS = (
+    "run_id", "seq", "event", "source", "target", "accepted", "guards", "actor",
+    "correlation_id", "causation_id", "occurred_at", "duration_ms", "attempt", "error_type",
+    "error_message",
+)  # fmt: skip
 
 
-def entry_hash(prev_hash: str, body: dict[str, Any]) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_body(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed fields of a row, from a LedgerEntry's fields or a database row."""
+    body = {name: values[name] for name in HASHED_FIELDS}
+    body["occurred_at"] = utc_text(values["occurred_at"])
+    body["accepted"] = bool(values["accepted"])
+    body["guards"] = [
+        g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in values["guards"]
+    ]
+    return body
+
+
+def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
+    text = f"{prev_hash}\n{canonical_json(canonical_body(values))}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def seal(prev_hash: str, **fields: Any) -> LedgerEntry:
     """Build a ledger row chained onto ``prev_hash``."""
-    draft = LedgerEntry(prev_hash=prev_hash, hash="", **fields)
-    return draft.model_copy(update={"hash": entry_hash(prev_hash, _body(draft))})
+    fields.setdefault("guards", ())
+    fields.setdefault("duration_ms", 0)
+    fields.setdefault("attempt", 1)
+    fields.setdefault("error_type", None)
+    fields.setdefault("error_message", None)
+    return LedgerEntry(prev_hash=prev_hash, hash=entry_hash(prev_hash, fields), **fields)
 
 
-def _body(entry: LedgerEntry) -> dict[str, Any]:
-    return entry.model_dump(mode="json", exclude={"hash", "prev_hash"})
+def first_broken_link(rows: Iterable[Mapping[str, Any]], head: str | None = None) -> int | None:
+    """The seq of the first row that was edited, deleted, inserted or reordered, else None.
+
+    ``rows`` are in stored order. With ``head`` (the run row's head hash) a deleted last row
+    is found too: it is reported as the seq after the last row that remains.
+    """
+    prev, expected, last = GENESIS_HASH, 1, 0
+    for row in rows:
+        seq = int(row["seq"])
+        if seq != expected or row["prev_hash"] != prev or entry_hash(prev, row) != row["hash"]:
+            return seq
+        prev, expected, last = row["hash"], expected + 1, seq
+    if head is not None and head != prev:
+        return last + 1
+    return None
 
 
 def first_broken_seq(entries: list[LedgerEntry]) -> int | None:
-    """The seq of the first row whose chain link or content does not verify, else None."""
-    prev = GENESIS_HASH
-    for expected_seq, entry in enumerate(entries, start=1):
-        if entry.seq != expected_seq or entry.prev_hash != prev:
-            return entry.seq
-        if entry_hash(prev, _body(entry)) != entry.hash:
-            return entry.seq
-        prev = entry.hash
-    return None
+    return first_broken_link(entry.model_dump() for entry in entries)

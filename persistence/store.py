@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Select, bindparam, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Dialect, Engine, Select, bindparam, insert, or_, select, update
 
 from fsm.errors import (
     ConcurrentModification,
@@ -28,6 +27,7 @@ from fsm.records import (
 )
 from persistence import mapping
 from persistence.errors import translate_errors
+from persistence.hotpath import DriverStatement, driver_transaction
 from persistence.tables import (
     checkpoints,
     definitions,
@@ -42,8 +42,6 @@ _MOVE_COLUMNS = (
     "failure",
 )  # fmt: skip
 # Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
-_INSERT_LEDGER = insert(ledger)
-_INSERT_CHECKPOINT = insert(checkpoints)
 _INSERT_ATTEMPT = insert(step_attempts)
 _MOVE_RUN = (
     update(runs)
@@ -66,9 +64,21 @@ _FENCE = (
 )
 
 
+class _HotStatements:
+    """The statements of the per-transition transaction, compiled once per dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.insert_run = DriverStatement(insert(runs), dialect)
+        self.move_run = DriverStatement(_MOVE_RUN, dialect)
+        self.insert_ledger = DriverStatement(insert(ledger), dialect)
+        self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
+        self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
+
+
 class SqlRunStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._hot = _HotStatements(engine.dialect)
 
     def ensure_definition(self, definition: Definition) -> None:
         with translate_errors(), self.engine.begin() as conn:
@@ -82,10 +92,10 @@ class SqlRunStore:
 
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(runs), [mapping.run_row(run)])
-                conn.execute(insert(ledger), [mapping.ledger_row(entry)])
-        except IntegrityError as exc:
+            with driver_transaction(self.engine, run.run_id) as tx:
+                tx.execute(self._hot.insert_run, mapping.run_row(run))
+                tx.execute(self._hot.insert_ledger, mapping.ledger_row(entry))
+        except ConcurrentModification as exc:  # a unique key clashed: say which one
             raise self._create_conflict(run) from exc
 
     def _create_conflict(self, run: RunRecord) -> Exception:
@@ -114,20 +124,20 @@ class SqlRunStore:
             "b_version": run.version - 1,
             "b_owner": run.lease_owner,
         }
-        with translate_errors(run.run_id), self.engine.begin() as conn:
-            moved = conn.execute(_MOVE_RUN, move)
-            if moved.rowcount != 1:
+        hot = self._hot
+        with driver_transaction(self.engine, run.run_id) as tx:
+            if tx.execute(hot.move_run, move) != 1:
                 raise ConcurrentModification(
                     f"run {run.run_id} is no longer at version {run.version - 1} under this "
                     "process's lease: another process moved it; nothing was written",
                     run_id=run.run_id,
                     state=run.state,
                 )
-            conn.execute(_INSERT_LEDGER, mapping.ledger_row(entry))
+            tx.execute(hot.insert_ledger, mapping.ledger_row(entry))
             if checkpoint is not None:
-                conn.execute(_INSERT_CHECKPOINT, mapping.checkpoint_row(checkpoint))
+                tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint))
             if attempt is not None:
-                conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
+                tx.execute(hot.insert_attempt, attempt.model_dump())
 
     def acquire_lease(
         self,

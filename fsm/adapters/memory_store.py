@@ -35,6 +35,7 @@ class MemoryRunStore:
         self._intents: dict[str, dict[str, StoredIntent]] = {}
         self._definitions: dict[str, Definition] = {}
         self._attempts: dict[str, list[StepAttempt]] = {}
+        self._active: dict[str, str] = {}  # account → its latest run (active or not)
 
     def ensure_definition(self, definition: Definition) -> None:
         self._definitions.setdefault(definition.definition_hash, definition)
@@ -46,12 +47,12 @@ class MemoryRunStore:
             raise RunAlreadyActive(
                 f"idempotency key {run.idempotency_key!r} is already used", run_id=run.run_id
             )
-        for other in self._runs.values():
-            if other.account_id == run.account_id and other.status is RunStatus.ACTIVE:
-                raise RunAlreadyActive(
-                    f"account {run.account_id!r} already has an active run {other.run_id}",
-                    run_id=other.run_id,
-                )
+        active = self._active.get(run.account_id)
+        if active is not None and self._runs[active].status is RunStatus.ACTIVE:
+            raise RunAlreadyActive(
+                f"account {run.account_id!r} already has an active run {active}", run_id=active
+            )
+        self._active[run.account_id] = run.run_id
         self._runs[run.run_id] = run
         self._ledger[run.run_id] = [entry]
         self._checkpoints[run.run_id] = []

@@ -215,3 +215,25 @@ def test_resume_policy_is_shown_with_the_run(tmp_path: Path) -> None:
     details = run_details(store, run_id)
     assert details["resume_policy"]["on_resume"] == "reconcile"
     assert details["resume_policy"] == POLICIES["executing"].as_json()
+
+
+def test_a_hanging_step_also_times_out_off_the_main_thread(
+    store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    import threading
+
+    class Hanging:
+        def generate(self, ctx: RunContext) -> SignalSet:
+            time.sleep(5)
+            raise AssertionError("unreachable within the timeout")
+
+    settings = Settings(step_timeout_seconds=0.2, retry_attempts=1)
+    engine = _engine(store, broker, clock, signals=Hanging(), settings=settings)
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(engine.run(RunRequest(account_id="paper")))
+    )
+    worker.start()
+    worker.join(timeout=4)
+    assert results
+    assert results[0].failure["error_type"] == "StepTimeout"

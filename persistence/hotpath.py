@@ -1,0 +1,78 @@
+"""The per-transition write path at the DB-API level.
+
+SQLAlchemy Core builds and compiles each statement once per dialect; executing it through a
+pooled DB-API connection skips the per-call statement machinery (cache keys, result
+objects, events), which costs about as much as the durable commit itself on SQLite. Types
+still go through their SQLAlchemy bind processors, so values are stored exactly as Core
+would store them, and driver errors are translated at the same boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from persistence.errors import translate
+
+Processor = Callable[[Any], Any]
+
+
+class DriverStatement:
+    """A Core statement compiled once for a dialect, with the bind processors of its params."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler), "a DML statement compiles with SQLCompiler"
+        self.sql = str(compiled)
+        self.positional = bool(dialect.positional)
+        self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        self.processors: dict[str, Processor | None] = {
+            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in set(self.names)
+        }
+
+    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        bound = {
+            name: processor(values[name]) if processor else values[name]
+            for name, processor in self.processors.items()
+        }
+        return tuple(bound[n] for n in self.names) if self.positional else bound
+
+
+class DriverTransaction:
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def execute(self, statement: DriverStatement, values: Mapping[str, Any]) -> int:
+        """Run one statement; the number of rows it changed."""
+        self.cursor.execute(statement.sql, statement.params(values))
+        return int(self.cursor.rowcount)
+
+
+@contextmanager
+def driver_transaction(engine: Engine, run_id: str | None = None) -> Iterator[DriverTransaction]:
+    """One transaction on a pooled DB-API connection (BEGIN IMMEDIATE on SQLite)."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as Core does
+        yield DriverTransaction(cursor)
+        raw.commit()
+    except dbapi_error as exc:
+        raw.rollback()
+        wrapped = sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
+        raise translate(wrapped, run_id) from exc
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
