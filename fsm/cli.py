@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from fsm.commands import lifecycle, paper, runs
+from fsm.commands import audit, lifecycle, paper, runs
 from fsm.commands.output import stderr, stdout
 from fsm.errors import (
     ConcurrentModification,
@@ -28,6 +28,7 @@ from fsm.errors import (
 from fsm.failpoints import armed_failpoints
 from fsm.log import configure_logging
 from persistence import migrate
+from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 
@@ -69,7 +70,13 @@ def open_store(db: str | None) -> SqlRunStore:
     return SqlRunStore(engine)
 
 
+def open_audit(db: str | None) -> SqlAudit:
+    """Audit queries on the run database at head revision."""
+    return SqlAudit(open_store(db).engine)
+
+
 runs.register(app, open_store)
+audit.register(app, open_audit)
 lifecycle.register(app, open_store)
 paper.register(app)
 

@@ -58,18 +58,24 @@ def seal(prev_hash: str, **fields: Any) -> LedgerEntry:
 def first_broken_link(rows: Iterable[Mapping[str, Any]], head: str | None = None) -> int | None:
     """The seq of the first row that was edited, deleted, inserted or reordered, else None.
 
-    ``rows`` are in stored order. With ``head`` (the run row's head hash) a deleted last row
-    is found too: it is reported as the seq after the last row that remains.
+    ``rows`` are in stored order. With ``head`` (the run row's head hash) rows appended after
+    the head, and a deleted tail, are found too.
     """
-    prev, expected, last = GENESIS_HASH, 1, 0
+    prev, expected = GENESIS_HASH, 1
+    seqs: dict[str, int] = {}
     for row in rows:
         seq = int(row["seq"])
+        if seq > expected:
+            return expected  # a row is missing here
         if seq != expected or row["prev_hash"] != prev or entry_hash(prev, row) != row["hash"]:
             return seq
-        prev, expected, last = row["hash"], expected + 1, seq
-    if head is not None and head != prev:
-        return last + 1
-    return None
+        prev, expected = row["hash"], expected + 1
+        seqs[prev] = seq
+    if head is None or head == prev:
+        return None
+    # The chain is valid but does not end at the run's head: rows were appended after the
+    # head (the first of them is named), or the tail after it was deleted.
+    return seqs[head] + 1 if head in seqs else expected
 
 
 def first_broken_seq(entries: list[LedgerEntry]) -> int | None:

@@ -230,6 +230,12 @@ class StoredIntent(Frozen):
     avg_price: Decimal | None = None
     updated_at: datetime
 
+    def as_json(self) -> dict[str, Any]:
+        """The intent as scripts see it: its order fields and what the broker said."""
+        row = self.model_dump(mode="json", exclude={"intent"})
+        row.update(self.intent.model_dump(mode="json"))
+        return row
+
 
 class StepAttempt(Frozen):
     """One try of a step: retries are auditable."""

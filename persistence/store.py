@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Dialect, Engine, Select, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from fsm.errors import (
     ConcurrentModification,
@@ -31,6 +42,7 @@ from persistence.hotpath import DriverStatement, driver_transaction
 from persistence.tables import (
     checkpoints,
     definitions,
+    intent_events,
     ledger,
     order_intents,
     runs,
@@ -62,6 +74,17 @@ _FENCE = (
     )
     .values(lease_expires_at=bindparam("b_expires"))
 )
+
+
+def _intent_event(conn: Connection, update_: IntentUpdate) -> dict[str, object]:
+    """The next history row of an intent (the fence holds the run: no concurrent writer)."""
+    last = conn.execute(
+        select(func.coalesce(func.max(intent_events.c.n), 0)).where(
+            intent_events.c.client_order_id == update_.client_order_id
+        )
+    ).scalar_one()
+    event = update_.model_dump(exclude={"updated_at"})
+    return event | {"n": int(last) + 1, "recorded_at": update_.updated_at}
 
 
 class _HotStatements:
@@ -209,10 +232,16 @@ class SqlRunStore:
 
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
         rows = [mapping.intent_row(i, n) for n, i in enumerate(intents)]
+        events = [
+            {"client_order_id": i.intent.client_order_id, "n": 1, "run_id": i.run_id,
+             "status": i.status, "recorded_at": i.updated_at}
+            for i in intents
+        ]  # fmt: skip
         with translate_errors(fence.run_id), self.engine.begin() as conn:
             self._fence(conn, fence)
             if rows:
                 conn.execute(insert(order_intents), rows)
+                conn.execute(insert(intent_events), events)
 
     def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
         values = update_.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
@@ -228,6 +257,7 @@ class SqlRunStore:
             )
             if done.rowcount != 1:
                 raise RunNotFound(f"no intent {update_.client_order_id}", run_id=update_.run_id)
+            conn.execute(insert(intent_events), _intent_event(conn, update_))
 
     def get_run(self, run_id: str) -> RunRecord:
         found = self._runs(select(runs).where(runs.c.run_id == run_id))

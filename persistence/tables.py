@@ -21,6 +21,7 @@ from persistence.types import DecimalText, JsonDocument, UtcDateTime
 __all__ = [
     "checkpoints",
     "definitions",
+    "intent_events",
     "ledger",
     "metadata",
     "order_intents",
@@ -65,6 +66,8 @@ runs = Table(
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_state", "state"),
     Index("ix_runs_status", "status"),
+    Index("ix_runs_account_id_created_at", "account_id", "created_at"),
+    Index("ix_runs_definition_hash_created_at", "definition_hash", "created_at"),
     # At most one active run per account.
     Index(
         "uq_runs_active_account",
@@ -96,6 +99,15 @@ ledger = Table(
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
     Index("ix_ledger_occurred_at", "occurred_at"),
+    Index("ix_ledger_event_occurred_at", "event", "occurred_at"),
+    Index("ix_ledger_actor_occurred_at", "actor", "occurred_at"),
+    # Refused transitions are rare: a partial index finds them without scanning the rest.
+    Index(
+        "ix_ledger_refused",
+        "occurred_at",
+        sqlite_where=text("accepted = 0"),
+        postgresql_where=text("accepted = false"),
+    ),
 )
 
 checkpoints = Table(
@@ -138,3 +150,19 @@ step_attempts = Table(
     Column("error_type", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
 )
+
+# Every change to an order intent, append-only: order_intents holds the latest view.
+intent_events = Table(
+    "intent_events",
+    metadata,
+    Column("client_order_id", String(48), ForeignKey("order_intents.client_order_id"),
+           primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", ID, ForeignKey("runs.run_id"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("broker_order_id", String(64), nullable=True),
+    Column("filled_qty", DecimalText, nullable=True),
+    Column("avg_price", DecimalText, nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_intent_events_run_id", "run_id"),
+)  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from fsm.records import LedgerEntry, RunRecord, StoredIntent
+from fsm.records import LedgerEntry, RunRecord
 
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -80,9 +80,3 @@ def run_json(run: RunRecord) -> dict[str, Any]:
 
 def ledger_json(entry: LedgerEntry) -> dict[str, Any]:
     return entry.model_dump(mode="json")
-
-
-def order_json(stored: StoredIntent) -> dict[str, Any]:
-    row = stored.model_dump(mode="json", exclude={"intent"})
-    row.update(stored.intent.model_dump(mode="json"))
-    return row

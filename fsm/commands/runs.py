@@ -16,7 +16,6 @@ from fsm.commands.output import (
     Format,
     emit,
     ledger_json,
-    order_json,
     print_json,
     run_json,
     stdout,
@@ -39,7 +38,7 @@ def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
         "run": run_json(run),
         "ledger": [ledger_json(e) for e in store.ledger(run_id)],
         "checkpoints": [c.model_dump(mode="json") for c in store.checkpoints(run_id)],
-        "orders": [order_json(i) for i in store.intents(run_id)],
+        "orders": [i.as_json() for i in store.intents(run_id)],
         "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
         "resume_policy": policy.as_json() if policy else None,
     }

@@ -1,0 +1,135 @@
+"""`tradefsm audit …`: who or what moved a run, when, why, on which inputs — and proof."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fsm.audit import AuditFilter, AuditQueries
+from fsm.commands.output import Format, emit, print_json, stderr, stdout
+from fsm.commands.runs import DbOption
+
+AuditOpener = Callable[[str | None], AuditQueries]
+FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+Since = Annotated[datetime | None, typer.Option(help="At or after this UTC time.")]
+Until = Annotated[datetime | None, typer.Option(help="Before this UTC time.")]
+Limit = Annotated[int, typer.Option(min=1, max=1_000_000, help="At most this many rows.")]
+TRANSITION_COLUMNS = (
+    "occurred_at", "run_id", "seq", "event", "source", "target", "accepted", "actor",
+    "account_id", "error_type", "error_message",
+)  # fmt: skip
+REJECTED_COLUMNS = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
+TAMPERED_EXIT = 8
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def register(app: typer.Typer, open_audit: AuditOpener) -> None:
+    audit = typer.Typer(help="Compliance queries and tamper checks.", no_args_is_help=True)
+    app.add_typer(audit, name="audit")
+
+    def filters(**kw: Any) -> AuditFilter:
+        kw["since"], kw["until"] = _utc(kw["since"]), _utc(kw["until"])
+        return AuditFilter(**kw)
+
+    @audit.command("transitions")
+    def transitions(
+        db: DbOption = None,
+        run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
+        account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+        event: Annotated[str | None, typer.Option(help="Only this event.")] = None,
+        state: Annotated[str | None, typer.Option(help="Rows leaving or entering it.")] = None,
+        actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+        since: Since = None,
+        until: Until = None,
+        rejected: Annotated[bool, typer.Option(help="Only refused transitions.")] = False,
+        limit: Limit = 1000,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:
+        """Ledger rows, newest first, with guard decisions (in json)."""
+        query = filters(run_id=run, account_id=account, event=event, state=state, actor=actor,
+                        since=since, until=until, rejected=rejected, limit=limit)  # fmt: skip
+        rows = open_audit(db).transitions(query)
+        emit(rows, TRANSITION_COLUMNS, fmt, f"{len(rows)} transition(s)")
+
+    @audit.command("rejected")
+    def rejected(
+        db: DbOption = None,
+        run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
+        account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+        since: Since = None,
+        until: Until = None,
+        limit: Limit = 1000,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:
+        """Every refused transition with the guard that refused it and why."""
+        query = filters(run_id=run, account_id=account, since=since, until=until, limit=limit)
+        rows = open_audit(db).rejected(query)
+        emit(rows, REJECTED_COLUMNS, fmt, f"{len(rows)} refused transition(s)")
+
+    @audit.command("time-in-state")
+    def time_in_state(
+        db: DbOption = None, since: Since = None, until: Until = None,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:  # fmt: skip
+        """How long runs stayed in each state: p50, p95 and max, in milliseconds."""
+        rows = [asdict(t) for t in open_audit(db).time_in_state(_utc(since), _utc(until))]
+        emit(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"), fmt, "time in state")
+
+    @audit.command("orders")
+    def orders(
+        db: DbOption = None,
+        by: Annotated[str, typer.Option(help="run or definition (guard version).")] = "run",
+        since: Since = None,
+        until: Until = None,
+        limit: Limit = 1000,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:
+        """Orders sent per run, or per machine definition (the guards that allowed them)."""
+        if by not in ("run", "definition"):
+            raise typer.BadParameter("--by must be run or definition")
+        rows = open_audit(db).orders(by, _utc(since), _utc(until), limit)  # type: ignore[arg-type]
+        key = "run" if by == "run" else "definition_hash"
+        emit(rows, (key, "runs", "orders", "filled"), fmt, f"orders per {by}")
+
+    @audit.command("verify")
+    def verify(
+        db: DbOption = None,
+        run: Annotated[str | None, typer.Option(help="Only this run's chain.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Recompute every hash chain; exit 8 naming the first tampered row of each run."""
+        report = open_audit(db).verify(run)
+        if as_json:
+            print_json(report.as_json())
+        else:
+            for finding in report.findings:
+                stderr.print(f"run {finding.run_id}: seq {finding.seq}: {finding.problem}",
+                             markup=False, highlight=False)  # fmt: skip
+            verdict = "intact" if report.ok else f"TAMPERED in {len(report.findings)} run(s)"
+            stdout.print(f"{report.rows} ledger row(s) in {report.runs} run(s): {verdict}")
+        raise typer.Exit(0 if report.ok else TAMPERED_EXIT)
+
+    @audit.command("export")
+    def export(
+        run: Annotated[str, typer.Option(help="The run to export.")],
+        db: DbOption = None,
+        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    ) -> None:
+        """One JSON bundle: run, ledger, checkpoints, intents, definition, diagram, verification."""
+        bundle = open_audit(db).export(run)
+        if output is None:
+            print_json(bundle)
+            return
+        output.write_text(json.dumps(bundle, indent=2, default=str) + "\n", encoding="utf-8")
+        stdout.print(f"exported run {run} to {output}")

@@ -1,0 +1,224 @@
+"""The audit queries on SQL: indexed filters, chain verification, the export bundle."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Select, case, false, func, or_, select
+
+from fsm.audit import AuditFilter, Finding, OrdersBy, StateTiming, VerifyReport, percentile
+from fsm.ledger import first_broken_link, utc_text
+from fsm.resume import POLICIES
+from persistence.errors import translate_errors
+from persistence.store import SqlRunStore
+from persistence.tables import definitions, intent_events, ledger, order_intents, runs
+
+LEDGER_COLUMNS = [c.name for c in ledger.columns]
+VERIFY_BATCH = 5000
+
+
+class SqlAudit:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _rows(self, stmt: Select[Any]) -> list[dict[str, Any]]:
+        with translate_errors(), self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def transitions(self, query: AuditFilter) -> list[dict[str, Any]]:
+        stmt = (
+            select(ledger, runs.c.account_id, runs.c.definition_hash)
+            .join(runs, runs.c.run_id == ledger.c.run_id)
+            .where(*_conditions(query))
+            .order_by(ledger.c.occurred_at.desc(), ledger.c.run_id, ledger.c.seq.desc())
+            .limit(query.limit)
+        )
+        return [_json_ready(r) for r in self._rows(stmt)]
+
+    def rejected(self, query: AuditFilter) -> list[dict[str, Any]]:
+        rows = self.transitions(
+            AuditFilter(**{**query.__dict__, "rejected": True})  # same filters, refused only
+        )
+        for row in rows:
+            refused = [g for g in row["guards"] if not g["passed"]]
+            row["guard"] = ", ".join(g["name"] for g in refused) or "(illegal event)"
+            row["reason"] = "; ".join(g["reason"] for g in refused)
+        return rows
+
+    def time_in_state(self, since: datetime | None, until: datetime | None) -> list[StateTiming]:
+        stmt = (
+            select(ledger.c.run_id, ledger.c.source, ledger.c.target, ledger.c.occurred_at)
+            .where(ledger.c.accepted.is_(True), *_window(since, until))
+            .order_by(ledger.c.run_id, ledger.c.seq)
+        )
+        spent: dict[str, list[float]] = defaultdict(list)
+        entered: dict[str, tuple[str, datetime]] = {}
+        with translate_errors(), self.engine.connect() as conn:
+            for run_id, source, target, at in conn.execute(stmt):
+                before = entered.get(run_id)
+                if before and before[0] == source:
+                    spent[source].append((at - before[1]).total_seconds() * 1000)
+                entered[run_id] = (target, at)
+        return [
+            StateTiming(
+                state, len(v), round(percentile(v, 0.5), 3), round(percentile(v, 0.95), 3),
+                round(v[-1], 3),
+            )  # fmt: skip
+            for state, v in ((s, sorted(ms)) for s, ms in sorted(spent.items()))
+        ]
+
+    def orders(
+        self, by: OrdersBy, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        key = runs.c.run_id if by == "run" else runs.c.definition_hash
+        filled = func.sum(case((order_intents.c.status == "filled", 1), else_=0))
+        stmt = (
+            select(
+                key.label(by if by == "run" else "definition_hash"),
+                func.count(func.distinct(runs.c.run_id)).label("runs"),
+                func.count(order_intents.c.client_order_id).label("orders"),
+                filled.label("filled"),
+            )
+            .select_from(order_intents.join(runs, runs.c.run_id == order_intents.c.run_id))
+            .where(*_created(since, until))
+            .group_by(key)
+            .order_by(func.count(order_intents.c.client_order_id).desc(), key)
+            .limit(limit)
+        )
+        keys = ("run", "definition_hash")
+        return [{k: v if k in keys else int(v) for k, v in r.items()} for r in self._rows(stmt)]
+
+    def verify(self, run_id: str | None = None) -> VerifyReport:
+        """Recompute every run's chain; name the first edited/deleted/inserted/reordered row."""
+        heads = dict(self._scalars(select(runs.c.run_id, runs.c.head_hash).where(*_one(run_id))))
+        findings: list[Finding] = []
+        rows = chains = 0
+        for rid, chain in self._chains(run_id):
+            rows, chains = rows + len(chain), chains + 1
+            broken = first_broken_link(chain, heads.pop(rid, None))
+            if broken is not None:
+                findings.append(Finding(rid, broken, _problem(chain, broken)))
+        findings += [Finding(rid, 1, "run has no ledger rows") for rid in heads]
+        return VerifyReport(runs=chains + len(heads), rows=rows, findings=findings)
+
+    def _scalars(self, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+        with translate_errors(), self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(stmt)]
+
+    def _chains(self, run_id: str | None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Each run's rows in stored order, streamed in batches from a DB-API cursor."""
+        order = "ORDER BY run_id, seq"
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
+        if self.engine.dialect.name == "postgresql":
+            where = where.replace("?", "%s")
+        sql = f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {where} {order}"
+        dialect = self.engine.dialect
+        datetime_of = ledger.c.occurred_at.type.dialect_impl(dialect).result_processor(
+            dialect, None
+        )
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            current: str | None = None
+            chain: list[dict[str, Any]] = []
+            while batch := cursor.fetchmany(VERIFY_BATCH):
+                for values in batch:
+                    row = dict(zip(LEDGER_COLUMNS, values, strict=True))
+                    if datetime_of is not None:  # as Core would read it: aware UTC
+                        row["occurred_at"] = datetime_of(row["occurred_at"])
+                    if isinstance(row["guards"], str):
+                        row["guards"] = json.loads(row["guards"])
+                    if row["run_id"] != current and chain:
+                        yield current or "", chain
+                        chain = []
+                    current = row["run_id"]
+                    chain.append(row)
+            if chain:
+                yield current or "", chain
+        finally:
+            raw.close()
+
+    def export(self, run_id: str) -> dict[str, Any]:
+        store = SqlRunStore(self.engine)
+        run = store.get_run(run_id)
+        definition = self._rows(
+            select(definitions).where(definitions.c.definition_hash == run.definition_hash)
+        )
+        history = self._rows(
+            select(intent_events)
+            .where(intent_events.c.run_id == run_id)
+            .order_by(intent_events.c.client_order_id, intent_events.c.n)
+        )
+        return {
+            "run": run.model_dump(mode="json"),
+            "ledger": [e.model_dump(mode="json") for e in store.ledger(run_id)],
+            "checkpoints": [c.model_dump(mode="json") for c in store.checkpoints(run_id)],
+            "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
+            "intents": [i.as_json() for i in store.intents(run_id)],
+            "intent_history": [_json_ready(h) for h in history],
+            "definition": definition[0] if definition else None,
+            "resume_policy": POLICIES[run.state].as_json() if run.state in POLICIES else None,
+            "verification": self.verify(run_id).as_json(),
+        }
+
+
+def _problem(chain: list[dict[str, Any]], seq: int) -> str:
+    if seq > len(chain):
+        return f"rows after seq {len(chain)} are missing: the run's head hash does not match"
+    positions = [int(r["seq"]) for r in chain]
+    if seq not in positions or positions.index(seq) != seq - 1:
+        return "rows are missing, inserted or out of order here"
+    return "row content or its link to the previous row does not match its hash"
+
+
+def _one(run_id: str | None) -> list[Any]:
+    return [runs.c.run_id == run_id] if run_id else []
+
+
+def _window(since: datetime | None, until: datetime | None) -> list[Any]:
+    out = []
+    if since is not None:
+        out.append(ledger.c.occurred_at >= since)
+    if until is not None:
+        out.append(ledger.c.occurred_at < until)
+    return out
+
+
+def _created(since: datetime | None, until: datetime | None) -> list[Any]:
+    out = []
+    if since is not None:
+        out.append(runs.c.created_at >= since)
+    if until is not None:
+        out.append(runs.c.created_at < until)
+    return out
+
+
+def _conditions(q: AuditFilter) -> list[Any]:
+    out = _window(q.since, q.until)
+    for column, value in (
+        (ledger.c.run_id, q.run_id),
+        (runs.c.account_id, q.account_id),
+        (ledger.c.event, q.event),
+        (ledger.c.actor, q.actor),
+    ):
+        if value is not None:
+            out.append(column == value)
+    if q.state is not None:
+        out.append(or_(ledger.c.source == q.state, ledger.c.target == q.state))
+    if q.rejected:
+        out.append(ledger.c.accepted == false())
+    return out
+
+
+def _json_ready(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: utc_text(v) if isinstance(v, datetime) else _plain(v) for k, v in row.items()}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value

@@ -1,0 +1,57 @@
+"""A run database with a few real runs — done, refused by a guard, dry-run — on each backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.clock import FixedClock
+from fsm.engine import RunRequest
+from fsm.ids import SequentialIdFactory
+from fsm.records import Mode, RunRecord
+from fsm.settings import Settings
+from persistence import migrate
+from persistence.audit import SqlAudit
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+from tests.conftest import TRADING_DAY, make_engine_for
+
+
+@dataclass
+class History:
+    url: str
+    store: SqlRunStore
+    audit: SqlAudit
+    done: RunRecord
+    refused: RunRecord
+    dry: RunRecord
+
+
+@pytest.fixture
+def history(migrated_url: str, tmp_path: Path) -> History:
+    return build_history(migrated_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_history(sqlite_url: str, tmp_path: Path) -> History:
+    migrate.upgrade(make_engine(sqlite_url))
+    return build_history(sqlite_url, tmp_path)
+
+
+def build_history(url: str, tmp_path: Path) -> History:
+    engine = make_engine(url)
+    store = SqlRunStore(engine)
+    clock = FixedClock(TRADING_DAY)
+
+    def run(account: str, settings: Settings, **kw: object) -> RunRecord:
+        broker = PaperBroker(tmp_path / f"{account}.db")
+        fsm = make_engine_for(store, broker, clock, settings, ids=SequentialIdFactory(account))
+        return fsm.run(RunRequest(account_id=account, **kw))  # type: ignore[arg-type]
+
+    done = run("alpha", Settings())
+    refused = run("beta", Settings(max_orders=2))
+    dry = run("gamma", Settings(), mode=Mode.DRY_RUN)
+    return History(url, store, SqlAudit(engine), done, refused, dry)
