@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition", "resume")
+BENCHMARKS = ("transition", "resume", "audit")
 
 
 def main() -> int:

@@ -26,13 +26,18 @@ HASHED_FIELDS = (
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def canonical_body(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The hashed fields of a row, from a LedgerEntry's fields or a database row."""
+    """The hashed fields of a row, from a LedgerEntry's fields or a database row.
+
+    ``occurred_at`` is a datetime, or already its canonical text (a verifier reading stored
+    rows may produce that text directly).
+    """
     body = {name: values[name] for name in HASHED_FIELDS}
-    body["occurred_at"] = utc_text(values["occurred_at"])
+    occurred = values["occurred_at"]
+    body["occurred_at"] = occurred if isinstance(occurred, str) else utc_text(occurred)
     body["accepted"] = bool(values["accepted"])
     body["guards"] = [
         g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in values["guards"]

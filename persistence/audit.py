@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, Select, case, false, func, or_, select
 
-from fsm.audit import AuditFilter, Finding, OrdersBy, StateTiming, VerifyReport, percentile
-from fsm.ledger import first_broken_link, utc_text
+from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percentile
+from fsm.ledger import utc_text
 from fsm.resume import POLICIES
 from persistence.errors import translate_errors
 from persistence.store import SqlRunStore
 from persistence.tables import definitions, intent_events, ledger, order_intents, runs
+from persistence.verify import verify
 
 LEDGER_COLUMNS = [c.name for c in ledger.columns]
 VERIFY_BATCH = 5000
@@ -66,9 +65,12 @@ class SqlAudit:
                 entered[run_id] = (target, at)
         return [
             StateTiming(
-                state, len(v), round(percentile(v, 0.5), 3), round(percentile(v, 0.95), 3),
+                state,
+                len(v),
+                round(percentile(v, 0.5), 3),
+                round(percentile(v, 0.95), 3),
                 round(v[-1], 3),
-            )  # fmt: skip
+            )
             for state, v in ((s, sorted(ms)) for s, ms in sorted(spent.items()))
         ]
 
@@ -95,54 +97,8 @@ class SqlAudit:
 
     def verify(self, run_id: str | None = None) -> VerifyReport:
         """Recompute every run's chain; name the first edited/deleted/inserted/reordered row."""
-        heads = dict(self._scalars(select(runs.c.run_id, runs.c.head_hash).where(*_one(run_id))))
-        findings: list[Finding] = []
-        rows = chains = 0
-        for rid, chain in self._chains(run_id):
-            rows, chains = rows + len(chain), chains + 1
-            broken = first_broken_link(chain, heads.pop(rid, None))
-            if broken is not None:
-                findings.append(Finding(rid, broken, _problem(chain, broken)))
-        findings += [Finding(rid, 1, "run has no ledger rows") for rid in heads]
-        return VerifyReport(runs=chains + len(heads), rows=rows, findings=findings)
-
-    def _scalars(self, stmt: Select[Any]) -> list[tuple[Any, ...]]:
-        with translate_errors(), self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(stmt)]
-
-    def _chains(self, run_id: str | None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Each run's rows in stored order, streamed in batches from a DB-API cursor."""
-        order = "ORDER BY run_id, seq"
-        where, params = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
-        if self.engine.dialect.name == "postgresql":
-            where = where.replace("?", "%s")
-        sql = f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {where} {order}"
-        dialect = self.engine.dialect
-        datetime_of = ledger.c.occurred_at.type.dialect_impl(dialect).result_processor(
-            dialect, None
-        )
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(sql, params)
-            current: str | None = None
-            chain: list[dict[str, Any]] = []
-            while batch := cursor.fetchmany(VERIFY_BATCH):
-                for values in batch:
-                    row = dict(zip(LEDGER_COLUMNS, values, strict=True))
-                    if datetime_of is not None:  # as Core would read it: aware UTC
-                        row["occurred_at"] = datetime_of(row["occurred_at"])
-                    if isinstance(row["guards"], str):
-                        row["guards"] = json.loads(row["guards"])
-                    if row["run_id"] != current and chain:
-                        yield current or "", chain
-                        chain = []
-                    current = row["run_id"]
-                    chain.append(row)
-            if chain:
-                yield current or "", chain
-        finally:
-            raw.close()
+        with translate_errors(run_id):
+            return verify(self.engine, run_id)
 
     def export(self, run_id: str) -> dict[str, Any]:
         store = SqlRunStore(self.engine)
@@ -166,15 +122,6 @@ class SqlAudit:
             "resume_policy": POLICIES[run.state].as_json() if run.state in POLICIES else None,
             "verification": self.verify(run_id).as_json(),
         }
-
-
-def _problem(chain: list[dict[str, Any]], seq: int) -> str:
-    if seq > len(chain):
-        return f"rows after seq {len(chain)} are missing: the run's head hash does not match"
-    positions = [int(r["seq"]) for r in chain]
-    if seq not in positions or positions.index(seq) != seq - 1:
-        return "rows are missing, inserted or out of order here"
-    return "row content or its link to the previous row does not match its hash"
 
 
 def _one(run_id: str | None) -> list[Any]:

@@ -1,0 +1,164 @@
+"""Audit queries and chain verification at 1M ledger rows (SQLite).
+
+Builds a year of history — about 167k runs of 6 ledger rows, 1% of them refused by a guard,
+a third with orders — with real hash chains, then times each audit query (median of
+repetitions, milliseconds) and one full `verify` (seconds). Targets: each query ≤ 50 ms,
+verify of 1M rows ≤ 15 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from fsm.audit import AuditFilter
+from fsm.definition import trading_definition
+from fsm.ledger import GENESIS_HASH, seal
+from fsm.records import GuardDecision
+from persistence import migrate
+from persistence.audit import SqlAudit
+from persistence.engine import make_engine
+from persistence.hotpath import DriverStatement, driver_transaction
+from persistence.mapping import ledger_row
+from persistence.store import SqlRunStore
+from persistence.tables import intent_events, ledger, order_intents, runs
+
+START = datetime(2026, 1, 1, 9, 35, tzinfo=UTC)
+PATH = (("created", None, "idle"), ("start", "idle", "generating_signals"),
+        ("signals_generated", "generating_signals", "analyzing"),
+        ("rebalance_needed", "analyzing", "planning"), ("plan_approved", "planning", "executing"),
+        ("execution_completed", "executing", "done"))  # fmt: skip
+GUARD = GuardDecision(name="max_orders", passed=True, reason="3 order(s), limit 50",
+                      inputs={"orders": "3", "limit": "50"})  # fmt: skip
+
+
+def _run_rows(n: int, definition_hash: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    at = START + timedelta(seconds=n * 189)  # ~167k runs over a year
+    refused = n % 100 == 0
+    rows, prev = [], GENESIS_HASH
+    for seq, (event, source, target) in enumerate(PATH, start=1):
+        ok = not (refused and event == "plan_approved")
+        entry = seal(prev, run_id=f"run_{n:06d}", seq=seq, event=event if ok else "plan_approved",
+                     source=source, target=target if ok else None, accepted=ok,
+                     guards=(GUARD,) if seq > 1 else (), actor="engine" if n % 7 else "ops",
+                     correlation_id=f"c_{n}", causation_id=f"run_{n:06d}#{seq - 1}",
+                     occurred_at=at + timedelta(milliseconds=40 * seq), duration_ms=40)  # fmt: skip
+        rows.append(ledger_row(entry))
+        prev = entry.hash
+    run = {
+        "run_id": f"run_{n:06d}", "correlation_id": f"c_{n}", "idempotency_key": None,
+        "account_id": f"acct_{n % 300}", "mode": "paper", "as_of": at.date(),
+        "state": "done", "status": "done", "version": 6, "parent_run_id": None,
+        "definition_hash": definition_hash, "params": {}, "result": None, "failure": None,
+        "head_hash": prev, "created_at": at, "updated_at": at, "lease_owner": None,
+        "lease_expires_at": None, "deadline_at": None,
+    }  # fmt: skip
+    return run, rows
+
+
+def _intents(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    at = START + timedelta(seconds=n * 189)
+    intents, events = [], []
+    for k, symbol in enumerate(("AAA", "BBB")):
+        coid = f"tf-{n:06d}-{symbol}"
+        intents.append({"client_order_id": coid, "run_id": f"run_{n:06d}", "position": k,
+                        "symbol": symbol, "side": "BUY", "qty": Decimal("1.5"),
+                        "reference_price": Decimal("100"), "status": "filled",
+                        "broker_order_id": f"b{n}-{k}", "filled_qty": Decimal("1.5"),
+                        "avg_price": Decimal("100"), "updated_at": at})  # fmt: skip
+        events.append({"client_order_id": coid, "n": 1, "run_id": f"run_{n:06d}",
+                       "status": "filled", "broker_order_id": f"b{n}-{k}",
+                       "filled_qty": Decimal("1.5"), "avg_price": Decimal("100"),
+                       "recorded_at": at})  # fmt: skip
+    return intents, events
+
+
+def build(path: Path, rows_wanted: int) -> SqlAudit:
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    definition = trading_definition()
+    SqlRunStore(engine).ensure_definition(definition.record())
+    statements = {t.name: DriverStatement(insert(t), engine.dialect)
+                  for t in (runs, ledger, order_intents, intent_events)}  # fmt: skip
+    runs_wanted, batch = rows_wanted // len(PATH), 2000
+    for first in range(0, runs_wanted, batch):
+        tables: dict[str, list[Any]] = {name: [] for name in statements}
+        for n in range(first, min(first + batch, runs_wanted)):
+            run, rows = _run_rows(n, definition.definition_hash)
+            tables["runs"].append(run)
+            tables["ledger"] += rows
+            if n % 3 == 0:
+                intents, events = _intents(n)
+                tables["order_intents"] += intents
+                tables["intent_events"] += events
+        with driver_transaction(engine) as tx:
+            for name in ("runs", "ledger", "order_intents", "intent_events"):
+                statement = statements[name]
+                tx.cursor.executemany(statement.sql, [statement.params(v) for v in tables[name]])
+    return SqlAudit(engine)
+
+
+def _timed(call: Callable[[], Any], repetitions: int) -> float:
+    samples = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples), 2)
+
+
+def queries(audit: SqlAudit, run_count: int) -> dict[str, Callable[[], Any]]:
+    middle = run_count // 2
+    day = START + timedelta(seconds=middle * 189)
+    week = (day, day + timedelta(days=7))
+    one_run = f"run_{middle:06d}"
+    return {
+        "transitions_run": lambda: audit.transitions(AuditFilter(run_id=one_run)),
+        "transitions_account_day": lambda: audit.transitions(
+            AuditFilter(account_id="acct_42", since=day, until=day + timedelta(days=1))),
+        "transitions_event_latest_100": lambda: audit.transitions(
+            AuditFilter(event="plan_approved", limit=100)),
+        "transitions_actor_latest_100": lambda: audit.transitions(
+            AuditFilter(actor="ops", limit=100)),
+        "transitions_state_day": lambda: audit.transitions(
+            AuditFilter(state="executing", since=day, until=day + timedelta(days=1))),
+        "transitions_window_latest_1000": lambda: audit.transitions(
+            AuditFilter(since=week[0], until=week[1])),
+        "rejected_all": lambda: audit.rejected(AuditFilter()),
+        "time_in_state_day": lambda: audit.time_in_state(day, day + timedelta(days=1)),
+        "orders_per_run_week": lambda: audit.orders("run", *week, 1000),
+        "orders_per_definition_week": lambda: audit.orders("definition", *week, 1000),
+        "export_run": lambda: audit.export(one_run),
+        "verify_run": lambda: audit.verify(one_run),
+    }  # fmt: skip
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    rows_wanted, repetitions = (30_000, 3) if quick else (1_000_000, 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        audit = build(Path(tmp) / "audit.db", rows_wanted)
+        build_s = time.perf_counter() - started
+        calls = queries(audit, rows_wanted // len(PATH))
+        query_ms = {name: _timed(call, repetitions) for name, call in calls.items()}
+        started = time.perf_counter()
+        report = audit.verify()
+        verify_s = time.perf_counter() - started
+    return {
+        "benchmark": "audit",
+        "ledger_rows": report.rows,
+        "runs": report.runs,
+        "build_s": round(build_s, 1),
+        "query_ms": query_ms,
+        "query_ms_max": max(query_ms.values()),
+        "verify_s": round(verify_s, 2),
+        "verify_ok": report.ok,
+    }
