@@ -19,7 +19,7 @@ from fsm.ports import RunContext
 from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, RunStatus, StepAttempt
 from fsm.redaction import redact
 from fsm.resume import POLICIES, deadline_passed
-from fsm.steps.runner import STEPS, StepEnv, StepResult
+from fsm.steps.runner import StepEnv, StepResult
 
 if TYPE_CHECKING:
     from fsm.engine import Engine
@@ -80,7 +80,7 @@ class RunDriver:
 
     def _attempt_step(self, state: str) -> StepResult:
         settings = self.engine.settings
-        step = STEPS[state]
+        step = self.engine.steps[state]
         timeout = (
             settings.execution_timeout_seconds
             if state == "executing"
@@ -132,7 +132,8 @@ class RunDriver:
 
     def _advance(self, result: StepResult, started: datetime) -> None:
         transition = self.engine.definition.transition(self.run.state, result.event)
-        decisions = evaluate(transition.guards, self._guard_context(result.output))
+        context = self._guard_context(result.output)
+        decisions = evaluate(transition.guards, context, self.engine.guards)
         refused = next((d for d in decisions if not d.passed), None)
         if refused is None:
             self._commit(result.event, transition.target, decisions, started, output=result.output)
@@ -155,7 +156,7 @@ class RunDriver:
         if self.run.state == "executing":
             self.env.may_submit = False
             try:
-                STEPS["executing"](self.env)
+                self.engine.steps["executing"](self.env)
             except TradeFsmError as exc:
                 error = type(error)(f"{error.message}; reconciling orders failed: {exc.message}")
         self._fail(error, started)
@@ -169,7 +170,7 @@ class RunDriver:
     def cancel(self, actor: str, reason: str) -> None:
         transition = self.engine.definition.transition(self.run.state, "cancel")
         ctx = replace(self._guard_context(None), actor=actor, reason=reason)
-        decisions = evaluate(transition.guards, ctx)
+        decisions = evaluate(transition.guards, ctx, self.engine.guards)
         started = self.engine.clock.now()
         if not all(d.passed for d in decisions):
             self._commit("cancel", None, decisions, started, actor=actor or "unknown")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from fsm.definition import MachineDefinition, trading_definition
 from fsm.driver import RunDriver
 from fsm.errors import RunNotResumable
 from fsm.failpoints import failpoint
+from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.leases import owner_id, owner_is_gone
 from fsm.ledger import GENESIS_HASH, seal
@@ -29,7 +30,7 @@ from fsm.records import LedgerEntry, Mode, RunRecord, RunStatus
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
 from fsm.settings import Settings
-from fsm.steps.runner import StepPorts
+from fsm.steps.runner import STEPS, Step, StepPorts
 
 log = structlog.get_logger("tradefsm.engine")
 Observer = Callable[[RunRecord, LedgerEntry], None]
@@ -67,6 +68,8 @@ class Engine:
         observer: Observer | None = None,
         definition: MachineDefinition | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        steps: Mapping[str, Step] = STEPS,
+        guards: Mapping[str, Guard] = GUARDS,
     ) -> None:
         self.store = store
         self.ports = ports
@@ -75,6 +78,8 @@ class Engine:
         self.ids = ids
         self.observer = observer
         self.sleep = sleep
+        self.steps = steps  # the step of each state; the legacy facade brings its own
+        self.guards = guards
         self.definition = definition or trading_definition()
         self.owner = owner_id(ids.new_id("lease"))
         key = settings.broker_api_key

@@ -7,7 +7,7 @@ picture of why a transition was allowed or refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,7 +44,7 @@ class GuardContext:
 Guard = Callable[[GuardContext], GuardDecision]
 
 
-def _decide(name: str, passed: bool, reason: str, **inputs: object) -> GuardDecision:
+def decision(name: str, passed: bool, reason: str, **inputs: object) -> GuardDecision:
     return GuardDecision(
         name=name, passed=passed, reason=reason, inputs={k: str(v) for k, v in inputs.items()}
     )
@@ -53,7 +53,7 @@ def _decide(name: str, passed: bool, reason: str, **inputs: object) -> GuardDeci
 def mode_allowed(ctx: GuardContext) -> GuardDecision:
     live_ok = ctx.mode is not Mode.LIVE or ctx.settings.live_trading_enabled
     reason = "mode allowed" if live_ok else "live mode needs TRADEFSM_LIVE_TRADING_ENABLED=true"
-    return _decide(
+    return decision(
         "mode_allowed",
         live_ok,
         reason,
@@ -71,14 +71,16 @@ def as_of_fresh(ctx: GuardContext) -> GuardDecision:
         if passed
         else f"as_of {ctx.as_of} is {age} day(s) from today; allowed 0..{limit}"
     )
-    return _decide("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit)
+    return decision("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit)
 
 
 def _mode_in(name: str, modes: frozenset[Mode]) -> Guard:
     def check(ctx: GuardContext) -> GuardDecision:
         passed = ctx.mode in modes
         wanted = ", ".join(sorted(m.value for m in modes))
-        return _decide(name, passed, f"mode {ctx.mode.value}; needs one of {wanted}", mode=ctx.mode)
+        return decision(
+            name, passed, f"mode {ctx.mode.value}; needs one of {wanted}", mode=ctx.mode
+        )
 
     check.__name__ = name
     return check
@@ -91,7 +93,7 @@ def _signals(ctx: GuardContext) -> SignalSet:
 
 def has_signals(ctx: GuardContext) -> GuardDecision:
     count = len(_signals(ctx).targets)
-    return _decide("has_signals", count > 0, f"{count} target weight(s)", count=count)
+    return decision("has_signals", count > 0, f"{count} target weight(s)", count=count)
 
 
 def weights_in_range(ctx: GuardContext) -> GuardDecision:
@@ -100,7 +102,7 @@ def weights_in_range(ctx: GuardContext) -> GuardDecision:
     bad = [str(w) for w in weights if not Decimal(0) <= w <= Decimal(1)]
     passed = not bad and total <= Decimal(1)
     reason = "weights in [0, 1], sum ≤ 1" if passed else f"weights out of range {bad}, sum {total}"
-    return _decide("weights_in_range", passed, reason, total=total, out_of_range=len(bad))
+    return decision("weights_in_range", passed, reason, total=total, out_of_range=len(bad))
 
 
 def symbols_well_formed(ctx: GuardContext) -> GuardDecision:
@@ -109,7 +111,7 @@ def symbols_well_formed(ctx: GuardContext) -> GuardDecision:
     dupes = sorted({s for s in symbols if symbols.count(s) > 1})
     passed = not bad and not dupes
     reason = "symbols well formed" if passed else f"malformed {bad[:5]}, duplicated {dupes[:5]}"
-    return _decide("symbols_well_formed", passed, reason, count=len(symbols))
+    return decision("symbols_well_formed", passed, reason, count=len(symbols))
 
 
 def _analysis(ctx: GuardContext) -> AllocationAnalysis:
@@ -120,7 +122,7 @@ def _analysis(ctx: GuardContext) -> AllocationAnalysis:
 def drift_above_threshold(ctx: GuardContext) -> GuardDecision:
     a = _analysis(ctx)
     passed = a.max_drift > a.drift_threshold
-    return _decide(
+    return decision(
         "drift_above_threshold",
         passed,
         f"max drift {a.max_drift} vs threshold {a.drift_threshold}",
@@ -141,7 +143,7 @@ def _plan(ctx: GuardContext) -> RebalancePlan:
 
 def trades_required(ctx: GuardContext) -> GuardDecision:
     n = len(_plan(ctx).trades)
-    return _decide("trades_required", n > 0, f"{n} BUY/SELL item(s)", trades=n)
+    return decision("trades_required", n > 0, f"{n} BUY/SELL item(s)", trades=n)
 
 
 def no_trades_required(ctx: GuardContext) -> GuardDecision:
@@ -151,13 +153,13 @@ def no_trades_required(ctx: GuardContext) -> GuardDecision:
 
 def max_orders(ctx: GuardContext) -> GuardDecision:
     n, limit = len(_plan(ctx).trades), ctx.settings.max_orders
-    return _decide("max_orders", n <= limit, f"{n} order(s), limit {limit}", orders=n, limit=limit)
+    return decision("max_orders", n <= limit, f"{n} order(s), limit {limit}", orders=n, limit=limit)
 
 
 def order_notional_limit(ctx: GuardContext) -> GuardDecision:
     largest = max((abs(i.amount) for i in _plan(ctx).trades), default=Decimal(0))
     limit = ctx.settings.max_order_notional
-    return _decide(
+    return decision(
         "order_notional_limit",
         largest <= limit,
         f"largest order ${largest}, limit ${limit}",
@@ -169,7 +171,7 @@ def order_notional_limit(ctx: GuardContext) -> GuardDecision:
 def total_notional_limit(ctx: GuardContext) -> GuardDecision:
     total = sum((abs(i.amount) for i in _plan(ctx).trades), Decimal(0))
     limit = ctx.settings.max_total_notional
-    return _decide(
+    return decision(
         "total_notional_limit",
         total <= limit,
         f"total ${total}, limit ${limit}",
@@ -184,7 +186,7 @@ def buying_power(ctx: GuardContext) -> GuardDecision:
     sells = sum((-i.amount for i in plan.trades if i.action is Side.SELL), Decimal(0))
     power = plan.buying_power
     available = power + sells
-    return _decide(
+    return decision(
         "buying_power",
         buys <= available,
         f"buys ${buys} vs buying power ${power} + sells ${sells}",
@@ -199,7 +201,7 @@ def symbols_allowed(ctx: GuardContext) -> GuardDecision:
     traded = sorted({i.symbol for i in _plan(ctx).trades})
     bad = [s for s in traded if allowed and s not in allowed]
     reason = "every symbol allowed" if not bad else f"not on the allow-list: {bad[:5]}"
-    return _decide("symbols_allowed", not bad, reason, symbols=len(traded), refused=len(bad))
+    return decision("symbols_allowed", not bad, reason, symbols=len(traded), refused=len(bad))
 
 
 def _report(ctx: GuardContext) -> ExecutionReport:
@@ -212,14 +214,14 @@ def orders_terminal(ctx: GuardContext) -> GuardDecision:
         o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL_ORDER_STATUSES
     ]
     reason = "every order terminal" if not open_ else f"{len(open_)} order(s) still open"
-    return _decide("orders_terminal", not open_, reason, open=len(open_))
+    return decision("orders_terminal", not open_, reason, open=len(open_))
 
 
 def execution_succeeded(ctx: GuardContext) -> GuardDecision:
     r = _report(ctx)
     partial_ok = ctx.settings.allow_partial_success and r.outcome is Outcome.PARTIAL_SUCCESS
     passed = r.outcome is Outcome.SUCCESS or partial_ok
-    return _decide(
+    return decision(
         "execution_succeeded",
         passed,
         f"outcome {r.outcome.value}: {r.succeeded} of {r.placed} order(s) succeeded",
@@ -232,7 +234,7 @@ def execution_succeeded(ctx: GuardContext) -> GuardDecision:
 def operator_named(ctx: GuardContext) -> GuardDecision:
     passed = bool(ctx.actor and ctx.actor.strip() and ctx.reason and ctx.reason.strip())
     reason = "actor and reason given" if passed else "cancel needs --actor and --reason"
-    return _decide("operator_named", passed, reason, actor=ctx.actor or "")
+    return decision("operator_named", passed, reason, actor=ctx.actor or "")
 
 
 GUARDS: dict[str, Guard] = {
@@ -263,5 +265,7 @@ GUARDS: dict[str, Guard] = {
 }
 
 
-def evaluate(names: tuple[str, ...], ctx: GuardContext) -> tuple[GuardDecision, ...]:
-    return tuple(GUARDS[name](ctx) for name in names)
+def evaluate(
+    names: tuple[str, ...], ctx: GuardContext, guards: Mapping[str, Guard] = GUARDS
+) -> tuple[GuardDecision, ...]:
+    return tuple(guards[name](ctx) for name in names)

@@ -116,7 +116,8 @@ def _output(outputs: dict[str, BaseModel], state: str, model: type[M]) -> M:
     return value
 
 
-STEPS: dict[str, Callable[[StepEnv], StepResult]] = {
+Step = Callable[[StepEnv], StepResult]
+STEPS: dict[str, Step] = {
     "idle": start,
     "generating_signals": generate_signals,
     "analyzing": analyse_allocation,

@@ -1,0 +1,127 @@
+"""The legacy services as the steps of a run, and guards that record what they returned.
+
+The legacy orchestrator's rules are kept (a falsy analysis means "no rebalance needed", an
+execution result without ``success`` counts as success) so old callers see the same answers,
+but every such decision is written to the ledger with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, Literal
+
+from fsm.compat.payloads import field, summarize
+from fsm.errors import TradeFsmError
+from fsm.guards import GUARDS, Guard, GuardContext, decision
+from fsm.records import Frozen, GuardDecision, Mode
+from fsm.steps.runner import Step, StepEnv, StepResult
+
+
+class LegacyServiceFailed(TradeFsmError):
+    """A legacy service reported failure (a falsy result or a falsy ``success``)."""
+
+
+class LegacyOutput(Frozen):
+    """What a legacy service returned, as a redacted JSON-safe summary."""
+
+    schema_version: Literal[1] = 1
+    step: str
+    summary: Any
+    proceed: bool = True  # the legacy rule's verdict: rebalance needed, items to trade, success
+
+
+@dataclass
+class LegacyCall:
+    """The services of one facade call and the raw objects they returned, for the caller."""
+
+    signal_service: Any
+    portfolio_service: Any
+    execution_service: Any
+    returned: dict[str, Any] = dc_field(default_factory=dict)
+
+    def steps(self) -> dict[str, Step]:
+        return {
+            "idle": lambda env: StepResult("start"),
+            "generating_signals": self._signals,
+            "analyzing": self._analysis,
+            "planning": self._planning,
+            "executing": self._execution,
+        }
+
+    def _signals(self, env: StepEnv) -> StepResult:
+        result = self.signal_service.analyze_signals()
+        if not result or not field(result, "success", False):
+            raise LegacyServiceFailed(
+                "analyze_signals() reported no success", state="generating_signals"
+            )
+        self.returned["signals"] = result
+        event = "signals_reported" if env.ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
+        return StepResult(event, LegacyOutput(step="signal_generation", summary=summarize(result)))
+
+    def _analysis(self, env: StepEnv) -> StepResult:
+        account = self.portfolio_service.get_comprehensive_account_data()
+        if not account:
+            raise LegacyServiceFailed(
+                "get_comprehensive_account_data() returned nothing", state="analyzing"
+            )
+        self.returned["account"] = account
+        analysis = self.portfolio_service.analyze_allocation_comparison(account)
+        needed = bool(analysis) and bool(field(analysis, "needs_rebalancing", False))
+        summary = {"account": summarize(account), "analysis": summarize(analysis)}
+        output = LegacyOutput(step="analysis", summary=summary, proceed=needed)
+        return StepResult("rebalance_needed" if needed else "rebalance_not_needed", output)
+
+    def _planning(self, env: StepEnv) -> StepResult:
+        plan = self.portfolio_service.create_rebalance_plan(
+            self.returned["signals"], self.returned["account"]
+        )
+        self.returned["plan"] = plan
+        has_items = bool(field(plan, "items", None))
+        output = LegacyOutput(step="planning", summary=summarize(plan), proceed=has_items)
+        return StepResult("plan_approved" if has_items else "plan_empty", output)
+
+    def _execution(self, env: StepEnv) -> StepResult:
+        result = self.execution_service.execute_rebalance_plan(self.returned["plan"])
+        self.returned["execution"] = result
+        succeeded = bool(field(result, "success", True))
+        output = LegacyOutput(step="execution", summary=summarize(result), proceed=succeeded)
+        return StepResult("execution_completed", output)
+
+
+def _legacy(name: str, yes: str, no: str, invert: bool = False) -> Guard:
+    def check(ctx: GuardContext) -> GuardDecision:
+        assert isinstance(ctx.output, LegacyOutput), "legacy guards read a LegacyOutput"
+        passed = ctx.output.proceed != invert
+        return decision(name, passed, yes if ctx.output.proceed else no, step=ctx.output.step)
+
+    return check
+
+
+def _accepted(name: str) -> Guard:
+    def check(ctx: GuardContext) -> GuardDecision:
+        return decision(name, True, "legacy service result accepted as returned (not validated)")
+
+    return check
+
+
+LEGACY_GUARDS: dict[str, Guard] = {
+    **GUARDS,
+    **{n: _accepted(n) for n in (
+        "has_signals", "weights_in_range", "symbols_well_formed", "max_orders",
+        "order_notional_limit", "total_notional_limit", "buying_power", "symbols_allowed",
+        "orders_terminal",
+    )},
+    "drift_above_threshold": _legacy(
+        "drift_above_threshold", "analysis says needs_rebalancing",
+        "analysis falsy or needs_rebalancing falsy (legacy: no rebalance)"),
+    "drift_within_threshold": _legacy(
+        "drift_within_threshold", "analysis says needs_rebalancing",
+        "analysis falsy or needs_rebalancing falsy (legacy: no rebalance)", invert=True),
+    "trades_required": _legacy("trades_required", "plan has items", "plan has no items"),
+    "no_trades_required": _legacy(
+        "no_trades_required", "plan has items", "plan has no items", invert=True),
+    "execution_succeeded": _legacy(
+        "execution_succeeded", "execution result success (or no success key: legacy default)",
+        "execution result says success is false"),
+}  # fmt: skip
