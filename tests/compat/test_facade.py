@@ -18,6 +18,7 @@ from persistence.store import SqlRunStore
 SIGNALS = {"success": True, "strategy_signals": [{"symbol": "SPY", "action": "BUY"}],
            "consolidated_portfolio_dto": {"SPY": 0.6, "BND": 0.4}}  # fmt: skip
 ACCOUNT = {"cash": 10_000.5, "portfolio_value": 25_000, "account_number": "123456789012"}
+FLAGS = ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
 PLAN = {"items": [{"symbol": "SPY", "action": "BUY", "amount": 1500}]}
 
 
@@ -173,12 +174,11 @@ def test_flags_are_false_after_every_call_even_when_a_caller_set_them() -> None:
     orch.portfolio_orchestrator.create_rebalance_plan.side_effect = lambda *_: (
         seen.append(dict(orch.workflow_state)) or PLAN
     )
-    for flag in ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress"):
+    for flag in FLAGS:
         orch.workflow_state[flag] = True
     orch.execute_strategy_signals_with_trading()
     assert seen[0]["rebalancing_in_progress"] is True  # set while planning
-    assert not any(orch.workflow_state[f] for f in (
-        "signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress"))  # fmt: skip
+    assert not any(orch.workflow_state[f] for f in FLAGS)
     orch.portfolio_orchestrator.get_comprehensive_account_data.side_effect = RuntimeError("x")
     orch.workflow_state["trading_in_progress"] = True
     assert orch.execute_strategy_signals_with_trading() is None
