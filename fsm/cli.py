@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from fsm.commands import audit, lifecycle, paper, runs
+from fsm.commands import audit, diagram, lifecycle, paper, runs
 from fsm.commands.output import stderr, stdout
 from fsm.errors import (
     ConcurrentModification,
@@ -77,6 +77,7 @@ def open_audit(db: str | None) -> SqlAudit:
 
 runs.register(app, open_store)
 audit.register(app, open_audit)
+diagram.register(app, open_store)
 lifecycle.register(app, open_store)
 paper.register(app)
 

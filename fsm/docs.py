@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fsm import diagram
 from fsm.definition import trading_definition
 from fsm.settings import Settings
 
@@ -12,18 +13,12 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def state_diagram_markdown() -> str:
     definition = trading_definition()
-    rows = "\n".join(
-        f"| {t.source} | {t.event} | {t.target} | {', '.join(t.guards) or '—'} |"
-        for t in definition.transitions.values()
-    )
     return (
         "# State diagram\n\n"
         "Generated from `fsm/machines/trading.py` by `python -m fsm.docs`; a test fails when\n"
-        "this page and the class differ. Guard names are shown in brackets on the edges.\n\n"
-        f"Definition hash: `{definition.definition_hash}`\n\n"
-        f"```mermaid\n{definition.mermaid}```\n\n"
-        "| from | event | to | guards |\n| --- | --- | --- | --- |\n"
-        f"{rows}\n"
+        "this page and the class differ. Guard names are shown in brackets on the edges.\n"
+        "`tradefsm diagram --run RUN_ID` draws the definition a run ran under, with its path.\n\n"
+        + diagram.markdown(definition.canonical(), definition.definition_hash)
     )
 
 

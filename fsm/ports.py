@@ -76,6 +76,10 @@ class RunStore(Protocol):
 
     def ensure_definition(self, definition: Definition) -> None: ...
 
+    def definition(self, definition_hash: str) -> Definition:
+        """The stored machine definition (RunNotFound if unknown)."""
+        ...
+
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         """Insert the run with its first ledger row (``None → idle``).
 

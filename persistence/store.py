@@ -113,6 +113,14 @@ class SqlRunStore:
             if known is None:
                 conn.execute(insert(definitions), [definition.model_dump(mode="json")])
 
+    def definition(self, definition_hash: str) -> Definition:
+        stmt = select(definitions).where(definitions.c.definition_hash == definition_hash)
+        with translate_errors(), self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise RunNotFound(f"no machine definition {definition_hash}")
+        return Definition.model_validate(dict(row))
+
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         try:
             with driver_transaction(self.engine, run.run_id) as tx:

@@ -40,6 +40,12 @@ class MemoryRunStore:
     def ensure_definition(self, definition: Definition) -> None:
         self._definitions.setdefault(definition.definition_hash, definition)
 
+    def definition(self, definition_hash: str) -> Definition:
+        try:
+            return self._definitions[definition_hash]
+        except KeyError:
+            raise RunNotFound(f"no machine definition {definition_hash}") from None
+
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         if run.run_id in self._runs:
             raise ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
