@@ -39,15 +39,33 @@ def canonical_body(values: Mapping[str, Any]) -> dict[str, Any]:
     occurred = values["occurred_at"]
     body["occurred_at"] = occurred if isinstance(occurred, str) else utc_text(occurred)
     body["accepted"] = bool(values["accepted"])
-    body["guards"] = [
-        g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in values["guards"]
-    ]
+    body["guards"] = _guards(values["guards"])
     return body
 
 
+def _guards(guards: Iterable[Any]) -> list[Any]:
+    return [g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in guards]
+
+
+def canonical_text(values: Mapping[str, Any]) -> str:
+    """``canonical_json(canonical_body(values))``; guards may already be canonical JSON text.
+
+    The run database stores JSON in canonical form, so a verifier reading SQLite can hash
+    the stored guards text as it is instead of decoding and encoding it again. Keys are
+    sorted, so the guards always sit between ``event`` and ``occurred_at``.
+    """
+    guards = values["guards"]
+    if not isinstance(guards, str):
+        return canonical_json(canonical_body(values))
+    rest = canonical_body({**values, "guards": ()})
+    del rest["guards"]
+    text = canonical_json(rest)
+    cut = text.index(',"occurred_at":')
+    return f'{text[:cut]},"guards":{guards}{text[cut:]}'
+
+
 def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
-    text = f"{prev_hash}\n{canonical_json(canonical_body(values))}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{canonical_text(values)}".encode()).hexdigest()
 
 
 def seal(prev_hash: str, **fields: Any) -> LedgerEntry:

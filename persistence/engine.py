@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from fsm.definition import canonical_json
 from fsm.errors import InvalidDatabaseUrl
 from fsm.redaction import redact
 
@@ -47,13 +48,15 @@ def make_engine(raw_url: str, **options: Any) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, **options)
-        return create_engine(url, pool_pre_ping=True, **options)
+        return create_engine(url, pool_pre_ping=True, json_serializer=canonical_json, **options)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidDatabaseUrl(f"cannot use database URL {redact(raw_url)!r}: {exc}") from exc
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:
-    engine = create_engine(url, **options)
+    # JSON is stored in canonical form (sorted keys, no spaces): the ledger's guards are then
+    # byte-for-byte what the hash chain covers, and a verifier can hash them as stored.
+    engine = create_engine(url, json_serializer=canonical_json, **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

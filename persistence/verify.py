@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -125,8 +124,6 @@ def _chains(engine: Engine, span: Span) -> Iterator[tuple[str, list[dict[str, An
     for values in _fetch(engine, stmt, span):
         row = dict(zip(LEDGER_COLUMNS, values, strict=True))
         row["occurred_at"] = _canonical_time(row["occurred_at"])
-        if isinstance(row["guards"], str):
-            row["guards"] = json.loads(row["guards"])
         if row["run_id"] != current and chain:
             yield current, chain
             chain = []

@@ -60,3 +60,17 @@ def test_a_rehashed_forgery_breaks_the_next_link() -> None:
         rows[0].hash, **rows[1].model_dump(exclude={"hash", "prev_hash"}) | {"actor": "x"}
     )
     assert first_broken_seq([rows[0], forged, rows[2]]) == 3
+
+
+@given(events)
+def test_stored_canonical_guards_text_hashes_like_the_decisions(names: list[str]) -> None:
+    from fsm.definition import canonical_json
+    from fsm.ledger import canonical_text
+    from fsm.records import GuardDecision
+
+    guards = (GuardDecision(name="max_orders", passed=False, reason="3 > 2, ünïcode",
+                            inputs={"orders": "3", "limit": "2"}),)  # fmt: skip
+    for row in _chain(names):
+        values = row.model_dump() | {"guards": guards, "error_message": 'quote " ,"occurred_at":'}
+        stored = values | {"guards": canonical_json([g.model_dump(mode="json") for g in guards])}
+        assert canonical_text(stored) == canonical_text(values)
