@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import typer
 
 from fsm import diagram
 from fsm.definition import trading_definition
@@ -37,7 +41,44 @@ def configuration_markdown() -> str:
     )
 
 
-PAGES = {"state-diagram.md": state_diagram_markdown, "configuration.md": configuration_markdown}
+def cli_reference_markdown() -> str:
+    # The composition root, imported here only to document its commands.
+    from fsm.cli import app  # noqa: PLC0415  # importing it at module level would be a cycle
+
+    root = typer.main.get_command(app)
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from the commands themselves by `python -m fsm.docs`. Exit codes and the",
+        "JSON contract are in [cli.md](cli.md).",
+    ]
+    for path, command in _commands(root, ["tradefsm"]):
+        lines += ["", f"## `{' '.join(path)}`", "", (command.help or "").strip(), ""]
+        lines += [f"- {_describe(p)}" for p in command.params if p.param_type_name == "option"]
+        arguments = [p.name for p in command.params if p.param_type_name == "argument"]
+        if arguments:
+            lines.append(f"- arguments: {', '.join(str(a).upper() for a in arguments)}")
+    return "\n".join(lines) + "\n"
+
+
+def _commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    if hasattr(command, "commands"):  # a group of commands
+        for name in sorted(command.commands):
+            yield from _commands(command.commands[name], [*path, name])
+    else:
+        yield path, command
+
+
+def _describe(option: Any) -> str:
+    names = " / ".join(f"`{o}`" for o in [*option.opts, *option.secondary_opts])
+    return f"{names}{' (flag)' if option.is_flag else ''}: {option.help or ''}".rstrip(": ")
+
+
+PAGES = {
+    "state-diagram.md": state_diagram_markdown,
+    "configuration.md": configuration_markdown,
+    "cli-reference.md": cli_reference_markdown,
+}
 
 
 def main() -> None:
