@@ -35,6 +35,12 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
     assert "8 orders, each once" in _run_shell_blocks("tutorial.md", tmp_path)
 
 
+def test_resume_examples_run_as_written(tmp_path: Path) -> None:
+    out = _run_shell_blocks("resume.md", tmp_path)
+    assert "'on_resume': 'reconcile'" in out
+    assert "cancelled by ops-alice" in out
+
+
 def test_operations_examples_run_as_written(tmp_path: Path) -> None:
     assert "no drift" in _run_shell_blocks("operations.md", tmp_path)
 
