@@ -27,7 +27,7 @@ class SqlAudit:
 
     def _rows(self, stmt: Select[Any]) -> list[dict[str, Any]]:
         with translate_errors(), self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings()]
+            return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
     def transitions(self, query: AuditFilter) -> list[dict[str, Any]]:
         stmt = (
