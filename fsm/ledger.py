@@ -25,6 +25,9 @@ HASHED_FIELDS = (
 )  # fmt: skip
 
 
+_UNGUARDED_FIELDS = tuple(name for name in HASHED_FIELDS if name != "guards")
+
+
 def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -57,8 +60,10 @@ def canonical_text(values: Mapping[str, Any]) -> str:
     guards = values["guards"]
     if not isinstance(guards, str):
         return canonical_json(canonical_body(values))
-    rest = canonical_body({**values, "guards": ()})
-    del rest["guards"]
+    rest = {name: values[name] for name in _UNGUARDED_FIELDS}
+    occurred = rest["occurred_at"]
+    rest["occurred_at"] = occurred if isinstance(occurred, str) else utc_text(occurred)
+    rest["accepted"] = bool(rest["accepted"])
     text = canonical_json(rest)
     cut = text.index(',"occurred_at":')
     return f'{text[:cut]},"guards":{guards}{text[cut:]}'

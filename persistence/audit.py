@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -13,9 +14,10 @@ from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percenti
 from fsm.ledger import utc_text
 from fsm.resume import POLICIES
 from persistence.errors import translate_errors
+from persistence.hotpath import DriverStatement
 from persistence.store import SqlRunStore
 from persistence.tables import definitions, intent_events, ledger, order_intents, runs
-from persistence.verify import verify
+from persistence.verify import canonical_time, fetch, verify
 
 LEDGER_COLUMNS = [c.name for c in ledger.columns]
 VERIFY_BATCH = 5000
@@ -37,7 +39,11 @@ class SqlAudit:
             .order_by(ledger.c.occurred_at.desc(), ledger.c.run_id, ledger.c.seq.desc())
             .limit(query.limit)
         )
-        return [_json_ready(r) for r in self._rows(stmt)]
+        # Up to `limit` rows: read straight from the cursor, converted to the JSON shape here.
+        statement = DriverStatement(stmt, self.engine.dialect)
+        with translate_errors():
+            return [_ledger_json(statement.columns, values)
+                    for values in fetch(self.engine, statement, statement.defaults)]  # fmt: skip
 
     def rejected(self, query: AuditFilter) -> list[dict[str, Any]]:
         rows = self.transitions(
@@ -162,6 +168,15 @@ def _conditions(q: AuditFilter) -> list[Any]:
     if q.rejected:
         out.append(ledger.c.accepted == false())
     return out
+
+
+def _ledger_json(columns: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
+    row = dict(zip(columns, values, strict=True))
+    row["occurred_at"] = canonical_time(row["occurred_at"])
+    row["accepted"] = bool(row["accepted"])
+    if isinstance(row["guards"], str):
+        row["guards"] = json.loads(row["guards"])
+    return row
 
 
 def _json_ready(row: dict[str, Any]) -> dict[str, Any]:

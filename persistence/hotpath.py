@@ -32,9 +32,12 @@ class DriverStatement:
         assert isinstance(compiled, SQLCompiler), "a DML statement compiles with SQLCompiler"
         self.sql = str(compiled)
         self.positional = bool(dialect.positional)
-        self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered
+        self.names = list(compiled.positiontup or []) if self.positional else list(binds)
+        self.defaults: dict[str, Any] = dict(compiled.params)  # values written into the query
+        self.columns = [c.name for c in getattr(statement, "selected_columns", [])]
         self.processors: dict[str, Processor | None] = {
-            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in set(self.names)
         }
 

@@ -104,11 +104,17 @@ def verify_span(engine: Engine, span: Span) -> VerifyReport:
 
 
 def _fetch(engine: Engine, stmt: Any, span: Span) -> Iterator[tuple[Any, ...]]:
-    statement = DriverStatement(stmt, engine.dialect)
+    return fetch(engine, DriverStatement(stmt, engine.dialect), span.params())
+
+
+def fetch(
+    engine: Engine, statement: DriverStatement, values: dict[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of a query straight from a DB-API cursor, in batches."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute(statement.sql, statement.params(span.params()))
+        cursor.execute(statement.sql, statement.params(values))
         while batch := cursor.fetchmany(BATCH):
             yield from batch
     finally:
@@ -123,7 +129,7 @@ def _chains(engine: Engine, span: Span) -> Iterator[tuple[str, list[dict[str, An
     current, chain = "", list[dict[str, Any]]()
     for values in _fetch(engine, stmt, span):
         row = dict(zip(LEDGER_COLUMNS, values, strict=True))
-        row["occurred_at"] = _canonical_time(row["occurred_at"])
+        row["occurred_at"] = canonical_time(row["occurred_at"])
         if row["run_id"] != current and chain:
             yield current, chain
             chain = []
@@ -133,7 +139,7 @@ def _chains(engine: Engine, span: Span) -> Iterator[tuple[str, list[dict[str, An
         yield current, chain
 
 
-def _canonical_time(value: Any) -> str:
+def canonical_time(value: Any) -> str:
     """The canonical text of a stored timestamp; SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' UTC."""
     if isinstance(value, datetime):
         return utc_text(value if value.tzinfo else value.replace(tzinfo=UTC))
