@@ -39,7 +39,10 @@ class RunDriver:
         self.run = run
         self.attempts: Counter[str] = attempts or Counter()
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode)
-        self.env = StepEnv(ctx, engine.step_ports, outputs or {}, self.fence)
+        ports = engine.step_ports
+        if engine.ports.broker_for is not None:
+            ports = replace(ports, broker=engine.ports.broker_for(run.account_id))
+        self.env = StepEnv(ctx, ports, outputs or {}, self.fence)
         self._last_attempt: StepAttempt | None = None
 
     # ---- leases and fences --------------------------------------------------------------

@@ -54,6 +54,8 @@ class Ports:
     market_data: MarketData
     broker: Broker
     notifier: Notifier | None = None
+    # The broker of a given account; when set, each run talks to its own account's broker.
+    broker_for: Callable[[str], Broker] | None = None
 
 
 class Engine:

@@ -1,6 +1,7 @@
 """The paper broker: a real component with its own SQLite file (stdlib sqlite3).
 
-From the engine's view it is an external system: it keeps cash, positions and orders, fills
+From the engine's view it is an external system: it keeps, per account, cash ($100,000 for
+an account it has not seen), positions and orders; it fills
 market orders at the intent's reference (snapshot) price, and — like a real broker — rejects a
 second order with a ``client_order_id`` it already holds.
 """
@@ -20,10 +21,14 @@ from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Pos
 DEFAULT_CASH = Decimal("100000")
 CENTS = Decimal("0.01")
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), cash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS positions (symbol TEXT PRIMARY KEY, qty TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, cash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (
+    account_id TEXT NOT NULL, symbol TEXT NOT NULL, qty TEXT NOT NULL,
+    PRIMARY KEY (account_id, symbol)
+);
 CREATE TABLE IF NOT EXISTS orders (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL,
     client_order_id TEXT NOT NULL,
     symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
     filled_qty TEXT NOT NULL, avg_price TEXT, status TEXT NOT NULL, reason TEXT
@@ -49,7 +54,9 @@ class PaperBroker:
             with self._tx() as db:
                 for statement in _SCHEMA.split(";"):
                     db.execute(statement)
-                db.execute("INSERT OR IGNORE INTO account VALUES (1, ?)", (str(DEFAULT_CASH),))
+                db.execute(
+                    "INSERT OR IGNORE INTO accounts VALUES (?, ?)", (account_id, str(DEFAULT_CASH))
+                )
         except sqlite3.Error as exc:
             raise TradeFsmError(f"cannot open paper broker file {self.path}: {exc}") from exc
 
@@ -76,8 +83,11 @@ class PaperBroker:
     def account(self) -> AccountSnapshot:
         self._wait()
         with self._tx() as db:
-            cash = Decimal(db.execute("SELECT cash FROM account").fetchone()[0])
-            rows = db.execute("SELECT symbol, qty FROM positions ORDER BY symbol").fetchall()
+            cash = self._cash(db)
+            rows = db.execute(
+                "SELECT symbol, qty FROM positions WHERE account_id = ? ORDER BY symbol",
+                (self.account_id,),
+            ).fetchall()
         return AccountSnapshot(
             account_id=self.account_id,
             cash=cash,
@@ -89,15 +99,17 @@ class PaperBroker:
         self._wait()
         with self._tx() as db:
             exists = db.execute(
-                "SELECT 1 FROM orders WHERE client_order_id = ?", (intent.client_order_id,)
+                "SELECT 1 FROM orders WHERE account_id = ? AND client_order_id = ?",
+                (self.account_id, intent.client_order_id),
             ).fetchone()
             if exists and self.reject_duplicates:
                 raise DuplicateClientOrderId(intent.client_order_id)
             status, reason = self._fill(db, intent)
             cur = db.execute(
-                "INSERT INTO orders (client_order_id, symbol, side, qty, filled_qty, avg_price,"
-                " status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (account_id, client_order_id, symbol, side, qty, filled_qty,"
+                " avg_price, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    self.account_id,
                     intent.client_order_id,
                     intent.symbol,
                     intent.side.value,
@@ -115,8 +127,11 @@ class PaperBroker:
         )
 
     def _fill(self, db: sqlite3.Connection, intent: OrderIntent) -> tuple[str, str | None]:
-        cash = Decimal(db.execute("SELECT cash FROM account").fetchone()[0])
-        row = db.execute("SELECT qty FROM positions WHERE symbol = ?", (intent.symbol,)).fetchone()
+        cash = self._cash(db)
+        row = db.execute(
+            "SELECT qty FROM positions WHERE account_id = ? AND symbol = ?",
+            (self.account_id, intent.symbol),
+        ).fetchone()
         held = Decimal(row[0]) if row else Decimal(0)
         cost = (intent.qty * intent.reference_price).quantize(CENTS, rounding=ROUND_HALF_UP)
         if intent.side is Side.BUY and cost > cash:
@@ -125,13 +140,20 @@ class PaperBroker:
             return "rejected", f"cannot sell {intent.qty}, holds {held}"
         sign = 1 if intent.side is Side.BUY else -1
         new_qty = held + sign * intent.qty
-        db.execute("UPDATE account SET cash = ?", (str(cash - sign * cost),))
+        db.execute(
+            "UPDATE accounts SET cash = ? WHERE account_id = ?",
+            (str(cash - sign * cost), self.account_id),
+        )
         if new_qty == 0:
-            db.execute("DELETE FROM positions WHERE symbol = ?", (intent.symbol,))
+            db.execute(
+                "DELETE FROM positions WHERE account_id = ? AND symbol = ?",
+                (self.account_id, intent.symbol),
+            )
         else:
             db.execute(
-                "INSERT INTO positions VALUES (?, ?) ON CONFLICT(symbol) DO UPDATE SET qty = ?",
-                (intent.symbol, str(new_qty), str(new_qty)),
+                "INSERT INTO positions VALUES (?, ?, ?)"
+                " ON CONFLICT(account_id, symbol) DO UPDATE SET qty = excluded.qty",
+                (self.account_id, intent.symbol, str(new_qty)),
             )
         return "filled", None
 
@@ -141,7 +163,8 @@ class PaperBroker:
         with self._tx() as db:
             rows = db.execute(
                 "SELECT seq, client_order_id, symbol, side, qty, filled_qty, avg_price, status"
-                " FROM orders ORDER BY seq"
+                " FROM orders WHERE account_id = ? ORDER BY seq",
+                (self.account_id,),
             ).fetchall()
         wanted = None if client_order_ids is None else set(client_order_ids)
         return [_status(r) for r in rows if wanted is None or r[1] in wanted]
@@ -157,10 +180,21 @@ class PaperBroker:
         return list(self.account().positions)
 
     def reset(self, cash: Decimal) -> None:
+        """Forget every account's orders and positions; this account starts with ``cash``."""
         with self._tx() as db:
             db.execute("DELETE FROM orders")
             db.execute("DELETE FROM positions")
-            db.execute("UPDATE account SET cash = ?", (str(cash),))
+            db.execute("DELETE FROM accounts")
+            db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(cash)))
+
+    def _cash(self, db: sqlite3.Connection) -> Decimal:
+        row = db.execute(
+            "SELECT cash FROM accounts WHERE account_id = ?", (self.account_id,)
+        ).fetchone()
+        if row is None:  # an account first seen after a reset starts with the default cash
+            db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(DEFAULT_CASH)))
+            return DEFAULT_CASH
+        return Decimal(row[0])
 
 
 def _status(row: tuple[object, ...]) -> OrderStatus:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,13 +42,19 @@ def build_engine(
 ) -> Engine:
     """The embedded setup: bundled (or CSV) prices, the demo strategy, the paper broker."""
     market = CsvMarketData(prices) if prices else BundledMarketData()
-    broker = PaperBroker(
-        settings.paper_db,
-        account_id=settings.account_id,
-        reject_duplicates=settings.paper_reject_duplicates,
-        latency_s=settings.paper_latency_ms / 1000,
+
+    @cache
+    def broker_for(account_id: str) -> PaperBroker:
+        return PaperBroker(
+            settings.paper_db,
+            account_id=account_id,
+            reject_duplicates=settings.paper_reject_duplicates,
+            latency_s=settings.paper_latency_ms / 1000,
+        )
+
+    ports = Ports(
+        MomentumStrategy(market), market, broker_for(settings.account_id), broker_for=broker_for
     )
-    ports = Ports(MomentumStrategy(market), market, broker)
     return Engine(store, ports, settings, SystemClock(), UuidFactory(), observer=observer)
 
 

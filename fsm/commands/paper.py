@@ -19,9 +19,14 @@ PaperDbOption = Annotated[
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
-def open_paper(path: Path | None) -> PaperBroker:
+AccountOption = Annotated[
+    str | None, typer.Option("--account", help="Paper account (default: TRADEFSM_ACCOUNT_ID).")
+]
+
+
+def open_paper(path: Path | None, account: str | None = None) -> PaperBroker:
     settings = load_settings()
-    return PaperBroker(path or settings.paper_db, account_id=settings.account_id)
+    return PaperBroker(path or settings.paper_db, account_id=account or settings.account_id)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,18 +34,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(paper, name="paper")
 
     @paper.command("orders")
-    def orders(paper_db: PaperDbOption = None, fmt: FormatOption = Format.TABLE) -> None:
-        """Every order the paper broker received, oldest first."""
-        rows = [o.model_dump(mode="json") for o in open_paper(paper_db).orders()]
+    def orders(
+        paper_db: PaperDbOption = None, account: AccountOption = None,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:  # fmt: skip
+        """Every order the paper broker received for the account, oldest first."""
+        rows = [o.model_dump(mode="json") for o in open_paper(paper_db, account).orders()]
         columns = ("client_order_id", "symbol", "side", "qty", "filled_qty", "avg_price", "status")
         emit(rows, columns, fmt, f"{len(rows)} paper order(s)")
 
     @paper.command("positions")
-    def positions(paper_db: PaperDbOption = None, fmt: FormatOption = Format.TABLE) -> None:
+    def positions(
+        paper_db: PaperDbOption = None, account: AccountOption = None,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:  # fmt: skip
         """Cash and positions of the paper account."""
-        account = open_paper(paper_db).account()
-        rows = [p.model_dump(mode="json") for p in account.positions]
-        emit(rows, ("symbol", "qty"), fmt, f"positions (cash ${account.cash})")
+        snapshot = open_paper(paper_db, account).account()
+        rows = [p.model_dump(mode="json") for p in snapshot.positions]
+        emit(
+            rows,
+            ("symbol", "qty"),
+            fmt,
+            f"positions of {snapshot.account_id} (cash ${snapshot.cash})",
+        )
 
     @paper.command("reset")
     def reset(
