@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from fsm.commands import audit, diagram, lifecycle, paper, runs
+from fsm.commands import audit, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import stderr, stdout
 from fsm.errors import (
     ConcurrentModification,
@@ -58,9 +58,18 @@ DbOption = runs.DbOption
 _settings = lifecycle.settings_from
 
 
-@cache
 def _engine(url: str) -> Any:
-    return make_engine(url)
+    settings = _settings(db=url)
+    return _cached_engine(
+        url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name
+    )
+
+
+@cache
+def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str) -> Any:
+    return make_engine(
+        url, pool_size=pool_size, statement_timeout_ms=timeout_ms, application_name=name
+    )
 
 
 def open_store(db: str | None) -> SqlRunStore:
@@ -79,6 +88,7 @@ runs.register(app, open_store)
 audit.register(app, open_audit)
 diagram.register(app, open_store)
 lifecycle.register(app, open_store)
+queue.register(app, open_store)
 paper.register(app)
 
 

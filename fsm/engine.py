@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -102,7 +102,26 @@ class Engine:
                 return existing
         return self.drive(self.create(request))
 
-    def create(self, request: RunRequest) -> RunRecord:
+    def submit(self, request: RunRequest) -> RunRecord:
+        """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
+        if request.idempotency_key:
+            existing = self.store.find_by_idempotency_key(request.idempotency_key)
+            if existing is not None:
+                return existing
+        return self.create(request, queued=True)
+
+    def claim_and_drive(self) -> RunRecord | None:
+        """Take the next queued (or abandoned) run and drive it; None when there is none."""
+        now = self.clock.now()
+        run = self.store.claim_next(
+            self.owner,
+            now + timedelta(seconds=self.settings.lease_seconds),
+            now,
+            now + timedelta(seconds=self.settings.run_deadline_seconds),
+        )
+        return None if run is None else self._continue(run, now)
+
+    def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         correlation_id = request.correlation_id or self.ids.new_id("corr")
@@ -127,7 +146,7 @@ class Engine:
             mode=request.mode,
             as_of=request.as_of or now.date(),
             state=self.definition.initial,
-            status=RunStatus.ACTIVE,
+            status=RunStatus.QUEUED if queued else RunStatus.ACTIVE,
             version=1,
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
@@ -135,9 +154,14 @@ class Engine:
             head_hash=entry.hash,
             created_at=now,
             updated_at=now,
-            lease_owner=self.owner,
-            lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
-            deadline_at=now + timedelta(seconds=self.settings.run_deadline_seconds),
+            # A queued run gets its lease and deadline from the worker that claims it.
+            lease_owner=None if queued else self.owner,
+            lease_expires_at=None
+            if queued
+            else now + timedelta(seconds=self.settings.lease_seconds),
+            deadline_at=None
+            if queued
+            else now + timedelta(seconds=self.settings.run_deadline_seconds),
         )
         self.store.create_run(run, entry)
         failpoint("transition.created")
@@ -156,10 +180,15 @@ class Engine:
         now = self.clock.now()
         takeover = run.lease_owner if owner_is_gone(run.lease_owner) else None
         expires = now + timedelta(seconds=self.settings.lease_seconds)
-        run = self.store.acquire_lease(run_id, self.owner, expires, now, takeover)
-        attempts = Counter(a.state for a in self.store.attempts(run_id))
-        driver = RunDriver(self, run, load_outputs(self.store.checkpoints(run_id)), attempts)
-        log.info("resume", run_id=run_id, state=run.state, taken_from=takeover or run.lease_owner)
+        log.info("resume", run_id=run_id, state=run.state, taken_from=run.lease_owner)
+        return self._continue(
+            self.store.acquire_lease(run_id, self.owner, expires, now, takeover), now
+        )
+
+    def _continue(self, run: RunRecord, now: datetime) -> RunRecord:
+        """Drive a run this engine just leased, from its stored state and checkpoints."""
+        attempts = Counter(a.state for a in self.store.attempts(run.run_id))
+        driver = RunDriver(self, run, load_outputs(self.store.checkpoints(run.run_id)), attempts)
         reason = stale_reason(run, now, self.settings)
         if reason:
             driver.stale(reason)

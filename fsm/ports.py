@@ -116,6 +116,16 @@ class RunStore(Protocol):
         """
         ...
 
+    def claim_next(
+        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+    ) -> RunRecord | None:
+        """Take the oldest queued run, or an active run whose lease expired, for ``owner``.
+
+        A queued run becomes active (its deadline starts now); a run whose account already has
+        an active run is left queued. Concurrent claimers never get the same run.
+        """
+        ...
+
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None: ...
 
     def update_intent(self, update: IntentUpdate, fence: Fence) -> None: ...

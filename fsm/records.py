@@ -22,6 +22,7 @@ class Mode(StrEnum):
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"  # submitted, waiting for a worker
     ACTIVE = "active"
     DONE = "done"
     FAILED = "failed"

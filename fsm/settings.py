@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."
     )
+    db_pool_size: int = Field(5, ge=1, le=200, description="PostgreSQL: connections kept open.")
+    db_statement_timeout_ms: int = Field(
+        30_000, ge=0, description="PostgreSQL: a statement running longer is cancelled (0: never)."
+    )
+    db_application_name: str = Field(
+        "tradefsm", max_length=63, description="PostgreSQL: application_name of the connections."
+    )
     lease_seconds: float = Field(
         60, gt=0, description="How long a run's lease lasts unless renewed by its driver."
     )

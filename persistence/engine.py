@@ -43,12 +43,27 @@ def parse_url(raw: str) -> URL:
     return url
 
 
-def make_engine(raw_url: str, **options: Any) -> Engine:
+def make_engine(
+    raw_url: str,
+    *,
+    pool_size: int = 5,
+    statement_timeout_ms: int = 30_000,
+    application_name: str = "tradefsm",
+    **options: Any,
+) -> Engine:
+    """An engine for the run database; the pool and session settings apply to PostgreSQL."""
     url = parse_url(raw_url)
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, **options)
-        return create_engine(url, pool_pre_ping=True, json_serializer=canonical_json, **options)
+        session = {
+            "application_name": application_name,
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        }
+        return create_engine(
+            url, pool_pre_ping=True, json_serializer=canonical_json, pool_size=pool_size,
+            connect_args=session, **options,
+        )  # fmt: skip
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidDatabaseUrl(f"cannot use database URL {redact(raw_url)!r}: {exc}") from exc
 

@@ -10,13 +10,16 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Select,
+    and_,
     bindparam,
+    exists,
     func,
     insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import (
     ConcurrentModification,
@@ -49,6 +52,7 @@ from persistence.tables import (
     step_attempts,
 )
 
+CLAIM_BATCH = 20
 _MOVE_COLUMNS = (
     "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "result",
     "failure",
@@ -209,6 +213,63 @@ class SqlRunStore:
             run_id=run_id,
             state=run.state,
         )
+
+    def claim_next(
+        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+    ) -> RunRecord | None:
+        with translate_errors():
+            for run_id in self._claimable(now):
+                if self._claim(run_id, owner, expires_at, now, deadline_at):
+                    return self.get_run(run_id)
+        return None
+
+    def _claimable(self, now: datetime) -> list[str]:
+        other = runs.alias("other")
+        account_busy = exists().where(
+            other.c.account_id == runs.c.account_id,
+            other.c.status == "active",
+            other.c.run_id != runs.c.run_id,
+        )
+        stmt = (
+            select(runs.c.run_id)
+            .where(
+                or_(
+                    and_(runs.c.status == "queued", ~account_busy),
+                    and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
+                )
+            )
+            .order_by(runs.c.created_at, runs.c.run_id)
+            .limit(CLAIM_BATCH)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def _claim(
+        self, run_id: str, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+    ) -> bool:
+        """Take one candidate if it is still claimable; rows another claimer locks are skipped."""
+        claimable = or_(
+            runs.c.status == "queued",
+            and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
+        )
+        locked = select(runs.c.run_id).where(runs.c.run_id == run_id, claimable)
+        if self.engine.dialect.name == "postgresql":
+            locked = locked.with_for_update(skip_locked=True)
+        take = (
+            update(runs)
+            .where(runs.c.run_id == run_id, claimable)
+            .values(
+                status="active", lease_owner=owner, lease_expires_at=expires_at,
+                deadline_at=func.coalesce(runs.c.deadline_at, deadline_at),
+            )
+        )  # fmt: skip
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(locked).first() is None:
+                    return False  # taken by another claimer, or locked by one right now
+                return conn.execute(take).rowcount == 1
+        except IntegrityError:  # the account got an active run meanwhile: leave it queued
+            return False
 
     @staticmethod
     def _fence(conn: Connection, fence: Fence) -> None:

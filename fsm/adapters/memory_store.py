@@ -54,11 +54,13 @@ class MemoryRunStore:
                 f"idempotency key {run.idempotency_key!r} is already used", run_id=run.run_id
             )
         active = self._active.get(run.account_id)
-        if active is not None and self._runs[active].status is RunStatus.ACTIVE:
-            raise RunAlreadyActive(
-                f"account {run.account_id!r} already has an active run {active}", run_id=active
-            )
-        self._active[run.account_id] = run.run_id
+        if run.status is RunStatus.ACTIVE:
+            if active is not None and self._runs[active].status is RunStatus.ACTIVE:
+                raise RunAlreadyActive(
+                    f"account {run.account_id!r} already has an active run {active}",
+                    run_id=active,
+                )
+            self._active[run.account_id] = run.run_id
         self._runs[run.run_id] = run
         self._ledger[run.run_id] = [entry]
         self._checkpoints[run.run_id] = []
@@ -114,6 +116,25 @@ class MemoryRunStore:
         leased = run.model_copy(update={"lease_owner": owner, "lease_expires_at": expires_at})
         self._runs[run_id] = leased
         return leased
+
+    def claim_next(
+        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+    ) -> RunRecord | None:
+        busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
+        for run in sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id)):
+            queued = run.status is RunStatus.QUEUED and run.account_id not in busy
+            expired = run.status is RunStatus.ACTIVE and (
+                run.lease_expires_at is None or run.lease_expires_at <= now
+            )
+            if queued or expired:
+                claimed = run.model_copy(update={
+                    "status": RunStatus.ACTIVE, "lease_owner": owner,
+                    "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,
+                })  # fmt: skip
+                self._runs[run.run_id] = claimed
+                self._active[run.account_id] = run.run_id
+                return claimed
+        return None
 
     def _check_fence(self, fence: Fence) -> None:
         run = self.get_run(fence.run_id)

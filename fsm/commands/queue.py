@@ -1,0 +1,70 @@
+"""`tradefsm submit` and `tradefsm worker`: a queue of runs and the workers that drive them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from fsm.commands.lifecycle import JsonOption, StoreOpener, build_engine, settings_from
+from fsm.commands.output import print_json, stdout
+from fsm.commands.runs import DbOption
+from fsm.engine import RunRequest
+from fsm.records import Mode
+from fsm.worker import Worker
+
+
+def register(app: typer.Typer, open_store: StoreOpener) -> None:
+    @app.command()
+    def submit(
+        db: DbOption = None,
+        account: Annotated[str | None, typer.Option(help="Account id (default: paper).")] = None,
+        mode: Annotated[Mode, typer.Option(help="What the run may do.")] = Mode.PAPER,
+        as_of: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Market date (default: today)."),
+        ] = None,
+        idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
+        correlation_id: Annotated[str | None, typer.Option(help="Tie the run to a caller.")] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Queue a run for `tradefsm worker`; prints its run id."""
+        settings = settings_from(db=db, account_id=account)
+        request = RunRequest(
+            account_id=settings.account_id, mode=mode, as_of=as_of.date() if as_of else None,
+            idempotency_key=idempotency_key, correlation_id=correlation_id,
+        )  # fmt: skip
+        queued = build_engine(settings, open_store(settings.db)).submit(request)
+        if as_json:
+            print_json(queued.model_dump(mode="json"))
+        else:
+            print(queued.run_id)
+
+    @app.command()
+    def worker(
+        db: DbOption = None,
+        concurrency: Annotated[int, typer.Option(min=1, max=64, help="Runs driven at once.")] = 1,
+        max_runs: Annotated[
+            int | None, typer.Option(min=1, help="Stop after driving this many runs.")
+        ] = None,
+        idle_exit: Annotated[
+            float | None, typer.Option(min=0, help="Stop after this many seconds without work.")
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Claim queued or abandoned runs and drive them; SIGTERM finishes held runs, then stops."""
+        settings = settings_from(db=db)
+        store = open_store(settings.db)
+        report = Worker(
+            lambda: build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
+            idle_exit=idle_exit,
+        ).run()  # fmt: skip
+        if as_json:
+            print_json(report.as_json())
+        else:
+            done = report.as_json()
+            stdout.print(
+                f"drove {done['runs']} run(s): {done['done']} done, {done['failed']} failed; "
+                f"stopped by {done['stopped_by']}"
+            )
