@@ -87,5 +87,8 @@ def backoff(settings: Settings) -> Callable[[RetryCallState], float]:
     return wait
 
 
-def is_transient(error: BaseException) -> bool:
+def is_transient(error: BaseException, state: str) -> bool:
+    """Worth another try; a timed-out executing step is not (its thread may still be sending)."""
+    if state == "executing" and isinstance(error, StepTimeout):
+        return False
     return isinstance(error, TransientError)

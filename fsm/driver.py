@@ -92,7 +92,7 @@ class RunDriver:
         retrying = Retrying(
             stop=stop_after_attempt(settings.retry_attempts if POLICIES[state].retries else 1),
             wait=backoff(settings),
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(lambda error: is_transient(error, state)),
             before_sleep=lambda _state: self._store_failed_attempt(),
             sleep=self.engine.sleep,
             reraise=True,

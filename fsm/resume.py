@@ -28,7 +28,7 @@ from fsm.settings import Settings
 class StatePolicy:
     on_resume: str  # re-enter | reuse checkpoint | reconcile
     uses: tuple[str, ...]  # checkpoints of earlier states the step reads
-    retries: bool  # transient errors retried with backoff
+    retries: bool  # transient errors retried with backoff (executing: never after a timeout)
     note: str
 
     def as_json(self) -> dict[str, object]:
@@ -51,7 +51,7 @@ POLICIES: dict[str, StatePolicy] = {
         "pure: the plan is computed again from the analysis checkpoint",
     ),
     "executing": StatePolicy(
-        "reconcile", ("planning",), False,
+        "reconcile", ("planning",), True,
         "each committed intent is looked up at the broker by client_order_id; only intents "
         "the broker never saw are submitted, never twice",
     ),

@@ -246,3 +246,32 @@ def test_attempts_are_kept_with_their_outcome(store: RunStore) -> None:
                                    "head_hash": entry.hash})  # fmt: skip
     store.commit_transition(moved, entry, None, ok)
     assert store.attempts("run_1") == [failed, ok]
+
+
+def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -> None:
+    definition = trading_definition()
+    store.ensure_definition(definition.record())
+    for n, account in enumerate(["a", "a", "b"]):
+        entry = seal(GENESIS_HASH, run_id=f"q{n}", seq=1, event="created", source=None,
+                     target="idle", accepted=True, actor="engine", correlation_id="c",
+                     causation_id=None, occurred_at=T0 + timedelta(seconds=n))  # fmt: skip
+        store.create_run(RunRecord(
+            run_id=f"q{n}", correlation_id="c", account_id=account, mode=Mode.PAPER,
+            as_of=date(2026, 11, 27), state="idle", status=RunStatus.QUEUED, version=1,
+            definition_hash=definition.definition_hash, head_hash=entry.hash,
+            created_at=T0 + timedelta(seconds=n), updated_at=T0,
+        ), entry)  # fmt: skip
+    later = T0 + timedelta(minutes=1)
+    deadline = T0 + timedelta(minutes=15)
+    first = store.claim_next("w1", later + timedelta(seconds=30), later, deadline)
+    assert first is not None
+    assert (first.run_id, first.status, first.lease_owner) == ("q0", RunStatus.ACTIVE, "w1")
+    assert first.deadline_at == deadline
+    second = store.claim_next("w2", later + timedelta(seconds=30), later, deadline)
+    assert second is not None
+    assert second.run_id == "q2"  # q1 waits: account a already has an active run
+    assert store.claim_next("w3", later + timedelta(seconds=30), later, deadline) is None
+    expired = later + timedelta(seconds=31)
+    again = store.claim_next("w3", expired + timedelta(seconds=30), expired, deadline)
+    assert again is not None
+    assert (again.run_id, again.lease_owner) == ("q0", "w3")  # its lease ran out

@@ -51,9 +51,9 @@ def test_the_crash_points_cover_every_failpoint_on_the_paper_path() -> None:
 class Site:
     """A run database and a paper broker file, driven by real `tradefsm` processes."""
 
-    def __init__(self, folder: Path, protect: bool, **env: str) -> None:
+    def __init__(self, folder: Path, protect: bool, url: str | None = None, **env: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.url = f"sqlite:///{folder / 'runs.db'}"
+        self.url = url or f"sqlite:///{folder / 'runs.db'}"
         self.paper = folder / "paper.db"
         engine = make_engine(self.url)
         migrate.upgrade(engine)
@@ -82,6 +82,9 @@ class Site:
         [run] = self.store.list_runs(RunFilter())
         return run
 
+    def orders_of(self, account: str) -> list[str]:
+        return [o.client_order_id for o in PaperBroker(self.paper, account_id=account).orders()]
+
     def orders(self) -> Counter[tuple[str, str]]:
         return Counter((o.symbol, o.side.value) for o in PaperBroker(self.paper).orders())
 
@@ -103,7 +106,18 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Site:
 def test_kill_at_a_failpoint_then_resume(
     baseline: Site, tmp_path: Path, point: str, protect: bool
 ) -> None:
-    site = Site(tmp_path, protect)
+    _kill_and_resume(baseline, Site(tmp_path, protect), point)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point", ["intents.saved", "broker.submitted@4", "broker.filled"])
+def test_kill_then_resume_on_postgresql(
+    baseline: Site, tmp_path: Path, point: str, pg_cluster: Any
+) -> None:
+    _kill_and_resume(baseline, Site(tmp_path, False, url=pg_cluster.new_database()), point)
+
+
+def _kill_and_resume(baseline: Site, site: Site, point: str) -> None:
     code, _, _ = site.cli("run", "--json", TRADEFSM_FAILPOINTS=point)
     assert code == -signal.SIGKILL, f"{point} was not reached"
     run = site.only_run()
