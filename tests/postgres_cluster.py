@@ -71,6 +71,13 @@ class PostgresCluster:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def require_password(self, role: str) -> None:
+        """Make ``role`` authenticate with its password over TCP (everyone else: trust)."""
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text(encoding="utf-8"), encoding="utf-8")
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
     def admin_dsn(self) -> str:
         return f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres"
 
