@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition", "resume", "audit")
+BENCHMARKS = ("transition", "resume", "audit", "scale")
 
 
 def main() -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import resume, transition
+from benchmarks import audit, resume, scale, transition
+from tests.postgres_cluster import PostgresCluster
 
 
 @pytest.mark.parametrize(
@@ -13,9 +14,21 @@ from benchmarks import resume, transition
         (transition, {"engine_us_per_transition_median", "raw_sqlite3_us_per_transition_median",
                       "ratio_engine_to_raw"}),
         (resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"}),
+        (audit, {"verify_s", "query_ms_max"}),
     ],
 )  # fmt: skip
 def test_benchmark_runs_and_reports_its_keys(module: object, keys: set[str]) -> None:
     result = module.run(quick=True)  # type: ignore[attr-defined]
     assert keys <= set(result)
     assert all(result[k] > 0 for k in keys)
+
+
+@pytest.mark.postgres
+def test_scale_benchmark_runs_on_the_test_cluster(
+    pg_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = f"postgresql+psycopg://{pg_cluster.user}@127.0.0.1:{pg_cluster.port}/postgres"
+    monkeypatch.setenv("TRADEFSM_BENCH_PG_URL", server)
+    result = scale.run(quick=True)
+    assert {"runs_per_s_1", "runs_per_s_2", "runs_per_s_4", "ratio_2_to_1"} <= set(result)
+    assert result["runs_per_s_1"] > 0
