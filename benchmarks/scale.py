@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -76,6 +77,7 @@ def _level(url: str, workers: int, runs_count: int, folder: Path) -> float:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # quiet
     runs_count, repetitions = (8, 1) if quick else (24, 3)
     cluster = None
     server = os.environ.get("TRADEFSM_BENCH_PG_URL")
