@@ -131,26 +131,20 @@ class SqlAudit:
         }
 
 
-def _one(run_id: str | None) -> list[Any]:
-    return [runs.c.run_id == run_id] if run_id else []
+def _between(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    """``since <= column < until``, each bound only when given."""
+    return [
+        *([column >= since] if since is not None else []),
+        *([column < until] if until is not None else []),
+    ]
 
 
 def _window(since: datetime | None, until: datetime | None) -> list[Any]:
-    out = []
-    if since is not None:
-        out.append(ledger.c.occurred_at >= since)
-    if until is not None:
-        out.append(ledger.c.occurred_at < until)
-    return out
+    return _between(ledger.c.occurred_at, since, until)
 
 
 def _created(since: datetime | None, until: datetime | None) -> list[Any]:
-    out = []
-    if since is not None:
-        out.append(runs.c.created_at >= since)
-    if until is not None:
-        out.append(runs.c.created_at < until)
-    return out
+    return _between(runs.c.created_at, since, until)
 
 
 def _conditions(q: AuditFilter) -> list[Any]:

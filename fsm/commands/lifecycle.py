@@ -28,6 +28,13 @@ from fsm.settings import Settings, load_settings
 
 StoreOpener = Callable[[str | None], RunStore]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AccountOption = Annotated[str | None, typer.Option(help="Account id (default: paper).")]
+ModeOption = Annotated[Mode, typer.Option(help="What the run may do.")]
+AsOfOption = Annotated[
+    datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Market date (default: today).")
+]
+KeyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
+CorrelationOption = Annotated[str | None, typer.Option(help="Tie the run to a caller.")]
 
 
 def settings_from(**overrides: Any) -> Settings:
@@ -105,14 +112,11 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     @app.command()
     def run(
         db: DbOption = None,
-        account: Annotated[str | None, typer.Option(help="Account id (default: paper).")] = None,
-        mode: Annotated[Mode, typer.Option(help="What the run may do.")] = Mode.PAPER,
-        as_of: Annotated[
-            datetime | None,
-            typer.Option(formats=["%Y-%m-%d"], help="Market date (default: today)."),
-        ] = None,
-        idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
-        correlation_id: Annotated[str | None, typer.Option(help="Tie the run to a caller.")] = None,
+        account: AccountOption = None,
+        mode: ModeOption = Mode.PAPER,
+        as_of: AsOfOption = None,
+        idempotency_key: KeyOption = None,
+        correlation_id: CorrelationOption = None,
         prices: Annotated[
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,

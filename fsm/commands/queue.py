@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from fsm.commands.lifecycle import JsonOption, StoreOpener, build_engine, settings_from
+from fsm.commands.lifecycle import (
+    AccountOption,
+    AsOfOption,
+    CorrelationOption,
+    JsonOption,
+    KeyOption,
+    ModeOption,
+    StoreOpener,
+    build_engine,
+    settings_from,
+)
 from fsm.commands.output import print_json, stdout
 from fsm.commands.runs import DbOption
 from fsm.engine import RunRequest
@@ -19,14 +28,11 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     @app.command()
     def submit(
         db: DbOption = None,
-        account: Annotated[str | None, typer.Option(help="Account id (default: paper).")] = None,
-        mode: Annotated[Mode, typer.Option(help="What the run may do.")] = Mode.PAPER,
-        as_of: Annotated[
-            datetime | None,
-            typer.Option(formats=["%Y-%m-%d"], help="Market date (default: today)."),
-        ] = None,
-        idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
-        correlation_id: Annotated[str | None, typer.Option(help="Tie the run to a caller.")] = None,
+        account: AccountOption = None,
+        mode: ModeOption = Mode.PAPER,
+        as_of: AsOfOption = None,
+        idempotency_key: KeyOption = None,
+        correlation_id: CorrelationOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id."""
