@@ -27,8 +27,8 @@ from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 
-# Reached by a first paper run on a fresh account; the others need another path (a refused
-# guard, a cancel, a transient error) and are exercised in test_resume.py.
+# Reached by a first paper run on a fresh account; the others need another path (another
+# mode, a second run, a refused guard, a cancel, a transient error): OFF_THE_PAPER_PATH.
 ON_THE_PAPER_PATH = (
     "transition.created", "transition.start", "transition.signals_generated",
     "transition.rebalance_needed", "transition.plan_approved", "intents.saved",
@@ -38,14 +38,9 @@ ON_THE_PAPER_PATH = (
 CRASH_POINTS = (*ON_THE_PAPER_PATH, "broker.submitted@4", "intent.acked@8")
 
 
-def test_the_crash_points_cover_every_failpoint_on_the_paper_path() -> None:
-    assert set(ON_THE_PAPER_PATH) <= set(all_failpoints())
-    elsewhere = set(all_failpoints()) - set(ON_THE_PAPER_PATH)
-    assert elsewhere == {
-        "transition.signals_reported", "transition.rebalance_not_needed",
-        "transition.plan_reported", "transition.plan_empty", "transition.fail",
-        "transition.cancel", "attempt.stored",
-    }  # fmt: skip
+def test_the_crash_tests_cover_every_failpoint() -> None:
+    off_the_paper_path = {case[0] for case in OFF_THE_PAPER_PATH}
+    assert set(ON_THE_PAPER_PATH) | off_the_paper_path == set(all_failpoints())
 
 
 class Site:
@@ -77,6 +72,10 @@ class Site:
         out, err = process.communicate(timeout=120)
         assert "Traceback" not in err, err
         return process.returncode, out, err
+
+    def active_run(self) -> str:
+        [run] = self.store.list_runs(RunFilter(status="active"))
+        return run.run_id
 
     def only_run(self) -> Any:
         [run] = self.store.list_runs(RunFilter())
@@ -136,3 +135,48 @@ def _kill_and_resume(baseline: Site, site: Site, point: str) -> None:
     assert site.orders() == baseline.orders()
     assert set(site.orders().values()) == {1}
     assert site.positions() == baseline.positions()
+
+
+PRICES_WITH_A_GAP = "date,symbol,price\n2026-11-20,AAA,10\n"  # prices for AAA only
+
+
+OFF_THE_PAPER_PATH = [
+        ("transition.signals_reported", ("run", "--mode", "signals-only"), {}),
+        ("transition.plan_reported", ("run", "--mode", "dry-run"), {}),
+        ("transition.fail", ("run", "--mode", "live"), {}),
+        ("transition.rebalance_not_needed", ("run",), {"second": "run"}),
+        ("transition.plan_empty", ("run",),
+         {"second": "run", "TRADEFSM_DRIFT_THRESHOLD": "0.0001"}),
+        ("transition.cancel", ("cancel",), {}),
+        # positions bought on bundled prices have no price in the file: a transient error
+        ("attempt.stored", ("run", "--prices", "PRICES"),
+         {"second": "run", "TRADEFSM_RETRY_BASE_SECONDS": "0"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("point", "first", "env"), OFF_THE_PAPER_PATH)
+def test_kill_at_the_failpoints_off_the_paper_path(
+    tmp_path: Path, point: str, first: tuple[str, ...], env: dict[str, str]
+) -> None:
+    site = Site(tmp_path, protect=True, **{k: v for k, v in env.items() if k != "second"})
+    prices = tmp_path / "prices.csv"
+    prices.write_text(PRICES_WITH_A_GAP, encoding="utf-8")
+    args = tuple(str(prices) if a == "PRICES" else a for a in first)
+    if "second" in env:  # the point is on a second run of the account
+        assert site.cli("run")[0] == 0
+    if args[0] == "cancel":
+        code, _, _ = site.cli("run", TRADEFSM_FAILPOINTS="transition.start")
+        assert code == -signal.SIGKILL
+        args = ("cancel", site.active_run(), "--actor", "ops", "--reason", "crash test")
+    code, _, err = site.cli(*args, TRADEFSM_FAILPOINTS=point)
+    assert code == -signal.SIGKILL, f"{point} was not reached: {err}"
+    run = site.store.list_runs(RunFilter(limit=1))[0]
+    if run.status.value == "active":
+        code, _, err = site.cli("resume", run.run_id)
+        assert code in (0, 1), err
+    run = site.store.get_run(run.run_id)
+    assert run.status.value in ("done", "failed")
+    ledger = site.store.ledger(run.run_id)
+    assert [e.seq for e in ledger] == list(range(1, len(ledger) + 1))
+    assert first_broken_seq(ledger) is None
+    assert set(site.orders().values()) <= {1}
