@@ -9,6 +9,7 @@ would store them, and driver errors are translated at the same boundary.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -59,11 +60,40 @@ class DriverTransaction:
         return int(self.cursor.rowcount)
 
 
+class HeldConnections:
+    """One DB-API connection per thread, kept checked out for the per-transition writes.
+
+    Checking a connection out of the pool and back for every transition costs about half as
+    much as the durable commit itself; a connection that failed is dropped and replaced.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = self._local.raw = self.engine.raw_connection()
+        return raw
+
+    def discard(self) -> None:
+        raw = getattr(self._local, "raw", None)
+        self._local.raw = None
+        if raw is not None:
+            raw.invalidate()  # never handed out again by the pool
+
+
 @contextmanager
-def driver_transaction(engine: Engine, run_id: str | None = None) -> Iterator[DriverTransaction]:
-    """One transaction on a pooled DB-API connection (BEGIN IMMEDIATE on SQLite)."""
+def driver_transaction(
+    engine: Engine, run_id: str | None = None, held: HeldConnections | None = None
+) -> Iterator[DriverTransaction]:
+    """One transaction on a DB-API connection (BEGIN IMMEDIATE on SQLite).
+
+    With ``held``, the thread's held connection is used; otherwise one from the pool.
+    """
     dbapi_error = engine.dialect.loaded_dbapi.Error
-    raw = engine.raw_connection()
+    raw = held.get() if held is not None else engine.raw_connection()
     try:
         cursor = raw.cursor()
         if engine.dialect.name == "sqlite":
@@ -71,11 +101,28 @@ def driver_transaction(engine: Engine, run_id: str | None = None) -> Iterator[Dr
         yield DriverTransaction(cursor)
         raw.commit()
     except dbapi_error as exc:
-        raw.rollback()
+        _roll_back(raw, dbapi_error, held)
         wrapped = sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
+        if wrapped.connection_invalidated or isinstance(wrapped, sa_exc.OperationalError):
+            _drop(raw, held)
         raise translate(wrapped, run_id) from exc
     except BaseException:
-        raw.rollback()
+        _roll_back(raw, dbapi_error, held)
         raise
     finally:
-        raw.close()
+        if held is None:
+            raw.close()
+
+
+def _roll_back(raw: Any, dbapi_error: type[Exception], held: HeldConnections | None) -> None:
+    try:
+        raw.rollback()
+    except dbapi_error:  # the connection itself is broken: it must not be used again
+        _drop(raw, held)
+
+
+def _drop(raw: Any, held: HeldConnections | None) -> None:
+    if held is not None:
+        held.discard()
+    else:
+        raw.invalidate()

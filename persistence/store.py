@@ -41,7 +41,7 @@ from fsm.records import (
 )
 from persistence import mapping
 from persistence.errors import translate_errors
-from persistence.hotpath import DriverStatement, driver_transaction
+from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
 from persistence.tables import (
     checkpoints,
     definitions,
@@ -106,6 +106,9 @@ class SqlRunStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._hot = _HotStatements(engine.dialect)
+        # SQLite: a held connection per thread (a local file does not drop connections);
+        # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
+        self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
 
     def ensure_definition(self, definition: Definition) -> None:
         with translate_errors(), self.engine.begin() as conn:
@@ -127,7 +130,7 @@ class SqlRunStore:
 
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         try:
-            with driver_transaction(self.engine, run.run_id) as tx:
+            with driver_transaction(self.engine, run.run_id, self._held) as tx:
                 tx.execute(self._hot.insert_run, mapping.run_row(run))
                 tx.execute(self._hot.insert_ledger, mapping.ledger_row(entry))
         except ConcurrentModification as exc:  # a unique key clashed: say which one
@@ -160,7 +163,7 @@ class SqlRunStore:
             "b_owner": run.lease_owner,
         }
         hot = self._hot
-        with driver_transaction(self.engine, run.run_id) as tx:
+        with driver_transaction(self.engine, run.run_id, self._held) as tx:
             if tx.execute(hot.move_run, move) != 1:
                 raise ConcurrentModification(
                     f"run {run.run_id} is no longer at version {run.version - 1} under this "
