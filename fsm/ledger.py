@@ -10,6 +10,7 @@ decisions as objects with ``name``, ``passed``, ``reason`` and ``inputs``. Then
 from __future__ import annotations
 
 import hashlib
+import json.encoder
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,14 +19,13 @@ from fsm.definition import canonical_json
 from fsm.records import GuardDecision, LedgerEntry
 
 GENESIS_HASH = "0" * 64
+# The string encoder json.dumps uses with ensure_ascii=False (C-accelerated where available).
+_encode_string = json.encoder.encode_basestring
 HASHED_FIELDS = (
     "run_id", "seq", "event", "source", "target", "accepted", "guards", "actor",
     "correlation_id", "causation_id", "occurred_at", "duration_ms", "attempt", "error_type",
     "error_message",
 )  # fmt: skip
-
-
-_UNGUARDED_FIELDS = tuple(name for name in HASHED_FIELDS if name != "guards")
 
 
 def utc_text(moment: datetime) -> str:
@@ -53,20 +53,31 @@ def _guards(guards: Iterable[Any]) -> list[Any]:
 def canonical_text(values: Mapping[str, Any]) -> str:
     """``canonical_json(canonical_body(values))``; guards may already be canonical JSON text.
 
-    The run database stores JSON in canonical form, so a verifier reading SQLite can hash
-    the stored guards text as it is instead of decoding and encoding it again. Keys are
-    sorted, so the guards always sit between ``event`` and ``occurred_at``.
+    The run database stores JSON in canonical form, so a verifier reading it can hash the
+    stored guards text as it is; the row is then written out field by field in sorted-key
+    order, which is what ``canonical_json`` produces, without sorting or decoding anything.
     """
     guards = values["guards"]
     if not isinstance(guards, str):
         return canonical_json(canonical_body(values))
-    rest = {name: values[name] for name in _UNGUARDED_FIELDS}
-    occurred = rest["occurred_at"]
-    rest["occurred_at"] = occurred if isinstance(occurred, str) else utc_text(occurred)
-    rest["accepted"] = bool(rest["accepted"])
-    text = canonical_json(rest)
-    cut = text.index(',"occurred_at":')
-    return f'{text[:cut]},"guards":{guards}{text[cut:]}'
+    occurred = values["occurred_at"]
+    occurred_text = occurred if isinstance(occurred, str) else utc_text(occurred)
+    return (
+        f'{{"accepted":{"true" if values["accepted"] else "false"},'
+        f'"actor":{_text(values["actor"])},"attempt":{int(values["attempt"])},'
+        f'"causation_id":{_text(values["causation_id"])},'
+        f'"correlation_id":{_text(values["correlation_id"])},'
+        f'"duration_ms":{int(values["duration_ms"])},'
+        f'"error_message":{_text(values["error_message"])},'
+        f'"error_type":{_text(values["error_type"])},"event":{_text(values["event"])},'
+        f'"guards":{guards},"occurred_at":{_text(occurred_text)},'
+        f'"run_id":{_text(values["run_id"])},"seq":{int(values["seq"])},'
+        f'"source":{_text(values["source"])},"target":{_text(values["target"])}}}'
+    )
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
 
 
 def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
