@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -47,6 +48,17 @@ class Flaky:
             raise self.error
         targets = (TargetWeight(symbol="SPY", weight=Decimal("0.5")),)
         return SignalSet(as_of=ctx.as_of, strategy="flaky", targets=targets)
+
+
+class Hanging:
+    """A strategy whose provider never answers."""
+
+    def generate(self, ctx: RunContext) -> SignalSet:
+        time.sleep(5)
+        raise AssertionError("unreachable within the timeout")
+
+
+HANG_SETTINGS = Settings(step_timeout_seconds=0.2, retry_attempts=1)
 
 
 def _engine(store: SqlRunStore, broker: PaperBroker, clock: FixedClock, **kw: Any) -> Engine:
@@ -157,12 +169,7 @@ def test_permanent_errors_fail_at_once(
 def test_a_step_that_hangs_times_out(
     store: SqlRunStore, broker: PaperBroker, clock: FixedClock
 ) -> None:
-    class Hanging:
-        def generate(self, ctx: RunContext) -> SignalSet:
-            time.sleep(5)
-            raise AssertionError("unreachable within the timeout")
-
-    settings = Settings(step_timeout_seconds=0.2, retry_attempts=1)
+    settings = HANG_SETTINGS
     started = time.monotonic()
     run = _engine(store, broker, clock, signals=Hanging(), settings=settings).run(
         RunRequest(account_id="paper")
@@ -220,14 +227,7 @@ def test_resume_policy_is_shown_with_the_run(tmp_path: Path) -> None:
 def test_a_hanging_step_also_times_out_off_the_main_thread(
     store: SqlRunStore, broker: PaperBroker, clock: FixedClock
 ) -> None:
-    import threading
-
-    class Hanging:
-        def generate(self, ctx: RunContext) -> SignalSet:
-            time.sleep(5)
-            raise AssertionError("unreachable within the timeout")
-
-    settings = Settings(step_timeout_seconds=0.2, retry_attempts=1)
+    settings = HANG_SETTINGS
     engine = _engine(store, broker, clock, signals=Hanging(), settings=settings)
     results: list[Any] = []
     worker = threading.Thread(
