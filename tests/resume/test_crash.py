@@ -109,7 +109,7 @@ def test_kill_at_a_failpoint_then_resume(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("point", ["intents.saved", "broker.submitted@4", "broker.filled"])
+@pytest.mark.parametrize("point", CRASH_POINTS)
 def test_kill_then_resume_on_postgresql(
     baseline: Site, tmp_path: Path, point: str, pg_cluster: Any
 ) -> None:
