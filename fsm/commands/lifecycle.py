@@ -104,6 +104,35 @@ def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
     stdout.print(f"  details: tradefsm runs show {run.run_id}")
 
 
+def run_request(
+    settings: Settings,
+    mode: Mode,
+    as_of: datetime | None,
+    idempotency_key: str | None,
+    correlation_id: str | None,
+) -> RunRequest:
+    """The request `run` and `submit` build from their options (the same rules for both)."""
+    if mode is Mode.LIVE and settings.live_trading_enabled:
+        raise InvalidConfiguration("live trading needs a live broker adapter; only paper ships")
+    return RunRequest(
+        account_id=settings.account_id,
+        mode=mode,
+        as_of=as_of.date() if as_of else None,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id,
+    )
+
+
+def _drive_and_report(
+    store: RunStore, as_json: bool, settings: Settings, drive: Callable[[Engine], RunRecord]
+) -> typer.Exit:
+    """Drive one run with progress on a terminal, print it, and give its exit code."""
+    with Progress(enabled=not as_json) as observer:
+        result = drive(build_engine(settings, store, None, observer))
+    report(store, result, as_json)
+    return _exit_for(result)
+
+
 def _exit_for(run: RunRecord) -> typer.Exit:
     return typer.Exit(0 if run.state == "done" else 1)
 
@@ -125,15 +154,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     ) -> None:
         """Start a rebalance run and drive it to done (exit 0) or failed (exit 1)."""
         settings = settings_from(db=db, account_id=account, paper_db=paper_db)
-        if mode is Mode.LIVE and settings.live_trading_enabled:
-            raise InvalidConfiguration("live trading needs a live broker adapter; only paper ships")
-        request = RunRequest(
-            account_id=settings.account_id,
-            mode=mode,
-            as_of=as_of.date() if as_of else None,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-        )
+        request = run_request(settings, mode, as_of, idempotency_key, correlation_id)
         store = open_store(settings.db)
         with Progress(enabled=not as_json) as observer:
             result = build_engine(settings, store, prices, observer).run(request)
@@ -154,12 +175,10 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
             raise typer.BadParameter("give either RUN_ID or --all")
         settings = settings_from(db=db)
         store = open_store(settings.db)
+        if run_id:
+            raise _drive_and_report(store, as_json, settings, lambda e: e.resume(run_id))
         with Progress(enabled=not as_json) as observer:
             engine = build_engine(settings, store, None, observer)
-            if run_id:
-                result = engine.resume(run_id)
-                report(store, result, as_json)
-                raise _exit_for(result)
             results = [engine.resume(r.run_id) for r in engine.resumable()]
         _report_many(results, as_json)
         raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
@@ -169,10 +188,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         """Start a new run, linked to a failed one, from fresh data."""
         settings = settings_from(db=db)
         store = open_store(settings.db)
-        with Progress(enabled=not as_json) as observer:
-            result = build_engine(settings, store, None, observer).retry(run_id)
-        report(store, result, as_json)
-        raise _exit_for(result)
+        raise _drive_and_report(store, as_json, settings, lambda e: e.retry(run_id))
 
     @app.command()
     def cancel(

@@ -15,11 +15,11 @@ from fsm.commands.lifecycle import (
     ModeOption,
     StoreOpener,
     build_engine,
+    run_request,
     settings_from,
 )
 from fsm.commands.output import print_json, stdout
 from fsm.commands.runs import DbOption
-from fsm.engine import RunRequest
 from fsm.records import Mode
 from fsm.worker import Worker
 
@@ -37,10 +37,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id."""
         settings = settings_from(db=db, account_id=account)
-        request = RunRequest(
-            account_id=settings.account_id, mode=mode, as_of=as_of.date() if as_of else None,
-            idempotency_key=idempotency_key, correlation_id=correlation_id,
-        )  # fmt: skip
+        request = run_request(settings, mode, as_of, idempotency_key, correlation_id)
         queued = build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:
             print_json(queued.model_dump(mode="json"))
