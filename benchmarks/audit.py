@@ -1,9 +1,11 @@
-"""Audit queries and chain verification at 1M ledger rows (SQLite).
+"""Audit queries, verification at 1M ledger rows, and sealing 10,000 changed runs (SQLite).
 
-Builds a year of history — about 167k runs of 6 ledger rows, 1% of them refused by a guard,
-a third with orders — with real hash chains, then times each audit query (median of
-repetitions, milliseconds) and one full `verify` (seconds). Targets: each query ≤ 50 ms,
-verify of 1M rows ≤ 15 s.
+Builds a year of history — about 167k runs of 6 ledger rows with their checkpoints (the
+outputs of a real run), 1% of them refused by a guard, a third with orders — with real hash
+chains and commitments, then times each audit query (median of repetitions, milliseconds),
+one full `verify` (seconds: chains, identities, checkpoints, orders, definitions) and one
+`seal` of a digest over 10,000 changed runs. Targets: each query ≤ 50 ms, verify of 1M rows
+≤ 10 s, seal_ms_10k ≤ 200 ms.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert
 
+from benchmarks.transition import one_dry_run
 from fsm.audit import AuditFilter
+from fsm.commitments import (
+    checkpoint_digest,
+    identity_digest,
+    intent_event_hash,
+    intents_digest,
+    outcome_digest,
+)
 from fsm.definition import trading_definition
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.records import GuardDecision
@@ -29,7 +40,7 @@ from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement, driver_transaction
 from persistence.mapping import ledger_row
 from persistence.store import SqlRunStore
-from persistence.tables import intent_events, ledger, order_intents, runs
+from persistence.tables import checkpoints, intent_events, ledger, order_intents, runs
 
 START = datetime(2026, 1, 1, 9, 35, tzinfo=UTC)
 PATH = (("created", None, "idle"), ("start", "idle", "generating_signals"),
@@ -40,28 +51,54 @@ GUARD = GuardDecision(name="max_orders", passed=True, reason="3 order(s), limit 
                       inputs={"orders": "3", "limit": "50"})  # fmt: skip
 
 
-def _run_rows(n: int, definition_hash: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _outputs() -> dict[int, tuple[str, dict[str, Any]]]:
+    """The step outputs of one real dry run, plus an execution report: checkpoint payloads."""
+    with tempfile.TemporaryDirectory() as tmp:
+        outputs = {c.seq: (c.state, c.output) for c in one_dry_run(Path(tmp))[2]}
+    report = {"schema_version": 1, "placed": 2, "succeeded": 2, "trades_required": True,
+              "outcome": "SUCCESS", "orders": []}  # fmt: skip
+    return outputs | {6: ("executing", report)}
+
+
+def _run_rows(
+    n: int, definition_hash: str, outputs: dict[int, tuple[str, dict[str, Any]]],
+    heads: list[tuple[str, int, str]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
     at = START + timedelta(seconds=n * 189)  # ~167k runs over a year
     refused = n % 100 == 0
-    rows, prev = [], GENESIS_HASH
-    for seq, (event, source, target) in enumerate(PATH, start=1):
-        ok = not (refused and event == "plan_approved")
-        entry = seal(prev, run_id=f"run_{n:06d}", seq=seq, event=event if ok else "plan_approved",
-                     source=source, target=target if ok else None, accepted=ok,
-                     guards=(GUARD,) if seq > 1 else (), actor="engine" if n % 7 else "ops",
-                     correlation_id=f"c_{n}", causation_id=f"run_{n:06d}#{seq - 1}",
-                     occurred_at=at + timedelta(milliseconds=40 * seq), duration_ms=40)  # fmt: skip
-        rows.append(ledger_row(entry))
-        prev = entry.hash
     run = {
         "run_id": f"run_{n:06d}", "correlation_id": f"c_{n}", "idempotency_key": None,
         "account_id": f"acct_{n % 300}", "mode": "paper", "as_of": at.date(),
         "state": "done", "status": "done", "version": 6, "parent_run_id": None,
         "definition_hash": definition_hash, "params": {}, "result": None, "failure": None,
-        "head_hash": prev, "created_at": at, "updated_at": at, "lease_owner": None,
+        "head_hash": "", "created_at": at, "updated_at": at, "lease_owner": None,
         "lease_expires_at": None, "deadline_at": None,
     }  # fmt: skip
+    rows, prev = [], GENESIS_HASH
+    for seq, (event, source, target) in enumerate(PATH, start=1):
+        ok = not (refused and event == "plan_approved")
+        commits = {"identity": identity_digest(run)} if seq == 1 else {}
+        if seq in outputs and ok:
+            commits["checkpoint"] = checkpoint_digest(outputs[seq][0], 1, outputs[seq][1])
+        if seq == len(PATH):
+            commits |= {"intents": intents_digest(heads), "outcome": outcome_digest(None, None)}
+        entry = seal(prev, run_id=f"run_{n:06d}", seq=seq, event=event if ok else "plan_approved",
+                     source=source, target=target if ok else None, accepted=ok,
+                     guards=(GUARD,) if seq > 1 else (), actor="engine" if n % 7 else "ops",
+                     correlation_id=f"c_{n}", causation_id=f"run_{n:06d}#{seq - 1}",
+                     occurred_at=at + timedelta(milliseconds=40 * seq), duration_ms=40,
+                     commits=commits)  # fmt: skip
+        rows.append(ledger_row(entry))
+        prev = entry.hash
+    run["head_hash"] = prev
     return run, rows
+
+
+def _checkpoints(n: int, outputs: dict[int, tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    refused = n % 100 == 0
+    return [{"run_id": f"run_{n:06d}", "seq": seq, "state": state, "schema_version": 1,
+             "output": output} for seq, (state, output) in outputs.items()
+            if not (refused and seq == 5)]  # fmt: skip
 
 
 def _intents(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -69,15 +106,18 @@ def _intents(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     intents, events = [], []
     for k, symbol in enumerate(("AAA", "BBB")):
         coid = f"tf-{n:06d}-{symbol}"
-        intents.append({"client_order_id": coid, "run_id": f"run_{n:06d}", "position": k,
-                        "symbol": symbol, "side": "BUY", "qty": Decimal("1.5"),
-                        "reference_price": Decimal("100"), "status": "filled",
-                        "broker_order_id": f"b{n}-{k}", "filled_qty": Decimal("1.5"),
-                        "avg_price": Decimal("100"), "updated_at": at})  # fmt: skip
-        events.append({"client_order_id": coid, "n": 1, "run_id": f"run_{n:06d}",
-                       "status": "filled", "broker_order_id": f"b{n}-{k}",
-                       "filled_qty": Decimal("1.5"), "avg_price": Decimal("100"),
-                       "recorded_at": at})  # fmt: skip
+        intent = {"client_order_id": coid, "run_id": f"run_{n:06d}", "position": k,
+                  "symbol": symbol, "side": "BUY", "qty": Decimal("1.5"),
+                  "reference_price": Decimal("100"), "status": "filled",
+                  "broker_order_id": f"b{n}-{k}", "filled_qty": Decimal("1.5"),
+                  "avg_price": Decimal("100"), "updated_at": at}  # fmt: skip
+        event = {"client_order_id": coid, "n": 1, "run_id": f"run_{n:06d}",
+                 "status": "filled", "broker_order_id": f"b{n}-{k}",
+                 "filled_qty": Decimal("1.5"), "avg_price": Decimal("100"),
+                 "recorded_at": at, "prev_hash": GENESIS_HASH}  # fmt: skip
+        event["hash"] = intent_event_hash(GENESIS_HASH, intent, event)
+        intents.append(intent)
+        events.append(event)
     return intents, events
 
 
@@ -86,23 +126,24 @@ def build(path: Path, rows_wanted: int) -> SqlAudit:
     migrate.upgrade(engine)
     definition = trading_definition()
     SqlRunStore(engine).ensure_definition(definition.record())
-    statements = {t.name: DriverStatement(insert(t), engine.dialect)
-                  for t in (runs, ledger, order_intents, intent_events)}  # fmt: skip
+    tables = (runs, ledger, checkpoints, order_intents, intent_events)
+    statements = {t.name: DriverStatement(insert(t), engine.dialect) for t in tables}
+    outputs = _outputs()
     runs_wanted, batch = rows_wanted // len(PATH), 2000
     for first in range(0, runs_wanted, batch):
-        tables: dict[str, list[Any]] = {name: [] for name in statements}
+        rows: dict[str, list[Any]] = {name: [] for name in statements}
         for n in range(first, min(first + batch, runs_wanted)):
-            run, rows = _run_rows(n, definition.definition_hash)
-            tables["runs"].append(run)
-            tables["ledger"] += rows
-            if n % 3 == 0:
-                intents, events = _intents(n)
-                tables["order_intents"] += intents
-                tables["intent_events"] += events
+            intents, events = _intents(n) if n % 3 == 0 else ([], [])
+            heads = [(e["client_order_id"], 1, e["hash"]) for e in events]
+            run, ledger_rows = _run_rows(n, definition.definition_hash, outputs, heads)
+            rows["runs"].append(run)
+            rows["ledger"] += ledger_rows
+            rows["checkpoints"] += _checkpoints(n, outputs)
+            rows["order_intents"] += intents
+            rows["intent_events"] += events
         with driver_transaction(engine) as tx:
-            for name in ("runs", "ledger", "order_intents", "intent_events"):
-                statement = statements[name]
-                tx.cursor.executemany(statement.sql, [statement.params(v) for v in tables[name]])
+            for name, statement in statements.items():
+                tx.cursor.executemany(statement.sql, [statement.params(v) for v in rows[name]])
     return SqlAudit(engine)
 
 
@@ -141,6 +182,15 @@ def queries(audit: SqlAudit, run_count: int) -> dict[str, Callable[[], Any]]:
     }  # fmt: skip
 
 
+def _seal_ms(folder: Path, rows_wanted: int) -> float:
+    """One digest over 10,000 runs changed since the last (3,000 in quick mode)."""
+    audit = build(folder / "seal.db", min(rows_wanted, 60_000))
+    key = Ed25519PrivateKey.generate()
+    started = time.perf_counter()
+    audit.seal(key, START, folder / "digests")
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     rows_wanted, repetitions = (30_000, 3) if quick else (1_000_000, 7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,6 +202,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         started = time.perf_counter()
         report = audit.verify()
         verify_s = time.perf_counter() - started
+        seal_ms = _seal_ms(Path(tmp), rows_wanted)
     return {
         "benchmark": "audit",
         "ledger_rows": report.rows,
@@ -161,4 +212,5 @@ def run(quick: bool = False) -> dict[str, Any]:
         "query_ms_max": max(query_ms.values()),
         "verify_s": round(verify_s, 2),
         "verify_ok": report.ok,
+        "seal_ms_10k": seal_ms,
     }

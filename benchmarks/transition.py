@@ -23,10 +23,20 @@ from typing import Any
 import structlog
 
 from fsm.clock import SystemClock
+from fsm.commitments import checkpoint_digest, identity_digest, outcome_digest
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.ids import UuidFactory
 from fsm.ports import RunContext
-from fsm.records import AccountSnapshot, Mode, PriceSnapshot, SignalSet, TargetWeight
+from fsm.records import (
+    AccountSnapshot,
+    Checkpoint,
+    LedgerEntry,
+    Mode,
+    PriceSnapshot,
+    RunRecord,
+    SignalSet,
+    TargetWeight,
+)
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import SQLITE_PRAGMAS, make_engine
@@ -114,8 +124,8 @@ def _raw_runs(folder: Path, runs: int, shapes: list[dict[str, Any]]) -> tuple[fl
     return elapsed, transitions
 
 
-def _shapes(folder: Path) -> list[dict[str, Any]]:
-    """Payloads of the same size as the engine's rows, taken from one real engine run."""
+def one_dry_run(folder: Path) -> tuple[RunRecord, list[LedgerEntry], list[Checkpoint]]:
+    """One real engine dry run in its own file: its run row, ledger and checkpoints."""
     engine = make_engine(f"sqlite:///{folder / 'shape.db'}")
     migrate.upgrade(engine)
     store = SqlRunStore(engine)
@@ -123,14 +133,37 @@ def _shapes(folder: Path) -> list[dict[str, Any]]:
         store, Ports(Signals(), Market(), Account()),  # type: ignore[arg-type]
         Settings(), SystemClock(), UuidFactory(),
     ).run(RunRequest(account_id="shape", mode=Mode.DRY_RUN, as_of=AS_OF))  # fmt: skip
-    checkpoints = {c.seq: json.dumps(c.output) for c in store.checkpoints(run.run_id)}
-    run_body = store.get_run(run.run_id).model_dump_json()
+    found = store.ledger(run.run_id), store.checkpoints(run.run_id)
     engine.dispose()
+    return run, *found
+
+
+def _shapes(folder: Path) -> list[dict[str, Any]]:
+    """Payloads of the same size as the engine's rows, taken from one real engine run."""
+    run, ledger, checkpoints = one_dry_run(folder)
+    outputs = {c.seq: json.dumps(c.output) for c in checkpoints}
     return [
-        {"state": e.target, "ledger": e.model_dump_json(), "checkpoint": checkpoints.get(e.seq),
-         "run": run_body}
-        for e in store.ledger(run.run_id)
+        {"state": e.target, "ledger": e.model_dump_json(), "checkpoint": outputs.get(e.seq),
+         "run": run.model_dump_json()}
+        for e in ledger
     ]  # fmt: skip
+
+
+def _commitment_us(folder: Path, repetitions: int) -> float:
+    """What the commitments add per transition: identity, checkpoint and outcome digests."""
+    run, _ledger, checkpoints = one_dry_run(folder)
+    outputs = [(c.state, c.schema_version, c.output) for c in checkpoints]
+    identity = run.model_dump()
+    samples = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        for _ in range(100):
+            identity_digest(identity)
+            for state, version, output in outputs:
+                checkpoint_digest(state, version, output)
+            outcome_digest(run.result, run.failure)
+        samples.append((time.perf_counter() - started) / 100 / run.version * 1e6)
+    return round(statistics.median(samples), 1)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -146,6 +179,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             raw_us.append(elapsed / count * 1e6)
             elapsed, count = _engine_runs(folder, runs)
             engine_us.append(elapsed / count * 1e6)
+        (Path(tmp) / "commit").mkdir()
+        commitment_us = _commitment_us(Path(tmp) / "commit", repetitions)
     engine_median, raw_median = statistics.median(engine_us), statistics.median(raw_us)
     return {
         "benchmark": "transition",
@@ -155,6 +190,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "engine_us_per_transition_median": round(engine_median, 1),
         "raw_sqlite3_us_per_transition_median": round(raw_median, 1),
         "ratio_engine_to_raw": round(engine_median / raw_median, 2),
+        "commitment_hashing_us_per_transition": commitment_us,
         "engine_us_samples": [round(x, 1) for x in engine_us],
         "raw_us_samples": [round(x, 1) for x in raw_us],
     }

@@ -20,11 +20,32 @@ class AuditFilter:
     limit: int = 1000
 
 
+FindingKind = Literal[
+    "edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "run_deleted",
+    "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
+    "intent_changed", "definition_changed", "digest_missing", "bad_signature",
+]  # fmt: skip
+UNANCHORED = (
+    "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "
+    "with write access to the database, a deleted run or a truncated run whose row was fixed "
+    "up, is not detected"
+)
+
+
 @dataclass(frozen=True)
 class Finding:
-    run_id: str
-    seq: int
+    """One thing that does not verify: its kind, where (run, seq or record key) and why."""
+
+    kind: FindingKind
+    run_id: str | None
     problem: str
+    seq: int | None = None
+    key: str | None = None
+
+    def where(self) -> str:
+        parts = [f"run {self.run_id}" if self.run_id else "", f"seq {self.seq}" if self.seq else "",
+                 self.key or ""]  # fmt: skip
+        return ": ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,9 @@ class VerifyReport:
     runs: int
     rows: int
     findings: list[Finding] = field(default_factory=list)
+    legacy_runs: int = 0  # runs written before commitments: their chain covers transitions only
+    anchored: bool = False  # checked against signed digest files
+    digests: int = 0
 
     @property
     def ok(self) -> bool:
@@ -42,6 +66,10 @@ class VerifyReport:
             "ok": self.ok,
             "runs": self.runs,
             "rows": self.rows,
+            "legacy_runs": self.legacy_runs,
+            "anchored": self.anchored,
+            "digests": self.digests,
+            "not_detected": None if self.anchored else UNANCHORED,
             "findings": [f.__dict__ for f in self.findings],
         }
 
@@ -77,7 +105,10 @@ class AuditQueries(Protocol):
         """Orders sent, per run or per machine definition (guard version)."""
         ...
 
-    def verify(self, run_id: str | None = None) -> VerifyReport: ...
+    def verify(self, run_id: str | None = None, anchors: Any = None) -> VerifyReport:
+        """Check chains and commitments (RunNotFound for an unknown ``run_id``); with
+        ``anchors`` (digest folder and public keys), the signed digests as well."""
+        ...
 
     def export(self, run_id: str) -> dict[str, Any]: ...
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from fsm.clock import SystemClock
 from fsm.commands import audit, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import stderr, stdout
+from fsm.digests import load_private_key
 from fsm.errors import (
     ConcurrentModification,
+    InvalidConfiguration,
     InvalidInput,
     RunAlreadyActive,
     RunLeased,
@@ -58,18 +62,20 @@ DbOption = runs.DbOption
 _settings = lifecycle.settings_from
 
 
-def _engine(url: str) -> Any:
+def _engine(url: str, read_only: bool = False) -> Any:
     settings = _settings(db=url)
     return _cached_engine(
-        url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name
-    )
+        url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name,
+        read_only,
+    )  # fmt: skip
 
 
 @cache
-def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str) -> Any:
+def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
     return make_engine(
-        url, pool_size=pool_size, statement_timeout_ms=timeout_ms, application_name=name
-    )
+        url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
+        application_name=name,
+    )  # fmt: skip
 
 
 def open_store(db: str | None) -> SqlRunStore:
@@ -79,16 +85,38 @@ def open_store(db: str | None) -> SqlRunStore:
     return SqlRunStore(engine)
 
 
+def open_reader(db: str | None) -> SqlRunStore:
+    """The run database at head revision, opened read-only: reads never write."""
+    engine = _engine(_settings(db=db).db, read_only=True)
+    migrate.ensure_current(engine)
+    return SqlRunStore(engine)
+
+
 def open_audit(db: str | None) -> SqlAudit:
-    """Audit queries on the run database at head revision."""
-    return SqlAudit(open_store(db).engine)
+    """Audit queries on the run database at head revision, read-only."""
+    return SqlAudit(open_reader(db).engine)
 
 
-runs.register(app, open_store)
-audit.register(app, open_audit)
-diagram.register(app, open_store)
-lifecycle.register(app, open_store)
-queue.register(app, open_store)
+def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
+    """Sign a digest of the runs changed since the last one (`audit seal`)."""
+    settings = _settings(db=db)
+    if settings.audit_signing_key is None:
+        raise InvalidConfiguration(
+            "no signing key: set TRADEFSM_AUDIT_SIGNING_KEY to the private key file written by "
+            "`tradefsm audit keygen`"
+        )
+    folder = out or settings.audit_digest_dir
+    if folder is None:
+        raise InvalidConfiguration("no digest folder: pass --out or set TRADEFSM_AUDIT_DIGEST_DIR")
+    key = load_private_key(settings.audit_signing_key)
+    return SqlAudit(open_store(db).engine).seal(key, SystemClock().now(), folder)
+
+
+runs.register(app, open_reader)
+audit.register(app, open_audit, seal_now)
+diagram.register(app, open_reader)
+lifecycle.register(app, open_store, seal_now)
+queue.register(app, open_store, seal_now)
 paper.register(app)
 
 
@@ -103,7 +131,7 @@ def db_upgrade(db: DbOption = None) -> None:
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database."""
-    current = migrate.current_revisions(_engine(_settings(db=db).db))
+    current = migrate.current_revisions(_engine(_settings(db=db).db, read_only=True))
     stdout.print(", ".join(current) or "empty (run `tradefsm db upgrade`)")
 
 

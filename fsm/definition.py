@@ -7,12 +7,11 @@ and the class agree on every (state, event) pair.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from fsm.canonical import canonical_json, sha256_hex
 from fsm.errors import IllegalTransition
 from fsm.machines.trading import TradingWorkflow
 from fsm.records import Definition
@@ -59,7 +58,7 @@ class MachineDefinition:
 
     @property
     def definition_hash(self) -> str:
-        return _sha256(canonical_json(self.canonical()))
+        return hash_definition(self.canonical())
 
     def record(self) -> Definition:
         return Definition(
@@ -67,13 +66,9 @@ class MachineDefinition:
         )
 
 
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text: the one form that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def hash_definition(canonical: dict[str, Any]) -> str:
+    """The hash naming a machine definition: SHA-256 of its canonical JSON."""
+    return sha256_hex(canonical_json(canonical))
 
 
 def compile_chart(chart: type[Any]) -> MachineDefinition:

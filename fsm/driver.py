@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from fsm.attempts import backoff, call_with_timeout, is_transient
+from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.errors import DeadlineExceeded, GuardRejected, StaleRun, TradeFsmError
 from fsm.failpoints import failpoint
 from fsm.guards import GuardContext, evaluate
@@ -226,6 +227,19 @@ class RunDriver:
         now = engine.clock.now()
         seq = run.version + 1
         attempt, self._last_attempt = self._last_attempt, None
+        new_state = target or run.state
+        final = new_state in engine.definition.final_states
+        failure = failure if failure is not None else run.failure
+        result = _result(event, output) if new_state == "done" else run.result
+        checkpoint = None
+        if output is not None and target is not None:
+            checkpoint = Checkpoint(
+                run_id=run.run_id,
+                seq=seq,
+                state=run.state,
+                schema_version=int(getattr(output, "schema_version", 1)),
+                output=output.model_dump(mode="json"),
+            )
         entry = seal(
             run.head_hash,
             run_id=run.run_id,
@@ -243,9 +257,8 @@ class RunDriver:
             attempt=attempt.attempt if attempt else 1,
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
+            commits=self._commits(checkpoint, final, result, failure),
         )
-        new_state = target or run.state
-        final = new_state in engine.definition.final_states
         moved = run.model_copy(
             update={
                 "state": new_state,
@@ -255,25 +268,31 @@ class RunDriver:
                 "updated_at": now,
                 # Renewed while driven; released (expired now) when the run ends.
                 "lease_expires_at": now if final else self._lease_until(now),
-                "failure": failure if failure is not None else run.failure,
-                "result": _result(event, output) if new_state == "done" else run.result,
+                "failure": failure,
+                "result": result,
             }
         )
-        checkpoint = None
-        if output is not None and target is not None:
-            checkpoint = Checkpoint(
-                run_id=run.run_id,
-                seq=seq,
-                state=run.state,
-                schema_version=int(getattr(output, "schema_version", 1)),
-                output=output.model_dump(mode="json"),
-            )
         engine.store.commit_transition(moved, entry, checkpoint, attempt)
         self.run = moved  # only after the commit: a failed commit leaves the run where it was
         if checkpoint is not None and output is not None:
             self.env.outputs[checkpoint.state] = output
         failpoint(f"transition.{event}")
         engine.observe(moved, entry)
+
+    def _commits(
+        self, checkpoint: Checkpoint | None, final: bool, result: Any, failure: Any
+    ) -> dict[str, str]:
+        """Digests of what this transition commits to, beside the transition itself."""
+        commits: dict[str, str] = {}
+        if checkpoint is not None:
+            commits["checkpoint"] = checkpoint_digest(
+                checkpoint.state, checkpoint.schema_version, checkpoint.output
+            )
+        if self.run.state == "executing":  # leaving it: the orders as they stand now
+            commits["intents"] = intents_digest(self.engine.store.intent_heads(self.run.run_id))
+        if final:
+            commits["outcome"] = outcome_digest(result, failure)
+        return commits
 
 
 def _status(state: str) -> RunStatus:

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from fsm.clock import Clock
+from fsm.commitments import identity_digest
 from fsm.definition import MachineDefinition, trading_definition
 from fsm.driver import RunDriver
 from fsm.errors import RunNotResumable
@@ -125,20 +126,7 @@ class Engine:
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         correlation_id = request.correlation_id or self.ids.new_id("corr")
-        entry = seal(
-            GENESIS_HASH,
-            run_id=run_id,
-            seq=1,
-            event=CREATED_EVENT,
-            source=None,
-            target=self.definition.initial,
-            accepted=True,
-            actor=self.settings.actor,
-            correlation_id=correlation_id,
-            causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
-            occurred_at=now,
-        )
-        run = RunRecord(
+        identity = RunRecord(
             run_id=run_id,
             correlation_id=correlation_id,
             idempotency_key=request.idempotency_key,
@@ -151,7 +139,7 @@ class Engine:
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
             params=request.params,
-            head_hash=entry.hash,
+            head_hash=GENESIS_HASH,
             created_at=now,
             updated_at=now,
             # A queued run gets its lease and deadline from the worker that claims it.
@@ -163,6 +151,21 @@ class Engine:
             if queued
             else now + timedelta(seconds=self.settings.run_deadline_seconds),
         )
+        entry = seal(
+            GENESIS_HASH,
+            run_id=run_id,
+            seq=1,
+            event=CREATED_EVENT,
+            source=None,
+            target=self.definition.initial,
+            accepted=True,
+            actor=self.settings.actor,
+            correlation_id=correlation_id,
+            causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
+            occurred_at=now,
+            commits={"identity": identity_digest(identity.model_dump())},
+        )
+        run = identity.model_copy(update={"head_hash": entry.hash})
         self.store.create_run(run, entry)
         failpoint("transition.created")
         self.observe(run, entry)

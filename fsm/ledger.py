@@ -1,83 +1,81 @@
 """The per-run hash chain of ledger rows.
 
-Canonical form of a row: the fields in ``HASHED_FIELDS`` as JSON with sorted keys, no spaces,
-UTF-8, Decimal as string and timestamps as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; guard
-decisions as objects with ``name``, ``passed``, ``reason`` and ``inputs``. Then
+Canonical form of a row (scheme 2): a JSON object with the fields of ``HASHED_FIELDS``, keys
+sorted, in the canonical form of ``fsm.canonical``; guard decisions as objects with ``name``,
+``passed``, ``reason`` and ``inputs``; ``commits`` an object of SHA-256 digests of the records
+the transition committed (``fsm.commitments``). Then
 ``hash = sha256(prev_hash + "\\n" + canonical_json)``, hex. The first row's ``prev_hash`` is
 ``GENESIS_HASH``; the run row keeps the hash of the last one (the head).
+
+Rows written before scheme 2 (scheme 1, "legacy") hash the same fields without ``commits`` and
+``scheme``; they commit to the transition only, and `audit verify` says so.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json.encoder
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from fsm.definition import canonical_json
+from fsm.canonical import canonical_json, encode_string, utc_text
 from fsm.records import GuardDecision, LedgerEntry
 
 GENESIS_HASH = "0" * 64
-# The string encoder json.dumps uses with ensure_ascii=False (C-accelerated where available).
-_encode_string = json.encoder.encode_basestring
+SCHEME = 2  # the scheme this tradefsm writes; 1 is the legacy scheme without commitments
+LEGACY_SCHEME = 1
+_encode = encode_string  # a str as JSON, in C
 HASHED_FIELDS = (
     "run_id", "seq", "event", "source", "target", "accepted", "guards", "actor",
     "correlation_id", "causation_id", "occurred_at", "duration_ms", "attempt", "error_type",
-    "error_message",
+    "error_message", "commits", "scheme",
 )  # fmt: skip
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def canonical_body(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The hashed fields of a row, from a LedgerEntry's fields or a database row.
-
-    ``occurred_at`` is a datetime, or already its canonical text (a verifier reading stored
-    rows may produce that text directly).
-    """
-    body = {name: values[name] for name in HASHED_FIELDS}
-    occurred = values["occurred_at"]
-    body["occurred_at"] = occurred if isinstance(occurred, str) else utc_text(occurred)
-    body["accepted"] = bool(values["accepted"])
-    body["guards"] = _guards(values["guards"])
-    return body
-
-
-def _guards(guards: Iterable[Any]) -> list[Any]:
-    return [g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in guards]
-
-
 def canonical_text(values: Mapping[str, Any]) -> str:
-    """``canonical_json(canonical_body(values))``; guards may already be canonical JSON text.
+    """The canonical JSON of a row, from a LedgerEntry's fields or a stored row.
 
-    The run database stores JSON in canonical form, so a verifier reading it can hash the
-    stored guards text as it is; the row is then written out field by field in sorted-key
-    order, which is what ``canonical_json`` produces, without sorting or decoding anything.
+    ``occurred_at`` may be a datetime or its canonical text; ``guards`` and ``commits`` may be
+    canonical JSON text as the run database stores it, so a verifier hashes them as stored.
+    The row is written out field by field in sorted-key order, which is what
+    ``canonical_json`` produces, without sorting or decoding anything (verification at scale
+    spends most of its time here).
     """
-    guards = values["guards"]
-    if not isinstance(guards, str):
-        return canonical_json(canonical_body(values))
     occurred = values["occurred_at"]
     occurred_text = occurred if isinstance(occurred, str) else utc_text(occurred)
+    scheme = int(values["scheme"])
+    legacy = scheme == LEGACY_SCHEME
+    commits = ""
+    if not legacy:
+        commits = values["commits"]
+        commits = f'"commits":{commits if type(commits) is str else canonical_json(commits)},'
+    guards = values["guards"]
+    if type(guards) is not str:
+        guards = _guards(guards)
+    scheme_field = "" if legacy else f'"scheme":{scheme},'
+    causation, message, error, source, target = (
+        values["causation_id"], values["error_message"], values["error_type"], values["source"],
+        values["target"],
+    )  # fmt: skip
     return (
         f'{{"accepted":{"true" if values["accepted"] else "false"},'
-        f'"actor":{_text(values["actor"])},"attempt":{int(values["attempt"])},'
-        f'"causation_id":{_text(values["causation_id"])},'
-        f'"correlation_id":{_text(values["correlation_id"])},'
+        f'"actor":{_encode(values["actor"])},"attempt":{int(values["attempt"])},'
+        f'"causation_id":{"null" if causation is None else _encode(causation)},{commits}'
+        f'"correlation_id":{_encode(values["correlation_id"])},'
         f'"duration_ms":{int(values["duration_ms"])},'
-        f'"error_message":{_text(values["error_message"])},'
-        f'"error_type":{_text(values["error_type"])},"event":{_text(values["event"])},'
-        f'"guards":{guards},"occurred_at":{_text(occurred_text)},'
-        f'"run_id":{_text(values["run_id"])},"seq":{int(values["seq"])},'
-        f'"source":{_text(values["source"])},"target":{_text(values["target"])}}}'
+        f'"error_message":{"null" if message is None else _encode(message)},'
+        f'"error_type":{"null" if error is None else _encode(error)},'
+        f'"event":{_encode(values["event"])},'
+        f'"guards":{guards},"occurred_at":{_encode(occurred_text)},'
+        f'"run_id":{_encode(values["run_id"])},{scheme_field}"seq":{int(values["seq"])},'
+        f'"source":{"null" if source is None else _encode(source)},'
+        f'"target":{"null" if target is None else _encode(target)}}}'
     )
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
+def _guards(guards: Iterable[Any]) -> str:
+    return canonical_json(
+        [g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in guards]
+    )
 
 
 def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
@@ -85,37 +83,12 @@ def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
 
 
 def seal(prev_hash: str, **fields: Any) -> LedgerEntry:
-    """Build a ledger row chained onto ``prev_hash``."""
+    """Build a ledger row of the current scheme chained onto ``prev_hash``."""
     fields.setdefault("guards", ())
     fields.setdefault("duration_ms", 0)
     fields.setdefault("attempt", 1)
     fields.setdefault("error_type", None)
     fields.setdefault("error_message", None)
+    fields.setdefault("commits", {})
+    fields["scheme"] = SCHEME
     return LedgerEntry(prev_hash=prev_hash, hash=entry_hash(prev_hash, fields), **fields)
-
-
-def first_broken_link(rows: Iterable[Mapping[str, Any]], head: str | None = None) -> int | None:
-    """The seq of the first row that was edited, deleted, inserted or reordered, else None.
-
-    ``rows`` are in stored order. With ``head`` (the run row's head hash) rows appended after
-    the head, and a deleted tail, are found too.
-    """
-    prev, expected = GENESIS_HASH, 1
-    seqs: dict[str, int] = {}
-    for row in rows:
-        seq = int(row["seq"])
-        if seq > expected:
-            return expected  # a row is missing here
-        if seq != expected or row["prev_hash"] != prev or entry_hash(prev, row) != row["hash"]:
-            return seq
-        prev, expected = row["hash"], expected + 1
-        seqs[prev] = seq
-    if head is None or head == prev:
-        return None
-    # The chain is valid but does not end at the run's head: rows were appended after the
-    # head (the first of them is named), or the tail after it was deleted.
-    return seqs[head] + 1 if head in seqs else expected
-
-
-def first_broken_seq(entries: list[LedgerEntry]) -> int | None:
-    return first_broken_link(entry.model_dump() for entry in entries)

@@ -12,6 +12,7 @@ from fsm.records import (
     Checkpoint,
     Definition,
     Fence,
+    IntentEvent,
     IntentUpdate,
     LedgerEntry,
     Mode,
@@ -129,6 +130,14 @@ class RunStore(Protocol):
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None: ...
 
     def update_intent(self, update: IntentUpdate, fence: Fence) -> None: ...
+
+    def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
+        """Each intent's last history event ``(client_order_id, n, hash)``, in plan order."""
+        ...
+
+    def intent_events(self, run_id: str) -> list[IntentEvent]:
+        """Every intent's history, by client_order_id then n."""
+        ...
 
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None: ...
 

@@ -185,6 +185,8 @@ class LedgerEntry(Frozen):
     attempt: int = 1
     error_type: str | None = None
     error_message: str | None = None
+    commits: dict[str, str] = {}  # digests of the records this transition committed
+    scheme: int = 2  # the canonical form hashed (fsm.ledger); 1 for legacy rows
     prev_hash: str
     hash: str
 
@@ -270,6 +272,21 @@ class IntentUpdate(Frozen):
     filled_qty: Decimal | None = None
     avg_price: Decimal | None = None
     updated_at: datetime
+
+
+class IntentEvent(Frozen):
+    """One entry of an order intent's append-only history, chained by hash per intent."""
+
+    client_order_id: str
+    n: int
+    run_id: str
+    status: str
+    broker_order_id: str | None = None
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
+    recorded_at: datetime
+    prev_hash: str | None = None  # None on legacy rows
+    hash: str | None = None
 
 
 class Definition(Frozen):

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     paper_latency_ms: int = Field(
         0, ge=0, le=60_000, description="Simulated latency of each paper broker call."
     )
+    audit_signing_key: Path | None = Field(
+        None,
+        description="Ed25519 private key file (`tradefsm audit keygen`) that signs digests; "
+        "when set, `run` seals after each run and workers seal periodically.",
+    )
+    audit_digest_dir: Path | None = Field(
+        None, description="Folder the signed digest files go to (meant for write-once storage)."
+    )
+    audit_seal_every: float = Field(
+        300, gt=0, description="Seconds between digests a worker signs when a key is set."
+    )
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
     )

@@ -50,6 +50,8 @@ class Worker:
         max_runs: int | None = None,
         idle_exit: float | None = None,
         poll_seconds: float = 0.2,
+        seal: Callable[[], object] | None = None,
+        seal_every: float = 300,
     ) -> None:
         self.engine_factory = engine_factory
         self.concurrency = concurrency
@@ -60,6 +62,8 @@ class Worker:
         self.report = WorkerReport()
         self._lock = threading.Lock()
         self._claimed = 0
+        self.seal = seal  # signs a digest of changed runs (audit seal), every seal_every seconds
+        self.seal_every = seal_every
 
     def run(self) -> WorkerReport:
         previous = self._install_stop_handlers()
@@ -70,9 +74,15 @@ class Worker:
             ]
             for thread in threads:
                 thread.start()
+            sealed_at = time.monotonic()
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.2)  # short joins keep the main thread free for signals
+                    if self.seal and time.monotonic() - sealed_at >= self.seal_every:
+                        self.seal()
+                        sealed_at = time.monotonic()
+            if self.seal:
+                self.seal()  # what the worker drove is anchored before it exits
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

@@ -6,15 +6,19 @@ import json
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, Select, case, false, func, or_, select
 
 from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percentile
-from fsm.ledger import utc_text
+from fsm.canonical import utc_text
+from fsm.digests import Anchors
 from fsm.resume import POLICIES
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
+from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore
 from persistence.tables import definitions, intent_events, ledger, order_intents, runs
 from persistence.verify import canonical_time, fetch, verify
@@ -102,10 +106,16 @@ class SqlAudit:
         keys = ("run", "definition_hash")
         return [{k: v if k in keys else int(v) for k, v in r.items()} for r in self._rows(stmt)]
 
-    def verify(self, run_id: str | None = None) -> VerifyReport:
-        """Recompute every run's chain; name the first edited/deleted/inserted/reordered row."""
+    def verify(self, run_id: str | None = None, anchors: Anchors | None = None) -> VerifyReport:
+        """Check every run's chain and commitments; with ``anchors``, the signed digests too."""
         with translate_errors(run_id):
+            if anchors is not None:
+                return verify_anchored(self.engine, anchors, run_id)
             return verify(self.engine, run_id)
+
+    def seal(self, key: Ed25519PrivateKey, now: datetime, folder: Path) -> dict[str, Any]:
+        """Sign a digest of the runs changed since the last one (`audit seal`)."""
+        return seal(self.engine, key, now, folder)
 
     def export(self, run_id: str) -> dict[str, Any]:
         store = SqlRunStore(self.engine)

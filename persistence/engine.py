@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from fsm.definition import canonical_json
+from fsm.canonical import canonical_json
 from fsm.errors import InvalidDatabaseUrl
 from fsm.redaction import redact
 
@@ -37,7 +39,7 @@ def parse_url(raw: str) -> URL:
     if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        parent = Path(url.database).expanduser().resolve().parent
+        parent = Path(unquote(url.database.removeprefix("file:"))).expanduser().resolve().parent
         if not parent.is_dir():
             raise InvalidDatabaseUrl(f"folder {parent} of the SQLite database does not exist")
     return url
@@ -46,19 +48,28 @@ def parse_url(raw: str) -> URL:
 def make_engine(
     raw_url: str,
     *,
+    read_only: bool = False,
     pool_size: int = 5,
     statement_timeout_ms: int = 30_000,
     application_name: str = "tradefsm",
     **options: Any,
 ) -> Engine:
-    """An engine for the run database; the pool and session settings apply to PostgreSQL."""
+    """An engine for the run database; the pool and session settings apply to PostgreSQL.
+
+    ``read_only``: nothing can be written through it (SQLite opens the file read-only, as
+    immutable when its folder or the file cannot be written, e.g. an archived copy;
+    PostgreSQL sessions default to read-only transactions).
+    """
     url = parse_url(raw_url)
     try:
         if url.get_backend_name() == "sqlite":
+            if read_only:
+                return _read_only_sqlite_engine(url, **options)
             return _sqlite_engine(url, **options)
+        read_only_option = " -c default_transaction_read_only=on" if read_only else ""
         session = {
             "application_name": application_name,
-            "options": f"-c statement_timeout={statement_timeout_ms}",
+            "options": f"-c statement_timeout={statement_timeout_ms}{read_only_option}",
         }
         return create_engine(
             url, pool_pre_ping=True, json_serializer=canonical_json, pool_size=pool_size,
@@ -66,6 +77,32 @@ def make_engine(
         )  # fmt: skip
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidDatabaseUrl(f"cannot use database URL {redact(raw_url)!r}: {exc}") from exc
+
+
+def _read_only_sqlite_engine(url: URL, **options: Any) -> Engine:
+    database = url.database or ""
+    # A read-only engine's own URL (file:PATH?mode=ro...) names the same file.
+    path = Path(unquote(database.removeprefix("file:"))).expanduser().resolve()
+    if not path.is_file():
+        raise InvalidDatabaseUrl(f"no database file {path}: nothing to read")
+    # A WAL database needs its shared-memory file: where it cannot be created or written, the
+    # copy cannot change under us either, so it is opened as immutable.
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    wal = path.with_name(path.name + "-wal")
+    if not writable and wal.is_file() and wal.stat().st_size > 0:
+        raise InvalidDatabaseUrl(
+            f"{path} is read-only and has a write-ahead log that cannot be applied: archive a "
+            f"complete copy with `sqlite3 LIVE.db \"VACUUM INTO '{path.name}'\"`"
+        )
+    flags = "mode=ro" if writable else "mode=ro&immutable=1"
+    engine = create_engine(f"sqlite:///file:{quote(str(path))}?{flags}&uri=true", **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout=5000")
+
+    return engine
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:

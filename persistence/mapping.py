@@ -47,7 +47,9 @@ def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def ledger_entry(row: RowMapping) -> LedgerEntry:
-    return LedgerEntry.model_validate(dict(row))
+    values = dict(row)
+    values["commits"] = values["commits"] or {}  # NULL on legacy rows
+    return LedgerEntry.model_validate(values)
 
 
 def checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:

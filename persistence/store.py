@@ -33,19 +33,20 @@ from fsm.records import (
     Checkpoint,
     Definition,
     Fence,
+    IntentEvent,
     IntentUpdate,
     LedgerEntry,
     RunRecord,
     StepAttempt,
     StoredIntent,
 )
+from persistence import intents as stored_intents
 from persistence import mapping
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
 from persistence.tables import (
     checkpoints,
     definitions,
-    intent_events,
     ledger,
     order_intents,
     runs,
@@ -78,17 +79,6 @@ _FENCE = (
     )
     .values(lease_expires_at=bindparam("b_expires"))
 )
-
-
-def _intent_event(conn: Connection, update_: IntentUpdate) -> dict[str, object]:
-    """The next history row of an intent (the fence holds the run: no concurrent writer)."""
-    last = conn.execute(
-        select(func.coalesce(func.max(intent_events.c.n), 0)).where(
-            intent_events.c.client_order_id == update_.client_order_id
-        )
-    ).scalar_one()
-    event = update_.model_dump(exclude={"updated_at"})
-    return event | {"n": int(last) + 1, "recorded_at": update_.updated_at}
 
 
 class _HotStatements:
@@ -303,33 +293,22 @@ class SqlRunStore:
             return [StepAttempt.model_validate(dict(r)) for r in conn.execute(stmt).mappings()]
 
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
-        rows = [mapping.intent_row(i, n) for n, i in enumerate(intents)]
-        events = [
-            {"client_order_id": i.intent.client_order_id, "n": 1, "run_id": i.run_id,
-             "status": i.status, "recorded_at": i.updated_at}
-            for i in intents
-        ]  # fmt: skip
         with translate_errors(fence.run_id), self.engine.begin() as conn:
             self._fence(conn, fence)
-            if rows:
-                conn.execute(insert(order_intents), rows)
-                conn.execute(insert(intent_events), events)
+            stored_intents.save(conn, intents)
 
     def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
-        values = update_.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
         with translate_errors(update_.run_id), self.engine.begin() as conn:
             self._fence(conn, fence)
-            done = conn.execute(
-                update(order_intents)
-                .where(
-                    order_intents.c.client_order_id == update_.client_order_id,
-                    order_intents.c.run_id == update_.run_id,
-                )
-                .values(values)
-            )
-            if done.rowcount != 1:
-                raise RunNotFound(f"no intent {update_.client_order_id}", run_id=update_.run_id)
-            conn.execute(insert(intent_events), _intent_event(conn, update_))
+            stored_intents.record(conn, update_)
+
+    def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
+        with translate_errors(run_id), self.engine.connect() as conn:
+            return stored_intents.heads(conn, run_id)
+
+    def intent_events(self, run_id: str) -> list[IntentEvent]:
+        with translate_errors(run_id), self.engine.connect() as conn:
+            return stored_intents.events(conn, run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         found = self._runs(select(runs).where(runs.c.run_id == run_id))

@@ -21,11 +21,13 @@ from persistence.types import DecimalText, JsonDocument, UtcDateTime
 __all__ = [
     "checkpoints",
     "definitions",
+    "digests",
     "intent_events",
     "ledger",
     "metadata",
     "order_intents",
     "runs",
+    "sealed_heads",
     "step_attempts",
 ]
 
@@ -96,6 +98,8 @@ ledger = Table(
     Column("attempt", Integer, nullable=False),
     Column("error_type", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
+    Column("commits", JsonDocument, nullable=True),  # NULL on legacy (scheme 1) rows
+    Column("scheme", Integer, nullable=False, server_default=text("1")),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
     Index("ix_ledger_occurred_at", "occurred_at"),
@@ -164,5 +168,29 @@ intent_events = Table(
     Column("filled_qty", DecimalText, nullable=True),
     Column("avg_price", DecimalText, nullable=True),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # Each intent's events form a hash chain (fsm.commitments); NULL on legacy rows.
+    Column("prev_hash", HASH, nullable=True),
+    Column("hash", HASH, nullable=True),
     Index("ix_intent_events_run_id", "run_id"),
 )  # fmt: skip
+
+# Signed digests of run heads (`tradefsm audit seal`), append-only; each is also a file.
+digests = Table(
+    "digests",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("digest_hash", HASH, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("document", JsonDocument, nullable=False),  # the digest file's content
+)
+
+# The head each run had at its last digest: tells `seal` which runs changed since. A cache for
+# sealing only; verification never trusts it (it reads the signed digest files).
+sealed_heads = Table(
+    "sealed_heads",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("head_hash", HASH, nullable=False),
+)

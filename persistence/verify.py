@@ -1,27 +1,45 @@
-"""Hash-chain verification of the whole ledger: streamed, split across processes when large."""
+"""Verification of the whole run database: streamed, split across processes when large.
+
+Each run's ledger, checkpoints and order intents are read in run order (one cursor per table)
+and checked by ``fsm.integrity``; definitions are hashed again; with signed digests, every
+sealed run head is looked up.
+"""
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
 from fsm.audit import Finding, VerifyReport
-from fsm.ledger import first_broken_link, utc_text
+from fsm.canonical import json_or_text, sha256_hex, utc_text
+from fsm.errors import RunNotFound
+from fsm.integrity import IntentHistory, RunRecords, check_run
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.tables import ledger, runs
+from persistence.tables import checkpoints, definitions, intent_events, ledger, order_intents, runs
 
-LEDGER_COLUMNS = [c.name for c in ledger.columns]
 BATCH = 5000
 PARALLEL_MIN_RUNS = 20_000  # below this, starting processes costs more than it saves
+Sealed = Mapping[str, tuple[int, str]]
+_RUN_COLUMNS = [
+    runs.c[name] for name in (
+        "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
+        "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
+        "head_hash", "created_at",
+    )
+]  # fmt: skip
+_EVENT_COLUMNS = [intent_events.c[name] for name in (
+    "n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at", "prev_hash",
+    "hash")]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,27 +64,45 @@ class Span:
         return {"run_id": self.run_id, "lo": self.lo, "hi": self.hi}
 
 
-def verify(engine: Engine, run_id: str | None = None, workers: int | None = None) -> VerifyReport:
+def verify(
+    engine: Engine,
+    run_id: str | None = None,
+    workers: int | None = None,
+    sealed: Sealed | None = None,
+) -> VerifyReport:
+    """Verify one run or all; ``sealed`` holds run heads from signed digests."""
+    sealed = sealed or {}
     if run_id is not None:
-        return verify_span(engine, Span(run_id=run_id))
-    spans = _spans(engine, workers or os.cpu_count() or 1)
-    if len(spans) == 1:
-        return verify_span(engine, spans[0])
-    url = engine.url.render_as_string(hide_password=False)
-    spawn = multiprocessing.get_context("spawn")  # no inherited connections in the workers
-    with ProcessPoolExecutor(len(spans), mp_context=spawn) as pool:
-        parts = list(pool.map(_verify_elsewhere, [url] * len(spans), spans))
-    return VerifyReport(
+        report = verify_span(engine, Span(run_id=run_id), sealed)
+        if report.runs == 0 and not report.findings:
+            raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
+        return _with(report, _definition_findings(engine, run_id))
+    *others, own = _spans(engine, workers or os.cpu_count() or 1)
+    if not others:
+        parts = [verify_span(engine, own, sealed)]
+    else:  # the other spans in fresh processes, the last one here meanwhile
+        url = engine.url.render_as_string(hide_password=False)
+        spawn = multiprocessing.get_context("spawn")  # no inherited connections in the workers
+        with ProcessPoolExecutor(len(others), mp_context=spawn) as pool:
+            futures = [pool.submit(_verify_elsewhere, url, span, sealed) for span in others]
+            parts = [verify_span(engine, own, sealed)] + [f.result() for f in futures]
+    report = VerifyReport(
         runs=sum(p.runs for p in parts),
         rows=sum(p.rows for p in parts),
         findings=[f for p in parts for f in p.findings],
+        legacy_runs=sum(p.legacy_runs for p in parts),
     )
+    return _with(report, _definition_findings(engine) + _deleted_runs(engine, sealed))
 
 
-def _verify_elsewhere(url: str, span: Span) -> VerifyReport:
-    engine = make_engine(url)
+def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
+    return replace(report, findings=report.findings + findings)
+
+
+def _verify_elsewhere(url: str, span: Span, sealed: Sealed) -> VerifyReport:
+    engine = make_engine(url, read_only=True)
     try:
-        return verify_span(engine, span)
+        return verify_span(engine, span, sealed)
     finally:
         engine.dispose()
 
@@ -86,25 +122,107 @@ def _spans(engine: Engine, workers: int) -> list[Span]:
     return [Span(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
-def verify_span(engine: Engine, span: Span) -> VerifyReport:
-    heads = dict(
-        _fetch(
-            engine, select(runs.c.run_id, runs.c.head_hash).where(*span.where(runs.c.run_id)), span
-        )
-    )
+def verify_span(engine: Engine, span: Span, sealed: Sealed) -> VerifyReport:
+    order: dict[str, int] = {}
+    run_rows: list[dict[str, Any]] = []
+    stmt = select(*_RUN_COLUMNS).order_by(runs.c.run_id)
+    for row in _rows(engine, stmt, span, runs, ("created_at",)):
+        order[row["run_id"]] = len(run_rows)
+        run_rows.append(row)
+    streams = [
+        _groups(_ledger_rows(engine, span), order),
+        _groups(_checkpoint_rows(engine, span), order),
+        _groups(_intent_rows(engine, span), order),
+    ]
     findings: list[Finding] = []
-    rows = chains = 0
-    for run_id, chain in _chains(engine, span):
-        rows, chains = rows + len(chain), chains + 1
-        broken = first_broken_link(chain, heads.pop(run_id, None))
-        if broken is not None:
-            findings.append(Finding(run_id, broken, _problem(chain, broken)))
-    findings += [Finding(run_id, 1, "run has no ledger rows") for run_id in heads]
-    return VerifyReport(runs=chains + len(heads), rows=rows, findings=findings)
+    rows = legacy = 0
+    for position, chain, cps, intents in _merge(len(run_rows), streams):
+        run = run_rows[position] if position >= 0 else None
+        run_id = run["run_id"] if run else chain[0]["run_id"]
+        records = RunRecords(run_id, run, chain, cps, _histories(intents))
+        found, was_legacy = check_run(records, sealed.get(run_id))
+        findings += found
+        rows += len(chain)
+        legacy += was_legacy
+    return VerifyReport(runs=len(run_rows), rows=rows, findings=findings, legacy_runs=legacy)
 
 
-def _fetch(engine: Engine, stmt: Any, span: Span) -> Iterator[tuple[Any, ...]]:
-    return fetch(engine, DriverStatement(stmt, engine.dialect), span.params())
+def _merge(
+    count: int, streams: list[Iterator[tuple[int, list[dict[str, Any]]]]]
+) -> Iterator[tuple[int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Per run position: its ledger, checkpoints and intent rows. Position -1: no run row."""
+    heads = [next(s, None) for s in streams]
+    for position in range(count):
+        groups: list[list[dict[str, Any]]] = []
+        for k, stream in enumerate(streams):
+            while heads[k] is not None and heads[k][0] < position:  # type: ignore[index]
+                orphan = heads[k]
+                if k == 0 and orphan is not None:
+                    yield -1, orphan[1], [], []
+                heads[k] = next(stream, None)
+            head = heads[k]
+            if head is not None and head[0] == position:
+                groups.append(head[1])
+                heads[k] = next(stream, None)
+            else:
+                groups.append([])
+        yield position, groups[0], groups[1], groups[2]
+    for rest in itertools.chain([heads[0]] if heads[0] else [], streams[0]):
+        yield -1, rest[1], [], []
+
+
+def _groups(
+    rows: Iterator[dict[str, Any]], order: dict[str, int]
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Consecutive rows of one run, with the run's position (-1 when it has no run row)."""
+    for run_id, group in itertools.groupby(rows, key=itemgetter("run_id")):
+        yield order.get(run_id, -1), list(group)
+
+
+def _ledger_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+    stmt = select(ledger).order_by(ledger.c.run_id, ledger.c.seq)
+    return _rows(engine, stmt, span, ledger, ("occurred_at",))
+
+
+def _checkpoint_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+    return _rows(engine, select(checkpoints).order_by(checkpoints.c.run_id, checkpoints.c.seq),
+                 span, checkpoints)  # fmt: skip
+
+
+def _intent_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+    stmt = (
+        select(order_intents, *(c.label(f"e_{c.name}") for c in _EVENT_COLUMNS))
+        .join(intent_events, intent_events.c.client_order_id == order_intents.c.client_order_id)
+        .order_by(order_intents.c.run_id, order_intents.c.position, intent_events.c.n)
+    )
+    return _rows(engine, stmt, span, order_intents, ("updated_at", "e_recorded_at"))
+
+
+def _histories(rows: list[dict[str, Any]]) -> list[IntentHistory]:
+    histories: list[IntentHistory] = []
+    for _coid, group in itertools.groupby(rows, key=lambda r: r["client_order_id"]):
+        events = list(group)
+        view = {k: v for k, v in events[0].items() if not k.startswith("e_")}
+        own = [{k[2:]: v for k, v in e.items() if k.startswith("e_")} for e in events]
+        histories.append(IntentHistory(view, own))
+    return histories
+
+
+def _rows(
+    engine: Engine, stmt: Any, span: Span, table: Any, times: tuple[str, ...] = ()
+) -> Iterator[dict[str, Any]]:
+    """Rows as dicts, with the ``times`` columns in canonical text."""
+    statement = DriverStatement(stmt.where(*span.where(table.c.run_id)), engine.dialect)
+    columns = statement.columns
+    for values in fetch(engine, statement, span.params()):
+        row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
+        for name in times:
+            at = row[name]
+            if type(at) is str and len(at) == 26:  # SQLite's stored text, the common case
+                row[name] = f"{at[:10]}T{at[11:]}Z"
+            else:
+                row[name] = canonical_time(at)
+        yield row
 
 
 def fetch(
@@ -121,22 +239,30 @@ def fetch(
         raw.close()
 
 
-def _chains(engine: Engine, span: Span) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Each run's rows in stored order."""
-    stmt = (
-        select(ledger).where(*span.where(ledger.c.run_id)).order_by(ledger.c.run_id, ledger.c.seq)
-    )
-    current, chain = "", list[dict[str, Any]]()
-    for values in _fetch(engine, stmt, span):
-        row = dict(zip(LEDGER_COLUMNS, values, strict=True))
-        row["occurred_at"] = canonical_time(row["occurred_at"])
-        if row["run_id"] != current and chain:
-            yield current, chain
-            chain = []
-        current = row["run_id"]
-        chain.append(row)
-    if chain:
-        yield current, chain
+def _definition_findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
+    stmt = select(definitions.c.definition_hash, definitions.c.canonical)
+    if run_id is not None:
+        used = select(runs.c.definition_hash).where(runs.c.run_id == run_id).scalar_subquery()
+        stmt = stmt.where(definitions.c.definition_hash == used)
+    statement = DriverStatement(stmt, engine.dialect)
+    return [
+        Finding("definition_changed", None, "the stored machine definition no longer hashes to "
+                "its name", key=f"definition {name}")
+        for name, canonical in fetch(engine, statement, statement.defaults)
+        if sha256_hex(json_or_text(canonical)) != name
+    ]  # fmt: skip
+
+
+def _deleted_runs(engine: Engine, sealed: Sealed) -> list[Finding]:
+    if not sealed:
+        return []
+    statement = DriverStatement(select(runs.c.run_id), engine.dialect)
+    present = {run_id for (run_id,) in fetch(engine, statement, {})}
+    return [
+        Finding("run_deleted", run_id, f"a signed digest sealed it at seq {sealed[run_id][0]}; "
+                "the run is gone")
+        for run_id in sorted(sealed.keys() - present)
+    ]  # fmt: skip
 
 
 def canonical_time(value: Any) -> str:
@@ -147,12 +273,3 @@ def canonical_time(value: Any) -> str:
     if len(text) == 26 and text[10] == " ":
         return f"{text[:10]}T{text[11:]}Z"
     return utc_text(datetime.fromisoformat(text).replace(tzinfo=UTC))
-
-
-def _problem(chain: list[dict[str, Any]], seq: int) -> str:
-    if seq > len(chain):
-        return f"rows after seq {len(chain)} are missing: the run's head hash does not match"
-    positions = [int(r["seq"]) for r in chain]
-    if seq not in positions or positions.index(seq) != seq - 1:
-        return "rows are missing, inserted or out of order here"
-    return "row content or its link to the previous row does not match its hash"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,10 +13,13 @@ from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
+from fsm.audit import Finding
 from fsm.clock import Clock, FixedClock
 from fsm.engine import Engine, Ports
 from fsm.ids import SequentialIdFactory
+from fsm.integrity import chain_findings
 from fsm.ports import RunStore
+from fsm.records import LedgerEntry
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
@@ -89,6 +92,11 @@ def broker(tmp_path: Path) -> PaperBroker:
 @pytest.fixture
 def market() -> BundledMarketData:
     return BundledMarketData()
+
+
+def broken_links(entries: Sequence[LedgerEntry]) -> list[Finding]:
+    """What the hash chain check finds in a run's ledger (empty: intact)."""
+    return chain_findings(entries[0].run_id, [e.model_dump() for e in entries])
 
 
 def make_engine_for(

@@ -12,9 +12,9 @@ from tests.postgres_cluster import PostgresCluster
     ("module", "keys"),
     [
         (transition, {"engine_us_per_transition_median", "raw_sqlite3_us_per_transition_median",
-                      "ratio_engine_to_raw"}),
+                      "ratio_engine_to_raw", "commitment_hashing_us_per_transition"}),
         (resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"}),
-        (audit, {"verify_s", "query_ms_max"}),
+        (audit, {"verify_s", "query_ms_max", "seal_ms_10k"}),
     ],
 )  # fmt: skip
 def test_benchmark_runs_and_reports_its_keys(module: object, keys: set[str]) -> None:

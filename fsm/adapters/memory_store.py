@@ -6,6 +6,7 @@ import copy
 from collections.abc import Sequence
 from datetime import datetime
 
+from fsm.commitments import intent_event_hash
 from fsm.errors import (
     ConcurrentModification,
     RunAlreadyActive,
@@ -13,11 +14,13 @@ from fsm.errors import (
     RunNotFound,
     RunNotResumable,
 )
+from fsm.ledger import GENESIS_HASH
 from fsm.ports import RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
     Fence,
+    IntentEvent,
     IntentUpdate,
     LedgerEntry,
     RunRecord,
@@ -35,6 +38,7 @@ class MemoryRunStore:
         self._intents: dict[str, dict[str, StoredIntent]] = {}
         self._definitions: dict[str, Definition] = {}
         self._attempts: dict[str, list[StepAttempt]] = {}
+        self._events: dict[str, list[IntentEvent]] = {}  # intent → its history
         self._active: dict[str, str] = {}  # account → its latest run (active or not)
 
     def ensure_definition(self, definition: Definition) -> None:
@@ -173,6 +177,7 @@ class MemoryRunStore:
                 )
         for intent in intents:
             self._intents[intent.run_id][intent.intent.client_order_id] = intent
+            self._chain(intent, intent.status, intent.updated_at)
 
     def update_intent(self, update: IntentUpdate, fence: Fence) -> None:
         self._check_fence(fence)
@@ -182,6 +187,33 @@ class MemoryRunStore:
             raise RunNotFound(f"no intent {update.client_order_id}", run_id=update.run_id)
         changes = update.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
         known[update.client_order_id] = stored.model_copy(update=changes)
+        self._chain(stored, update.status, update.updated_at, update)
+
+    def _chain(
+        self, stored: StoredIntent, status: str, at: datetime, update: IntentUpdate | None = None
+    ) -> None:
+        """Chain an event onto the intent's history, as the SQL store does."""
+        coid = stored.intent.client_order_id
+        history = self._events.setdefault(coid, [])
+        prev = history[-1].hash if history else GENESIS_HASH
+        assert prev is not None, "the memory store writes no legacy events"
+        position = list(self._intents[stored.run_id]).index(coid)
+        intent = stored.intent.model_dump() | {"run_id": stored.run_id, "position": position}
+        said = update.model_dump() if update else {}
+        event = {"n": len(history) + 1, "status": status, "recorded_at": at} | {
+            k: said.get(k) for k in ("broker_order_id", "filled_qty", "avg_price")
+        }
+        history.append(IntentEvent(
+            client_order_id=coid, run_id=stored.run_id, prev_hash=prev,
+            hash=intent_event_hash(prev, intent, event), **event,
+        ))  # fmt: skip
+
+    def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
+        return [(coid, self._events[coid][-1].n, self._events[coid][-1].hash or "")
+                for coid in self._intents.get(run_id, {})]  # fmt: skip
+
+    def intent_events(self, run_id: str) -> list[IntentEvent]:
+        return [e for coid in sorted(self._intents.get(run_id, {})) for e in self._events[coid]]
 
     def get_run(self, run_id: str) -> RunRecord:
         try:

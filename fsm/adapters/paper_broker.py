@@ -8,12 +8,14 @@ second order with a ``client_order_id`` it already holds.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 from fsm.errors import DuplicateClientOrderId, TradeFsmError
 from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
@@ -45,11 +47,17 @@ class PaperBroker:
         account_id: str = "paper",
         reject_duplicates: bool = True,
         latency_s: float = 0.0,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self.account_id = account_id
         self.reject_duplicates = reject_duplicates
         self.latency_s = latency_s
+        self.read_only = read_only  # look, never write: an archived or read-only file works
+        if read_only:
+            if not self.path.is_file():
+                raise TradeFsmError(f"no paper broker file {self.path}")
+            return
         try:
             with self._tx() as db:
                 for statement in _SCHEMA.split(";"):
@@ -60,13 +68,24 @@ class PaperBroker:
         except sqlite3.Error as exc:
             raise TradeFsmError(f"cannot open paper broker file {self.path}: {exc}") from exc
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        try:
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the filling writer
             db.execute("PRAGMA synchronous=FULL")  # a fill must survive power loss
             db.execute("BEGIN IMMEDIATE")  # one writer at a time: no lost cash updates
+            return db
+        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        flags = "mode=ro" if writable else "mode=ro&immutable=1"
+        db = sqlite3.connect(f"file:{quote(str(self.path))}?{flags}", uri=True,
+                             isolation_level=None, timeout=30)  # fmt: skip
+        db.execute("BEGIN")
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -192,6 +211,8 @@ class PaperBroker:
             "SELECT cash FROM accounts WHERE account_id = ?", (self.account_id,)
         ).fetchone()
         if row is None:  # an account first seen after a reset starts with the default cash
+            if self.read_only:
+                return DEFAULT_CASH
             db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(DEFAULT_CASH)))
             return DEFAULT_CASH
         return Decimal(row[0])

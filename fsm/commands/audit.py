@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from fsm.audit import AuditFilter, AuditQueries
-from fsm.commands.output import Format, emit, print_json, stderr, stdout
+from fsm.commands import integrity
+from fsm.commands.output import Format, emit, print_json, stdout
 from fsm.commands.runs import DbOption
 
 AuditOpener = Callable[[str | None], AuditQueries]
@@ -25,7 +26,6 @@ TRANSITION_COLUMNS = (
     "account_id", "error_type", "error_message",
 )  # fmt: skip
 REJECTED_COLUMNS = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
-TAMPERED_EXIT = 8
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -34,9 +34,10 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def register(app: typer.Typer, open_audit: AuditOpener) -> None:
+def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Sealer) -> None:
     audit = typer.Typer(help="Compliance queries and tamper checks.", no_args_is_help=True)
     app.add_typer(audit, name="audit")
+    integrity.register(audit, open_audit, seal_now)
 
     def filters(**kw: Any) -> AuditFilter:
         kw["since"], kw["until"] = _utc(kw["since"]), _utc(kw["until"])
@@ -101,24 +102,6 @@ def register(app: typer.Typer, open_audit: AuditOpener) -> None:
         rows = open_audit(db).orders(by, _utc(since), _utc(until), limit)  # type: ignore[arg-type]
         key = "run" if by == "run" else "definition_hash"
         emit(rows, (key, "runs", "orders", "filled"), fmt, f"orders per {by}")
-
-    @audit.command("verify")
-    def verify(
-        db: DbOption = None,
-        run: Annotated[str | None, typer.Option(help="Only this run's chain.")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    ) -> None:
-        """Recompute every hash chain; exit 8 naming the first tampered row of each run."""
-        report = open_audit(db).verify(run)
-        if as_json:
-            print_json(report.as_json())
-        else:
-            for finding in report.findings:
-                stderr.print(f"run {finding.run_id}: seq {finding.seq}: {finding.problem}",
-                             markup=False, highlight=False)  # fmt: skip
-            verdict = "intact" if report.ok else f"TAMPERED in {len(report.findings)} run(s)"
-            stdout.print(f"{report.rows} ledger row(s) in {report.runs} run(s): {verdict}")
-        raise typer.Exit(0 if report.ok else TAMPERED_EXIT)
 
     @audit.command("export")
     def export(

@@ -16,6 +16,7 @@ from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
 from fsm.clock import SystemClock
+from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
 from fsm.commands.runs import DbOption, run_details
 from fsm.engine import Engine, Observer, Ports, RunRequest
@@ -137,7 +138,14 @@ def _exit_for(run: RunRecord) -> typer.Exit:
     return typer.Exit(0 if run.state == "done" else 1)
 
 
-def register(app: typer.Typer, open_store: StoreOpener) -> None:
+def sealer_for(settings: Settings, seal_now: Sealer) -> Callable[[], object] | None:
+    """Sealing after runs, when a signing key is configured (TRADEFSM_AUDIT_SIGNING_KEY)."""
+    if settings.audit_signing_key is None:
+        return None
+    return lambda: seal_now(settings.db, None)
+
+
+def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> None:
     @app.command()
     def run(
         db: DbOption = None,
@@ -158,6 +166,9 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         store = open_store(settings.db)
         with Progress(enabled=not as_json) as observer:
             result = build_engine(settings, store, prices, observer).run(request)
+        seal = sealer_for(settings, seal_now)
+        if seal is not None:
+            seal()
         report(store, result, as_json)
         raise _exit_for(result)
 

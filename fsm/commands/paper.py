@@ -24,9 +24,13 @@ AccountOption = Annotated[
 ]
 
 
-def open_paper(path: Path | None, account: str | None = None) -> PaperBroker:
+def open_paper(
+    path: Path | None, account: str | None = None, *, read_only: bool = False
+) -> PaperBroker:
     settings = load_settings()
-    return PaperBroker(path or settings.paper_db, account_id=account or settings.account_id)
+    return PaperBroker(
+        path or settings.paper_db, account_id=account or settings.account_id, read_only=read_only
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +43,8 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOption = Format.TABLE,
     ) -> None:  # fmt: skip
         """Every order the paper broker received for the account, oldest first."""
-        rows = [o.model_dump(mode="json") for o in open_paper(paper_db, account).orders()]
+        broker = open_paper(paper_db, account, read_only=True)
+        rows = [o.model_dump(mode="json") for o in broker.orders()]
         columns = ("client_order_id", "symbol", "side", "qty", "filled_qty", "avg_price", "status")
         emit(rows, columns, fmt, f"{len(rows)} paper order(s)")
 
@@ -49,7 +54,7 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOption = Format.TABLE,
     ) -> None:  # fmt: skip
         """Cash and positions of the paper account."""
-        snapshot = open_paper(paper_db, account).account()
+        snapshot = open_paper(paper_db, account, read_only=True).account()
         rows = [p.model_dump(mode="json") for p in snapshot.positions]
         emit(
             rows,

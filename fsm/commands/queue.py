@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from fsm.commands.integrity import Sealer
 from fsm.commands.lifecycle import (
     AccountOption,
     AsOfOption,
@@ -16,6 +17,7 @@ from fsm.commands.lifecycle import (
     StoreOpener,
     build_engine,
     run_request,
+    sealer_for,
     settings_from,
 )
 from fsm.commands.output import print_json, stdout
@@ -24,7 +26,7 @@ from fsm.records import Mode
 from fsm.worker import Worker
 
 
-def register(app: typer.Typer, open_store: StoreOpener) -> None:
+def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> None:
     @app.command()
     def submit(
         db: DbOption = None,
@@ -61,7 +63,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         store = open_store(settings.db)
         report = Worker(
             lambda: build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
-            idle_exit=idle_exit,
+            idle_exit=idle_exit, seal=sealer_for(settings, seal_now),
+            seal_every=settings.audit_seal_every,
         ).run()  # fmt: skip
         if as_json:
             print_json(report.as_json())

@@ -9,11 +9,11 @@ from unittest.mock import MagicMock, Mock
 import pytest
 
 from fsm.compat import TradingOrchestrator
-from fsm.ledger import first_broken_seq
 from fsm.ports import RunFilter
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
+from tests.conftest import broken_links
 
 SIGNALS = {"success": True, "strategy_signals": [{"symbol": "SPY", "action": "BUY"}],
            "consolidated_portfolio_dto": {"SPY": 0.6, "BND": 0.4}}  # fmt: skip
@@ -52,7 +52,7 @@ class Services:
 def _events(orch: TradingOrchestrator) -> list[str]:
     assert orch.last_run is not None
     rows = orch.store.ledger(orch.last_run.run_id)
-    assert first_broken_seq(rows) is None
+    assert not broken_links(rows)
     return [r.event for r in rows]
 
 

@@ -15,7 +15,7 @@ from fsm.errors import (
     RunNotFound,
     RunNotResumable,
 )
-from fsm.ledger import GENESIS_HASH, first_broken_seq, seal
+from fsm.ledger import GENESIS_HASH, seal
 from fsm.ports import RunFilter, RunStore
 from fsm.records import (
     Checkpoint,
@@ -30,6 +30,7 @@ from fsm.records import (
     StepAttempt,
     StoredIntent,
 )
+from tests.conftest import broken_links
 
 T0 = datetime(2026, 11, 27, 14, 35, 0, 123456, tzinfo=UTC)
 OWNER = "host-a/100/lease_1"
@@ -99,7 +100,7 @@ def test_transitions_append_rows_move_the_run_and_keep_the_chain(store: RunStore
     assert [r.seq for r in rows] == [1, 2, 3, 4]
     assert [r.accepted for r in rows] == [True, True, False, True]
     assert rows[2].guards[0].inputs == {"x": "1.50"}
-    assert first_broken_seq(rows) is None
+    assert not broken_links(rows)
     [cp] = store.checkpoints("run_1")
     assert (cp.seq, cp.state, cp.output) == (4, "generating_signals", {"price": "101.25", "n": 3})
 

@@ -8,11 +8,10 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import RunRequest
 from fsm.errors import GuardRejected, RunNotResumable
-from fsm.ledger import first_broken_seq
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
-from tests.conftest import make_engine_for
+from tests.conftest import broken_links, make_engine_for
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def test_cancel_records_the_operator_and_frees_the_account(
         "cancel", "ops-alice", "failed", "market halt"
     )  # fmt: skip
     assert [(d.name, d.passed) for d in last.guards] == [("operator_named", True)]
-    assert first_broken_seq(sql_store.ledger(run.run_id)) is None
+    assert not broken_links(sql_store.ledger(run.run_id))
     assert engine.run(RunRequest(account_id="paper")).state == "done"  # the account is free
 
 

@@ -12,13 +12,12 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import RunRequest
 from fsm.ids import SequentialIdFactory
-from fsm.ledger import first_broken_seq
 from fsm.records import Mode, RunRecord
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
+from tests.conftest import TRADING_DAY, broken_links, make_engine_for
 
 
 @pytest.fixture
@@ -51,7 +50,7 @@ def test_first_run_buys_then_second_run_has_nothing_to_trade(
     assert {o.side.value for o in orders} == {"BUY"}
     assert all(o.status == "filled" for o in orders)
     assert [i.status for i in sql_store.intents(first.run_id)] == ["filled"] * len(orders)
-    assert first_broken_seq(sql_store.ledger(first.run_id)) is None
+    assert not broken_links(sql_store.ledger(first.run_id))
 
     second = engine.run(RunRequest(account_id="paper"))
     assert second.state == "done"

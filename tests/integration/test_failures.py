@@ -16,7 +16,6 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
-from fsm.ledger import first_broken_seq
 from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
@@ -33,7 +32,7 @@ from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
+from tests.conftest import TRADING_DAY, broken_links, make_engine_for
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def _signals(*pairs: tuple[str, str]) -> SignalSet:
 def _failure(store: SqlRunStore, run: RunRecord) -> tuple[str, str, str]:
     assert run.state == "failed"
     assert store.get_run(run.run_id).status.value == "failed"
-    assert first_broken_seq(store.ledger(run.run_id)) is None
+    assert not broken_links(store.ledger(run.run_id))
     last = store.ledger(run.run_id)[-1]
     assert (last.event, last.target, last.error_type) == (
         "fail",
@@ -265,7 +264,7 @@ def test_a_failed_commit_leaves_the_run_where_it_was(
     assert (stored.state, stored.status.value) == ("planning", "active")
     assert [e.event for e in store.ledger(run.run_id)][-1] == "rebalance_needed"
     assert broker.orders() == []
-    assert first_broken_seq(store.ledger(run.run_id)) is None
+    assert not broken_links(store.ledger(run.run_id))
 
 
 def test_a_concurrent_writer_stops_the_engine_without_writing(

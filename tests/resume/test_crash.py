@@ -21,11 +21,11 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.failpoints import all_failpoints
-from fsm.ledger import first_broken_seq
 from fsm.ports import RunFilter
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
+from tests.conftest import broken_links
 
 # Reached by a first paper run on a fresh account; the others need another path (another
 # mode, a second run, a refused guard, a cancel, a transient error): OFF_THE_PAPER_PATH.
@@ -130,7 +130,7 @@ def _kill_and_resume(baseline: Site, site: Site, point: str) -> None:
         assert "already ended done" in err
     ledger = site.store.ledger(run.run_id)
     assert [e.seq for e in ledger] == list(range(1, len(ledger) + 1))
-    assert first_broken_seq(ledger) is None
+    assert not broken_links(ledger)
     assert ledger[-1].target == "done"
     assert site.orders() == baseline.orders()
     assert set(site.orders().values()) == {1}
@@ -178,5 +178,5 @@ def test_kill_at_the_failpoints_off_the_paper_path(
     assert run.status.value in ("done", "failed")
     ledger = site.store.ledger(run.run_id)
     assert [e.seq for e in ledger] == list(range(1, len(ledger) + 1))
-    assert first_broken_seq(ledger) is None
+    assert not broken_links(ledger)
     assert set(site.orders().values()) <= {1}

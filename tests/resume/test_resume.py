@@ -19,13 +19,12 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine, RunRequest
 from fsm.errors import MarketDataUnavailable, RunLeased, RunNotResumable
 from fsm.ids import SequentialIdFactory
-from fsm.ledger import first_broken_seq
 from fsm.ports import RunContext
 from fsm.records import SignalSet, TargetWeight
 from fsm.settings import Settings
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
+from tests.conftest import TRADING_DAY, broken_links, make_engine_for
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
 
@@ -89,7 +88,7 @@ def test_completed_steps_are_never_run_again(
     events = [e.event for e in store.ledger(run_id)]
     assert events.count("signals_generated") == 1
     assert events[-2:] == ["plan_approved", "execution_completed"]
-    assert first_broken_seq(store.ledger(run_id)) is None
+    assert not broken_links(store.ledger(run_id))
 
 
 def test_a_live_lease_refuses_a_second_driver_until_it_expires(

@@ -1,4 +1,4 @@
-"""The hash chain finds the first edited, deleted, inserted or reordered row."""
+"""The hash chain names edited rows and the first deleted, inserted or reordered one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fsm.ledger import GENESIS_HASH, first_broken_seq, seal
+from fsm.integrity import chain_findings
+from fsm.ledger import GENESIS_HASH, seal
 from fsm.records import LedgerEntry
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
@@ -24,6 +25,10 @@ def _chain(events: list[str]) -> list[LedgerEntry]:
     return rows
 
 
+def _found(rows: list[LedgerEntry]) -> list[tuple[str, int | None]]:
+    return [(f.kind, f.seq) for f in chain_findings("r", [r.model_dump() for r in rows])]
+
+
 events = st.lists(
     st.sampled_from(["start", "fail", "plan_empty", "cancel"]), min_size=2, max_size=12
 )
@@ -32,10 +37,10 @@ events = st.lists(
 @given(events, st.data())
 def test_an_edited_row_is_found(names: list[str], data: st.DataObject) -> None:
     rows = _chain(names)
-    assert first_broken_seq(rows) is None
+    assert _found(rows) == []
     n = data.draw(st.integers(0, len(rows) - 1))
     rows[n] = rows[n].model_copy(update={"actor": "mallory"})
-    assert first_broken_seq(rows) == n + 1
+    assert _found(rows) == [("edited", n + 1)]
 
 
 @given(events, st.data())
@@ -43,7 +48,7 @@ def test_a_deleted_row_is_found(names: list[str], data: st.DataObject) -> None:
     rows = _chain(names)
     n = data.draw(st.integers(0, len(rows) - 2))
     del rows[n]
-    assert first_broken_seq(rows) == n + 1  # the seq of the deleted row
+    assert _found(rows) == [("deleted", n + 1)]  # the seq of the deleted row
 
 
 @given(events, st.data())
@@ -51,7 +56,7 @@ def test_swapped_rows_are_found(names: list[str], data: st.DataObject) -> None:
     rows = _chain(names)
     n = data.draw(st.integers(0, len(rows) - 2))
     rows[n], rows[n + 1] = rows[n + 1], rows[n]
-    assert first_broken_seq(rows) == n + 1  # the first position out of order
+    assert _found(rows)[0][1] == n + 1  # the first position out of order
 
 
 def test_a_rehashed_forgery_breaks_the_next_link() -> None:
@@ -59,12 +64,21 @@ def test_a_rehashed_forgery_breaks_the_next_link() -> None:
     forged = seal(
         rows[0].hash, **rows[1].model_dump(exclude={"hash", "prev_hash"}) | {"actor": "x"}
     )
-    assert first_broken_seq([rows[0], forged, rows[2]]) == 3
+    assert _found([rows[0], forged, rows[2]]) == [("edited", 2)]
+
+
+@given(events, st.data())
+def test_several_edits_are_each_named(names: list[str], data: st.DataObject) -> None:
+    rows = _chain(names)
+    picked = sorted(data.draw(st.sets(st.integers(0, len(rows) - 1), min_size=1)))
+    for n in picked:
+        rows[n] = rows[n].model_copy(update={"error_message": "rewritten"})
+    assert _found(rows) == [("edited", n + 1) for n in picked]
 
 
 @given(events)
 def test_stored_canonical_guards_text_hashes_like_the_decisions(names: list[str]) -> None:
-    from fsm.definition import canonical_json
+    from fsm.canonical import canonical_json
     from fsm.ledger import canonical_text
     from fsm.records import GuardDecision
 

@@ -17,7 +17,7 @@ from fsm.definition import trading_definition
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import InvalidConfiguration, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
-from fsm.ledger import first_broken_link
+from fsm.integrity import check_run, records_of
 from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
@@ -109,7 +109,7 @@ def test_ledger_invariants_hold_for_any_scenario(scenario: dict[str, Any]) -> No
 
     rows = store.ledger(run.run_id)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
-    assert first_broken_link((r.model_dump() for r in rows), run.head_hash) is None
+    assert check_run(records_of(store, run.run_id)) == ([], False)  # chain, commitments, run
     assert run.version == len(rows)
     state: str | None = None
     for row in rows:

@@ -1,0 +1,90 @@
+"""`tradefsm audit verify|keygen|seal`: proof that the history was not edited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fsm.audit import UNANCHORED, AuditQueries, VerifyReport
+from fsm.commands.output import print_json, stderr, stdout
+from fsm.commands.runs import DbOption
+from fsm.digests import Anchors, generate_keys, load_public_key
+
+Sealer = Callable[[str | None, Path | None], dict[str, Any]]
+TAMPERED_EXIT = 8
+
+
+def register(
+    audit: typer.Typer, open_audit: Callable[[str | None], AuditQueries], seal_now: Sealer
+) -> None:
+    @audit.command("verify")
+    def verify(
+        db: DbOption = None,
+        run: Annotated[str | None, typer.Option(help="Only this run (exit 4 if unknown).")] = None,
+        digests: Annotated[
+            Path | None, typer.Option(help="Folder of signed digest files to check against.")
+        ] = None,
+        public_key: Annotated[
+            list[Path] | None,
+            typer.Option(help="Public key file(s) of the digests (repeat after a rotation)."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Check every hash chain and what it commits to; exit 8 listing each finding."""
+        anchors = None
+        if digests is not None or public_key:
+            if digests is None or not public_key:
+                raise typer.BadParameter("--digests and --public-key go together")
+            anchors = Anchors(digests, tuple(load_public_key(k) for k in public_key))
+        report = open_audit(db).verify(run, anchors)
+        if as_json:
+            print_json(report.as_json())
+        else:
+            _print_report(report)
+        raise typer.Exit(0 if report.ok else TAMPERED_EXIT)
+
+    @audit.command("keygen")
+    def keygen(
+        out: Annotated[Path, typer.Option(help="Folder for the key pair.")],
+    ) -> None:
+        """Write an Ed25519 key pair for signing digests (private key file mode 0600)."""
+        private, public = generate_keys(out)
+        stdout.print(f"private key {private} (keep it off the database host's backups; set "
+                     f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public} (give it to "
+                     "auditors: `audit verify --public-key`)", markup=False)  # fmt: skip
+
+    @audit.command("seal")
+    def seal(
+        db: DbOption = None,
+        out: Annotated[
+            Path | None, typer.Option(help="Digest folder (default: TRADEFSM_AUDIT_DIGEST_DIR).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the digest as JSON.")] = False,
+    ) -> None:
+        """Sign a digest of every run changed since the last digest; store it and write it."""
+        document = seal_now(db, out)
+        if as_json:
+            print_json(document)
+            return
+        stdout.print(f"digest {document['n']}: {len(document['runs'])} run head(s) of "
+                     f"{document['runs_total']} run(s) sealed, key {document['key_id']}",
+                     markup=False)  # fmt: skip
+
+
+def _print_report(report: VerifyReport) -> None:
+    for finding in report.findings:
+        stderr.print(f"{finding.where()}: {finding.kind}: {finding.problem}",
+                     markup=False, highlight=False)  # fmt: skip
+    verdict = "intact" if report.ok else f"TAMPERED: {len(report.findings)} finding(s)"
+    stdout.print(f"{report.rows} ledger row(s) in {report.runs} run(s): {verdict}", markup=False)
+    if report.legacy_runs:
+        stdout.print(f"{report.legacy_runs} run(s) written before commitments (legacy scheme "
+                     "1): their chain covers transitions only, not identity, checkpoints or "
+                     "orders", markup=False)  # fmt: skip
+    if report.anchored:
+        stdout.print(f"checked against {report.digests} signed digest(s)", markup=False)
+    else:
+        stdout.print(f"not anchored: {UNANCHORED}", markup=False)

@@ -1,0 +1,96 @@
+"""Digests of the records a ledger row commits to, so the chain covers what a reviewer reads.
+
+Each digest is SHA-256 (hex) of the canonical JSON (``fsm.canonical``) of an object:
+
+- ``identity`` (first row of a run): ``account_id``, ``as_of`` (date), ``correlation_id``,
+  ``created_at``, ``definition_hash``, ``idempotency_key``, ``mode``, ``params``,
+  ``parent_run_id``, ``run_id``;
+- ``checkpoint`` (the row that stored it): ``output``, ``schema_version``, ``state``;
+- ``outcome`` (the row that ends the run): the run's ``failure`` and ``result`` summaries;
+- ``intents`` (every row leaving ``executing``): the list of ``[client_order_id, n, hash]``
+  of each order intent's last history event, in plan order.
+
+Each order intent's history is a chain of its own: an event's hash is
+``sha256(prev_hash + "\\n" + canonical_json(event))`` where the event object holds the intent
+(``client_order_id``, ``position``, ``symbol``, ``side``, ``qty``, ``reference_price``,
+``run_id``) and what the broker said (``n``, ``status``, ``broker_order_id``, ``filled_qty``,
+``avg_price``, ``recorded_at``); the first event's ``prev_hash`` is ``GENESIS_HASH``.
+
+Values may be given as Python values or, as a verifier reads them from the run database, as
+canonical text (JSON documents, timestamps, decimals); both give the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fsm.canonical import canonical_json, json_or_text, json_text, sha256_hex, utc_text
+
+IDENTITY_FIELDS = (
+    "account_id", "as_of", "correlation_id", "created_at", "definition_hash",
+    "idempotency_key", "mode", "params", "parent_run_id", "run_id",
+)  # fmt: skip
+INTENT_FIELDS = ("client_order_id", "position", "symbol", "side", "qty", "reference_price",
+                 "run_id")  # fmt: skip
+EVENT_FIELDS = ("n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at")
+
+
+def text_of(value: Any) -> str | None:
+    """The canonical text of a scalar: dates, times, decimals and enums as strings."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(getattr(value, "value", value))
+
+
+def identity_digest(run: Mapping[str, Any]) -> str:
+    """Digest of a run's identity; ``params`` may be canonical JSON text."""
+
+    def text(name: str) -> str:
+        return json_text(text_of(run[name]))
+
+    return sha256_hex(
+        f'{{"account_id":{text("account_id")},"as_of":{text("as_of")},'
+        f'"correlation_id":{text("correlation_id")},"created_at":{text("created_at")},'
+        f'"definition_hash":{text("definition_hash")},'
+        f'"idempotency_key":{text("idempotency_key")},"mode":{text("mode")},'
+        f'"params":{json_or_text(run["params"])},"parent_run_id":{text("parent_run_id")},'
+        f'"run_id":{text("run_id")}}}'
+    )
+
+
+def checkpoint_digest(state: str, schema_version: int, output: Any) -> str:
+    """Digest of a step output; ``output`` may be its canonical JSON text."""
+    return sha256_hex(
+        f'{{"output":{json_or_text(output)},"schema_version":{int(schema_version)},'
+        f'"state":{json_text(state)}}}'
+    )
+
+
+def outcome_digest(result: Any, failure: Any) -> str:
+    """Digest of a finished run's summaries; either may be canonical JSON text or None."""
+    return sha256_hex(f'{{"failure":{json_or_text(failure)},"result":{json_or_text(result)}}}')
+
+
+def intent_event_hash(prev_hash: str, intent: Mapping[str, Any], event: Mapping[str, Any]) -> str:
+    """Hash of one history event of an order intent, chained onto the intent's last event."""
+    body: dict[str, str | int | None] = {
+        name: text_of(intent[name]) for name in INTENT_FIELDS if name != "position"
+    }
+    body |= {name: text_of(event[name]) for name in EVENT_FIELDS if name != "n"}
+    body |= {"position": int(intent["position"]), "n": int(event["n"])}
+    return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
+
+
+def intents_digest(heads: Iterable[tuple[str, int, str]]) -> str:
+    """Digest of a run's order intents: each one's last event, in plan order."""
+    return sha256_hex(canonical_json([[coid, int(n), head] for coid, n, head in heads]))

@@ -1,0 +1,225 @@
+"""Signed digests: run heads anchored outside the run database (Ed25519).
+
+A digest lists the ``[run_id, seq, head_hash]`` of every run changed since the previous
+digest, the number of runs in the database, and the previous digest's hash and signature, so
+digests form a chain of their own. Its canonical body (``fsm.canonical``) is::
+
+    {"created_at", "key_id", "n", "previous": {"digest_hash", "n", "signature"} | null,
+     "runs": [[run_id, seq, head_hash], ...] sorted by run_id, "runs_total", "version": 1}
+
+``digest_hash`` = SHA-256 of that text and ``signature`` = Ed25519 signature of the same
+bytes (base64). A digest file is the body plus those two fields, named ``digest-NNNNNNNN.json``.
+``key_id`` names the public key (the first 16 hex digits of the SHA-256 of its raw bytes), so
+keys can be rotated: the verifier is given every public key in use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from fsm.audit import Finding
+from fsm.canonical import canonical_json, sha256_hex, utc_text
+from fsm.errors import InvalidConfiguration
+
+VERSION = 1
+PRIVATE_KEY_FILE = "tradefsm-audit.key"
+PUBLIC_KEY_FILE = "tradefsm-audit.pub"
+SIGNED = ("digest_hash", "signature")
+
+
+def file_name(n: int) -> str:
+    return f"digest-{n:08d}.json"
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_hex(raw.hex())[:16]
+
+
+def generate_keys(folder: Path) -> tuple[Path, Path]:
+    """Write a new key pair; the private key file is readable by its owner only (0600)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    private, public = folder / PRIVATE_KEY_FILE, folder / PUBLIC_KEY_FILE
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    try:
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidConfiguration(f"{private} exists: refusing to overwrite a key") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    key = _load(path, serialization.load_pem_private_key, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidConfiguration(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    key = _load(path, serialization.load_pem_public_key)
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidConfiguration(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _load(path: Path, loader: Any, **kw: Any) -> Any:
+    try:
+        return loader(path.read_bytes(), **kw)
+    except OSError as exc:
+        raise InvalidConfiguration(f"cannot read key file {path}: {exc.strerror}") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidConfiguration(f"{path} is not a PEM key: {exc}") from None
+
+
+def sign(
+    key: Ed25519PrivateKey,
+    n: int,
+    created_at: datetime,
+    previous: Mapping[str, Any] | None,
+    runs: Iterable[tuple[str, int, str]],
+    runs_total: int,
+) -> dict[str, Any]:
+    """A signed digest document, chained to ``previous`` (the last digest document)."""
+    body = {
+        "created_at": utc_text(created_at),
+        "key_id": key_id(key.public_key()),
+        "n": n,
+        "previous": None if previous is None else {k: previous[k] for k in ("n", *SIGNED)},
+        "runs": sorted([run_id, int(seq), head] for run_id, seq, head in runs),
+        "runs_total": runs_total,
+        "version": VERSION,
+    }
+    text = canonical_json(body)
+    signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
+    return body | {"digest_hash": sha256_hex(text), "signature": signature}
+
+
+def write(document: Mapping[str, Any], folder: Path) -> Path:
+    """Write a digest file; an existing file is never overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name(int(document["n"]))
+    with path.open("x", encoding="utf-8") as out:
+        out.write(canonical_json(dict(document)) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Where the digest files are and the public keys that signed them."""
+
+    folder: Path
+    public_keys: tuple[Ed25519PublicKey, ...]
+
+
+@dataclass
+class DigestCheck:
+    """What a folder of digest files proves: sealed run heads, and what is wrong with it."""
+
+    sealed: dict[str, tuple[int, str]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    count: int = 0
+    runs_total: int = 0  # runs in the database when the last digest was signed
+
+
+def check_files(
+    folder: Path, public_keys: Iterable[Ed25519PublicKey], stored: Mapping[int, str]
+) -> DigestCheck:
+    """Check every digest file's signature and chain, and against the digests ``stored`` in
+    the database (n → digest_hash); collect the latest sealed head of each run."""
+    keys = {key_id(k): k for k in public_keys}
+    check = DigestCheck()
+    previous: dict[str, Any] | None = None
+    files = sorted(folder.glob("digest-*.json")) if folder.is_dir() else []
+    if not files:
+        check.findings.append(_missing(f"no digest files in {folder}", str(folder)))
+    for path in files:
+        document = _read(path, check)
+        if document is None:
+            continue
+        check.count += 1
+        _check_one(path, document, previous, keys, stored, check)
+        previous = document
+        for run_id, seq, head in document.get("runs", []):
+            check.sealed[run_id] = (int(seq), head)
+        check.runs_total = int(document.get("runs_total", 0))
+    last = int(previous["n"]) if previous else 0
+    for n in sorted(k for k in stored if k > last):
+        check.findings.append(_missing(f"digest {n} is in the database but has no file",
+                                       file_name(n)))  # fmt: skip
+    return check
+
+
+def _read(path: Path, check: DigestCheck) -> dict[str, Any] | None:
+    try:
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        check.findings.append(Finding("bad_signature", None, f"unreadable: {exc}", key=path.name))
+        return None
+    return document
+
+
+def _check_one(
+    path: Path,
+    document: dict[str, Any],
+    previous: Mapping[str, Any] | None,
+    keys: Mapping[str, Ed25519PublicKey],
+    stored: Mapping[int, str],
+    check: DigestCheck,
+) -> None:
+    body = {k: v for k, v in document.items() if k not in SIGNED}
+    text = canonical_json(body)
+    key = keys.get(str(body.get("key_id")))
+    if (
+        key is None
+        or sha256_hex(text) != document.get("digest_hash")
+        or not _signed(key, text, str(document.get("signature")))
+    ):
+        check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
+                                      "with the given public key(s)", key=path.name))  # fmt: skip
+        return
+    n = int(body["n"])
+    expected = int(previous["n"]) + 1 if previous else 1
+    linked = body["previous"] == (
+        None if previous is None else {k: previous[k] for k in ("n", *SIGNED)}
+    )
+    if n != expected or not linked or path.name != file_name(n):
+        check.findings.append(_missing(f"digest {expected} is missing or was replaced before "
+                                       "this one", path.name))  # fmt: skip
+    if stored.get(n) != document["digest_hash"]:
+        check.findings.append(_missing(f"digest {n} is not in the database as signed",
+                                       path.name))  # fmt: skip
+
+
+def _signed(key: Ed25519PublicKey, text: str, signature: str) -> bool:
+    try:
+        key.verify(base64.b64decode(signature, validate=True), text.encode("utf-8"))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _missing(problem: str, key: str) -> Finding:
+    return Finding("digest_missing", None, problem, key=key)

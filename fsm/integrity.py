@@ -1,0 +1,263 @@
+"""Verification of one run's stored records against its hash chain and commitments.
+
+Works on rows as the run database holds them (JSON documents may be canonical text, times
+canonical text), so the same checks serve the SQL verifier and the in-memory store's tests.
+After a missing, inserted or reordered ledger row, later rows of that run are no longer
+judged one by one (their links are broken by the first change); every other check still runs,
+so a run can have several findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from fsm.audit import Finding
+from fsm.commitments import (
+    checkpoint_digest,
+    identity_digest,
+    intent_event_hash,
+    intents_digest,
+    outcome_digest,
+    text_of,
+)
+from fsm.ledger import GENESIS_HASH, LEGACY_SCHEME, entry_hash
+from fsm.ports import RunStore
+
+Row = Mapping[str, Any]
+FINAL_STATUS = {"done": "done", "failed": "failed"}
+VIEW_FIELDS = ("broker_order_id", "filled_qty", "avg_price")
+
+
+@dataclass
+class IntentHistory:
+    """An order intent's latest view (its ``order_intents`` row) and its events by ``n``."""
+
+    view: Row
+    events: Sequence[Row] = field(default_factory=list)
+
+
+@dataclass
+class RunRecords:
+    """What the run database holds for one run; ``run`` is None when its row is gone."""
+
+    run_id: str
+    run: Row | None
+    ledger: Sequence[Row]
+    checkpoints: Sequence[Row] = ()
+    intents: Sequence[IntentHistory] = ()
+
+
+def records_of(store: RunStore, run_id: str) -> RunRecords:
+    """A run's records as any RunStore returns them, ready for ``check_run``."""
+    events: dict[str, list[Row]] = {}
+    for event in store.intent_events(run_id):
+        events.setdefault(event.client_order_id, []).append(event.model_dump())
+    intents = [
+        IntentHistory(
+            stored.as_json() | stored.model_dump() | {"position": n},
+            events.get(stored.intent.client_order_id, []),
+        )
+        for n, stored in enumerate(store.intents(run_id))
+    ]
+    return RunRecords(
+        run_id,
+        store.get_run(run_id).model_dump(),
+        [e.model_dump() for e in store.ledger(run_id)],
+        [c.model_dump() for c in store.checkpoints(run_id)],
+        intents,
+    )
+
+
+def check_run(
+    records: RunRecords, sealed: tuple[int, str] | None = None
+) -> tuple[list[Finding], bool]:
+    """Every finding for one run, and whether it is a legacy (scheme 1) run.
+
+    ``sealed`` is the run's (seq, head hash) from a signed digest.
+    """
+    run_id, rows, run = records.run_id, records.ledger, records.run
+    if run is None:
+        return [Finding("run_deleted", run_id, "ledger rows exist but the run row is gone")], False
+    if not rows:
+        return [Finding("deleted", run_id, "the run has no ledger rows", seq=1)], False
+    legacy = is_legacy(rows)
+    findings = chain_findings(run_id, rows)
+    findings += _run_row_findings(run_id, run, rows, legacy)
+    if sealed is not None:
+        findings += _sealed_findings(run_id, rows, sealed)
+    if not legacy:
+        findings += _identity_findings(run_id, run, rows[0])
+        findings += _checkpoint_findings(run_id, rows, records.checkpoints)
+        findings += _intent_findings(run_id, rows, records.intents)
+    return findings, legacy
+
+
+def is_legacy(rows: Sequence[Row]) -> bool:
+    return any(r["scheme"] == LEGACY_SCHEME for r in rows)
+
+
+def chain_findings(run_id: str, rows: Sequence[Row]) -> list[Finding]:
+    """Edited rows, and the first missing, inserted or reordered one, in stored order."""
+    findings: list[Finding] = []
+    prev, expected = GENESIS_HASH, 1
+    for i, row in enumerate(rows):
+        seq = int(row["seq"])
+        if seq != expected or row["prev_hash"] != prev:
+            findings.append(_structural(run_id, rows, i, prev, expected))
+            return findings
+        if entry_hash(prev, row) != row["hash"]:
+            findings.append(
+                Finding("edited", run_id, "row content does not match its hash", seq=seq)
+            )
+        prev, expected = row["hash"], expected + 1
+    return findings
+
+
+def _structural(run_id: str, rows: Sequence[Row], i: int, prev: str, expected: int) -> Finding:
+    row, seq = rows[i], int(rows[i]["seq"])
+    if seq > expected:
+        return Finding("deleted", run_id, f"row {expected} is missing", seq=expected)
+    position = {r["hash"]: j for j, r in enumerate(rows)}.get(row["prev_hash"])
+    if position is not None and position > i:
+        return Finding("reordered", run_id, "rows are out of order here", seq=seq)
+    if i + 1 < len(rows) and rows[i + 1]["prev_hash"] == prev:
+        return Finding("inserted", run_id, "a row was inserted here", seq=seq)
+    if entry_hash(row["prev_hash"], row) == row["hash"]:
+        return Finding(
+            "edited", run_id, "row changed and its hash recomputed: the next row no longer "
+            "links to it", seq=seq - 1,
+        )  # fmt: skip
+    return Finding("deleted", run_id, "a row before this one is missing (renumbered)", seq=seq)
+
+
+def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) -> list[Finding]:
+    last = rows[-1]
+    last_seq, version = int(last["seq"]), int(run["version"])
+    head = run["head_hash"]
+    earlier = next((k for k, r in enumerate(rows) if r["hash"] == head), None)
+    if head != last["hash"] and earlier is not None:
+        appended = int(rows[earlier + 1]["seq"])
+        return [Finding("inserted", run_id, "rows were appended after the run's head",
+                        seq=appended)]  # fmt: skip
+    if version > last_seq:
+        return [Finding("truncated", run_id, f"the run row is at version {version} but its "
+                        f"ledger ends at seq {last_seq}", seq=last_seq + 1)]  # fmt: skip
+    if run["head_hash"] != last["hash"]:
+        return [Finding("run_changed", run_id, "the run's head hash matches no ledger row")]
+    state = last["target"] if last["accepted"] else last["source"]
+    status = FINAL_STATUS.get(state)
+    if (
+        version != last_seq
+        or run["state"] != state
+        or (run["status"] != status if status else run["status"] in FINAL_STATUS.values())
+    ):
+        return [Finding("run_changed", run_id, f"the run row says {run['state']}/"
+                        f"{run['status']} at version {version}; its ledger ends in {state} at "
+                        f"seq {last_seq}")]  # fmt: skip
+    if (
+        status
+        and not legacy
+        and not commits(last, "outcome", outcome_digest(run["result"], run["failure"]))
+    ):
+        return [Finding("outcome_changed", run_id, "the run's result or failure differs "
+                            "from what its last transition committed", seq=last_seq)]  # fmt: skip
+    return []
+
+
+def _sealed_findings(run_id: str, rows: Sequence[Row], sealed: tuple[int, str]) -> list[Finding]:
+    seq, head = sealed
+    at = next((r for r in rows if int(r["seq"]) == seq), None)
+    if at is None:
+        return [Finding("truncated", run_id, f"a signed digest sealed this run at seq {seq}; "
+                        "that row is gone", seq=seq)]  # fmt: skip
+    if at["hash"] != head:
+        return [Finding("rewritten", run_id, "the row's hash differs from the one a signed "
+                        "digest sealed: the chain was recomputed", seq=seq)]  # fmt: skip
+    return []
+
+
+def commits(row: Row, name: str, digest: str | None = None) -> bool:
+    """Whether a ledger row commits to a record ``name`` (with ``digest``: to that digest).
+
+    Stored canonical JSON text is searched rather than decoded: its keys are plain names and
+    its values 64 hex digits, so ``"name":"digest"`` can only match that entry.
+    """
+    value = row["commits"]
+    if not value:
+        return False
+    if isinstance(value, str):
+        return (f'"{name}":"{digest}"' if digest else f'"{name}":') in value
+    return name in value if digest is None else value.get(name) == digest
+
+
+def _identity_findings(run_id: str, run: Row, first: Row) -> list[Finding]:
+    if commits(first, "identity", identity_digest(run)):
+        return []
+    return [Finding("identity_changed", run_id, "the run's identity (account, mode, as_of, "
+                    "params, ...) differs from what its first row committed", seq=1)]  # fmt: skip
+
+
+def _checkpoint_findings(run_id: str, rows: Sequence[Row], stored: Sequence[Row]) -> list[Finding]:
+    by_seq = {int(r["seq"]): r for r in rows}
+    findings = []
+    for cp in stored:
+        seq = int(cp["seq"])
+        digest = checkpoint_digest(cp["state"], cp["schema_version"], cp["output"])
+        row = by_seq.get(seq)
+        if row is None or not commits(row, "checkpoint", digest):
+            findings.append(Finding("checkpoint_changed", run_id, f"the {cp['state']} checkpoint "
+                                    "differs from what its transition committed", seq=seq,
+                                    key=f"checkpoint {seq}"))  # fmt: skip
+    if len(stored) == sum(commits(r, "checkpoint") for r in rows):
+        return findings  # every committed checkpoint was found above
+    present = {int(cp["seq"]) for cp in stored}
+    findings += [
+        Finding("checkpoint_changed", run_id, "the committed checkpoint is missing", seq=seq,
+                key=f"checkpoint {seq}")
+        for seq, row in by_seq.items() if seq not in present and commits(row, "checkpoint")
+    ]  # fmt: skip
+    return findings
+
+
+def _intent_findings(
+    run_id: str, rows: Sequence[Row], intents: Sequence[IntentHistory]
+) -> list[Finding]:
+    findings = [f for history in intents for f in _history_findings(run_id, history)]
+    closing = [r for r in rows if commits(r, "intents")]
+    if closing:
+        heads = [(h.view["client_order_id"], int(h.events[-1]["n"]), h.events[-1]["hash"] or "")
+                 for h in intents if h.events]  # fmt: skip
+        digest = intents_digest(heads)
+        findings += [
+            Finding("intent_changed", run_id, "the order intents differ from what the "
+                    "transition leaving executing committed", seq=int(r["seq"]), key="intents")
+            for r in closing if not commits(r, "intents", digest)
+        ]  # fmt: skip
+    return findings
+
+
+def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
+    view, coid = history.view, history.view["client_order_id"]
+    prev, latest = GENESIS_HASH, dict(view) | dict.fromkeys(VIEW_FIELDS)
+    for n, event in enumerate(history.events, start=1):
+        if (
+            int(event["n"]) != n
+            or event["prev_hash"] != prev
+            or event["hash"] != intent_event_hash(prev, view, event)
+        ):
+            return [Finding("intent_changed", run_id, f"the order (symbol, side, qty, price) or "
+                            f"its history event {event['n']} changed", key=coid)]  # fmt: skip
+        prev = event["hash"]
+        latest["status"] = event["status"]
+        latest.update({k: event[k] for k in VIEW_FIELDS if event[k] is not None})
+    if any(_same(latest[k]) != _same(view[k]) for k in ("status", *VIEW_FIELDS)):
+        return [Finding("intent_changed", run_id, "the order's current status differs from "
+                        "its history", key=coid)]  # fmt: skip
+    return []
+
+
+def _same(value: Any) -> str | None:
+    return text_of(Decimal(value) if isinstance(value, int | float) else value)

@@ -1,0 +1,84 @@
+"""Signed digests as operators use them: keys, sealing after runs and by workers, verify."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from fsm.digests import generate_keys
+from fsm.errors import InvalidConfiguration
+from persistence import verify as verify_module
+from persistence.engine import make_engine
+from persistence.verify import verify
+from tests.audit.conftest import History
+from tests.cli.test_cli import Cli
+
+
+def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    done = cli("audit", "keygen", "--out", "keys")
+    private = tmp_path / "keys" / "tradefsm-audit.key"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" not in done.stdout + done.stderr  # named, never printed
+    with pytest.raises(InvalidConfiguration, match="refusing to overwrite"):
+        generate_keys(tmp_path / "keys")
+    again = cli("audit", "keygen", "--out", "keys", code=2)
+    assert "refusing to overwrite" in again.stderr
+
+
+@pytest.fixture
+def signing(tmp_path: Path) -> Cli:
+    cli = Cli(tmp_path)
+    cli("audit", "keygen", "--out", "keys")
+    cli.env |= {"TRADEFSM_AUDIT_SIGNING_KEY": str(tmp_path / "keys" / "tradefsm-audit.key"),
+                "TRADEFSM_AUDIT_DIGEST_DIR": str(tmp_path / "digests")}  # fmt: skip
+    cli("db", "upgrade")
+    return cli
+
+
+def _anchored(cli: Cli) -> dict[str, object]:
+    public = str(cli.folder / "keys" / "tradefsm-audit.pub")
+    return cli.json("audit", "verify", "--digests", str(cli.folder / "digests"), "--public-key",
+                    public, "--json")  # fmt: skip
+
+
+def test_run_seals_after_the_run_when_a_key_is_set(signing: Cli) -> None:
+    run_id = signing.json("run", "--json")["run_id"]
+    (digest,) = (signing.folder / "digests").glob("digest-*.json")
+    sealed = json.loads(digest.read_text())["runs"]
+    assert [r[0] for r in sealed] == [run_id]
+    report = _anchored(signing)
+    assert report["ok"] is True
+    assert report["anchored"] is True
+    assert report["not_detected"] is None
+
+
+def test_a_worker_seals_what_it_drove(signing: Cli) -> None:
+    queued = [signing("submit", "--account", f"w{n}").stdout.strip() for n in range(2)]
+    signing("worker", "--idle-exit", "0.5")
+    sealed = {r[0] for d in (signing.folder / "digests").glob("digest-*.json")
+              for r in json.loads(d.read_text())["runs"]}  # fmt: skip
+    assert set(queued) <= sealed
+    assert _anchored(signing)["ok"] is True
+
+
+def test_seal_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli("db", "upgrade")
+    done = cli("audit", "seal", "--out", "d", code=2)
+    assert "TRADEFSM_AUDIT_SIGNING_KEY" in done.stderr
+    assert "audit keygen" in done.stderr
+
+
+def test_verify_split_across_processes_reads_through_a_read_only_engine(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_module, "PARALLEL_MIN_RUNS", 1)
+    reader = make_engine(history.url, read_only=True)
+    split = verify(reader, workers=2)
+    whole = verify(reader, workers=1)
+    assert (split.runs, split.rows, split.ok) == (whole.runs, whole.rows, True)
+    assert split.runs == 3
