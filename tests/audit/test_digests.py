@@ -7,9 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from fsm.digests import generate_keys
 from fsm.errors import InvalidConfiguration
+from persistence import append_only
 from persistence import verify as verify_module
 from persistence.engine import make_engine
 from persistence.verify import verify
@@ -82,3 +84,27 @@ def test_verify_split_across_processes_reads_through_a_read_only_engine(
     whole = verify(reader, workers=1)
     assert (split.runs, split.rows, split.ok) == (whole.runs, whole.rows, True)
     assert split.runs == 3
+
+
+def test_a_worker_seals_every_period(signing: Cli) -> None:
+    signing.env["TRADEFSM_AUDIT_SEAL_EVERY"] = "0.3"
+    signing("submit", "--account", "p1")
+    signing("worker", "--idle-exit", "1.5")
+    assert len(list((signing.folder / "digests").glob("digest-*.json"))) >= 3  # periods + exit
+    assert _anchored(signing)["ok"] is True
+
+
+def test_anchored_verify_exits_8_naming_a_deleted_run(signing: Cli) -> None:
+    run_id = signing.json("run", "--json")["run_id"]
+    signing("run", "--account", "other")
+    engine = make_engine(signing.env["TRADEFSM_DB"])
+    with engine.begin() as conn:
+        append_only.drop(conn, ("ledger", "checkpoints", "step_attempts", "intent_events"))
+        for table in ("intent_events", "order_intents", "checkpoints", "step_attempts", "ledger",
+                      "sealed_heads", "runs"):  # fmt: skip
+            conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
+    assert signing.json("audit", "verify", "--json")["ok"] is True  # the chain alone: blind
+    public = str(signing.folder / "keys" / "tradefsm-audit.pub")
+    report = signing.json("audit", "verify", "--digests", str(signing.folder / "digests"),
+                          "--public-key", public, "--json", code=8)  # fmt: skip
+    assert ("run_deleted", run_id) in {(f["kind"], f["run_id"]) for f in report["findings"]}
