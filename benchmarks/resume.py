@@ -83,7 +83,7 @@ def _engine(store: SqlRunStore) -> Engine:
 def _interrupted(store: SqlRunStore, account: str) -> str:
     engine = _engine(store)
     run = engine.create(RunRequest(account_id=account, mode=Mode.DRY_RUN, as_of=AS_OF))
-    driver = RunDriver(engine, run)
+    driver = RunDriver(engine.runtime, run)
     while driver.run.state != "planning":
         driver.step()
     return run.run_id

@@ -8,12 +8,14 @@ from fsm.clock import Clock, FixedClock, SystemClock
 from fsm.definition import MachineDefinition, trading_definition
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import (
+    ApprovalExpired,
     BrokerRejected,
     ConcurrentModification,
     GuardRejected,
     IllegalTransition,
     InvalidInput,
     InvalidStepOutput,
+    MachineDefinitionError,
     RunAlreadyActive,
     RunLeased,
     RunNotFound,
@@ -26,6 +28,7 @@ from fsm.errors import (
     TransientError,
 )
 from fsm.ids import IdFactory, SequentialIdFactory, UuidFactory
+from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunStore, SignalSource
 from fsm.records import (
     AccountSnapshot,
@@ -42,16 +45,60 @@ from fsm.records import (
     SignalSet,
 )
 from fsm.settings import Settings, load_settings
+from fsm.spec import SpecSet, StateSpec
 from fsm.worker import Worker
 
 __all__ = [
-    "AccountSnapshot", "AllocationAnalysis", "Broker", "BrokerRejected", "Clock",
-    "ConcurrentModification", "Engine", "ExecutionReport", "FixedClock", "GuardDecision",
-    "GuardRejected", "IdFactory", "IllegalTransition", "InvalidInput", "InvalidStepOutput",
-    "LedgerEntry", "MachineDefinition", "MarketData", "Mode", "Notifier", "OrderIntent",
-    "Ports", "PriceSnapshot", "RebalancePlan", "RunAlreadyActive", "RunLeased", "RunNotFound",
-    "RunNotResumable", "RunRecord", "RunRequest", "RunStatus", "RunStore", "SchemaNotCurrent",
-    "SequentialIdFactory", "Settings", "SignalSet", "SignalSource", "StaleRun", "StepTimeout",
-    "StorageError", "SystemClock", "TradeFsmError", "TransientError", "UuidFactory", "Worker",
-    "load_settings", "trading_definition",
+    "TRADING_SPECS",
+    "AccountSnapshot",
+    "AllocationAnalysis",
+    "ApprovalExpired",
+    "Broker",
+    "BrokerRejected",
+    "Clock",
+    "ConcurrentModification",
+    "Engine",
+    "ExecutionReport",
+    "FixedClock",
+    "GuardDecision",
+    "GuardRejected",
+    "IdFactory",
+    "IllegalTransition",
+    "InvalidInput",
+    "InvalidStepOutput",
+    "LedgerEntry",
+    "MachineDefinition",
+    "MachineDefinitionError",
+    "MarketData",
+    "Mode",
+    "Notifier",
+    "OrderIntent",
+    "Ports",
+    "PriceSnapshot",
+    "RebalancePlan",
+    "RunAlreadyActive",
+    "RunLeased",
+    "RunNotFound",
+    "RunNotResumable",
+    "RunRecord",
+    "RunRequest",
+    "RunStatus",
+    "RunStore",
+    "SchemaNotCurrent",
+    "SequentialIdFactory",
+    "Settings",
+    "SignalSet",
+    "SignalSource",
+    "SpecSet",
+    "StaleRun",
+    "StateSpec",
+    "StepTimeout",
+    "StorageError",
+    "SystemClock",
+    "TradeFsmError",
+    "TransientError",
+    "UuidFactory",
+    "Worker",
+    "load_settings",
+    "trading_definition",
 ]  # fmt: skip

@@ -9,14 +9,10 @@ from typing import Any, TypeVar
 
 from tenacity import RetryCallState, wait_random_exponential
 
-from fsm.errors import StepTimeout, TradeFsmError, TransientError
+from fsm.errors import StepCrashed, StepTimeout, TradeFsmError
 from fsm.settings import Settings
 
 T = TypeVar("T")
-
-
-class StepCrashed(TradeFsmError):
-    """A step raised an error that is not one of tradefsm's own; the run failed with it."""
 
 
 def call_with_timeout(fn: Callable[[], T], timeout: float, state: str) -> T:
@@ -38,13 +34,14 @@ def _with_alarm(fn: Callable[[], T], timeout: float, state: str) -> T:
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return _as_step_error(fn, state)
+        return as_step_error(fn, state)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
-def _as_step_error(fn: Callable[[], T], state: str) -> T:
+def as_step_error(fn: Callable[[], T], state: str) -> T:
+    """Run ``fn``; a port's own exception becomes StepCrashed (typed, with its message)."""
     try:
         return fn()
     except TradeFsmError:
@@ -58,7 +55,7 @@ def _in_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
 
     def target() -> None:
         try:
-            box["value"] = _as_step_error(fn, state)
+            box["value"] = as_step_error(fn, state)
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
@@ -85,10 +82,3 @@ def backoff(settings: Settings) -> Callable[[RetryCallState], float]:
         return max(float(asked), float(jitter(state)))
 
     return wait
-
-
-def is_transient(error: BaseException, state: str) -> bool:
-    """Worth another try; a timed-out executing step is not (its thread may still be sending)."""
-    if state == "executing" and isinstance(error, StepTimeout):
-        return False
-    return isinstance(error, TransientError)

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from fsm.clock import SystemClock
-from fsm.commands import audit, diagram, lifecycle, paper, queue, runs
+from fsm.commands import approval, audit, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import stderr, stdout
 from fsm.digests import load_private_key
 from fsm.errors import (
@@ -116,6 +116,7 @@ runs.register(app, open_reader)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
+approval.register(app, open_store)
 queue.register(app, open_store, seal_now)
 paper.register(app)
 

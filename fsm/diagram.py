@@ -8,6 +8,7 @@ SVG is laid out here, in pure Python: no Graphviz needed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from html import escape
 from typing import Any
 
@@ -153,3 +154,17 @@ def _svg_edges(
             f'<text x="{mx}" y="{my}" text-anchor="middle" fill="{colour}">'
             f"{escape(label if len(label) < 60 else t['event'] + ' […]')}</text></g>"
         )
+
+
+class DiagramFormat(StrEnum):
+    MERMAID = "mermaid"
+    DOT = "dot"
+    SVG = "svg"
+    MD = "md"
+
+
+def render(fmt: DiagramFormat, canonical: dict[str, Any], definition_hash: str,
+           path: Path) -> str:  # fmt: skip
+    if fmt is DiagramFormat.MD:
+        return markdown(canonical, definition_hash, path)
+    return {"mermaid": mermaid, "dot": dot, "svg": svg}[fmt.value](canonical, path)

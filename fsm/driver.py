@@ -5,25 +5,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from fsm.attempts import backoff, call_with_timeout, is_transient
+from fsm.attempts import as_step_error, backoff, call_with_timeout
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.errors import DeadlineExceeded, GuardRejected, StaleRun, TradeFsmError
-from fsm.failpoints import failpoint
 from fsm.guards import GuardContext, evaluate
 from fsm.ledger import seal
 from fsm.ports import RunContext
 from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, RunStatus, StepAttempt
 from fsm.redaction import redact
-from fsm.resume import POLICIES, deadline_passed
+from fsm.resume import deadline_passed
+from fsm.runtime import Runtime
+from fsm.spec import StateSpec
 from fsm.steps.runner import StepEnv, StepResult
-
-if TYPE_CHECKING:
-    from fsm.engine import Engine
 
 
 class RunDriver:
@@ -31,25 +29,27 @@ class RunDriver:
 
     def __init__(
         self,
-        engine: Engine,
+        runtime: Runtime,
         run: RunRecord,
         outputs: dict[str, BaseModel] | None = None,
         attempts: Counter[str] | None = None,
     ) -> None:
-        self.engine = engine
+        self.rt = runtime
         self.run = run
         self.attempts: Counter[str] = attempts or Counter()
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode)
-        ports = engine.step_ports
-        if engine.ports.broker_for is not None:
-            ports = replace(ports, broker=engine.ports.broker_for(run.account_id))
-        self.env = StepEnv(ctx, ports, outputs or {}, self.fence)
+        ports = runtime.ports_for(run.account_id)
+        self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint)
         self._last_attempt: StepAttempt | None = None
+
+    @property
+    def spec(self) -> StateSpec:
+        return self.rt.specs[self.run.state]
 
     # ---- leases and fences --------------------------------------------------------------
 
     def _lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.engine.settings.lease_seconds)
+        return now + timedelta(seconds=self.rt.settings.lease_seconds)
 
     def fence(self) -> Fence:
         """The proof of ownership for a write that does not move the run (intents, attempts)."""
@@ -58,13 +58,20 @@ class RunDriver:
             run_id=self.run.run_id,
             version=self.run.version,
             lease_owner=self.run.lease_owner,
-            lease_expires_at=self._lease_until(self.engine.clock.now()),
+            lease_expires_at=self._lease_until(self.rt.clock.now()),
         )
 
     # ---- the loop ---------------------------------------------------------------------------
 
+    def drive(self) -> RunRecord:
+        """Step until the run ends or parks for a person."""
+        final, parked = self.rt.definition.final_states, self.rt.specs.parked_states
+        while self.run.state not in final and self.run.state not in parked:
+            self.step()
+        return self.run
+
     def step(self) -> None:
-        started = self.engine.clock.now()
+        started = self.rt.clock.now()
         if deadline_passed(self.run, started):
             self.stop_trading(
                 DeadlineExceeded(
@@ -76,37 +83,36 @@ class RunDriver:
             )
             return
         try:
-            result = self._attempt_step(self.run.state)
+            result = self._attempt_step(self.spec)
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
         self._advance(result, started)
 
-    def _attempt_step(self, state: str) -> StepResult:
-        settings = self.engine.settings
-        step = self.engine.steps[state]
-        timeout = (
-            settings.execution_timeout_seconds
-            if state == "executing"
-            else settings.step_timeout_seconds
-        )
+    def _attempt_step(self, spec: StateSpec) -> StepResult:
+        settings, step = self.rt.settings, spec.step
+        assert step is not None, "parked states are never stepped"
         retrying = Retrying(
-            stop=stop_after_attempt(settings.retry_attempts if POLICIES[state].retries else 1),
+            stop=stop_after_attempt(spec.attempts(settings)),
             wait=backoff(settings),
-            retry=retry_if_exception(lambda error: is_transient(error, state)),
+            retry=retry_if_exception(spec.retries),
             before_sleep=lambda _state: self._store_failed_attempt(),
-            sleep=self.engine.sleep,
+            sleep=self.rt.sleep,
             reraise=True,
         )
-        result: StepResult = retrying(self._one_attempt, state, lambda: step(self.env), timeout)
+        timeout = spec.timeout_seconds(settings)
+        result: StepResult = retrying(self._one_attempt, self.run.state, lambda: step(self.env),
+                                      timeout)  # fmt: skip
         return result
 
-    def _one_attempt(self, state: str, call: Any, timeout: float) -> StepResult:
+    def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
         self.attempts[state] += 1
-        started = self.engine.clock.now()
+        started = self.rt.clock.now()
         try:
             result: StepResult = (
-                call() if state == "idle" else call_with_timeout(call, timeout, state)
+                as_step_error(call, state)
+                if timeout is None
+                else call_with_timeout(call, timeout, state)
             )
         except TradeFsmError as exc:
             self._last_attempt = self._attempt_record(state, started, exc)
@@ -122,22 +128,22 @@ class RunDriver:
             state=state,
             attempt=self.attempts[state],
             started_at=started,
-            finished_at=self.engine.clock.now(),
+            finished_at=self.rt.clock.now(),
             outcome="error" if error else "ok",
             error_type=error.error_type if error else None,
-            error_message=redact(error.message, self.engine.secrets) if error else None,
+            error_message=redact(error.message, self.rt.secrets) if error else None,
         )
 
     def _store_failed_attempt(self) -> None:
         assert self._last_attempt is not None
-        self.engine.store.record_attempt(self._last_attempt, self.fence())
+        self.rt.store.record_attempt(self._last_attempt, self.fence())
         self._last_attempt = None
-        failpoint("attempt.stored")
+        self.rt.failpoint("attempt.stored")
 
     def _advance(self, result: StepResult, started: datetime) -> None:
-        transition = self.engine.definition.transition(self.run.state, result.event)
+        transition = self.rt.definition.transition(self.run.state, result.event)
         context = self._guard_context(result.output)
-        decisions = evaluate(transition.guards, context, self.engine.guards)
+        decisions = evaluate(transition.guards, context, self.rt.guards)
         refused = next((d for d in decisions if not d.passed), None)
         if refused is None:
             self._commit(result.event, transition.target, decisions, started, output=result.output)
@@ -152,15 +158,16 @@ class RunDriver:
                 state=self.run.state,
                 event=result.event,
             ),
-            self.engine.clock.now(),
+            self.rt.clock.now(),
         )
 
     def stop_trading(self, error: TradeFsmError, started: datetime) -> None:
-        """Fail a stale or overdue run; in executing, first reconcile what was already sent."""
-        if self.run.state == "executing":
+        """Fail a stale or overdue run; where orders are placed, first reconcile what was sent."""
+        spec = self.spec
+        if spec.on_resume == "reconcile" and spec.step is not None:
             self.env.may_submit = False
             try:
-                self.engine.steps["executing"](self.env)
+                spec.step(self.env)
             except TradeFsmError as exc:
                 error = type(error)(f"{error.message}; reconciling orders failed: {exc.message}")
         self._fail(error, started)
@@ -168,33 +175,43 @@ class RunDriver:
     def stale(self, reason: str) -> None:
         self.stop_trading(
             StaleRun(reason, run_id=self.run.run_id, state=self.run.state),
-            self.engine.clock.now(),
+            self.rt.clock.now(),
         )
 
-    def cancel(self, actor: str, reason: str) -> None:
-        transition = self.engine.definition.transition(self.run.state, "cancel")
-        ctx = replace(self._guard_context(None), actor=actor, reason=reason)
-        decisions = evaluate(transition.guards, ctx, self.engine.guards)
-        started = self.engine.clock.now()
-        if not all(d.passed for d in decisions):
-            self._commit("cancel", None, decisions, started, actor=actor or "unknown")
+    def command(
+        self, event: str, actor: str, reason: str, *, failure_type: str, requester: str | None
+    ) -> None:
+        """A person's event (cancel, approved, rejected): its guards, then its commit.
+
+        A refused command is ledgered (accepted=false) and raises GuardRejected; the run stays
+        where it was.
+        """
+        transition = self.rt.definition.transition(self.run.state, event)
+        uses = self.spec.uses
+        output = self.env.outputs.get(uses[-1]) if uses else None
+        ctx = replace(self._guard_context(output), actor=actor, reason=reason, requester=requester)
+        decisions = evaluate(transition.guards, ctx, self.rt.guards)
+        started = self.rt.clock.now()
+        refused = next((d for d in decisions if not d.passed), None)
+        if refused is not None:
+            self._commit(event, None, decisions, started, actor=actor or "unknown")
             raise GuardRejected(
-                "cancel needs an actor and a reason",
-                guard="operator_named",
-                reason=decisions[0].reason,
-                run_id=self.run.run_id,
-                state=self.run.state,
-                event="cancel",
-            )
-        message = redact(reason, self.engine.secrets)
-        failure = {"error_type": "Cancelled", "stage": self.run.state, "message": message}
+                f"{event} refused by guard {refused.name}: {refused.reason}",
+                guard=refused.name, reason=refused.reason, run_id=self.run.run_id,
+                state=self.run.state, event=event,
+            )  # fmt: skip
+        if transition.target not in self.rt.definition.final_states:
+            self._commit(event, transition.target, decisions, started, actor=actor)
+            return
+        message = redact(reason, self.rt.secrets)
+        failure = {"error_type": failure_type, "stage": self.run.state, "message": message}
         self._commit(
-            "cancel", transition.target, decisions, started,
-            actor=actor, error=("Cancelled", message), failure=failure,
+            event, transition.target, decisions, started,
+            actor=actor, error=(failure_type, message), failure=failure,
         )  # fmt: skip
 
     def _fail(self, error: TradeFsmError, started: datetime) -> None:
-        message = redact(error.message, self.engine.secrets)
+        message = redact(error.message, self.rt.secrets)
         failure = {"error_type": error.error_type, "stage": self.run.state, "message": message}
         self._commit(
             "fail", "failed", (), started, error=(error.error_type, message), failure=failure
@@ -202,10 +219,10 @@ class RunDriver:
 
     def _guard_context(self, output: object) -> GuardContext:
         return GuardContext(
-            settings=self.engine.settings,
+            settings=self.rt.settings,
             mode=self.run.mode,
             as_of=self.run.as_of,
-            today=self.engine.clock.now().date(),
+            today=self.rt.clock.now().date(),
             output=output,
         )
 
@@ -223,12 +240,12 @@ class RunDriver:
         error: tuple[str, str] | None = None,
         failure: dict[str, Any] | None = None,
     ) -> None:
-        engine, run = self.engine, self.run
-        now = engine.clock.now()
+        rt, run = self.rt, self.run
+        now = rt.clock.now()
         seq = run.version + 1
         attempt, self._last_attempt = self._last_attempt, None
         new_state = target or run.state
-        final = new_state in engine.definition.final_states
+        final = new_state in rt.definition.final_states
         failure = failure if failure is not None else run.failure
         result = _result(event, output) if new_state == "done" else run.result
         checkpoint = None
@@ -249,7 +266,7 @@ class RunDriver:
             target=target,
             accepted=target is not None,
             guards=decisions,
-            actor=actor or engine.settings.actor,
+            actor=actor or rt.settings.actor,
             correlation_id=run.correlation_id,
             causation_id=f"{run.run_id}#{run.version}",
             occurred_at=now,
@@ -259,6 +276,7 @@ class RunDriver:
             error_message=error[1] if error else None,
             commits=self._commits(checkpoint, final, result, failure),
         )
+        parked = new_state in rt.specs.parked_states
         moved = run.model_copy(
             update={
                 "state": new_state,
@@ -266,18 +284,29 @@ class RunDriver:
                 "version": seq,
                 "head_hash": entry.hash,
                 "updated_at": now,
-                # Renewed while driven; released (expired now) when the run ends.
-                "lease_expires_at": now if final else self._lease_until(now),
+                # Renewed while driven; released (expired now) when the run ends or parks.
+                "lease_expires_at": now if final or parked else self._lease_until(now),
+                "deadline_at": self._deadline(new_state, now),
                 "failure": failure,
                 "result": result,
             }
         )
-        engine.store.commit_transition(moved, entry, checkpoint, attempt)
+        rt.store.commit_transition(moved, entry, checkpoint, attempt)
         self.run = moved  # only after the commit: a failed commit leaves the run where it was
         if checkpoint is not None and output is not None:
             self.env.outputs[checkpoint.state] = output
-        failpoint(f"transition.{event}")
-        engine.observe(moved, entry)
+        rt.failpoint(f"transition.{event}")
+        rt.observe(moved, entry)
+
+    def _deadline(self, new_state: str, now: datetime) -> datetime | None:
+        """Parking starts the approval deadline; leaving a parked state starts a fresh one."""
+        settings, parked = self.rt.settings, self.rt.specs.parked_states
+        if new_state in parked and self.run.state not in parked:
+            wait = settings.approval_timeout_seconds
+            return None if wait is None else now + timedelta(seconds=wait)
+        if self.run.state in parked and new_state not in self.rt.definition.final_states:
+            return now + timedelta(seconds=settings.run_deadline_seconds)
+        return self.run.deadline_at
 
     def _commits(
         self, checkpoint: Checkpoint | None, final: bool, result: Any, failure: Any
@@ -288,8 +317,8 @@ class RunDriver:
             commits["checkpoint"] = checkpoint_digest(
                 checkpoint.state, checkpoint.schema_version, checkpoint.output
             )
-        if self.run.state == "executing":  # leaving it: the orders as they stand now
-            commits["intents"] = intents_digest(self.engine.store.intent_heads(self.run.run_id))
+        if self.spec.on_resume == "reconcile":  # leaving the state that places orders
+            commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))
         if final:
             commits["outcome"] = outcome_digest(result, failure)
         return commits

@@ -1,12 +1,15 @@
-"""The engine: start, drive, resume, retry and cancel runs.
+"""The engine: one entry point per use — run, submit, claim, resume, retry, cancel, approve.
 
 Each transition is one database transaction (ledger row + fenced run update + checkpoint);
-``fsm.driver`` holds the loop. A run is driven only under its lease: a second process cannot
-drive a run held by a live lease, and every write is fenced by ``runs.version``.
+``fsm.driver`` holds the loop and gets a ``Runtime``, never the engine. A run is driven only
+under its lease: a second process cannot drive a run held by a live lease, and every write is
+fenced by ``runs.version``. A run in a parking state (``awaiting_approval``) holds no lease and
+is moved only by a person (approve, reject, cancel) or by its approval deadline.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -14,28 +17,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import structlog
-
 from fsm.clock import Clock
 from fsm.commitments import identity_digest
-from fsm.definition import MachineDefinition, trading_definition
 from fsm.driver import RunDriver
-from fsm.errors import RunNotResumable
-from fsm.failpoints import failpoint
+from fsm.errors import ApprovalExpired, RunNotResumable
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.leases import owner_id, owner_is_gone
 from fsm.ledger import GENESIS_HASH, seal
+from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
 from fsm.records import LedgerEntry, Mode, RunRecord, RunStatus
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
+from fsm.runtime import Observer, Runtime
 from fsm.settings import Settings
-from fsm.steps.runner import STEPS, Step, StepPorts
+from fsm.spec import SpecSet
+from fsm.steps.runner import StepPorts
 
-log = structlog.get_logger("tradefsm.engine")
-Observer = Callable[[RunRecord, LedgerEntry], None]
+log = logging.getLogger("tradefsm.engine")
 CREATED_EVENT = "created"
+SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,13 @@ class Ports:
     broker_for: Callable[[str], Broker] | None = None
 
 
+def _no_failpoint(_name: str) -> None:
+    """Failpoints are off unless a composition root injects them (crash tests)."""
+
+
 class Engine:
+    """Starts and drives runs of one spec set (the trading machine unless given another)."""
+
     def __init__(
         self,
         store: RunStore,
@@ -69,66 +77,53 @@ class Engine:
         ids: IdFactory,
         *,
         observer: Observer | None = None,
-        definition: MachineDefinition | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        steps: Mapping[str, Step] = STEPS,
+        specs: SpecSet = TRADING_SPECS,
         guards: Mapping[str, Guard] = GUARDS,
+        sleep: Callable[[float], None] = time.sleep,
+        failpoint: Callable[[str], None] = _no_failpoint,
     ) -> None:
-        self.store = store
-        self.ports = ports
-        self.settings = settings
-        self.clock = clock
-        self.ids = ids
-        self.observer = observer
-        self.sleep = sleep
-        self.steps = steps  # the step of each state; the legacy facade brings its own
-        self.guards = guards
-        self.definition = definition or trading_definition()
+        self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
+        self.notifier, self.observer = ports.notifier, observer
+        self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
         key = settings.broker_api_key
-        self.secrets: tuple[str, ...] = (key.get_secret_value(),) if key else ()
-        self.step_ports = StepPorts(
-            ports.signals, ports.market_data, ports.broker, store, clock, settings
-        )
+        self.runtime = Runtime(
+            store=store, clock=clock, settings=settings, specs=specs, guards=guards,
+            step_ports=StepPorts(ports.signals, ports.market_data, ports.broker, store, clock,
+                                 settings),
+            observe=self.observe, sleep=sleep, failpoint=failpoint,
+            secrets=(key.get_secret_value(),) if key else (), broker_for=ports.broker_for,
+        )  # fmt: skip
         store.ensure_definition(self.definition.record())
 
+    # ---- starting runs -------------------------------------------------------------------
+
     def run(self, request: RunRequest) -> RunRecord:
-        """Start a run and drive it to ``done`` or ``failed``.
+        """Start a run and drive it until it ends (``done``/``failed``) or parks for a person.
 
         With an idempotency key already used, the existing run is returned instead.
         """
-        if request.idempotency_key:
-            existing = self.store.find_by_idempotency_key(request.idempotency_key)
-            if existing is not None:
-                return existing
-        return self.drive(self.create(request))
+        existing = self._existing(request)
+        return existing or self._drive(RunDriver(self.runtime, self.create(request)))
 
     def submit(self, request: RunRequest) -> RunRecord:
         """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
-        if request.idempotency_key:
-            existing = self.store.find_by_idempotency_key(request.idempotency_key)
-            if existing is not None:
-                return existing
-        return self.create(request, queued=True)
+        return self._existing(request) or self.create(request, queued=True)
 
-    def claim_and_drive(self) -> RunRecord | None:
-        """Take the next queued (or abandoned) run and drive it; None when there is none."""
-        now = self.clock.now()
-        run = self.store.claim_next(
-            self.owner,
-            now + timedelta(seconds=self.settings.lease_seconds),
-            now,
-            now + timedelta(seconds=self.settings.run_deadline_seconds),
-        )
-        return None if run is None else self._continue(run, now)
+    def _existing(self, request: RunRequest) -> RunRecord | None:
+        if request.idempotency_key is None:
+            return None
+        return self.store.find_by_idempotency_key(request.idempotency_key)
 
     def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
+        """Record a new run and its first ledger row (``None → idle``), leased unless queued."""
         now = self.clock.now()
         run_id = self.ids.new_id("run")
-        correlation_id = request.correlation_id or self.ids.new_id("corr")
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        deadline = now + timedelta(seconds=self.settings.run_deadline_seconds)
         identity = RunRecord(
             run_id=run_id,
-            correlation_id=correlation_id,
+            correlation_id=request.correlation_id or self.ids.new_id("corr"),
             idempotency_key=request.idempotency_key,
             account_id=request.account_id,
             mode=request.mode,
@@ -138,144 +133,216 @@ class Engine:
             version=1,
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
-            params=request.params,
+            params=request.params | {SPEC_SET_PARAM: self.specs.name},
             head_hash=GENESIS_HASH,
             created_at=now,
             updated_at=now,
             # A queued run gets its lease and deadline from the worker that claims it.
             lease_owner=None if queued else self.owner,
-            lease_expires_at=None
-            if queued
-            else now + timedelta(seconds=self.settings.lease_seconds),
-            deadline_at=None
-            if queued
-            else now + timedelta(seconds=self.settings.run_deadline_seconds),
+            lease_expires_at=None if queued else lease,
+            deadline_at=None if queued else deadline,
         )
         entry = seal(
-            GENESIS_HASH,
-            run_id=run_id,
-            seq=1,
-            event=CREATED_EVENT,
-            source=None,
-            target=self.definition.initial,
-            accepted=True,
-            actor=self.settings.actor,
-            correlation_id=correlation_id,
+            GENESIS_HASH, run_id=run_id, seq=1, event=CREATED_EVENT, source=None,
+            target=self.definition.initial, accepted=True, actor=self.settings.actor,
+            correlation_id=identity.correlation_id,
             causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
-            occurred_at=now,
-            commits={"identity": identity_digest(identity.model_dump())},
-        )
+            occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
+        )  # fmt: skip
         run = identity.model_copy(update={"head_hash": entry.hash})
         self.store.create_run(run, entry)
-        failpoint("transition.created")
+        self.runtime.failpoint("transition.created")
         self.observe(run, entry)
         return run
 
+    # ---- continuing runs -----------------------------------------------------------------
+
+    def claim(self) -> RunRecord | None:
+        """Take the next queued (or abandoned) run and drive it; None when there is none."""
+        self.expire_approvals()
+        now = self.clock.now()
+        run = self.store.claim_next(
+            self.owner,
+            now + timedelta(seconds=self.settings.lease_seconds),
+            now,
+            now + timedelta(seconds=self.settings.run_deadline_seconds),
+            skip_states=tuple(self.specs.parked_states),
+        )
+        return None if run is None else self._drive(self._driver(run, now))
+
     def resume(self, run_id: str) -> RunRecord:
         """Continue an interrupted run from its stored state, under a fresh lease."""
-        run = self.store.get_run(run_id)
-        if run.status is not RunStatus.ACTIVE:
+        run = self._movable(self.store.get_run(run_id), "resume")
+        if run.state in self.specs.parked_states:
             raise RunNotResumable(
-                f"run {run_id} already ended {run.state}; there is nothing to resume",
-                run_id=run_id,
-                state=run.state,
-            )
+                f"run {run_id} waits for approval: `tradefsm approve {run_id} --actor NAME "
+                "--reason TEXT` (or `reject`)",
+                run_id=run_id, state=run.state,
+            )  # fmt: skip
         now = self.clock.now()
-        takeover = run.lease_owner if owner_is_gone(run.lease_owner) else None
-        expires = now + timedelta(seconds=self.settings.lease_seconds)
-        log.info("resume", run_id=run_id, state=run.state, taken_from=run.lease_owner)
-        return self._continue(
-            self.store.acquire_lease(run_id, self.owner, expires, now, takeover), now
-        )
-
-    def _continue(self, run: RunRecord, now: datetime) -> RunRecord:
-        """Drive a run this engine just leased, from its stored state and checkpoints."""
-        attempts = Counter(a.state for a in self.store.attempts(run.run_id))
-        driver = RunDriver(self, run, load_outputs(self.store.checkpoints(run.run_id)), attempts)
-        reason = stale_reason(run, now, self.settings)
-        if reason:
-            driver.stale(reason)
+        log.info("resume", extra={"run_id": run_id, "state": run.state})
+        driver = self._driver(self._lease(run, now), now)
+        spec = self.specs.get(driver.run.state)
+        if spec is not None and spec.on_resume == "refuse":
+            driver.stop_trading(RunNotResumable(
+                f"run {run_id} cannot continue in {driver.run.state}: {spec.note}",
+                run_id=run_id, state=driver.run.state), now)  # fmt: skip
         return self._drive(driver)
 
     def resumable(self) -> list[RunRecord]:
-        """Active runs nobody drives: lease expired, or its process on this host is gone."""
+        """Active runs nobody drives: lease expired, or its process on this host is gone.
+
+        Runs parked for a person are not among them.
+        """
         now = self.clock.now()
         active = self.store.list_runs(RunFilter(status="active", limit=10_000))
         return [
             r
             for r in active
-            if r.lease_expires_at is None
-            or r.lease_expires_at <= now
-            or owner_is_gone(r.lease_owner)
-        ]
+            if r.state not in self.specs.parked_states
+            and (r.lease_expires_at is None or r.lease_expires_at <= now
+                 or owner_is_gone(r.lease_owner))
+        ]  # fmt: skip
 
     def retry(self, run_id: str) -> RunRecord:
         """Start a new run linked to a failed one, from fresh data."""
         failed = self.store.get_run(run_id)
         if failed.status is not RunStatus.FAILED:
+            hint = f"; `tradefsm resume {run_id}` continues it"
             raise RunNotResumable(
                 f"run {run_id} is {failed.state}, not failed: only a failed run is retried"
-                + (
-                    f"; `tradefsm resume {run_id}` continues it"
-                    if failed.status.value == "active"
-                    else ""
-                ),
-                run_id=run_id,
-                state=failed.state,
-            )
+                + (hint if failed.status.value == "active" else ""),
+                run_id=run_id, state=failed.state,
+            )  # fmt: skip
         request = RunRequest(
-            account_id=failed.account_id,
-            mode=failed.mode,
-            correlation_id=failed.correlation_id,
+            account_id=failed.account_id, mode=failed.mode, correlation_id=failed.correlation_id,
             parent_run_id=failed.run_id,
-            params=failed.params,
-        )
-        return self.drive(self.create(request))
+            params={k: v for k, v in failed.params.items() if k != SPEC_SET_PARAM},
+        )  # fmt: skip
+        return self.run(request)
+
+    # ---- a person's commands -------------------------------------------------------------
 
     def cancel(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
         """Fail an unfinished run on an operator's word; the ledger keeps who and why."""
-        run = self.store.get_run(run_id)
-        if run.state in self.definition.final_states:
-            raise RunNotResumable(
-                f"run {run_id} already ended {run.state}; there is nothing to cancel",
-                run_id=run_id,
-                state=run.state,
-            )
+        run = self._movable(self.store.get_run(run_id), "cancel")
         # An operator overrides the lease; a process still driving the run is fenced out.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
-        driver = RunDriver(self, run)
-        driver.cancel(actor, reason)
+        driver = self._driver(run, self.clock.now(), stale_check=False)
+        driver.command("cancel", actor, reason, failure_type="Cancelled", requester=None)
         return driver.run
 
-    def drive(self, run: RunRecord) -> RunRecord:
-        """Drive a run this engine holds the lease of to ``done`` or ``failed``."""
-        return self._drive(RunDriver(self, run))
+    def approve(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
+        """Four eyes: someone other than the requester lets a parked plan execute."""
+        driver = self._parked_driver(run_id, "approved")
+        if driver is None:
+            return self.store.get_run(run_id)
+        requester = self.store.ledger(run_id)[0].actor
+        driver.command("approved", actor, reason, failure_type="Approved", requester=requester)
+        return self._drive(driver)
+
+    def reject(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
+        """A person refuses a parked plan: the run fails with who and why."""
+        driver = self._parked_driver(run_id, "rejected")
+        if driver is None:
+            return self.store.get_run(run_id)
+        driver.command("rejected", actor, reason, failure_type="Rejected", requester=None)
+        return self._drive(driver)
+
+    def expire_approvals(self) -> list[RunRecord]:
+        """Fail every parked run whose approval deadline passed (also while nothing ran)."""
+        now = self.clock.now()
+        expired = []
+        for state in sorted(self.specs.parked_states):
+            for run in self.store.list_runs(RunFilter(state=state, status="active", limit=1000)):
+                if run.deadline_at is not None and run.deadline_at <= now:
+                    expired.append(self._expire(self._lease(run, now), now))
+        return expired
+
+    def _expire(self, run: RunRecord, now: datetime) -> RunRecord:
+        driver = self._driver(run, now, stale_check=False)
+        driver.stop_trading(
+            ApprovalExpired(
+                f"run {run.run_id} waited for approval past {run.deadline_at}",
+                run_id=run.run_id, state=run.state,
+            ), now,
+        )  # fmt: skip
+        return self._drive(driver)
+
+    def _parked_driver(self, run_id: str, event: str) -> RunDriver | None:
+        """A driver of a parked run under this engine's lease; None if it just expired."""
+        run = self._movable(self.store.get_run(run_id), event)
+        if run.state not in self.specs.parked_states:
+            raise RunNotResumable(
+                f"run {run_id} is {run.state}, not waiting for approval", run_id=run_id,
+                state=run.state,
+            )  # fmt: skip
+        now = self.clock.now()
+        run = self._lease(run, now)
+        if run.deadline_at is not None and run.deadline_at <= now:
+            self._expire(run, now)
+            return None
+        return self._driver(run, now, stale_check=False)
+
+    # ---- shared ----------------------------------------------------------------------------
+
+    def _movable(self, run: RunRecord, doing: str) -> RunRecord:
+        if run.status is not RunStatus.ACTIVE:
+            raise RunNotResumable(
+                f"run {run.run_id} already ended {run.state}; there is nothing to {doing}"
+                if run.state in self.definition.final_states
+                else f"run {run.run_id} is {run.status.value}: a worker has not started it yet",
+                run_id=run.run_id, state=run.state,
+            )  # fmt: skip
+        started_by = run.params.get(SPEC_SET_PARAM, TRADING_SPECS.name)
+        if started_by != self.specs.name:
+            raise RunNotResumable(
+                f"run {run.run_id} was started by the {started_by} spec set: {doing} it there "
+                "(a legacy facade run: TradingOrchestrator.resume)",
+                run_id=run.run_id, state=run.state,
+            )  # fmt: skip
+        return run
+
+    def _lease(self, run: RunRecord, now: datetime) -> RunRecord:
+        # A parked run's lease was released when it parked, whatever the clocks say.
+        released = run.state in self.specs.parked_states
+        takeover = run.lease_owner if released or owner_is_gone(run.lease_owner) else None
+        expires = now + timedelta(seconds=self.settings.lease_seconds)
+        return self.store.acquire_lease(run.run_id, self.owner, expires, now, takeover)
+
+    def _driver(self, run: RunRecord, now: datetime, *, stale_check: bool = True) -> RunDriver:
+        """A driver of a run this engine leased, from its stored state and checkpoints."""
+        attempts = Counter(a.state for a in self.store.attempts(run.run_id))
+        outputs = load_outputs(self.store.checkpoints(run.run_id), self.specs)
+        driver = RunDriver(self.runtime, run, outputs, attempts)
+        reason = stale_reason(run, now, self.settings) if stale_check else None
+        if reason and run.state not in self.specs.parked_states:
+            driver.stale(reason)
+        return driver
 
     def _drive(self, driver: RunDriver) -> RunRecord:
-        while driver.run.state not in self.definition.final_states:
-            driver.step()
-        self._notify(driver.run)
-        return driver.run
+        run = driver.drive()
+        if run.state in self.definition.final_states:
+            self._notify(run)
+        return run
 
     def observe(self, run: RunRecord, entry: LedgerEntry) -> None:
         log.info(
             "transition",
-            run_id=run.run_id,
-            correlation_id=entry.correlation_id,
-            causation_id=entry.causation_id,
-            state=run.state,
-            fsm_event=entry.event,
-            accepted=entry.accepted,
-            attempt=entry.attempt,
-            duration_ms=entry.duration_ms,
-        )
+            extra={
+                "run_id": run.run_id, "correlation_id": entry.correlation_id,
+                "causation_id": entry.causation_id, "state": run.state,
+                "fsm_event": entry.event, "accepted": entry.accepted, "attempt": entry.attempt,
+                "duration_ms": entry.duration_ms,
+            },
+        )  # fmt: skip
         if self.observer is not None:
             self.observer(run, entry)
 
     def _notify(self, run: RunRecord) -> None:
-        if self.ports.notifier is None:
+        if self.notifier is None:
             return
         try:
-            self.ports.notifier.notify(run)
+            self.notifier.notify(run)
         except Exception as exc:  # a notification never fails a run; it is logged instead
-            log.warning("notify_failed", run_id=run.run_id, error=redact(repr(exc)))
+            log.warning("notify_failed", extra={"run_id": run.run_id, "error": redact(repr(exc))})

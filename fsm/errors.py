@@ -1,16 +1,30 @@
-"""The error hierarchy: one root, facts as attributes, messages that say what to do next.
+"""Every error tradefsm raises: one root, facts as attributes, messages that say what to do.
 
 Families:
 - ``TransientError``: worth retrying (timeouts, rate limits, connection drops).
 - everything else is permanent: the run fails at once.
 - ``InvalidInput``: bad input given at the edge (config, CLI arguments, price files, URLs).
+
+Errors survive a process boundary (pickle), facts included, so a worker pool can carry them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def _rebuild(cls: type[TradeFsmError], message: str, facts: dict[str, Any]) -> TradeFsmError:
+    error = cls.__new__(cls)
+    TradeFsmError.__init__(error, message)
+    error.__dict__.update(facts)
+    return error
+
 
 class TradeFsmError(Exception):
     """Root of every error tradefsm raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
 
     def __init__(
         self,
@@ -29,6 +43,10 @@ class TradeFsmError(Exception):
     @property
     def error_type(self) -> str:
         return type(self).__name__
+
+
+class MachineDefinitionError(TradeFsmError):
+    """A machine's chart and its state specs disagree (raised at import, never at run time)."""
 
 
 class TransientError(TradeFsmError):
@@ -110,12 +128,32 @@ class StorageError(TradeFsmError):
     """The database failed; the run was left as it was before the failed write."""
 
 
+class DatabaseUnavailable(StorageError, TransientError):
+    """The database could not be reached; retrying may help."""
+
+
+class HistoryIsAppendOnly(StorageError):
+    """A change to ledger or checkpoint rows was refused by the database's triggers."""
+
+
 class SchemaNotCurrent(StorageError):
     """The database schema is not at the version this code needs."""
 
 
 class BrokerRejected(TradeFsmError):
     """The broker refused an order (permanent)."""
+
+
+class StepCrashed(TradeFsmError):
+    """A step raised an error that is not one of tradefsm's own; the run failed with it."""
+
+
+class LegacyServiceFailed(TradeFsmError):
+    """A legacy service reported failure (a falsy result or a falsy ``success``)."""
+
+
+class ApprovalExpired(TradeFsmError):
+    """Nobody approved or rejected a parked run before its approval deadline."""
 
 
 class DuplicateClientOrderId(BrokerRejected):

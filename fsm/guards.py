@@ -37,8 +37,9 @@ class GuardContext:
     as_of: date
     today: date
     output: object = None
-    actor: str | None = None
+    actor: str | None = None  # the operator of a command (cancel, approve, reject)
     reason: str | None = None
+    requester: str | None = None  # who started the run (the actor of its first ledger row)
 
 
 Guard = Callable[[GuardContext], GuardDecision]
@@ -169,7 +170,7 @@ def order_notional_limit(ctx: GuardContext) -> GuardDecision:
 
 
 def total_notional_limit(ctx: GuardContext) -> GuardDecision:
-    total = sum((abs(i.amount) for i in _plan(ctx).trades), Decimal(0))
+    total = _plan(ctx).notional
     limit = ctx.settings.max_total_notional
     return decision(
         "total_notional_limit",
@@ -233,8 +234,41 @@ def execution_succeeded(ctx: GuardContext) -> GuardDecision:
 
 def operator_named(ctx: GuardContext) -> GuardDecision:
     passed = bool(ctx.actor and ctx.actor.strip() and ctx.reason and ctx.reason.strip())
-    reason = "actor and reason given" if passed else "cancel needs --actor and --reason"
+    reason = "actor and reason given" if passed else "needs --actor and --reason"
     return decision("operator_named", passed, reason, actor=ctx.actor or "")
+
+
+def approval_needed(ctx: GuardContext) -> GuardDecision:
+    total, limit = _plan(ctx).notional, ctx.settings.approval_notional
+    needed = limit is not None and total > limit
+    reason = (f"total ${total} above the approval limit ${limit}" if needed
+              else f"total ${total} within the approval limit {limit or '(none set)'}")  # fmt: skip
+    return decision("approval_needed", needed, reason, total=total, limit=limit or "")
+
+
+def approval_not_needed(ctx: GuardContext) -> GuardDecision:
+    needed = approval_needed(ctx)
+    return needed.model_copy(update={"name": "approval_not_needed", "passed": not needed.passed})
+
+
+def four_eyes(ctx: GuardContext) -> GuardDecision:
+    approver, requester = (ctx.actor or "").strip(), (ctx.requester or "").strip()
+    passed = bool(approver) and approver.casefold() != requester.casefold()
+    reason = (
+        f"approved by {approver}, requested by {requester}" if passed
+        else f"the approver must be someone other than the requester {requester}"
+    )  # fmt: skip
+    return decision("four_eyes", passed, reason, approver=approver, requester=requester)
+
+
+def prices_fresh(ctx: GuardContext) -> GuardDecision:
+    priced = _plan(ctx).as_of
+    age, limit = (ctx.today - priced).days, ctx.settings.stale_after_days
+    passed = 0 <= age <= limit
+    reason = (f"prices of {priced} are {age} day(s) old" if passed
+              else f"prices of {priced} are {age} day(s) old at approval; allowed 0..{limit}: "
+              "reject it and retry the run on fresh data")  # fmt: skip
+    return decision("prices_fresh", passed, reason, priced=priced, today=ctx.today, limit=limit)
 
 
 GUARDS: dict[str, Guard] = {
@@ -261,6 +295,10 @@ GUARDS: dict[str, Guard] = {
         orders_terminal,
         execution_succeeded,
         operator_named,
+        approval_needed,
+        approval_not_needed,
+        four_eyes,
+        prices_fresh,
     )
 }
 

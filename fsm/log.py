@@ -1,4 +1,9 @@
-"""Structured logs on stderr: readable on a terminal, one JSON object per line otherwise."""
+"""How the CLI shows the library's logs: readable on a terminal, one JSON object per line otherwise.
+
+The library only logs through standard ``logging`` (``tradefsm.*``) with facts in ``extra``; it
+installs no handler and prints nothing. This module, called by the CLI alone, renders those
+records on stderr with structlog.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,18 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    library = logging.getLogger("tradefsm")
+    library.handlers[:] = [handler]
+    library.setLevel(level.upper())
+    library.propagate = False

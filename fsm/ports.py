@@ -49,14 +49,34 @@ class RunFilter:
 
 
 class SignalSource(Protocol):
+    """A strategy: one target weight per symbol for the run's market date.
+
+    Raises TransientError (e.g. MarketDataUnavailable) for what a retry may fix; anything else
+    fails the run.
+    """
+
     def generate(self, ctx: RunContext) -> SignalSet: ...
 
 
 class MarketData(Protocol):
+    """Prices of ``symbols`` on or before ``as_of``; TransientError when the provider is down."""
+
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot: ...
 
 
 class Broker(Protocol):
+    """An account at a broker. Every adapter passes ``tests/contract/test_broker.py``.
+
+    - ``submit`` places one market order named by the intent's ``client_order_id``; a second
+      order with an id the broker already holds raises DuplicateClientOrderId and places
+      nothing (exactly-once orders rely on this; the engine never *decides* to send twice).
+    - ``orders`` looks orders up by ``client_order_id``: unknown ids are simply absent, ids
+      are returned in submission order, and statuses are those of ``OrderStatus``.
+    - ``cancel`` of an order that is already terminal returns its status (counts as done).
+    - Failures a retry may fix (timeouts, rate limits, 5xx) raise TransientError, with
+      ``retry_after`` when the broker says; refusals raise BrokerRejected (permanent).
+    """
+
     def account(self) -> AccountSnapshot: ...
 
     def submit(self, intent: OrderIntent) -> OrderAck: ...
@@ -118,12 +138,18 @@ class RunStore(Protocol):
         ...
 
     def claim_next(
-        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+        self,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        deadline_at: datetime,
+        skip_states: tuple[str, ...] = (),
     ) -> RunRecord | None:
         """Take the oldest queued run, or an active run whose lease expired, for ``owner``.
 
         A queued run becomes active (its deadline starts now); a run whose account already has
-        an active run is left queued. Concurrent claimers never get the same run.
+        an active run is left queued; runs in ``skip_states`` (parked for a person) are left
+        alone. Concurrent claimers never get the same run.
         """
         ...
 

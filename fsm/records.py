@@ -116,6 +116,11 @@ class RebalancePlan(Frozen):
     def trades(self) -> tuple[PlanItem, ...]:
         return tuple(i for i in self.items if i.action is not Side.HOLD)
 
+    @property
+    def notional(self) -> Decimal:
+        """Dollars the plan moves: the sum of its BUY and SELL amounts."""
+        return sum((abs(i.amount) for i in self.trades), Decimal(0))
+
 
 class OrderIntent(Frozen):
     """An order the engine means to place; committed before the broker is called."""

@@ -1,84 +1,36 @@
-"""Resume rules per state, as data, and the rebuilding of a run's step outputs.
+"""Rebuilding a run's step outputs from its checkpoints, and when a run may no longer trade.
 
 Resume continues the *same* run from its stored state: it loads the run row and its
 checkpoints (never the history of other runs), so its cost does not grow with the database.
-A step whose transition was committed is never re-run; its checkpoint is used instead.
+A step whose transition was committed is never re-run; its checkpoint is used instead. How each
+state resumes is declared in its spec (``fsm.spec``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from fsm.errors import InvalidStepOutput
-from fsm.records import (
-    AllocationAnalysis,
-    Checkpoint,
-    ExecutionReport,
-    RebalancePlan,
-    RunRecord,
-    SignalSet,
-)
+from fsm.records import Checkpoint, RunRecord
 from fsm.settings import Settings
+from fsm.spec import SpecSet
 
 
-@dataclass(frozen=True)
-class StatePolicy:
-    on_resume: str  # re-enter | reuse checkpoint | reconcile
-    uses: tuple[str, ...]  # checkpoints of earlier states the step reads
-    retries: bool  # transient errors retried with backoff (executing: never after a timeout)
-    note: str
-
-    def as_json(self) -> dict[str, object]:
-        return {"on_resume": self.on_resume, "uses": list(self.uses), "retries": self.retries,
-                "note": self.note}  # fmt: skip
-
-
-POLICIES: dict[str, StatePolicy] = {
-    "idle": StatePolicy("re-enter", (), True, "start is re-evaluated: guards run again"),
-    "generating_signals": StatePolicy(
-        "re-enter", (), True,
-        "signals are generated again while as_of is fresh; a stale run fails with StaleRun",
-    ),
-    "analyzing": StatePolicy(
-        "reuse checkpoint", ("generating_signals",), True,
-        "signals come from their checkpoint; account and prices are read again",
-    ),
-    "planning": StatePolicy(
-        "reuse checkpoint", ("analyzing",), True,
-        "pure: the plan is computed again from the analysis checkpoint",
-    ),
-    "executing": StatePolicy(
-        "reconcile", ("planning",), True,
-        "each committed intent is looked up at the broker by client_order_id; only intents "
-        "the broker never saw are submitted, never twice",
-    ),
-}  # fmt: skip
-
-CHECKPOINT_MODELS: dict[str, type[BaseModel]] = {
-    "generating_signals": SignalSet,
-    "analyzing": AllocationAnalysis,
-    "planning": RebalancePlan,
-    "executing": ExecutionReport,
-}
-
-
-def load_outputs(checkpoints: list[Checkpoint]) -> dict[str, BaseModel]:
-    """The latest checkpoint of each state, validated against its model."""
+def load_outputs(checkpoints: list[Checkpoint], specs: SpecSet) -> dict[str, BaseModel]:
+    """The latest checkpoint of each state, validated against its spec's output model."""
     outputs: dict[str, BaseModel] = {}
     for checkpoint in checkpoints:
-        model = CHECKPOINT_MODELS[checkpoint.state]
-        if checkpoint.schema_version != model.model_fields["schema_version"].default:
+        spec = specs[checkpoint.state]
+        if spec.output is None or checkpoint.schema_version != spec.schema_version:
             raise InvalidStepOutput(
                 f"checkpoint {checkpoint.seq} of {checkpoint.state} has schema version "
-                f"{checkpoint.schema_version}, this tradefsm reads "
-                f"{model.model_fields['schema_version'].default}",
+                f"{checkpoint.schema_version}, this tradefsm reads {spec.schema_version}",
                 run_id=checkpoint.run_id,
                 state=checkpoint.state,
             )
-        outputs[checkpoint.state] = model.model_validate(checkpoint.output)
+        outputs[checkpoint.state] = spec.output.model_validate(checkpoint.output)
     return outputs
 
 

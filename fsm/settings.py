@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."
     )
+    approval_notional: Decimal | None = Field(
+        None,
+        gt=0,
+        description="A plan whose total notional (dollars) exceeds this waits for a person's "
+        "`tradefsm approve` (four eyes); unset: plans never wait.",
+    )
+    approval_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A run still waiting for approval this long after it parked fails "
+        "(also when no process was running then); unset: it waits until approved or rejected.",
+    )
     db_pool_size: int = Field(5, ge=1, le=200, description="PostgreSQL: connections kept open.")
     db_statement_timeout_ms: int = Field(
         30_000, ge=0, description="PostgreSQL: a statement running longer is cancelled (0: never)."

@@ -8,6 +8,7 @@ finishes the runs it holds.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -17,12 +18,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-import structlog
-
 from fsm.engine import Engine
 from fsm.records import RunRecord
 
-log = structlog.get_logger("tradefsm.worker")
+log = logging.getLogger("tradefsm.worker")
 
 
 @dataclass
@@ -97,7 +96,7 @@ class Worker:
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.report.stopped_by = signal.Signals(signum).name
-        log.info("worker_stopping", signal=self.report.stopped_by)
+        log.info("worker_stopping", extra={"signal": self.report.stopped_by})
         self.stopping.set()
 
     def _take_slot(self) -> bool:
@@ -116,7 +115,7 @@ class Worker:
         engine = self.engine_factory()
         idle_since = time.monotonic()
         while not self.stopping.is_set() and self._take_slot():
-            run = engine.claim_and_drive()
+            run = engine.claim()
             if run is None:
                 self._give_back_slot()
                 if self.idle_exit is not None and time.monotonic() - idle_since > self.idle_exit:
@@ -126,4 +125,4 @@ class Worker:
             idle_since = time.monotonic()
             with self._lock:
                 self.report.runs.append(run)
-            log.info("worker_drove", run_id=run.run_id, state=run.state)
+            log.info("worker_drove", extra={"run_id": run.run_id, "state": run.state})

@@ -15,12 +15,12 @@ from sqlalchemy import Engine, Select, case, false, func, or_, select
 from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percentile
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
-from fsm.resume import POLICIES
+from fsm.views import export_bundle
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore
-from persistence.tables import definitions, intent_events, ledger, order_intents, runs
+from persistence.tables import ledger, order_intents, runs
 from persistence.verify import canonical_time, fetch, verify
 
 LEDGER_COLUMNS = [c.name for c in ledger.columns]
@@ -118,27 +118,9 @@ class SqlAudit:
         return seal(self.engine, key, now, folder)
 
     def export(self, run_id: str) -> dict[str, Any]:
-        store = SqlRunStore(self.engine)
-        run = store.get_run(run_id)
-        definition = self._rows(
-            select(definitions).where(definitions.c.definition_hash == run.definition_hash)
-        )
-        history = self._rows(
-            select(intent_events)
-            .where(intent_events.c.run_id == run_id)
-            .order_by(intent_events.c.client_order_id, intent_events.c.n)
-        )
-        return {
-            "run": run.model_dump(mode="json"),
-            "ledger": [e.model_dump(mode="json") for e in store.ledger(run_id)],
-            "checkpoints": [c.model_dump(mode="json") for c in store.checkpoints(run_id)],
-            "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
-            "intents": [i.as_json() for i in store.intents(run_id)],
-            "intent_history": [_json_ready(h) for h in history],
-            "definition": definition[0] if definition else None,
-            "resume_policy": POLICIES[run.state].as_json() if run.state in POLICIES else None,
-            "verification": self.verify(run_id).as_json(),
-        }
+        """One JSON bundle: the run's details, history, definition and its verification."""
+        verification = self.verify(run_id).as_json()
+        return export_bundle(SqlRunStore(self.engine), run_id, verification)
 
 
 def _between(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:

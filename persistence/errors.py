@@ -7,17 +7,14 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from fsm.errors import ConcurrentModification, StorageError, TradeFsmError, TransientError
+from fsm.errors import (
+    ConcurrentModification,
+    DatabaseUnavailable,
+    HistoryIsAppendOnly,
+    StorageError,
+    TradeFsmError,
+)
 from fsm.redaction import redact
-
-
-class DatabaseUnavailable(StorageError, TransientError):
-    """The database could not be reached; retrying may help."""
-
-
-class HistoryIsAppendOnly(StorageError):
-    """A change to ledger or checkpoint rows was refused by the database's triggers."""
-
 
 _TRANSLATIONS: tuple[tuple[type[Exception], type[TradeFsmError], str], ...] = (
     (sa_exc.IntegrityError, ConcurrentModification, "another writer stored this row first"),

@@ -31,6 +31,7 @@ def run_move(run: RunRecord) -> dict[str, Any]:
         "head_hash": run.head_hash,
         "updated_at": run.updated_at,
         "lease_expires_at": run.lease_expires_at,
+        "deadline_at": run.deadline_at,
         "result": run.result,
         "failure": run.failure,
     }

@@ -55,8 +55,8 @@ from persistence.tables import (
 
 CLAIM_BATCH = 20
 _MOVE_COLUMNS = (
-    "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "result",
-    "failure",
+    "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "deadline_at",
+    "result", "failure",
 )  # fmt: skip
 # Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
 _INSERT_ATTEMPT = insert(step_attempts)
@@ -208,15 +208,20 @@ class SqlRunStore:
         )
 
     def claim_next(
-        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+        self,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        deadline_at: datetime,
+        skip_states: tuple[str, ...] = (),
     ) -> RunRecord | None:
         with translate_errors():
-            for run_id in self._claimable(now):
+            for run_id in self._claimable(now, skip_states):
                 if self._claim(run_id, owner, expires_at, now, deadline_at):
                     return self.get_run(run_id)
         return None
 
-    def _claimable(self, now: datetime) -> list[str]:
+    def _claimable(self, now: datetime, skip_states: tuple[str, ...]) -> list[str]:
         other = runs.alias("other")
         account_busy = exists().where(
             other.c.account_id == runs.c.account_id,
@@ -229,7 +234,8 @@ class SqlRunStore:
                 or_(
                     and_(runs.c.status == "queued", ~account_busy),
                     and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
-                )
+                ),
+                runs.c.state.not_in(skip_states),
             )
             .order_by(runs.c.created_at, runs.c.run_id)
             .limit(CLAIM_BATCH)

@@ -23,12 +23,14 @@ def _run_shell_blocks(page: str, folder: Path) -> str:
     assert blocks
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = []
     for block in blocks:
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=folder, env=env,
                               capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
         assert done.returncode == 0, f"{block}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr
-    return done.stdout
+        out.append(done.stdout)
+    return "".join(out)
 
 
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:
@@ -39,6 +41,7 @@ def test_resume_examples_run_as_written(tmp_path: Path) -> None:
     out = _run_shell_blocks("resume.md", tmp_path)
     assert "'on_resume': 'reconcile'" in out
     assert "cancelled by ops-alice" in out
+    assert "waits for approval" in out
 
 
 def test_operations_examples_run_as_written(tmp_path: Path) -> None:

@@ -122,7 +122,12 @@ class MemoryRunStore:
         return leased
 
     def claim_next(
-        self, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+        self,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        deadline_at: datetime,
+        skip_states: tuple[str, ...] = (),
     ) -> RunRecord | None:
         busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
         for run in sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id)):
@@ -130,7 +135,7 @@ class MemoryRunStore:
             expired = run.status is RunStatus.ACTIVE and (
                 run.lease_expires_at is None or run.lease_expires_at <= now
             )
-            if queued or expired:
+            if (queued or expired) and run.state not in skip_states:
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,

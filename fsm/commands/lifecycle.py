@@ -18,14 +18,17 @@ from fsm.adapters.strategy import MomentumStrategy
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
-from fsm.commands.runs import DbOption, run_details
-from fsm.engine import Engine, Observer, Ports, RunRequest
+from fsm.commands.runs import DbOption
+from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import InvalidConfiguration
-from fsm.failpoints import all_failpoints
+from fsm.failpoints import all_failpoints, failpoint
 from fsm.ids import UuidFactory
+from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
 from fsm.records import LedgerEntry, Mode, RunRecord
+from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
+from fsm.views import run_details
 
 StoreOpener = Callable[[str | None], RunStore]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -63,7 +66,10 @@ def build_engine(
     ports = Ports(
         MomentumStrategy(market), market, broker_for(settings.account_id), broker_for=broker_for
     )
-    return Engine(store, ports, settings, SystemClock(), UuidFactory(), observer=observer)
+    return Engine(
+        store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
+        failpoint=failpoint,
+    )  # fmt: skip
 
 
 class Progress:
@@ -95,6 +101,13 @@ def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
     if as_json:
         body = details["run"]
         print_json({**body, "transitions": details["ledger"], "orders": details["orders"]})
+        return
+    waiting = details["awaiting_approval"]
+    if waiting is not None:
+        stdout.print(f"run [bold]{run.run_id}[/] [yellow]waits for approval[/] until "
+                     f"{waiting['deadline_at'] or 'approved or rejected'}; someone other than "
+                     f"{details['requested_by']}: tradefsm approve {run.run_id} --actor NAME "
+                     "--reason TEXT (or reject)")  # fmt: skip
         return
     colour = "green" if run.state == "done" else "red"
     stdout.print(f"run [bold]{run.run_id}[/] ended [{colour}]{run.state}[/]")
@@ -131,10 +144,16 @@ def _drive_and_report(
     with Progress(enabled=not as_json) as observer:
         result = drive(build_engine(settings, store, None, observer))
     report(store, result, as_json)
-    return _exit_for(result)
+    return exit_for(result)
 
 
-def _exit_for(run: RunRecord) -> typer.Exit:
+WAITS_FOR_APPROVAL = 9
+
+
+def exit_for(run: RunRecord) -> typer.Exit:
+    """0 done, 1 failed, 9 parked for a person's approval."""
+    if run.state in TRADING_SPECS.parked_states:
+        return typer.Exit(WAITS_FOR_APPROVAL)
     return typer.Exit(0 if run.state == "done" else 1)
 
 
@@ -158,10 +177,13 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
         paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
+        actor: Annotated[
+            str | None, typer.Option(help="Who requests the run (default: TRADEFSM_ACTOR).")
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Start a rebalance run and drive it to done (exit 0) or failed (exit 1)."""
-        settings = settings_from(db=db, account_id=account, paper_db=paper_db)
+        """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval."""
+        settings = settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor)
         request = run_request(settings, mode, as_of, idempotency_key, correlation_id)
         store = open_store(settings.db)
         with Progress(enabled=not as_json) as observer:
@@ -170,7 +192,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         if seal is not None:
             seal()
         report(store, result, as_json)
-        raise _exit_for(result)
+        raise exit_for(result)
 
     @app.command()
     def resume(
@@ -190,7 +212,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             raise _drive_and_report(store, as_json, settings, lambda e: e.resume(run_id))
         with Progress(enabled=not as_json) as observer:
             engine = build_engine(settings, store, None, observer)
-            results = [engine.resume(r.run_id) for r in engine.resumable()]
+            results = engine.expire_approvals()
+            results += [engine.resume(r.run_id) for r in engine.resumable()]
         _report_many(results, as_json)
         raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
 

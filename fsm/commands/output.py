@@ -12,8 +12,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from fsm.records import LedgerEntry, RunRecord
-
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -72,11 +70,3 @@ LEDGER_COLUMNS = (
     "correlation_id", "causation_id", "error_type", "error_message",
 )  # fmt: skip
 ORDER_COLUMNS = ("client_order_id", "symbol", "side", "qty", "status", "broker_order_id")
-
-
-def run_json(run: RunRecord) -> dict[str, Any]:
-    return run.model_dump(mode="json")
-
-
-def ledger_json(entry: LedgerEntry) -> dict[str, Any]:
-    return entry.model_dump(mode="json")

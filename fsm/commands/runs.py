@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.panel import Panel
@@ -15,33 +15,17 @@ from fsm.commands.output import (
     RUN_COLUMNS,
     Format,
     emit,
-    ledger_json,
     print_json,
-    run_json,
     stdout,
     table,
 )
 from fsm.ports import RunFilter, RunStore
-from fsm.resume import POLICIES
+from fsm.views import run_details
 
 StoreOpener = Callable[[str | None], RunStore]
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL (default: TRADEFSM_DB or ./tradefsm.db).")
 ]
-
-
-def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
-    """Everything recorded about one run, as the stable JSON shape of `runs show`."""
-    run = store.get_run(run_id)
-    policy = POLICIES.get(run.state)
-    return {
-        "run": run_json(run),
-        "ledger": [ledger_json(e) for e in store.ledger(run_id)],
-        "checkpoints": [c.model_dump(mode="json") for c in store.checkpoints(run_id)],
-        "orders": [i.as_json() for i in store.intents(run_id)],
-        "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
-        "resume_policy": policy.as_json() if policy else None,
-    }
 
 
 def register(app: typer.Typer, open_store: StoreOpener) -> None:
@@ -64,7 +48,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     ) -> None:
         """List runs, newest first."""
         query = RunFilter(account, state, status, mode, _utc(since), _utc(until), limit)
-        rows = [run_json(r) for r in open_store(db).list_runs(query)]
+        rows = [r.model_dump(mode="json") for r in open_store(db).list_runs(query)]
         emit(rows, RUN_COLUMNS, fmt, f"{len(rows)} run(s)")
 
     @runs.command("show")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -115,18 +115,29 @@ class TradingOrchestrator:
             self.signal_orchestrator, self.portfolio_orchestrator, self.execution_orchestrator
         )
         self.workflow_state["last_successful_step"] = None
+        request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today())
+        return call, self._drive(call, lambda engine: engine.run(request))
+
+    def resume(self, run_id: str) -> RunRecord:
+        """Continue a facade run that was interrupted, with this facade's services."""
+        call = LegacyCall(
+            self.signal_orchestrator, self.portfolio_orchestrator, self.execution_orchestrator
+        )
+        return self._drive(call, lambda engine: engine.resume(run_id))
+
+    def _drive(self, call: LegacyCall, drive: Callable[[Engine], RunRecord]) -> RunRecord:
         engine = Engine(
             self.store, Ports(_NoPort(), _NoPort(), _NoPort()), self.settings, self.clock,
-            self.ids, observer=self._observe, steps=call.steps(), guards=LEGACY_GUARDS,
+            self.ids, observer=self._observe, specs=call.specs(), guards=LEGACY_GUARDS,
         )  # fmt: skip
         try:
-            run = engine.run(RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today()))
+            run = drive(engine)
         finally:
             for flag in set(IN_PROGRESS.values()):
                 self.workflow_state[flag] = False
         self.workflow_state["last_correlation_id"] = run.correlation_id
         self.last_run = run
-        return call, run
+        return run
 
     def _today(self) -> date:
         return self.clock.now().date()

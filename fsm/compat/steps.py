@@ -12,14 +12,12 @@ from dataclasses import field as dc_field
 from typing import Any, Literal
 
 from fsm.compat.payloads import field, summarize
-from fsm.errors import TradeFsmError
+from fsm.definition import trading_definition
+from fsm.errors import LegacyServiceFailed
 from fsm.guards import GUARDS, Guard, GuardContext, decision
 from fsm.records import Frozen, GuardDecision, Mode
-from fsm.steps.runner import Step, StepEnv, StepResult
-
-
-class LegacyServiceFailed(TradeFsmError):
-    """A legacy service reported failure (a falsy result or a falsy ``success``)."""
+from fsm.spec import SpecSet, StateSpec
+from fsm.steps.runner import StepEnv, StepResult
 
 
 class LegacyOutput(Frozen):
@@ -40,14 +38,29 @@ class LegacyCall:
     execution_service: Any
     returned: dict[str, Any] = dc_field(default_factory=dict)
 
-    def steps(self) -> dict[str, Step]:
-        return {
-            "idle": lambda env: StepResult("start"),
-            "generating_signals": self._signals,
-            "analyzing": self._analysis,
-            "planning": self._planning,
-            "executing": self._execution,
-        }
+    def specs(self) -> SpecSet:
+        """The facade's spec set: the trading chart, the legacy services as its steps."""
+        again = "the legacy services are called again"
+        return SpecSet("legacy", trading_definition(), {
+            "idle": StateSpec(lambda env: StepResult("start"), ("start",), timeout=None),
+            "generating_signals": StateSpec(
+                self._signals, ("signals_generated", "signals_reported"), LegacyOutput,
+                note=again),
+            "analyzing": StateSpec(
+                self._analysis, ("rebalance_needed", "rebalance_not_needed"), LegacyOutput,
+                note=again),
+            "planning": StateSpec(
+                self._planning, ("plan_approved", "plan_empty", "plan_reported",
+                                 "approval_required"), LegacyOutput, note=again),
+            "awaiting_approval": StateSpec(
+                None, ("approved", "rejected"), on_resume="wait for a person", timeout=None,
+                retry="never", parks=True),
+            "executing": StateSpec(
+                self._execution, ("execution_completed",), LegacyOutput, on_resume="refuse",
+                retry="never",
+                note="the legacy execution service keeps no order ids to reconcile with: a "
+                "facade run interrupted while executing fails; check the broker by hand"),
+        })  # fmt: skip
 
     def _signals(self, env: StepEnv) -> StepResult:
         result = self.signal_service.analyze_signals()
@@ -73,6 +86,9 @@ class LegacyCall:
         return StepResult("rebalance_needed" if needed else "rebalance_not_needed", output)
 
     def _planning(self, env: StepEnv) -> StepResult:
+        if "signals" not in self.returned or "account" not in self.returned:  # resumed
+            self._signals(env)
+            self._analysis(env)
         plan = self.portfolio_service.create_rebalance_plan(
             self.returned["signals"], self.returned["account"]
         )
@@ -98,9 +114,11 @@ def _legacy(name: str, yes: str, no: str, invert: bool = False) -> Guard:
     return check
 
 
-def _accepted(name: str) -> Guard:
+def _accepted(
+    name: str, why: str = "legacy service result accepted as returned (not validated)"
+) -> Guard:
     def check(ctx: GuardContext) -> GuardDecision:
-        return decision(name, True, "legacy service result accepted as returned (not validated)")
+        return decision(name, True, why)
 
     return check
 
@@ -121,6 +139,8 @@ LEGACY_GUARDS: dict[str, Guard] = {
     "trades_required": _legacy("trades_required", "plan has items", "plan has no items"),
     "no_trades_required": _legacy(
         "no_trades_required", "plan has items", "plan has no items", invert=True),
+    "approval_not_needed": _accepted(
+        "approval_not_needed", "the legacy orchestrator has no approval step"),
     "execution_succeeded": _legacy(
         "execution_succeeded", "execution result success (or no success key: legacy default)",
         "execution result says success is false"),

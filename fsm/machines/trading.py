@@ -22,6 +22,16 @@ def guard(name: str) -> Callable[..., bool]:
     return check
 
 
+# A plan may go on (to executing, or to wait for approval) only within these limits.
+_PLAN_LIMITS = [
+    guard(name)
+    for name in (
+        "mode_executes_orders", "trades_required", "max_orders", "order_notional_limit",
+        "total_notional_limit", "buying_power", "symbols_allowed",
+    )
+]  # fmt: skip
+
+
 class TradingWorkflow(StateChart[Any]):
     # Strict: a failed commit must raise instead of becoming an event, and an illegal or
     # guarded-out event must raise instead of being ignored.
@@ -32,6 +42,7 @@ class TradingWorkflow(StateChart[Any]):
     generating_signals = State()
     analyzing = State()
     planning = State()
+    awaiting_approval = State()  # parked: only a person's approve or reject moves it
     executing = State()
     done = State(final=True)
     failed = State(final=True)
@@ -51,18 +62,14 @@ class TradingWorkflow(StateChart[Any]):
     rebalance_not_needed = analyzing.to(done, cond=guard("drift_within_threshold"))
     plan_reported = planning.to(done, cond=guard("dry_run_mode"))
     plan_empty = planning.to(done, cond=guard("no_trades_required"))
-    plan_approved = planning.to(
-        executing,
-        cond=[
-            guard("mode_executes_orders"),
-            guard("trades_required"),
-            guard("max_orders"),
-            guard("order_notional_limit"),
-            guard("total_notional_limit"),
-            guard("buying_power"),
-            guard("symbols_allowed"),
-        ],
+    plan_approved = planning.to(executing, cond=[*_PLAN_LIMITS, guard("approval_not_needed")])
+    approval_required = planning.to(
+        awaiting_approval, cond=[*_PLAN_LIMITS, guard("approval_needed")]
     )
+    approved = awaiting_approval.to(
+        executing, cond=[guard("operator_named"), guard("four_eyes"), guard("prices_fresh")]
+    )
+    rejected = awaiting_approval.to(failed, cond=guard("operator_named"))
     execution_completed = executing.to(
         done, cond=[guard("orders_terminal"), guard("execution_succeeded")]
     )
@@ -71,6 +78,7 @@ class TradingWorkflow(StateChart[Any]):
         | generating_signals.to(failed)
         | analyzing.to(failed)
         | planning.to(failed)
+        | awaiting_approval.to(failed)
         | executing.to(failed)
     )
     cancel = (
@@ -78,5 +86,6 @@ class TradingWorkflow(StateChart[Any]):
         | generating_signals.to(failed, cond=guard("operator_named"))
         | analyzing.to(failed, cond=guard("operator_named"))
         | planning.to(failed, cond=guard("operator_named"))
+        | awaiting_approval.to(failed, cond=guard("operator_named"))
         | executing.to(failed, cond=guard("operator_named"))
     )

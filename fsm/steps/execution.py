@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from fsm.clock import Clock
 from fsm.errors import DuplicateClientOrderId
-from fsm.failpoints import failpoint
 from fsm.ports import Broker, RunStore
 from fsm.records import (
     ExecutionReport,
@@ -69,6 +68,7 @@ def execute_plan(
     store: RunStore,
     clock: Clock,
     fence: Callable[[], Fence],
+    failpoint: Callable[[str], None],
     *,
     may_submit: bool = True,
 ) -> ExecutionReport:
@@ -92,7 +92,7 @@ def execute_plan(
     seen = {o.client_order_id for o in broker.orders(ids)}
     for intent in intents:
         if may_submit and intent.client_order_id not in seen:
-            _submit(run_id, intent, broker, store, clock, fence)
+            _submit(run_id, intent, broker, store, clock, fence, failpoint)
     statuses = _first_per_id(broker.orders(ids))
     failpoint("broker.filled")
     for status in statuses:
@@ -108,6 +108,7 @@ def _submit(
     store: RunStore,
     clock: Clock,
     fence: Callable[[], Fence],
+    failpoint: Callable[[str], None],
 ) -> None:
     failpoint("broker.before_submit")
     try:

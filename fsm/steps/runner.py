@@ -1,4 +1,7 @@
-"""The step of each non-final state: run it, validate its output, pick the event."""
+"""The steps of the trading states: run one, validate its output, pick the event to send.
+
+Which step runs in which state is declared in ``fsm.machines.specs``.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class StepEnv:
     ports: StepPorts
     outputs: dict[str, BaseModel]
     fence: Callable[[], Fence]
+    failpoint: Callable[[str], None]  # crash tests stop the process at named points
     may_submit: bool = True  # False when stale or past deadline: reconcile, never send
 
 
@@ -97,15 +101,19 @@ def plan(env: StepEnv) -> StepResult:
     result = plan_rebalance(analysis, s.cash_reserve, s.min_trade_fraction)
     if env.ctx.mode is Mode.DRY_RUN:
         return StepResult("plan_reported", result)
-    return StepResult("plan_approved" if result.trades else "plan_empty", result)
+    if not result.trades:
+        return StepResult("plan_empty", result)
+    waits = s.approval_notional is not None and result.notional > s.approval_notional
+    return StepResult("approval_required" if waits else "plan_approved", result)
 
 
 def execute(env: StepEnv) -> StepResult:
     rebalance = _output(env.outputs, "planning", RebalancePlan)
     p = env.ports
     report = execute_plan(
-        env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, may_submit=env.may_submit
-    )
+        env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, env.failpoint,
+        may_submit=env.may_submit,
+    )  # fmt: skip
     return StepResult("execution_completed", report)
 
 
@@ -114,13 +122,3 @@ def _output(outputs: dict[str, BaseModel], state: str, model: type[M]) -> M:
     if not isinstance(value, model):
         raise InvalidStepOutput(f"no {model.__name__} checkpoint from {state}", state=state)
     return value
-
-
-Step = Callable[[StepEnv], StepResult]
-STEPS: dict[str, Step] = {
-    "idle": start,
-    "generating_signals": generate_signals,
-    "analyzing": analyse_allocation,
-    "planning": plan,
-    "executing": execute,
-}

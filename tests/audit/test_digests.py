@@ -16,7 +16,7 @@ from persistence import verify as verify_module
 from persistence.engine import make_engine
 from persistence.verify import verify
 from tests.audit.conftest import History
-from tests.cli.test_cli import Cli
+from tests.cli.conftest import Cli
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:

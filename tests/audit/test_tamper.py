@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select, text, update
 
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key, sign
+from fsm.errors import HistoryIsAppendOnly
 from fsm.ledger import entry_hash, seal
 from persistence import append_only
-from persistence.errors import HistoryIsAppendOnly, translate_errors
+from persistence.errors import translate_errors
 from persistence.mapping import ledger_row
 from persistence.tables import checkpoints, definitions, ledger, runs
 from tests.audit.conftest import History

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.cli.conftest import Cli, one_line_error
 
 RUN_KEYS = {"run_id", "state", "status", "account_id", "mode", "created_at", "updated_at"}
 LEDGER_KEYS = {
@@ -18,48 +16,8 @@ LEDGER_KEYS = {
 }  # fmt: skip
 
 
-class Cli:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")},
-            "TRADEFSM_DB": f"sqlite:///{folder / 'runs.db'}",
-            "TRADEFSM_PAPER_DB": str(folder / "paper.db"),
-        }
-
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "fsm", *args],
-            capture_output=True, text=True, env=self.env, cwd=self.folder, timeout=120,
-            check=False,
-        )  # fmt: skip
-        assert done.returncode == code, (done.stdout, done.stderr)
-        assert "Traceback" not in done.stderr
-        return done
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, code=code).stdout)
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
-
-
-@pytest.fixture
-def ready(cli: Cli) -> Cli:
-    cli("db", "upgrade")
-    return cli
-
-
-def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def test_a_fresh_database_is_refused_with_the_command_that_helps(cli: Cli) -> None:
-    assert "tradefsm db upgrade" in _one_line_error(cli("run", code=3))
+    assert "tradefsm db upgrade" in one_line_error(cli("run", code=3))
     assert cli("db", "current").stdout.strip().startswith("empty")
 
 
@@ -98,7 +56,8 @@ def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
     assert csv_lines[0].startswith("run_id,state,status,account_id,mode")
     assert csv_lines[1].startswith(run["run_id"])
     shown = ready.json("runs", "show", run["run_id"], "--format", "json")
-    assert {"run", "ledger", "checkpoints", "orders", "attempts", "resume_policy"} == set(shown)
+    assert {"run", "requested_by", "ledger", "checkpoints", "orders", "attempts",
+            "resume_policy", "awaiting_approval"} == set(shown)  # fmt: skip
     assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
     assert set(shown["ledger"][-1]) >= LEDGER_KEYS
     assert shown["checkpoints"][-1]["state"] == "planning"
@@ -132,13 +91,13 @@ def test_idempotency_key_returns_the_same_run(ready: Cli) -> None:
 def test_bad_input_gets_one_line(
     ready: Cli, args: tuple[str, ...], code: int, message: str
 ) -> None:
-    assert message in _one_line_error(ready(*args, code=code))
+    assert message in one_line_error(ready(*args, code=code))
 
 
 def test_a_malformed_price_file_is_refused_before_any_run(ready: Cli, tmp_path: Path) -> None:
     prices = tmp_path / "prices.csv"
     prices.write_text("date,symbol,price\n2026-11-27,AAA,abc\n", encoding="utf-8")
-    line = _one_line_error(ready("run", "--prices", str(prices), code=2))
+    line = one_line_error(ready("run", "--prices", str(prices), code=2))
     assert "prices.csv:2: bad price 'abc'" in line
     assert ready.json("runs", "list", "--format", "json") == []
 
@@ -187,7 +146,7 @@ def test_cancel_an_unfinished_run(ready: Cli) -> None:
     shown = ready.json("runs", "show", run.run_id, "--format", "json")
     assert shown["run"]["failure"]["error_type"] == "Cancelled"
     assert shown["ledger"][-1]["actor"] == "ops-alice"
-    assert "already ended failed" in _one_line_error(
+    assert "already ended failed" in one_line_error(
         ready("cancel", run.run_id, "--actor", "x", "--reason", "y", code=7)
     )
     assert "Missing option" in ready("cancel", run.run_id, code=2).stderr
@@ -198,11 +157,11 @@ def test_failpoints_are_listed_and_a_misspelt_one_is_refused(ready: Cli) -> None
 
     assert ready("failpoints").stdout.split() == list(all_failpoints())
     ready.env["TRADEFSM_FAILPOINTS"] = "transition.strat"
-    assert "unknown failpoint" in _one_line_error(ready("run", code=2))
+    assert "unknown failpoint" in one_line_error(ready("run", code=2))
     del ready.env["TRADEFSM_FAILPOINTS"]
     assert ready.json("runs", "list", "--format", "json") == []
 
 
 def test_resume_needs_a_run_or_all(ready: Cli) -> None:
     assert "either RUN_ID or --all" in ready("resume", code=2).stderr
-    assert "no run 'run_x'" in _one_line_error(ready("resume", "run_x", code=4))
+    assert "no run 'run_x'" in one_line_error(ready("resume", "run_x", code=4))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import Cli
+from tests.cli.conftest import Cli
 
 READ_COMMANDS = (
     ("runs", "list"), ("audit", "verify"), ("audit", "transitions"), ("audit", "rejected"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.driver import RunDriver
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine, RunRequest
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
 from fsm.ports import RunContext
@@ -160,9 +159,9 @@ class DownMarket:
 def test_market_data_failure_fails_in_analyzing(
     sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
 ) -> None:
-    engine = make_engine_for(sql_store, broker, clock, signals=FixedSignals(_signals(("SPY", "1"))))
-    engine.ports = Ports(engine.ports.signals, DownMarket(), broker)
-    engine.step_ports = replace(engine.step_ports, market_data=DownMarket())
+    engine = make_engine_for(
+        sql_store, broker, clock, market=DownMarket(), signals=FixedSignals(_signals(("SPY", "1")))
+    )  # type: ignore[arg-type]  # a market data port that is down
     run = _run(engine)
     assert _failure(sql_store, run)[:2] == ("MarketDataUnavailable", "analyzing")
 
@@ -259,7 +258,7 @@ def test_a_failed_commit_leaves_the_run_where_it_was(
     engine = make_engine_for(store, broker, clock)
     run = engine.create(RunRequest(account_id="paper"))
     with pytest.raises(StorageError):
-        engine.drive(run)
+        RunDriver(engine.runtime, run).drive()
     stored = store.get_run(run.run_id)
     assert (stored.state, stored.status.value) == ("planning", "active")
     assert [e.event for e in store.ledger(run.run_id)][-1] == "rebalance_needed"
@@ -273,9 +272,9 @@ def test_a_concurrent_writer_stops_the_engine_without_writing(
     engine = make_engine_for(sql_store, broker, clock)
     run = engine.create(RunRequest(account_id="paper"))
     other = make_engine_for(sql_store, broker, clock, ids=SequentialIdFactory("o"))
-    RunDriver(other, run).step()  # another process (same lease: a split brain) moves it first
+    RunDriver(other.runtime, run).step()  # another process (same lease: split brain) moves it
     with pytest.raises(ConcurrentModification):
-        engine.drive(run)
+        RunDriver(engine.runtime, run).drive()
     assert [e.event for e in sql_store.ledger(run.run_id)] == ["created", "start"]
 
 

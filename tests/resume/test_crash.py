@@ -38,9 +38,13 @@ ON_THE_PAPER_PATH = (
 CRASH_POINTS = (*ON_THE_PAPER_PATH, "broker.submitted@4", "intent.acked@8")
 
 
+APPROVAL_PATH = ("transition.approval_required", "transition.approved", "transition.rejected")
+
+
 def test_the_crash_tests_cover_every_failpoint() -> None:
     off_the_paper_path = {case[0] for case in OFF_THE_PAPER_PATH}
-    assert set(ON_THE_PAPER_PATH) | off_the_paper_path == set(all_failpoints())
+    covered = set(ON_THE_PAPER_PATH) | off_the_paper_path | set(APPROVAL_PATH)
+    assert covered == set(all_failpoints())
 
 
 class Site:
@@ -180,3 +184,33 @@ def test_kill_at_the_failpoints_off_the_paper_path(
     assert [e.seq for e in ledger] == list(range(1, len(ledger) + 1))
     assert not broken_links(ledger)
     assert set(site.orders().values()) <= {1}
+
+
+@pytest.mark.parametrize("point", APPROVAL_PATH)
+def test_kill_around_the_approval_then_carry_on(baseline: Site, tmp_path: Path, point: str) -> None:
+    """A park, an approval and a rejection each survive a kill right after their commit."""
+    site = Site(tmp_path, protect=True, TRADEFSM_APPROVAL_NOTIONAL="1000")
+    decide = ("reject" if point.endswith("rejected") else "approve", "--actor", "ops-alice",
+              "--reason", "crash test")  # fmt: skip
+    if point.endswith("approval_required"):
+        assert site.cli("run", TRADEFSM_FAILPOINTS=point)[0] == -signal.SIGKILL
+    else:
+        assert site.cli("run")[0] == 9  # parked, waiting for a person
+    run_id = site.only_run().run_id
+    assert site.store.get_run(run_id).state == "awaiting_approval"
+    armed = "" if point.endswith("required") else point
+    code, _, err = site.cli(decide[0], run_id, *decide[1:], TRADEFSM_FAILPOINTS=armed)
+    if point.endswith("required"):
+        assert code == 0, err
+    else:
+        assert code == -signal.SIGKILL, err
+    if site.store.get_run(run_id).status.value == "active":
+        assert site.cli("resume", run_id)[0] == 0
+    run = site.store.get_run(run_id)
+    assert run.state == ("failed" if point.endswith("rejected") else "done")
+    assert not broken_links(site.store.ledger(run_id))
+    if run.state == "done":
+        assert set(site.orders().values()) == {1}
+        assert site.positions() == baseline.positions()
+    else:
+        assert site.orders() == Counter()

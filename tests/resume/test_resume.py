@@ -67,7 +67,7 @@ def _engine(store: SqlRunStore, broker: PaperBroker, clock: FixedClock, **kw: An
 
 def _interrupted_in(state: str, engine: Engine) -> str:
     """Drive a new run until it reaches ``state``, then abandon it as a crash would."""
-    driver = RunDriver(engine, engine.create(RunRequest(account_id="paper")))
+    driver = RunDriver(engine.runtime, engine.create(RunRequest(account_id="paper")))
     while driver.run.state != state:
         driver.step()
     return driver.run.run_id
@@ -208,8 +208,8 @@ def test_backoff_has_jitter_a_cap_and_honours_retry_after() -> None:
 
 
 def test_resume_policy_is_shown_with_the_run(tmp_path: Path) -> None:
-    from fsm.commands.runs import run_details
-    from fsm.resume import POLICIES
+    from fsm.machines.specs import TRADING_SPECS
+    from fsm.views import run_details
 
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     from persistence import migrate
@@ -220,7 +220,7 @@ def test_resume_policy_is_shown_with_the_run(tmp_path: Path) -> None:
                                                   FixedClock(TRADING_DAY)))  # fmt: skip
     details = run_details(store, run_id)
     assert details["resume_policy"]["on_resume"] == "reconcile"
-    assert details["resume_policy"] == POLICIES["executing"].as_json()
+    assert details["resume_policy"] == TRADING_SPECS["executing"].as_json()
 
 
 def test_a_hanging_step_also_times_out_off_the_main_thread(

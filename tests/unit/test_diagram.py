@@ -10,10 +10,11 @@ import pytest
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.commands.diagram import DiagramFormat, render, run_diagram
 from fsm.definition import trading_definition
+from fsm.diagram import DiagramFormat, render
 from fsm.engine import RunRequest
 from fsm.records import Definition, Mode
+from fsm.views import run_diagram
 from tests.conftest import TRADING_DAY, make_engine_for
 
 DEFINITION = trading_definition()
@@ -64,10 +65,9 @@ def test_a_run_is_drawn_with_the_definition_it_ran_under(tmp_path: Path) -> None
     ])  # fmt: skip
     pinned = Definition(definition_hash="f" * 64, canonical=old, mermaid="stateDiagram-v2\n")
     store.ensure_definition(pinned)
-    engine.definition = trading_definition()
     run = engine.create(RunRequest(account_id="paper", mode=Mode.SIGNALS_ONLY))
     store._runs[run.run_id] = run.model_copy(update={"definition_hash": pinned.definition_hash})
-    engine.drive(store.get_run(run.run_id))
+    engine.resume(run.run_id)
     canonical, definition_hash, path = run_diagram(store, run.run_id)
     assert definition_hash == "f" * 64
     assert path == PATH

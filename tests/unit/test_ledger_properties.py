@@ -14,6 +14,7 @@ from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.clock import FixedClock
 from fsm.definition import trading_definition
+from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import InvalidConfiguration, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
@@ -105,7 +106,7 @@ def test_ledger_invariants_hold_for_any_scenario(scenario: dict[str, Any]) -> No
     if scenario["cancel"]:
         run = engine.cancel(run.run_id, actor="ops", reason="property test")
     else:
-        run = engine.drive(run)
+        run = RunDriver(engine.runtime, run).drive()
 
     rows = store.ledger(run.run_id)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))

@@ -49,7 +49,8 @@ def test_a_false_guard_blocks_the_chart_too(transition: Transition) -> None:
 
 def test_shape_of_the_machine() -> None:
     assert DEFINITION.states == (
-        "idle", "generating_signals", "analyzing", "planning", "executing", "done", "failed"
+        "idle", "generating_signals", "analyzing", "planning", "awaiting_approval", "executing",
+        "done", "failed",
     )  # fmt: skip
     assert DEFINITION.initial == "idle"
     assert DEFINITION.final_states == {"done", "failed"}

@@ -1,0 +1,59 @@
+"""`tradefsm approve|reject`: four eyes on plans that wait for a person."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fsm.commands.lifecycle import (
+    JsonOption,
+    Progress,
+    StoreOpener,
+    build_engine,
+    exit_for,
+    report,
+    settings_from,
+)
+from fsm.commands.runs import DbOption
+
+ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
+ActorOption = Annotated[str, typer.Option(help="Who decides (kept in the ledger).")]
+
+
+def register(app: typer.Typer, open_store: StoreOpener) -> None:
+    def decide(decision: str, run_id: str, actor: str, reason: str, db: str | None,
+               as_json: bool) -> None:  # fmt: skip
+        settings = settings_from(db=db)
+        store = open_store(settings.db)
+        with Progress(enabled=not as_json) as observer:
+            engine = build_engine(settings, store, None, observer)
+            act = engine.approve if decision == "approve" else engine.reject
+            result = act(run_id, actor=actor, reason=reason)
+        report(store, result, as_json)
+        raise exit_for(result)
+
+    @app.command()
+    def approve(
+        run_id: str,
+        actor: ActorOption,
+        reason: ReasonOption,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Let a waiting plan execute (someone other than its requester; prices still fresh).
+
+        The run then executes in this command: exit 0 done, 1 failed.
+        """
+        decide("approve", run_id, actor, reason, db, as_json)
+
+    @app.command()
+    def reject(
+        run_id: str,
+        actor: ActorOption,
+        reason: ReasonOption,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Refuse a waiting plan: the run ends failed with your name and reason."""
+        decide("reject", run_id, actor, reason, db, as_json)

@@ -1,0 +1,44 @@
+"""What driving a run needs, as one bundle: the engine builds it, the driver only reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from fsm.clock import Clock
+from fsm.definition import MachineDefinition
+from fsm.guards import Guard
+from fsm.ports import Broker, RunStore
+from fsm.records import LedgerEntry, RunRecord
+from fsm.settings import Settings
+from fsm.spec import SpecSet
+from fsm.steps.runner import StepPorts
+
+Observer = Callable[[RunRecord, LedgerEntry], None]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The store, time, settings, specs, guards and hooks every run of an engine shares."""
+
+    store: RunStore
+    clock: Clock
+    settings: Settings
+    specs: SpecSet
+    guards: Mapping[str, Guard]
+    step_ports: StepPorts
+    observe: Observer  # after each committed transition
+    sleep: Callable[[float], None]  # between retries
+    failpoint: Callable[[str], None]  # crash tests stop the process at named points
+    secrets: tuple[str, ...] = ()  # values redacted from every stored message
+    broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
+
+    @property
+    def definition(self) -> MachineDefinition:
+        return self.specs.definition
+
+    def ports_for(self, account_id: str) -> StepPorts:
+        """The ports a run of ``account_id`` talks to (its own broker, when per account)."""
+        if self.broker_for is None:
+            return self.step_ports
+        return replace(self.step_ports, broker=self.broker_for(account_id))

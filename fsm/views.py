@@ -1,0 +1,73 @@
+"""Read models: what one run recorded, as the CLI, the audit export and the console show it.
+
+Views read through the ``RunStore`` port only, so every entry point shows the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fsm.diagram import Path
+from fsm.engine import SPEC_SET_PARAM
+from fsm.machines.specs import TRADING_SPECS
+from fsm.ports import RunStore
+from fsm.records import RunRecord
+
+
+def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
+    """Everything recorded about one run, as the stable JSON shape of `runs show`."""
+    run = store.get_run(run_id)
+    ledger = store.ledger(run_id)
+    checkpoints = [c.model_dump(mode="json") for c in store.checkpoints(run_id)]
+    return {
+        "run": run.model_dump(mode="json"),
+        "requested_by": ledger[0].actor if ledger else None,
+        "ledger": [e.model_dump(mode="json") for e in ledger],
+        "checkpoints": checkpoints,
+        "orders": [i.as_json() for i in store.intents(run_id)],
+        "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
+        "resume_policy": resume_policy(run),
+        "awaiting_approval": _waiting(run, checkpoints),
+    }
+
+
+def export_bundle(store: RunStore, run_id: str, verification: dict[str, Any]) -> dict[str, Any]:
+    """One JSON bundle for an auditor: the run's details, history, definition and proof."""
+    details = run_details(store, run_id)
+    definition = store.definition(details["run"]["definition_hash"])
+    return details | {
+        "intents": details.pop("orders"),
+        "intent_history": [e.model_dump(mode="json") for e in store.intent_events(run_id)],
+        "definition": definition.model_dump(mode="json"),
+        "verification": verification,
+    }
+
+
+def resume_policy(run: RunRecord) -> dict[str, Any] | None:
+    """How the run's current state resumes, from its spec (trading runs; None when ended)."""
+    if run.params.get(SPEC_SET_PARAM, TRADING_SPECS.name) != TRADING_SPECS.name:
+        return {"on_resume": "from the facade", "note": "resume with TradingOrchestrator.resume"}
+    spec = TRADING_SPECS.get(run.state)
+    return None if spec is None else spec.as_json()
+
+
+def _waiting(run: RunRecord, checkpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a parked run: the plan that waits, and until when."""
+    if run.state not in TRADING_SPECS.parked_states:
+        return None
+    uses = TRADING_SPECS[run.state].uses
+    plan = next((c["output"] for c in reversed(checkpoints) if c["state"] in uses), None)
+    deadline = run.deadline_at.isoformat() if run.deadline_at else None
+    return {"plan": plan, "deadline_at": deadline}
+
+
+def run_diagram(store: RunStore, run_id: str) -> tuple[dict[str, Any], str, Path]:
+    """The stored definition a run ran under, and the transitions it took."""
+    run = store.get_run(run_id)
+    definition = store.definition(run.definition_hash)
+    taken = frozenset(
+        (e.source, e.event, e.target)
+        for e in store.ledger(run_id)
+        if e.accepted and e.source is not None and e.target is not None
+    )
+    return definition.canonical, definition.definition_hash, taken

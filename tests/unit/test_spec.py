@@ -1,0 +1,109 @@
+"""One spec per state: the specs and the chart cover each other, and a mismatch fails at once."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import pytest
+
+from fsm import errors
+from fsm.compat.steps import LegacyCall
+from fsm.definition import trading_definition
+from fsm.errors import GuardRejected, MachineDefinitionError, TradeFsmError
+from fsm.machines.specs import TRADING_SPECS
+from fsm.spec import COMMAND_EVENTS, SpecSet, StateSpec
+
+DEFINITION = trading_definition()
+FSM = Path(__file__).parents[2] / "fsm"
+
+
+@pytest.mark.parametrize("specs", [TRADING_SPECS, LegacyCall(None, None, None).specs()],
+                         ids=["trading", "legacy"])  # fmt: skip
+def test_specs_and_chart_cover_each_other(specs: SpecSet) -> None:
+    live = {s for s in DEFINITION.states if s not in DEFINITION.final_states}
+    assert set(specs) == live
+    for state, spec in specs.items():
+        chart = {event for (source, event) in DEFINITION.transitions if source == state}
+        assert set(spec.events) | COMMAND_EVENTS == chart, state
+        assert spec.parks == (spec.step is None)
+    assert specs.parked_states == {"awaiting_approval"}
+
+
+def test_a_spec_that_does_not_match_the_chart_is_refused() -> None:
+    specs = dict(TRADING_SPECS.items())
+    with pytest.raises(MachineDefinitionError, match="awaiting_approval has no spec"):
+        SpecSet("broken", DEFINITION, {k: v for k, v in specs.items() if k != "awaiting_approval"})
+    wrong = StateSpec(specs["planning"].step, ("plan_approved", "execution_completed"))
+    with pytest.raises(MachineDefinitionError, match="planning sends execution_completed"):
+        SpecSet("broken", DEFINITION, specs | {"planning": wrong})
+    with pytest.raises(MachineDefinitionError, match="never sends approval_required"):
+        SpecSet("broken", DEFINITION, specs | {"planning": StateSpec(
+            specs["planning"].step, ("plan_approved", "plan_empty", "plan_reported"))})  # fmt: skip
+
+
+def _imports() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in FSM.rglob("*.py"):
+        name = ".".join(path.relative_to(FSM.parent).with_suffix("").parts).removesuffix(
+            ".__init__"
+        )
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fsm"):
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("fsm"))
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_cycle_in_fsm() -> None:
+    graph = _imports()
+    seen: dict[str, str] = {}  # module → "visiting" | "done"
+
+    def visit(module: str, path: list[str]) -> None:
+        if seen.get(module) == "done" or module not in graph:
+            return
+        assert seen.get(module) != "visiting", " -> ".join([*path, module])
+        seen[module] = "visiting"
+        for dep in sorted(graph[module]):
+            if dep != "fsm":  # the package's re-exports
+                visit(dep, [*path, module])
+        seen[module] = "done"
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_the_driver_never_sees_the_engine() -> None:
+    assert "fsm.engine" not in _imports()["fsm.driver"]
+
+
+ERRORS = [c for c in vars(errors).values()
+          if isinstance(c, type) and issubclass(c, TradeFsmError)]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
+def test_every_error_survives_a_process_boundary(cls: type[TradeFsmError]) -> None:
+    if cls is GuardRejected:
+        error: TradeFsmError = cls("no", guard="max_orders", reason="3 > 2", run_id="r1")
+    elif cls is errors.DuplicateClientOrderId:
+        error = cls("tf-1")
+    else:
+        error = cls("it broke", run_id="r1", state="planning", event="plan_approved")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is cls
+    assert (again.message, again.run_id, str(again)) == (error.message, error.run_id, str(error))
+    assert again.__dict__ == error.__dict__
+
+
+def test_errors_live_in_one_module() -> None:
+    for path in [*FSM.rglob("*.py"), *(FSM.parent / "persistence").rglob("*.py")]:
+        if path.name == "errors.py" and path.parent.name == "fsm":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bases = {b.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                 for b in node.bases if isinstance(b, ast.Name)}  # fmt: skip
+        assert not bases & {c.__name__ for c in ERRORS}, path
