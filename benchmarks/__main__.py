@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition", "resume", "audit", "scale")
+BENCHMARKS = ("transition", "resume", "audit", "scale", "facade")
 
 
 def main() -> int:

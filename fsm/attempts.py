@@ -13,18 +13,20 @@ from fsm.errors import StepCrashed, StepTimeout, TradeFsmError
 from fsm.settings import Settings
 
 T = TypeVar("T")
+TimeoutRunner = Callable[[Callable[[], Any], float, str], Any]
 
 
-def call_with_timeout(fn: Callable[[], T], timeout: float, state: str) -> T:
+def alarm_or_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
     """Run ``fn``; StepTimeout if it has not finished within ``timeout`` seconds.
 
-    In the main thread a real-time interval timer interrupts the step (a few microseconds of
-    overhead); elsewhere the step runs in a daemon thread that is abandoned on timeout. The
-    executing step is never retried after a timeout: on resume it reconciles instead.
+    For a program that owns its process (the CLI, a worker): in the main thread a real-time
+    interval timer (SIGALRM) interrupts the step, a few microseconds of overhead; elsewhere
+    it falls back to ``in_thread``. The executing step is never retried after a timeout: on
+    resume it reconciles instead.
     """
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         return _with_alarm(fn, timeout, state)
-    return _in_thread(fn, timeout, state)
+    return in_thread(fn, timeout, state)
 
 
 def _with_alarm(fn: Callable[[], T], timeout: float, state: str) -> T:
@@ -47,10 +49,20 @@ def as_step_error(fn: Callable[[], T], state: str) -> T:
     except TradeFsmError:
         raise
     except Exception as exc:  # a port's own error: the run fails with it, typed
-        raise StepCrashed(f"{type(exc).__name__}: {exc}", state=state) from exc
+        raise StepCrashed(f"{type(exc).__name__}: {_text(exc)}", state=state) from exc
 
 
-def _in_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a port's exception whose __str__ fails still fails the run, typed
+        return "<its message could not be read>"
+
+
+def in_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
+    """The library's default: the step runs in a helper thread, touching no process-wide
+    signal or timer; on timeout the thread is left to finish on its own (Python cannot stop
+    it), which is why the executing step never retries after a timeout."""
     box: dict[str, Any] = {}
 
     def target() -> None:

@@ -8,7 +8,7 @@ and the class agree on every (state, event) pair.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from fsm.canonical import canonical_json, sha256_hex
@@ -56,7 +56,7 @@ class MachineDefinition:
             ],
         }
 
-    @property
+    @cached_property
     def definition_hash(self) -> str:
         return hash_definition(self.canonical())
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from fsm.attempts import as_step_error, backoff, call_with_timeout
+from fsm.attempts import as_step_error, backoff
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.errors import DeadlineExceeded, GuardRejected, StaleRun, TradeFsmError
 from fsm.guards import GuardContext, evaluate
@@ -92,15 +92,18 @@ class RunDriver:
     def _attempt_step(self, spec: StateSpec) -> StepResult:
         settings, step = self.rt.settings, spec.step
         assert step is not None, "parked states are never stepped"
+        timeout = spec.timeout_seconds(settings)
+        attempts = spec.attempts(settings)
+        if attempts == 1:  # nothing to retry: no retry machinery around the one try
+            return self._one_attempt(self.run.state, lambda: step(self.env), timeout)
         retrying = Retrying(
-            stop=stop_after_attempt(spec.attempts(settings)),
+            stop=stop_after_attempt(attempts),
             wait=backoff(settings),
             retry=retry_if_exception(spec.retries),
             before_sleep=lambda _state: self._store_failed_attempt(),
             sleep=self.rt.sleep,
             reraise=True,
         )
-        timeout = spec.timeout_seconds(settings)
         result: StepResult = retrying(self._one_attempt, self.run.state, lambda: step(self.env),
                                       timeout)  # fmt: skip
         return result
@@ -112,7 +115,7 @@ class RunDriver:
             result: StepResult = (
                 as_step_error(call, state)
                 if timeout is None
-                else call_with_timeout(call, timeout, state)
+                else self.rt.timeouts(call, timeout, state)
             )
         except TradeFsmError as exc:
             self._last_attempt = self._attempt_record(state, started, exc)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from fsm.attempts import TimeoutRunner, in_thread
 from fsm.clock import Clock
 from fsm.commitments import identity_digest
 from fsm.driver import RunDriver
@@ -66,7 +67,11 @@ def _no_failpoint(_name: str) -> None:
 
 
 class Engine:
-    """Starts and drives runs of one spec set (the trading machine unless given another)."""
+    """Starts and drives runs of one spec set (the trading machine unless given another).
+
+    As a library it prints nothing and installs no signal handler or timer: step timeouts run
+    in a helper thread unless the caller, owning its process, injects ``alarm_or_thread``.
+    """
 
     def __init__(
         self,
@@ -81,6 +86,7 @@ class Engine:
         guards: Mapping[str, Guard] = GUARDS,
         sleep: Callable[[float], None] = time.sleep,
         failpoint: Callable[[str], None] = _no_failpoint,
+        timeouts: TimeoutRunner = in_thread,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
         self.notifier, self.observer = ports.notifier, observer
@@ -91,7 +97,7 @@ class Engine:
             store=store, clock=clock, settings=settings, specs=specs, guards=guards,
             step_ports=StepPorts(ports.signals, ports.market_data, ports.broker, store, clock,
                                  settings),
-            observe=self.observe, sleep=sleep, failpoint=failpoint,
+            observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
             secrets=(key.get_secret_value(),) if key else (), broker_for=ports.broker_for,
         )  # fmt: skip
         store.ensure_definition(self.definition.record())

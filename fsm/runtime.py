@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from fsm.attempts import TimeoutRunner
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition
 from fsm.guards import Guard
@@ -30,6 +31,7 @@ class Runtime:
     observe: Observer  # after each committed transition
     sleep: Callable[[float], None]  # between retries
     failpoint: Callable[[str], None]  # crash tests stop the process at named points
+    timeouts: TimeoutRunner  # how a step attempt is bounded in time
     secrets: tuple[str, ...] = ()  # values redacted from every stored message
     broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
 

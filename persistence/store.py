@@ -99,8 +99,11 @@ class SqlRunStore:
         # SQLite: a held connection per thread (a local file does not drop connections);
         # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
+        self._known_definitions: set[str] = set()
 
     def ensure_definition(self, definition: Definition) -> None:
+        if definition.definition_hash in self._known_definitions:
+            return  # stored already: definitions are never deleted
         with translate_errors(), self.engine.begin() as conn:
             known = conn.execute(
                 select(definitions.c.definition_hash).where(
@@ -109,6 +112,7 @@ class SqlRunStore:
             ).first()
             if known is None:
                 conn.execute(insert(definitions), [definition.model_dump(mode="json")])
+        self._known_definitions.add(definition.definition_hash)
 
     def definition(self, definition_hash: str) -> Definition:
         stmt = select(definitions).where(definitions.c.definition_hash == definition_hash)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, resume, scale, transition
+from benchmarks import audit, facade, resume, scale, transition
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -15,6 +15,7 @@ from tests.postgres_cluster import PostgresCluster
                       "ratio_engine_to_raw", "commitment_hashing_us_per_transition"}),
         (resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"}),
         (audit, {"verify_s", "query_ms_max", "seal_ms_10k"}),
+        (facade, {"facade_call_ms", "constructor_ms", "rss_after_100_mib"}),
     ],
 )  # fmt: skip
 def test_benchmark_runs_and_reports_its_keys(module: object, keys: set[str]) -> None:

@@ -49,5 +49,10 @@ def test_operations_examples_run_as_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("block", _blocks("migration.md", "python"))
-def test_migration_guide_examples_run(block: str) -> None:
+def test_migration_guide_examples_run(
+    block: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the facade's history goes to ./tradefsm.db by default
+    monkeypatch.delenv("TRADEFSM_DB", raising=False)
     exec(compile(block, "docs/migration.md", "exec"), {})  # the guide's own code, as written
+    assert (tmp_path / "tradefsm.db").exists() or "Engine(" in block

@@ -15,6 +15,7 @@ from rich.status import Status
 from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
+from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
@@ -68,7 +69,7 @@ def build_engine(
     )
     return Engine(
         store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
-        failpoint=failpoint,
+        failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
     )  # fmt: skip
 
 

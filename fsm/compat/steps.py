@@ -31,39 +31,57 @@ class LegacyOutput(Frozen):
 
 @dataclass
 class LegacyCall:
-    """The services of one facade call and the raw objects they returned, for the caller."""
+    """The services of one facade call and the raw objects they returned, for the caller.
+
+    ``workflow_state`` is the facade's legacy flag dict: the steps set it as the legacy
+    orchestrator did around its service calls. ``error`` is what a service raised, if one did.
+    """
 
     signal_service: Any
     portfolio_service: Any
     execution_service: Any
+    workflow_state: dict[str, Any] = dc_field(default_factory=dict)
     returned: dict[str, Any] = dc_field(default_factory=dict)
+    error: BaseException | None = None
+
+    def forget(self) -> None:
+        """Start a new call: nothing returned, no error yet."""
+        self.returned.clear()
+        self.error = None
 
     def specs(self) -> SpecSet:
-        """The facade's spec set: the trading chart, the legacy services as its steps."""
+        """The facade's spec set: the trading chart, the legacy services as its steps.
+
+        Like the legacy class, the facade puts no timeout on a service call: it runs in the
+        caller's thread, and no timer or thread is started on the caller's behalf.
+        """
         again = "the legacy services are called again"
         return SpecSet("legacy", trading_definition(), {
             "idle": StateSpec(lambda env: StepResult("start"), ("start",), timeout=None),
             "generating_signals": StateSpec(
                 self._signals, ("signals_generated", "signals_reported"), LegacyOutput,
-                note=again),
+                note=again, timeout=None),
             "analyzing": StateSpec(
                 self._analysis, ("rebalance_needed", "rebalance_not_needed"), LegacyOutput,
-                note=again),
+                note=again, timeout=None),
             "planning": StateSpec(
                 self._planning, ("plan_approved", "plan_empty", "plan_reported",
-                                 "approval_required"), LegacyOutput, note=again),
+                                 "approval_required"), LegacyOutput, note=again, timeout=None),
             "awaiting_approval": StateSpec(
                 None, ("approved", "rejected"), on_resume="wait for a person", timeout=None,
                 retry="never", parks=True),
             "executing": StateSpec(
                 self._execution, ("execution_completed",), LegacyOutput, on_resume="refuse",
-                retry="never",
+                retry="never", timeout=None,
                 note="the legacy execution service keeps no order ids to reconcile with: a "
                 "facade run interrupted while executing fails; check the broker by hand"),
         })  # fmt: skip
 
     def _signals(self, env: StepEnv) -> StepResult:
-        result = self.signal_service.analyze_signals()
+        if "signals" in self.returned:  # given by a replaced execute_strategy_signals
+            result = self.returned["signals"]
+        else:
+            result = self._call(self.signal_service.analyze_signals)
         if not result or not field(result, "success", False):
             raise LegacyServiceFailed(
                 "analyze_signals() reported no success", state="generating_signals"
@@ -72,14 +90,21 @@ class LegacyCall:
         event = "signals_reported" if env.ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
         return StepResult(event, LegacyOutput(step="signal_generation", summary=summarize(result)))
 
+    def _call(self, service: Any, *args: Any) -> Any:
+        try:
+            return service(*args)
+        except Exception as exc:  # kept for the caller's log, then the run fails with it
+            self.error = exc
+            raise
+
     def _analysis(self, env: StepEnv) -> StepResult:
-        account = self.portfolio_service.get_comprehensive_account_data()
+        account = self._call(self.portfolio_service.get_comprehensive_account_data)
         if not account:
             raise LegacyServiceFailed(
                 "get_comprehensive_account_data() returned nothing", state="analyzing"
             )
         self.returned["account"] = account
-        analysis = self.portfolio_service.analyze_allocation_comparison(account)
+        analysis = self._call(self.portfolio_service.analyze_allocation_comparison, account)
         needed = bool(analysis) and bool(field(analysis, "needs_rebalancing", False))
         summary = {"account": summarize(account), "analysis": summarize(analysis)}
         output = LegacyOutput(step="analysis", summary=summary, proceed=needed)
@@ -89,8 +114,9 @@ class LegacyCall:
         if "signals" not in self.returned or "account" not in self.returned:  # resumed
             self._signals(env)
             self._analysis(env)
-        plan = self.portfolio_service.create_rebalance_plan(
-            self.returned["signals"], self.returned["account"]
+        signals = field(self.returned["signals"], "strategy_signals")
+        plan = self._call(
+            self.portfolio_service.create_rebalance_plan, signals, self.returned["account"]
         )
         self.returned["plan"] = plan
         has_items = bool(field(plan, "items", None))
@@ -98,9 +124,12 @@ class LegacyCall:
         return StepResult("plan_approved" if has_items else "plan_empty", output)
 
     def _execution(self, env: StepEnv) -> StepResult:
-        result = self.execution_service.execute_rebalance_plan(self.returned["plan"])
+        self.workflow_state["rebalancing_in_progress"] = True  # as the legacy class did
+        result = self._call(self.execution_service.execute_rebalance_plan, self.returned["plan"])
+        self.workflow_state["last_successful_step"] = "execution"  # it returned, even unsuccessful
         self.returned["execution"] = result
-        succeeded = bool(field(result, "success", True))
+        # Legacy: a dict's "success" (default True); any other result counts as success.
+        succeeded = bool(result.get("success", True)) if isinstance(result, dict) else True
         output = LegacyOutput(step="execution", summary=summarize(result), proceed=succeeded)
         return StepResult("execution_completed", output)
 

@@ -100,7 +100,9 @@ def test_full_call_returns_every_part() -> None:
         "account_data": ACCOUNT, "rebalance_plan": PLAN,
         "execution_result": {"success": True, "orders": 1},
     }  # fmt: skip
-    services.portfolio.create_rebalance_plan.assert_called_once_with(SIGNALS, ACCOUNT)
+    services.portfolio.create_rebalance_plan.assert_called_once_with(
+        SIGNALS["strategy_signals"], ACCOUNT
+    )
     services.execution.execute_rebalance_plan.assert_called_once_with(PLAN)
     assert _events(orch)[-1] == "execution_completed"
     assert orch.workflow_state["last_successful_step"] == "execution"

@@ -1,0 +1,71 @@
+"""The legacy facade: cost of a trading call and of the constructor, and memory over many calls.
+
+A ``execute_strategy_signals_with_trading`` call with mock services writes a real run (five
+transitions) to a SQLite file, as a legacy caller's would. Reported: the median call
+(``facade_call_ms``, target ≤ 3 ms), the median constructor after the first
+(``constructor_ms``, ≤ 5 ms), and RSS after all calls minus RSS after the first 100
+(``rss_growth_mib``, ≤ 20 MiB over 10,000 calls).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from unittest.mock import Mock
+
+from fsm.compat import TradingOrchestrator
+
+
+def _services() -> dict[str, Any]:
+    signals, portfolio, execution = Mock(), Mock(), Mock()
+    signals.analyze_signals.return_value = {"success": True, "strategy_signals": ["SPY"],
+                                            "consolidated_portfolio_dto": {"SPY": 1.0}}  # fmt: skip
+    portfolio.get_comprehensive_account_data.return_value = {"cash": 10_000}
+    portfolio.analyze_allocation_comparison.return_value = {"needs_rebalancing": True}
+    portfolio.create_rebalance_plan.return_value = {"items": [{"symbol": "SPY"}]}
+    execution.execute_rebalance_plan.return_value = {"success": True}
+    return {"signal_orchestrator": signals, "portfolio_orchestrator": portfolio,
+            "execution_orchestrator": execution, "notification_service": None}  # fmt: skip
+
+
+def _rss_mib() -> float:
+    with open(f"/proc/{os.getpid()}/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    calls = 500 if quick else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TRADEFSM_DB"] = f"sqlite:///{Path(tmp) / 'runs.db'}"
+        try:
+            services = _services()
+            TradingOrchestrator(**services)  # the first one migrates the database
+            constructor = []
+            for _ in range(50):
+                started = time.perf_counter()
+                facade = TradingOrchestrator(**services)
+                constructor.append((time.perf_counter() - started) * 1000)
+            timings, rss_100 = [], 0.0
+            for n in range(calls):
+                started = time.perf_counter()
+                assert facade.execute_strategy_signals_with_trading() is not None
+                timings.append((time.perf_counter() - started) * 1000)
+                if n == 99:
+                    rss_100 = _rss_mib()
+            rss_end = _rss_mib()
+        finally:
+            del os.environ["TRADEFSM_DB"]
+    return {
+        "benchmark": "facade",
+        "calls": calls,
+        "facade_call_ms": round(statistics.median(timings), 3),
+        "constructor_ms": round(statistics.median(constructor), 3),
+        "rss_after_100_mib": round(rss_100, 1),
+        "rss_growth_mib": round(rss_end - rss_100, 1),
+    }
