@@ -1,8 +1,8 @@
 """The legacy facade: cost of a trading call and of the constructor, and memory over many calls.
 
-A ``execute_strategy_signals_with_trading`` call with mock services writes a real run (five
-transitions) to a SQLite file, as a legacy caller's would. Reported: the median call
-(``facade_call_ms``, target ≤ 3 ms), the median constructor after the first
+A ``execute_strategy_signals_with_trading`` call with stub services writes a real run (six
+ledger rows, six durable commits) to a SQLite file, as a legacy caller's would. Reported: the
+median call (``facade_call_ms``, target ≤ 3 ms), the median constructor after the first
 (``constructor_ms``, ≤ 5 ms), and RSS after all calls minus RSS after the first 100
 (``rss_growth_mib``, ≤ 20 MiB over 10,000 calls).
 """
@@ -16,21 +16,36 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from unittest.mock import Mock
 
 from fsm.compat import TradingOrchestrator
 
 
+class _Signals:
+    def analyze_signals(self) -> dict[str, Any]:
+        return {"success": True, "strategy_signals": ["SPY"],
+                "consolidated_portfolio_dto": {"SPY": 1.0}}  # fmt: skip
+
+
+class _Portfolio:
+    def get_comprehensive_account_data(self) -> dict[str, Any]:
+        return {"cash": 10_000}
+
+    def analyze_allocation_comparison(self, account: Any) -> dict[str, Any]:
+        return {"needs_rebalancing": True}
+
+    def create_rebalance_plan(self, signals: Any, account: Any) -> dict[str, Any]:
+        return {"items": [{"symbol": "SPY"}]}
+
+
+class _Execution:
+    def execute_rebalance_plan(self, plan: Any) -> dict[str, Any]:
+        return {"success": True}
+
+
 def _services() -> dict[str, Any]:
-    signals, portfolio, execution = Mock(), Mock(), Mock()
-    signals.analyze_signals.return_value = {"success": True, "strategy_signals": ["SPY"],
-                                            "consolidated_portfolio_dto": {"SPY": 1.0}}  # fmt: skip
-    portfolio.get_comprehensive_account_data.return_value = {"cash": 10_000}
-    portfolio.analyze_allocation_comparison.return_value = {"needs_rebalancing": True}
-    portfolio.create_rebalance_plan.return_value = {"items": [{"symbol": "SPY"}]}
-    execution.execute_rebalance_plan.return_value = {"success": True}
-    return {"signal_orchestrator": signals, "portfolio_orchestrator": portfolio,
-            "execution_orchestrator": execution, "notification_service": None}  # fmt: skip
+    """Stub services (a unittest Mock would keep every call it saw: its memory, not ours)."""
+    return {"signal_orchestrator": _Signals(), "portfolio_orchestrator": _Portfolio(),
+            "execution_orchestrator": _Execution(), "notification_service": None}  # fmt: skip
 
 
 def _rss_mib() -> float:

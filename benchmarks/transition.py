@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
 from fsm.commitments import checkpoint_digest, identity_digest, outcome_digest
 from fsm.engine import Engine, Ports, RunRequest
@@ -75,6 +76,7 @@ def _engine_runs(folder: Path, runs: int) -> tuple[float, int]:
     fsm_engine = Engine(
         store, Ports(Signals(), Market(), Account()),  # type: ignore[arg-type]  # no orders in dry-run
         Settings(), SystemClock(), UuidFactory(),
+        timeouts=alarm_or_thread,  # as the CLI: a program that owns its process and its signals
     )  # fmt: skip
     transitions = 0
     started = time.perf_counter()
