@@ -20,6 +20,7 @@ from fsm.commands.output import stderr, stdout
 from fsm.digests import load_private_key
 from fsm.errors import (
     ConcurrentModification,
+    IdempotencyConflict,
     InvalidConfiguration,
     InvalidInput,
     RunAlreadyActive,
@@ -37,6 +38,7 @@ from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
+    (IdempotencyConflict, 10),
     (InvalidInput, 2),
     (StorageError, 3),
     (RunNotFound, 4),

@@ -21,6 +21,7 @@ from fsm.redaction import redact
 from fsm.resume import deadline_passed
 from fsm.runtime import Runtime
 from fsm.spec import StateSpec
+from fsm.steps.execution import withdraw
 from fsm.steps.runner import StepEnv, StepResult
 
 
@@ -165,15 +166,25 @@ class RunDriver:
         )
 
     def stop_trading(self, error: TradeFsmError, started: datetime) -> None:
-        """Fail a stale or overdue run; where orders are placed, first reconcile what was sent."""
-        spec = self.spec
-        if spec.on_resume == "reconcile" and spec.step is not None:
-            self.env.may_submit = False
-            try:
-                spec.step(self.env)
-            except TradeFsmError as exc:
-                error = type(error)(f"{error.message}; reconciling orders failed: {exc.message}")
+        """Fail a stale or overdue run; where orders are placed, first stand them down."""
+        note = self._stand_down()
+        if note:
+            error = type(error)(f"{error.message}; {note}")
         self._fail(error, started)
+
+    def _stand_down(self) -> str | None:
+        """Where orders are placed: reconcile what was sent with the broker, then withdraw
+        the rest (never-sent intents cancelled, open orders cancelled at the broker)."""
+        spec = self.spec
+        if spec.on_resume != "reconcile" or spec.step is None:
+            return None
+        self.env.may_submit = False
+        try:
+            spec.step(self.env)
+        except TradeFsmError as exc:
+            return f"reconciling orders failed: {exc.message}"
+        p = self.env.ports
+        return withdraw(self.run.run_id, p.broker, p.store, p.clock, self.fence)
 
     def stale(self, reason: str) -> None:
         self.stop_trading(
@@ -192,7 +203,8 @@ class RunDriver:
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
-        ctx = replace(self._guard_context(output), actor=actor, reason=reason, requester=requester)
+        ctx = replace(self._guard_context(output), actor=actor, reason=reason, requester=requester,
+                      priced_against=self.rt.clock.now().date())  # fmt: skip
         decisions = evaluate(transition.guards, ctx, self.rt.guards)
         started = self.rt.clock.now()
         refused = next((d for d in decisions if not d.passed), None)
@@ -206,7 +218,8 @@ class RunDriver:
         if transition.target not in self.rt.definition.final_states:
             self._commit(event, transition.target, decisions, started, actor=actor)
             return
-        message = redact(reason, self.rt.secrets)
+        note = self._stand_down() if event == "cancel" else None
+        message = redact(f"{reason}; {note}" if note else reason, self.rt.secrets)
         failure = {"error_type": failure_type, "stage": self.run.state, "message": message}
         self._commit(
             event, transition.target, decisions, started,

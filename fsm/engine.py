@@ -10,6 +10,7 @@ is moved only by a person (approve, reject, cancel) or by its approval deadline.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -21,7 +22,13 @@ from fsm.attempts import TimeoutRunner, in_thread
 from fsm.clock import Clock
 from fsm.commitments import identity_digest
 from fsm.driver import RunDriver
-from fsm.errors import ApprovalExpired, RunNotResumable
+from fsm.errors import (
+    ApprovalExpired,
+    IdempotencyConflict,
+    InvalidInput,
+    RunAlreadyActive,
+    RunNotResumable,
+)
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.leases import owner_id, owner_is_gone
@@ -32,7 +39,7 @@ from fsm.records import LedgerEntry, Mode, RunRecord, RunStatus
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
-from fsm.settings import Settings
+from fsm.settings import ACCOUNT_ID_PATTERN, Settings
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 
@@ -60,6 +67,11 @@ class Ports:
     notifier: Notifier | None = None
     # The broker of a given account; when set, each run talks to its own account's broker.
     broker_for: Callable[[str], Broker] | None = None
+
+
+def _own_params(run: RunRecord) -> dict[str, Any]:
+    """The params a request gave the run (without what the engine added)."""
+    return {k: v for k, v in run.params.items() if k != SPEC_SET_PARAM}
 
 
 def _no_failpoint(_name: str) -> None:
@@ -109,20 +121,49 @@ class Engine:
 
         With an idempotency key already used, the existing run is returned instead.
         """
-        existing = self._existing(request)
+        existing = self._existing(request, in_progress_ok=False)
         return existing or self._drive(RunDriver(self.runtime, self.create(request)))
 
     def submit(self, request: RunRequest) -> RunRecord:
         """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
-        return self._existing(request) or self.create(request, queued=True)
+        return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
 
-    def _existing(self, request: RunRequest) -> RunRecord | None:
-        if request.idempotency_key is None:
+    def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
+        """The run an idempotency key already names, if the request is the same one.
+
+        The same key with other parameters is a conflict (as payment APIs treat it); a run
+        still in progress is said to be so rather than reported as an ending.
+        """
+        key = request.idempotency_key
+        run = None if key is None else self.store.find_by_idempotency_key(key)
+        if run is None:
             return None
-        return self.store.find_by_idempotency_key(request.idempotency_key)
+        asked = {"account_id": request.account_id, "mode": request.mode,
+                 "as_of": request.as_of or self.clock.now().date(),
+                 "parent_run_id": request.parent_run_id, "params": request.params}  # fmt: skip
+        stored = run.model_dump() | {"params": _own_params(run)}
+        differing = [name for name, value in asked.items() if stored[name] != value]
+        if differing:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} already named run {run.run_id} with another "
+                f"{', '.join(differing)}: use a new key for a different run",
+                run_id=run.run_id, state=run.state,
+            )  # fmt: skip
+        if not in_progress_ok and run.state not in self.definition.final_states:
+            raise RunAlreadyActive(
+                f"run {run.run_id} with idempotency key {key!r} is in progress ({run.state}); "
+                f"`tradefsm runs show {run.run_id}` shows where it is",
+                run_id=run.run_id, state=run.state,
+            )  # fmt: skip
+        return run
 
     def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
         """Record a new run and its first ledger row (``None → idle``), leased unless queued."""
+        if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
+            raise InvalidInput(
+                f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
+                "and '-', 1 to 64 characters, starting with a letter or digit"
+            )
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         lease = now + timedelta(seconds=self.settings.lease_seconds)
@@ -223,7 +264,7 @@ class Engine:
         request = RunRequest(
             account_id=failed.account_id, mode=failed.mode, correlation_id=failed.correlation_id,
             parent_run_id=failed.run_id,
-            params={k: v for k, v in failed.params.items() if k != SPEC_SET_PARAM},
+            params=_own_params(failed),
         )  # fmt: skip
         return self.run(request)
 

@@ -75,6 +75,10 @@ class InvalidPriceFile(InvalidInput):
     """A price CSV file is malformed; the message names the line."""
 
 
+class IdempotencyConflict(InvalidInput):
+    """An idempotency key was used before for a run with other parameters."""
+
+
 class InvalidDatabaseUrl(InvalidInput):
     """The database URL cannot be used."""
 

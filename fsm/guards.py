@@ -40,6 +40,7 @@ class GuardContext:
     actor: str | None = None  # the operator of a command (cancel, approve, reject)
     reason: str | None = None
     requester: str | None = None  # who started the run (the actor of its first ledger row)
+    priced_against: date | None = None  # prices must be fresh against this day (else as_of)
 
 
 Guard = Callable[[GuardContext], GuardDecision]
@@ -67,11 +68,12 @@ def as_of_fresh(ctx: GuardContext) -> GuardDecision:
     age = (ctx.today - ctx.as_of).days
     limit = ctx.settings.stale_after_days
     passed = 0 <= age <= limit
-    reason = (
-        f"as_of is {age} day(s) old"
-        if passed
-        else f"as_of {ctx.as_of} is {age} day(s) from today; allowed 0..{limit}"
-    )
+    if passed:
+        reason = f"as_of is {age} day(s) old"
+    elif age < 0:
+        reason = f"as_of {ctx.as_of} is {-age} day(s) in the future; allowed 0..{limit} old"
+    else:
+        reason = f"as_of {ctx.as_of} is {age} day(s) old; allowed 0..{limit}"
     return decision("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit)
 
 
@@ -261,14 +263,50 @@ def four_eyes(ctx: GuardContext) -> GuardDecision:
     return decision("four_eyes", passed, reason, approver=approver, requester=requester)
 
 
+def _trading_days(older: date, newer: date) -> int:
+    """Weekdays after ``older`` up to and including ``newer`` (negative when reversed)."""
+    step = 1 if newer >= older else -1
+    days = range(older.toordinal() + step, newer.toordinal() + step, step)
+    return step * sum(1 for d in days if date.fromordinal(d).weekday() < 5)
+
+
 def prices_fresh(ctx: GuardContext) -> GuardDecision:
-    priced = _plan(ctx).as_of
-    age, limit = (ctx.today - priced).days, ctx.settings.stale_after_days
-    passed = 0 <= age <= limit
-    reason = (f"prices of {priced} are {age} day(s) old" if passed
-              else f"prices of {priced} are {age} day(s) old at approval; allowed 0..{limit}: "
-              "reject it and retry the run on fresh data")  # fmt: skip
-    return decision("prices_fresh", passed, reason, priced=priced, today=ctx.today, limit=limit)
+    """No price of the plan older than ``max_price_age_days`` trading days before the run's
+    as_of — or, at approval, before the approval day."""
+    plan = _plan(ctx)
+    against = ctx.priced_against or ctx.as_of
+    dates = plan.price_dates or {i.symbol: plan.as_of for i in plan.items}
+    limit = ctx.settings.max_price_age_days
+    ages = {s: _trading_days(d, against) for s, d in dates.items()}
+    symbol = max(ages, key=lambda s: (ages[s], s), default=None)
+    age = ages[symbol] if symbol else 0
+    passed = age <= limit
+    oldest = f"{symbol} priced {dates[symbol]}" if symbol else "no prices"
+    reason = (f"oldest price: {oldest}, {age} trading day(s) before {against}; limit {limit}"
+              + ("" if passed else ": refresh the data and retry the run"))  # fmt: skip
+    return decision("prices_fresh", passed, reason, oldest=oldest, against=against, limit=limit)
+
+
+def prices_sane(ctx: GuardContext) -> GuardDecision:
+    """Every price within [min_price, max_price] and within max_price_move of the close before."""
+    a, s = _analysis(ctx), ctx.settings
+    bad = [f"{sym} ${p} outside ${s.min_price}..${s.max_price}" for sym, p in a.prices.items()
+           if not s.min_price <= p <= s.max_price]  # fmt: skip
+    for sym, before in a.previous_prices.items():
+        move = abs(a.prices[sym] - before) / before
+        if move > s.max_price_move:
+            bad.append(f"{sym} moved {move:.1%} from ${before} to ${a.prices[sym]}")
+    reason = "; ".join(bad[:5]) if bad else f"{len(a.prices)} price(s) plausible"
+    return decision("prices_sane", not bad, reason, refused=len(bad), min=s.min_price,
+                    max=s.max_price, max_move=s.max_price_move)  # fmt: skip
+
+
+def order_qty_limit(ctx: GuardContext) -> GuardDecision:
+    largest = max((abs(i.qty) for i in _plan(ctx).trades), default=Decimal(0))
+    limit = ctx.settings.max_order_qty
+    return decision("order_qty_limit", largest <= limit,
+                    f"largest order {largest} shares, limit {limit}", largest=largest,
+                    limit=limit)  # fmt: skip
 
 
 GUARDS: dict[str, Guard] = {
@@ -299,6 +337,8 @@ GUARDS: dict[str, Guard] = {
         approval_not_needed,
         four_eyes,
         prices_fresh,
+        prices_sane,
+        order_qty_limit,
     )
 }
 

@@ -61,6 +61,8 @@ class PriceSnapshot(Frozen):
     schema_version: Literal[1] = 1
     as_of: date
     prices: dict[str, Decimal]
+    dates: dict[str, date] = {}  # each price's own date (absent: as_of)
+    previous: dict[str, Decimal] = {}  # the close before it in the same data, where known
 
 
 class Position(Frozen):
@@ -91,6 +93,8 @@ class AllocationAnalysis(Frozen):
     max_drift: Decimal
     drift_threshold: Decimal
     rebalance_needed: bool
+    price_dates: dict[str, date] = {}  # the date of each price (older checkpoints: none)
+    previous_prices: dict[str, Decimal] = {}
 
 
 class PlanItem(Frozen):
@@ -111,6 +115,7 @@ class RebalancePlan(Frozen):
     buying_power: Decimal
     min_trade_amount: Decimal
     items: tuple[PlanItem, ...]
+    price_dates: dict[str, date] = {}  # the date of each price the plan was built on
 
     @property
     def trades(self) -> tuple[PlanItem, ...]:

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from fsm.errors import InvalidConfiguration
 
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # printable anywhere, no escapes
+
 
 class Settings(BaseSettings):
     """Settings of the engine, the risk limits and the embedded paper setup."""
@@ -21,7 +23,12 @@ class Settings(BaseSettings):
     paper_db: Path = Field(
         Path("./tradefsm-paper.db"), description="SQLite file of the paper broker."
     )
-    account_id: str = Field("paper", min_length=1, max_length=64, description="Default account.")
+    account_id: str = Field(
+        "paper",
+        pattern=ACCOUNT_ID_PATTERN,
+        description="Default account: letters, digits, '.', '_' and '-', 1 to 64 characters, "
+        "starting with a letter or digit.",
+    )
     actor: str = Field("engine", min_length=1, max_length=128, description="Actor in the ledger.")
     live_trading_enabled: bool = Field(False, description="Allow runs in live mode.")
     cash_reserve: Decimal = Field(
@@ -45,6 +52,27 @@ class Settings(BaseSettings):
     )
     allow_partial_success: bool = Field(
         False, description="Count a partially executed plan as success."
+    )
+    max_price_age_days: int = Field(
+        3,
+        ge=0,
+        description="A plan may not trade on a price more than this many trading days "
+        "(weekdays) older than the run's as_of (at approval: than the approval day).",
+    )
+    min_price: Decimal = Field(
+        Decimal("0.01"), gt=0, description="A lower price is refused as absurd (a minimum tick)."
+    )
+    max_price: Decimal = Field(
+        Decimal("1000000"), gt=0, description="A higher price is refused as absurd."
+    )
+    max_price_move: Decimal = Field(
+        Decimal("0.5"),
+        gt=0,
+        description="Largest move from the previous close in the same "
+        "data, as a fraction (0.5 = 50%); a larger one is refused.",
+    )
+    max_order_qty: Decimal = Field(
+        Decimal("1000000"), gt=0, description="Risk limit: shares in one order."
     )
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."
@@ -121,9 +149,11 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise InvalidConfiguration(
-            f"invalid setting {where}: {first['msg']} (environment variable "
-            f"TRADEFSM_{where.upper()})"
-        ) from exc
+        field = Settings.model_fields.get(where)
+        pattern = field is not None and first["type"] == "string_pattern_mismatch"
+        reason = field.description if pattern and field else first["msg"]
+        source = "given on the command line" if where in overrides else (
+            f"environment variable TRADEFSM_{where.upper()}")  # fmt: skip
+        raise InvalidConfiguration(f"invalid setting {where}: {reason} ({source})") from exc
     except SettingsError as exc:
         raise InvalidConfiguration(f"cannot read settings: {exc}") from exc

@@ -19,6 +19,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import (
@@ -104,14 +106,13 @@ class SqlRunStore:
     def ensure_definition(self, definition: Definition) -> None:
         if definition.definition_hash in self._known_definitions:
             return  # stored already: definitions are never deleted
+        # Insert-or-ignore: processes starting together on a new database may race here.
+        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = dialect_insert(definitions).on_conflict_do_nothing(
+            index_elements=[definitions.c.definition_hash]
+        )
         with translate_errors(), self.engine.begin() as conn:
-            known = conn.execute(
-                select(definitions.c.definition_hash).where(
-                    definitions.c.definition_hash == definition.definition_hash
-                )
-            ).first()
-            if known is None:
-                conn.execute(insert(definitions), [definition.model_dump(mode="json")])
+            conn.execute(stmt, [definition.model_dump(mode="json")])
         self._known_definitions.add(definition.definition_hash)
 
     def definition(self, definition_hash: str) -> Definition:

@@ -44,7 +44,13 @@ class BundledMarketData:
         return (Decimal(base) * Decimal(f"{factor:.6f}")).quantize(CENTS)
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
-        return PriceSnapshot(as_of=as_of, prices={s: self.price(s, as_of) for s in symbols})
+        day_before = date.fromordinal(as_of.toordinal() - 1)
+        return PriceSnapshot(
+            as_of=as_of,
+            prices={s: self.price(s, as_of) for s in symbols},
+            dates=dict.fromkeys(symbols, as_of),
+            previous={s: self.price(s, day_before) for s in symbols},
+        )
 
 
 class CsvMarketData:
@@ -61,19 +67,30 @@ class CsvMarketData:
         return tuple(sorted(self._series))
 
     def price(self, symbol: str, day: date) -> Decimal:
-        series = self._series.get(symbol, {})
-        known = [d for d in series if d <= day]
+        return self._series[symbol][self._last_date(symbol, day)]
+
+    def _last_date(self, symbol: str, day: date) -> date:
+        known = [d for d in self._series.get(symbol, {}) if d <= day]
         if not known:
             raise MarketDataUnavailable(f"{self.path}: no price for {symbol} on or before {day}")
-        return series[max(known)]
+        return max(known)
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
-        return PriceSnapshot(as_of=as_of, prices={s: self.price(s, as_of) for s in symbols})
+        """Each symbol's last price on or before ``as_of``, with its date and the close before."""
+        dates = {s: self._last_date(s, as_of) for s in symbols}
+        previous = {}
+        for symbol, day in dates.items():
+            earlier = [d for d in self._series[symbol] if d < day]
+            if earlier:
+                previous[symbol] = self._series[symbol][max(earlier)]
+        prices = {s: self._series[s][d] for s, d in dates.items()}
+        return PriceSnapshot(as_of=as_of, prices=prices, dates=dates, previous=previous)
 
 
 def load_price_file(path: Path) -> dict[str, dict[date, Decimal]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark, which is not data.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             return _parse_rows(path, csv.reader(handle))
     except OSError as exc:
         raise InvalidPriceFile(f"{path}: cannot read price file ({exc.strerror})") from exc

@@ -198,12 +198,13 @@ class PaperBroker:
     def positions(self) -> list[Position]:
         return list(self.account().positions)
 
-    def reset(self, cash: Decimal) -> None:
-        """Forget every account's orders and positions; this account starts with ``cash``."""
+    def reset(self, cash: Decimal, *, every_account: bool = False) -> None:
+        """Forget this account's orders and positions (every account's with ``every_account``);
+        this account starts again with ``cash``."""
+        where, args = ("", ()) if every_account else (" WHERE account_id = ?", (self.account_id,))
         with self._tx() as db:
-            db.execute("DELETE FROM orders")
-            db.execute("DELETE FROM positions")
-            db.execute("DELETE FROM accounts")
+            for table in ("orders", "positions", "accounts"):
+                db.execute(f"DELETE FROM {table}{where}", args)
             db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(cash)))
 
     def _cash(self, db: sqlite3.Connection) -> Decimal:

@@ -10,6 +10,7 @@ import typer
 
 from fsm.adapters.paper_broker import DEFAULT_CASH, PaperBroker
 from fsm.commands.output import Format, emit, stdout
+from fsm.errors import InvalidInput
 from fsm.settings import load_settings
 
 PaperDbOption = Annotated[
@@ -66,11 +67,20 @@ def register(app: typer.Typer) -> None:
     @paper.command("reset")
     def reset(
         paper_db: PaperDbOption = None,
+        account: AccountOption = None,
         cash: Annotated[
             Decimal, typer.Option(min=0, help="Starting cash in dollars.")
         ] = DEFAULT_CASH,
+        every_account: Annotated[
+            bool, typer.Option("--all", help="Every account in the file (needs --yes).")
+        ] = False,
+        yes: Annotated[bool, typer.Option("--yes", help="Confirm --all.")] = False,
     ) -> None:
-        """Forget every order and position and start again with CASH dollars."""
-        broker = open_paper(paper_db)
-        broker.reset(cash)
-        stdout.print(f"paper account reset in {broker.path}: cash ${cash}, no positions")
+        """Forget one paper account's orders and positions and give it CASH dollars again."""
+        if every_account and not yes:
+            raise InvalidInput("--all forgets every account in the paper file: add --yes")
+        broker = open_paper(paper_db, account)
+        broker.reset(cash, every_account=every_account)
+        which = "every account" if every_account else f"account {broker.account_id}"
+        stdout.print(f"paper {which} reset in {broker.path}: cash ${cash}, no positions",
+                     markup=False)  # fmt: skip

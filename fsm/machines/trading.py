@@ -27,7 +27,8 @@ _PLAN_LIMITS = [
     guard(name)
     for name in (
         "mode_executes_orders", "trades_required", "max_orders", "order_notional_limit",
-        "total_notional_limit", "buying_power", "symbols_allowed",
+        "total_notional_limit", "order_qty_limit", "buying_power", "symbols_allowed",
+        "prices_fresh",
     )
 ]  # fmt: skip
 
@@ -58,8 +59,12 @@ class TradingWorkflow(StateChart[Any]):
         ],
     )
     signals_reported = generating_signals.to(done, cond=guard("signals_only_mode"))
-    rebalance_needed = analyzing.to(planning, cond=guard("drift_above_threshold"))
-    rebalance_not_needed = analyzing.to(done, cond=guard("drift_within_threshold"))
+    rebalance_needed = analyzing.to(
+        planning, cond=[guard("prices_sane"), guard("drift_above_threshold")]
+    )
+    rebalance_not_needed = analyzing.to(
+        done, cond=[guard("prices_sane"), guard("drift_within_threshold")]
+    )
     plan_reported = planning.to(done, cond=guard("dry_run_mode"))
     plan_empty = planning.to(done, cond=guard("no_trades_required"))
     plan_approved = planning.to(executing, cond=[*_PLAN_LIMITS, guard("approval_not_needed")])

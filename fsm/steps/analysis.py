@@ -37,4 +37,6 @@ def analyse(
         max_drift=drift,
         drift_threshold=drift_threshold,
         rebalance_needed=drift > drift_threshold,
+        price_dates={s: prices.dates.get(s, prices.as_of) for s in symbols},
+        previous_prices={s: prices.previous[s] for s in symbols if s in prices.previous},
     )

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 
 from fsm.clock import Clock
-from fsm.errors import DuplicateClientOrderId
+from fsm.errors import DuplicateClientOrderId, TradeFsmError
 from fsm.ports import Broker, RunStore
 from fsm.records import (
     ExecutionReport,
@@ -125,6 +125,32 @@ def _submit(
     )
     store.update_intent(update, fence())
     failpoint("intent.acked")
+
+
+OPEN_STATUSES = frozenset({"new", "accepted", "pending_new"})  # at the broker, not yet final
+
+
+def withdraw(
+    run_id: str, broker: Broker, store: RunStore, clock: Clock, fence: Callable[[], Fence]
+) -> str | None:
+    """Stop a run's orders: never-sent intents become ``cancelled``, orders still open at the
+    broker are cancelled there. Returns what could not be cancelled, if anything."""
+    refused = []
+    for stored in store.intents(run_id):
+        coid = stored.intent.client_order_id
+        if stored.status == "pending":  # committed, never sent: it never will be now
+            update = IntentUpdate(run_id=run_id, client_order_id=coid, status="cancelled",
+                                  updated_at=clock.now())  # fmt: skip
+        elif stored.status in OPEN_STATUSES:
+            try:
+                update = _update(run_id, broker.cancel(coid), clock)
+            except TradeFsmError as exc:
+                refused.append(f"{coid} ({exc.message})")
+                continue
+        else:
+            continue
+        store.update_intent(update, fence())
+    return f"still open at the broker: {', '.join(refused)}" if refused else None
 
 
 def _first_per_id(orders: list[OrderStatus]) -> tuple[OrderStatus, ...]:

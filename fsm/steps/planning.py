@@ -37,6 +37,7 @@ def plan_rebalance(
         buying_power=analysis.buying_power,
         min_trade_amount=min_trade,
         items=tuple(items),
+        price_dates=analysis.price_dates,
     )
 
 

@@ -276,3 +276,15 @@ def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -
     again = store.claim_next("w3", expired + timedelta(seconds=30), expired, deadline)
     assert again is not None
     assert (again.run_id, again.lease_owner) == ("q0", "w3")  # its lease ran out
+
+
+def test_storing_a_definition_again_is_harmless(store: RunStore) -> None:
+    from fsm.definition import trading_definition
+    from persistence.store import SqlRunStore
+
+    record = trading_definition().record()
+    store.ensure_definition(record)
+    # Another process on the same database knows nothing yet: insert-or-ignore, no clash.
+    again = SqlRunStore(store.engine) if isinstance(store, SqlRunStore) else store
+    again.ensure_definition(record)
+    assert again.definition(record.definition_hash).definition_hash == record.definition_hash

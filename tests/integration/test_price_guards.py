@@ -1,0 +1,61 @@
+"""Stale or absurd market data never trades: the guards refuse, naming symbol, date, value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+AS_OF = "2026-11-27"
+
+
+def _site(tmp_path: Path, rows: list[str], **env: str) -> tuple[Cli, Path]:
+    cli = Cli(tmp_path)
+    cli.env.update(env)
+    cli("db", "upgrade")
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,symbol,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return cli, prices
+
+
+def _refused(cli: Cli, prices: Path, as_of: str = AS_OF) -> dict[str, object]:
+    run = cli.json("run", "--prices", str(prices), "--as-of", as_of, "--json", code=1)
+    refused = [g for row in run["transitions"] for g in row["guards"] if not g["passed"]]
+    assert cli.json("paper", "orders", "--format", "json") == []  # nothing was sent
+    assert len(refused) == 1, refused
+    return dict(refused[0])
+
+
+def test_prices_months_old_do_not_trade(tmp_path: Path) -> None:
+    cli, prices = _site(tmp_path, ["2026-06-01,SPY,500", "2026-07-01,SPY,510",
+                                   "2026-07-01,TLT,90"])  # fmt: skip
+    guard = _refused(cli, prices)
+    assert guard["name"] == "prices_fresh"
+    assert "2026-07-01" in str(guard["reason"])
+    assert guard["inputs"]["against"] == AS_OF  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("price", "shown"), [("0.0000000001", "1E-10"), ("1e400", "1E+400")])
+def test_absurd_prices_do_not_trade(tmp_path: Path, price: str, shown: str) -> None:
+    cli, prices = _site(tmp_path, [f"2026-11-26,SPY,{price}", f"2026-11-27,SPY,{price}",
+                                   "2026-11-27,TLT,90"])  # fmt: skip
+    guard = _refused(cli, prices)
+    assert (guard["name"], guard["inputs"]["refused"]) == ("prices_sane", "1")  # type: ignore[index]
+    assert "SPY" in str(guard["reason"])
+
+
+def test_a_price_that_jumps_from_the_close_before_does_not_trade(tmp_path: Path) -> None:
+    cli, prices = _site(tmp_path, ["2026-11-26,SPY,500", "2026-11-27,SPY,5000",
+                                   "2026-11-27,TLT,90"])  # fmt: skip
+    guard = _refused(cli, prices)
+    assert guard["name"] == "prices_sane"
+    assert "SPY moved 900.0%" in str(guard["reason"])
+
+
+def test_an_order_larger_than_the_share_limit_does_not_trade(tmp_path: Path) -> None:
+    cli, prices = _site(tmp_path, ["2026-11-26,SPY,500", "2026-11-27,SPY,501",
+                                   "2026-11-27,TLT,90"], TRADEFSM_MAX_ORDER_QTY="10")  # fmt: skip
+    guard = _refused(cli, prices)
+    assert guard["name"] == "order_qty_limit"
