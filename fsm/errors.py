@@ -63,6 +63,10 @@ class MarketDataUnavailable(TransientError):
     """Prices could not be read (provider down, data not ready)."""
 
 
+class MissingMarketData(TradeFsmError):
+    """The data has no price for a symbol on or before the date: retrying cannot fix that."""
+
+
 class InvalidInput(TradeFsmError):
     """Input given at the edge is malformed: settings, arguments, files, URLs."""
 

@@ -10,11 +10,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from fsm.errors import InvalidPriceFile, MarketDataUnavailable
+from fsm.errors import InvalidPriceFile, MissingMarketData
 from fsm.guards import SYMBOL_PATTERN
 from fsm.records import PriceSnapshot
 
 CENTS = Decimal("0.01")
+PREVIOUS_CLOSE_DAYS = 5  # calendar days back a "previous close" may lie
 
 # A small, liquid universe with realistic starting prices (dollars).
 BUNDLED_BASE_PRICES: dict[str, int] = {
@@ -37,7 +38,7 @@ class BundledMarketData:
     def price(self, symbol: str, day: date) -> Decimal:
         base = BUNDLED_BASE_PRICES.get(symbol)
         if base is None:
-            raise MarketDataUnavailable(f"no bundled prices for symbol {symbol!r}")
+            raise MissingMarketData(f"no bundled prices for symbol {symbol!r}")
         phase = random.Random(f"{self.seed}:{symbol}").uniform(0, 2 * math.pi)
         noise = random.Random(f"{self.seed}:{symbol}:{day.toordinal()}").uniform(-0.02, 0.02)
         factor = 1 + 0.15 * math.sin(day.toordinal() / 40 + phase) + noise
@@ -72,7 +73,7 @@ class CsvMarketData:
     def _last_date(self, symbol: str, day: date) -> date:
         known = [d for d in self._series.get(symbol, {}) if d <= day]
         if not known:
-            raise MarketDataUnavailable(f"{self.path}: no price for {symbol} on or before {day}")
+            raise MissingMarketData(f"{self.path}: no price for {symbol} on or before {day}")
         return max(known)
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
@@ -80,7 +81,8 @@ class CsvMarketData:
         dates = {s: self._last_date(s, as_of) for s in symbols}
         previous = {}
         for symbol, day in dates.items():
-            earlier = [d for d in self._series[symbol] if d < day]
+            # The close before: a week-end or holiday back at most, not an older print.
+            earlier = [d for d in self._series[symbol] if 0 < (day - d).days <= PREVIOUS_CLOSE_DAYS]
             if earlier:
                 previous[symbol] = self._series[symbol][max(earlier)]
         prices = {s: self._series[s][d] for s, d in dates.items()}

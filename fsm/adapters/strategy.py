@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from fsm.errors import MarketDataUnavailable
+from fsm.errors import MissingMarketData
 from fsm.ports import RunContext
 from fsm.records import SignalSet, TargetWeight
 
@@ -40,6 +40,6 @@ class MomentumStrategy:
         now = self.history.price(symbol, ctx.as_of)
         try:
             before = self.history.price(symbol, ctx.as_of - LOOKBACK)
-        except MarketDataUnavailable:
+        except MissingMarketData:
             return Decimal(0)  # too little history: neutral score
         return now / before - 1

@@ -59,3 +59,13 @@ def test_an_order_larger_than_the_share_limit_does_not_trade(tmp_path: Path) -> 
                                    "2026-11-27,TLT,90"], TRADEFSM_MAX_ORDER_QTY="10")  # fmt: skip
     guard = _refused(cli, prices)
     assert guard["name"] == "order_qty_limit"
+
+
+def test_a_price_missing_from_the_file_fails_at_once_without_retries(tmp_path: Path) -> None:
+    cli, prices = _site(tmp_path, ["2026-11-27,SPY,500"])
+    cli("run")  # bundled prices: the account now holds symbols the file lacks
+    run = cli.json("run", "--prices", str(prices), "--as-of", AS_OF, "--json", code=1)
+    assert run["failure"]["error_type"] == "MissingMarketData"
+    assert "no price for" in run["failure"]["message"]
+    attempts = cli.json("runs", "show", run["run_id"], "--format", "json")["attempts"]
+    assert [a["attempt"] for a in attempts if a["state"] == "analyzing"] == [1]

@@ -112,7 +112,7 @@ def test_a_stale_run_fails_instead_of_trading_on_old_data(
     assert failed.failure["error_type"] == "StaleRun"
     assert "retry" in failed.failure["message"]
     assert broker.orders() == []
-    assert {i.status for i in store.intents(run_id)} <= {"pending"}
+    assert {i.status for i in store.intents(run_id)} <= {"cancelled"}  # never sent: stood down
 
 
 def test_a_deadline_that_passed_while_down_fires_once(
