@@ -12,8 +12,15 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from fsm.attempts import as_step_error, backoff
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
-from fsm.errors import DeadlineExceeded, GuardRejected, StaleRun, TradeFsmError
+from fsm.errors import (
+    ConcurrentModification,
+    DeadlineExceeded,
+    GuardRejected,
+    StaleRun,
+    TradeFsmError,
+)
 from fsm.guards import GuardContext, evaluate
+from fsm.leasekeeper import KEEPER
 from fsm.ledger import seal
 from fsm.ports import RunContext
 from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, RunStatus, StepAttempt
@@ -85,6 +92,8 @@ class RunDriver:
             return
         try:
             result = self._attempt_step(self.spec)
+        except ConcurrentModification:
+            raise  # another driver owns the run now: write nothing more
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
@@ -112,12 +121,21 @@ class RunDriver:
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
         self.attempts[state] += 1
         started = self.rt.clock.now()
+        interval = self.rt.settings.renew_every
         try:
-            result: StepResult = (
-                as_step_error(call, state)
-                if timeout is None
-                else self.rt.timeouts(call, timeout, state)
-            )
+            with KEEPER.watching(self.rt.store, self.fence, interval) as watch:
+                result: StepResult = (
+                    as_step_error(call, state)
+                    if timeout is None
+                    else self.rt.timeouts(call, timeout, state)
+                )
+            if watch.lost:
+                raise ConcurrentModification(
+                    f"run {self.run.run_id} was taken over by another driver while {state} ran; "
+                    "this process stops without writing", run_id=self.run.run_id, state=state,
+                )  # fmt: skip
+        except ConcurrentModification:
+            raise  # not a step failure: nothing more may be written
         except TradeFsmError as exc:
             self._last_attempt = self._attempt_record(state, started, exc)
             raise

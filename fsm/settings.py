@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from fsm.errors import InvalidConfiguration
@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     db_application_name: str = Field(
         "tradefsm", max_length=63, description="PostgreSQL: application_name of the connections."
     )
+    lease_renew_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="While a step runs its driver renews the lease this often (default: a "
+        "quarter of the lease); it must fit three times in TRADEFSM_LEASE_SECONDS.",
+    )
     lease_seconds: float = Field(
         60, gt=0, description="How long a run's lease lasts unless renewed by its driver."
     )
@@ -133,6 +139,24 @@ class Settings(BaseSettings):
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
     )
+
+    @model_validator(mode="after")
+    def _renewal_fits_the_lease(self) -> Settings:
+        if (
+            self.lease_renew_seconds is not None
+            and self.lease_renew_seconds * 3 > self.lease_seconds
+        ):
+            raise ValueError(
+                f"lease_renew_seconds {self.lease_renew_seconds:g} must fit three times in "
+                f"lease_seconds {self.lease_seconds:g}: a slow renewal would lose the lease "
+                "to another driver while this one still runs"
+            )
+        return self
+
+    @property
+    def renew_every(self) -> float:
+        """Seconds between lease renewals while a step runs."""
+        return self.lease_renew_seconds or self.lease_seconds / 4
 
     @field_validator("allowed_symbols", mode="before")
     @classmethod

@@ -289,6 +289,10 @@ class SqlRunStore:
                 run_id=fence.run_id,
             )
 
+    def renew_lease(self, fence: Fence) -> None:
+        with translate_errors(fence.run_id), self.engine.begin() as conn:
+            self._fence(conn, fence)
+
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
         with translate_errors(attempt.run_id), self.engine.begin() as conn:
             self._fence(conn, fence)

@@ -155,6 +155,9 @@ class MemoryRunStore:
             update={"lease_expires_at": fence.lease_expires_at}
         )
 
+    def renew_lease(self, fence: Fence) -> None:
+        self._check_fence(fence)
+
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
         self._check_fence(fence)
         self._add_attempt(attempt)

@@ -111,6 +111,7 @@ def _submit(
     failpoint: Callable[[str], None],
 ) -> None:
     failpoint("broker.before_submit")
+    store.renew_lease(fence())  # still ours? an order is sent only under a live lease
     try:
         ack = broker.submit(intent)
     except DuplicateClientOrderId:
