@@ -60,9 +60,9 @@ class CsvMarketData:
     ``prices`` answers with each symbol's last price on or before the asked date.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, window: tuple[date, date] | None = None) -> None:
         self.path = path
-        self._series = load_price_file(path)
+        self._series = load_price_file(path, window)
 
     def universe(self) -> tuple[str, ...]:
         return tuple(sorted(self._series))
@@ -89,32 +89,52 @@ class CsvMarketData:
         return PriceSnapshot(as_of=as_of, prices=prices, dates=dates, previous=previous)
 
 
-def load_price_file(path: Path) -> dict[str, dict[date, Decimal]]:
+def load_price_file(
+    path: Path, window: tuple[date, date] | None = None
+) -> dict[str, dict[date, Decimal]]:
+    """The prices of a CSV file, read as a stream and checked line by line.
+
+    With ``window`` (first, last day) only the prices in it are kept, plus each symbol's last
+    price before it (so a stale file is still seen as stale): memory is bounded by what is
+    kept, not by the size of the file.
+    """
     try:
         # utf-8-sig: spreadsheets save CSV with a byte-order mark, which is not data.
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return _parse_rows(path, csv.reader(handle))
+            return _parse_rows(path, csv.reader(handle), window)
     except OSError as exc:
         raise InvalidPriceFile(f"{path}: cannot read price file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise InvalidPriceFile(f"{path}: not UTF-8 text") from exc
 
 
-def _parse_rows(path: Path, rows: object) -> dict[str, dict[date, Decimal]]:
+def _parse_rows(
+    path: Path, rows: object, window: tuple[date, date] | None
+) -> dict[str, dict[date, Decimal]]:
+    first, last = window or (date.min, date.max)
     series: dict[str, dict[date, Decimal]] = {}
+    before: dict[str, tuple[date, Decimal]] = {}  # each symbol's last price before the window
     reader = iter(rows)  # type: ignore[call-overload]  # csv.reader is an iterator of lists
     header = [h.strip().lower() for h in next(reader, [])]
     if header != ["date", "symbol", "price"]:
         raise InvalidPriceFile(f"{path}:1: header must be 'date,symbol,price', got {header}")
+    seen = 0
     for line, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
         day, symbol, price = _parse_row(path, line, row)
-        if day in series.setdefault(symbol, {}):
-            raise InvalidPriceFile(f"{path}:{line}: duplicate price for {symbol} on {day}")
-        series[symbol][day] = price
-    if not series:
+        seen += 1
+        if day < first:
+            if symbol not in before or before[symbol][0] < day:
+                before[symbol] = (day, price)
+        elif day <= last:
+            if day in series.setdefault(symbol, {}):
+                raise InvalidPriceFile(f"{path}:{line}: duplicate price for {symbol} on {day}")
+            series[symbol][day] = price
+    if not seen:
         raise InvalidPriceFile(f"{path}: no prices in file")
+    for symbol, (day, price) in before.items():
+        series.setdefault(symbol, {})[day] = price
     return series
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +14,7 @@ from rich.status import Status
 
 from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
-from fsm.adapters.strategy import MomentumStrategy
+from fsm.adapters.strategy import LOOKBACK, MomentumStrategy
 from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
@@ -32,6 +32,7 @@ from fsm.settings import Settings, load_settings
 from fsm.views import run_details
 
 StoreOpener = Callable[[str | None], RunStore]
+PRICE_SLACK = timedelta(days=10)  # week-ends and holidays around the strategy's lookback
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AccountOption = Annotated[str | None, typer.Option(help="Account id (default: paper).")]
 ModeOption = Annotated[Mode, typer.Option(help="What the run may do.")]
@@ -51,9 +52,15 @@ def build_engine(
     store: RunStore,
     prices: Path | None = None,
     observer: Observer | None = None,
+    as_of: date | None = None,
 ) -> Engine:
-    """The embedded setup: bundled (or CSV) prices, the demo strategy, the paper broker."""
-    market = CsvMarketData(prices) if prices else BundledMarketData()
+    """The embedded setup: bundled (or CSV) prices, the demo strategy, the paper broker.
+
+    A price file is read for the run's ``as_of`` only: the strategy's lookback before it.
+    """
+    day = as_of or SystemClock().now().date()
+    window = (day - LOOKBACK - PRICE_SLACK, day)
+    market = CsvMarketData(prices, window) if prices else BundledMarketData()
 
     @cache
     def broker_for(account_id: str) -> PaperBroker:
@@ -188,7 +195,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         request = run_request(settings, mode, as_of, idempotency_key, correlation_id)
         store = open_store(settings.db)
         with Progress(enabled=not as_json) as observer:
-            result = build_engine(settings, store, prices, observer).run(request)
+            result = build_engine(settings, store, prices, observer, request.as_of).run(request)
         seal = sealer_for(settings, seal_now)
         if seal is not None:
             seal()

@@ -95,3 +95,25 @@ def test_a_paper_reset_touches_one_account_unless_all_is_confirmed(tmp_path: Pat
     assert len(PaperBroker(path, account_id="beta").orders()) == 1
     cli("paper", "reset", "--all", "--yes")
     assert PaperBroker(path, account_id="beta").orders() == []
+
+
+def test_a_large_price_file_is_read_as_a_stream_keeping_only_the_window(tmp_path: Path) -> None:
+    import tracemalloc
+    from datetime import timedelta
+
+    path = tmp_path / "big.csv"
+    start, symbols = date(2020, 1, 1), [f"S{n:03d}" for n in range(100)]
+    with path.open("w", encoding="utf-8") as out:
+        out.write("date,symbol,price\n")
+        for d in range(2000):  # 200,000 rows over five and a half years
+            day = start + timedelta(days=d)
+            out.writelines(f"{day},{s},{100 + d % 7}.25\n" for s in symbols)
+    last = start + timedelta(days=1999)
+    tracemalloc.start()
+    kept = load_price_file(path, (last - timedelta(days=30), last))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert {len(days) for days in kept.values()} == {32}  # 31 in the window + the one before
+    assert peak < 8 * 2**20  # bounded by the 3,100 prices kept, not by the 200,000 read
+    stale = load_price_file(path, (last + timedelta(days=100), last + timedelta(days=130)))
+    assert {max(days) for days in stale.values()} == {last}  # a stale file is still seen stale
