@@ -94,3 +94,29 @@ def test_stored_canonical_guards_text_hashes_like_the_decisions(names: list[str]
                 "guards": canonical_json([g.model_dump(mode="json") for g in guards])
             }
             assert canonical_text(stored) == canonical_text(values)
+
+
+@given(events)
+def test_the_fast_canonical_forms_match_the_documented_field_lists(names: list[str]) -> None:
+    """``canonical_text`` and ``identity_digest`` write JSON by hand for speed; they must
+    equal canonical JSON of exactly the fields the documentation lists."""
+    from datetime import date
+
+    from fsm.canonical import canonical_json, sha256_hex
+    from fsm.commitments import IDENTITY_FIELDS, identity_digest
+    from fsm.ledger import HASHED_FIELDS, canonical_text
+
+    for row in _chain(names):
+        values = row.model_dump(mode="json")
+        values["commits"] = {"checkpoint": "ab" * 32}
+        body = {name: values[name] for name in HASHED_FIELDS}
+        body["occurred_at"] = row.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert canonical_text(values | {"occurred_at": body["occurred_at"]}) == canonical_json(body)
+    identity = {
+        "account_id": "a", "as_of": date(2026, 11, 27), "correlation_id": "c",
+        "created_at": T0, "definition_hash": "d", "idempotency_key": None, "mode": "paper",
+        "params": {"k": "v"}, "parent_run_id": None, "run_id": "r",
+    }  # fmt: skip
+    documented = {name: identity[name] for name in IDENTITY_FIELDS} | {
+        "as_of": "2026-11-27", "created_at": "2026-11-27T00:00:00.000000Z"}  # fmt: skip
+    assert identity_digest(identity) == sha256_hex(canonical_json(documented))
