@@ -20,6 +20,7 @@ from fsm.commands.output import stderr, stdout
 from fsm.digests import load_private_key
 from fsm.errors import (
     ConcurrentModification,
+    DatabaseUnavailable,
     IdempotencyConflict,
     InvalidConfiguration,
     InvalidInput,
@@ -35,6 +36,7 @@ from fsm.log import configure_logging
 from persistence import migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
+from persistence.ridethrough import RideThrough
 from persistence.store import SqlRunStore
 
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
@@ -81,17 +83,19 @@ def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_on
 
 
 def open_store(db: str | None) -> SqlRunStore:
-    """The run database at head revision (refuses an older schema)."""
-    engine = _engine(_settings(db=db).db)
+    """The run database at head revision (refuses an older schema); a driver's writes ride
+    through database faults for TRADEFSM_DB_RETRY_SECONDS."""
+    settings = _settings(db=db)
+    engine = _engine(settings.db)
     migrate.ensure_current(engine)
-    return SqlRunStore(engine)
+    return SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
 
 
 def open_reader(db: str | None) -> SqlRunStore:
     """The run database at head revision, opened read-only: reads never write."""
     engine = _engine(_settings(db=db).db, read_only=True)
     migrate.ensure_current(engine)
-    return SqlRunStore(engine)
+    return SqlRunStore(engine, RideThrough(budget_seconds=0))  # a reader fails at once
 
 
 def open_audit(db: str | None) -> SqlAudit:
@@ -159,5 +163,8 @@ def main() -> None:
         armed_failpoints()  # a misspelt failpoint must stop a crash test, not disable it
         app()
     except TradeFsmError as exc:
-        stderr.print(f"error: {exc.message}", markup=False, highlight=False)
+        message = exc.message
+        if isinstance(exc, DatabaseUnavailable) and exc.run_id:
+            message += f"; run {exc.run_id} is resumable: `tradefsm resume {exc.run_id}`"
+        stderr.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(exit_code(exc))

@@ -14,6 +14,7 @@ from fsm.attempts import as_step_error, backoff
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.errors import (
     ConcurrentModification,
+    DatabaseUnavailable,
     DeadlineExceeded,
     GuardRejected,
     StaleRun,
@@ -92,8 +93,10 @@ class RunDriver:
             return
         try:
             result = self._attempt_step(self.spec)
-        except ConcurrentModification:
-            raise  # another driver owns the run now: write nothing more
+        except (ConcurrentModification, DatabaseUnavailable):
+            # Another driver owns the run now, or the database stayed away past the store's
+            # retry budget: write nothing more; the run stays active and resumable.
+            raise
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
@@ -199,6 +202,8 @@ class RunDriver:
         self.env.may_submit = False
         try:
             spec.step(self.env)
+        except DatabaseUnavailable:
+            raise  # nothing may be stood down unrecorded: the run stays resumable
         except TradeFsmError as exc:
             return f"reconciling orders failed: {exc.message}"
         p = self.env.ports

@@ -251,6 +251,17 @@ class Engine:
                  or owner_is_gone(r.lease_owner))
         ]  # fmt: skip
 
+    def held(self) -> list[RunRecord]:
+        """Active runs under this engine's own lease: what it was driving when its writes
+        gave up on an unavailable database (a worker resumes them once it is back)."""
+        active = self.store.list_runs(RunFilter(status="active", limit=10_000))
+        parked = self.specs.parked_states
+        return [r for r in active if r.lease_owner == self.owner and r.state not in parked]
+
+    def release_held(self) -> None:
+        """Let other workers take this engine's runs now instead of when their leases end."""
+        self.store.release_leases(self.owner, self.clock.now())
+
     def retry(self, run_id: str) -> RunRecord:
         """Start a new run linked to a failed one, from fresh data."""
         failed = self.store.get_run(run_id)

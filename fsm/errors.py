@@ -140,6 +140,10 @@ class DatabaseUnavailable(StorageError, TransientError):
     """The database could not be reached; retrying may help."""
 
 
+class WorkerFailed(TradeFsmError):
+    """A worker thread hit an unexpected error; the worker stopped claiming and exited."""
+
+
 class HistoryIsAppendOnly(StorageError):
     """A change to ledger or checkpoint rows was refused by the database's triggers."""
 

@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(
         30_000, ge=0, description="PostgreSQL: a statement running longer is cancelled (0: never)."
     )
+    db_retry_seconds: float = Field(
+        60,
+        ge=0,
+        description="How long a run's writes are retried through a transient database "
+        "fault (connection lost, server restarting, lock or statement timeout) before the "
+        "driver stops with the run resumable; keep it below the step timeouts.",
+    )
+    worker_db_outage_seconds: float = Field(
+        300,
+        gt=0,
+        description="A worker waits this long for the database to come back before "
+        "it exits with code 3 (the runs it held stay resumable).",
+    )
     db_application_name: str = Field(
         "tradefsm", max_length=63, description="PostgreSQL: application_name of the connections."
     )

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from fsm.definition import MachineDefinition
-from fsm.errors import MachineDefinitionError, StepTimeout, TransientError
+from fsm.errors import (
+    DatabaseUnavailable,
+    MachineDefinitionError,
+    StepTimeout,
+    TransientError,
+)
 from fsm.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,8 +53,14 @@ class StateSpec:
         return 1 if self.retry == "never" else settings.retry_attempts
 
     def retries(self, error: BaseException) -> bool:
-        """Worth another try: transient, and not a timeout where that may still be sending."""
+        """Worth another try: transient, and not a timeout where that may still be sending.
+
+        A database fault is not: the store has already ridden through it for its budget, and
+        past that the driver stops with the run resumable instead of spending attempts.
+        """
         if self.retry == "transient, never after a timeout" and isinstance(error, StepTimeout):
+            return False
+        if isinstance(error, DatabaseUnavailable):
             return False
         return self.retry != "never" and isinstance(error, TransientError)
 

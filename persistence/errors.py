@@ -1,4 +1,13 @@
-"""Driver errors become tradefsm errors here, and only here, chained with ``from``."""
+"""The database-fault policy: driver errors become tradefsm errors here, and only here.
+
+A fault is *transient* when the same statement may succeed once the database is back: the
+connection was refused, closed or reset; the server is shutting down, crashed or still
+starting; a serialization failure or deadlock; a lock or statement timeout; SQLite's
+``database is locked`` past its busy timeout; the connection pool was exhausted. Those
+become ``DatabaseUnavailable`` (a ``TransientError``), which the store rides through
+(persistence.ridethrough). Everything else (a missing table, a refused constraint, a
+read-only file, a failed login) is a ``StorageError`` that no retry fixes.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +25,40 @@ from fsm.errors import (
 )
 from fsm.redaction import redact
 
-_TRANSLATIONS: tuple[tuple[type[Exception], type[TradeFsmError], str], ...] = (
-    (sa_exc.IntegrityError, ConcurrentModification, "another writer stored this row first"),
-    (sa_exc.OperationalError, DatabaseUnavailable, "the database is unavailable"),
-    (sa_exc.InterfaceError, DatabaseUnavailable, "the database connection failed"),
-    (sa_exc.DBAPIError, StorageError, "the database refused the write"),
-    (sa_exc.SQLAlchemyError, StorageError, "the database layer failed"),
-)
+# PostgreSQL SQLSTATEs of faults a retry may outlive (class 08 is every connection exception).
+TRANSIENT_SQLSTATES = frozenset({
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "57014",  # query_canceled: statement_timeout, or a cancel by an administrator
+    "57P01",  # admin_shutdown: server stopping, or pg_terminate_backend
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now: the server is starting up or shutting down
+    "53300",  # too_many_connections
+})  # fmt: skip
+TRANSIENT_SQLSTATE_CLASSES = ("08",)
+# Connection errors that carry no SQLSTATE but will not heal by waiting.
+PERMANENT_CONNECT_ERRORS = ("authentication failed", "does not exist", "no password supplied")
+SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
+
+
+def is_transient(exc: sa_exc.SQLAlchemyError) -> bool:
+    """Whether ``exc`` is a fault that retrying the same statement later may outlive."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True  # the pool was exhausted, or a pooled connection was found dead
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    orig = exc.orig
+    detail = str(orig)
+    if type(orig).__module__ == "sqlite3":
+        return any(message in detail for message in SQLITE_TRANSIENT)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in TRANSIENT_SQLSTATES or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+    # No SQLSTATE: the connection itself failed (refused, closed, reset by the server).
+    return not any(message in detail for message in PERMANENT_CONNECT_ERRORS)
 
 
 @contextmanager
@@ -34,9 +70,16 @@ def translate_errors(run_id: str | None = None) -> Iterator[None]:
 
 
 def translate(exc: sa_exc.SQLAlchemyError, run_id: str | None = None) -> TradeFsmError:
-    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = redact(lines[0] if lines else type(exc).__name__)
     if "append-only" in detail:  # raised by the triggers of persistence.append_only
-        return HistoryIsAppendOnly(redact(detail), run_id=run_id)
-    # The last row matches every SQLAlchemyError, so a translation is always found.
-    ours, summary = next((o, s) for t, o, s in _TRANSLATIONS if isinstance(exc, t))
-    return ours(f"{summary}: {redact(detail)}", run_id=run_id)
+        return HistoryIsAppendOnly(detail, run_id=run_id)
+    if is_transient(exc):
+        return DatabaseUnavailable(f"the database is unavailable: {detail}", run_id=run_id)
+    if isinstance(exc, sa_exc.IntegrityError):
+        return ConcurrentModification(
+            f"another writer stored this row first: {detail}", run_id=run_id
+        )
+    if isinstance(exc, sa_exc.DBAPIError):
+        return StorageError(f"the database refused the statement: {detail}", run_id=run_id)
+    return StorageError(f"the database layer failed: {detail}", run_id=run_id)

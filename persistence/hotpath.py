@@ -93,7 +93,10 @@ def driver_transaction(
     With ``held``, the thread's held connection is used; otherwise one from the pool.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
-    raw = held.get() if held is not None else engine.raw_connection()
+    try:  # checking a connection out fails like any statement when the server is away
+        raw = held.get() if held is not None else engine.raw_connection()
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc, run_id) from exc
     try:
         cursor = raw.cursor()
         if engine.dialect.name == "sqlite":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from fsm.commitments import INTENT_FIELDS, intent_event_hash
 from fsm.errors import RunNotFound
@@ -64,6 +64,16 @@ def record(conn: Connection, update_: IntentUpdate) -> None:
     )
     conn.execute(
         insert(intent_events), _event(dict(last), (last["n"], last["hash"] or ""), update_)
+    )
+
+
+def recorded(update_: IntentUpdate) -> Select[Any]:
+    """The history event ``update_`` wrote, if it was written."""
+    return select(intent_events.c.n).where(
+        intent_events.c.run_id == update_.run_id,
+        intent_events.c.client_order_id == update_.client_order_id,
+        intent_events.c.status == update_.status,
+        intent_events.c.recorded_at == update_.updated_at,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -46,6 +47,7 @@ from persistence import intents as stored_intents
 from persistence import mapping
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
+from persistence.ridethrough import RideThrough
 from persistence.tables import (
     checkpoints,
     definitions,
@@ -95,8 +97,17 @@ class _HotStatements:
 
 
 class SqlRunStore:
-    def __init__(self, engine: Engine) -> None:
+    """The run store on SQLite or PostgreSQL.
+
+    A driver's writes (transition commits, attempt records, order intents) and the reads of
+    a step ride through transient database faults for ``ride.budget_seconds``, each resolved
+    by reading whether a failed try had committed; past the budget, and for every other
+    method, a fault raises ``DatabaseUnavailable`` (transient) or ``StorageError`` at once.
+    """
+
+    def __init__(self, engine: Engine, ride: RideThrough | None = None) -> None:
         self.engine = engine
+        self.ride = ride or RideThrough()
         self._hot = _HotStatements(engine.dialect)
         # SQLite: a held connection per thread (a local file does not drop connections);
         # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
@@ -151,6 +162,31 @@ class SqlRunStore:
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
+    ) -> None:
+        self.ride.write(
+            "transition commit",
+            lambda: self._commit_transition(run, entry, checkpoint, attempt),
+            settled=lambda: self._moved(run),
+        )
+
+    def _moved(self, run: RunRecord) -> bool:
+        """Whether ``run`` (the row a commit wrote) is stored; False while it is still due."""
+        stored = self.get_run(run.run_id)
+        if (stored.version, stored.head_hash) == (run.version, run.head_hash):
+            return True
+        if (stored.version, stored.lease_owner) == (run.version - 1, run.lease_owner):
+            return False
+        raise ConcurrentModification(
+            f"run {run.run_id} moved on or changed hands while the database was away; "
+            "nothing more was written", run_id=run.run_id, state=stored.state,
+        )  # fmt: skip
+
+    def _commit_transition(
+        self,
+        run: RunRecord,
+        entry: LedgerEntry,
+        checkpoint: Checkpoint | None,
+        attempt: StepAttempt | None,
     ) -> None:
         move = mapping.run_move(run) | {
             "b_run_id": run.run_id,
@@ -293,10 +329,32 @@ class SqlRunStore:
         with translate_errors(fence.run_id), self.engine.begin() as conn:
             self._fence(conn, fence)
 
+    def release_leases(self, owner: str, now: datetime) -> None:
+        stmt = (
+            update(runs)
+            .where(runs.c.lease_owner == owner, runs.c.status == "active")
+            .values(lease_expires_at=now)
+        )
+        with translate_errors(), self.engine.begin() as conn:
+            conn.execute(stmt)
+
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
-        with translate_errors(attempt.run_id), self.engine.begin() as conn:
-            self._fence(conn, fence)
-            conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
+        def record() -> None:
+            with translate_errors(attempt.run_id), self.engine.begin() as conn:
+                self._fence(conn, fence)
+                conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
+
+        stored = (
+            select(step_attempts.c.attempt)
+            .where(step_attempts.c.run_id == attempt.run_id)
+            .where(step_attempts.c.state == attempt.state)
+            .where(step_attempts.c.attempt == attempt.attempt)
+        )
+        self.ride.write("attempt record", record, settled=lambda: self._found(stored))
+
+    def _found(self, query: Select[Any]) -> bool:
+        with translate_errors(), self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def attempts(self, run_id: str) -> list[StepAttempt]:
         stmt = (
@@ -308,18 +366,29 @@ class SqlRunStore:
             return [StepAttempt.model_validate(dict(r)) for r in conn.execute(stmt).mappings()]
 
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
-        with translate_errors(fence.run_id), self.engine.begin() as conn:
-            self._fence(conn, fence)
-            stored_intents.save(conn, intents)
+        def save() -> None:
+            with translate_errors(fence.run_id), self.engine.begin() as conn:
+                self._fence(conn, fence)
+                stored_intents.save(conn, intents)
+
+        stored = select(order_intents.c.run_id).where(order_intents.c.run_id == fence.run_id)
+        self.ride.write("order intents", save, settled=lambda: self._found(stored))
 
     def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
-        with translate_errors(update_.run_id), self.engine.begin() as conn:
-            self._fence(conn, fence)
-            stored_intents.record(conn, update_)
+        def record() -> None:
+            with translate_errors(update_.run_id), self.engine.begin() as conn:
+                self._fence(conn, fence)
+                stored_intents.record(conn, update_)
+
+        stored = stored_intents.recorded(update_)
+        self.ride.write("intent update", record, settled=lambda: self._found(stored))
 
     def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
-        with translate_errors(run_id), self.engine.connect() as conn:
-            return stored_intents.heads(conn, run_id)
+        def read() -> list[tuple[str, int, str]]:
+            with translate_errors(run_id), self.engine.connect() as conn:
+                return stored_intents.heads(conn, run_id)
+
+        return self.ride.call("intent read", read)
 
     def intent_events(self, run_id: str) -> list[IntentEvent]:
         with translate_errors(run_id), self.engine.connect() as conn:
@@ -374,5 +443,9 @@ class SqlRunStore:
             .where(order_intents.c.run_id == run_id)
             .order_by(order_intents.c.position)
         )
-        with translate_errors(run_id), self.engine.connect() as conn:
-            return [mapping.intent_record(r) for r in conn.execute(stmt).mappings()]
+
+        def read() -> list[StoredIntent]:
+            with translate_errors(run_id), self.engine.connect() as conn:
+                return [mapping.intent_record(r) for r in conn.execute(stmt).mappings()]
+
+        return self.ride.call("intent read", read)

@@ -158,6 +158,11 @@ class MemoryRunStore:
     def renew_lease(self, fence: Fence) -> None:
         self._check_fence(fence)
 
+    def release_leases(self, owner: str, now: datetime) -> None:
+        for run_id, run in list(self._runs.items()):
+            if run.lease_owner == owner and run.status is RunStatus.ACTIVE:
+                self._runs[run_id] = run.model_copy(update={"lease_expires_at": now})
+
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
         self._check_fence(fence)
         self._add_attempt(attempt)

@@ -64,7 +64,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         report = Worker(
             lambda: build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
             idle_exit=idle_exit, seal=sealer_for(settings, seal_now),
-            seal_every=settings.audit_seal_every,
+            seal_every=settings.audit_seal_every, outage_seconds=settings.worker_db_outage_seconds,
         ).run()  # fmt: skip
         if as_json:
             print_json(report.as_json())
@@ -74,3 +74,5 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
                 f"drove {done['runs']} run(s): {done['done']} done, {done['failed']} failed; "
                 f"stopped by {done['stopped_by']}"
             )
+        if report.error is not None:
+            raise report.error  # one line and its exit code (3: the database stayed away)
