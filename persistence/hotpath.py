@@ -97,6 +97,8 @@ def driver_transaction(
         raw = held.get() if held is not None else engine.raw_connection()
     except sa_exc.SQLAlchemyError as exc:
         raise translate(exc, run_id) from exc
+    except dbapi_error as exc:  # raw_connection() lets a failed reconnect's error through
+        raise translate(_wrapped(exc, dbapi_error), run_id) from exc
     try:
         cursor = raw.cursor()
         if engine.dialect.name == "sqlite":
@@ -105,7 +107,7 @@ def driver_transaction(
         raw.commit()
     except dbapi_error as exc:
         _roll_back(raw, dbapi_error, held)
-        wrapped = sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
+        wrapped = _wrapped(exc, dbapi_error)
         if wrapped.connection_invalidated or isinstance(wrapped, sa_exc.OperationalError):
             _drop(raw, held)
         raise translate(wrapped, run_id) from exc
@@ -115,6 +117,10 @@ def driver_transaction(
     finally:
         if held is None:
             raw.close()
+
+
+def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.DBAPIError:
+    return sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
 
 
 def _roll_back(raw: Any, dbapi_error: type[Exception], held: HeldConnections | None) -> None:

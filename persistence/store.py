@@ -99,10 +99,11 @@ class _HotStatements:
 class SqlRunStore:
     """The run store on SQLite or PostgreSQL.
 
-    A driver's writes (transition commits, attempt records, order intents) and the reads of
-    a step ride through transient database faults for ``ride.budget_seconds``, each resolved
-    by reading whether a failed try had committed; past the budget, and for every other
-    method, a fault raises ``DatabaseUnavailable`` (transient) or ``StorageError`` at once.
+    A driver's writes (transition commits, attempt records, order intents, lease renewals)
+    and the reads of a step ride through transient database faults for
+    ``ride.budget_seconds``, each resolved by reading whether a failed try had committed;
+    past the budget, and for every other method, a fault raises ``DatabaseUnavailable``
+    (transient) or ``StorageError`` at once.
     """
 
     def __init__(self, engine: Engine, ride: RideThrough | None = None) -> None:
@@ -326,8 +327,11 @@ class SqlRunStore:
             )
 
     def renew_lease(self, fence: Fence) -> None:
-        with translate_errors(fence.run_id), self.engine.begin() as conn:
-            self._fence(conn, fence)
+        def renew() -> None:  # the same renewal twice is harmless: no settling read needed
+            with translate_errors(fence.run_id), self.engine.begin() as conn:
+                self._fence(conn, fence)
+
+        self.ride.call("lease renewal", renew)
 
     def release_leases(self, owner: str, now: datetime) -> None:
         stmt = (

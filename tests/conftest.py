@@ -29,8 +29,8 @@ from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
 TRADING_DAY = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
+def started_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway cluster for a fixture: skipped where PostgreSQL is missing, except in CI."""
     try:
         cluster = PostgresCluster().start()
     except PostgresUnavailable as exc:
@@ -39,6 +39,11 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         pytest.skip(f"PostgreSQL not available: {exc}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    yield from started_cluster()
 
 
 @pytest.fixture

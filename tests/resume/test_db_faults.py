@@ -1,0 +1,246 @@
+"""Database faults under load: workers and runs ride through them, on a server of their own.
+
+Each scenario queues runs, starts real `tradefsm worker` processes, then restarts, crashes,
+locks or cuts the PostgreSQL server under them. Every run must end `done` without a new
+worker or a manual `resume`, with one broker order per intent, a ledger that verifies, and
+no traceback; the workers' logs must show the fault was hit.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fsm.commands.lifecycle import build_engine
+from fsm.engine import RunRequest
+from fsm.ports import RunFilter
+from fsm.settings import load_settings
+from tests.conftest import started_cluster
+from tests.postgres_cluster import PostgresCluster
+from tests.resume.test_crash import Site
+
+LOAD = {"TRADEFSM_PAPER_LATENCY_MS": "40", "TRADEFSM_LEASE_SECONDS": "3"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresCluster]:
+    """A cluster these tests restart and crash, apart from the one the other tests share."""
+    yield from started_cluster()
+
+
+def _site(server: PostgresCluster, tmp_path: Path, **env: str) -> Site:
+    return Site(tmp_path, protect=True, url=server.new_database(), **(LOAD | env))
+
+
+def _queue(site: Site, accounts: int, per_account: int) -> list[str]:
+    """Queue runs as `tradefsm submit` does, in this process (one CLI start each is slow)."""
+    engine = build_engine(load_settings(db=site.url, paper_db=site.paper), site.store)
+    runs = (RunRequest(account_id=f"acct-{n % accounts}") for n in range(accounts * per_account))
+    return [engine.submit(request).run_id for request in runs]
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _done(site: Site) -> int:
+    return len(site.store.list_runs(RunFilter(status="done", limit=1000)))
+
+
+def _workers(site: Site, count: int = 2, idle: str = "4") -> list[subprocess.Popen[str]]:
+    return [
+        site.start("worker", "--concurrency", "2", "--idle-exit", idle, "--json")
+        for _ in range(count)
+    ]
+
+
+def _finished(workers: list[subprocess.Popen[str]]) -> str:
+    """Wait for the workers; their stderr, which must hold no traceback."""
+    logs = ""
+    for worker in workers:
+        _out, err = worker.communicate(timeout=240)
+        assert "Traceback" not in err, err
+        logs += err
+    return logs
+
+
+def _fault_seen(logs: str) -> bool:
+    """A write rode through a fault, or a worker waited one out: the fault was hit."""
+    return "database_unavailable" in logs or "database_outage" in logs
+
+
+def _every_run_done_once(site: Site, ids: list[str]) -> None:
+    runs = {r.run_id: r for r in site.store.list_runs(RunFilter(limit=1000))}
+    assert set(runs) == set(ids)
+    assert Counter(r.state for r in runs.values()) == {"done": len(ids)}
+    sent = Counter(o for account in range(10) for o in site.orders_of(f"acct-{account}"))
+    planned = [i.intent.client_order_id for run_id in ids for i in site.store.intents(run_id)]
+    assert planned, "the runs placed no orders: the test proves nothing"
+    assert {coid: sent[coid] for coid in planned} == dict.fromkeys(planned, 1)
+    assert set(sent) == set(planned)
+    code, out, err = site.cli("audit", "verify")
+    assert code == 0, out + err
+
+
+def _under_load(site: Site) -> tuple[list[str], list[subprocess.Popen[str]]]:
+    ids = _queue(site, accounts=10, per_account=2)
+    workers = _workers(site)
+    _wait_for(lambda: _done(site) >= 3)
+    assert _done(site) < len(ids), "the load ended before the fault: nothing was tested"
+    return ids, workers
+
+
+@pytest.mark.postgres
+def test_workers_ride_through_a_server_restart(server: PostgresCluster, tmp_path: Path) -> None:
+    site = _site(server, tmp_path)
+    ids, workers = _under_load(site)
+    server.restart()
+    logs = _finished(workers)
+    assert [w.returncode for w in workers] == [0, 0]
+    assert _fault_seen(logs)
+    _every_run_done_once(site, ids)
+
+
+@pytest.mark.postgres
+def test_workers_ride_through_a_server_crash(server: PostgresCluster, tmp_path: Path) -> None:
+    site = _site(server, tmp_path)
+    ids, workers = _under_load(site)
+    server.stop_server("immediate")
+    time.sleep(1)
+    server.start_server()
+    logs = _finished(workers)
+    assert [w.returncode for w in workers] == [0, 0]
+    assert _fault_seen(logs)
+    _every_run_done_once(site, ids)
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_during_a_restart_leaves_its_runs_to_the_other(
+    server: PostgresCluster, tmp_path: Path
+) -> None:
+    site = _site(server, tmp_path)
+    ids = _queue(site, accounts=10, per_account=2)
+    victim, survivor = _workers(site, idle="10")
+    _wait_for(lambda: _done(site) >= 3)
+    server.stop_server("fast")
+    victim.send_signal(signal.SIGKILL)
+    server.start_server()
+    _finished([victim, survivor])
+    assert (victim.returncode, survivor.returncode) == (-signal.SIGKILL, 0)
+    _every_run_done_once(site, ids)
+
+
+@pytest.mark.postgres
+def test_a_lock_held_past_the_statement_timeout(server: PostgresCluster, tmp_path: Path) -> None:
+    site = _site(server, tmp_path, TRADEFSM_DB_STATEMENT_TIMEOUT_MS="500")
+    ids, workers = _under_load(site)
+    dsn = site.url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
+        time.sleep(2.5)
+    logs = _finished(workers)
+    assert [w.returncode for w in workers] == [0, 0]
+    assert "statement timeout" in logs
+    _every_run_done_once(site, ids)
+
+
+@pytest.mark.postgres
+def test_connections_terminated_mid_transition(server: PostgresCluster, tmp_path: Path) -> None:
+    site = _site(server, tmp_path)
+    ids, workers = _under_load(site)
+    with psycopg.connect(server.admin_dsn(), autocommit=True) as admin:
+        for _ in range(6):
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'tradefsm' AND pid <> pg_backend_pid()"
+            )
+            time.sleep(0.15)
+    logs = _finished(workers)
+    assert [w.returncode for w in workers] == [0, 0]
+    assert _fault_seen(logs)
+    _every_run_done_once(site, ids)
+
+
+def _executing(site: Site) -> bool:
+    return any(r.state == "executing" for r in site.store.list_runs(RunFilter(status="active")))
+
+
+@pytest.mark.postgres
+def test_run_past_its_retry_budget_exits_3_and_resumes(
+    server: PostgresCluster, tmp_path: Path
+) -> None:
+    site = _site(server, tmp_path, TRADEFSM_DB_RETRY_SECONDS="1",
+                 TRADEFSM_PAPER_LATENCY_MS="300")  # fmt: skip
+    run = site.start("run", "--account", "acct-0")
+    _wait_for(lambda: _executing(site))
+    run_id = site.active_run()
+    server.stop_server("immediate")
+    try:
+        _out, err = run.communicate(timeout=120)
+    finally:
+        server.start_server()
+    assert run.returncode == 3, err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "the database is unavailable" in line
+    assert f"tradefsm resume {run_id}" in line
+    assert "Traceback" not in err
+    assert site.store.get_run(run_id).status.value == "active"
+    code, _out, err = site.cli("resume", run_id)
+    assert code == 0, err
+    _every_run_done_once(site, [run_id])
+
+
+@pytest.mark.postgres
+def test_worker_exits_3_when_the_outage_outlasts_its_limit(
+    server: PostgresCluster, tmp_path: Path
+) -> None:
+    site = _site(server, tmp_path, TRADEFSM_WORKER_DB_OUTAGE_SECONDS="2",
+                 TRADEFSM_DB_RETRY_SECONDS="1", TRADEFSM_PAPER_LATENCY_MS="200")  # fmt: skip
+    ids = _queue(site, accounts=3, per_account=1)
+    [worker] = _workers(site, count=1)
+    _wait_for(lambda: _executing(site))
+    server.stop_server("immediate")
+    try:
+        _out, err = worker.communicate(timeout=120)
+    finally:
+        server.start_server()
+    assert worker.returncode == 3, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]]
+    assert "stayed unavailable for more than 2 s" in errors[0]
+    assert "Traceback" not in err
+    # Once the leases end, another worker takes the runs over.
+    code, _out, err = site.cli("worker", "--idle-exit", "5", "--concurrency", "3",
+                               TRADEFSM_PAPER_LATENCY_MS="0")  # fmt: skip
+    assert code == 0, err
+    _every_run_done_once(site, ids)
+
+
+def test_sqlite_locked_past_the_busy_timeout(tmp_path: Path) -> None:
+    site = Site(tmp_path, protect=True, TRADEFSM_PAPER_LATENCY_MS="200")
+    run = site.start("run", "--account", "acct-0", "--json")
+    _wait_for(lambda: _executing(site))
+    locker = sqlite3.connect(
+        site.url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    locker.execute("BEGIN IMMEDIATE")  # the write lock, held past the 5 s busy timeout
+    released = threading.Timer(6.5, lambda: locker.execute("COMMIT"))
+    released.start()
+    _out, err = run.communicate(timeout=120)
+    released.join()
+    assert run.returncode == 0, err
+    assert "database is locked" in err
+    assert "Traceback" not in err
+    _every_run_done_once(site, [site.only_run().run_id])
