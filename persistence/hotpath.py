@@ -119,7 +119,7 @@ def driver_transaction(
             raw.close()
 
 
-def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.DBAPIError:
+def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.StatementError:
     return sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
 
 
