@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench install postgres clean
+.PHONY: run test lint typecheck bench install system clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
@@ -21,10 +21,10 @@ run: $(STAMP)
 	  $(BIN)/tradefsm runs list --limit 5; \
 	  $(BIN)/tradefsm paper positions; exit $$status
 
-postgres:
-	@scripts/ensure-postgres.sh
+system:
+	@scripts/ensure-system.sh
 
-test: $(STAMP) postgres lint typecheck
+test: $(STAMP) system lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

@@ -75,6 +75,10 @@ class InvalidConfiguration(InvalidInput):
     """Settings are missing or invalid."""
 
 
+class GraphvizMissing(InvalidConfiguration):
+    """An SVG or PNG diagram was asked for where Graphviz's ``dot`` cannot draw it."""
+
+
 class InvalidPriceFile(InvalidInput):
     """A price CSV file is malformed; the message names the line."""
 

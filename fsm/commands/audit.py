@@ -13,7 +13,7 @@ import typer
 
 from fsm.audit import AuditFilter, AuditQueries
 from fsm.commands import integrity
-from fsm.commands.output import Format, emit, print_json, stdout
+from fsm.commands.output import Format, emit, print_json, stdout, write_output
 from fsm.commands.runs import DbOption
 
 AuditOpener = Callable[[str | None], AuditQueries]
@@ -114,5 +114,5 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         if output is None:
             print_json(bundle)
             return
-        output.write_text(json.dumps(bundle, indent=2, default=str) + "\n", encoding="utf-8")
+        write_output(output, (json.dumps(bundle, indent=2, default=str) + "\n").encode())
         stdout.print(f"exported run {run} to {output}")

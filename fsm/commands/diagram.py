@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fsm.commands.output import stdout
+from fsm.commands.output import stdout, write_output
 from fsm.commands.runs import DbOption
 from fsm.definition import trading_definition
 from fsm.diagram import DiagramFormat, render
+from fsm.errors import InvalidInput
 from fsm.ports import RunStore
 from fsm.views import run_diagram
 
@@ -28,7 +30,10 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
         db: DbOption = None,
     ) -> None:
-        """The state diagram with guard names on the edges (mermaid, dot, svg or md)."""
+        """The state diagram with guard names on the edges (mermaid, dot, svg, png or md).
+
+        SVG and PNG are drawn by Graphviz (`dot`), which must be installed.
+        """
         if run:
             canonical, definition_hash, path = run_diagram(open_store(db), run)
         else:
@@ -38,9 +43,12 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
                 current.definition_hash,
                 frozenset(),
             )
-        text = render(fmt, canonical, definition_hash, path)
+        drawing = render(fmt, canonical, definition_hash, path)
         if output is None:
-            print(text, end="")
+            if fmt is DiagramFormat.PNG and sys.stdout.isatty():
+                raise InvalidInput("a PNG is binary: write it with --output FILE.png")
+            sys.stdout.buffer.write(drawing)
+            sys.stdout.flush()
             return
-        output.write_text(text, encoding="utf-8")
+        write_output(output, drawing)
         stdout.print(f"wrote the {fmt.value} diagram to {output}")

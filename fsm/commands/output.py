@@ -7,10 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from fsm.errors import InvalidInput
 
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -21,6 +24,19 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+def write_output(path: Path, content: bytes) -> None:
+    """Write an --output file; a missing folder, a folder given as the file or a refused
+    write is one line (InvalidInput, exit 2), not a traceback."""
+    if path.is_dir():
+        raise InvalidInput(f"--output {path} is a folder: name a file in it")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"--output {path}: folder {path.parent} does not exist")
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write --output {path}: {exc.strerror}") from exc
 
 
 def print_json(value: Any) -> None:
