@@ -112,6 +112,8 @@ class AuditQueries(Protocol):
 
     def export(self, run_id: str) -> dict[str, Any]: ...
 
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]: ...
+
 
 def percentile(sorted_values: list[float], share: float) -> float:
     """Nearest-rank percentile of already sorted values (share in (0, 1])."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from functools import cache
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from fsm.clock import SystemClock
 from fsm.commands import approval, audit, diagram, lifecycle, paper, queue, runs
-from fsm.commands.output import stderr, stdout
+from fsm.commands.output import Format, emit, stderr, stdout
 from fsm.digests import load_private_key
 from fsm.errors import (
     ConcurrentModification,
@@ -33,6 +34,7 @@ from fsm.errors import (
 )
 from fsm.failpoints import armed_failpoints
 from fsm.log import configure_logging
+from fsm.settings import CONFIG_FILE
 from persistence import migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
@@ -56,8 +58,43 @@ app = typer.Typer(
     help="Run a trading rebalance as a guarded, persisted, auditable state machine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tradefsm {metadata.version('tradefsm')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (default: ./tradefsm.toml if present); "
+            "flags > environment > file > defaults.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log more (-v info, -vv debug).")
+    ] = 0,
+    log_level: Annotated[str | None, typer.Option(help="Log level on stderr.")] = None,
+    _show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Run a trading rebalance as a guarded, persisted, auditable state machine."""
+    default = Path("tradefsm.toml")
+    if config is not None and not config.is_file():
+        raise InvalidConfiguration(f"no config file {config}")
+    CONFIG_FILE.set(config or (default if default.is_file() else None))
+    if verbose or log_level:
+        configure_logging(log_level or ("DEBUG" if verbose > 1 else "INFO"))
+
+
 db_app = typer.Typer(help="Migrate and inspect the run database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 DbOption = runs.DbOption
@@ -76,10 +113,20 @@ def _engine(url: str, read_only: bool = False) -> Any:
 
 @cache
 def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
-    return make_engine(
+    engine = make_engine(
         url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
         application_name=name,
     )  # fmt: skip
+    _OPENED.append(engine)
+    return engine
+
+
+_OPENED: list[Any] = []  # engines and stores to close at exit (SQLite checkpoints its WAL then)
+
+
+def _close_databases() -> None:
+    for opened in reversed(_OPENED):
+        (opened.close if isinstance(opened, SqlRunStore) else opened.dispose)()
 
 
 def open_store(db: str | None) -> SqlRunStore:
@@ -88,7 +135,9 @@ def open_store(db: str | None) -> SqlRunStore:
     settings = _settings(db=db)
     engine = _engine(settings.db)
     migrate.ensure_current(engine)
-    return SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
+    store = SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
+    _OPENED.append(store)
+    return store
 
 
 def open_reader(db: str | None) -> SqlRunStore:
@@ -135,6 +184,17 @@ def db_upgrade(db: DbOption = None) -> None:
     stdout.print(f"database at {', '.join(migrate.current_revisions(engine))} (head)")
 
 
+@db_app.command("history")
+def db_history(
+    db: DbOption = None, fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE
+) -> None:
+    """List the schema migrations, newest first, marking the one the database is at."""
+    rows = migrate.history(_engine(_settings(db=db).db, read_only=True))
+    for row in rows:
+        row["current"] = "← current" if row["current"] and fmt is Format.TABLE else row["current"]
+    emit(rows, ("revision", "down_revision", "message", "current"), fmt, "migrations")
+
+
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database."""
@@ -158,10 +218,15 @@ def exit_code(error: TradeFsmError) -> int:
 
 
 def main() -> None:
-    configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", "INFO"))
+    # On a terminal the progress display is the output: logs only from WARNING unless asked.
+    quiet = "WARNING" if sys.stderr.isatty() else "INFO"
+    configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", quiet))
     try:
         armed_failpoints()  # a misspelt failpoint must stop a crash test, not disable it
-        app()
+        try:
+            app()
+        finally:
+            _close_databases()
     except TradeFsmError as exc:
         message = exc.message
         if isinstance(exc, DatabaseUnavailable) and exc.run_id:

@@ -75,6 +75,10 @@ class InvalidConfiguration(InvalidInput):
     """Settings are missing or invalid."""
 
 
+class AmbiguousRunId(InvalidInput):
+    """A run id prefix matches more than one run."""
+
+
 class GraphvizMissing(InvalidConfiguration):
     """An SVG or PNG diagram was asked for where Graphviz's ``dot`` cannot draw it."""
 

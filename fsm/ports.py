@@ -158,6 +158,10 @@ class RunStore(Protocol):
         nothing, when the run moved on or another owner took it over."""
         ...
 
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` run ids beginning with ``prefix``, in order."""
+        ...
+
     def release_leases(self, owner: str, now: datetime) -> None:
         """Expire now every lease ``owner`` holds on an active run (a stopping worker's)."""
         ...

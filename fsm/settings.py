@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
+from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from fsm.errors import InvalidConfiguration
 
+_FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # printable anywhere, no escapes
 
 
@@ -153,6 +164,19 @@ class Settings(BaseSettings):
         None, description="API key of a live broker (secret: never stored or logged)."
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: arguments (command-line flags) > environment > config file > defaults."""
+        from_file = InitSettingsSource(settings_cls, init_kwargs=_FILE_SOURCE.get() or {})
+        return init_settings, env_settings, from_file
+
     @model_validator(mode="after")
     def _renewal_fits_the_lease(self) -> Settings:
         if (
@@ -179,18 +203,55 @@ class Settings(BaseSettings):
         return value
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment plus explicit overrides; one-line error if invalid."""
+CONFIG_FILE: ContextVar[Path | None] = ContextVar("tradefsm_config_file", default=None)
+"""The TOML file settings are read from, below the environment: set by the CLI alone (the
+library reads no file it was not given)."""
+
+
+def _file_values() -> dict[str, object]:
+    path = CONFIG_FILE.get()
+    if path is None:
+        return {}
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated here
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidConfiguration(f"cannot read config file {path}: {exc}") from exc
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise InvalidConfiguration(
+            f"unknown setting {unknown[0]!r} in {path}: keys are the TRADEFSM_* names in lower "
+            "case without the prefix (TRADEFSM_DB is db); see docs/configuration.md"
+        )
+    return values
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from explicit overrides, then the environment, then the config file
+    (``CONFIG_FILE``, when set), then defaults; one-line InvalidConfiguration if invalid."""
+    file_values = _file_values()
+    try:
+        token = _FILE_SOURCE.set(file_values)
+        try:
+            return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated here
+        finally:
+            _FILE_SOURCE.reset(token)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         field = Settings.model_fields.get(where)
         pattern = field is not None and first["type"] == "string_pattern_mismatch"
         reason = field.description if pattern and field else first["msg"]
-        source = "given on the command line" if where in overrides else (
-            f"environment variable TRADEFSM_{where.upper()}")  # fmt: skip
-        raise InvalidConfiguration(f"invalid setting {where}: {reason} ({source})") from exc
+        raise InvalidConfiguration(
+            f"invalid setting {where}: {reason} ({_source(where, overrides, file_values)})"
+        ) from exc
     except SettingsError as exc:
         raise InvalidConfiguration(f"cannot read settings: {exc}") from exc
+
+
+def _source(where: str, overrides: dict[str, object], file_values: dict[str, object]) -> str:
+    if where in overrides:
+        return "given on the command line"
+    if f"TRADEFSM_{where.upper()}" not in os.environ and where in file_values:
+        return f"in {CONFIG_FILE.get()}"
+    return f"environment variable TRADEFSM_{where.upper()}"

@@ -19,7 +19,7 @@ from fsm.views import export_bundle
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.seal import seal, verify_anchored
-from persistence.store import SqlRunStore
+from persistence.store import SqlRunStore, run_ids_starting
 from persistence.tables import ledger, order_intents, runs
 from persistence.verify import canonical_time, fetch, verify
 
@@ -30,6 +30,9 @@ VERIFY_BATCH = 5000
 class SqlAudit:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        return run_ids_starting(self.engine, prefix, limit)
 
     def _rows(self, stmt: Select[Any]) -> list[dict[str, Any]]:
         with translate_errors(), self.engine.connect() as conn:

@@ -74,6 +74,11 @@ def translate(exc: sa_exc.SQLAlchemyError, run_id: str | None = None) -> TradeFs
     detail = redact(lines[0] if lines else type(exc).__name__)
     if "append-only" in detail:  # raised by the triggers of persistence.append_only
         return HistoryIsAppendOnly(detail, run_id=run_id)
+    if "file is not a database" in detail:
+        return StorageError(
+            "not a tradefsm database: the file is not an SQLite database (check --db or "
+            "TRADEFSM_DB)", run_id=run_id,
+        )  # fmt: skip
     if is_transient(exc):
         return DatabaseUnavailable(f"the database is unavailable: {detail}", run_id=run_id)
     if isinstance(exc, sa_exc.IntegrityError):

@@ -35,7 +35,31 @@ def current_revisions(engine: Engine) -> tuple[str, ...]:
         return tuple(MigrationContext.configure(conn).get_current_heads())
 
 
+def history(engine: Engine) -> list[dict[str, str | bool]]:
+    """Every migration, newest first, and whether the database is at it."""
+    current = set(current_revisions(engine))
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    return [
+        {"revision": s.revision, "down_revision": str(s.down_revision or ""),
+         "message": s.doc or "", "current": s.revision in current}
+        for s in scripts.walk_revisions()
+    ]  # fmt: skip
+
+
+def _refuse_unknown(engine: Engine) -> None:
+    """A database migrated by a newer tradefsm (or something else) is left untouched."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    known = {s.revision for s in scripts.walk_revisions()}
+    unknown = [r for r in current_revisions(engine) if r not in known]
+    if unknown:
+        raise SchemaNotCurrent(
+            f"the database is at revision {', '.join(unknown)}, which this tradefsm does not "
+            "know: it was migrated by a newer tradefsm, or is not a tradefsm database"
+        )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _refuse_unknown(engine)
     with translate_errors():
         command.upgrade(alembic_config(engine), revision)
 
@@ -53,6 +77,7 @@ def drift(engine: Engine) -> list[object]:
 
 def ensure_current(engine: Engine) -> None:
     """Refuse a database that is not at the head revision."""
+    _refuse_unknown(engine)
     current, heads = current_revisions(engine), head_revisions(engine)
     if set(current) != set(heads):
         at = ", ".join(current) or "an empty schema"

@@ -115,6 +115,11 @@ class SqlRunStore:
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
         self._known_definitions: set[str] = set()
 
+    def close(self) -> None:
+        """Close the connection this thread holds; the pool's close with ``engine.dispose()``."""
+        if self._held is not None:
+            self._held.discard()
+
     def ensure_definition(self, definition: Definition) -> None:
         if definition.definition_hash in self._known_definitions:
             return  # stored already: definitions are never deleted
@@ -333,6 +338,9 @@ class SqlRunStore:
 
         self.ride.call("lease renewal", renew)
 
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        return run_ids_starting(self.engine, prefix, limit)
+
     def release_leases(self, owner: str, now: datetime) -> None:
         stmt = (
             update(runs)
@@ -453,3 +461,15 @@ class SqlRunStore:
                 return [mapping.intent_record(r) for r in conn.execute(stmt).mappings()]
 
         return self.ride.call("intent read", read)
+
+
+def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:
+    """Run ids beginning with ``prefix`` (``_`` and ``%`` match themselves), in order."""
+    stmt = (
+        select(runs.c.run_id)
+        .where(runs.c.run_id.startswith(prefix, autoescape=True))
+        .order_by(runs.c.run_id)
+        .limit(limit)
+    )
+    with translate_errors(), engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())

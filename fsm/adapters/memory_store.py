@@ -158,6 +158,9 @@ class MemoryRunStore:
     def renew_lease(self, fence: Fence) -> None:
         self._check_fence(fence)
 
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        return sorted(r for r in self._runs if r.startswith(prefix))[:limit]
+
     def release_leases(self, owner: str, now: datetime) -> None:
         for run_id, run in list(self._runs.items()):
             if run.lease_owner == owner and run.status is RunStatus.ACTIVE:

@@ -16,6 +16,7 @@ from fsm.commands.lifecycle import (
     settings_from,
 )
 from fsm.commands.runs import DbOption
+from fsm.views import resolve_run_id
 
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
 ActorOption = Annotated[str, typer.Option(help="Who decides (kept in the ledger).")]
@@ -26,10 +27,11 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
                as_json: bool) -> None:  # fmt: skip
         settings = settings_from(db=db)
         store = open_store(settings.db)
+        full_id = resolve_run_id(store.run_ids_starting, run_id)
         with Progress(enabled=not as_json) as observer:
             engine = build_engine(settings, store, None, observer)
             act = engine.approve if decision == "approve" else engine.reject
-            result = act(run_id, actor=actor, reason=reason)
+            result = act(full_id, actor=actor, reason=reason)
         report(store, result, as_json)
         raise exit_for(result)
 

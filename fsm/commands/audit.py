@@ -15,6 +15,7 @@ from fsm.audit import AuditFilter, AuditQueries
 from fsm.commands import integrity
 from fsm.commands.output import Format, emit, print_json, stdout, write_output
 from fsm.commands.runs import DbOption
+from fsm.views import resolve_run_id
 
 AuditOpener = Callable[[str | None], AuditQueries]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
@@ -39,6 +40,9 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
     app.add_typer(audit, name="audit")
     integrity.register(audit, open_audit, seal_now)
 
+    def full(queries: AuditQueries, run: str | None) -> str | None:
+        return resolve_run_id(queries.run_ids_starting, run) if run else None
+
     def filters(**kw: Any) -> AuditFilter:
         kw["since"], kw["until"] = _utc(kw["since"]), _utc(kw["until"])
         return AuditFilter(**kw)
@@ -58,9 +62,11 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         fmt: FormatOption = Format.TABLE,
     ) -> None:
         """Ledger rows, newest first, with guard decisions (in json)."""
-        query = filters(run_id=run, account_id=account, event=event, state=state, actor=actor,
-                        since=since, until=until, rejected=rejected, limit=limit)  # fmt: skip
-        rows = open_audit(db).transitions(query)
+        queries = open_audit(db)
+        query = filters(run_id=full(queries, run), account_id=account, event=event, state=state,
+                        actor=actor, since=since, until=until, rejected=rejected,
+                        limit=limit)  # fmt: skip
+        rows = queries.transitions(query)
         emit(rows, TRANSITION_COLUMNS, fmt, f"{len(rows)} transition(s)")
 
     @audit.command("rejected")
@@ -74,8 +80,10 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         fmt: FormatOption = Format.TABLE,
     ) -> None:
         """Every refused transition with the guard that refused it and why."""
-        query = filters(run_id=run, account_id=account, since=since, until=until, limit=limit)
-        rows = open_audit(db).rejected(query)
+        queries = open_audit(db)
+        query = filters(run_id=full(queries, run), account_id=account, since=since, until=until,
+                        limit=limit)  # fmt: skip
+        rows = queries.rejected(query)
         emit(rows, REJECTED_COLUMNS, fmt, f"{len(rows)} refused transition(s)")
 
     @audit.command("time-in-state")
@@ -110,7 +118,8 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
     ) -> None:
         """One JSON bundle: run, ledger, checkpoints, intents, definition, diagram, verification."""
-        bundle = open_audit(db).export(run)
+        queries = open_audit(db)
+        bundle = queries.export(resolve_run_id(queries.run_ids_starting, run))
         if output is None:
             print_json(bundle)
             return

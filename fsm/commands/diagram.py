@@ -15,7 +15,7 @@ from fsm.definition import trading_definition
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import InvalidInput
 from fsm.ports import RunStore
-from fsm.views import run_diagram
+from fsm.views import resolve_run_id, run_diagram
 
 StoreOpener = Callable[[str | None], RunStore]
 
@@ -35,7 +35,9 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         SVG and PNG are drawn by Graphviz (`dot`), which must be installed.
         """
         if run:
-            canonical, definition_hash, path = run_diagram(open_store(db), run)
+            store = open_store(db)
+            full_id = resolve_run_id(store.run_ids_starting, run)
+            canonical, definition_hash, path = run_diagram(store, full_id)
         else:
             current = trading_definition()
             canonical, definition_hash, path = (

@@ -12,6 +12,7 @@ from fsm.audit import UNANCHORED, AuditQueries, VerifyReport
 from fsm.commands.output import print_json, stderr, stdout
 from fsm.commands.runs import DbOption
 from fsm.digests import Anchors, generate_keys, load_public_key
+from fsm.views import resolve_run_id
 
 Sealer = Callable[[str | None, Path | None], dict[str, Any]]
 TAMPERED_EXIT = 8
@@ -39,7 +40,9 @@ def register(
             if digests is None or not public_key:
                 raise typer.BadParameter("--digests and --public-key go together")
             anchors = Anchors(digests, tuple(load_public_key(k) for k in public_key))
-        report = open_audit(db).verify(run, anchors)
+        queries = open_audit(db)
+        full_id = resolve_run_id(queries.run_ids_starting, run) if run else None
+        report = queries.verify(full_id, anchors)
         if as_json:
             print_json(report.as_json())
         else:

@@ -29,7 +29,7 @@ from fsm.ports import RunStore
 from fsm.records import LedgerEntry, Mode, RunRecord
 from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
-from fsm.views import run_details
+from fsm.views import resolve_run_id, run_details
 
 StoreOpener = Callable[[str | None], RunStore]
 PRICE_SLACK = timedelta(days=10)  # week-ends and holidays around the strategy's lookback
@@ -217,7 +217,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         settings = settings_from(db=db)
         store = open_store(settings.db)
         if run_id:
-            raise _drive_and_report(store, as_json, settings, lambda e: e.resume(run_id))
+            full_id = resolve_run_id(store.run_ids_starting, run_id)
+            raise _drive_and_report(store, as_json, settings, lambda e: e.resume(full_id))
         with Progress(enabled=not as_json) as observer:
             engine = build_engine(settings, store, None, observer)
             results = engine.expire_approvals()
@@ -230,7 +231,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         """Start a new run, linked to a failed one, from fresh data."""
         settings = settings_from(db=db)
         store = open_store(settings.db)
-        raise _drive_and_report(store, as_json, settings, lambda e: e.retry(run_id))
+        full_id = resolve_run_id(store.run_ids_starting, run_id)
+        raise _drive_and_report(store, as_json, settings, lambda e: e.retry(full_id))
 
     @app.command()
     def cancel(
@@ -241,8 +243,9 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
     ) -> None:
         """Cancel an unfinished run: it ends failed, with your name and reason in its ledger."""
         settings = settings_from(db=db)
-        engine = build_engine(settings, open_store(settings.db))
-        cancelled = engine.cancel(run_id, actor=actor, reason=reason)
+        store = open_store(settings.db)
+        full_id = resolve_run_id(store.run_ids_starting, run_id)
+        cancelled = build_engine(settings, store).cancel(full_id, actor=actor, reason=reason)
         stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
 
     @app.command()

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from fsm.errors import InvalidInput
 
-# Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines.
-stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines
+# unless COLUMNS says how wide the reader is.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+stdout = Console(soft_wrap=True, width=_WIDTH)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -63,6 +67,22 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) ->
     return out
 
 
+def compact(
+    rows: Sequence[dict[str, str]], columns: Sequence[str], title: str, *, wrap: bool
+) -> Table:
+    """A borderless table for people, like docker's and kubectl's: the last column takes
+    what is left of the terminal; without ``wrap`` every cell stays on one line."""
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                show_edge=False, header_style="bold")  # fmt: skip
+    for column in columns:
+        last = column == columns[-1]
+        out.add_column(column.upper(), no_wrap=not (wrap or last), overflow="fold" if wrap
+                       else "ellipsis", ratio=1 if last else None)  # fmt: skip
+    for row in rows:
+        out.add_row(*(row.get(c, "") for c in columns))
+    return out
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -81,8 +101,3 @@ RUN_COLUMNS = (
     "created_at",
     "updated_at",
 )
-LEDGER_COLUMNS = (
-    "seq", "event", "source", "target", "accepted", "actor", "occurred_at", "duration_ms",
-    "correlation_id", "causation_id", "error_type", "error_message",
-)  # fmt: skip
-ORDER_COLUMNS = ("client_order_id", "symbol", "side", "qty", "status", "broker_order_id")

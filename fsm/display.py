@@ -1,0 +1,133 @@
+"""How people read runs: short ids, one money format, one time format, guard decisions.
+
+Shared by the CLI tables and the console pages (JSON output keeps the full records): money
+is ``$1,234.56``, times are UTC ``2026-11-27 14:35:02``, durations ``850 ms``, ``4.2 s`` or
+``3 min 05 s``, and a guard decision reads ``✓ name`` or ``✗ name: reason``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fsm.views import short_id
+
+FAILURE_WIDTH = 60  # characters of a failure message a table row shows
+
+
+def money(value: Decimal | str | float | None) -> str:
+    if value is None or value == "":
+        return ""
+    amount = Decimal(str(value))
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def when(value: datetime | str | None) -> str:
+    """A UTC time to the second, as every table shows it."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def when_time(value: datetime | str) -> str:
+    """The time of day alone, where the date is shown once above."""
+    return when(value)[11:]
+
+
+def took(milliseconds: float | None) -> str:
+    if milliseconds is None:
+        return ""
+    if milliseconds < 1000:
+        return f"{milliseconds:.0f} ms"
+    seconds = milliseconds / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_row(run: dict[str, Any], *, full_ids: bool = False) -> dict[str, str]:
+    """One run as a table row that fits 80 columns (JSON keeps every field)."""
+    failure = run.get("failure") or {}
+    message = f"{failure.get('error_type', '')}: {failure.get('message', '')}" if failure else ""
+    ms = (_moment(run["updated_at"]) - _moment(run["created_at"])).total_seconds() * 1000
+    return {
+        "id": run["run_id"] if full_ids else short_id(run["run_id"]),
+        "state": run["state"] if run["status"] != "queued" else "queued",
+        "account": run["account_id"],
+        "mode": run["mode"],
+        "created": when(run["created_at"])[:16],
+        "took": took(ms) if run["status"] in ("done", "failed") else "",
+        "failure": message if full_ids else _clip(message, FAILURE_WIDTH),
+    }
+
+
+def _moment(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def guard_text(decision: dict[str, Any]) -> str:
+    mark = "✓" if decision["passed"] else "✗"
+    return f"{mark} {decision['name']}" + ("" if decision["passed"] else f": {decision['reason']}")
+
+
+def ledger_row(entry: dict[str, Any]) -> dict[str, str]:
+    """A ledger row for people: the move, who made it, each guard's decision, any error."""
+    target = entry["target"] or f"refused (stays {entry['source']})"
+    error = f"{entry['error_type']}: {entry['error_message']}" if entry["error_type"] else ""
+    return {
+        "seq": str(entry["seq"]),
+        "at": when(entry["occurred_at"]),
+        "transition": f"{entry['event']} by {entry['actor']}\n{entry['source'] or '∅'} → {target}",
+        "guards": "\n".join(guard_text(g) for g in entry["guards"]) or "—",
+        "took": took(entry["duration_ms"]),
+        "error": error,
+    }
+
+
+def order_row(order: dict[str, Any]) -> dict[str, str]:
+    filled = order.get("filled_qty")
+    return {
+        "order": order["client_order_id"],
+        "side": order["side"],
+        "symbol": order["symbol"],
+        "qty": str(order["qty"]),
+        "price": money(order.get("avg_price") or order.get("reference_price")),
+        "filled": "" if filled is None else str(filled),
+        "status": order["status"],
+    }
+
+
+def inputs_summary(checkpoints: list[dict[str, Any]]) -> list[str]:
+    """What the run decided on: signals, prices with their dates, the plan, the outcome."""
+    lines = []
+    for checkpoint in checkpoints:
+        output, state = checkpoint["output"], checkpoint["state"]
+        if "targets" in output:
+            weights = ", ".join(f"{t['symbol']} {Decimal(t['weight']):.0%}"
+                                for t in output["targets"])  # fmt: skip
+            lines.append(f"signals ({output['strategy']}, as of {output['as_of']}): {weights}")
+        elif "max_drift" in output:
+            lines.append(
+                f"analysis: portfolio {money(output['portfolio_value'])}, cash "
+                f"{money(output['cash'])}, drift {Decimal(output['max_drift']):.2%} "
+                f"(threshold {Decimal(output['drift_threshold']):.2%})"
+            )
+        elif "items" in output:
+            trades = [i for i in output["items"] if i["action"] != "HOLD"]
+            dates = sorted(set(output.get("price_dates", {}).values())) or [output["as_of"]]
+            lines.append(f"plan: {len(trades)} trade(s) on prices of {', '.join(dates)}, "
+                         f"portfolio {money(output['portfolio_value'])}")  # fmt: skip
+        elif "outcome" in output:
+            lines.append(f"execution: {output['outcome']}, {output['succeeded']} of "
+                         f"{output['placed']} order(s) succeeded")  # fmt: skip
+        else:
+            lines.append(f"{state}: {', '.join(sorted(output))}")
+    return lines
