@@ -6,12 +6,11 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -68,19 +67,45 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) ->
 
 
 def compact(
-    rows: Sequence[dict[str, str]], columns: Sequence[str], title: str, *, wrap: bool
+    rows: Sequence[dict[str, str]],
+    columns: Sequence[str],
+    title: str,
+    *,
+    wrap: bool,
+    widths: Mapping[str, tuple[int, int]] | None = None,
 ) -> Table:
-    """A borderless table for people, like docker's and kubectl's: the last column takes
-    what is left of the terminal; without ``wrap`` every cell stays on one line."""
-    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                show_edge=False, header_style="bold")  # fmt: skip
+    """A borderless table for people, like docker's and kubectl's. Without ``wrap`` every row
+    stays on one line of the terminal: columns are cut (…) to their bounds in ``widths``
+    (min, max), and the last column takes what is left."""
+    out = Table(title=title, title_justify="left", box=None, pad_edge=False, padding=(0, 2, 0, 0),
+                header_style="bold")  # fmt: skip
+    fitted = {} if wrap else _fit(rows, columns, widths or {}, stdout.width)
     for column in columns:
-        last = column == columns[-1]
-        out.add_column(column.upper(), no_wrap=not (wrap or last), overflow="fold" if wrap
-                       else "ellipsis", ratio=1 if last else None)  # fmt: skip
+        out.add_column(column.upper(), no_wrap=not wrap, overflow="fold" if wrap else "ellipsis",
+                       width=fitted.get(column))  # fmt: skip
     for row in rows:
         out.add_row(*(row.get(c, "") for c in columns))
     return out
+
+
+def _fit(
+    rows: Sequence[dict[str, str]],
+    columns: Sequence[str],
+    bounds: Mapping[str, tuple[int, int]],
+    total: int,
+) -> dict[str, int]:
+    """Column widths that fit ``total``: each as wide as its content within its bounds, then
+    the widest shrunk towards its minimum while the row is too long."""
+    natural = {c: max([len(c), *(len(r.get(c, "")) for r in rows)]) for c in columns}
+    width = {c: min(natural[c], bounds.get(c, (0, natural[c]))[1]) for c in columns}
+    room = total - 2 * len(columns)  # two spaces after each column
+    while sum(width.values()) > room:
+        shrinkable = [c for c in columns if width[c] > bounds.get(c, (len(c), 0))[0]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda c: width[c])
+        width[widest] -= 1
+    return width
 
 
 def _cell(value: Any) -> str:

@@ -34,7 +34,10 @@ def _known_state(value: str | None) -> str | None:
 
 
 LIST_COLUMNS = ("id", "state", "account", "mode", "created", "took", "failure")
-LEDGER_COLUMNS = ("seq", "at", "transition", "guards", "took", "error")
+# (min, max) widths that keep a run on one line of an 80-column terminal
+LIST_WIDTHS = {"id": (12, 12), "state": (6, 17), "account": (7, 14), "mode": (5, 12),
+               "created": (16, 16), "took": (4, 8), "failure": (7, 60)}  # fmt: skip
+LEDGER_COLUMNS = ("seq", "at", "transition", "guards", "took")  # the failure is shown above
 ORDER_COLUMNS = ("order", "side", "symbol", "qty", "price", "filled", "status")
 
 
@@ -74,7 +77,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
             emit(rows, RUN_COLUMNS, fmt, "")
             return
         shown = [run_row(r, full_ids=no_trunc) for r in rows]
-        stdout.print(compact(shown, LIST_COLUMNS, f"{len(rows)} run(s)", wrap=no_trunc))
+        stdout.print(compact(shown, LIST_COLUMNS, f"{len(rows)} run(s)", wrap=no_trunc,
+                             widths=LIST_WIDTHS))  # fmt: skip
 
     @runs.command("show")
     def show(
@@ -144,7 +148,7 @@ def print_details(details: dict[str, Any]) -> None:
     if inputs:
         stdout.print("inputs", style="bold")
         for line in inputs:
-            stdout.print(f"  {line}", markup=False, highlight=False)
+            stdout.print(f"  {line}", markup=False, highlight=False, soft_wrap=False)
     ledger = [ledger_row(e) | {"at": when_time(e["occurred_at"])} for e in details["ledger"]]
     stdout.print(compact(ledger, _filled(ledger, LEDGER_COLUMNS), "ledger (UTC)", wrap=True))
     orders = [order_row(o) for o in details["orders"]]

@@ -21,18 +21,20 @@ class Cli:
             "TRADEFSM_PAPER_DB": str(folder / "paper.db"),
         }
 
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, code: int = 0, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "fsm", *args],
-            capture_output=True, text=True, env=self.env, cwd=self.folder, timeout=120,
-            check=False,
+            capture_output=True, text=True, env=self.env | (env_extra or {}), cwd=self.folder,
+            timeout=120, check=False,
         )  # fmt: skip
         assert done.returncode == code, (done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done
 
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, code=code).stdout)
+    def json(self, *args: str, code: int = 0, env_extra: dict[str, str] | None = None) -> Any:
+        return json.loads(self(*args, code=code, env_extra=env_extra).stdout)
 
 
 @pytest.fixture
