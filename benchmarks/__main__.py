@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition", "resume", "audit", "scale", "facade")
+BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup")
 
 
 def main() -> int:

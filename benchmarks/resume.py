@@ -24,7 +24,7 @@ from fsm.definition import trading_definition
 from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.ids import UuidFactory
-from fsm.records import Mode
+from fsm.kinds import Mode
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from fsm.commands.lifecycle import build_engine
+from fsm.commands.embedded import build_engine
 from fsm.engine import RunRequest
 from fsm.settings import Settings
 from persistence import migrate

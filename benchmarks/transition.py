@@ -27,12 +27,12 @@ from fsm.clock import SystemClock
 from fsm.commitments import checkpoint_digest, identity_digest, outcome_digest
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.ids import UuidFactory
+from fsm.kinds import Mode
 from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
     Checkpoint,
     LedgerEntry,
-    Mode,
     PriceSnapshot,
     RunRecord,
     SignalSet,

@@ -4,49 +4,119 @@ The public API: the engine and its ports, settings, the records that cross ports
 The SQL store lives in ``persistence``; the legacy drop-in facade in ``fsm.compat``.
 """
 
-from fsm.clock import Clock, FixedClock, SystemClock
-from fsm.definition import MachineDefinition, trading_definition
-from fsm.engine import Engine, Ports, RunRequest
-from fsm.errors import (
-    ApprovalExpired,
-    BrokerRejected,
-    ConcurrentModification,
-    GuardRejected,
-    IllegalTransition,
-    InvalidInput,
-    InvalidStepOutput,
-    MachineDefinitionError,
-    RunAlreadyActive,
-    RunLeased,
-    RunNotFound,
-    RunNotResumable,
-    SchemaNotCurrent,
-    StaleRun,
-    StepTimeout,
-    StorageError,
-    TradeFsmError,
-    TransientError,
-)
-from fsm.ids import IdFactory, SequentialIdFactory, UuidFactory
-from fsm.machines.specs import TRADING_SPECS
-from fsm.ports import Broker, MarketData, Notifier, RunStore, SignalSource
-from fsm.records import (
-    AccountSnapshot,
-    AllocationAnalysis,
-    ExecutionReport,
-    GuardDecision,
-    LedgerEntry,
-    Mode,
-    OrderIntent,
-    PriceSnapshot,
-    RebalancePlan,
-    RunRecord,
-    RunStatus,
-    SignalSet,
-)
-from fsm.settings import Settings, load_settings
-from fsm.spec import SpecSet, StateSpec
-from fsm.worker import Worker
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below, imported on first use (``import fsm`` stays cheap)
+    from fsm.clock import Clock, FixedClock, SystemClock
+    from fsm.definition import MachineDefinition, trading_definition
+    from fsm.engine import Engine, Ports, RunRequest
+    from fsm.errors import (
+        ApprovalExpired,
+        BrokerRejected,
+        ConcurrentModification,
+        GuardRejected,
+        IllegalTransition,
+        InvalidInput,
+        InvalidStepOutput,
+        MachineDefinitionError,
+        RunAlreadyActive,
+        RunLeased,
+        RunNotFound,
+        RunNotResumable,
+        SchemaNotCurrent,
+        StaleRun,
+        StepTimeout,
+        StorageError,
+        TradeFsmError,
+        TransientError,
+    )
+    from fsm.ids import IdFactory, SequentialIdFactory, UuidFactory
+    from fsm.kinds import Mode, RunStatus
+    from fsm.machines.specs import TRADING_SPECS
+    from fsm.ports import Broker, MarketData, Notifier, RunStore, SignalSource
+    from fsm.records import (
+        AccountSnapshot,
+        AllocationAnalysis,
+        ExecutionReport,
+        GuardDecision,
+        LedgerEntry,
+        OrderIntent,
+        PriceSnapshot,
+        RebalancePlan,
+        RunRecord,
+        SignalSet,
+    )
+    from fsm.settings import Settings, load_settings
+    from fsm.spec import SpecSet, StateSpec
+    from fsm.worker import Worker
+
+_WHERE = {
+    "AccountSnapshot": "fsm.records",
+    "AllocationAnalysis": "fsm.records",
+    "ApprovalExpired": "fsm.errors",
+    "Broker": "fsm.ports",
+    "BrokerRejected": "fsm.errors",
+    "Clock": "fsm.clock",
+    "ConcurrentModification": "fsm.errors",
+    "Engine": "fsm.engine",
+    "ExecutionReport": "fsm.records",
+    "FixedClock": "fsm.clock",
+    "GuardDecision": "fsm.records",
+    "GuardRejected": "fsm.errors",
+    "IdFactory": "fsm.ids",
+    "IllegalTransition": "fsm.errors",
+    "InvalidInput": "fsm.errors",
+    "InvalidStepOutput": "fsm.errors",
+    "LedgerEntry": "fsm.records",
+    "MachineDefinition": "fsm.definition",
+    "MachineDefinitionError": "fsm.errors",
+    "MarketData": "fsm.ports",
+    "Mode": "fsm.kinds",
+    "Notifier": "fsm.ports",
+    "OrderIntent": "fsm.records",
+    "Ports": "fsm.engine",
+    "PriceSnapshot": "fsm.records",
+    "RebalancePlan": "fsm.records",
+    "RunAlreadyActive": "fsm.errors",
+    "RunLeased": "fsm.errors",
+    "RunNotFound": "fsm.errors",
+    "RunNotResumable": "fsm.errors",
+    "RunRecord": "fsm.records",
+    "RunRequest": "fsm.engine",
+    "RunStatus": "fsm.kinds",
+    "RunStore": "fsm.ports",
+    "SchemaNotCurrent": "fsm.errors",
+    "SequentialIdFactory": "fsm.ids",
+    "Settings": "fsm.settings",
+    "SignalSet": "fsm.records",
+    "SignalSource": "fsm.ports",
+    "SpecSet": "fsm.spec",
+    "StaleRun": "fsm.errors",
+    "StateSpec": "fsm.spec",
+    "StepTimeout": "fsm.errors",
+    "StorageError": "fsm.errors",
+    "SystemClock": "fsm.clock",
+    "TRADING_SPECS": "fsm.machines.specs",
+    "TradeFsmError": "fsm.errors",
+    "TransientError": "fsm.errors",
+    "UuidFactory": "fsm.ids",
+    "Worker": "fsm.worker",
+    "load_settings": "fsm.settings",
+    "trading_definition": "fsm.definition",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (PEP 562)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'fsm' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TRADING_SPECS",

@@ -1,5 +1,6 @@
-"""The composition root: wires settings, the SQL store, the paper broker and the engine.
+"""The `tradefsm` command: its options, exit codes and one-line errors.
 
+The database side is wired in ``fsm.wiring``, imported only by commands that need it.
 Commands stay thin: parse, call one library function, print. Expected errors become one line
 on stderr and an exit code per family (see ``EXIT_CODES``), never a traceback.
 """
@@ -8,17 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
-from importlib import metadata
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 
-from fsm.clock import SystemClock
 from fsm.commands import approval, audit, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import Format, emit, stderr, stdout
-from fsm.digests import load_private_key
+from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
     ConcurrentModification,
     DatabaseUnavailable,
@@ -34,12 +34,6 @@ from fsm.errors import (
 )
 from fsm.failpoints import armed_failpoints
 from fsm.log import configure_logging
-from fsm.settings import CONFIG_FILE
-from persistence import migrate
-from persistence.audit import SqlAudit
-from persistence.engine import make_engine
-from persistence.ridethrough import RideThrough
-from persistence.store import SqlRunStore
 
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (IdempotencyConflict, 10),
@@ -64,6 +58,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from importlib import metadata
+
         print(f"tradefsm {metadata.version('tradefsm')}")
         raise typer.Exit()
 
@@ -100,71 +96,25 @@ app.add_typer(db_app, name="db")
 DbOption = runs.DbOption
 
 
-_settings = lifecycle.settings_from
+def _wiring() -> ModuleType:
+    return import_module("fsm.wiring")  # on first use: see fsm.wiring
 
 
-def _engine(url: str, read_only: bool = False) -> Any:
-    settings = _settings(db=url)
-    return _cached_engine(
-        url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name,
-        read_only,
-    )  # fmt: skip
+def open_store(db: str | None) -> Any:
+    return _wiring().open_store(db)
 
 
-@cache
-def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
-    engine = make_engine(
-        url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
-        application_name=name,
-    )  # fmt: skip
-    _OPENED.append(engine)
-    return engine
+def open_reader(db: str | None) -> Any:
+    return _wiring().open_reader(db)
 
 
-_OPENED: list[Any] = []  # engines and stores to close at exit (SQLite checkpoints its WAL then)
-
-
-def _close_databases() -> None:
-    for opened in reversed(_OPENED):
-        (opened.close if isinstance(opened, SqlRunStore) else opened.dispose)()
-
-
-def open_store(db: str | None) -> SqlRunStore:
-    """The run database at head revision (refuses an older schema); a driver's writes ride
-    through database faults for TRADEFSM_DB_RETRY_SECONDS."""
-    settings = _settings(db=db)
-    engine = _engine(settings.db)
-    migrate.ensure_current(engine)
-    store = SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
-    _OPENED.append(store)
-    return store
-
-
-def open_reader(db: str | None) -> SqlRunStore:
-    """The run database at head revision, opened read-only: reads never write."""
-    engine = _engine(_settings(db=db).db, read_only=True)
-    migrate.ensure_current(engine)
-    return SqlRunStore(engine, RideThrough(budget_seconds=0))  # a reader fails at once
-
-
-def open_audit(db: str | None) -> SqlAudit:
-    """Audit queries on the run database at head revision, read-only."""
-    return SqlAudit(open_reader(db).engine)
+def open_audit(db: str | None) -> Any:
+    return _wiring().open_audit(db)
 
 
 def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
-    """Sign a digest of the runs changed since the last one (`audit seal`)."""
-    settings = _settings(db=db)
-    if settings.audit_signing_key is None:
-        raise InvalidConfiguration(
-            "no signing key: set TRADEFSM_AUDIT_SIGNING_KEY to the private key file written by "
-            "`tradefsm audit keygen`"
-        )
-    folder = out or settings.audit_digest_dir
-    if folder is None:
-        raise InvalidConfiguration("no digest folder: pass --out or set TRADEFSM_AUDIT_DIGEST_DIR")
-    key = load_private_key(settings.audit_signing_key)
-    return SqlAudit(open_store(db).engine).seal(key, SystemClock().now(), folder)
+    result: dict[str, Any] = _wiring().seal_now(db, out)
+    return result
 
 
 runs.register(app, open_reader)
@@ -179,7 +129,8 @@ paper.register(app)
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the run database to the newest schema."""
-    engine = _engine(_settings(db=db).db)
+    wiring, migrate = _wiring(), import_module("persistence.migrate")
+    engine = wiring.engine_for(wiring.settings_from(db=db).db)
     migrate.upgrade(engine)
     stdout.print(f"database at {', '.join(migrate.current_revisions(engine))} (head)")
 
@@ -189,7 +140,8 @@ def db_history(
     db: DbOption = None, fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE
 ) -> None:
     """List the schema migrations, newest first, marking the one the database is at."""
-    rows = migrate.history(_engine(_settings(db=db).db, read_only=True))
+    wiring, migrate = _wiring(), import_module("persistence.migrate")
+    rows = migrate.history(wiring.engine_for(wiring.settings_from(db=db).db, read_only=True))
     for row in rows:
         row["current"] = "← current" if row["current"] and fmt is Format.TABLE else row["current"]
     emit(rows, ("revision", "down_revision", "message", "current"), fmt, "migrations")
@@ -198,14 +150,18 @@ def db_history(
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database."""
-    current = migrate.current_revisions(_engine(_settings(db=db).db, read_only=True))
+    wiring, migrate = _wiring(), import_module("persistence.migrate")
+    current = migrate.current_revisions(
+        wiring.engine_for(wiring.settings_from(db=db).db, read_only=True)
+    )
     stdout.print(", ".join(current) or "empty (run `tradefsm db upgrade`)")
 
 
 @db_app.command("check")
 def db_check(db: DbOption = None) -> None:
     """Exit 0 when the database is at head and matches the tables in code."""
-    engine = _engine(_settings(db=db).db)
+    wiring, migrate = _wiring(), import_module("persistence.migrate")
+    engine = wiring.engine_for(wiring.settings_from(db=db).db)
     migrate.ensure_current(engine)
     differences = migrate.drift(engine)
     if differences:
@@ -226,7 +182,8 @@ def main() -> None:
         try:
             app()
         finally:
-            _close_databases()
+            if "fsm.wiring" in sys.modules:
+                _wiring().close_databases()
     except TradeFsmError as exc:
         message = exc.message
         if isinstance(exc, DatabaseUnavailable) and exc.run_id:

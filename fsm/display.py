@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fsm.views import short_id
+from fsm.runids import short_id
 
 FAILURE_WIDTH = 60  # characters of a failure message a table row shows
 

@@ -21,10 +21,11 @@ from fsm.errors import (
     TradeFsmError,
 )
 from fsm.guards import GuardContext, evaluate
+from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import seal
 from fsm.ports import RunContext
-from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, RunStatus, StepAttempt
+from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, StepAttempt
 from fsm.redaction import redact
 from fsm.resume import deadline_passed
 from fsm.runtime import Runtime

@@ -31,11 +31,12 @@ from fsm.errors import (
 )
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
+from fsm.kinds import Mode, RunStatus
 from fsm.leases import owner_id, owner_is_gone
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
-from fsm.records import LedgerEntry, Mode, RunRecord, RunStatus
+from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime

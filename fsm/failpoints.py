@@ -12,7 +12,6 @@ import signal
 from collections import Counter
 from functools import cache
 
-from fsm.definition import trading_definition
 from fsm.errors import InvalidConfiguration
 
 ENV = "TRADEFSM_FAILPOINTS"
@@ -29,6 +28,8 @@ ENGINE_POINTS = (
 
 def all_failpoints() -> tuple[str, ...]:
     """Every failpoint name: one after each transition's commit, then the engine's own."""
+    from fsm.definition import trading_definition  # noqa: PLC0415  # the CLI asks at start-up
+
     events = ("created", *trading_definition().events)
     return tuple(f"transition.{event}" for event in events) + ENGINE_POINTS
 
@@ -36,6 +37,8 @@ def all_failpoints() -> tuple[str, ...]:
 @cache
 def armed_failpoints() -> dict[str, int]:
     raw = os.environ.get(ENV, "")
+    if not raw:
+        return {}
     armed: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
         name, _, nth = item.partition("@")

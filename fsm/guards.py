@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from fsm.kinds import Mode
 from fsm.records import (
     AllocationAnalysis,
     ExecutionReport,
     GuardDecision,
-    Mode,
     Outcome,
     RebalancePlan,
     Side,

@@ -10,27 +10,44 @@ from __future__ import annotations
 import logging
 import sys
 
-import structlog
+
+class _Rendered(logging.Formatter):
+    """Renders records with structlog, imported at the first record (a quiet command, such
+    as `--help` or a run on a terminal at WARNING, never pays for the import)."""
+
+    def __init__(self, use_json: bool, colors: bool) -> None:
+        super().__init__()
+        self.use_json, self.colors = use_json, colors
+        self._inner: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._inner is None:
+            self._inner = _structlog_formatter(self.use_json, self.colors)
+        return self._inner.format(record)
+
+
+def _structlog_formatter(use_json: bool, colors: bool) -> logging.Formatter:
+    import structlog  # noqa: PLC0415  # see _Rendered
+
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=colors)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     use_json = not sys.stderr.isatty() if json is None else json
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
-        if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.ExtraAdder(),
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        )
-    )
+    handler.setFormatter(_Rendered(use_json, colors=sys.stderr.isatty()))
     library = logging.getLogger("tradefsm")
     library.handlers[:] = [handler]
     library.setLevel(level.upper())

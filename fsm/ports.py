@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from fsm.kinds import Mode
 from fsm.records import (
     AccountSnapshot,
     Checkpoint,
@@ -15,7 +16,6 @@ from fsm.records import (
     IntentEvent,
     IntentUpdate,
     LedgerEntry,
-    Mode,
     OrderAck,
     OrderIntent,
     OrderStatus,

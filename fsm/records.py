@@ -9,23 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fsm.kinds import Mode, RunStatus
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class Mode(StrEnum):
-    PAPER = "paper"
-    LIVE = "live"
-    DRY_RUN = "dry-run"
-    SIGNALS_ONLY = "signals-only"
-
-
-class RunStatus(StrEnum):
-    QUEUED = "queued"  # submitted, waiting for a worker
-    ACTIVE = "active"
-    DONE = "done"
-    FAILED = "failed"
 
 
 class Side(StrEnum):

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
@@ -201,11 +202,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(s.strip().upper() for s in value.split(",") if s.strip())
         return value
-
-
-CONFIG_FILE: ContextVar[Path | None] = ContextVar("tradefsm_config_file", default=None)
-"""The TOML file settings are read from, below the environment: set by the CLI alone (the
-library reads no file it was not given)."""
 
 
 def _file_values() -> dict[str, object]:

@@ -5,41 +5,13 @@ Views read through the ``RunStore`` port only, so every entry point shows the sa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fsm.diagram import Path
 from fsm.engine import SPEC_SET_PARAM
-from fsm.errors import AmbiguousRunId, RunNotFound
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
 from fsm.records import RunRecord
-
-RUN_ID_PREFIX = "run_"
-SHORT_ID = 12  # "run_" and 8 hex digits: unique among millions of runs in practice
-
-
-def short_id(run_id: str) -> str:
-    """The id as tables show it; any unique prefix is accepted back (see resolve_run_id)."""
-    return run_id[:SHORT_ID]
-
-
-def resolve_run_id(lookup: Callable[[str, int], list[str]], text: str) -> str:
-    """The run id that ``text`` names: the id itself or a unique prefix of it, with or
-    without ``run_`` (as git and docker take id prefixes). RunNotFound when none matches,
-    AmbiguousRunId (listing a few) when several do."""
-    prefix = text if text.startswith(RUN_ID_PREFIX) else RUN_ID_PREFIX + text
-    found = lookup(prefix, 6)
-    if text in found or prefix in found:
-        return text if text in found else prefix
-    if not found:
-        raise RunNotFound(
-            f"no run {text!r}: `tradefsm runs list` shows the known runs", run_id=text
-        )
-    if len(found) > 1:
-        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
-        raise AmbiguousRunId(f"run id prefix {text!r} matches several runs: {shown}; type more")
-    return found[0]
 
 
 def run_details(store: RunStore, run_id: str) -> dict[str, Any]:

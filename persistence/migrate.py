@@ -1,44 +1,58 @@
-"""Alembic driven from code: ``tradefsm db upgrade|current|check`` and the head check."""
+"""Alembic driven from code: ``tradefsm db upgrade|current|check`` and the head check.
+
+Alembic is imported by the functions that migrate or inspect; the check every command makes
+(``ensure_current``) reads the version table with SQLAlchemy alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 import migrations
 from fsm.errors import SchemaNotCurrent
 from persistence.errors import translate_errors
-from persistence.tables import metadata  # the tables register themselves on it
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+HEAD_REVISION = "0004"  # the newest migration (a test holds it to migrations/versions)
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
 
 
+def _scripts(engine: Engine) -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine))
+
+
 def head_revisions(engine: Engine) -> tuple[str, ...]:
-    return tuple(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    return tuple(_scripts(engine).get_heads())
 
 
 def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at (Alembic's version table), without loading Alembic."""
     with translate_errors(), engine.connect() as conn:
-        return tuple(MigrationContext.configure(conn).get_current_heads())
+        if not inspect(conn).has_table("alembic_version"):
+            return ()
+        return tuple(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def history(engine: Engine) -> list[dict[str, str | bool]]:
     """Every migration, newest first, and whether the database is at it."""
     current = set(current_revisions(engine))
-    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    scripts = _scripts(engine)
     return [
         {"revision": s.revision, "down_revision": str(s.down_revision or ""),
          "message": s.doc or "", "current": s.revision in current}
@@ -48,8 +62,7 @@ def history(engine: Engine) -> list[dict[str, str | bool]]:
 
 def _refuse_unknown(engine: Engine) -> None:
     """A database migrated by a newer tradefsm (or something else) is left untouched."""
-    scripts = ScriptDirectory.from_config(alembic_config(engine))
-    known = {s.revision for s in scripts.walk_revisions()}
+    known = {s.revision for s in _scripts(engine).walk_revisions()}
     unknown = [r for r in current_revisions(engine) if r not in known]
     if unknown:
         raise SchemaNotCurrent(
@@ -59,24 +72,35 @@ def _refuse_unknown(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     _refuse_unknown(engine)
     with translate_errors():
         command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     with translate_errors():
         command.downgrade(alembic_config(engine), revision)
 
 
 def drift(engine: Engine) -> list[object]:
     """Differences between the tables in code and the migrated database (empty: no drift)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from persistence.tables import metadata  # the tables register themselves on it
+
     with translate_errors(), engine.connect() as conn:
         return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
 def ensure_current(engine: Engine) -> None:
-    """Refuse a database that is not at the head revision."""
+    """Refuse a database that is not at the head revision (Alembic loads only to say why)."""
+    if current_revisions(engine) == (HEAD_REVISION,):
+        return
     _refuse_unknown(engine)
     current, heads = current_revisions(engine), head_revisions(engine)
     if set(current) != set(heads):

@@ -9,13 +9,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, func, insert, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fsm import digests
 from fsm.audit import Finding, VerifyReport
 from fsm.digests import Anchors
 from fsm.errors import RunNotFound
+from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.tables import digests as digest_table
 from persistence.tables import runs, sealed_heads
@@ -63,10 +62,10 @@ def _changed_runs(conn: Connection) -> list[tuple[str, int, str]]:
 def _remember(conn: Connection, changed: list[tuple[str, int, str]]) -> None:
     if not changed:
         return
-    upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(sealed_heads)
-    stmt = upsert.on_conflict_do_update(
+    insert = upsert(conn.dialect, sealed_heads)
+    stmt = insert.on_conflict_do_update(
         index_elements=[sealed_heads.c.run_id],
-        set_={"seq": upsert.excluded.seq, "head_hash": upsert.excluded.head_hash},
+        set_={"seq": insert.excluded.seq, "head_hash": insert.excluded.head_hash},
     )
     conn.execute(stmt, [{"run_id": r, "seq": s, "head_hash": h} for r, s, h in changed])
 

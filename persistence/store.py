@@ -20,8 +20,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import (
@@ -45,6 +43,7 @@ from fsm.records import (
 )
 from persistence import intents as stored_intents
 from persistence import mapping
+from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
 from persistence.ridethrough import RideThrough
@@ -124,8 +123,7 @@ class SqlRunStore:
         if definition.definition_hash in self._known_definitions:
             return  # stored already: definitions are never deleted
         # Insert-or-ignore: processes starting together on a new database may race here.
-        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = dialect_insert(definitions).on_conflict_do_nothing(
+        stmt = upsert(self.engine.dialect, definitions).on_conflict_do_nothing(
             index_elements=[definitions.c.definition_hash]
         )
         with translate_errors(), self.engine.begin() as conn:

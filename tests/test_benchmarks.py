@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, facade, resume, scale, transition
+from benchmarks import audit, facade, resume, scale, startup, transition
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -33,3 +33,9 @@ def test_scale_benchmark_runs_on_the_test_cluster(
     result = scale.run(quick=True)
     assert {"runs_per_s_1", "runs_per_s_2", "runs_per_s_4", "ratio_2_to_1"} <= set(result)
     assert result["runs_per_s_1"] > 0
+
+
+def test_startup_benchmark_reports_each_command_and_the_floor() -> None:
+    result = startup.run(quick=True)
+    assert {"python_ms", "help_ms", "version_ms", "dry_run_ms"} <= set(result)
+    assert result["dry_run_ms"] > result["python_ms"] > 0

@@ -14,6 +14,7 @@ from fsm.errors import (
     RunNotFound,
     RunNotResumable,
 )
+from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.ports import RunFilter
 from fsm.records import (
@@ -24,7 +25,6 @@ from fsm.records import (
     IntentUpdate,
     LedgerEntry,
     RunRecord,
-    RunStatus,
     StepAttempt,
     StoredIntent,
 )

@@ -6,17 +6,8 @@ from typing import Annotated
 
 import typer
 
-from fsm.commands.lifecycle import (
-    JsonOption,
-    Progress,
-    StoreOpener,
-    build_engine,
-    exit_for,
-    report,
-    settings_from,
-)
-from fsm.commands.runs import DbOption
-from fsm.views import resolve_run_id
+from fsm.commands.lifecycle import JsonOption, embedded
+from fsm.commands.runs import DbOption, StoreOpener
 
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
 ActorOption = Annotated[str, typer.Option(help="Who decides (kept in the ledger).")]
@@ -25,15 +16,16 @@ ActorOption = Annotated[str, typer.Option(help="Who decides (kept in the ledger)
 def register(app: typer.Typer, open_store: StoreOpener) -> None:
     def decide(decision: str, run_id: str, actor: str, reason: str, db: str | None,
                as_json: bool) -> None:  # fmt: skip
-        settings = settings_from(db=db)
+        e = embedded()
+        settings = e.settings_from(db=db)
         store = open_store(settings.db)
-        full_id = resolve_run_id(store.run_ids_starting, run_id)
-        with Progress(enabled=not as_json) as observer:
-            engine = build_engine(settings, store, None, observer)
+        full_id = e.full_id(store, run_id)
+        with e.Progress(enabled=not as_json) as observer:
+            engine = e.build_engine(settings, store, None, observer)
             act = engine.approve if decision == "approve" else engine.reject
             result = act(full_id, actor=actor, reason=reason)
-        report(store, result, as_json)
-        raise exit_for(result)
+        e.report(store, result, as_json)
+        raise e.exit_for(result)
 
     @app.command()
     def approve(

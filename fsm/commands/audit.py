@@ -15,7 +15,7 @@ from fsm.audit import AuditFilter, AuditQueries
 from fsm.commands import integrity
 from fsm.commands.output import Format, emit, print_json, stdout, write_output
 from fsm.commands.runs import DbOption
-from fsm.views import resolve_run_id
+from fsm.runids import resolve_run_id
 
 AuditOpener = Callable[[str | None], AuditQueries]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fsm.commands.output import stdout, write_output
-from fsm.commands.runs import DbOption
-from fsm.definition import trading_definition
+from fsm.commands.runs import DbOption, StoreOpener
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import InvalidInput
-from fsm.ports import RunStore
-from fsm.views import resolve_run_id, run_diagram
-
-StoreOpener = Callable[[str | None], RunStore]
 
 
 def register(app: typer.Typer, open_store: StoreOpener) -> None:
@@ -34,6 +28,10 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
 
         SVG and PNG are drawn by Graphviz (`dot`), which must be installed.
         """
+        from fsm.definition import trading_definition
+        from fsm.runids import resolve_run_id
+        from fsm.views import run_diagram
+
         if run:
             store = open_store(db)
             full_id = resolve_run_id(store.run_ids_starting, run)

@@ -11,8 +11,7 @@ import typer
 from fsm.audit import UNANCHORED, AuditQueries, VerifyReport
 from fsm.commands.output import print_json, stderr, stdout
 from fsm.commands.runs import DbOption
-from fsm.digests import Anchors, generate_keys, load_public_key
-from fsm.views import resolve_run_id
+from fsm.runids import resolve_run_id
 
 Sealer = Callable[[str | None, Path | None], dict[str, Any]]
 TAMPERED_EXIT = 8
@@ -39,6 +38,8 @@ def register(
         if digests is not None or public_key:
             if digests is None or not public_key:
                 raise typer.BadParameter("--digests and --public-key go together")
+            from fsm.digests import Anchors, load_public_key
+
             anchors = Anchors(digests, tuple(load_public_key(k) for k in public_key))
         queries = open_audit(db)
         full_id = resolve_run_id(queries.run_ids_starting, run) if run else None
@@ -54,6 +55,8 @@ def register(
         out: Annotated[Path, typer.Option(help="Folder for the key pair.")],
     ) -> None:
         """Write an Ed25519 key pair for signing digests (private key file mode 0600)."""
+        from fsm.digests import generate_keys
+
         private, public = generate_keys(out)
         stdout.print(f"private key {private} (keep it off the database host's backups; set "
                      f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public} (give it to "

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fsm.adapters.paper_broker import DEFAULT_CASH, PaperBroker
 from fsm.commands.output import Format, emit, stdout
 from fsm.errors import InvalidInput
-from fsm.settings import load_settings
+
+if TYPE_CHECKING:
+    from fsm.adapters.paper_broker import PaperBroker
 
 PaperDbOption = Annotated[
     Path | None,
@@ -28,6 +29,9 @@ AccountOption = Annotated[
 def open_paper(
     path: Path | None, account: str | None = None, *, read_only: bool = False
 ) -> PaperBroker:
+    from fsm.adapters.paper_broker import PaperBroker
+    from fsm.settings import load_settings
+
     settings = load_settings()
     return PaperBroker(
         path or settings.paper_db, account_id=account or settings.account_id, read_only=read_only
@@ -69,8 +73,11 @@ def register(app: typer.Typer) -> None:
         paper_db: PaperDbOption = None,
         account: AccountOption = None,
         cash: Annotated[
-            Decimal, typer.Option(min=0, help="Starting cash in dollars.")
-        ] = DEFAULT_CASH,
+            Decimal | None,
+            typer.Option(
+                min=0, help="Starting cash in dollars (default: the paper broker's, 100000)."
+            ),
+        ] = None,
         every_account: Annotated[
             bool, typer.Option("--all", help="Every account in the file (needs --yes).")
         ] = False,
@@ -79,7 +86,10 @@ def register(app: typer.Typer) -> None:
         """Forget one paper account's orders and positions and give it CASH dollars again."""
         if every_account and not yes:
             raise InvalidInput("--all forgets every account in the paper file: add --yes")
+        from fsm.adapters.paper_broker import DEFAULT_CASH
+
         broker = open_paper(paper_db, account)
+        cash = DEFAULT_CASH if cash is None else cash
         broker.reset(cash, every_account=every_account)
         which = "every account" if every_account else f"account {broker.account_id}"
         stdout.print(f"paper {which} reset in {broker.path}: cash ${cash}, no positions",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fsm.commands.integrity import Sealer
 from fsm.commands.lifecycle import (
     AccountOption,
     AsOfOption,
@@ -14,16 +14,14 @@ from fsm.commands.lifecycle import (
     JsonOption,
     KeyOption,
     ModeOption,
-    StoreOpener,
-    build_engine,
-    run_request,
-    sealer_for,
-    settings_from,
+    embedded,
 )
 from fsm.commands.output import print_json, stdout
-from fsm.commands.runs import DbOption
-from fsm.records import Mode
-from fsm.worker import Worker
+from fsm.commands.runs import DbOption, StoreOpener
+from fsm.kinds import Mode
+
+if TYPE_CHECKING:
+    from fsm.commands.integrity import Sealer
 
 
 def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> None:
@@ -38,9 +36,10 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         as_json: JsonOption = False,
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id."""
-        settings = settings_from(db=db, account_id=account)
-        request = run_request(settings, mode, as_of, idempotency_key, correlation_id)
-        queued = build_engine(settings, open_store(settings.db)).submit(request)
+        e = embedded()
+        settings = e.settings_from(db=db, account_id=account)
+        request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
+        queued = e.build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:
             print_json(queued.model_dump(mode="json"))
         else:
@@ -59,11 +58,12 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         as_json: JsonOption = False,
     ) -> None:
         """Claim queued or abandoned runs and drive them; SIGTERM finishes held runs, then stops."""
-        settings = settings_from(db=db)
+        e = embedded()
+        settings = e.settings_from(db=db)
         store = open_store(settings.db)
-        report = Worker(
-            lambda: build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
-            idle_exit=idle_exit, seal=sealer_for(settings, seal_now),
+        report = import_module("fsm.worker").Worker(
+            lambda: e.build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
+            idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
             seal_every=settings.audit_seal_every, outage_seconds=settings.worker_db_outage_seconds,
         ).run()  # fmt: skip
         if as_json:

@@ -16,8 +16,9 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import LegacyServiceFailed, TradeFsmError
 from fsm.ids import IdFactory, UuidFactory
+from fsm.kinds import Mode
 from fsm.ports import RunFilter, RunStore
-from fsm.records import Mode, RunRecord
+from fsm.records import RunRecord
 from fsm.settings import load_settings
 
 # The facade is a composition root for legacy callers, as fsm.cli is for the command line:

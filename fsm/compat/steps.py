@@ -15,7 +15,8 @@ from fsm.compat.payloads import field, summarize
 from fsm.definition import trading_definition
 from fsm.errors import LegacyServiceFailed
 from fsm.guards import GUARDS, Guard, GuardContext, decision
-from fsm.records import Frozen, GuardDecision, Mode
+from fsm.kinds import Mode
+from fsm.records import Frozen, GuardDecision
 from fsm.spec import SpecSet, StateSpec
 from fsm.steps.runner import StepEnv, StepResult
 

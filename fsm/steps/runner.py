@@ -14,12 +14,12 @@ from pydantic import BaseModel
 
 from fsm.clock import Clock
 from fsm.errors import InvalidStepOutput
+from fsm.kinds import Mode
 from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
 from fsm.records import (
     AccountSnapshot,
     AllocationAnalysis,
     Fence,
-    Mode,
     PriceSnapshot,
     RebalancePlan,
     SignalSet,

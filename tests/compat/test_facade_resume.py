@@ -14,7 +14,7 @@ from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
 from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.ids import SequentialIdFactory
-from fsm.records import Mode
+from fsm.kinds import Mode
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

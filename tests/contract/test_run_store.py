@@ -15,6 +15,7 @@ from fsm.errors import (
     RunNotFound,
     RunNotResumable,
 )
+from fsm.kinds import Mode, RunStatus
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.ports import RunFilter, RunStore
 from fsm.records import (
@@ -22,10 +23,8 @@ from fsm.records import (
     Fence,
     GuardDecision,
     IntentUpdate,
-    Mode,
     OrderIntent,
     RunRecord,
-    RunStatus,
     Side,
     StepAttempt,
     StoredIntent,

@@ -15,12 +15,12 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine, RunRequest
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
+from fsm.kinds import Mode
 from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
     Checkpoint,
     LedgerEntry,
-    Mode,
     OrderStatus,
     RunRecord,
     SignalSet,

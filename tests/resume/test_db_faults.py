@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fsm.commands.lifecycle import build_engine
+from fsm.commands.embedded import build_engine
 from fsm.engine import RunRequest
 from fsm.ports import RunFilter
 from fsm.settings import load_settings

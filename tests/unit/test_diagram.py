@@ -17,7 +17,8 @@ from fsm.definition import trading_definition
 from fsm.diagram import DiagramFormat, dot, graphviz, render
 from fsm.engine import RunRequest
 from fsm.errors import GraphvizMissing
-from fsm.records import Definition, Mode
+from fsm.kinds import Mode
+from fsm.records import Definition
 from fsm.views import run_diagram
 from tests.conftest import TRADING_DAY, make_engine_for
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fsm.guards import GuardContext, buying_power, drift_above_threshold, drift_within_threshold
-from fsm.records import AllocationAnalysis, Mode, PlanItem, RebalancePlan, Side
+from fsm.kinds import Mode
+from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
 from fsm.settings import Settings
 
 DAY = date(2026, 11, 27)

@@ -19,16 +19,9 @@ from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import InvalidConfiguration, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
 from fsm.integrity import check_run, records_of
+from fsm.kinds import Mode
 from fsm.ports import RunContext
-from fsm.records import (
-    AccountSnapshot,
-    Mode,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    SignalSet,
-    TargetWeight,
-)
+from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, SignalSet, TargetWeight
 from fsm.settings import Settings
 from tests.conftest import TRADING_DAY
 

@@ -1,0 +1,33 @@
+"""Run ids as people type them: shortened in tables, any unique prefix accepted back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fsm.errors import AmbiguousRunId, RunNotFound
+
+RUN_ID_PREFIX = "run_"
+SHORT_ID = 12  # "run_" and 8 hex digits: unique among millions of runs in practice
+
+
+def short_id(run_id: str) -> str:
+    """The id as tables show it; any unique prefix is accepted back (see resolve_run_id)."""
+    return run_id[:SHORT_ID]
+
+
+def resolve_run_id(lookup: Callable[[str, int], list[str]], text: str) -> str:
+    """The run id that ``text`` names: the id itself or a unique prefix of it, with or
+    without ``run_`` (as git and docker take id prefixes). RunNotFound when none matches,
+    AmbiguousRunId (listing a few) when several do."""
+    prefix = text if text.startswith(RUN_ID_PREFIX) else RUN_ID_PREFIX + text
+    found = lookup(prefix, 6)
+    if text in found or prefix in found:
+        return text if text in found else prefix
+    if not found:
+        raise RunNotFound(
+            f"no run {text!r}: `tradefsm runs list` shows the known runs", run_id=text
+        )
+    if len(found) > 1:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise AmbiguousRunId(f"run id prefix {text!r} matches several runs: {shown}; type more")
+    return found[0]
