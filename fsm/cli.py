@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.commands import approval, audit, diagram, lifecycle, paper, queue, runs
+from fsm.commands import approval, audit, broker, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import Format, emit, stderr, stdout
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
@@ -124,6 +124,7 @@ lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store)
 queue.register(app, open_store, seal_now)
 paper.register(app)
+broker.register(app)
 
 
 @db_app.command("upgrade")

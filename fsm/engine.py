@@ -105,13 +105,12 @@ class Engine:
         self.notifier, self.observer = ports.notifier, observer
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
-        key = settings.broker_api_key
         self.runtime = Runtime(
             store=store, clock=clock, settings=settings, specs=specs, guards=guards,
             step_ports=StepPorts(ports.signals, ports.market_data, ports.broker, store, clock,
                                  settings),
             observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
-            secrets=(key.get_secret_value(),) if key else (), broker_for=ports.broker_for,
+            secrets=settings.secret_values, broker_for=ports.broker_for,
         )  # fmt: skip
         store.ensure_definition(self.definition.record())
 

@@ -161,7 +161,13 @@ class SchemaNotCurrent(StorageError):
 
 
 class BrokerRejected(TradeFsmError):
-    """The broker refused an order (permanent)."""
+    """The broker refused an order or a request (permanent); ``status_code`` if it said one."""
+
+    status_code: int | None = None
+
+
+class BrokerUnavailable(TransientError):
+    """The broker did not answer, or answered "later" (rate limit, 5xx): a retry may help."""
 
 
 class StepCrashed(TradeFsmError):

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from fsm.kinds import Mode
 from fsm.records import (
+    TERMINAL,
     AllocationAnalysis,
     ExecutionReport,
     GuardDecision,
@@ -25,9 +26,6 @@ from fsm.records import (
 from fsm.settings import Settings
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
-TERMINAL_ORDER_STATUSES = frozenset(
-    {"filled", "partially_filled", "rejected", "canceled", "expired"}
-)
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,29 @@ def mode_allowed(ctx: GuardContext) -> GuardDecision:
         mode=ctx.mode.value,
         live_trading_enabled=ctx.settings.live_trading_enabled,
     )
+
+
+def broker_endpoint(ctx: GuardContext) -> GuardDecision:
+    """Which broker endpoint the run trades through, and whether its mode may use it: paper
+    orders only to a paper endpoint, live orders only to a live one (``mode_allowed`` says
+    whether live trading is enabled at all)."""
+    s = ctx.settings
+    endpoint = s.alpaca_base_url if s.broker == "alpaca" else "the embedded paper broker"
+    kind = "live" if s.live_endpoint else "paper"
+    sends = ctx.mode in (Mode.PAPER, Mode.LIVE)
+    if not sends:
+        passed, reason = True, f"{ctx.mode.value} sends no order ({kind} endpoint {endpoint})"
+    elif ctx.mode is Mode.LIVE:
+        passed = kind == "live"
+        reason = (f"live orders go to {endpoint}" if passed else
+                  f"live mode needs a live endpoint (TRADEFSM_BROKER=alpaca, "
+                  f"TRADEFSM_ALPACA_BASE_URL); this run would use {endpoint}")  # fmt: skip
+    else:
+        passed = kind == "paper"
+        reason = (f"paper orders go to {endpoint}" if passed else
+                  f"paper mode refused: {endpoint} is a live endpoint")  # fmt: skip
+    return decision("broker_endpoint", passed, reason, broker=s.broker, endpoint=endpoint,
+                    kind=kind, mode=ctx.mode.value)  # fmt: skip
 
 
 def as_of_fresh(ctx: GuardContext) -> GuardDecision:
@@ -213,9 +234,7 @@ def _report(ctx: GuardContext) -> ExecutionReport:
 
 
 def orders_terminal(ctx: GuardContext) -> GuardDecision:
-    open_ = [
-        o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL_ORDER_STATUSES
-    ]
+    open_ = [o.client_order_id for o in _report(ctx).orders if o.status not in TERMINAL]
     reason = "every order terminal" if not open_ else f"{len(open_)} order(s) still open"
     return decision("orders_terminal", not open_, reason, open=len(open_))
 
@@ -313,6 +332,7 @@ GUARDS: dict[str, Guard] = {
     g.__name__: g
     for g in (
         mode_allowed,
+        broker_endpoint,
         as_of_fresh,
         _mode_in("full_run_mode", frozenset({Mode.PAPER, Mode.LIVE, Mode.DRY_RUN})),
         _mode_in("signals_only_mode", frozenset({Mode.SIGNALS_ONLY})),

@@ -131,6 +131,10 @@ class OrderAck(Frozen):
     status: str
 
 
+TERMINAL = frozenset({"filled", "partially_filled", "rejected", "canceled", "expired"})
+"""Order statuses that no longer change (every other one is still open at the broker)."""
+
+
 class OrderStatus(Frozen):
     client_order_id: str
     broker_order_id: str

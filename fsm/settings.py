@@ -7,7 +7,7 @@ import tomllib
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -23,6 +23,7 @@ from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
+ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # printable anywhere, no escapes
 
 
@@ -164,6 +165,27 @@ class Settings(BaseSettings):
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
     )
+    broker: Literal["paper", "alpaca"] = Field(
+        "paper", description="Where orders go: the embedded paper broker, or Alpaca."
+    )
+    alpaca_api_key: SecretStr | None = Field(
+        None, description="Alpaca API key id (secret: never stored, logged or exported)."
+    )
+    alpaca_secret_key: SecretStr | None = Field(
+        None, description="Alpaca API secret key (secret: never stored, logged or exported)."
+    )
+    alpaca_base_url: str = Field(
+        ALPACA_PAPER_URL,
+        description="Alpaca trading endpoint; its paper endpoint unless set. Any other endpoint "
+        "counts as live: orders go there only with TRADEFSM_LIVE_TRADING_ENABLED=true and "
+        "--mode live.",
+    )
+    order_settle_seconds: float = Field(
+        60,
+        ge=0,
+        description="How long execution waits for sent orders to reach a final status "
+        "(filled, canceled, ...) before cancelling what is still open.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +212,20 @@ class Settings(BaseSettings):
                 "to another driver while this one still runs"
             )
         return self
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret setting's value: redacted from whatever is stored or logged."""
+        return tuple(
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr) and value.get_secret_value()
+        )
+
+    @property
+    def live_endpoint(self) -> bool:
+        """Whether orders would reach a live (real money) endpoint."""
+        return self.broker == "alpaca" and self.alpaca_base_url.rstrip("/") != ALPACA_PAPER_URL
 
     @property
     def renew_every(self) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from fsm.failpoints import failpoint
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
 from fsm.machines.specs import TRADING_SPECS
-from fsm.ports import RunStore
+from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.runids import resolve_run_id
 from fsm.runtime import Observer
@@ -50,23 +50,15 @@ def build_engine(
     observer: Observer | None = None,
     as_of: date | None = None,
 ) -> Engine:
-    """The embedded setup: bundled (or CSV) prices, the demo strategy, the paper broker.
+    """The embedded setup: bundled (or CSV) prices, the demo strategy, and the broker of
+    TRADEFSM_BROKER (the paper broker unless set).
 
     A price file is read for the run's ``as_of`` only: the strategy's lookback before it.
     """
     day = as_of or SystemClock().now().date()
     window = (day - LOOKBACK - PRICE_SLACK, day)
     market = CsvMarketData(prices, window) if prices else BundledMarketData()
-
-    @cache
-    def broker_for(account_id: str) -> PaperBroker:
-        return PaperBroker(
-            settings.paper_db,
-            account_id=account_id,
-            reject_duplicates=settings.paper_reject_duplicates,
-            latency_s=settings.paper_latency_ms / 1000,
-        )
-
+    broker_for = cache(partial(broker_of, settings))
     ports = Ports(
         MomentumStrategy(market), market, broker_for(settings.account_id), broker_for=broker_for
     )
@@ -74,6 +66,30 @@ def build_engine(
         store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
         failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
     )  # fmt: skip
+
+
+def broker_of(settings: Settings, account_id: str) -> Broker:
+    """The broker TRADEFSM_BROKER names, for one account."""
+    if settings.broker == "alpaca":
+        return alpaca_broker(settings, account_id)
+    return PaperBroker(
+        settings.paper_db,
+        account_id=account_id,
+        reject_duplicates=settings.paper_reject_duplicates,
+        latency_s=settings.paper_latency_ms / 1000,
+    )
+
+
+def alpaca_broker(settings: Settings, account_id: str) -> Broker:
+    from fsm.adapters.alpaca import AlpacaBroker
+
+    key, secret = settings.alpaca_api_key, settings.alpaca_secret_key
+    if key is None or secret is None:
+        raise InvalidConfiguration(
+            "TRADEFSM_BROKER=alpaca needs TRADEFSM_ALPACA_API_KEY and TRADEFSM_ALPACA_SECRET_KEY"
+        )
+    return AlpacaBroker(key.get_secret_value(), secret.get_secret_value(),
+                        settings.alpaca_base_url, account_id)  # fmt: skip
 
 
 class Progress:
@@ -135,8 +151,6 @@ def run_request(
     correlation_id: str | None,
 ) -> RunRequest:
     """The request `run` and `submit` build from their options (the same rules for both)."""
-    if mode is Mode.LIVE and settings.live_trading_enabled:
-        raise InvalidConfiguration("live trading needs a live broker adapter; only paper ships")
     return RunRequest(
         account_id=settings.account_id,
         mode=mode,

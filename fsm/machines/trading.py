@@ -48,7 +48,10 @@ class TradingWorkflow(StateChart[Any]):
     done = State(final=True)
     failed = State(final=True)
 
-    start = idle.to(generating_signals, cond=[guard("mode_allowed"), guard("as_of_fresh")])
+    start = idle.to(
+        generating_signals,
+        cond=[guard("mode_allowed"), guard("broker_endpoint"), guard("as_of_fresh")],
+    )
     signals_generated = generating_signals.to(
         analyzing,
         cond=[

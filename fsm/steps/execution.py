@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from fsm.clock import Clock
 from fsm.errors import DuplicateClientOrderId, TradeFsmError
 from fsm.ports import Broker, RunStore
 from fsm.records import (
+    TERMINAL,
     ExecutionReport,
     Fence,
     IntentUpdate,
@@ -71,6 +73,8 @@ def execute_plan(
     failpoint: Callable[[str], None],
     *,
     may_submit: bool = True,
+    settle_seconds: float = 0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ExecutionReport:
     """Place the plan's orders exactly once, even when resumed after a crash.
 
@@ -93,12 +97,33 @@ def execute_plan(
     for intent in intents:
         if may_submit and intent.client_order_id not in seen:
             _submit(run_id, intent, broker, store, clock, fence, failpoint)
-    statuses = _first_per_id(broker.orders(ids))
+    statuses = settle(broker, ids, settle_seconds, sleep)
     failpoint("broker.filled")
     for status in statuses:
         store.update_intent(_update(run_id, status, clock), fence())
     failpoint("intents.reconciled")
     return execution_report(statuses, trades_required=bool(intents))
+
+
+def settle(
+    broker: Broker, ids: list[str], seconds: float, sleep: Callable[[float], None]
+) -> tuple[OrderStatus, ...]:
+    """The orders' statuses once none is open, looking again (0.2 s, doubling to 2 s) for up
+    to ``seconds``; an order still open then is cancelled, and reported as the broker has it."""
+    deadline = time.monotonic() + seconds
+    pause = 0.2
+    while True:
+        statuses = _first_per_id(broker.orders(ids))
+        still_open = [s.client_order_id for s in statuses if s.status not in TERMINAL]
+        if not still_open:
+            return statuses
+        left = deadline - time.monotonic()
+        if left <= 0:
+            for coid in still_open:
+                broker.cancel(coid)
+            return _first_per_id(broker.orders(ids))
+        sleep(min(pause, left))
+        pause = min(pause * 2, 2.0)
 
 
 def _submit(

@@ -112,7 +112,7 @@ def execute(env: StepEnv) -> StepResult:
     p = env.ports
     report = execute_plan(
         env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, env.failpoint,
-        may_submit=env.may_submit,
+        may_submit=env.may_submit, settle_seconds=p.settings.order_settle_seconds,
     )  # fmt: skip
     return StepResult("execution_completed", report)
 

@@ -1,30 +1,34 @@
 """The broker contract (``fsm.ports.Broker``): every adapter must pass these tests.
 
-They run against the paper broker, a real component with its own SQLite file; a new adapter
-adds itself to ``brokers``.
+They run against the paper broker, a real component with its own SQLite file, and against
+the Alpaca adapter talking to a local server that speaks Alpaca's REST contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from fsm.adapters.alpaca import AlpacaBroker
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.errors import DuplicateClientOrderId
 from fsm.ports import Broker
 from fsm.records import OrderIntent, Side
+from tests.alpaca_server import KEY, SECRET, AlpacaServer
 
-BrokerFactory = Callable[[Path], Broker]
 TERMINAL = {"filled", "partially_filled", "rejected", "canceled", "expired"}
 
 
-@pytest.fixture(params=[lambda folder: PaperBroker(folder / "paper.db")], ids=["paper"])
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Broker:
-    factory: BrokerFactory = request.param
-    return factory(tmp_path)
+@pytest.fixture(params=["paper", "alpaca"])
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
+    if request.param == "paper":
+        yield PaperBroker(tmp_path / "paper.db")
+        return
+    with AlpacaServer() as server:  # a local server speaking Alpaca's REST contract
+        yield AlpacaBroker(KEY, SECRET, server.url, "paper")
 
 
 def _intent(coid: str, symbol: str = "SPY", side: Side = Side.BUY) -> OrderIntent:

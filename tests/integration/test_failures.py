@@ -80,10 +80,15 @@ def _run(engine: Engine, **request: Any) -> RunRecord:
     return engine.run(RunRequest(account_id="paper", **request))
 
 
+LIVE = "https://api.alpaca.markets"  # never reached: the guards refuse before any broker call
+
+
 @pytest.mark.parametrize(
     ("request_args", "settings", "guard"),
     [
-        ({"mode": Mode.LIVE}, Settings(), "mode_allowed"),
+        ({"mode": Mode.LIVE}, Settings(broker="alpaca", alpaca_base_url=LIVE), "mode_allowed"),
+        ({"mode": Mode.LIVE}, Settings(live_trading_enabled=True), "broker_endpoint"),
+        ({}, Settings(broker="alpaca", alpaca_base_url=LIVE), "broker_endpoint"),
         ({"as_of": date(2026, 10, 1)}, Settings(), "as_of_fresh"),
         ({"as_of": date(2026, 12, 1)}, Settings(), "as_of_fresh"),
         ({}, Settings(max_orders=2), "max_orders"),
