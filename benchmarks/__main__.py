@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup")
+BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup", "console")
 
 
 def main() -> int:

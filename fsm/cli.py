@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.commands import approval, audit, broker, diagram, lifecycle, paper, queue, runs
+from fsm.commands import approval, audit, broker, console, diagram, lifecycle, paper, queue, runs
 from fsm.commands.output import Format, emit, stderr, stdout
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
@@ -125,6 +125,7 @@ approval.register(app, open_store)
 queue.register(app, open_store, seal_now)
 paper.register(app)
 broker.register(app)
+console.register(app, open_reader, open_audit)
 
 
 @db_app.command("upgrade")

@@ -46,6 +46,7 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
+    offset: int = 0  # rows skipped, for paging
 
 
 class SignalSource(Protocol):
@@ -156,6 +157,10 @@ class RunStore(Protocol):
     def renew_lease(self, fence: Fence) -> None:
         """Extend the lease to ``fence.lease_expires_at``; ConcurrentModification, changing
         nothing, when the run moved on or another owner took it over."""
+        ...
+
+    def count_runs(self, query: RunFilter) -> dict[str, int]:
+        """How many runs match ``query`` (its limit and offset aside), by status."""
         ...
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:

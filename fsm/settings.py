@@ -180,6 +180,9 @@ class Settings(BaseSettings):
         "counts as live: orders go there only with TRADEFSM_LIVE_TRADING_ENABLED=true and "
         "--mode live.",
     )
+    console_token: SecretStr | None = Field(
+        None, description="Token the web console asks for (needed off loopback; secret)."
+    )
     order_settle_seconds: float = Field(
         60,
         ge=0,

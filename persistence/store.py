@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Dialect,
     Engine,
@@ -417,21 +418,14 @@ class SqlRunStore:
         return found[0] if found else None
 
     def list_runs(self, query: RunFilter) -> list[RunRecord]:
-        stmt = select(runs)
-        for column, value in (
-            (runs.c.account_id, query.account_id),
-            (runs.c.state, query.state),
-            (runs.c.status, query.status),
-            (runs.c.mode, query.mode),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        if query.since is not None:
-            stmt = stmt.where(runs.c.created_at >= query.since)
-        if query.until is not None:
-            stmt = stmt.where(runs.c.created_at < query.until)
-        stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.run_id.desc()).limit(query.limit)
-        return self._runs(stmt)
+        stmt = select(runs).where(*_run_conditions(query))
+        stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+        return self._runs(stmt.limit(query.limit).offset(query.offset))
+
+    def count_runs(self, query: RunFilter) -> dict[str, int]:
+        stmt = select(runs.c.status, func.count()).where(*_run_conditions(query))
+        with translate_errors(), self.engine.connect() as conn:
+            return {str(s): int(n) for s, n in conn.execute(stmt.group_by(runs.c.status))}
 
     def _runs(self, stmt: Select[tuple[object, ...]]) -> list[RunRecord]:
         with translate_errors(), self.engine.connect() as conn:
@@ -471,3 +465,21 @@ def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:
     )
     with translate_errors(), engine.connect() as conn:
         return list(conn.execute(stmt).scalars())
+
+
+def _run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
+    conditions = [
+        column == value
+        for column, value in (
+            (runs.c.account_id, query.account_id),
+            (runs.c.state, query.state),
+            (runs.c.status, query.status),
+            (runs.c.mode, query.mode),
+        )
+        if value is not None
+    ]
+    if query.since is not None:
+        conditions.append(runs.c.created_at >= query.since)
+    if query.until is not None:
+        conditions.append(runs.c.created_at < query.until)
+    return conditions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, facade, resume, scale, startup, transition
+from benchmarks import audit, console, facade, resume, scale, startup, transition
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -39,3 +39,9 @@ def test_startup_benchmark_reports_each_command_and_the_floor() -> None:
     result = startup.run(quick=True)
     assert {"python_ms", "help_ms", "version_ms", "dry_run_ms"} <= set(result)
     assert result["dry_run_ms"] > result["python_ms"] > 0
+
+
+def test_console_benchmark_serves_the_pages() -> None:
+    result = console.run(quick=True)
+    assert result["runs_page_ms"] > 0
+    assert result["run_page_ms"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -243,7 +244,10 @@ class MemoryRunStore:
     def list_runs(self, query: RunFilter) -> list[RunRecord]:
         rows = [r for r in self._runs.values() if _matches(r, query)]
         rows.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
-        return rows[: query.limit]
+        return rows[query.offset : query.offset + query.limit]
+
+    def count_runs(self, query: RunFilter) -> dict[str, int]:
+        return dict(Counter(r.status.value for r in self._runs.values() if _matches(r, query)))
 
     def ledger(self, run_id: str) -> list[LedgerEntry]:
         return copy.copy(self._ledger.get(run_id, []))

@@ -1,0 +1,60 @@
+"""The web console on a large history: the runs page and a run page, served over HTTP.
+
+The database is the audit benchmark's (about 167k runs, 1M ledger rows with checkpoints and
+orders, SQLite), opened read-only as `tradefsm console` opens it. Each page is fetched through
+the ASGI app in process (no socket, so the figure is the console's own work), several times;
+reported: the median milliseconds of the runs page (newest first, with its counts), of a
+filtered runs page, and of a run page (ledger, checkpoints, orders, its verification).
+Target: each ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+with warnings.catch_warnings():  # the test client's transport: fine for measuring
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from benchmarks.audit import build
+from fsm.console.app import Console
+from fsm.ports import RunFilter
+from persistence.audit import SqlAudit
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+
+
+def _median_ms(client: TestClient, path: str, repetitions: int) -> float:
+    times = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return round(statistics.median(times), 1)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    rows_wanted, repetitions = (30_000, 3) if quick else (1_000_000, 9)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.db"
+        build(path, rows_wanted).engine.dispose()
+        reader = make_engine(f"sqlite:///{path}", read_only=True)
+        store = SqlRunStore(reader)
+        client = TestClient(Console(store, SqlAudit(reader)).app())
+        [newest] = store.list_runs(RunFilter(limit=1))
+        result = {
+            "ledger_rows": rows_wanted,
+            "runs_page_ms": _median_ms(client, "/", repetitions),
+            "runs_filtered_ms": _median_ms(
+                client, f"/?account={newest.account_id}&status=done", repetitions
+            ),
+            "run_page_ms": _median_ms(client, f"/runs/{newest.run_id}", repetitions),
+        }
+        reader.dispose()
+    return result

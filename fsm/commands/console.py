@@ -1,0 +1,63 @@
+"""`tradefsm console`: the read-only web console (docs/console.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fsm.commands.output import stderr
+from fsm.commands.runs import DbOption
+
+
+def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
+             open_audit: Callable[[str | None], Any]) -> None:  # fmt: skip
+    @app.command()
+    def console(
+        db: DbOption = None,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+        digests: Annotated[
+            Path | None, typer.Option(help="Signed digest folder to verify runs against.")
+        ] = None,
+        public_key: Annotated[
+            list[Path] | None, typer.Option(help="Public key file(s) of the digests.")
+        ] = None,
+    ) -> None:
+        """Serve the read-only web console: runs, ledgers with guard decisions, refusals,
+        time in state, plans waiting for approval, verification. Off loopback it needs
+        TRADEFSM_CONSOLE_TOKEN."""
+        import uvicorn
+
+        from fsm.commands.embedded import settings_from
+        from fsm.console.app import Console
+        from fsm.digests import Anchors, load_public_key
+        from fsm.errors import InvalidConfiguration
+
+        settings = settings_from(db=db)
+        token = settings.console_token.get_secret_value() if settings.console_token else None
+        if token is None and not _loopback(host):
+            raise InvalidConfiguration(
+                f"--host {host} is not a loopback address: set TRADEFSM_CONSOLE_TOKEN so that "
+                "only people with the token see the console"
+            )
+        if (digests is None) != (not public_key):
+            raise typer.BadParameter("--digests and --public-key go together")
+        anchors = (Anchors(digests, tuple(load_public_key(k) for k in public_key or ()))
+                   if digests is not None else None)  # fmt: skip
+        pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors)
+        stderr.print(f"tradefsm console on http://{host}:{port}/ (read-only; Ctrl-C stops it)",
+                     markup=False, highlight=False)  # fmt: skip
+        uvicorn.run(pages.app(), host=host, port=port, log_level="warning")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,78 @@
+"""A run database with every kind of run the console shows: done, refused by a guard,
+waiting for approval, cancelled with markup in its reason, and one whose ledger was edited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.clock import FixedClock
+from fsm.console.app import Console
+from fsm.engine import RunRequest
+from fsm.ids import SequentialIdFactory
+from fsm.records import RunRecord
+from fsm.settings import Settings
+from persistence import append_only, migrate
+from persistence.audit import SqlAudit
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+from tests.conftest import TRADING_DAY, make_engine_for
+
+MARKUP = "<script>alert('x')</script>"
+
+
+@dataclass
+class Runs:
+    url: str
+    done: RunRecord
+    refused: RunRecord
+    waiting: RunRecord
+    cancelled: RunRecord
+    tampered: RunRecord
+
+
+def build_runs(folder: Path) -> Runs:
+    url = f"sqlite:///{folder / 'runs.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    store = SqlRunStore(engine)
+    clock = FixedClock(TRADING_DAY)
+
+    def engine_for(account: str, settings: Settings) -> object:
+        broker = PaperBroker(folder / f"{account}.db")
+        return make_engine_for(store, broker, clock, settings, ids=SequentialIdFactory(account))
+
+    def run(account: str, settings: Settings) -> RunRecord:
+        return engine_for(account, settings).run(RunRequest(account_id=account))  # type: ignore[attr-defined, no-any-return]
+
+    done = run("alpha", Settings())
+    refused = run("beta", Settings(max_orders=2))
+    waiting = run("gamma", Settings(approval_notional=1000))
+    parked = run("delta", Settings(approval_notional=1000))
+    cancelled = engine_for("delta", Settings()).cancel(  # type: ignore[attr-defined]
+        parked.run_id, actor="ops-eve", reason=f"looks wrong {MARKUP}"
+    )
+    tampered = run("epsilon", Settings())
+    with engine.begin() as conn:  # a database administrator edits the history
+        append_only.drop(conn, ("ledger",))
+        conn.execute(
+            text("UPDATE ledger SET actor = 'mallory' WHERE run_id = :r AND seq = 2"),
+            {"r": tampered.run_id},
+        )
+    engine.dispose()
+    return Runs(url, done, refused, waiting, cancelled, tampered)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    return build_runs(tmp_path_factory.mktemp("console"))
+
+
+def console_for(url: str, token: str | None = None) -> Console:
+    """The console over a read-only engine, as `tradefsm console` opens it."""
+    reader = make_engine(url, read_only=True)
+    return Console(SqlRunStore(reader), SqlAudit(reader), token)

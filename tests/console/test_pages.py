@@ -1,0 +1,144 @@
+"""Every console page over real runs: content, filters, escaping, CSV, read-only, the token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.cli.conftest import Cli, one_line_error
+from tests.console.conftest import MARKUP, Runs, console_for
+
+
+@pytest.fixture(scope="module")
+def client(runs: Runs) -> TestClient:
+    return TestClient(console_for(runs.url).app())
+
+
+def test_runs_page_lists_newest_first_with_counts(client: TestClient, runs: Runs) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    ids = [runs.tampered, runs.cancelled, runs.waiting, runs.refused, runs.done]
+    positions = [page.text.index(r.run_id[:12]) for r in ids]
+    assert positions == sorted(positions)
+    assert "done 2" in page.text  # alpha and epsilon
+    assert "GuardRejected" in page.text
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [("account=beta", "refused", "done"), ("status=done", "done", "refused"),
+     ("state=awaiting_approval", "waiting", "done"), ("mode=dry-run", None, "done"),
+     ("since=2099-01-01", None, "done"), ("until=2000-01-01", None, "done")],
+)  # fmt: skip
+def test_runs_filters(
+    client: TestClient, runs: Runs, query: str, shown: str | None, hidden: str
+) -> None:
+    text = client.get(f"/?{query}").text
+    if shown:
+        assert getattr(runs, shown).run_id[:12] in text
+    assert getattr(runs, hidden).run_id[:12] not in text
+
+
+def test_paging(runs: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fsm.console.app.PAGE_SIZE", 2)
+    client = TestClient(console_for(runs.url).app())
+    first, second = client.get("/").text, client.get("/?page=2").text
+    assert runs.tampered.run_id[:12] in first
+    assert "older →" in first
+    assert runs.waiting.run_id[:12] in second
+    assert runs.tampered.run_id[:12] not in second
+
+
+def test_run_page_shows_the_ledger_with_guards_inputs_and_orders(
+    client: TestClient, runs: Runs
+) -> None:
+    page = client.get(f"/runs/{runs.done.run_id[:10]}").text
+    assert "✓ <b>prices_sane</b>" in page
+    assert "max_orders" in page
+    assert "limit=" in page
+    assert f"/runs/{runs.done.run_id}/diagram.svg" in page
+    assert "✓ intact" in page
+    assert "pending → " in page  # an order's status history
+    assert "<th>max_drift</th>" in page  # a checkpoint, rendered as a table
+
+
+def test_a_refused_transition_is_marked(client: TestClient, runs: Runs) -> None:
+    page = client.get(f"/runs/{runs.refused.run_id}").text
+    assert 'class="refused"' in page
+    assert "✗ <b>max_orders</b>" in page
+
+
+def test_a_tampered_run_says_so(client: TestClient, runs: Runs) -> None:
+    page = client.get(f"/runs/{runs.tampered.run_id}").text
+    assert "TAMPERED" in page
+    assert "edited" in page
+    verdict = client.get("/verify?go=1").text
+    assert "TAMPERED: 1 finding(s)" in verdict
+    assert f'href="/runs/{runs.tampered.run_id}"' in verdict
+
+
+def test_the_diagram_is_an_svg_with_the_path_highlighted(client: TestClient, runs: Runs) -> None:
+    svg = client.get(f"/runs/{runs.done.run_id}/diagram.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.count('stroke="#b8860b"') >= 5
+
+
+def test_markup_in_stored_text_is_shown_as_text(client: TestClient, runs: Runs) -> None:
+    for path in (f"/runs/{runs.cancelled.run_id}", "/", "/refused"):
+        page = client.get(path).text
+        assert MARKUP not in page
+    assert "&lt;script&gt;" in client.get(f"/runs/{runs.cancelled.run_id}").text
+
+
+def test_waiting_for_approval_shows_the_plan(client: TestClient, runs: Runs) -> None:
+    page = client.get("/approvals").text
+    assert runs.waiting.run_id[:12] in page
+    assert "tradefsm approve" in page
+    assert "BUY" in page  # the plan's items
+
+
+def test_refused_and_time_in_state_download_as_csv(client: TestClient, runs: Runs) -> None:
+    refused = client.get("/refused?format=csv")
+    assert refused.headers["content-type"].startswith("text/csv")
+    assert refused.text.splitlines()[0] == "occurred_at,run_id,seq,event,source,guard,reason,actor"
+    assert runs.refused.run_id in refused.text
+    timing = client.get("/time-in-state?format=csv").text.splitlines()
+    assert timing[0] == "state,count,p50_ms,p95_ms,max_ms"
+    assert any(line.startswith("executing,") for line in timing)
+
+
+def test_every_response_carries_the_security_headers(client: TestClient, runs: Runs) -> None:
+    for path in ("/", f"/runs/{runs.done.run_id}", "/runs/nope", "/static/console.css"):
+        response = client.get(path)
+        assert "script-src" not in response.headers["content-security-policy"]
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert client.get("/runs/nope").status_code == 404
+
+
+def test_no_route_writes(client: TestClient) -> None:
+    app = client.app
+    methods = {m for route in app.routes for m in getattr(route, "methods", None) or ()}  # type: ignore[attr-defined]
+    assert methods <= {"GET", "HEAD", "POST"}
+    posts = [r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ())]  # type: ignore[attr-defined]
+    assert posts == ["/login"]  # sets a cookie; writes nothing
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/").status_code == 405
+
+
+def test_a_token_guards_every_page(runs: Runs) -> None:
+    client = TestClient(console_for(runs.url, token="s3cret").app(), follow_redirects=False)
+    assert client.get("/").status_code == 303
+    assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.post("/login", content="token=wrong").status_code == 401
+    signed_in = client.post("/login", content="token=s3cret")
+    assert signed_in.status_code == 303
+    assert client.get("/").status_code == 200  # the signed cookie
+
+
+def test_off_loopback_the_console_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli("db", "upgrade")
+    line = one_line_error(cli("console", "--host", "0.0.0.0", code=2))
+    assert "TRADEFSM_CONSOLE_TOKEN" in line
