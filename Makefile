@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks transition --json
+	$(BIN)/python -m benchmarks all --json --markdown docs/performance.md > benchmarks-report.json
 
 clean:
 	rm -rf $(VENV) tradefsm.db* tradefsm-paper.db*

@@ -1,4 +1,9 @@
-"""Run one benchmark by name and print its figures (``--json`` for one JSON object)."""
+"""Run one benchmark by name, or all of them, and print their figures.
+
+``python -m benchmarks NAME [--quick] [--json]``; ``python -m benchmarks all --json`` runs
+every benchmark into one report, and ``--markdown FILE`` also writes it as a page
+(``make bench`` regenerates docs/performance.md that way).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,32 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
-BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup", "console")
+from benchmarks.report import markdown, report
+
+BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup", "console", "memory")
+
+
+def run_one(name: str, quick: bool) -> dict[str, Any]:
+    result: dict[str, Any] = importlib.import_module(f"benchmarks.{name}").run(quick=quick)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("name", choices=BENCHMARKS)
+    parser.add_argument("name", choices=(*BENCHMARKS, "all"))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    parser.add_argument("--markdown", type=Path, help="with all: also write the report here")
     args = parser.parse_args()
-    module = importlib.import_module(f"benchmarks.{args.name}")
-    result = module.run(quick=args.quick)
+    if args.name == "all":
+        result = report({name: run_one(name, args.quick) for name in BENCHMARKS})
+        if args.markdown:
+            args.markdown.write_text(markdown(result), encoding="utf-8")
+    else:
+        result = run_one(args.name, args.quick)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, console, facade, resume, scale, startup, transition
+from benchmarks import audit, console, facade, memory, resume, scale, startup, transition
+from benchmarks.report import markdown, report
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -45,3 +46,11 @@ def test_console_benchmark_serves_the_pages() -> None:
     result = console.run(quick=True)
     assert result["runs_page_ms"] > 0
     assert result["run_page_ms"] > 0
+
+
+def test_memory_benchmark_and_the_report_page() -> None:
+    result = memory.run(quick=True)
+    assert result["rss_after_all_mib"] >= result["rss_after_100_mib"] > 0
+    page = markdown(report({"memory": result}))
+    assert "| memory | RSS growth over 10k runs after the first 100 (MiB) |" in page
+    assert "| transition | engine ÷ floor | None | ≤ 2.0 |" in page  # not run: no verdict
