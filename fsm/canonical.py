@@ -15,11 +15,13 @@ from typing import Any
 
 # The string encoder json.dumps uses with ensure_ascii=False (C-accelerated where available).
 encode_string = json.encoder.encode_basestring
+# One encoder, built once: json.dumps builds a new one per call when given options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text: the one form that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def json_text(value: str | None) -> str:

@@ -108,8 +108,19 @@ class RunDriver:
         assert step is not None, "parked states are never stepped"
         timeout = spec.timeout_seconds(settings)
         attempts = spec.attempts(settings)
-        if attempts == 1:  # nothing to retry: no retry machinery around the one try
-            return self._one_attempt(self.run.state, lambda: step(self.env), timeout)
+        state = self.run.state
+        try:  # the retry machinery is built only once a try has failed
+            return self._one_attempt(state, lambda: step(self.env), timeout)
+        except TradeFsmError as exc:
+            if attempts == 1 or not spec.retries(exc):
+                raise
+            failed: list[TradeFsmError] = [exc]
+
+        def again() -> StepResult:
+            if failed:  # the first try, which failed already: tenacity counts it as try 1
+                raise failed.pop()
+            return self._one_attempt(state, lambda: step(self.env), timeout)
+
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=backoff(settings),
@@ -118,8 +129,7 @@ class RunDriver:
             sleep=self.rt.sleep,
             reraise=True,
         )
-        result: StepResult = retrying(self._one_attempt, self.run.state, lambda: step(self.env),
-                                      timeout)  # fmt: skip
+        result: StepResult = retrying(again)
         return result
 
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
