@@ -37,17 +37,17 @@ class DriverStatement:
         self.names = list(compiled.positiontup or []) if self.positional else list(binds)
         self.defaults: dict[str, Any] = dict(compiled.params)  # values written into the query
         self.columns = [c.name for c in getattr(statement, "selected_columns", [])]
-        self.processors: dict[str, Processor | None] = {
+        processors: dict[str, Processor | None] = {
             name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in set(self.names)
         }
+        # In the order the driver takes them: one pass builds the parameters.
+        self.plan = [(name, processors[name]) for name in self.names]
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        bound = {
-            name: processor(values[name]) if processor else values[name]
-            for name, processor in self.processors.items()
-        }
-        return tuple(bound[n] for n in self.names) if self.positional else bound
+        if self.positional:
+            return tuple(p(values[n]) if p else values[n] for n, p in self.plan)
+        return {n: p(values[n]) if p else values[n] for n, p in self.plan}
 
 
 class DriverTransaction:
