@@ -16,7 +16,9 @@ from typing import Any
 
 from benchmarks.report import markdown, report
 
-BENCHMARKS = ("transition", "resume", "audit", "scale", "facade", "startup", "console", "memory")
+BENCHMARKS = (
+    "transition", "resume", "audit", "scale", "facade", "startup", "console", "memory", "peer",
+)  # fmt: skip
 
 
 def run_one(name: str, quick: bool) -> dict[str, Any]:

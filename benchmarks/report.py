@@ -31,6 +31,8 @@ KEY_FIGURES: tuple[tuple[str, str, str, str, Any], ...] = (
      lambda v: v <= 100),
     ("console", "run_page_ms", "console run page, 1M-row history (ms)", "≤ 100",
      lambda v: v <= 100),
+    ("peer", "speedup_vs_dbos", "speed-up over DBOS Transact, 5-step run (×)", "≥ 6",
+     lambda v: v >= 6),
     ("memory", "rss_growth_mib", "RSS growth over 10k runs after the first 100 (MiB)", "≤ 20",
      lambda v: v <= 20),
 )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, console, facade, memory, resume, scale, startup, transition
+from benchmarks import audit, console, facade, memory, peer, resume, scale, startup, transition
 from benchmarks.report import markdown, report
 from tests.postgres_cluster import PostgresCluster
 
@@ -55,3 +55,12 @@ def test_memory_benchmark_and_the_report_page() -> None:
     page = markdown(report({"memory": result}))
     assert "| memory | RSS growth over 10k runs after the first 100 (MiB) |" in page
     assert "| transition | engine ÷ floor | None | ≤ 2.0 |" in page  # not run: no verdict
+
+
+def test_peer_benchmark_runs_or_says_why_not() -> None:
+    result = peer.run(quick=True)
+    if "skipped" in result:  # DBOS Transact comes with the optional bench extra only
+        assert "pip install" in result["skipped"]
+        return
+    assert result["dbos_ms_per_run"] > 0
+    assert result["tradefsm_ms_per_run"] > 0
