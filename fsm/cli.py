@@ -1,6 +1,7 @@
 """The `tradefsm` command: its options, exit codes and one-line errors.
 
-The database side is wired in ``fsm.wiring``, imported only by commands that need it.
+It is the composition root: settings, the SQL store and the audit queries are wired here,
+imported inside the functions that need them, so `--help` loads no database layer.
 Commands stay thin: parse, call one library function, print. Expected errors become one line
 on stderr and an exit code per family (see ``EXIT_CODES``), never a traceback.
 """
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import import_module
+from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -96,24 +96,91 @@ app.add_typer(db_app, name="db")
 DbOption = runs.DbOption
 
 
-def _wiring() -> ModuleType:
-    return import_module("fsm.wiring")  # on first use: see fsm.wiring
+def _settings(db: str | None) -> Any:
+    from fsm.commands.embedded import settings_from
+
+    return settings_from(db=db)
+
+
+def engine_for(url: str, read_only: bool = False) -> Any:
+    """The SQLAlchemy engine of ``url``, one per URL and mode for the process."""
+    settings = _settings(url)
+    return _cached_engine(
+        url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name,
+        read_only,
+    )  # fmt: skip
+
+
+@cache
+def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
+    from persistence.engine import make_engine
+
+    engine = make_engine(
+        url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
+        application_name=name,
+    )  # fmt: skip
+    _OPENED.append(engine)
+    return engine
+
+
+_OPENED: list[Any] = []  # engines and stores to close at exit (SQLite checkpoints its WAL then)
+
+
+def _close_databases() -> None:
+    for opened in reversed(_OPENED):
+        (opened.close if hasattr(opened, "ride") else opened.dispose)()
 
 
 def open_store(db: str | None) -> Any:
-    return _wiring().open_store(db)
+    """The run database at head revision (refuses an older schema); a driver's writes ride
+    through database faults for TRADEFSM_DB_RETRY_SECONDS."""
+    from persistence import migrate
+    from persistence.ridethrough import RideThrough
+    from persistence.store import SqlRunStore
+
+    settings = _settings(db)
+    engine = engine_for(settings.db)
+    migrate.ensure_current(engine)
+    store = SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
+    _OPENED.append(store)
+    return store
 
 
 def open_reader(db: str | None) -> Any:
-    return _wiring().open_reader(db)
+    """The run database at head revision, opened read-only: reads never write."""
+    from persistence import migrate
+    from persistence.ridethrough import RideThrough
+    from persistence.store import SqlRunStore
+
+    engine = engine_for(_settings(db).db, read_only=True)
+    migrate.ensure_current(engine)
+    return SqlRunStore(engine, RideThrough(budget_seconds=0))  # a reader fails at once
 
 
 def open_audit(db: str | None) -> Any:
-    return _wiring().open_audit(db)
+    """Audit queries on the run database at head revision, read-only."""
+    from persistence.audit import SqlAudit
+
+    return SqlAudit(open_reader(db).engine)
 
 
 def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = _wiring().seal_now(db, out)
+    """Sign a digest of the runs changed since the last one (`audit seal`)."""
+    from fsm.clock import SystemClock
+    from fsm.digests import load_private_key
+    from persistence.audit import SqlAudit
+
+    settings = _settings(db)
+    if settings.audit_signing_key is None:
+        raise InvalidConfiguration(
+            "no signing key: set TRADEFSM_AUDIT_SIGNING_KEY to the private key file written by "
+            "`tradefsm audit keygen`"
+        )
+    folder = out or settings.audit_digest_dir
+    if folder is None:
+        raise InvalidConfiguration("no digest folder: pass --out or set TRADEFSM_AUDIT_DIGEST_DIR")
+    key = load_private_key(settings.audit_signing_key)
+    result: dict[str, Any] = SqlAudit(open_store(db).engine).seal(key, SystemClock().now(), folder)
     return result
 
 
@@ -131,8 +198,9 @@ console.register(app, open_reader, open_audit)
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the run database to the newest schema."""
-    wiring, migrate = _wiring(), import_module("persistence.migrate")
-    engine = wiring.engine_for(wiring.settings_from(db=db).db)
+    from persistence import migrate
+
+    engine = engine_for(_settings(db).db)
     migrate.upgrade(engine)
     stdout.print(f"database at {', '.join(migrate.current_revisions(engine))} (head)")
 
@@ -142,8 +210,9 @@ def db_history(
     db: DbOption = None, fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE
 ) -> None:
     """List the schema migrations, newest first, marking the one the database is at."""
-    wiring, migrate = _wiring(), import_module("persistence.migrate")
-    rows = migrate.history(wiring.engine_for(wiring.settings_from(db=db).db, read_only=True))
+    from persistence import migrate
+
+    rows = migrate.history(engine_for(_settings(db).db, read_only=True))
     for row in rows:
         row["current"] = "← current" if row["current"] and fmt is Format.TABLE else row["current"]
     emit(rows, ("revision", "down_revision", "message", "current"), fmt, "migrations")
@@ -152,18 +221,18 @@ def db_history(
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database."""
-    wiring, migrate = _wiring(), import_module("persistence.migrate")
-    current = migrate.current_revisions(
-        wiring.engine_for(wiring.settings_from(db=db).db, read_only=True)
-    )
+    from persistence import migrate
+
+    current = migrate.current_revisions(engine_for(_settings(db).db, read_only=True))
     stdout.print(", ".join(current) or "empty (run `tradefsm db upgrade`)")
 
 
 @db_app.command("check")
 def db_check(db: DbOption = None) -> None:
     """Exit 0 when the database is at head and matches the tables in code."""
-    wiring, migrate = _wiring(), import_module("persistence.migrate")
-    engine = wiring.engine_for(wiring.settings_from(db=db).db)
+    from persistence import migrate
+
+    engine = engine_for(_settings(db).db)
     migrate.ensure_current(engine)
     differences = migrate.drift(engine)
     if differences:
@@ -184,8 +253,7 @@ def main() -> None:
         try:
             app()
         finally:
-            if "fsm.wiring" in sys.modules:
-                _wiring().close_databases()
+            _close_databases()
     except TradeFsmError as exc:
         message = exc.message
         if isinstance(exc, DatabaseUnavailable) and exc.run_id:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -12,23 +11,17 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Select,
-    and_,
     bindparam,
-    exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import (
     ConcurrentModification,
     RunAlreadyActive,
-    RunLeased,
     RunNotFound,
-    RunNotResumable,
 )
 from fsm.ports import RunFilter
 from fsm.records import (
@@ -47,6 +40,7 @@ from persistence import mapping
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
+from persistence.leases import Leases
 from persistence.ridethrough import RideThrough
 from persistence.tables import (
     checkpoints,
@@ -57,7 +51,6 @@ from persistence.tables import (
     step_attempts,
 )
 
-CLAIM_BATCH = 20
 _MOVE_COLUMNS = (
     "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "deadline_at",
     "result", "failure",
@@ -96,7 +89,7 @@ class _HotStatements:
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
 
 
-class SqlRunStore:
+class SqlRunStore(Leases):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)
@@ -213,109 +206,6 @@ class SqlRunStore:
             if attempt is not None:
                 tx.execute(hot.insert_attempt, attempt.model_dump())
 
-    def acquire_lease(
-        self,
-        run_id: str,
-        owner: str,
-        expires_at: datetime,
-        now: datetime,
-        takeover_from: str | None,
-    ) -> RunRecord:
-        holders = [owner] + ([takeover_from] if takeover_from else [])
-        stmt = (
-            update(runs)
-            .where(
-                runs.c.run_id == run_id,
-                runs.c.status == "active",
-                or_(
-                    runs.c.lease_owner.is_(None),
-                    runs.c.lease_owner.in_(holders),
-                    runs.c.lease_expires_at <= now,
-                ),
-            )
-            .values(lease_owner=owner, lease_expires_at=expires_at)
-        )
-        with translate_errors(run_id), self.engine.begin() as conn:
-            taken = conn.execute(stmt).rowcount == 1
-        run = self.get_run(run_id)
-        if taken:
-            return run
-        if run.status.value != "active":
-            raise RunNotResumable(
-                f"run {run_id} already ended {run.state}; there is nothing to resume",
-                run_id=run_id,
-                state=run.state,
-            )
-        raise RunLeased(
-            f"run {run_id} is held by a live lease of {run.lease_owner} until "
-            f"{run.lease_expires_at}; another process is driving it",
-            run_id=run_id,
-            state=run.state,
-        )
-
-    def claim_next(
-        self,
-        owner: str,
-        expires_at: datetime,
-        now: datetime,
-        deadline_at: datetime,
-        skip_states: tuple[str, ...] = (),
-    ) -> RunRecord | None:
-        with translate_errors():
-            for run_id in self._claimable(now, skip_states):
-                if self._claim(run_id, owner, expires_at, now, deadline_at):
-                    return self.get_run(run_id)
-        return None
-
-    def _claimable(self, now: datetime, skip_states: tuple[str, ...]) -> list[str]:
-        other = runs.alias("other")
-        account_busy = exists().where(
-            other.c.account_id == runs.c.account_id,
-            other.c.status == "active",
-            other.c.run_id != runs.c.run_id,
-        )
-        stmt = (
-            select(runs.c.run_id)
-            .where(
-                or_(
-                    and_(runs.c.status == "queued", ~account_busy),
-                    and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
-                ),
-                runs.c.state.not_in(skip_states),
-            )
-            .order_by(runs.c.created_at, runs.c.run_id)
-            .limit(CLAIM_BATCH)
-        )
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt).scalars())
-
-    def _claim(
-        self, run_id: str, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
-    ) -> bool:
-        """Take one candidate if it is still claimable; rows another claimer locks are skipped."""
-        claimable = or_(
-            runs.c.status == "queued",
-            and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
-        )
-        locked = select(runs.c.run_id).where(runs.c.run_id == run_id, claimable)
-        if self.engine.dialect.name == "postgresql":
-            locked = locked.with_for_update(skip_locked=True)
-        take = (
-            update(runs)
-            .where(runs.c.run_id == run_id, claimable)
-            .values(
-                status="active", lease_owner=owner, lease_expires_at=expires_at,
-                deadline_at=func.coalesce(runs.c.deadline_at, deadline_at),
-            )
-        )  # fmt: skip
-        try:
-            with self.engine.begin() as conn:
-                if conn.execute(locked).first() is None:
-                    return False  # taken by another claimer, or locked by one right now
-                return conn.execute(take).rowcount == 1
-        except IntegrityError:  # the account got an active run meanwhile: leave it queued
-            return False
-
     @staticmethod
     def _fence(conn: Connection, fence: Fence) -> None:
         params = {
@@ -339,15 +229,6 @@ class SqlRunStore:
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
         return run_ids_starting(self.engine, prefix, limit)
-
-    def release_leases(self, owner: str, now: datetime) -> None:
-        stmt = (
-            update(runs)
-            .where(runs.c.lease_owner == owner, runs.c.status == "active")
-            .values(lease_expires_at=now)
-        )
-        with translate_errors(), self.engine.begin() as conn:
-            conn.execute(stmt)
 
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
         def record() -> None:

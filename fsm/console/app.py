@@ -3,7 +3,7 @@
 Every route is a GET (but the token login form), every value goes through Jinja2's
 autoescaping, and every response carries a Content-Security-Policy that allows no script,
 no inline style and no foreign resource. The database is opened read-only by the caller
-(``fsm.wiring.open_reader``); this module only reads through the ``RunStore`` and
+(``fsm.cli.open_reader``); this module only reads through the ``RunStore`` and
 ``AuditQueries`` ports, as the CLI and the export do.
 """
 

@@ -1,0 +1,137 @@
+"""Who drives a run: taking a lease, claiming queued or abandoned runs, letting leases go."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from fsm.errors import RunLeased, RunNotResumable
+from fsm.records import RunRecord
+from persistence.errors import translate_errors
+from persistence.tables import runs
+
+CLAIM_BATCH = 20
+
+
+class Leases:
+    """The lease part of the SQL run store (``SqlRunStore`` is one): a run is driven by at
+    most one live lease holder; claims skip rows another claimer holds."""
+
+    engine: Engine
+
+    def get_run(self, run_id: str) -> RunRecord:
+        raise NotImplementedError  # the store reads runs
+
+    def acquire_lease(
+        self,
+        run_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        takeover_from: str | None,
+    ) -> RunRecord:
+        holders = [owner] + ([takeover_from] if takeover_from else [])
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.run_id == run_id,
+                runs.c.status == "active",
+                or_(
+                    runs.c.lease_owner.is_(None),
+                    runs.c.lease_owner.in_(holders),
+                    runs.c.lease_expires_at <= now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=expires_at)
+        )
+        with translate_errors(run_id), self.engine.begin() as conn:
+            taken = conn.execute(stmt).rowcount == 1
+        run = self.get_run(run_id)
+        if taken:
+            return run
+        if run.status.value != "active":
+            raise RunNotResumable(
+                f"run {run_id} already ended {run.state}; there is nothing to resume",
+                run_id=run_id,
+                state=run.state,
+            )
+        raise RunLeased(
+            f"run {run_id} is held by a live lease of {run.lease_owner} until "
+            f"{run.lease_expires_at}; another process is driving it",
+            run_id=run_id,
+            state=run.state,
+        )
+
+    def claim_next(
+        self,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        deadline_at: datetime,
+        skip_states: tuple[str, ...] = (),
+    ) -> RunRecord | None:
+        with translate_errors():
+            for run_id in self._claimable(now, skip_states):
+                if self._claim(run_id, owner, expires_at, now, deadline_at):
+                    return self.get_run(run_id)
+        return None
+
+    def _claimable(self, now: datetime, skip_states: tuple[str, ...]) -> list[str]:
+        other = runs.alias("other")
+        account_busy = exists().where(
+            other.c.account_id == runs.c.account_id,
+            other.c.status == "active",
+            other.c.run_id != runs.c.run_id,
+        )
+        stmt = (
+            select(runs.c.run_id)
+            .where(
+                or_(
+                    and_(runs.c.status == "queued", ~account_busy),
+                    and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
+                ),
+                runs.c.state.not_in(skip_states),
+            )
+            .order_by(runs.c.created_at, runs.c.run_id)
+            .limit(CLAIM_BATCH)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def _claim(
+        self, run_id: str, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime
+    ) -> bool:
+        """Take one candidate if it is still claimable; rows another claimer locks are skipped."""
+        claimable = or_(
+            runs.c.status == "queued",
+            and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
+        )
+        locked = select(runs.c.run_id).where(runs.c.run_id == run_id, claimable)
+        if self.engine.dialect.name == "postgresql":
+            locked = locked.with_for_update(skip_locked=True)
+        take = (
+            update(runs)
+            .where(runs.c.run_id == run_id, claimable)
+            .values(
+                status="active", lease_owner=owner, lease_expires_at=expires_at,
+                deadline_at=func.coalesce(runs.c.deadline_at, deadline_at),
+            )
+        )  # fmt: skip
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(locked).first() is None:
+                    return False  # taken by another claimer, or locked by one right now
+                return conn.execute(take).rowcount == 1
+        except IntegrityError:  # the account got an active run meanwhile: leave it queued
+            return False
+
+    def release_leases(self, owner: str, now: datetime) -> None:
+        stmt = (
+            update(runs)
+            .where(runs.c.lease_owner == owner, runs.c.status == "active")
+            .values(lease_expires_at=now)
+        )
+        with translate_errors(), self.engine.begin() as conn:
+            conn.execute(stmt)
