@@ -292,19 +292,18 @@ class Engine:
 
     def approve(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
         """Four eyes: someone other than the requester lets a parked plan execute."""
-        driver = self._parked_driver(run_id, "approved")
-        if driver is None:
-            return self.store.get_run(run_id)
-        requester = self.store.ledger(run_id)[0].actor
-        driver.command("approved", actor, reason, failure_type="Approved", requester=requester)
-        return self._drive(driver)
+        return self._decide(run_id, "approved", actor, reason)
 
     def reject(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
         """A person refuses a parked plan: the run fails with who and why."""
-        driver = self._parked_driver(run_id, "rejected")
-        if driver is None:
+        return self._decide(run_id, "rejected", actor, reason)
+
+    def _decide(self, run_id: str, event: str, actor: str, reason: str) -> RunRecord:
+        driver = self._parked_driver(run_id, event)
+        if driver is None:  # its approval deadline had just passed: it expired instead
             return self.store.get_run(run_id)
-        driver.command("rejected", actor, reason, failure_type="Rejected", requester=None)
+        requester = self.store.ledger(run_id)[0].actor if event == "approved" else None
+        driver.command(event, actor, reason, failure_type=event.capitalize(), requester=requester)
         return self._drive(driver)
 
     def expire_approvals(self) -> list[RunRecord]:
