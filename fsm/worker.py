@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from fsm.engine import Engine
-from fsm.errors import DatabaseUnavailable, TradeFsmError, WorkerFailed
+from fsm.errors import DatabaseUnavailable, StorageError, TradeFsmError, WorkerFailed
 from fsm.records import RunRecord
 
 log = logging.getLogger("tradefsm.worker")
@@ -200,9 +200,13 @@ class _Lane:
                 self._wait_out(exc)
                 idle_since = time.monotonic()
                 continue
+            except StorageError as exc:  # not transient (a dropped table, a refused login)
+                w.give_up("database error", exc)
+                return
             except TradeFsmError as exc:  # lost a run to another driver, or refused: go on
                 log.warning("worker_run_stopped", extra={"run_id": exc.run_id,
                                                          "error": exc.message})  # fmt: skip
+                w.stopping.wait(w.poll_seconds)
                 continue
             self.failures = 0
             w.outage.recovered()

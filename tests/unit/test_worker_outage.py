@@ -10,7 +10,7 @@ from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import RunRequest
-from fsm.errors import DatabaseUnavailable, WorkerFailed
+from fsm.errors import DatabaseUnavailable, StorageError, WorkerFailed
 from fsm.worker import Worker
 from tests.conftest import TRADING_DAY, make_engine_for
 
@@ -55,3 +55,10 @@ def test_a_defect_in_a_worker_thread_stops_the_worker_with_one_error(tmp_path: P
     assert report.stopped_by == "error"
     assert isinstance(report.error, WorkerFailed)
     assert "ZeroDivisionError" in report.error.message
+
+
+def test_a_database_error_no_retry_fixes_stops_the_worker_at_once(tmp_path: Path) -> None:
+    worker, _ = _worker(DownForClaims(StorageError("no such table: runs")), tmp_path)
+    report = worker.run()
+    assert report.stopped_by == "database error"
+    assert isinstance(report.error, StorageError)
