@@ -214,7 +214,8 @@ def db_history(
 
     rows = migrate.history(engine_for(_settings(db).db, read_only=True))
     for row in rows:
-        row["current"] = "← current" if row["current"] and fmt is Format.TABLE else row["current"]
+        if fmt is Format.TABLE:  # a mark for people; JSON and CSV keep the boolean
+            row["current"] = "← current" if row["current"] else ""
     emit(rows, ("revision", "down_revision", "message", "current"), fmt, "migrations")
 
 
