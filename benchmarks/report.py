@@ -33,6 +33,12 @@ KEY_FIGURES: tuple[tuple[str, str, str, str, Any], ...] = (
      lambda v: v <= 100),
     ("peer", "speedup_vs_dbos", "speed-up over DBOS Transact, 5-step run (×)", "≥ 6",
      lambda v: v >= 6),
+    ("groupcommit", "sqlite_16_single_runs_per_s", "16 concurrent runs/s, SQLite, commit each",
+     "—", None),
+    ("groupcommit", "sqlite_16_group_runs_per_s", "16 concurrent runs/s, SQLite, group commit",
+     "—", None),
+    ("groupcommit", "sqlite_16_group_transitions_per_commit", "transitions per shared commit",
+     "—", None),
     ("memory", "rss_growth_mib", "RSS growth over 10k runs after the first 100 (MiB)", "≤ 20",
      lambda v: v <= 20),
 )  # fmt: skip

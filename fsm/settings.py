@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         "counts as live: orders go there only with TRADEFSM_LIVE_TRADING_ENABLED=true and "
         "--mode live.",
     )
+    group_commit: bool = Field(
+        False,
+        description="A worker with --concurrency above 1 lets transitions of different "
+        "runs that are ready together share one commit (docs/performance.md has the figures: "
+        "it pays off with many concurrent runs on PostgreSQL).",
+    )
     console_token: SecretStr | None = Field(
         None, description="Token the web console asks for (needed off loopback; secret)."
     )

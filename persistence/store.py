@@ -39,7 +39,13 @@ from persistence import intents as stored_intents
 from persistence import mapping
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
-from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
+from persistence.groupcommit import GroupCommit
+from persistence.hotpath import (
+    DriverStatement,
+    DriverTransaction,
+    HeldConnections,
+    driver_transaction,
+)
 from persistence.leases import Leases
 from persistence.ridethrough import RideThrough
 from persistence.tables import (
@@ -99,7 +105,9 @@ class SqlRunStore(Leases):
     (transient) or ``StorageError`` at once.
     """
 
-    def __init__(self, engine: Engine, ride: RideThrough | None = None) -> None:
+    def __init__(
+        self, engine: Engine, ride: RideThrough | None = None, *, group_commit: bool = False
+    ) -> None:
         self.engine = engine
         self.ride = ride or RideThrough()
         self._hot = _HotStatements(engine.dialect)
@@ -107,6 +115,14 @@ class SqlRunStore(Leases):
         # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
         self._known_definitions: set[str] = set()
+        # Concurrent drivers in this process (a worker's threads) share commits when asked.
+        self.group = GroupCommit(engine, self._held) if group_commit else None
+
+    def share_commits(self) -> None:
+        """From now on, transitions committed together by this process's threads share one
+        commit (persistence.groupcommit); for a worker driving several runs at once."""
+        if self.group is None:
+            self.group = GroupCommit(self.engine, self._held)
 
     def close(self) -> None:
         """Close the connection this thread holds; the pool's close with ``engine.dispose()``."""
@@ -192,7 +208,8 @@ class SqlRunStore(Leases):
             "b_owner": run.lease_owner,
         }
         hot = self._hot
-        with driver_transaction(self.engine, run.run_id, self._held) as tx:
+
+        def write(tx: DriverTransaction) -> None:
             if tx.execute(hot.move_run, move) != 1:
                 raise ConcurrentModification(
                     f"run {run.run_id} is no longer at version {run.version - 1} under this "
@@ -205,6 +222,12 @@ class SqlRunStore(Leases):
                 tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint))
             if attempt is not None:
                 tx.execute(hot.insert_attempt, attempt.model_dump())
+
+        if self.group is not None:
+            self.group.run(run.run_id, write)
+            return
+        with driver_transaction(self.engine, run.run_id, self._held) as tx:
+            write(tx)
 
     @staticmethod
     def _fence(conn: Connection, fence: Fence) -> None:

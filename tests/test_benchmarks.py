@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, console, facade, memory, peer, resume, scale, startup, transition
+from benchmarks import (
+    audit,
+    console,
+    facade,
+    groupcommit,
+    memory,
+    peer,
+    resume,
+    scale,
+    startup,
+    transition,
+)
 from benchmarks.report import markdown, report
 from tests.postgres_cluster import PostgresCluster
 
@@ -64,3 +75,10 @@ def test_peer_benchmark_runs_or_says_why_not() -> None:
         return
     assert result["dbos_ms_per_run"] > 0
     assert result["tradefsm_ms_per_run"] > 0
+
+
+def test_group_commit_benchmark_reports_each_level() -> None:
+    result = groupcommit.run(quick=True)
+    for threads in groupcommit.LEVELS:
+        assert result[f"sqlite_{threads}_single_runs_per_s"] > 0
+        assert result[f"sqlite_{threads}_group_transitions_per_commit"] >= 1

@@ -61,6 +61,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         e = embedded()
         settings = e.settings_from(db=db)
         store = open_store(settings.db)
+        if settings.group_commit and concurrency > 1 and hasattr(store, "share_commits"):
+            store.share_commits()
         report = import_module("fsm.worker").Worker(
             lambda: e.build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
             idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
