@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -119,16 +120,16 @@ def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_on
         url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
         application_name=name,
     )  # fmt: skip
-    _OPENED.append(engine)
+    _CLOSE.append(engine.dispose)
     return engine
 
 
-_OPENED: list[Any] = []  # engines and stores to close at exit (SQLite checkpoints its WAL then)
+_CLOSE: list[Callable[[], None]] = []  # at exit, newest first (SQLite checkpoints its WAL then)
 
 
 def _close_databases() -> None:
-    for opened in reversed(_OPENED):
-        (opened.close if hasattr(opened, "ride") else opened.dispose)()
+    for close in reversed(_CLOSE):
+        close()
 
 
 def open_store(db: str | None) -> Any:
@@ -142,7 +143,7 @@ def open_store(db: str | None) -> Any:
     engine = engine_for(settings.db)
     migrate.ensure_current(engine)
     store = SqlRunStore(engine, RideThrough(settings.db_retry_seconds))
-    _OPENED.append(store)
+    _CLOSE.append(store.close)
     return store
 
 

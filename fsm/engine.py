@@ -237,26 +237,20 @@ class Engine:
         return self._drive(driver)
 
     def resumable(self) -> list[RunRecord]:
-        """Active runs nobody drives: lease expired, or its process on this host is gone.
-
-        Runs parked for a person are not among them.
-        """
+        """Active runs nobody drives (lease expired, or its process on this host is gone);
+        runs parked for a person are not among them."""
         now = self.clock.now()
-        active = self.store.list_runs(RunFilter(status="active", limit=10_000))
-        return [
-            r
-            for r in active
-            if r.state not in self.specs.parked_states
-            and (r.lease_expires_at is None or r.lease_expires_at <= now
-                 or owner_is_gone(r.lease_owner))
-        ]  # fmt: skip
+        return [r for r in self._drivable() if r.lease_expires_at is None
+                or r.lease_expires_at <= now or owner_is_gone(r.lease_owner)]  # fmt: skip
 
     def held(self) -> list[RunRecord]:
         """Active runs under this engine's own lease: what it was driving when its writes
         gave up on an unavailable database (a worker resumes them once it is back)."""
+        return [r for r in self._drivable() if r.lease_owner == self.owner]
+
+    def _drivable(self) -> list[RunRecord]:
         active = self.store.list_runs(RunFilter(status="active", limit=10_000))
-        parked = self.specs.parked_states
-        return [r for r in active if r.lease_owner == self.owner and r.state not in parked]
+        return [r for r in active if r.state not in self.specs.parked_states]
 
     def release_held(self) -> None:
         """Let other workers take this engine's runs now instead of when their leases end."""
