@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from fsm.attempts import as_step_error, backoff
+from fsm.canonical import canonical_json
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.errors import (
     ConcurrentModification,
@@ -23,9 +24,16 @@ from fsm.errors import (
 from fsm.guards import GuardContext, evaluate
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
-from fsm.ledger import seal
+from fsm.ledger import sealed
 from fsm.ports import RunContext
-from fsm.records import Checkpoint, Fence, GuardDecision, RunRecord, StepAttempt
+from fsm.records import (
+    Checkpoint,
+    EncodedDocuments,
+    Fence,
+    GuardDecision,
+    RunRecord,
+    StepAttempt,
+)
 from fsm.redaction import redact
 from fsm.resume import deadline_passed
 from fsm.runtime import Runtime
@@ -298,16 +306,18 @@ class RunDriver:
         final = new_state in rt.definition.final_states
         failure = failure if failure is not None else run.failure
         result = _result(event, output) if new_state == "done" else run.result
-        checkpoint = None
+        checkpoint, output_text = None, None
         if output is not None and target is not None:
+            dumped = output.model_dump(mode="json")
+            output_text = canonical_json(dumped)  # encoded once: hashed and stored as is
             checkpoint = Checkpoint(
                 run_id=run.run_id,
                 seq=seq,
                 state=run.state,
                 schema_version=int(getattr(output, "schema_version", 1)),
-                output=output.model_dump(mode="json"),
+                output=dumped,
             )
-        entry = seal(
+        entry, guards_text, commits_text = sealed(
             run.head_hash,
             run_id=run.run_id,
             seq=seq,
@@ -324,7 +334,7 @@ class RunDriver:
             attempt=attempt.attempt if attempt else 1,
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
-            commits=self._commits(checkpoint, final, result, failure),
+            commits=self._commits(checkpoint, output_text, final, result, failure),
         )
         parked = new_state in rt.specs.parked_states
         moved = run.model_copy(
@@ -341,7 +351,8 @@ class RunDriver:
                 "result": result,
             }
         )
-        rt.store.commit_transition(moved, entry, checkpoint, attempt)
+        documents = EncodedDocuments(guards_text, commits_text, output_text)
+        rt.store.commit_transition(moved, entry, checkpoint, attempt, documents)
         self.run = moved  # only after the commit: a failed commit leaves the run where it was
         if checkpoint is not None and output is not None:
             self.env.outputs[checkpoint.state] = output
@@ -359,13 +370,18 @@ class RunDriver:
         return self.run.deadline_at
 
     def _commits(
-        self, checkpoint: Checkpoint | None, final: bool, result: Any, failure: Any
+        self,
+        checkpoint: Checkpoint | None,
+        output_text: str | None,
+        final: bool,
+        result: Any,
+        failure: Any,
     ) -> dict[str, str]:
         """Digests of what this transition commits to, beside the transition itself."""
         commits: dict[str, str] = {}
         if checkpoint is not None:
             commits["checkpoint"] = checkpoint_digest(
-                checkpoint.state, checkpoint.schema_version, checkpoint.output
+                checkpoint.state, checkpoint.schema_version, output_text
             )
         if self.spec.on_resume == "reconcile":  # leaving the state that places orders
             commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))

@@ -73,8 +73,16 @@ def canonical_text(values: Mapping[str, Any]) -> str:
 
 
 def _guards(guards: Iterable[Any]) -> str:
-    return canonical_json(
-        [g.model_dump(mode="json") if isinstance(g, GuardDecision) else g for g in guards]
+    texts = (guard_text(g) if isinstance(g, GuardDecision) else canonical_json(g) for g in guards)
+    return f"[{','.join(texts)}]"
+
+
+def guard_text(g: GuardDecision) -> str:
+    """The canonical JSON of one guard decision, written out in sorted-key order."""
+    inputs = ",".join(f"{_encode(k)}:{_encode(v)}" for k, v in sorted(g.inputs.items()))
+    return (
+        f'{{"inputs":{{{inputs}}},"name":{_encode(g.name)},'
+        f'"passed":{"true" if g.passed else "false"},"reason":{_encode(g.reason)}}}'
     )
 
 
@@ -84,6 +92,11 @@ def entry_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
 
 def seal(prev_hash: str, **fields: Any) -> LedgerEntry:
     """Build a ledger row of the current scheme chained onto ``prev_hash``."""
+    return sealed(prev_hash, **fields)[0]
+
+
+def sealed(prev_hash: str, **fields: Any) -> tuple[LedgerEntry, str, str]:
+    """``seal``, with the canonical JSON of the row's guards and of its commits, as hashed."""
     fields.setdefault("guards", ())
     fields.setdefault("duration_ms", 0)
     fields.setdefault("attempt", 1)
@@ -91,4 +104,6 @@ def seal(prev_hash: str, **fields: Any) -> LedgerEntry:
     fields.setdefault("error_message", None)
     fields.setdefault("commits", {})
     fields["scheme"] = SCHEME
-    return LedgerEntry(prev_hash=prev_hash, hash=entry_hash(prev_hash, fields), **fields)
+    guards, commits = _guards(fields["guards"]), canonical_json(fields["commits"])
+    digest = entry_hash(prev_hash, fields | {"guards": guards, "commits": commits})
+    return LedgerEntry(prev_hash=prev_hash, hash=digest, **fields), guards, commits

@@ -12,6 +12,7 @@ from fsm.records import (
     AccountSnapshot,
     Checkpoint,
     Definition,
+    EncodedDocuments,
     Fence,
     IntentEvent,
     IntentUpdate,
@@ -115,11 +116,14 @@ class RunStore(Protocol):
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
+        documents: EncodedDocuments | None = None,
     ) -> None:
         """Append ``entry`` and move the run to ``run`` (whose version is ``entry.seq``).
 
         Fenced: raises ConcurrentModification, changing nothing, when the stored run is not at
-        ``run.version - 1`` or its lease is no longer ``run.lease_owner``'s.
+        ``run.version - 1`` or its lease is no longer ``run.lease_owner``'s. ``documents``, when
+        given, are the canonical JSON of the entry's guards and commits and the checkpoint's
+        output, which a store may write as they are.
         """
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -191,6 +192,20 @@ class LedgerEntry(Frozen):
     scheme: int = 2  # the canonical form hashed (fsm.ledger); 1 for legacy rows
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedDocuments:
+    """A transition's documents in canonical JSON (``fsm.canonical``), as the ledger hashed
+    them: the ledger row's guards and commits and the checkpoint's output (None without one).
+
+    They are the same documents as the records'; a store may write these texts instead of
+    encoding the records a second time.
+    """
+
+    guards: str
+    commits: str
+    output: str | None = None
 
 
 class Checkpoint(Frozen):

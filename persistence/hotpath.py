@@ -2,9 +2,12 @@
 
 SQLAlchemy Core builds and compiles each statement once per dialect; executing it through a
 pooled DB-API connection skips the per-call statement machinery (cache keys, result
-objects, events), which costs about as much as the durable commit itself on SQLite. Types
-still go through their SQLAlchemy bind processors, so values are stored exactly as Core
-would store them, and driver errors are translated at the same boundary.
+objects, events), which costs about as much as the durable commit itself on SQLite. Values
+are stored exactly as Core would store them: timestamps and JSON documents go through one
+function each that does what their SQLAlchemy processors do together (tests compare the
+two), every other type through its SQLAlchemy bind processor; driver errors are translated
+at the same boundary. A ``JsonText`` value is canonical JSON encoded already (the ledger
+hashed it): it is written as it is instead of being encoded a second time.
 """
 
 from __future__ import annotations
@@ -14,15 +17,49 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import JSON, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
+from fsm.canonical import canonical_json
 from persistence.errors import translate
+from persistence.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
+
+
+class JsonText(str):
+    """Canonical JSON text (``fsm.canonical``) of a document: bound as it is."""
+
+
+def processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    """What turns a value of ``type_`` into what the DB-API driver takes."""
+    if isinstance(type_, UtcDateTime):
+        return UtcDateTime.driver_processor(dialect)
+    impl = type_.dialect_impl(dialect)
+    if not isinstance(impl, JSON):
+        return impl.bind_processor(dialect)
+    if dialect.name != "postgresql":  # stored as text, in the engine's canonical form
+
+        def text(value: Any) -> str | None:
+            if value is None:
+                return None
+            return value if type(value) is JsonText else canonical_json(value)
+
+        return text
+    from psycopg.types.json import Json, Jsonb  # noqa: PLC0415  # only where PostgreSQL is used
+
+    wrap = Jsonb if impl.__visit_name__ == "JSONB" else Json
+
+    def document(value: Any) -> Any:
+        if value is None:
+            return None
+        return wrap(value, dumps=str) if type(value) is JsonText else wrap(value)
+
+    return document
 
 
 class DriverStatement:
@@ -37,10 +74,7 @@ class DriverStatement:
         self.names = list(compiled.positiontup or []) if self.positional else list(binds)
         self.defaults: dict[str, Any] = dict(compiled.params)  # values written into the query
         self.columns = [c.name for c in getattr(statement, "selected_columns", [])]
-        processors: dict[str, Processor | None] = {
-            name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in set(self.names)
-        }
+        processors = {name: processor(binds[name].type, dialect) for name in set(self.names)}
         # In the order the driver takes them: one pass builds the parameters.
         self.plan = [(name, processors[name]) for name in self.names]
 

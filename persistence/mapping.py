@@ -6,7 +6,15 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from fsm.records import Checkpoint, LedgerEntry, OrderIntent, RunRecord, StoredIntent
+from fsm.records import (
+    Checkpoint,
+    EncodedDocuments,
+    LedgerEntry,
+    OrderIntent,
+    RunRecord,
+    StoredIntent,
+)
+from persistence.hotpath import JsonText
 
 RUN_COLUMNS = (
     "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
@@ -41,9 +49,12 @@ def run_record(row: RowMapping) -> RunRecord:
     return RunRecord.model_validate({c: row[c] for c in RUN_COLUMNS})
 
 
-def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
-    row = entry.model_dump(mode="python", exclude={"guards"})
-    row["guards"] = [g.model_dump(mode="json") for g in entry.guards]
+def ledger_row(entry: LedgerEntry, documents: EncodedDocuments | None = None) -> dict[str, Any]:
+    row = dict(entry)
+    if documents is None:
+        row["guards"] = [g.model_dump(mode="json") for g in entry.guards]
+    else:  # as the ledger hashed them
+        row["guards"], row["commits"] = JsonText(documents.guards), JsonText(documents.commits)
     return row
 
 
@@ -53,8 +64,13 @@ def ledger_entry(row: RowMapping) -> LedgerEntry:
     return LedgerEntry.model_validate(values)
 
 
-def checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
-    return checkpoint.model_dump(mode="python")
+def checkpoint_row(
+    checkpoint: Checkpoint, documents: EncodedDocuments | None = None
+) -> dict[str, Any]:
+    row = dict(checkpoint)
+    if documents is not None and documents.output is not None:
+        row["output"] = JsonText(documents.output)
+    return row
 
 
 def checkpoint_record(row: RowMapping) -> Checkpoint:

@@ -27,6 +27,7 @@ from fsm.ports import RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
+    EncodedDocuments,
     Fence,
     IntentEvent,
     IntentUpdate,
@@ -176,10 +177,11 @@ class SqlRunStore(Leases):
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
+        documents: EncodedDocuments | None = None,
     ) -> None:
         self.ride.write(
             "transition commit",
-            lambda: self._commit_transition(run, entry, checkpoint, attempt),
+            lambda: self._commit_transition(run, entry, checkpoint, attempt, documents),
             settled=lambda: self._moved(run),
         )
 
@@ -201,6 +203,7 @@ class SqlRunStore(Leases):
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None,
+        documents: EncodedDocuments | None,
     ) -> None:
         move = mapping.run_move(run) | {
             "b_run_id": run.run_id,
@@ -217,11 +220,11 @@ class SqlRunStore(Leases):
                     run_id=run.run_id,
                     state=run.state,
                 )
-            tx.execute(hot.insert_ledger, mapping.ledger_row(entry))
+            tx.execute(hot.insert_ledger, mapping.ledger_row(entry, documents))
             if checkpoint is not None:
-                tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint))
+                tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint, documents))
             if attempt is not None:
-                tx.execute(hot.insert_attempt, attempt.model_dump())
+                tx.execute(hot.insert_attempt, dict(attempt))
 
         if self.group is not None:
             self.group.run(run.run_id, write)

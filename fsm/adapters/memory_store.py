@@ -21,6 +21,7 @@ from fsm.ports import RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
+    EncodedDocuments,
     Fence,
     IntentEvent,
     IntentUpdate,
@@ -77,6 +78,7 @@ class MemoryRunStore:
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
+        documents: EncodedDocuments | None = None,
     ) -> None:
         stored = self.get_run(run.run_id)
         if (

@@ -20,6 +20,7 @@ from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
     Checkpoint,
+    EncodedDocuments,
     LedgerEntry,
     OrderStatus,
     RunRecord,
@@ -250,10 +251,11 @@ class FailingCommits(SqlRunStore):
         entry: LedgerEntry,
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
+        documents: EncodedDocuments | None = None,
     ) -> None:
         if entry.event == self.fail_on:
             raise StorageError("disk I/O error")
-        super().commit_transition(run, entry, checkpoint, attempt)
+        super().commit_transition(run, entry, checkpoint, attempt, documents)
 
 
 def test_a_failed_commit_leaves_the_run_where_it_was(
