@@ -24,7 +24,8 @@ from tests.postgres_cluster import PostgresCluster
     ("module", "keys"),
     [
         (transition, {"engine_us_per_transition_median", "raw_sqlite3_us_per_transition_median",
-                      "ratio_engine_to_raw", "commitment_hashing_us_per_transition"}),
+                      "ratio_engine_to_raw", "commitment_hashing_us_per_transition",
+                      "raw_schema_us_per_transition_median", "ratio_engine_to_schema_floor"}),
         (resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"}),
         (audit, {"verify_s", "query_ms_max", "seal_ms_10k"}),
         (facade, {"facade_call_ms", "constructor_ms", "rss_after_100_mib"}),
@@ -65,7 +66,7 @@ def test_memory_benchmark_and_the_report_page() -> None:
     assert result["rss_after_100_mib"] > 0
     page = markdown(report({"memory": result}))
     assert "| memory | RSS growth over 10k runs after the first 100 (MiB) |" in page
-    assert "| transition | engine ÷ floor | None | ≤ 2.0 |" in page  # not run: no verdict
+    assert "| transition | engine ÷ same-schema floor | None | ≤ 2.0 |" in page  # not run
 
 
 def test_peer_benchmark_runs_or_says_why_not() -> None:
