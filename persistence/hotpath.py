@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Engine
@@ -62,6 +63,10 @@ def processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
     return document
 
 
+def _one(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    return lambda values: tuple(values[n] for n in names)  # none or one parameter
+
+
 class DriverStatement:
     """A Core statement compiled once for a dialect, with the bind processors of its params."""
 
@@ -75,13 +80,16 @@ class DriverStatement:
         self.defaults: dict[str, Any] = dict(compiled.params)  # values written into the query
         self.columns = [c.name for c in getattr(statement, "selected_columns", [])]
         processors = {name: processor(binds[name].type, dialect) for name in set(self.names)}
-        # In the order the driver takes them: one pass builds the parameters.
-        self.plan = [(name, processors[name]) for name in self.names]
+        # The values are taken in the driver's order in one C call; only those of a type
+        # with a processor (a few per statement) are converted in Python.
+        self._take = itemgetter(*self.names) if len(self.names) > 1 else _one(self.names)
+        self._convert = [(i, p) for i, n in enumerate(self.names) if (p := processors[n])]
 
-    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        if self.positional:
-            return tuple(p(values[n]) if p else values[n] for n, p in self.plan)
-        return {n: p(values[n]) if p else values[n] for n, p in self.plan}
+    def params(self, values: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        row = list(self._take(values))
+        for i, convert in self._convert:
+            row[i] = convert(row[i])
+        return row if self.positional else dict(zip(self.names, row, strict=True))
 
 
 class DriverTransaction:

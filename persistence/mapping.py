@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import RowMapping
 
 from fsm.records import (
@@ -21,6 +22,12 @@ RUN_COLUMNS = (
     "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
     "head_hash", "created_at", "updated_at", "lease_owner", "lease_expires_at", "deadline_at",
 )  # fmt: skip
+
+
+def fields_of(record: BaseModel) -> dict[str, Any]:
+    """A record's fields as they are (nested models left as models): a copy of the instance
+    dictionary, where pydantic keeps them; ``dict(record)`` costs fifty times as much."""
+    return record.__dict__.copy()
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
@@ -50,7 +57,7 @@ def run_record(row: RowMapping) -> RunRecord:
 
 
 def ledger_row(entry: LedgerEntry, documents: EncodedDocuments | None = None) -> dict[str, Any]:
-    row = dict(entry)
+    row = fields_of(entry)
     if documents is None:
         row["guards"] = [g.model_dump(mode="json") for g in entry.guards]
     else:  # as the ledger hashed them
@@ -67,7 +74,7 @@ def ledger_entry(row: RowMapping) -> LedgerEntry:
 def checkpoint_row(
     checkpoint: Checkpoint, documents: EncodedDocuments | None = None
 ) -> dict[str, Any]:
-    row = dict(checkpoint)
+    row = fields_of(checkpoint)
     if documents is not None and documents.output is not None:
         row["output"] = JsonText(documents.output)
     return row

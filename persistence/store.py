@@ -224,7 +224,7 @@ class SqlRunStore(Leases):
             if checkpoint is not None:
                 tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint, documents))
             if attempt is not None:
-                tx.execute(hot.insert_attempt, dict(attempt))
+                tx.execute(hot.insert_attempt, mapping.fields_of(attempt))
 
         if self.group is not None:
             self.group.run(run.run_id, write)
