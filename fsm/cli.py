@@ -147,6 +147,15 @@ def open_store(db: str | None) -> Any:
     return store
 
 
+def open_worker_store(db: str | None, concurrency: int) -> Any:
+    """``open_store`` for a worker: with TRADEFSM_GROUP_COMMIT and more than one thread, the
+    transitions its threads commit together share one commit."""
+    store = open_store(db)
+    if concurrency > 1 and _settings(db).group_commit:
+        store.share_commits()
+    return store
+
+
 def open_reader(db: str | None) -> Any:
     """The run database at head revision, opened read-only: reads never write."""
     from persistence import migrate
@@ -190,7 +199,7 @@ audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store)
-queue.register(app, open_store, seal_now)
+queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)
 console.register(app, open_reader, open_audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,9 +23,18 @@ from fsm.kinds import Mode
 
 if TYPE_CHECKING:
     from fsm.commands.integrity import Sealer
+    from fsm.ports import RunStore
 
 
-def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> None:
+WorkerStoreOpener = Callable[[str | None, int], "RunStore"]
+
+
+def register(
+    app: typer.Typer,
+    open_store: StoreOpener,
+    open_worker_store: WorkerStoreOpener,
+    seal_now: Sealer,
+) -> None:
     @app.command()
     def submit(
         db: DbOption = None,
@@ -60,9 +70,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         """Claim queued or abandoned runs and drive them; SIGTERM finishes held runs, then stops."""
         e = embedded()
         settings = e.settings_from(db=db)
-        store = open_store(settings.db)
-        if settings.group_commit and concurrency > 1 and hasattr(store, "share_commits"):
-            store.share_commits()
+        store = open_worker_store(settings.db, concurrency)
         report = import_module("fsm.worker").Worker(
             lambda: e.build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
             idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),

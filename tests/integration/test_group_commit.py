@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import text
 
 from benchmarks.transition import AS_OF, Account, Market, Signals
@@ -15,6 +16,7 @@ from fsm.ids import UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter
 from fsm.settings import Settings
+from persistence import migrate
 from persistence.engine import make_engine
 from persistence.groupcommit import GroupCommit, PendingWrite
 from persistence.store import SqlRunStore
@@ -67,3 +69,17 @@ def test_a_refused_write_rolls_back_alone(sqlite_url: str) -> None:
     assert second.done.is_set()
     with engine.connect() as conn:
         assert [r[0] for r in conn.execute(text("SELECT x FROM t"))] == [2]
+
+
+def test_a_worker_shares_commits_only_when_asked_and_with_threads_to_share(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fsm.cli import open_worker_store
+
+    db = sqlite_url
+    migrate.upgrade(make_engine(db))
+    monkeypatch.setenv("TRADEFSM_GROUP_COMMIT", "true")
+    assert open_worker_store(db, 4).group is not None
+    assert open_worker_store(db, 1).group is None  # one thread: nothing to share
+    monkeypatch.setenv("TRADEFSM_GROUP_COMMIT", "false")
+    assert open_worker_store(db, 4).group is None
