@@ -340,7 +340,7 @@ class RunDriver:
         moved = run.model_copy(
             update={
                 "state": new_state,
-                "status": _status(new_state),
+                "status": RunStatus.in_state(new_state),
                 "version": seq,
                 "head_hash": entry.hash,
                 "updated_at": now,
@@ -388,10 +388,6 @@ class RunDriver:
         if final:
             commits["outcome"] = outcome_digest(result, failure)
         return commits
-
-
-def _status(state: str) -> RunStatus:
-    return {"done": RunStatus.DONE, "failed": RunStatus.FAILED}.get(state, RunStatus.ACTIVE)
 
 
 def _result(event: str, output: BaseModel | None) -> dict[str, Any]:

@@ -17,3 +17,8 @@ class RunStatus(StrEnum):
     ACTIVE = "active"
     DONE = "done"
     FAILED = "failed"
+
+    @classmethod
+    def in_state(cls, state: str) -> RunStatus:
+        """A run's status in ``state``: ``done`` and ``failed`` end it, any other is active."""
+        return {"done": cls.DONE, "failed": cls.FAILED}.get(state, cls.ACTIVE)
