@@ -16,30 +16,45 @@ T = TypeVar("T")
 TimeoutRunner = Callable[[Callable[[], Any], float, str], Any]
 
 
-def alarm_or_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
-    """Run ``fn``; StepTimeout if it has not finished within ``timeout`` seconds.
+class ProcessAlarm:
+    """Step timeouts for a program that owns its process and its SIGALRM (the CLI, a worker).
 
-    For a program that owns its process (the CLI, a worker): in the main thread a real-time
-    interval timer (SIGALRM) interrupts the step, a few microseconds of overhead; elsewhere
-    it falls back to ``in_thread``. The executing step is never retried after a timeout: on
-    resume it reconciles instead.
+    In the main thread a real-time interval timer interrupts the step: the SIGALRM handler is
+    installed at the first such step and stays, so each step only arms and disarms the timer
+    (a stray alarm after a step ended is ignored); elsewhere it falls back to ``in_thread``.
+    A library caller never gets it unless it injects it. The executing step is never retried
+    after a timeout: on resume it reconciles instead.
     """
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        return _with_alarm(fn, timeout, state)
-    return in_thread(fn, timeout, state)
 
+    def __init__(self) -> None:
+        self._step: tuple[str, float] | None = None  # the step the timer is armed for
+        self._installed = False
 
-def _with_alarm(fn: Callable[[], T], timeout: float, state: str) -> T:
-    def expire(_signum: int, _frame: object) -> None:
+    def __call__(self, fn: Callable[[], T], timeout: float, state: str) -> T:
+        """Run ``fn``; StepTimeout if it has not finished within ``timeout`` seconds."""
+        if threading.current_thread() is not threading.main_thread() or not _HAS_TIMER:
+            return in_thread(fn, timeout, state)
+        if not self._installed:
+            signal.signal(signal.SIGALRM, self._expire)
+            self._installed = True
+        self._step = (state, timeout)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return as_step_error(fn, state)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._step = None
+
+    def _expire(self, _signum: int, _frame: object) -> None:
+        if self._step is None:
+            return  # the step ended just before the timer fired: nothing to stop
+        state, timeout = self._step
         raise StepTimeout(f"step {state} did not finish within {timeout:g} s", state=state)
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        return as_step_error(fn, state)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+
+_HAS_TIMER = hasattr(signal, "setitimer")
+# One per process: its handler is installed once, by the first step that uses it.
+alarm_or_thread = ProcessAlarm()
 
 
 def as_step_error(fn: Callable[[], T], state: str) -> T:
