@@ -171,9 +171,11 @@ def _schema_runs(folder: Path, runs: int, stored: dict[str, Any]) -> tuple[float
         db.execute(pragma)
     db.execute(*_insert("definitions", stored["definition"]))
     first, ledger = stored["run"], stored["ledger"]
-    move = ("UPDATE runs SET state = ?, status = ?, version = ?, head_hash = ?, updated_at = ?,"
-            " lease_expires_at = ?, deadline_at = ?, result = ?, failure = ?"
+    # As the engine: the status column is written by the transition that ends the run only.
+    move = ("UPDATE runs SET state = ?, version = ?, head_hash = ?, updated_at = ?,"
+            " lease_expires_at = ?, deadline_at = ?, result = ?, failure = ?, status = ?"
             " WHERE run_id = ? AND version = ? AND lease_owner = ?")  # fmt: skip
+    step = move.replace(", status = ?", "").replace("WHERE", "WHERE status = 'active' AND")
     started = time.perf_counter()
     for n in range(runs):
         run_id = f"{first['run_id']}-{n}"
@@ -192,12 +194,14 @@ def _schema_runs(folder: Path, runs: int, stored: dict[str, Any]) -> tuple[float
         for entry in ledger[1:]:
             last = entry["seq"] == len(ledger)
             db.execute("BEGIN IMMEDIATE")
-            db.execute(move, (
-                entry["target"], first["status"] if last else "active", entry["seq"],
-                entry["hash"], entry["occurred_at"], first["lease_expires_at"],
-                first["deadline_at"], first["result"] if last else None, None, run_id,
-                entry["seq"] - 1, first["lease_owner"],
-            ))  # fmt: skip
+            values = (entry["target"], entry["seq"], entry["hash"], entry["occurred_at"],
+                      first["lease_expires_at"], first["deadline_at"],
+                      first["result"] if last else None, None)  # fmt: skip
+            fence = (run_id, entry["seq"] - 1, first["lease_owner"])
+            if last:
+                db.execute(move, (*values, first["status"], *fence))
+            else:
+                db.execute(step, (*values, *fence))
             db.execute(*_insert("ledger", entry | {"run_id": run_id}))
             if entry["seq"] in stored["checkpoints"]:
                 db.execute(*_insert("checkpoints", stored["checkpoints"][entry["seq"]]
