@@ -14,6 +14,7 @@ from fsm.settings import Settings
 
 T = TypeVar("T")
 TimeoutRunner = Callable[[Callable[[], Any], float, str], Any]
+_HAS_TIMER = hasattr(signal, "setitimer")
 
 
 class ProcessAlarm:
@@ -52,7 +53,6 @@ class ProcessAlarm:
         raise StepTimeout(f"step {state} did not finish within {timeout:g} s", state=state)
 
 
-_HAS_TIMER = hasattr(signal, "setitimer")
 # One per process: its handler is installed once, by the first step that uses it.
 alarm_or_thread = ProcessAlarm()
 

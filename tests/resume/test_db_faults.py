@@ -162,6 +162,16 @@ def test_a_worker_killed_during_a_restart_leaves_its_runs_to_the_other(
     _every_run_done_once(site, ids)
 
 
+def _stderr_through_an_outage(server: PostgresCluster, process: subprocess.Popen[str]) -> str:
+    """Stop the server at once, wait for ``process`` to end, start the server again."""
+    server.stop_server("immediate")
+    try:
+        _out, err = process.communicate(timeout=120)
+    finally:
+        server.start_server()
+    return err
+
+
 def _executing(site: Site) -> bool:
     return any(r.state == "executing" for r in site.store.list_runs(RunFilter(status="active")))
 
@@ -175,11 +185,7 @@ def test_run_past_its_retry_budget_exits_3_and_resumes(
     run = site.start("run", "--account", "acct-0")
     _wait_for(lambda: _executing(site))
     run_id = site.active_run()
-    server.stop_server("immediate")
-    try:
-        _out, err = run.communicate(timeout=120)
-    finally:
-        server.start_server()
+    err = _stderr_through_an_outage(server, run)
     assert run.returncode == 3, err
     [line] = [line for line in err.splitlines() if line.startswith("error:")]
     assert "the database is unavailable" in line
@@ -200,11 +206,7 @@ def test_worker_exits_3_when_the_outage_outlasts_its_limit(
     ids = _queue(site, accounts=3, per_account=1)
     [worker] = _workers(site, count=1)
     _wait_for(lambda: _executing(site))
-    server.stop_server("immediate")
-    try:
-        _out, err = worker.communicate(timeout=120)
-    finally:
-        server.start_server()
+    err = _stderr_through_an_outage(server, worker)
     assert worker.returncode == 3, err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [errors[0]]
