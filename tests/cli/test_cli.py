@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, one_line_error
+from tests.days import day
 
 RUN_KEYS = {"run_id", "state", "status", "account_id", "mode", "created_at", "updated_at"}
 LEDGER_KEYS = {
@@ -102,11 +103,13 @@ def test_a_malformed_price_file_is_refused_before_any_run(ready: Cli, tmp_path: 
     assert ready.json("runs", "list", "--format", "json") == []
 
 
+@pytest.mark.dated
 def test_a_price_file_drives_a_run(ready: Cli, tmp_path: Path) -> None:
     prices = tmp_path / "prices.csv"
-    rows = [f"2026-11-{d:02d},{s},{p + d}" for d in (6, 27) for s, p in (("AAA", 10), ("BBB", 50))]
+    days = (-21, 0)
+    rows = [f"{day(d)},{s},{p + d}" for d in days for s, p in (("AAA", 100), ("BBB", 500))]
     prices.write_text("date,symbol,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    run = ready.json("run", "--json", "--prices", str(prices), "--as-of", "2026-11-27")
+    run = ready.json("run", "--json", "--prices", str(prices), "--as-of", day())
     assert run["state"] == "done"
     assert {o["symbol"] for o in run["orders"]} == {"AAA", "BBB"}
 

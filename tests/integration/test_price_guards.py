@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.days import day
 
-AS_OF = "2026-11-27"
+pytestmark = pytest.mark.dated
+AS_OF = day()
+EVE = day(-1)
 
 
 def _site(tmp_path: Path, rows: list[str], **env: str) -> tuple[Cli, Path]:
@@ -29,40 +32,40 @@ def _refused(cli: Cli, prices: Path, as_of: str = AS_OF) -> dict[str, object]:
 
 
 def test_prices_months_old_do_not_trade(tmp_path: Path) -> None:
-    cli, prices = _site(tmp_path, ["2026-06-01,SPY,500", "2026-07-01,SPY,510",
-                                   "2026-07-01,TLT,90"])  # fmt: skip
+    old, older = day(-150), day(-180)
+    cli, prices = _site(tmp_path, [f"{older},SPY,500", f"{old},SPY,510", f"{old},TLT,90"])
     guard = _refused(cli, prices)
     assert guard["name"] == "prices_fresh"
-    assert "2026-07-01" in str(guard["reason"])
+    assert old in str(guard["reason"])
     assert guard["inputs"]["against"] == AS_OF  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("price", "shown"), [("0.0000000001", "1E-10"), ("1e400", "1E+400")])
 def test_absurd_prices_do_not_trade(tmp_path: Path, price: str, shown: str) -> None:
-    cli, prices = _site(tmp_path, [f"2026-11-26,SPY,{price}", f"2026-11-27,SPY,{price}",
-                                   "2026-11-27,TLT,90"])  # fmt: skip
+    cli, prices = _site(tmp_path, [f"{EVE},SPY,{price}", f"{AS_OF},SPY,{price}",
+                                   f"{AS_OF},TLT,90"])  # fmt: skip
     guard = _refused(cli, prices)
     assert (guard["name"], guard["inputs"]["refused"]) == ("prices_sane", "1")  # type: ignore[index]
     assert "SPY" in str(guard["reason"])
 
 
 def test_a_price_that_jumps_from_the_close_before_does_not_trade(tmp_path: Path) -> None:
-    cli, prices = _site(tmp_path, ["2026-11-26,SPY,500", "2026-11-27,SPY,5000",
-                                   "2026-11-27,TLT,90"])  # fmt: skip
+    cli, prices = _site(tmp_path, [f"{EVE},SPY,500", f"{AS_OF},SPY,5000",
+                                   f"{AS_OF},TLT,90"])  # fmt: skip
     guard = _refused(cli, prices)
     assert guard["name"] == "prices_sane"
     assert "SPY moved 900.0%" in str(guard["reason"])
 
 
 def test_an_order_larger_than_the_share_limit_does_not_trade(tmp_path: Path) -> None:
-    cli, prices = _site(tmp_path, ["2026-11-26,SPY,500", "2026-11-27,SPY,501",
-                                   "2026-11-27,TLT,90"], TRADEFSM_MAX_ORDER_QTY="10")  # fmt: skip
+    cli, prices = _site(tmp_path, [f"{EVE},SPY,500", f"{AS_OF},SPY,501",
+                                   f"{AS_OF},TLT,90"], TRADEFSM_MAX_ORDER_QTY="10")  # fmt: skip
     guard = _refused(cli, prices)
     assert guard["name"] == "order_qty_limit"
 
 
 def test_a_price_missing_from_the_file_fails_at_once_without_retries(tmp_path: Path) -> None:
-    cli, prices = _site(tmp_path, ["2026-11-27,SPY,500"])
+    cli, prices = _site(tmp_path, [f"{AS_OF},SPY,500"])
     cli("run")  # bundled prices: the account now holds symbols the file lacks
     run = cli.json("run", "--prices", str(prices), "--as-of", AS_OF, "--json", code=1)
     assert run["failure"]["error_type"] == "MissingMarketData"

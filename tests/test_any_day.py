@@ -1,0 +1,57 @@
+"""The suite passes on any day: the tests marked `dated` run again with the clock a year ahead.
+
+libfaketime moves the wall clock of the test process and of every CLI process it starts (the
+preload is inherited), so a test that wrote a fixed date into a price file would be refused by
+the freshness guards here, as it would be on a real day a year from now.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+from tests.days import today
+
+AHEAD_DAYS = 365
+REAL_TODAY = "TRADEFSM_TEST_REAL_TODAY"  # set by the check below for the clock test inside it
+
+
+def _faketime() -> str:
+    found = shutil.which("faketime")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("faketime is required in CI (scripts/ensure-system.sh installs it)")
+        pytest.skip("faketime not installed (Debian package faketime)")
+    return found
+
+
+def test_dated_tests_pass_with_the_clock_a_year_ahead() -> None:
+    env = {**os.environ, REAL_TODAY: today().isoformat()}
+    done = subprocess.run(
+        [_faketime(), "-m", "-f", f"+{AHEAD_DAYS}d", sys.executable, "-m", "pytest", "-q",
+         "-p", "no:cacheprovider", "-m", "dated", str(Path(__file__).parent)],
+        capture_output=True, text=True, env=env, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout
+    assert "skipped" not in done.stdout.splitlines()[-1], done.stdout[-2000:]
+
+
+@pytest.mark.dated
+def test_the_clock_is_a_year_ahead_inside_the_check(tmp_path: Path) -> None:
+    """Inside the check, the CLI's own clock dates a run a year after the real day."""
+    real = os.environ.get(REAL_TODAY)
+    if real is None:
+        pytest.skip("runs only inside the year-ahead check")
+    cli = Cli(tmp_path)
+    cli("db", "upgrade")
+    run = cli.json("run", "--mode", "dry-run", "--json")
+    assert run["as_of"] == today().isoformat()
+    assert (today() - timedelta(days=AHEAD_DAYS)).isoformat() == real
