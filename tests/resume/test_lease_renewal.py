@@ -26,14 +26,19 @@ from persistence.store import SqlRunStore
 from tests.conftest import make_engine_for
 from tests.resume.test_crash import Site
 
-SHORT_LEASE = Settings(lease_seconds=0.6, lease_renew_seconds=0.15)
+SHORT_LEASE = Settings(lease_seconds=2.0, lease_renew_seconds=0.25)
 
 
 class SlowStrategy:
-    """A strategy that thinks for longer than the lease lasts."""
+    """A strategy that thinks until the test lets it go: longer than the lease lasts."""
+
+    def __init__(self) -> None:
+        self.thinking = threading.Event()
+        self.release = threading.Event()
 
     def generate(self, ctx: RunContext) -> SignalSet:
-        time.sleep(1.5)
+        self.thinking.set()
+        assert self.release.wait(120)
         return SignalSet(as_of=ctx.as_of, strategy="slow",
                          targets=(TargetWeight(symbol="SPY", weight=Decimal("0.5")),))  # fmt: skip
 
@@ -43,19 +48,25 @@ def test_a_step_longer_than_the_lease_is_never_taken_over(sqlite_url: str, tmp_p
     migrate.upgrade(engine)
     sql_store = SqlRunStore(engine)
     broker = PaperBroker(tmp_path / "p.db")
-    driving = make_engine_for(sql_store, broker, SystemClock(), SHORT_LEASE, signals=SlowStrategy())
+    strategy = SlowStrategy()
+    driving = make_engine_for(sql_store, broker, SystemClock(), SHORT_LEASE, signals=strategy)
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(
         driving.run(RunRequest(account_id="paper"))))  # fmt: skip
     worker.start()
-    time.sleep(1.0)  # past the lease: only renewals keep it
-    [run] = sql_store.list_runs(RunFilter(status="active"))
-    other = make_engine_for(sql_store, broker, SystemClock(), SHORT_LEASE,
-                            ids=SequentialIdFactory("other"))  # fmt: skip
-    with pytest.raises(RunLeased):
-        other.resume(run.run_id)
-    assert other.claim() is None
-    worker.join(10)
+    try:
+        assert strategy.thinking.wait(60)
+        # Past the first lease: only renewals (every 0.25 s, eight per lease) can keep it now.
+        time.sleep(SHORT_LEASE.lease_seconds * 1.5)
+        [run] = sql_store.list_runs(RunFilter(status="active"))
+        other = make_engine_for(sql_store, broker, SystemClock(), SHORT_LEASE,
+                                ids=SequentialIdFactory("other"))  # fmt: skip
+        with pytest.raises(RunLeased):
+            other.resume(run.run_id)
+        assert other.claim() is None
+    finally:
+        strategy.release.set()
+        worker.join(60)
     assert results[0].state == "done"
 
 
