@@ -9,6 +9,7 @@ on stderr and an exit code per family (see ``EXIT_CODES``), never a traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -27,6 +28,7 @@ from fsm.errors import (
     InvalidConfiguration,
     InvalidInput,
     RunAlreadyActive,
+    RunInterrupted,
     RunLeased,
     RunNotFound,
     RunNotResumable,
@@ -252,6 +254,8 @@ def db_check(db: DbOption = None) -> None:
 
 
 def exit_code(error: TradeFsmError) -> int:
+    if isinstance(error, RunInterrupted):  # the shell's convention: 128 + the signal's number
+        return 128 + signal.Signals[error.signal_name].value
     return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
 
 

@@ -18,6 +18,7 @@ from fsm.errors import (
     DatabaseUnavailable,
     DeadlineExceeded,
     GuardRejected,
+    RunInterrupted,
     StaleRun,
     TradeFsmError,
 )
@@ -57,7 +58,8 @@ class RunDriver:
         self.attempts: Counter[str] = attempts or Counter()
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode)
         ports = runtime.ports_for(run.account_id)
-        self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint)
+        self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
+                           stop_point=self.stop_point)  # fmt: skip
         self._last_attempt: StepAttempt | None = None
 
     @property
@@ -82,11 +84,29 @@ class RunDriver:
     # ---- the loop ---------------------------------------------------------------------------
 
     def drive(self) -> RunRecord:
-        """Step until the run ends or parks for a person."""
+        """Step until the run ends or parks for a person, or the process is asked to stop:
+        then its lease is released and RunInterrupted says how to resume it."""
         final, parked = self.rt.definition.final_states, self.rt.specs.parked_states
-        while self.run.state not in final and self.run.state not in parked:
-            self.step()
+        try:
+            while self.run.state not in final and self.run.state not in parked:
+                self.stop_point()
+                self.step()
+        except RunInterrupted:
+            assert self.run.lease_owner, "a driven run always has a lease owner"
+            self.rt.store.release_leases(self.run.lease_owner, self.rt.clock.now())
+            raise
         return self.run
+
+    def stop_point(self) -> None:
+        """A safe point (between transitions, before an order): stand down if asked to."""
+        stop = self.rt.stop
+        if stop.requested:
+            run_id, state = self.run.run_id, self.run.state
+            raise RunInterrupted(
+                f"stopped by {stop.signal_name} while {state}; run {run_id} is resumable: "
+                f"`tradefsm resume {run_id}` (or `tradefsm cancel {run_id}`)",
+                signal_name=stop.signal_name, run_id=run_id, state=state,
+            )  # fmt: skip
 
     def step(self) -> None:
         started = self.rt.clock.now()
@@ -102,9 +122,10 @@ class RunDriver:
             return
         try:
             result = self._attempt_step(self.spec)
-        except (ConcurrentModification, DatabaseUnavailable):
-            # Another driver owns the run now, or the database stayed away past the store's
-            # retry budget: write nothing more; the run stays active and resumable.
+        except (ConcurrentModification, DatabaseUnavailable, RunInterrupted):
+            # Another driver owns the run now, the database stayed away past the store's
+            # retry budget, or the process must stop: write nothing more; the run stays
+            # active and resumable.
             raise
         except TradeFsmError as exc:
             self._fail(exc, started)
@@ -156,7 +177,7 @@ class RunDriver:
                     f"run {self.run.run_id} was taken over by another driver while {state} ran; "
                     "this process stops without writing", run_id=self.run.run_id, state=state,
                 )  # fmt: skip
-        except ConcurrentModification:
+        except (ConcurrentModification, RunInterrupted):
             raise  # not a step failure: nothing more may be written
         except TradeFsmError as exc:
             self._last_attempt = self._attempt_record(state, started, exc)

@@ -27,12 +27,14 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
+    RunNotFound,
     RunNotResumable,
 )
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
+from fsm.interrupts import StopRequest
 from fsm.kinds import Mode, RunStatus
-from fsm.leases import owner_id, owner_is_gone
+from fsm.leases import owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
@@ -100,6 +102,7 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
         failpoint: Callable[[str], None] = _no_failpoint,
         timeouts: TimeoutRunner = in_thread,
+        stop: StopRequest | None = None,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
         self.notifier, self.observer = ports.notifier, observer
@@ -111,6 +114,7 @@ class Engine:
                                  settings),
             observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
             secrets=settings.secret_values, broker_for=ports.broker_for,
+            stop=stop or StopRequest(),
         )  # fmt: skip
         store.ensure_definition(self.definition.record())
 
@@ -197,7 +201,10 @@ class Engine:
             occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
         )  # fmt: skip
         run = identity.model_copy(update={"head_hash": entry.hash})
-        self.store.create_run(run, entry)
+        try:
+            self.store.create_run(run, entry)
+        except RunAlreadyActive as exc:
+            raise self._unattended(exc, now) from exc
         self.runtime.failpoint("transition.created")
         self.observe(run, entry)
         return run
@@ -240,8 +247,23 @@ class Engine:
         """Active runs nobody drives (lease expired, or its process on this host is gone);
         runs parked for a person are not among them."""
         now = self.clock.now()
-        return [r for r in self._drivable() if r.lease_expires_at is None
-                or r.lease_expires_at <= now or owner_is_gone(r.lease_owner)]  # fmt: skip
+        return [r for r in self._drivable() if unattended(r, now)]
+
+    def _unattended(self, exc: RunAlreadyActive, now: datetime) -> RunAlreadyActive:
+        """The account's active run, said to be resumable when no process drives it."""
+        try:
+            active = self.store.get_run(exc.run_id or "")
+        except RunNotFound:  # the clash was an idempotency key, not an active run
+            return exc
+        if active.state in self.specs.parked_states or not unattended(active, now):
+            return exc
+        run_id = active.run_id
+        return RunAlreadyActive(
+            f"{exc.message.removesuffix('; wait for it to end')}, which no process drives "
+            f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
+            f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
+            run_id=run_id, state=active.state,
+        )  # fmt: skip
 
     def held(self) -> list[RunRecord]:
         """Active runs under this engine's own lease: what it was driving when its writes

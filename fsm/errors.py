@@ -190,3 +190,12 @@ class DuplicateClientOrderId(BrokerRejected):
             f"the broker already has an order with client_order_id {client_order_id!r}"
         )
         self.client_order_id = client_order_id
+
+
+class RunInterrupted(TradeFsmError):
+    """The process was asked to stop (SIGINT, SIGTERM): the run stood down at a safe point,
+    its lease released, and stays active for `tradefsm resume` (or `cancel`)."""
+
+    def __init__(self, message: str, *, signal_name: str = "SIGINT", **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.signal_name = signal_name

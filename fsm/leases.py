@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
+
+from fsm.records import RunRecord
 
 
 def owner_id(token: str) -> str:
@@ -33,3 +36,9 @@ def owner_is_gone(owner: str | None) -> bool:
     except PermissionError:  # alive, owned by another user
         return False
     return False
+
+
+def unattended(run: RunRecord, now: datetime) -> bool:
+    """No live process drives ``run``: its lease expired, or its process on this host is gone."""
+    expires = run.lease_expires_at
+    return expires is None or expires <= now or owner_is_gone(run.lease_owner)

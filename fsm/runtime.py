@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from fsm.attempts import TimeoutRunner
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition
 from fsm.guards import Guard
+from fsm.interrupts import StopRequest
 from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.settings import Settings
@@ -34,6 +35,7 @@ class Runtime:
     timeouts: TimeoutRunner  # how a step attempt is bounded in time
     secrets: tuple[str, ...] = ()  # values redacted from every stored message
     broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
+    stop: StopRequest = field(default_factory=StopRequest)  # obeyed at a driver's safe points
 
     @property
     def definition(self) -> MachineDefinition:

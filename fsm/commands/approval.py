@@ -20,8 +20,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         settings = e.settings_from(db=db)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
-        with e.Progress(enabled=not as_json) as observer:
-            engine = e.build_engine(settings, store, None, observer)
+        with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:
+            engine = e.build_engine(settings, store, None, observer, stop=stop)
             act = engine.approve if decision == "approve" else engine.reject
             result = act(full_id, actor=actor, reason=reason)
         e.report(store, result, as_json)

@@ -27,6 +27,7 @@ from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import InvalidConfiguration
 from fsm.failpoints import failpoint
 from fsm.ids import UuidFactory
+from fsm.interrupts import StopRequest, stop_on_signals
 from fsm.kinds import Mode
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, RunStore
@@ -49,11 +50,13 @@ def build_engine(
     prices: Path | None = None,
     observer: Observer | None = None,
     as_of: date | None = None,
+    stop: StopRequest | None = None,
 ) -> Engine:
     """The embedded setup: bundled (or CSV) prices, the demo strategy, and the broker of
     TRADEFSM_BROKER (the paper broker unless set).
 
     A price file is read for the run's ``as_of`` only: the strategy's lookback before it.
+    With ``stop`` (from ``stop_on_signals``), SIGINT and SIGTERM stand its runs down.
     """
     day = as_of or SystemClock().now().date()
     window = (day - LOOKBACK - PRICE_SLACK, day)
@@ -65,6 +68,7 @@ def build_engine(
     return Engine(
         store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
         failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
+        stop=stop,
     )  # fmt: skip
 
 
@@ -164,8 +168,8 @@ def drive_and_report(
     store: RunStore, as_json: bool, settings: Settings, drive: Callable[[Engine], RunRecord]
 ) -> typer.Exit:
     """Drive one run with progress on a terminal, print it, and give its exit code."""
-    with Progress(enabled=not as_json) as observer:
-        result = drive(build_engine(settings, store, None, observer))
+    with Progress(enabled=not as_json) as observer, stop_on_signals() as stop:
+        result = drive(build_engine(settings, store, None, observer, stop=stop))
     report(store, result, as_json)
     return exit_for(result)
 

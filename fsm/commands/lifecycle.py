@@ -60,8 +60,9 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor)
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
         store = open_store(settings.db)
-        with e.Progress(enabled=not as_json) as observer:
-            result = e.build_engine(settings, store, prices, observer, request.as_of).run(request)
+        with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:
+            engine = e.build_engine(settings, store, prices, observer, request.as_of, stop)
+            result = engine.run(request)
         seal = e.sealer_for(settings, seal_now)
         if seal is not None:
             seal()
@@ -86,8 +87,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         if run_id:
             full_id = e.full_id(store, run_id)
             raise e.drive_and_report(store, as_json, settings, lambda e: e.resume(full_id))
-        with e.Progress(enabled=not as_json) as observer:
-            engine = e.build_engine(settings, store, None, observer)
+        with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:
+            engine = e.build_engine(settings, store, None, observer, stop=stop)
             results = engine.expire_approvals()
             results += [engine.resume(r.run_id) for r in engine.resumable()]
         e.report_many(results, as_json)

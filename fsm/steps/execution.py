@@ -75,11 +75,13 @@ def execute_plan(
     may_submit: bool = True,
     settle_seconds: float = 0,
     sleep: Callable[[float], None] = time.sleep,
+    stop_point: Callable[[], None] = lambda: None,
 ) -> ExecutionReport:
     """Place the plan's orders exactly once, even when resumed after a crash.
 
     Intents are committed before the broker hears of them; then every intent is reconciled
     with the broker by client_order_id and only those the broker never saw are submitted.
+    ``stop_point`` is called before each order: it raises when the process must stand down.
     """
     stored = store.intents(run_id)
     if stored:
@@ -96,6 +98,7 @@ def execute_plan(
     seen = {o.client_order_id for o in broker.orders(ids)}
     for intent in intents:
         if may_submit and intent.client_order_id not in seen:
+            stop_point()
             _submit(run_id, intent, broker, store, clock, fence, failpoint)
     statuses = settle(broker, ids, settle_seconds, sleep)
     failpoint("broker.filled")

@@ -59,6 +59,7 @@ class StepEnv:
     fence: Callable[[], Fence]
     failpoint: Callable[[str], None]  # crash tests stop the process at named points
     may_submit: bool = True  # False when stale or past deadline: reconcile, never send
+    stop_point: Callable[[], None] = lambda: None  # raises when the process must stand down
 
 
 def start(env: StepEnv) -> StepResult:
@@ -113,6 +114,7 @@ def execute(env: StepEnv) -> StepResult:
     report = execute_plan(
         env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, env.failpoint,
         may_submit=env.may_submit, settle_seconds=p.settings.order_settle_seconds,
+        stop_point=env.stop_point,
     )  # fmt: skip
     return StepResult("execution_completed", report)
 
