@@ -34,7 +34,7 @@ from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.kinds import Mode, RunStatus
-from fsm.leases import owner_id, owner_is_gone, unattended
+from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
@@ -297,10 +297,23 @@ class Engine:
 
     # ---- a person's commands -------------------------------------------------------------
 
-    def cancel(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
-        """Fail an unfinished run on an operator's word; the ledger keeps who and why."""
+    def cancel(
+        self, run_id: str, *, actor: str, reason: str, wait_seconds: float | None = None
+    ) -> RunRecord:
+        """Fail an unfinished run on an operator's word; the ledger keeps who and why.
+
+        A live process still driving it is fenced out first, and the cancel waits (up to
+        ``wait_seconds``, by default the lease) until it cannot be sending an order any more.
+        """
         run = self._movable(self.store.get_run(run_id), "cancel")
-        # An operator overrides the lease; a process still driving the run is fenced out.
+        now = self.clock.now()
+        lease = self.settings.lease_seconds
+        live = run.lease_owner not in (None, self.owner) and not unattended(run, now)
+        if live and run.state not in self.specs.parked_states:
+            wait = lease + 5 if wait_seconds is None else wait_seconds
+            run = fence_out_holder(self.store, run, self.owner, self.clock, lease, wait,
+                                   self.runtime.sleep)  # fmt: skip
+        # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
         driver = self._driver(run, self.clock.now(), stale_check=False)
         driver.command("cancel", actor, reason, failure_type="Cancelled", requester=None)

@@ -109,13 +109,26 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         reason: Annotated[str, typer.Option(help="Why the run is cancelled (kept in the ledger).")],
         actor: Annotated[str, typer.Option(help="Who cancels it (kept in the ledger).")],
         db: DbOption = None,
+        wait: Annotated[
+            float | None,
+            typer.Option(
+                min=0,
+                help="Seconds to wait for a process still driving the run to stop "
+                "(default: the lease, TRADEFSM_LEASE_SECONDS, plus 5).",
+            ),
+        ] = None,
     ) -> None:
-        """Cancel an unfinished run: it ends failed, with your name and reason in its ledger."""
+        """Cancel an unfinished run: it ends failed, with your name and reason in its ledger.
+
+        A process still driving it is stopped first: it sends nothing more, and the run's
+        orders are reconciled with the broker once it has stopped.
+        """
         e = embedded()
         settings = e.settings_from(db=db)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
-        cancelled = e.build_engine(settings, store).cancel(full_id, actor=actor, reason=reason)
+        engine = e.build_engine(settings, store)
+        cancelled = engine.cancel(full_id, actor=actor, reason=reason, wait_seconds=wait)
         stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
 
     @app.command()
