@@ -84,12 +84,24 @@ def _global_options(
     ] = False,
 ) -> None:
     """Run a trading rebalance as a guarded, persisted, auditable state machine."""
-    default = Path("tradefsm.toml")
-    if config is not None and not config.is_file():
-        raise InvalidConfiguration(f"no config file {config}")
-    CONFIG_FILE.set(config or (default if default.is_file() else None))
-    if verbose or log_level:
-        configure_logging(log_level or ("DEBUG" if verbose > 1 else "INFO"))
+    CONFIG_FILE.set(_config_file(config))
+    if log_level:
+        configure_logging(log_level, setting="--log-level")
+    elif verbose:
+        configure_logging("DEBUG" if verbose > 1 else "INFO")
+
+
+def _config_file(given: Path | None) -> Path | None:
+    """The settings file: ``--config``, else ./tradefsm.toml when it exists (a folder by
+    either name is refused, not skipped)."""
+    path, named = (given, f"--config {given}") if given else (Path("tradefsm.toml"), "")
+    if path.is_dir():
+        raise InvalidConfiguration(f"{named or path.resolve()} is a folder, not a settings file")
+    if path.is_file():
+        return path
+    if given is not None:
+        raise InvalidConfiguration(f"no config file {given}")
+    return None
 
 
 db_app = typer.Typer(help="Migrate and inspect the run database schema.", no_args_is_help=True)
@@ -258,8 +270,8 @@ def exit_code(error: TradeFsmError) -> int:
 def main() -> None:
     # On a terminal the progress display is the output: logs only from WARNING unless asked.
     quiet = "WARNING" if sys.stderr.isatty() else "INFO"
-    configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", quiet))
     try:
+        configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", quiet), setting="TRADEFSM_LOG_LEVEL")
         armed_failpoints()  # a misspelt failpoint must stop a crash test, not disable it
         try:
             app()

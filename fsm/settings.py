@@ -258,6 +258,10 @@ def _file_values() -> dict[str, object]:
             values = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidConfiguration(f"cannot read config file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidConfiguration(
+            f"cannot read config file {path}: not UTF-8 text (byte {exc.start})"
+        ) from exc
     unknown = sorted(set(values) - set(Settings.model_fields))
     if unknown:
         raise InvalidConfiguration(
