@@ -3,6 +3,8 @@ exit code, never a traceback; files are neither created nor overwritten unasked.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.cli.conftest import Cli, one_line_error
@@ -36,3 +38,37 @@ def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: st
     assert "'LOUD'" in line
     assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in line
     assert cli("--log-level", "debug", "failpoints").returncode == 0
+
+
+def test_keygen_into_a_path_it_cannot_use_is_one_line(cli: Cli) -> None:
+    afile = cli.folder / "afile"
+    afile.write_text("not a folder\n", encoding="utf-8")
+    line = one_line_error(cli("audit", "keygen", "--out", str(afile), code=2))
+    assert f"{afile} is not a folder" in line
+    line = one_line_error(cli("audit", "keygen", "--out", str(afile / "keys"), code=2))
+    assert f"cannot create the key folder {afile / 'keys'}" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_keygen_into_a_read_only_folder_is_one_line(cli: Cli) -> None:
+    locked = cli.folder / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        line = one_line_error(cli("audit", "keygen", "--out", str(locked / "keys"), code=2))
+    finally:
+        locked.chmod(0o755)
+    assert "cannot create the key folder" in line
+
+
+def test_keygen_overwrites_neither_key_of_a_pair(cli: Cli) -> None:
+    keys = cli.folder / "keys"
+    for lost, kept in (("key", "pub"), ("pub", "key")):
+        cli("audit", "keygen", "--out", str(keys))
+        left = keys / f"tradefsm-audit.{kept}"
+        content = left.read_bytes()
+        (keys / f"tradefsm-audit.{lost}").unlink()
+        line = one_line_error(cli("audit", "keygen", "--out", str(keys), code=2))
+        assert f"tradefsm-audit.{kept} exists" in line
+        assert left.read_bytes() == content
+        assert not (keys / f"tradefsm-audit.{lost}").exists()
+        left.unlink()
