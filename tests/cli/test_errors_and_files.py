@@ -72,3 +72,21 @@ def test_keygen_overwrites_neither_key_of_a_pair(cli: Cli) -> None:
         assert left.read_bytes() == content
         assert not (keys / f"tradefsm-audit.{lost}").exists()
         left.unlink()
+
+
+ALPACA = {"TRADEFSM_BROKER": "alpaca", "TRADEFSM_ALPACA_API_KEY": "k",
+          "TRADEFSM_ALPACA_SECRET_KEY": "s"}  # fmt: skip
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://broker.example", "https://"])
+def test_a_malformed_broker_url_is_a_settings_error(cli: Cli, url: str) -> None:
+    env = ALPACA | {"TRADEFSM_ALPACA_BASE_URL": url}
+    line = one_line_error(cli("broker", "check", code=2, env_extra=env))
+    assert "TRADEFSM_ALPACA_BASE_URL" in line
+    assert "http" in line
+
+
+def test_an_unreachable_broker_is_named_by_its_url(cli: Cli) -> None:
+    env = ALPACA | {"TRADEFSM_ALPACA_BASE_URL": "http://127.0.0.1:9"}
+    line = one_line_error(cli("broker", "check", code=6, env_extra=env))
+    assert "http://127.0.0.1:9" in line
