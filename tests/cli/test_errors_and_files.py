@@ -90,3 +90,18 @@ def test_an_unreachable_broker_is_named_by_its_url(cli: Cli) -> None:
     env = ALPACA | {"TRADEFSM_ALPACA_BASE_URL": "http://127.0.0.1:9"}
     line = one_line_error(cli("broker", "check", code=6, env_extra=env))
     assert "http://127.0.0.1:9" in line
+
+
+@pytest.mark.parametrize("cash", ["1e400", "1e13", "NaN", "-1", "Infinity", "lots"])
+def test_paper_cash_out_of_bounds_is_refused_at_reset(ready: Cli, cash: str) -> None:
+    line = one_line_error(ready("paper", "reset", "--cash", cash, code=2))
+    assert "--cash" in line
+    assert "1,000,000,000,000" in line
+    ready("run", "--mode", "paper")  # the account kept its cash: runs still work
+
+
+def test_paper_cash_at_the_bound_is_planned_without_a_crash(ready: Cli) -> None:
+    ready("paper", "reset", "--cash", "1000000000000")
+    done = ready("run", "--mode", "paper", code=1)  # the risk limits refuse such a plan
+    assert "GuardRejected" in done.stdout
+    assert "StepCrashed" not in done.stdout
