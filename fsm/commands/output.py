@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from fsm.csvcells import csv_text, text
 from fsm.errors import InvalidInput
 
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines
@@ -50,9 +50,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, ti
     if fmt is Format.JSON:
         print_json(list(rows))
     elif fmt is Format.CSV:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows([{c: _cell(r.get(c)) for c in columns} for r in rows])
+        sys.stdout.write(csv_text(rows, columns))
     else:
         stdout.print(table(rows, columns, title))
 
@@ -62,7 +60,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) ->
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*(_cell(row.get(c)) for c in columns))
+        out.add_row(*(text(row.get(c)) for c in columns))
     return out
 
 
@@ -106,14 +104,6 @@ def _fit(
         widest = max(shrinkable, key=lambda c: width[c])
         width[widest] -= 1
     return width
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
 
 
 RUN_COLUMNS = (

