@@ -8,8 +8,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -29,11 +30,19 @@ class Format(StrEnum):
     CSV = "csv"
 
 
-def write_output(path: Path, content: bytes) -> None:
-    """Write an --output file; a missing folder, a folder given as the file or a refused
-    write is one line (InvalidInput, exit 2), not a traceback."""
+OutputOption = Annotated[Path | None, typer.Option(help="Write to this file.")]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Overwrite the --output file if it exists.")
+]
+
+
+def write_output(path: Path, content: bytes, *, force: bool) -> None:
+    """Write an --output file; an existing file (without ``force``), a missing folder, a
+    folder given as the file or a refused write is one line (InvalidInput, exit 2)."""
     if path.is_dir():
         raise InvalidInput(f"--output {path} is a folder: name a file in it")
+    if path.exists() and not force:
+        raise InvalidInput(f"--output {path} exists: add --force to overwrite it")
     if not path.parent.is_dir():
         raise InvalidInput(f"--output {path}: folder {path.parent} does not exist")
     try:

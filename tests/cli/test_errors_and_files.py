@@ -142,3 +142,15 @@ def test_the_console_csv_download_neutralises_formulas(cli: Cli) -> None:
     cells = _csv_cells(client.get("/refused?format=csv").text)
     assert "'" + FORMULA in cells
     assert FORMULA not in cells
+
+
+def test_an_existing_output_file_needs_force(ready: Cli) -> None:
+    run_id = ready.json("run", "--mode", "dry-run", "--json")["run_id"]
+    for command in (("audit", "export", "--run", run_id), ("diagram", "--format", "dot")):
+        kept = ready.folder / "kept.txt"
+        kept.write_text("keep me\n", encoding="utf-8")
+        line = one_line_error(ready(*command, "--output", str(kept), code=2))
+        assert f"--output {kept} exists: add --force" in line
+        assert kept.read_text(encoding="utf-8") == "keep me\n"
+        ready(*command, "--output", str(kept), "--force")
+        assert kept.read_text(encoding="utf-8") != "keep me\n"
