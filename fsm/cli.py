@@ -115,22 +115,25 @@ def _settings(db: str | None) -> Any:
     return settings_from(db=db)
 
 
-def engine_for(url: str, read_only: bool = False) -> Any:
-    """The SQLAlchemy engine of ``url``, one per URL and mode for the process."""
+def engine_for(url: str, read_only: bool = False, create: bool = False) -> Any:
+    """The SQLAlchemy engine of ``url``, one per URL and mode for the process. Only ``create``
+    (`db upgrade`) may create a missing SQLite file: every other command refuses it."""
     settings = _settings(url)
     return _cached_engine(
         url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name,
-        read_only,
+        read_only, create,
     )  # fmt: skip
 
 
 @cache
-def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
+def _cached_engine(
+    url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool, create: bool
+) -> Any:
     from persistence.engine import make_engine
 
     engine = make_engine(
         url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
-        application_name=name,
+        application_name=name, create=create,
     )  # fmt: skip
     _CLOSE.append(engine.dispose)
     return engine
@@ -222,7 +225,7 @@ def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the run database to the newest schema."""
     from persistence import migrate
 
-    engine = engine_for(_settings(db).db)
+    engine = engine_for(_settings(db).db, create=True)
     migrate.upgrade(engine)
     stdout.print(f"database at {', '.join(migrate.current_revisions(engine))} (head)")
 

@@ -154,3 +154,17 @@ def test_an_existing_output_file_needs_force(ready: Cli) -> None:
         assert kept.read_text(encoding="utf-8") == "keep me\n"
         ready(*command, "--output", str(kept), "--force")
         assert kept.read_text(encoding="utf-8") != "keep me\n"
+
+
+READS = (("run",), ("resume", "--all"), ("runs", "list"), ("audit", "verify"),
+         ("audit", "rejected"), ("db", "check"), ("db", "current"), ("diagram", "--run", "run_x"),
+         ("console",))  # fmt: skip
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_a_missing_database_is_not_created(cli: Cli, command: tuple[str, ...]) -> None:
+    fresh = cli.folder / "fresh.db"
+    done = cli(*command, "--db", f"sqlite:///{fresh}", code=3)
+    assert "tradefsm db upgrade" in one_line_error(done)
+    assert not fresh.exists()
+    assert not list(cli.folder.iterdir())
