@@ -86,12 +86,24 @@ def _global_options(
     ] = False,
 ) -> None:
     """Run a trading rebalance as a guarded, persisted, auditable state machine."""
-    default = Path("tradefsm.toml")
-    if config is not None and not config.is_file():
-        raise InvalidConfiguration(f"no config file {config}")
-    CONFIG_FILE.set(config or (default if default.is_file() else None))
-    if verbose or log_level:
-        configure_logging(log_level or ("DEBUG" if verbose > 1 else "INFO"))
+    CONFIG_FILE.set(_config_file(config))
+    if log_level:
+        configure_logging(log_level, setting="--log-level")
+    elif verbose:
+        configure_logging("DEBUG" if verbose > 1 else "INFO")
+
+
+def _config_file(given: Path | None) -> Path | None:
+    """The settings file: ``--config``, else ./tradefsm.toml when it exists (a folder by
+    either name is refused, not skipped)."""
+    path, named = (given, f"--config {given}") if given else (Path("tradefsm.toml"), "")
+    if path.is_dir():
+        raise InvalidConfiguration(f"{named or path.resolve()} is a folder, not a settings file")
+    if path.is_file():
+        return path
+    if given is not None:
+        raise InvalidConfiguration(f"no config file {given}")
+    return None
 
 
 db_app = typer.Typer(help="Migrate and inspect the run database schema.", no_args_is_help=True)
@@ -105,22 +117,25 @@ def _settings(db: str | None) -> Any:
     return settings_from(db=db)
 
 
-def engine_for(url: str, read_only: bool = False) -> Any:
-    """The SQLAlchemy engine of ``url``, one per URL and mode for the process."""
+def engine_for(url: str, read_only: bool = False, create: bool = False) -> Any:
+    """The SQLAlchemy engine of ``url``, one per URL and mode for the process. Only ``create``
+    (`db upgrade`) may create a missing SQLite file: every other command refuses it."""
     settings = _settings(url)
     return _cached_engine(
         url, settings.db_pool_size, settings.db_statement_timeout_ms, settings.db_application_name,
-        read_only,
+        read_only, create,
     )  # fmt: skip
 
 
 @cache
-def _cached_engine(url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool) -> Any:
+def _cached_engine(
+    url: str, pool_size: int, timeout_ms: int, name: str, read_only: bool, create: bool
+) -> Any:
     from persistence.engine import make_engine
 
     engine = make_engine(
         url, read_only=read_only, pool_size=pool_size, statement_timeout_ms=timeout_ms,
-        application_name=name,
+        application_name=name, create=create,
     )  # fmt: skip
     _CLOSE.append(engine.dispose)
     return engine
@@ -212,7 +227,7 @@ def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the run database to the newest schema."""
     from persistence import migrate
 
-    engine = engine_for(_settings(db).db)
+    engine = engine_for(_settings(db).db, create=True)
     migrate.upgrade(engine)
     stdout.print(f"database at {', '.join(migrate.current_revisions(engine))} (head)")
 
@@ -262,8 +277,8 @@ def exit_code(error: TradeFsmError) -> int:
 def main() -> None:
     # On a terminal the progress display is the output: logs only from WARNING unless asked.
     quiet = "WARNING" if sys.stderr.isatty() else "INFO"
-    configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", quiet))
     try:
+        configure_logging(os.environ.get("TRADEFSM_LOG_LEVEL", quiet), setting="TRADEFSM_LOG_LEVEL")
         armed_failpoints()  # a misspelt failpoint must stop a crash test, not disable it
         try:
             app()

@@ -49,26 +49,50 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 
 def generate_keys(folder: Path) -> tuple[Path, Path]:
-    """Write a new key pair; the private key file is readable by its owner only (0600)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write a new key pair into ``folder`` (created if missing); the private key file is
+    readable by its owner only (0600). Neither file of an existing pair is overwritten."""
     private, public = folder / PRIVATE_KEY_FILE, folder / PUBLIC_KEY_FILE
+    _key_folder(folder)
+    for path in (private, public):
+        if path.exists():
+            raise InvalidConfiguration(f"{path} exists: refusing to overwrite a key")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )  # fmt: skip
+    _write_new(private, pem, 0o600)
     try:
-        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidConfiguration(f"{private} exists: refusing to overwrite a key") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+        _write_new(public, key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+        ), 0o644)  # fmt: skip
+    except InvalidConfiguration:
+        private.unlink()  # no half pair: a private key without its public key is useless
+        raise
     return private, public
+
+
+def _key_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InvalidConfiguration(f"{folder} is not a folder: name a folder for the key pair")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidConfiguration(
+            f"cannot create the key folder {folder}: {exc.strerror}"
+        ) from exc
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    """Write a file that must not exist yet (O_EXCL: no race overwrites a key)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise InvalidConfiguration(f"{path} exists: refusing to overwrite a key") from None
+    except OSError as exc:
+        raise InvalidConfiguration(f"cannot write {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

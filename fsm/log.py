@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from fsm.errors import InvalidConfiguration
+
 
 class _Rendered(logging.Formatter):
     """Renders records with structlog, imported at the first record (a quiet command, such
@@ -44,7 +46,18 @@ def _structlog_formatter(use_json: bool, colors: bool) -> logging.Formatter:
     )
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, setting: str = "log level"
+) -> None:
+    """Log ``tradefsm.*`` records from ``level`` on stderr; an unknown level is a one-line
+    InvalidConfiguration naming ``setting`` (where the level came from) and the levels."""
+    if level.upper() not in LEVELS:
+        raise InvalidConfiguration(
+            f"invalid setting {setting}: {level!r} is not a log level ({', '.join(LEVELS)})"
+        )
     use_json = not sys.stderr.isatty() if json is None else json
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Rendered(use_json, colors=sys.stderr.isatty()))

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -176,9 +177,9 @@ class Settings(BaseSettings):
     )
     alpaca_base_url: str = Field(
         ALPACA_PAPER_URL,
-        description="Alpaca trading endpoint; its paper endpoint unless set. Any other endpoint "
-        "counts as live: orders go there only with TRADEFSM_LIVE_TRADING_ENABLED=true and "
-        "--mode live.",
+        description="Alpaca trading endpoint, an http(s) URL; its paper endpoint unless set. "
+        "Any other endpoint counts as live: orders go there only with "
+        "TRADEFSM_LIVE_TRADING_ENABLED=true and --mode live.",
     )
     group_commit: bool = Field(
         False,
@@ -241,6 +242,16 @@ class Settings(BaseSettings):
         """Seconds between lease renewals while a step runs."""
         return self.lease_renew_seconds or self.lease_seconds / 4
 
+    @field_validator("alpaca_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL with a host, e.g. {ALPACA_PAPER_URL}"
+            )
+        return value
+
     @field_validator("allowed_symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: object) -> object:
@@ -258,6 +269,10 @@ def _file_values() -> dict[str, object]:
             values = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidConfiguration(f"cannot read config file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidConfiguration(
+            f"cannot read config file {path}: not UTF-8 text (byte {exc.start})"
+        ) from exc
     unknown = sorted(set(values) - set(Settings.model_fields))
     if unknown:
         raise InvalidConfiguration(

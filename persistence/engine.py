@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from fsm.canonical import canonical_json
-from fsm.errors import InvalidDatabaseUrl
+from fsm.errors import InvalidDatabaseUrl, SchemaNotCurrent
 from fsm.redaction import redact
 
 SQLITE_PRAGMAS = (
@@ -38,11 +38,22 @@ def parse_url(raw: str) -> URL:
         )
     if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
         url = url.set(drivername="postgresql+psycopg")
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        parent = Path(unquote(url.database.removeprefix("file:"))).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise InvalidDatabaseUrl(f"folder {parent} of the SQLite database does not exist")
+    path = sqlite_file(url)
+    if path is not None and not path.parent.is_dir():
+        raise InvalidDatabaseUrl(f"folder {path.parent} of the SQLite database does not exist")
     return url
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory SQLite)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(unquote(url.database.removeprefix("file:"))).expanduser().resolve()
+
+
+def _refuse_missing(path: Path | None) -> None:
+    if path is not None and not path.is_file():
+        raise SchemaNotCurrent(f"no database file {path}: run `tradefsm db upgrade` to create it")
 
 
 def make_engine(
@@ -52,15 +63,21 @@ def make_engine(
     pool_size: int = 5,
     statement_timeout_ms: int = 30_000,
     application_name: str = "tradefsm",
+    create: bool = True,
     **options: Any,
 ) -> Engine:
     """An engine for the run database; the pool and session settings apply to PostgreSQL.
+
+    ``create``: a missing SQLite file is created at the first connection; otherwise (and
+    always when ``read_only``) it is refused with a one-line SchemaNotCurrent.
 
     ``read_only``: nothing can be written through it (SQLite opens the file read-only, as
     immutable when its folder or the file cannot be written, e.g. an archived copy;
     PostgreSQL sessions default to read-only transactions).
     """
     url = parse_url(raw_url)
+    if read_only or not create:
+        _refuse_missing(sqlite_file(url))
     try:
         if url.get_backend_name() == "sqlite":
             if read_only:
@@ -80,11 +97,10 @@ def make_engine(
 
 
 def _read_only_sqlite_engine(url: URL, **options: Any) -> Engine:
-    database = url.database or ""
     # A read-only engine's own URL (file:PATH?mode=ro...) names the same file.
-    path = Path(unquote(database.removeprefix("file:"))).expanduser().resolve()
-    if not path.is_file():
-        raise InvalidDatabaseUrl(f"no database file {path}: nothing to read")
+    path = sqlite_file(url)
+    if path is None:
+        raise InvalidDatabaseUrl("an in-memory SQLite database cannot be opened read-only")
     # A WAL database needs its shared-memory file: where it cannot be created or written, the
     # copy cannot change under us either, so it is opened as immutable.
     writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fsm.errors import (
     BrokerRejected,
@@ -135,7 +136,15 @@ class AlpacaBroker:
         except APIError as exc:
             raise _classified(exc) from exc
         except RequestException as exc:
-            raise BrokerUnavailable(f"Alpaca did not answer: {type(exc).__name__}") from exc
+            raise BrokerUnavailable(
+                f"Alpaca did not answer at {_shown(self.base_url)}: {type(exc).__name__}"
+            ) from exc
+
+
+def _shown(url: str) -> str:
+    """The endpoint without any user or password written into it."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _classified(exc: Any) -> BrokerRejected | BrokerUnavailable:

@@ -13,14 +13,15 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import quote
 
-from fsm.errors import DuplicateClientOrderId, TradeFsmError
+from fsm.errors import DuplicateClientOrderId, InvalidInput, TradeFsmError
 from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
 
 DEFAULT_CASH = Decimal("100000")
+MAX_CASH = Decimal("1000000000000")  # a trillion dollars: plans stay within Decimal's precision
 CENTS = Decimal("0.01")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, cash TEXT NOT NULL);
@@ -201,6 +202,7 @@ class PaperBroker:
     def reset(self, cash: Decimal, *, every_account: bool = False) -> None:
         """Forget this account's orders and positions (every account's with ``every_account``);
         this account starts again with ``cash``."""
+        cash = cash_amount(str(cash))
         where, args = ("", ()) if every_account else (" WHERE account_id = ?", (self.account_id,))
         with self._tx() as db:
             for table in ("orders", "positions", "accounts"):
@@ -217,6 +219,19 @@ class PaperBroker:
             db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(DEFAULT_CASH)))
             return DEFAULT_CASH
         return Decimal(row[0])
+
+
+def cash_amount(text: str, name: str = "cash") -> Decimal:
+    """A paper account's cash from ``text``: a number of dollars from 0 to ``MAX_CASH``
+    (one-line InvalidInput naming ``name`` otherwise: NaN, infinity, negative, huge)."""
+    try:
+        cash = Decimal(text.strip())
+    except InvalidOperation:
+        cash = Decimal("NaN")
+    if not cash.is_finite() or not 0 <= cash <= MAX_CASH:
+        raise InvalidInput(f"{name} must be a number of dollars from 0 to {MAX_CASH:,}, "
+                           f"got {text!r}")  # fmt: skip
+    return cash
 
 
 def _status(row: tuple[object, ...]) -> OrderStatus:

@@ -6,14 +6,21 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from fsm.audit import AuditFilter, AuditQueries
 from fsm.commands import integrity
-from fsm.commands.output import Format, emit, print_json, stdout, write_output
+from fsm.commands.output import (
+    ForceOption,
+    Format,
+    OutputOption,
+    emit,
+    print_json,
+    stdout,
+    write_output,
+)
 from fsm.commands.runs import DbOption
 from fsm.runids import resolve_run_id
 
@@ -115,7 +122,8 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
     def export(
         run: Annotated[str, typer.Option(help="The run to export.")],
         db: DbOption = None,
-        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+        output: OutputOption = None,
+        force: ForceOption = False,
     ) -> None:
         """One JSON bundle: run, ledger, checkpoints, intents, definition, diagram, verification."""
         queries = open_audit(db)
@@ -123,5 +131,7 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         if output is None:
             print_json(bundle)
             return
-        write_output(output, (json.dumps(bundle, indent=2, default=str) + "\n").encode())
+        write_output(
+            output, (json.dumps(bundle, indent=2, default=str) + "\n").encode(), force=force
+        )
         stdout.print(f"exported run {run} to {output}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fsm.commands.output import stdout, write_output
+from fsm.commands.output import ForceOption, OutputOption, stdout, write_output
 from fsm.commands.runs import DbOption, StoreOpener
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import InvalidInput
@@ -21,7 +20,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         run: Annotated[
             str | None, typer.Option(help="Draw the definition this run ran under, path marked.")
         ] = None,
-        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+        output: OutputOption = None,
+        force: ForceOption = False,
         db: DbOption = None,
     ) -> None:
         """The state diagram with guard names on the edges (mermaid, dot, svg, png or md).
@@ -50,5 +50,5 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
             sys.stdout.buffer.write(drawing)
             sys.stdout.flush()
             return
-        write_output(output, drawing)
+        write_output(output, drawing, force=force)
         stdout.print(f"wrote the {fmt.value} diagram to {output}")

@@ -54,7 +54,8 @@ def register(
     def keygen(
         out: Annotated[Path, typer.Option(help="Folder for the key pair.")],
     ) -> None:
-        """Write an Ed25519 key pair for signing digests (private key file mode 0600)."""
+        """Write an Ed25519 key pair for signing digests (private key file mode 0600); never
+        overwrites either file of an existing pair."""
         from fsm.digests import generate_keys
 
         private, public = generate_keys(out)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from fsm.csvcells import csv_text, text
 from fsm.errors import InvalidInput
 
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines
@@ -29,11 +30,19 @@ class Format(StrEnum):
     CSV = "csv"
 
 
-def write_output(path: Path, content: bytes) -> None:
-    """Write an --output file; a missing folder, a folder given as the file or a refused
-    write is one line (InvalidInput, exit 2), not a traceback."""
+OutputOption = Annotated[Path | None, typer.Option(help="Write to this file.")]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Overwrite the --output file if it exists.")
+]
+
+
+def write_output(path: Path, content: bytes, *, force: bool) -> None:
+    """Write an --output file; an existing file (without ``force``), a missing folder, a
+    folder given as the file or a refused write is one line (InvalidInput, exit 2)."""
     if path.is_dir():
         raise InvalidInput(f"--output {path} is a folder: name a file in it")
+    if path.exists() and not force:
+        raise InvalidInput(f"--output {path} exists: add --force to overwrite it")
     if not path.parent.is_dir():
         raise InvalidInput(f"--output {path}: folder {path.parent} does not exist")
     try:
@@ -50,9 +59,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, ti
     if fmt is Format.JSON:
         print_json(list(rows))
     elif fmt is Format.CSV:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows([{c: _cell(r.get(c)) for c in columns} for r in rows])
+        sys.stdout.write(csv_text(rows, columns))
     else:
         stdout.print(table(rows, columns, title))
 
@@ -62,7 +69,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) ->
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*(_cell(row.get(c)) for c in columns))
+        out.add_row(*(text(row.get(c)) for c in columns))
     return out
 
 
@@ -106,14 +113,6 @@ def _fit(
         widest = max(shrinkable, key=lambda c: width[c])
         width[widest] -= 1
     return width
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
 
 
 RUN_COLUMNS = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -73,9 +72,9 @@ def register(app: typer.Typer) -> None:
         paper_db: PaperDbOption = None,
         account: AccountOption = None,
         cash: Annotated[
-            Decimal | None,
+            str | None,
             typer.Option(
-                min=0, help="Starting cash in dollars (default: the paper broker's, 100000)."
+                help="Starting cash in dollars, 0 to 1000000000000 (default: 100000).",
             ),
         ] = None,
         every_account: Annotated[
@@ -86,11 +85,11 @@ def register(app: typer.Typer) -> None:
         """Forget one paper account's orders and positions and give it CASH dollars again."""
         if every_account and not yes:
             raise InvalidInput("--all forgets every account in the paper file: add --yes")
-        from fsm.adapters.paper_broker import DEFAULT_CASH
+        from fsm.adapters.paper_broker import DEFAULT_CASH, cash_amount
 
+        dollars = DEFAULT_CASH if cash is None else cash_amount(cash, "--cash")
         broker = open_paper(paper_db, account)
-        cash = DEFAULT_CASH if cash is None else cash
-        broker.reset(cash, every_account=every_account)
+        broker.reset(dollars, every_account=every_account)
         which = "every account" if every_account else f"account {broker.account_id}"
-        stdout.print(f"paper {which} reset in {broker.path}: cash ${cash}, no positions",
+        stdout.print(f"paper {which} reset in {broker.path}: cash ${dollars}, no positions",
                      markup=False)  # fmt: skip

@@ -9,9 +9,7 @@ no inline style and no foreign resource. The database is opened read-only by the
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from fsm import display
 from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
+from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.ports import RunFilter, RunStore
@@ -206,9 +205,5 @@ def _day(value: str | None) -> datetime | None:
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv", headers=SECURITY_HEADERS | {
+    return Response(csv_text(rows, columns), media_type="text/csv", headers=SECURITY_HEADERS | {
         "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip

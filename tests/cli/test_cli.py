@@ -19,7 +19,10 @@ LEDGER_KEYS = {
 
 def test_a_fresh_database_is_refused_with_the_command_that_helps(cli: Cli) -> None:
     assert "tradefsm db upgrade" in one_line_error(cli("run", code=3))
-    assert cli("db", "current").stdout.strip().startswith("empty")
+    assert "tradefsm db upgrade" in one_line_error(cli("db", "current", code=3))
+    empty = cli.folder / "empty.db"
+    empty.touch()
+    assert cli("db", "current", "--db", f"sqlite:///{empty}").stdout.startswith("empty")
 
 
 def test_run_json_then_a_second_run_with_nothing_to_trade(ready: Cli) -> None:
