@@ -36,7 +36,7 @@ from fsm.leases import owner_id, owner_is_gone
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
-from fsm.records import LedgerEntry, RunRecord
+from fsm.records import LedgerEntry, RunRecord, run_labels
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
@@ -58,6 +58,9 @@ class RunRequest:
     correlation_id: str | None = None
     parent_run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # refused before any database is asked
+        run_labels(idempotency_key=self.idempotency_key, correlation_id=self.correlation_id)
 
 
 @dataclass(frozen=True)
