@@ -56,3 +56,13 @@ def test_two_runs_without_a_key_stay_unrelated(ready: Cli) -> None:
     ready("run", "--mode", "dry-run")
     ready("run", "--mode", "dry-run")
     assert len(ready.json("runs", "list", "--format", "json")) == 2
+
+
+@pytest.mark.parametrize("command", [("reset", "--cash", "5"), ("positions",), ("orders",)])
+def test_an_empty_paper_account_is_refused_not_taken_for_the_default(
+    ready: Cli, command: tuple[str, ...]
+) -> None:
+    ready("run", "--mode", "dry-run")  # the paper file exists, with the default account
+    line = one_line_error(ready("paper", command[0], "--account", "", *command[1:], code=2))
+    assert "account_id" in line
+    assert "given on the command line" in line
