@@ -220,6 +220,7 @@ class Checkpoint(Frozen):
 # What a caller names a run by. Each limit is its column's size in the run database
 # (persistence/tables.py takes these numbers), so what the model accepts is stored alike on
 # SQLite and PostgreSQL, and what it refuses is refused before the database is asked.
+# RunRecord does not repeat the checks: rows stored before them must still read.
 ACCOUNT_ID_LENGTH = 64
 CORRELATION_ID_LENGTH = 64
 IDEMPOTENCY_KEY_LENGTH = 200
@@ -248,8 +249,8 @@ def run_labels(names: dict[str, str] = LABEL_NAMES, **values: str | None) -> Run
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0])
-        limit = RunLabels.model_fields[field].metadata
-        most = next(c.max_length for c in limit if hasattr(c, "max_length"))
+        constraints = RunLabels.model_fields[field].metadata
+        most = next(c.max_length for c in constraints if hasattr(c, "max_length"))
         raise InvalidInput(f"{names.get(field, field)} {_wrong(error, most)}") from None
 
 
