@@ -50,6 +50,23 @@ EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (TradeFsmError, 6),
 )
 
+
+def _plain_flags() -> None:
+    """Typer's rich help prints a type after every option, `--json <bool>` too, as if a flag
+    took a value: flags and counters (`-v`) show none, as click's plain help has it."""
+    option = typer.core.TyperOption
+    typed = getattr(option, "display_type_rich", None)
+    if typed is None:  # a Typer whose help never printed one
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag or self.count else typed(self, ctx)
+
+    setattr(option, "display_type_rich", display_type_rich)  # noqa: B010  # a method, by name
+
+
+_plain_flags()
+
 app = typer.Typer(
     name="tradefsm",
     help="Run a trading rebalance as a guarded, persisted, auditable state machine.",

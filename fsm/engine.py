@@ -38,7 +38,7 @@ from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
-from fsm.records import LedgerEntry, RunRecord
+from fsm.records import LedgerEntry, RunRecord, run_labels
 from fsm.redaction import redact
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
@@ -60,6 +60,9 @@ class RunRequest:
     correlation_id: str | None = None
     parent_run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # refused before any database is asked
+        run_labels(idempotency_key=self.idempotency_key, correlation_id=self.correlation_id)
 
 
 @dataclass(frozen=True)
@@ -357,12 +360,11 @@ class Engine:
 
     def _parked_driver(self, run_id: str, event: str) -> RunDriver | None:
         """A driver of a parked run under this engine's lease; None if it just expired."""
-        run = self._movable(self.store.get_run(run_id), event)
-        if run.state not in self.specs.parked_states:
-            raise RunNotResumable(
-                f"run {run_id} is {run.state}, not waiting for approval", run_id=run_id,
-                state=run.state,
-            )  # fmt: skip
+        run = self.store.get_run(run_id)
+        if run.status is not RunStatus.ACTIVE or run.state not in self.specs.parked_states:
+            raise RunNotResumable(f"run {run_id} {self._doing(run)}, not waiting for approval",
+                                  run_id=run_id, state=run.state)  # fmt: skip
+        run = self._movable(run, event.removesuffix("d"))  # approved → approve
         now = self.clock.now()
         run = self._lease(run, now)
         if run.deadline_at is not None and run.deadline_at <= now:
@@ -371,6 +373,14 @@ class Engine:
         return self._driver(run, now, stale_check=False)
 
     # ---- shared ----------------------------------------------------------------------------
+
+    def _doing(self, run: RunRecord) -> str:
+        """What a run is doing, as a message says it: "is executing", "already ended done"."""
+        if run.state in self.definition.final_states:
+            return f"already ended {run.state}"
+        if run.status is RunStatus.QUEUED:
+            return "is queued (no worker has started it)"
+        return f"is {run.state}"
 
     def _movable(self, run: RunRecord, doing: str) -> RunRecord:
         if run.status is not RunStatus.ACTIVE:

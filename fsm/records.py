@@ -8,8 +8,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
 
 
@@ -214,6 +215,54 @@ class Checkpoint(Frozen):
     state: str
     schema_version: int
     output: dict[str, Any]
+
+
+# What a caller names a run by. Each limit is its column's size in the run database
+# (persistence/tables.py takes these numbers), so what the model accepts is stored alike on
+# SQLite and PostgreSQL, and what it refuses is refused before the database is asked.
+# RunRecord does not repeat the checks: rows stored before them must still read.
+ACCOUNT_ID_LENGTH = 64
+CORRELATION_ID_LENGTH = 64
+IDEMPOTENCY_KEY_LENGTH = 200
+VISIBLE_ASCII = r"^[!-~]+$"  # letters, digits, punctuation: no space, control or escape
+
+
+class RunLabels(Frozen):
+    """The identifiers a caller gives a run, checked before anything is stored."""
+
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH, pattern=VISIBLE_ASCII
+    )
+    correlation_id: str | None = Field(
+        None, min_length=1, max_length=CORRELATION_ID_LENGTH, pattern=VISIBLE_ASCII
+    )
+
+
+LABEL_NAMES = {"idempotency_key": "idempotency key", "correlation_id": "correlation id"}
+
+
+def run_labels(names: dict[str, str] = LABEL_NAMES, **values: str | None) -> RunLabels:
+    """``values`` as RunLabels, or InvalidInput naming the first wrong one as ``names`` calls
+    it (an option on the command line) and saying its limit."""
+    try:
+        return RunLabels.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0])
+        constraints = RunLabels.model_fields[field].metadata
+        most = next(c.max_length for c in constraints if hasattr(c, "max_length"))
+        raise InvalidInput(f"{names.get(field, field)} {_wrong(error, most)}") from None
+
+
+def _wrong(error: Any, most: int) -> str:
+    value = str(error["input"])
+    if error["type"] == "string_too_long":
+        return f"is {len(value)} characters long: at most {most}"
+    shown = ascii(value[:40]) + ("…" if len(value) > 40 else "")
+    return (
+        f"{shown} is not allowed: 1 to {most} visible ASCII characters (letters, digits, "
+        "punctuation; no spaces or control characters)"
+    )
 
 
 class RunRecord(Frozen):

@@ -22,10 +22,12 @@ from pydantic_settings import (
 
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration
+from fsm.records import ACCOUNT_ID_LENGTH
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
-ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # printable anywhere, no escapes
+# printable anywhere, no escapes; as long as the column (fsm.records)
+ACCOUNT_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{ACCOUNT_ID_LENGTH - 1}}}$"
 
 
 class Settings(BaseSettings):

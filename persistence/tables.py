@@ -15,6 +15,7 @@ from sqlalchemy import (
     text,
 )
 
+from fsm.records import ACCOUNT_ID_LENGTH, CORRELATION_ID_LENGTH, IDEMPOTENCY_KEY_LENGTH
 from persistence.base import metadata
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
@@ -46,9 +47,9 @@ runs = Table(
     "runs",
     metadata,
     Column("run_id", ID, primary_key=True),
-    Column("correlation_id", ID, nullable=False),
-    Column("idempotency_key", String(200), nullable=True, unique=True),
-    Column("account_id", String(64), nullable=False),
+    Column("correlation_id", String(CORRELATION_ID_LENGTH), nullable=False),
+    Column("idempotency_key", String(IDEMPOTENCY_KEY_LENGTH), nullable=True, unique=True),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("mode", String(16), nullable=False),
     Column("as_of", Date, nullable=False),
     Column("state", String(32), nullable=False),
@@ -91,7 +92,7 @@ ledger = Table(
     Column("accepted", Boolean, nullable=False),
     Column("guards", JsonDocument, nullable=False),
     Column("actor", String(128), nullable=False),
-    Column("correlation_id", ID, nullable=False),
+    Column("correlation_id", String(CORRELATION_ID_LENGTH), nullable=False),
     Column("causation_id", String(200), nullable=True),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),

@@ -48,7 +48,7 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
     integrity.register(audit, open_audit, seal_now)
 
     def full(queries: AuditQueries, run: str | None) -> str | None:
-        return resolve_run_id(queries.run_ids_starting, run) if run else None
+        return resolve_run_id(queries.run_ids_starting, run) if run is not None else None
 
     def filters(**kw: Any) -> AuditFilter:
         kw["since"], kw["until"] = _utc(kw["since"]), _utc(kw["until"])

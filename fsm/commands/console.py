@@ -49,9 +49,19 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         anchors = (Anchors(digests, tuple(load_public_key(k) for k in public_key or ()))
                    if digests is not None else None)  # fmt: skip
         pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors)
-        stderr.print(f"tradefsm console on http://{host}:{port}/ (read-only; Ctrl-C stops it)",
+        stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip
         uvicorn.run(pages.app(), host=host, port=port, log_level="warning")
+
+
+def console_url(host: str, port: int) -> str:
+    """The address to open: an IPv6 literal in brackets (``http://[::1]:8080/``, RFC 3986),
+    its zone's ``%`` escaped."""
+    try:
+        ipv6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        ipv6 = False
+    return f"http://[{host.replace('%', '%25')}]:{port}/" if ipv6 else f"http://{host}:{port}/"
 
 
 def _loopback(host: str) -> bool:

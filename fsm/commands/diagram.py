@@ -32,7 +32,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         from fsm.runids import resolve_run_id
         from fsm.views import run_diagram
 
-        if run:
+        if run is not None:  # an empty --run (an unset variable) is refused, not ignored
             store = open_store(db)
             full_id = resolve_run_id(store.run_ids_starting, run)
             canonical, definition_hash, path = run_diagram(store, full_id)

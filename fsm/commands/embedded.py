@@ -31,7 +31,7 @@ from fsm.interrupts import StopRequest, stop_on_signals
 from fsm.kinds import Mode
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, RunStore
-from fsm.records import LedgerEntry, RunRecord
+from fsm.records import LedgerEntry, RunRecord, run_labels
 from fsm.runids import resolve_run_id
 from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
@@ -147,6 +147,9 @@ def full_id(store: RunStore, text: str) -> str:
     return resolve_run_id(store.run_ids_starting, text)
 
 
+OPTION_NAMES = {"idempotency_key": "--idempotency-key", "correlation_id": "--correlation-id"}
+
+
 def run_request(
     settings: Settings,
     mode: Mode,
@@ -155,6 +158,7 @@ def run_request(
     correlation_id: str | None,
 ) -> RunRequest:
     """The request `run` and `submit` build from their options (the same rules for both)."""
+    run_labels(OPTION_NAMES, idempotency_key=idempotency_key, correlation_id=correlation_id)
     return RunRequest(
         account_id=settings.account_id,
         mode=mode,

@@ -42,7 +42,7 @@ def register(
 
             anchors = Anchors(digests, tuple(load_public_key(k) for k in public_key))
         queries = open_audit(db)
-        full_id = resolve_run_id(queries.run_ids_starting, run) if run else None
+        full_id = resolve_run_id(queries.run_ids_starting, run) if run is not None else None
         report = queries.verify(full_id, anchors)
         if as_json:
             print_json(report.as_json())

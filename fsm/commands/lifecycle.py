@@ -80,11 +80,11 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
     ) -> None:
         """Continue an interrupted run where it stopped, without placing an order twice."""
         e = embedded()
-        if bool(run_id) == all_runs:
+        if (run_id is not None) == all_runs:
             raise typer.BadParameter("give either RUN_ID or --all")
         settings = e.settings_from(db=db)
         store = open_store(settings.db)
-        if run_id:
+        if run_id is not None:
             full_id = e.full_id(store, run_id)
             raise e.drive_and_report(store, as_json, settings, lambda e: e.resume(full_id))
         with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:

@@ -31,10 +31,11 @@ def open_paper(
     from fsm.adapters.paper_broker import PaperBroker
     from fsm.settings import load_settings
 
-    settings = load_settings()
-    return PaperBroker(
-        path or settings.paper_db, account_id=account or settings.account_id, read_only=read_only
-    )
+    # An --account given is checked as TRADEFSM_ACCOUNT_ID is: an empty one is refused, not
+    # taken for the default account.
+    settings = load_settings(**({} if account is None else {"account_id": account}))
+    return PaperBroker(path or settings.paper_db, account_id=settings.account_id,
+                       read_only=read_only)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

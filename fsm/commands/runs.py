@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fsm.commands.output import RUN_COLUMNS, Format, emit, print_json
+from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
 
 if TYPE_CHECKING:
@@ -21,10 +22,13 @@ DbOption = Annotated[
 ]
 
 
+QUEUED = RunStatus.QUEUED.value  # the state the listing shows for a run no worker started
+
+
 def _known_state(value: str | None) -> str | None:
     from fsm.definition import trading_definition
 
-    states = trading_definition().states
+    states = (*trading_definition().states, QUEUED)
     if value is not None and value not in states:
         raise typer.BadParameter(f"{value!r} is not a state: one of {', '.join(states)}")
     return value
@@ -44,7 +48,11 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         db: DbOption = None,
         account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
         state: Annotated[
-            str | None, typer.Option(callback=_known_state, help="Only runs in this state.")
+            str | None,
+            typer.Option(
+                callback=_known_state,
+                help="Only runs in this state (queued: no worker started it).",
+            ),
         ] = None,
         status: Annotated[
             RunStatus | None, typer.Option(help="Only runs with this status.")
@@ -61,6 +69,10 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         """List runs, newest first (ids are shortened: any unique prefix is accepted back)."""
         from fsm.ports import RunFilter
 
+        if state == QUEUED:  # a queued run's status, as the listing prints it
+            if status not in (None, RunStatus.QUEUED):
+                raise InvalidInput(f"--state queued and --status {status.value} exclude each other")
+            state, status = None, RunStatus.QUEUED
         query = RunFilter(account, state, status and status.value, mode and mode.value,
                           _utc(since), _utc(until), limit)  # fmt: skip
         rows = [r.model_dump(mode="json") for r in open_store(db).list_runs(query)]
