@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +31,20 @@ ACCOUNT = "legacy"
 SIGNALS = "TradingOrchestrator.execute_strategy_signals"
 TRADING = "TradingOrchestrator.execute_strategy_signals_with_trading"
 FLAGS = ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
+# The facade's runs share one account, which has one active run at a time: the calls of the
+# facades on one store (the default store is shared) take turns in a process.
+_TURNS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_SHARED_TURN = threading.RLock()  # for a store that cannot be referenced weakly
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn(store: RunStore) -> threading.RLock:
+    """The lock the calls on ``store`` take turns with in this process."""
+    with _TURNS_LOCK:
+        try:
+            return _TURNS.setdefault(store, threading.RLock())
+        except TypeError:
+            return _SHARED_TURN
 
 
 class _NoPort:
@@ -62,8 +78,8 @@ class TradingOrchestrator:
     Each call runs as a real FSM run in ``store`` — by default the configured run database
     (``TRADEFSM_DB``, else ``./tradefsm.db``), where `tradefsm runs`, `audit` and `resume` see
     it. A failure is recorded in the ledger, logged on ``logger`` as the legacy class logged
-    it, and answered with ``None``. The facade installs no signal handler or timer and prints
-    nothing.
+    it, and answered with ``None``. Calls from several threads take turns. The facade installs
+    no signal handler or timer and prints nothing.
     """
 
     def __init__(
@@ -101,6 +117,7 @@ class TradingOrchestrator:
         self._legacy = LegacyCall(signal_orchestrator, portfolio_orchestrator,
                                   execution_orchestrator, self.workflow_state)  # fmt: skip
         self._engine: Engine | None = None  # built at the first call, reused by the next
+        self._turn = _turn(self.store)
 
     # The legacy service attributes, kept for callers that read them.
     @property
@@ -121,7 +138,11 @@ class TradingOrchestrator:
 
     def execute_strategy_signals(self, correlation_id: str | None = None) -> dict[str, Any] | None:
         """Signals only (or the first step of a trading call): the legacy dict, or None."""
-        correlation_id = correlation_id or str(uuid.uuid4())
+        with self._turn:
+            return self._signals_call(correlation_id)
+
+    def _signals_call(self, given: str | None) -> dict[str, Any] | None:
+        correlation_id = given or str(uuid.uuid4())
         self.workflow_state["last_correlation_id"] = correlation_id
         self.workflow_state["signal_generation_in_progress"] = True
         try:
@@ -146,6 +167,10 @@ class TradingOrchestrator:
 
     def execute_strategy_signals_with_trading(self) -> dict[str, Any] | None:
         """Signals through ``execute_strategy_signals``, then analysis, plan and execution."""
+        with self._turn:
+            return self._trading_call()
+
+    def _trading_call(self) -> dict[str, Any] | None:
         self._trading, self._call = True, None
         try:
             base = self.execute_strategy_signals()
@@ -166,10 +191,11 @@ class TradingOrchestrator:
 
     def resume(self, run_id: str) -> RunRecord:
         """Continue a facade run that was interrupted, with this facade's services."""
-        self._legacy.forget()
-        run = self._engine_for_calls().resume(run_id)
-        self.last_run = run
-        return run
+        with self._turn:
+            self._legacy.forget()
+            run = self._engine_for_calls().resume(run_id)
+            self.last_run = run
+            return run
 
     def runs(self) -> Sequence[RunRecord]:
         """The runs this facade's account recorded, newest first (for migration and audits)."""
