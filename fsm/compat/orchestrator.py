@@ -13,7 +13,7 @@ from typing import Any
 
 from fsm.clock import Clock, SystemClock
 from fsm.compat.payloads import field
-from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
+from fsm.compat.steps import LegacyCall, legacy_guards
 from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
 from fsm.errors import LegacyServiceFailed, TradeFsmError
@@ -78,8 +78,9 @@ class TradingOrchestrator:
     Each call runs as a real FSM run in ``store`` — by default the configured run database
     (``TRADEFSM_DB``, else ``./tradefsm.db``), where `tradefsm runs`, `audit` and `resume` see
     it. A failure is recorded in the ledger, logged on ``logger`` as the legacy class logged
-    it, and answered with ``None``. Calls from several threads take turns. The facade installs
-    no signal handler or timer and prints nothing.
+    it, and answered with ``None``. The facade's broker is the execution service it is given;
+    live runs start only with TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take
+    turns. The facade installs no signal handler or timer and prints nothing.
     """
 
     def __init__(
@@ -104,9 +105,8 @@ class TradingOrchestrator:
         self.store = store if store is not None else configured_store(settings.db)
         self.clock = clock or SystemClock()
         self.ids = ids or UuidFactory()
-        self.settings = settings.model_copy(
-            update={"live_trading_enabled": live_trading, "retry_attempts": 1}
-        )
+        # live_trading asks for live runs; TRADEFSM_LIVE_TRADING_ENABLED still allows them.
+        self.settings = settings.model_copy(update={"retry_attempts": 1})
         self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | {
             "last_successful_step": None,
             "last_correlation_id": None,
@@ -231,7 +231,8 @@ class TradingOrchestrator:
         if self._engine is None:
             self._engine = Engine(
                 self.store, Ports(_NoPort(), _NoPort(), _NoPort()), self.settings, self.clock,
-                self.ids, specs=self._legacy.specs(), guards=LEGACY_GUARDS,
+                self.ids, specs=self._legacy.specs(),
+                guards=legacy_guards(self.execution_orchestrator),
             )  # fmt: skip
         return self._engine
 
@@ -264,29 +265,36 @@ class TradingOrchestrator:
     def _failed(
         self, call: _Call, what: str, component: str, correlation_id: str
     ) -> dict[str, Any] | None:
-        """A run that failed: logged as the legacy class did (warning unless a service raised)."""
+        """A run that failed: logged as the legacy class did (warning unless a service raised);
+        a run refused by a guard (a live run not enabled) is an error naming the reason."""
         error = call.legacy.error
-        if error is None:
-            failure = call.driver.run.failure or {}
-            unsuccessful = failure.get("error_type") == LegacyServiceFailed.__name__
-            if unsuccessful:
-                self.logger.warning(
-                    f"{what}: {failure.get('message')}",
-                    extra={"correlation_id": correlation_id, "component": component},
-                )
-                return None
-        self._crashed(error, what, component, correlation_id)
+        failure = call.driver.run.failure or {}
+        if error is None and failure.get("error_type") == LegacyServiceFailed.__name__:
+            self.logger.warning(
+                f"{what}: {failure.get('message')}",
+                extra={"correlation_id": correlation_id, "component": component},
+            )
+            return None
+        self._crashed(error, what, component, correlation_id, None if error else failure)
         return None
 
     def _crashed(
-        self, error: BaseException | None, what: str, component: str, correlation_id: str
+        self,
+        error: BaseException | None,
+        what: str,
+        component: str,
+        correlation_id: str,
+        failure: dict[str, Any] | None = None,
     ) -> None:
+        failure = failure or {}
+        reason = f": {failure['message']}" if "message" in failure else ""
         self.logger.error(
-            f"{what} failed",
+            f"{what} failed{reason}",
             exc_info=error,
             extra={
                 "correlation_id": correlation_id,
                 "component": component,
-                "error_type": type(error).__name__ if error else "RunFailed",
+                "error_type": type(error).__name__ if error else failure.get(
+                    "error_type", "RunFailed"),
             },
-        )
+        )  # fmt: skip

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
+import pytest
+
 from fsm.compat import TradingOrchestrator
 from fsm.ports import RunFilter
 from tests.compat.test_facade import ACCOUNT, PLAN, SIGNALS, Services
@@ -224,3 +226,60 @@ def test_the_history_lands_where_the_cli_and_the_audit_see_it(run_database: str)
     assert bundle["run"]["correlation_id"] == "legacy-job-1"
     again = _orchestrator(Services())  # a second instance, as a new process would be
     assert len(again.runs()) == 2
+
+
+def _start_guards(orchestrator: TradingOrchestrator) -> dict[str, Any]:
+    assert orchestrator.last_run is not None
+    start = next(r for r in orchestrator.store.ledger(orchestrator.last_run.run_id)
+                 if r.event == "start")  # fmt: skip
+    return {g.name: g for g in start.guards}
+
+
+def test_live_trading_without_the_live_switch_is_refused_and_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADEFSM_LIVE_TRADING_ENABLED", "false")
+    services = Services()
+    orchestrator = services.orchestrator(live_trading=True)
+    orchestrator.logger = Mock()
+    assert orchestrator.execute_strategy_signals_with_trading() is None
+    run = orchestrator.last_run
+    assert run is not None
+    assert (run.mode.value, run.state, run.failure["error_type"]) == ("live", "failed",
+                                                                      "GuardRejected")  # fmt: skip
+    assert "TRADEFSM_LIVE_TRADING_ENABLED" in run.failure["message"]
+    assert _start_guards(orchestrator)["mode_allowed"].passed is False
+    services.signals.analyze_signals.assert_not_called()  # refused before any service call
+    services.execution.execute_rebalance_plan.assert_not_called()
+    assert "TRADEFSM_LIVE_TRADING_ENABLED" in orchestrator.logger.error.call_args.args[0]
+
+
+@pytest.mark.parametrize("broker", [{}, {"TRADEFSM_BROKER": "alpaca"}])
+def test_live_trading_with_the_switch_trades_through_the_injected_execution_service(
+    monkeypatch: pytest.MonkeyPatch, broker: dict[str, str]
+) -> None:
+    monkeypatch.setenv("TRADEFSM_LIVE_TRADING_ENABLED", "true")
+    for name, value in broker.items():  # a configured broker is not the facade's
+        monkeypatch.setenv(name, value)
+    services = Services()
+    orchestrator = services.orchestrator(live_trading=True)
+    result = orchestrator.execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
+    services.execution.execute_rebalance_plan.assert_called_once_with(PLAN)
+    assert orchestrator.last_run is not None
+    assert (orchestrator.last_run.mode.value, orchestrator.last_run.state) == ("live", "done")
+    endpoint = _start_guards(orchestrator)["broker_endpoint"]
+    assert endpoint.passed is True
+    assert endpoint.inputs["endpoint"] == "unittest.mock.Mock.execute_rebalance_plan"
+    assert "live orders go to unittest.mock.Mock.execute_rebalance_plan" in endpoint.reason
+
+
+def test_paper_trading_goes_to_the_injected_service_whatever_broker_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADEFSM_BROKER", "alpaca")
+    monkeypatch.setenv("TRADEFSM_ALPACA_BASE_URL", "https://api.alpaca.markets")  # live
+    result = Services().orchestrator().execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
