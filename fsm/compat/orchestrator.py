@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from fsm.clock import Clock, SystemClock
+from fsm.compat.payloads import correlation_id as legacy_correlation_id
 from fsm.compat.payloads import field
 from fsm.compat.steps import LegacyCall, legacy_guards
 from fsm.driver import RunDriver
@@ -136,17 +136,21 @@ class TradingOrchestrator:
     def notification_service(self) -> Any:
         return self.deps.notification_service
 
-    def execute_strategy_signals(self, correlation_id: str | None = None) -> dict[str, Any] | None:
-        """Signals only (or the first step of a trading call): the legacy dict, or None."""
+    def execute_strategy_signals(self, correlation_id: Any = None) -> dict[str, Any] | None:
+        """Signals only (or the first step of a trading call): the legacy dict, or None.
+
+        ``correlation_id`` may be anything, as before: it becomes the run's correlation id as
+        text (see ``fsm.compat.payloads.correlation_id``).
+        """
         with self._turn:
             return self._signals_call(correlation_id)
 
-    def _signals_call(self, given: str | None) -> dict[str, Any] | None:
-        correlation_id = given or str(uuid.uuid4())
+    def _signals_call(self, given: Any) -> dict[str, Any] | None:
+        correlation_id, unusable = legacy_correlation_id(given)
         self.workflow_state["last_correlation_id"] = correlation_id
         self.workflow_state["signal_generation_in_progress"] = True
         try:
-            call = self._start(correlation_id)
+            call = self._start(correlation_id, unusable=unusable)
             self._drive_until(call, "analyzing")
             if call.driver.run.state == "failed":
                 return self._failed(call, "signal analysis", SIGNALS, correlation_id)
@@ -178,9 +182,9 @@ class TradingOrchestrator:
             self._trading = False
         if not base:
             return None
-        correlation_id = base.get("correlation_id") or str(uuid.uuid4())
+        correlation_id, unusable = legacy_correlation_id(base.get("correlation_id"))
         try:
-            return self._trade(base, correlation_id)
+            return self._trade(base, correlation_id, unusable)
         except Exception as exc:  # the legacy contract: log, answer None, never raise
             self._crashed(exc, "trading workflow", TRADING, correlation_id)
             return None
@@ -203,10 +207,13 @@ class TradingOrchestrator:
 
     # ---- the run underneath ----------------------------------------------------------------
 
-    def _trade(self, base: dict[str, Any], correlation_id: str) -> dict[str, Any] | None:
+    def _trade(
+        self, base: dict[str, Any], correlation_id: str, unusable: dict[str, str] | None
+    ) -> dict[str, Any] | None:
         call = self._call
         if call is None or call.driver.run.correlation_id != correlation_id:
-            call = self._start(correlation_id, signals=base)  # execute_strategy_signals replaced
+            # execute_strategy_signals was replaced: its answer stands for the signals step
+            call = self._start(correlation_id, signals=base, unusable=unusable)
             self._drive_until(call, "analyzing")
         self._drive_until(call, "done")
         run = call.driver.run
@@ -236,7 +243,9 @@ class TradingOrchestrator:
             )  # fmt: skip
         return self._engine
 
-    def _start(self, correlation_id: str, signals: Any = None) -> _Call:
+    def _start(
+        self, correlation_id: str, signals: Any = None, unusable: dict[str, str] | None = None
+    ) -> _Call:
         legacy = self._legacy
         legacy.forget()
         if signals is not None:
@@ -244,8 +253,10 @@ class TradingOrchestrator:
         engine = self._engine_for_calls()
         mode = (Mode.LIVE if self.live_trading else Mode.PAPER) if self._trading or signals else (
             Mode.SIGNALS_ONLY)  # fmt: skip
+        # A correlation id the run could not carry is recorded with it.
+        params = {} if unusable is None else {"legacy_correlation_id": unusable}
         request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today(),
-                             correlation_id=correlation_id)  # fmt: skip
+                             correlation_id=correlation_id, params=params)  # fmt: skip
         call = _Call(legacy, RunDriver(engine.runtime, engine.create(request)))
         self.last_run = call.driver.run
         return call

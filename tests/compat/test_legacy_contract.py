@@ -20,6 +20,7 @@ import pytest
 
 from fsm.compat import TradingOrchestrator
 from fsm.ports import RunFilter
+from fsm.records import RunRecord
 from tests.compat.test_facade import ACCOUNT, PLAN, SIGNALS, Services
 
 
@@ -283,3 +284,55 @@ def test_paper_trading_goes_to_the_injected_service_whatever_broker_is_configure
     result = Services().orchestrator().execute_strategy_signals_with_trading()
     assert result is not None
     assert result["success"] is True
+
+
+class Named:
+    def __str__(self) -> str:
+        return "job-42"
+
+
+class NoText:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _recorded_call(given: Any) -> tuple[RunRecord, dict[str, Any]]:
+    """A signals call with ``given`` as its correlation id: the stored run and the answer."""
+    orchestrator = _orchestrator(Services())
+    result = orchestrator.execute_strategy_signals(correlation_id=given)
+    assert result is not None
+    assert result["correlation_id"] == orchestrator.workflow_state["last_correlation_id"]
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.correlation_id, run.state) == (result["correlation_id"], "done")
+    return run, result
+
+
+@pytest.mark.parametrize(
+    ("given", "text"), [(12345, "12345"), (Named(), "job-42"), ("c" * 64, "c" * 64)]
+)
+def test_any_correlation_id_with_a_text_is_used_as_text(given: Any, text: str) -> None:
+    run, _ = _recorded_call(given)
+    assert run.correlation_id == text
+    assert "legacy_correlation_id" not in run.params
+
+
+@pytest.mark.parametrize("given", [None, 0, ""])
+def test_a_missing_correlation_id_gets_a_fresh_one(given: Any) -> None:
+    run, _ = _recorded_call(given)
+    assert len(run.correlation_id) == 36
+    assert "legacy_correlation_id" not in run.params
+
+
+@pytest.mark.parametrize(
+    ("given", "kind"),
+    [(object(), "builtins.object"), (NoText(), f"{__name__}.NoText"),
+     ("x" * 65, "builtins.str"), ("line\nbreak", "builtins.str")],
+)  # fmt: skip
+def test_a_correlation_id_a_run_cannot_carry_gets_a_fresh_one_and_is_recorded(
+    given: Any, kind: str
+) -> None:
+    run, _ = _recorded_call(given)
+    assert len(run.correlation_id) == 36
+    recorded = run.params["legacy_correlation_id"]
+    assert recorded["type"] == kind
+    assert len(recorded["repr"]) <= 200
