@@ -5,18 +5,24 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from fsm.clock import Clock, SystemClock
 from fsm.compat.payloads import correlation_id as legacy_correlation_id
-from fsm.compat.payloads import field
+from fsm.compat.payloads import field, text_of
 from fsm.compat.steps import LegacyCall, legacy_guards
 from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
-from fsm.errors import LegacyServiceFailed, TradeFsmError
+from fsm.errors import (
+    ConcurrentModification,
+    LegacyCallInterrupted,
+    LegacyServiceFailed,
+    TradeFsmError,
+)
 from fsm.ids import IdFactory, UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter, RunStore
@@ -31,6 +37,7 @@ ACCOUNT = "legacy"
 SIGNALS = "TradingOrchestrator.execute_strategy_signals"
 TRADING = "TradingOrchestrator.execute_strategy_signals_with_trading"
 FLAGS = ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
+FINAL = ("done", "failed")
 # The facade's runs share one account, which has one active run at a time: the calls of the
 # facades on one store (the default store is shared) take turns in a process.
 _TURNS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
@@ -78,7 +85,8 @@ class TradingOrchestrator:
     Each call runs as a real FSM run in ``store`` — by default the configured run database
     (``TRADEFSM_DB``, else ``./tradefsm.db``), where `tradefsm runs`, `audit` and `resume` see
     it. A failure is recorded in the ledger, logged on ``logger`` as the legacy class logged
-    it, and answered with ``None``. The facade's broker is the execution service it is given;
+    it, and answered with ``None``; a KeyboardInterrupt or other BaseException fails the run,
+    then goes on to the caller. The facade's broker is the execution service it is given;
     live runs start only with TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take
     turns. The facade installs no signal handler or timer and prints nothing.
     """
@@ -118,6 +126,7 @@ class TradingOrchestrator:
                                   execution_orchestrator, self.workflow_state)  # fmt: skip
         self._engine: Engine | None = None  # built at the first call, reused by the next
         self._turn = _turn(self.store)
+        self._driver: RunDriver | None = None  # the run of the call in progress
 
     # The legacy service attributes, kept for callers that read them.
     @property
@@ -142,7 +151,7 @@ class TradingOrchestrator:
         ``correlation_id`` may be anything, as before: it becomes the run's correlation id as
         text (see ``fsm.compat.payloads.correlation_id``).
         """
-        with self._turn:
+        with self._turn, self._failing_if_interrupted():
             return self._signals_call(correlation_id)
 
     def _signals_call(self, given: Any) -> dict[str, Any] | None:
@@ -171,7 +180,7 @@ class TradingOrchestrator:
 
     def execute_strategy_signals_with_trading(self) -> dict[str, Any] | None:
         """Signals through ``execute_strategy_signals``, then analysis, plan and execution."""
-        with self._turn:
+        with self._turn, self._failing_if_interrupted():
             return self._trading_call()
 
     def _trading_call(self) -> dict[str, Any] | None:
@@ -258,15 +267,59 @@ class TradingOrchestrator:
         request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today(),
                              correlation_id=correlation_id, params=params)  # fmt: skip
         call = _Call(legacy, RunDriver(engine.runtime, engine.create(request)))
-        self.last_run = call.driver.run
+        self._driver, self.last_run = call.driver, call.driver.run
         return call
 
     def _drive_until(self, call: _Call, state: str) -> None:
         """Step the run until it reaches ``state`` or ends."""
-        driver, final = call.driver, ("done", "failed")
-        while driver.run.state != state and driver.run.state not in final:
-            driver.step()
-        self.last_run = driver.run
+        driver = call.driver
+        try:
+            while driver.run.state != state and driver.run.state not in FINAL:
+                driver.step()
+        finally:
+            self.last_run = driver.run
+
+    @contextmanager
+    def _failing_if_interrupted(self) -> Iterator[None]:
+        """A BaseException that is not an error (KeyboardInterrupt, SystemExit) fails the
+        call's run first, so that it is not left active, then goes on: Python's contract."""
+        self._driver = None
+        try:
+            yield
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and self._driver is not None:
+                self._interrupted(self._driver, exc)
+            raise
+
+    def _interrupted(self, driver: RunDriver, exc: BaseException) -> None:
+        """Record ``exc`` as the run's failure; the caller re-raises ``exc`` in any case."""
+        try:
+            if driver.run.state not in FINAL:
+                self._fail_interrupted(driver, exc)
+            self.last_run = driver.run
+        except Exception as failed:  # the database refused: the run stays active, resumable
+            self.logger.error(
+                f"could not record that {type(exc).__name__} interrupted run "
+                f"{driver.run.run_id}: TradingOrchestrator.resume continues it",
+                exc_info=failed,
+                extra={"correlation_id": driver.run.correlation_id, "run_id": driver.run.run_id},
+            )
+
+    def _fail_interrupted(self, driver: RunDriver, exc: BaseException) -> None:
+        def stop() -> None:
+            state = driver.run.state
+            text = text_of(exc)
+            message = (f"the call was interrupted in {state} by {type(exc).__name__}"
+                       f"{': ' + text if text else ''}; it went on to the caller")  # fmt: skip
+            error = LegacyCallInterrupted(message, run_id=driver.run.run_id, state=state)
+            driver.stop_trading(error, self.clock.now())
+
+        try:
+            stop()
+        except ConcurrentModification:  # it came after a commit, before the driver saw it
+            driver.run = self.store.get_run(driver.run.run_id)
+            if driver.run.state not in FINAL:
+                stop()
 
     def _today(self) -> date:
         return self.clock.now().date()

@@ -336,3 +336,57 @@ def test_a_correlation_id_a_run_cannot_carry_gets_a_fresh_one_and_is_recorded(
     recorded = run.params["legacy_correlation_id"]
     assert recorded["type"] == kind
     assert len(recorded["repr"]) <= 200
+
+
+class OperatorStop(BaseException):
+    """Not an error: like KeyboardInterrupt, it must reach the caller."""
+
+
+@pytest.mark.parametrize(
+    ("interruption", "service", "stage"),
+    [(KeyboardInterrupt, "signals.analyze_signals", "generating_signals"),
+     (OperatorStop("stop now"), "execution.execute_rebalance_plan", "executing")],
+)  # fmt: skip
+def test_an_interruption_fails_the_run_goes_on_to_the_caller_and_the_next_call_works(
+    interruption: BaseException | type[BaseException], service: str, stage: str
+) -> None:
+    services = Services()
+    owner, method = service.split(".")
+    getattr(getattr(services, owner), method).side_effect = interruption
+    orchestrator = _orchestrator(services)
+    with pytest.raises(KeyboardInterrupt if interruption is KeyboardInterrupt else OperatorStop):
+        orchestrator.execute_strategy_signals_with_trading()
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.state, run.failure["stage"]) == ("failed", stage)
+    assert run.failure["error_type"] == "LegacyCallInterrupted"
+    name = "KeyboardInterrupt" if interruption is KeyboardInterrupt else "OperatorStop: stop now"
+    assert f"interrupted in {stage} by {name}" in run.failure["message"]
+    assert orchestrator.last_run == run
+    assert not any(
+        orchestrator.workflow_state[f]
+        for f in ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
+    )
+    getattr(getattr(services, owner), method).side_effect = None
+    result = orchestrator.execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
+
+
+class SignalsStoppedWhileRead:
+    """Signals whose portfolio the facade reads for its answer, between two steps."""
+
+    success = True
+    strategy_signals = SIGNALS["strategy_signals"]
+
+    @property
+    def consolidated_portfolio_dto(self) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_an_interruption_between_two_steps_fails_the_run_too() -> None:
+    orchestrator = _orchestrator(Services(signals=SignalsStoppedWhileRead()))
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.execute_strategy_signals_with_trading()
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.state, run.failure["stage"]) == ("failed", "analyzing")
+    assert run.failure["error_type"] == "LegacyCallInterrupted"
