@@ -178,6 +178,11 @@ class LegacyServiceFailed(TradeFsmError):
     """A legacy service reported failure (a falsy result or a falsy ``success``)."""
 
 
+class LegacyCallInterrupted(TradeFsmError):
+    """A facade call was stopped by a BaseException that is not an error (KeyboardInterrupt,
+    SystemExit): its run failed with it, then the exception went on to the caller."""
+
+
 class ApprovalExpired(TradeFsmError):
     """Nobody approved or rejected a parked run before its approval deadline."""
 

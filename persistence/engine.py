@@ -16,10 +16,12 @@ from fsm.errors import InvalidDatabaseUrl, SchemaNotCurrent
 from fsm.redaction import redact
 
 SQLITE_PRAGMAS = (
+    # First: wait for another writer instead of failing at once, also while the next pragma
+    # turns a new database to WAL (processes opening a new file together race there).
+    "PRAGMA busy_timeout=5000",
     "PRAGMA journal_mode=WAL",  # readers (audits, `runs list`) never block the engine's writes
     "PRAGMA synchronous=FULL",  # an audit ledger must survive power loss, not only a crash
     "PRAGMA foreign_keys=ON",  # ledger rows and intents can only point at existing runs
-    "PRAGMA busy_timeout=5000",  # wait for another writer instead of failing at once
 )
 
 

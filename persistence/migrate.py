@@ -2,10 +2,17 @@
 
 Alembic is imported by the functions that migrate or inspect; the check every command makes
 (``ensure_current``) reads the version table with SQLAlchemy alone.
+
+Alembic hands a migration its ``context`` and ``op`` through process-wide proxies: two
+threads migrating at once would each remove the other's. Migrations in one process therefore
+run one at a time (``_MIGRATING``), and a database already at the head is not handed to
+Alembic at all. Across processes, SQLite's write lock (every transaction here begins
+IMMEDIATE) and PostgreSQL's transactional DDL leave the second migration nothing to do.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 HEAD_REVISION = "0004"  # the newest migration (a test holds it to migrations/versions)
+_MIGRATING = threading.Lock()  # Alembic's proxies are process-wide: one migration at a time
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -72,17 +80,21 @@ def _refuse_unknown(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision``; safe to call from several threads (and processes) at once."""
     from alembic import command
 
-    _refuse_unknown(engine)
-    with translate_errors():
-        command.upgrade(alembic_config(engine), revision)
+    if revision == "head" and current_revisions(engine) == (HEAD_REVISION,):
+        return  # nothing to do: the common case of every later start
+    with _MIGRATING:
+        _refuse_unknown(engine)
+        with translate_errors():
+            command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    with translate_errors():
+    with _MIGRATING, translate_errors():
         command.downgrade(alembic_config(engine), revision)
 
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from fsm.clock import Clock, SystemClock
-from fsm.compat.payloads import field
-from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
+from fsm.compat.payloads import correlation_id as legacy_correlation_id
+from fsm.compat.payloads import field, text_of
+from fsm.compat.steps import LegacyCall, legacy_guards
 from fsm.driver import RunDriver
 from fsm.engine import Engine, Ports, RunRequest
-from fsm.errors import LegacyServiceFailed, TradeFsmError
+from fsm.errors import (
+    ConcurrentModification,
+    LegacyCallInterrupted,
+    LegacyServiceFailed,
+    TradeFsmError,
+)
 from fsm.ids import IdFactory, UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter, RunStore
@@ -29,6 +37,21 @@ ACCOUNT = "legacy"
 SIGNALS = "TradingOrchestrator.execute_strategy_signals"
 TRADING = "TradingOrchestrator.execute_strategy_signals_with_trading"
 FLAGS = ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
+FINAL = ("done", "failed")
+# The facade's runs share one account, which has one active run at a time: the calls of the
+# facades on one store (the default store is shared) take turns in a process.
+_TURNS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_SHARED_TURN = threading.RLock()  # for a store that cannot be referenced weakly
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn(store: RunStore) -> threading.RLock:
+    """The lock the calls on ``store`` take turns with in this process."""
+    with _TURNS_LOCK:
+        try:
+            return _TURNS.setdefault(store, threading.RLock())
+        except TypeError:
+            return _SHARED_TURN
 
 
 class _NoPort:
@@ -62,8 +85,10 @@ class TradingOrchestrator:
     Each call runs as a real FSM run in ``store`` — by default the configured run database
     (``TRADEFSM_DB``, else ``./tradefsm.db``), where `tradefsm runs`, `audit` and `resume` see
     it. A failure is recorded in the ledger, logged on ``logger`` as the legacy class logged
-    it, and answered with ``None``. The facade installs no signal handler or timer and prints
-    nothing.
+    it, and answered with ``None``; a KeyboardInterrupt or other BaseException fails the run,
+    then goes on to the caller. The facade's broker is the execution service it is given;
+    live runs start only with TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take
+    turns. The facade installs no signal handler or timer and prints nothing.
     """
 
     def __init__(
@@ -88,9 +113,8 @@ class TradingOrchestrator:
         self.store = store if store is not None else configured_store(settings.db)
         self.clock = clock or SystemClock()
         self.ids = ids or UuidFactory()
-        self.settings = settings.model_copy(
-            update={"live_trading_enabled": live_trading, "retry_attempts": 1}
-        )
+        # live_trading asks for live runs; TRADEFSM_LIVE_TRADING_ENABLED still allows them.
+        self.settings = settings.model_copy(update={"retry_attempts": 1})
         self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | {
             "last_successful_step": None,
             "last_correlation_id": None,
@@ -101,6 +125,8 @@ class TradingOrchestrator:
         self._legacy = LegacyCall(signal_orchestrator, portfolio_orchestrator,
                                   execution_orchestrator, self.workflow_state)  # fmt: skip
         self._engine: Engine | None = None  # built at the first call, reused by the next
+        self._turn = _turn(self.store)
+        self._driver: RunDriver | None = None  # the run of the call in progress
 
     # The legacy service attributes, kept for callers that read them.
     @property
@@ -119,13 +145,21 @@ class TradingOrchestrator:
     def notification_service(self) -> Any:
         return self.deps.notification_service
 
-    def execute_strategy_signals(self, correlation_id: str | None = None) -> dict[str, Any] | None:
-        """Signals only (or the first step of a trading call): the legacy dict, or None."""
-        correlation_id = correlation_id or str(uuid.uuid4())
+    def execute_strategy_signals(self, correlation_id: Any = None) -> dict[str, Any] | None:
+        """Signals only (or the first step of a trading call): the legacy dict, or None.
+
+        ``correlation_id`` may be anything, as before: it becomes the run's correlation id as
+        text (see ``fsm.compat.payloads.correlation_id``).
+        """
+        with self._turn, self._failing_if_interrupted():
+            return self._signals_call(correlation_id)
+
+    def _signals_call(self, given: Any) -> dict[str, Any] | None:
+        correlation_id, unusable = legacy_correlation_id(given)
         self.workflow_state["last_correlation_id"] = correlation_id
         self.workflow_state["signal_generation_in_progress"] = True
         try:
-            call = self._start(correlation_id)
+            call = self._start(correlation_id, unusable=unusable)
             self._drive_until(call, "analyzing")
             if call.driver.run.state == "failed":
                 return self._failed(call, "signal analysis", SIGNALS, correlation_id)
@@ -146,6 +180,10 @@ class TradingOrchestrator:
 
     def execute_strategy_signals_with_trading(self) -> dict[str, Any] | None:
         """Signals through ``execute_strategy_signals``, then analysis, plan and execution."""
+        with self._turn, self._failing_if_interrupted():
+            return self._trading_call()
+
+    def _trading_call(self) -> dict[str, Any] | None:
         self._trading, self._call = True, None
         try:
             base = self.execute_strategy_signals()
@@ -153,9 +191,9 @@ class TradingOrchestrator:
             self._trading = False
         if not base:
             return None
-        correlation_id = base.get("correlation_id") or str(uuid.uuid4())
+        correlation_id, unusable = legacy_correlation_id(base.get("correlation_id"))
         try:
-            return self._trade(base, correlation_id)
+            return self._trade(base, correlation_id, unusable)
         except Exception as exc:  # the legacy contract: log, answer None, never raise
             self._crashed(exc, "trading workflow", TRADING, correlation_id)
             return None
@@ -166,10 +204,11 @@ class TradingOrchestrator:
 
     def resume(self, run_id: str) -> RunRecord:
         """Continue a facade run that was interrupted, with this facade's services."""
-        self._legacy.forget()
-        run = self._engine_for_calls().resume(run_id)
-        self.last_run = run
-        return run
+        with self._turn:
+            self._legacy.forget()
+            run = self._engine_for_calls().resume(run_id)
+            self.last_run = run
+            return run
 
     def runs(self) -> Sequence[RunRecord]:
         """The runs this facade's account recorded, newest first (for migration and audits)."""
@@ -177,10 +216,13 @@ class TradingOrchestrator:
 
     # ---- the run underneath ----------------------------------------------------------------
 
-    def _trade(self, base: dict[str, Any], correlation_id: str) -> dict[str, Any] | None:
+    def _trade(
+        self, base: dict[str, Any], correlation_id: str, unusable: dict[str, str] | None
+    ) -> dict[str, Any] | None:
         call = self._call
         if call is None or call.driver.run.correlation_id != correlation_id:
-            call = self._start(correlation_id, signals=base)  # execute_strategy_signals replaced
+            # execute_strategy_signals was replaced: its answer stands for the signals step
+            call = self._start(correlation_id, signals=base, unusable=unusable)
             self._drive_until(call, "analyzing")
         self._drive_until(call, "done")
         run = call.driver.run
@@ -205,11 +247,14 @@ class TradingOrchestrator:
         if self._engine is None:
             self._engine = Engine(
                 self.store, Ports(_NoPort(), _NoPort(), _NoPort()), self.settings, self.clock,
-                self.ids, specs=self._legacy.specs(), guards=LEGACY_GUARDS,
+                self.ids, specs=self._legacy.specs(),
+                guards=legacy_guards(self.execution_orchestrator),
             )  # fmt: skip
         return self._engine
 
-    def _start(self, correlation_id: str, signals: Any = None) -> _Call:
+    def _start(
+        self, correlation_id: str, signals: Any = None, unusable: dict[str, str] | None = None
+    ) -> _Call:
         legacy = self._legacy
         legacy.forget()
         if signals is not None:
@@ -217,18 +262,64 @@ class TradingOrchestrator:
         engine = self._engine_for_calls()
         mode = (Mode.LIVE if self.live_trading else Mode.PAPER) if self._trading or signals else (
             Mode.SIGNALS_ONLY)  # fmt: skip
+        # A correlation id the run could not carry is recorded with it.
+        params = {} if unusable is None else {"legacy_correlation_id": unusable}
         request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today(),
-                             correlation_id=correlation_id)  # fmt: skip
+                             correlation_id=correlation_id, params=params)  # fmt: skip
         call = _Call(legacy, RunDriver(engine.runtime, engine.create(request)))
-        self.last_run = call.driver.run
+        self._driver, self.last_run = call.driver, call.driver.run
         return call
 
     def _drive_until(self, call: _Call, state: str) -> None:
         """Step the run until it reaches ``state`` or ends."""
-        driver, final = call.driver, ("done", "failed")
-        while driver.run.state != state and driver.run.state not in final:
-            driver.step()
-        self.last_run = driver.run
+        driver = call.driver
+        try:
+            while driver.run.state != state and driver.run.state not in FINAL:
+                driver.step()
+        finally:
+            self.last_run = driver.run
+
+    @contextmanager
+    def _failing_if_interrupted(self) -> Iterator[None]:
+        """A BaseException that is not an error (KeyboardInterrupt, SystemExit) fails the
+        call's run first, so that it is not left active, then goes on: Python's contract."""
+        self._driver = None
+        try:
+            yield
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and self._driver is not None:
+                self._interrupted(self._driver, exc)
+            raise
+
+    def _interrupted(self, driver: RunDriver, exc: BaseException) -> None:
+        """Record ``exc`` as the run's failure; the caller re-raises ``exc`` in any case."""
+        try:
+            if driver.run.state not in FINAL:
+                self._fail_interrupted(driver, exc)
+            self.last_run = driver.run
+        except Exception as failed:  # the database refused: the run stays active, resumable
+            self.logger.error(
+                f"could not record that {type(exc).__name__} interrupted run "
+                f"{driver.run.run_id}: TradingOrchestrator.resume continues it",
+                exc_info=failed,
+                extra={"correlation_id": driver.run.correlation_id, "run_id": driver.run.run_id},
+            )
+
+    def _fail_interrupted(self, driver: RunDriver, exc: BaseException) -> None:
+        def stop() -> None:
+            state = driver.run.state
+            text = text_of(exc)
+            message = (f"the call was interrupted in {state} by {type(exc).__name__}"
+                       f"{': ' + text if text else ''}; it went on to the caller")  # fmt: skip
+            error = LegacyCallInterrupted(message, run_id=driver.run.run_id, state=state)
+            driver.stop_trading(error, self.clock.now())
+
+        try:
+            stop()
+        except ConcurrentModification:  # it came after a commit, before the driver saw it
+            driver.run = self.store.get_run(driver.run.run_id)
+            if driver.run.state not in FINAL:
+                stop()
 
     def _today(self) -> date:
         return self.clock.now().date()
@@ -238,29 +329,36 @@ class TradingOrchestrator:
     def _failed(
         self, call: _Call, what: str, component: str, correlation_id: str
     ) -> dict[str, Any] | None:
-        """A run that failed: logged as the legacy class did (warning unless a service raised)."""
+        """A run that failed: logged as the legacy class did (warning unless a service raised);
+        a run refused by a guard (a live run not enabled) is an error naming the reason."""
         error = call.legacy.error
-        if error is None:
-            failure = call.driver.run.failure or {}
-            unsuccessful = failure.get("error_type") == LegacyServiceFailed.__name__
-            if unsuccessful:
-                self.logger.warning(
-                    f"{what}: {failure.get('message')}",
-                    extra={"correlation_id": correlation_id, "component": component},
-                )
-                return None
-        self._crashed(error, what, component, correlation_id)
+        failure = call.driver.run.failure or {}
+        if error is None and failure.get("error_type") == LegacyServiceFailed.__name__:
+            self.logger.warning(
+                f"{what}: {failure.get('message')}",
+                extra={"correlation_id": correlation_id, "component": component},
+            )
+            return None
+        self._crashed(error, what, component, correlation_id, None if error else failure)
         return None
 
     def _crashed(
-        self, error: BaseException | None, what: str, component: str, correlation_id: str
+        self,
+        error: BaseException | None,
+        what: str,
+        component: str,
+        correlation_id: str,
+        failure: dict[str, Any] | None = None,
     ) -> None:
+        failure = failure or {}
+        reason = f": {failure['message']}" if "message" in failure else ""
         self.logger.error(
-            f"{what} failed",
+            f"{what} failed{reason}",
             exc_info=error,
             extra={
                 "correlation_id": correlation_id,
                 "component": component,
-                "error_type": type(error).__name__ if error else "RunFailed",
+                "error_type": type(error).__name__ if error else failure.get(
+                    "error_type", "RunFailed"),
             },
-        )
+        )  # fmt: skip

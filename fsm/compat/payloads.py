@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from fsm.redaction import redact
 
 MAX_REPR = 200
+MAX_CORRELATION_ID = 64  # the width of the run database's id columns
 _MISSING = object()
 
 
@@ -24,6 +26,38 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
         return obj.get(key, default)
     value = getattr(obj, key, _MISSING)
     return default if value is _MISSING else value
+
+
+def correlation_id(given: Any) -> tuple[str, dict[str, str] | None]:
+    """The run's correlation id for what a legacy caller passed, and that value when unusable.
+
+    As in the legacy class, a missing (falsy) id gets a fresh one. Any other value is used as
+    its text (``str()``: an int 12345 becomes "12345") when that is printable, names more
+    than a memory address and fits the id columns; otherwise the run gets a fresh id and the
+    value given is kept as its type and a short, redacted repr, to be recorded with the run.
+    """
+    try:
+        absent = not given
+    except Exception:  # a value whose truth cannot be told is not "absent": its text may do
+        absent = False
+    if absent:
+        return str(uuid.uuid4()), None
+    kind: Any = type(given)
+    text = text_of(given)
+    usable = text.isprintable() and 0 < len(text) <= MAX_CORRELATION_ID and (
+        kind.__str__ is not object.__str__ or kind.__repr__ is not object.__repr__)  # fmt: skip
+    if usable:
+        return text, None
+    return str(uuid.uuid4()), _opaque(given)
+
+
+def text_of(obj: Any) -> str:
+    """``str(obj)``; empty when its ``__str__`` fails."""
+    try:
+        text = str(obj)
+    except Exception:  # a value whose __str__ fails has no text; the caller records it
+        text = ""
+    return text
 
 
 def summarize(obj: Any) -> Any:

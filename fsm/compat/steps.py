@@ -153,8 +153,23 @@ def _accepted(
     return check
 
 
+def _injected_broker(endpoint: str) -> Guard:
+    """The facade's broker is the execution service it was given: paper or live, its orders
+    go there (``mode_allowed`` still says whether live runs may start at all)."""
+
+    def broker_endpoint(ctx: GuardContext) -> GuardDecision:
+        sends = ctx.mode in (Mode.PAPER, Mode.LIVE)
+        reason = (f"{ctx.mode.value} orders go to {endpoint}, the facade's broker" if sends
+                  else f"{ctx.mode.value} sends no order")  # fmt: skip
+        return decision("broker_endpoint", True, reason, broker="injected", endpoint=endpoint,
+                        kind="injected", mode=ctx.mode.value)  # fmt: skip
+
+    return broker_endpoint
+
+
 LEGACY_GUARDS: dict[str, Guard] = {
     **GUARDS,
+    "broker_endpoint": _injected_broker("the injected execution service"),
     **{n: _accepted(n) for n in (
         "has_signals", "weights_in_range", "symbols_well_formed", "max_orders",
         "order_notional_limit", "total_notional_limit", "buying_power", "symbols_allowed",
@@ -175,3 +190,10 @@ LEGACY_GUARDS: dict[str, Guard] = {
         "execution_succeeded", "execution result success (or no success key: legacy default)",
         "execution result says success is false"),
 }  # fmt: skip
+
+
+def legacy_guards(execution_service: Any) -> dict[str, Guard]:
+    """The facade's guards, naming the execution service it was given as its broker."""
+    kind = type(execution_service)
+    endpoint = f"{kind.__module__}.{kind.__qualname__}.execute_rebalance_plan"
+    return {**LEGACY_GUARDS, "broker_endpoint": _injected_broker(endpoint)}

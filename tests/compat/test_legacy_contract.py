@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
+import pytest
+
 from fsm.compat import TradingOrchestrator
 from fsm.ports import RunFilter
+from fsm.records import RunRecord
 from tests.compat.test_facade import ACCOUNT, PLAN, SIGNALS, Services
 
 
@@ -224,3 +227,166 @@ def test_the_history_lands_where_the_cli_and_the_audit_see_it(run_database: str)
     assert bundle["run"]["correlation_id"] == "legacy-job-1"
     again = _orchestrator(Services())  # a second instance, as a new process would be
     assert len(again.runs()) == 2
+
+
+def _start_guards(orchestrator: TradingOrchestrator) -> dict[str, Any]:
+    assert orchestrator.last_run is not None
+    start = next(r for r in orchestrator.store.ledger(orchestrator.last_run.run_id)
+                 if r.event == "start")  # fmt: skip
+    return {g.name: g for g in start.guards}
+
+
+def test_live_trading_without_the_live_switch_is_refused_and_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADEFSM_LIVE_TRADING_ENABLED", "false")
+    services = Services()
+    orchestrator = services.orchestrator(live_trading=True)
+    orchestrator.logger = Mock()
+    assert orchestrator.execute_strategy_signals_with_trading() is None
+    run = orchestrator.last_run
+    assert run is not None
+    assert (run.mode.value, run.state, run.failure["error_type"]) == ("live", "failed",
+                                                                      "GuardRejected")  # fmt: skip
+    assert "TRADEFSM_LIVE_TRADING_ENABLED" in run.failure["message"]
+    assert _start_guards(orchestrator)["mode_allowed"].passed is False
+    services.signals.analyze_signals.assert_not_called()  # refused before any service call
+    services.execution.execute_rebalance_plan.assert_not_called()
+    assert "TRADEFSM_LIVE_TRADING_ENABLED" in orchestrator.logger.error.call_args.args[0]
+
+
+@pytest.mark.parametrize("broker", [{}, {"TRADEFSM_BROKER": "alpaca"}])
+def test_live_trading_with_the_switch_trades_through_the_injected_execution_service(
+    monkeypatch: pytest.MonkeyPatch, broker: dict[str, str]
+) -> None:
+    monkeypatch.setenv("TRADEFSM_LIVE_TRADING_ENABLED", "true")
+    for name, value in broker.items():  # a configured broker is not the facade's
+        monkeypatch.setenv(name, value)
+    services = Services()
+    orchestrator = services.orchestrator(live_trading=True)
+    result = orchestrator.execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
+    services.execution.execute_rebalance_plan.assert_called_once_with(PLAN)
+    assert orchestrator.last_run is not None
+    assert (orchestrator.last_run.mode.value, orchestrator.last_run.state) == ("live", "done")
+    endpoint = _start_guards(orchestrator)["broker_endpoint"]
+    assert endpoint.passed is True
+    assert endpoint.inputs["endpoint"] == "unittest.mock.Mock.execute_rebalance_plan"
+    assert "live orders go to unittest.mock.Mock.execute_rebalance_plan" in endpoint.reason
+
+
+def test_paper_trading_goes_to_the_injected_service_whatever_broker_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADEFSM_BROKER", "alpaca")
+    monkeypatch.setenv("TRADEFSM_ALPACA_BASE_URL", "https://api.alpaca.markets")  # live
+    result = Services().orchestrator().execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
+
+
+class Named:
+    def __str__(self) -> str:
+        return "job-42"
+
+
+class NoText:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _recorded_call(given: Any) -> tuple[RunRecord, dict[str, Any]]:
+    """A signals call with ``given`` as its correlation id: the stored run and the answer."""
+    orchestrator = _orchestrator(Services())
+    result = orchestrator.execute_strategy_signals(correlation_id=given)
+    assert result is not None
+    assert result["correlation_id"] == orchestrator.workflow_state["last_correlation_id"]
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.correlation_id, run.state) == (result["correlation_id"], "done")
+    return run, result
+
+
+@pytest.mark.parametrize(
+    ("given", "text"), [(12345, "12345"), (Named(), "job-42"), ("c" * 64, "c" * 64)]
+)
+def test_any_correlation_id_with_a_text_is_used_as_text(given: Any, text: str) -> None:
+    run, _ = _recorded_call(given)
+    assert run.correlation_id == text
+    assert "legacy_correlation_id" not in run.params
+
+
+@pytest.mark.parametrize("given", [None, 0, ""])
+def test_a_missing_correlation_id_gets_a_fresh_one(given: Any) -> None:
+    run, _ = _recorded_call(given)
+    assert len(run.correlation_id) == 36
+    assert "legacy_correlation_id" not in run.params
+
+
+@pytest.mark.parametrize(
+    ("given", "kind"),
+    [(object(), "builtins.object"), (NoText(), f"{__name__}.NoText"),
+     ("x" * 65, "builtins.str"), ("line\nbreak", "builtins.str")],
+)  # fmt: skip
+def test_a_correlation_id_a_run_cannot_carry_gets_a_fresh_one_and_is_recorded(
+    given: Any, kind: str
+) -> None:
+    run, _ = _recorded_call(given)
+    assert len(run.correlation_id) == 36
+    recorded = run.params["legacy_correlation_id"]
+    assert recorded["type"] == kind
+    assert len(recorded["repr"]) <= 200
+
+
+class OperatorStop(BaseException):
+    """Not an error: like KeyboardInterrupt, it must reach the caller."""
+
+
+@pytest.mark.parametrize(
+    ("interruption", "service", "stage"),
+    [(KeyboardInterrupt, "signals.analyze_signals", "generating_signals"),
+     (OperatorStop("stop now"), "execution.execute_rebalance_plan", "executing")],
+)  # fmt: skip
+def test_an_interruption_fails_the_run_goes_on_to_the_caller_and_the_next_call_works(
+    interruption: BaseException | type[BaseException], service: str, stage: str
+) -> None:
+    services = Services()
+    owner, method = service.split(".")
+    getattr(getattr(services, owner), method).side_effect = interruption
+    orchestrator = _orchestrator(services)
+    with pytest.raises(KeyboardInterrupt if interruption is KeyboardInterrupt else OperatorStop):
+        orchestrator.execute_strategy_signals_with_trading()
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.state, run.failure["stage"]) == ("failed", stage)
+    assert run.failure["error_type"] == "LegacyCallInterrupted"
+    name = "KeyboardInterrupt" if interruption is KeyboardInterrupt else "OperatorStop: stop now"
+    assert f"interrupted in {stage} by {name}" in run.failure["message"]
+    assert orchestrator.last_run == run
+    assert not any(
+        orchestrator.workflow_state[f]
+        for f in ("signal_generation_in_progress", "rebalancing_in_progress", "trading_in_progress")
+    )
+    getattr(getattr(services, owner), method).side_effect = None
+    result = orchestrator.execute_strategy_signals_with_trading()
+    assert result is not None
+    assert result["success"] is True
+
+
+class SignalsStoppedWhileRead:
+    """Signals whose portfolio the facade reads for its answer, between two steps."""
+
+    success = True
+    strategy_signals = SIGNALS["strategy_signals"]
+
+    @property
+    def consolidated_portfolio_dto(self) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_an_interruption_between_two_steps_fails_the_run_too() -> None:
+    orchestrator = _orchestrator(Services(signals=SignalsStoppedWhileRead()))
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.execute_strategy_signals_with_trading()
+    [run] = orchestrator.store.list_runs(RunFilter(account_id="legacy"))
+    assert (run.state, run.failure["stage"]) == ("failed", "analyzing")
+    assert run.failure["error_type"] == "LegacyCallInterrupted"
