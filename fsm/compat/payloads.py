@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from fsm.errors import InvalidInput
+from fsm.records import run_labels
 from fsm.redaction import redact
 
 MAX_REPR = 200
-MAX_CORRELATION_ID = 64  # the width of the run database's id columns
 _MISSING = object()
 
 
@@ -32,9 +33,10 @@ def correlation_id(given: Any) -> tuple[str, dict[str, str] | None]:
     """The run's correlation id for what a legacy caller passed, and that value when unusable.
 
     As in the legacy class, a missing (falsy) id gets a fresh one. Any other value is used as
-    its text (``str()``: an int 12345 becomes "12345") when that is printable, names more
-    than a memory address and fits the id columns; otherwise the run gets a fresh id and the
-    value given is kept as its type and a short, redacted repr, to be recorded with the run.
+    its text (``str()``: an int 12345 becomes "12345") when a run accepts it as a correlation
+    id (``fsm.records.RunLabels``) and it names more than a memory address; otherwise the
+    run gets a fresh id and the value given is kept as its type and a short, redacted repr,
+    to be recorded with the run.
     """
     try:
         absent = not given
@@ -44,11 +46,19 @@ def correlation_id(given: Any) -> tuple[str, dict[str, str] | None]:
         return str(uuid.uuid4()), None
     kind: Any = type(given)
     text = text_of(given)
-    usable = text.isprintable() and 0 < len(text) <= MAX_CORRELATION_ID and (
+    usable = _is_correlation_id(text) and (
         kind.__str__ is not object.__str__ or kind.__repr__ is not object.__repr__)  # fmt: skip
     if usable:
         return text, None
     return str(uuid.uuid4()), _opaque(given)
+
+
+def _is_correlation_id(text: str) -> bool:
+    try:
+        run_labels(correlation_id=text)
+    except InvalidInput:
+        return False
+    return True
 
 
 def text_of(obj: Any) -> str:

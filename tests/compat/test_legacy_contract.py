@@ -326,7 +326,7 @@ def test_a_missing_correlation_id_gets_a_fresh_one(given: Any) -> None:
 @pytest.mark.parametrize(
     ("given", "kind"),
     [(object(), "builtins.object"), (NoText(), f"{__name__}.NoText"),
-     ("x" * 65, "builtins.str"), ("line\nbreak", "builtins.str")],
+     ("x" * 65, "builtins.str"), ("line\nbreak", "builtins.str"), ("job 1", "builtins.str")],
 )  # fmt: skip
 def test_a_correlation_id_a_run_cannot_carry_gets_a_fresh_one_and_is_recorded(
     given: Any, kind: str
