@@ -20,10 +20,13 @@ LOCK = ROOT / "requirements-dev.lock"
 
 
 def _pins() -> dict[str, str]:
+    """The lock's pins for this platform and Python (a pin may differ by environment marker)."""
     pins = {}
     for line in LOCK.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate():
+                continue
             [spec] = requirement.specifier
             assert spec.operator == "==", line
             pins[canonicalize_name(requirement.name)] = spec.version
