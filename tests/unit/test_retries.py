@@ -4,33 +4,19 @@ is logged the same way, and a first try that succeeds builds no retry machinery.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import pytest
 
-from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import RunRequest
-from fsm.errors import DatabaseUnavailable, MarketDataUnavailable
+from fsm.errors import DatabaseUnavailable
 from fsm.settings import Settings
 from persistence.ridethrough import RideThrough
 from tests.conftest import make_engine_for
-
-
-class FlakyMarket(BundledMarketData):
-    """Prices fail once with a transient error, then answer."""
-
-    failed = False
-
-    def prices(self, symbols: Sequence[str], as_of: date) -> Any:
-        if not self.failed:
-            self.failed = True
-            raise MarketDataUnavailable("provider answered 503")
-        return super().prices(symbols, as_of)
+from tests.integration.test_db_ride_through import FlakyMarket  # prices fail once, then answer
 
 
 def _retried(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
