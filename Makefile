@@ -3,17 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The development and CI environment: every package pinned to a version known to pass `make
+# test`. pyproject.toml keeps the library's ranges open for users; `make lock` refreshes this.
+LOCK := requirements-dev.lock
+UV_VERSION := 0.13.8
 
-.PHONY: run test lint typecheck bench install system clean
+.PHONY: run test lint typecheck bench install lock system clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Deliberately move the pins to the newest versions pyproject.toml allows (uv's resolver, for
+# every platform), then reinstall; commit the new lock once `make test` passes with it.
+lock:
+	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/uv --version 2>/dev/null | grep -qF 'uv $(UV_VERSION) ' || \
+	  $(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --upgrade --quiet --custom-compile-command 'make lock' --output-file $(LOCK)
+	$(MAKE) install
 
 run: $(STAMP)
 	$(BIN)/tradefsm db upgrade

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
 from fsm.attempts import as_step_error, backoff
 from fsm.canonical import canonical_json
@@ -37,6 +37,7 @@ from fsm.records import (
 )
 from fsm.redaction import redact
 from fsm.resume import deadline_passed
+from fsm.retries import Retry
 from fsm.runtime import Runtime
 from fsm.spec import StateSpec
 from fsm.steps.execution import withdraw
@@ -138,28 +139,11 @@ class RunDriver:
         timeout = spec.timeout_seconds(settings)
         attempts = spec.attempts(settings)
         state = self.run.state
-        try:  # the retry machinery is built only once a try has failed
-            return self._one_attempt(state, lambda: step(self.env), timeout)
-        except TradeFsmError as exc:
-            if attempts == 1 or not spec.retries(exc):
-                raise
-            failed: list[TradeFsmError] = [exc]
-
-        def again() -> StepResult:
-            if failed:  # the first try, which failed already: tenacity counts it as try 1
-                raise failed.pop()
-            return self._one_attempt(state, lambda: step(self.env), timeout)
-
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=backoff(settings),
-            retry=retry_if_exception(spec.retries),
-            before_sleep=lambda _state: self._store_failed_attempt(),
-            sleep=self.rt.sleep,
-            reraise=True,
+        retry = Retry(retry=spec.retries, backoff=lambda: backoff(settings), sleep=self.rt.sleep,
+                      attempts=attempts, before_sleep=self._store_failed_attempt)  # fmt: skip
+        return retry(
+            f"step {state}", lambda: self._one_attempt(state, lambda: step(self.env), timeout)
         )
-        result: StepResult = retrying(again)
-        return result
 
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
         self.attempts[state] += 1
@@ -199,7 +183,7 @@ class RunDriver:
             error_message=redact(error.message, self.rt.secrets) if error else None,
         )
 
-    def _store_failed_attempt(self) -> None:
+    def _store_failed_attempt(self, _state: str, _retry: RetryCallState) -> None:
         assert self._last_attempt is not None
         self.rt.store.record_attempt(self._last_attempt, self.fence())
         self._last_attempt = None

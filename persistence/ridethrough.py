@@ -1,7 +1,8 @@
 """Riding a driver's writes through transient database faults.
 
 A write that fails with ``DatabaseUnavailable`` is tried again with jittered exponential
-backoff until it succeeds or the budget runs out. Before each new try, the write's
+backoff until it succeeds or the budget runs out (``fsm.retries``, the mechanism a step's
+tries use too: the first try is a plain call). Before each new try, the write's
 ``settled`` read says whether the failed try had committed after all (the connection may
 drop between the server's commit and its answer): a write is then resolved by reading,
 never by writing twice. The fenced writes re-check the run's version and lease owner when
@@ -11,13 +12,15 @@ they are tried again, so a run another process took over meanwhile is never writ
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tenacity import RetryCallState, wait_random_exponential
+
 from fsm.errors import DatabaseUnavailable
+from fsm.retries import Retry
 
 log = logging.getLogger("tradefsm.database")
 T = TypeVar("T")
@@ -36,26 +39,23 @@ class RideThrough:
     base_seconds: float = 0.05
     max_seconds: float = 2.0
     sleep: Callable[[float], None] = time.sleep
+    _retry: Retry = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        retry = Retry(retry=_transient, backoff=self._backoff, sleep=self.sleep,
+                      within=self.budget_seconds, before_sleep=_unavailable,
+                      recovered=_available)  # fmt: skip
+        object.__setattr__(self, "_retry", retry)
 
     def call(self, what: str, attempt: Callable[[], T]) -> T:
         """``attempt()``, tried again through transient faults until the budget runs out."""
-        deadline = time.monotonic() + self.budget_seconds
-        tries = 0
-        while True:
-            try:
-                result = attempt()
-            except DatabaseUnavailable as exc:
-                if time.monotonic() >= deadline:
-                    raise _gave_up(exc, what, self.budget_seconds) from exc
-                if tries == 0:
-                    log.warning("database_unavailable", extra={"write": what, "run_id": exc.run_id,
-                                                               "error": exc.message})  # fmt: skip
-                self.sleep(random.uniform(0, min(self.max_seconds, self.base_seconds * 2**tries)))
-                tries += 1
-                continue
-            if tries:
-                log.info("database_available", extra={"write": what, "tries": tries + 1})
-            return result
+        try:
+            return self._retry(what, attempt)
+        except DatabaseUnavailable as exc:
+            raise _gave_up(exc, what, self.budget_seconds) from exc
+
+    def _backoff(self) -> Callable[[RetryCallState], float]:
+        return wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
 
     def write(self, what: str, attempt: Callable[[], None], settled: Callable[[], bool]) -> None:
         """``attempt()`` as ``call`` does; before every new try, ``settled()`` reads whether
@@ -70,6 +70,22 @@ class RideThrough:
             attempt()
 
         self.call(what, once)
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, DatabaseUnavailable)
+
+
+def _unavailable(what: str, state: RetryCallState) -> None:
+    """The first fault of a write: one warning (each retry is logged by ``fsm.retries``)."""
+    error = state.outcome.exception() if state.outcome else None
+    if state.attempt_number == 1 and isinstance(error, DatabaseUnavailable):
+        log.warning("database_unavailable", extra={"write": what, "run_id": error.run_id,
+                                                   "error": error.message})  # fmt: skip
+
+
+def _available(what: str, tries: int) -> None:
+    log.info("database_available", extra={"write": what, "tries": tries})
 
 
 def _gave_up(exc: DatabaseUnavailable, what: str, budget: float) -> DatabaseUnavailable:

@@ -1,4 +1,5 @@
-"""The shell blocks of the tutorial and the Python blocks of the migration guide really run."""
+"""The README's tour, the shell blocks of the tutorial and the Python blocks of the migration
+guide really run, as written, on any day (the `dated` ones again a year ahead)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).parent.parent / "docs"
+ROOT = Path(__file__).parent.parent
+DOCS = ROOT / "docs"
 
 
-def _blocks(page: str, kind: str) -> list[str]:
-    text = (DOCS / page).read_text(encoding="utf-8")
+def _blocks(page: str, kind: str, text: str | None = None) -> list[str]:
+    text = (DOCS / page).read_text(encoding="utf-8") if text is None else text
     return re.findall(rf"```{kind}\n(.*?)```", text, re.DOTALL)
 
 
-def _run_shell_blocks(page: str, folder: Path) -> str:
-    blocks = _blocks(page, "sh")
+def _run_shell_blocks(page: str, folder: Path, blocks: list[str] | None = None) -> str:
+    blocks = _blocks(page, "sh") if blocks is None else blocks
     assert blocks
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
@@ -33,10 +35,22 @@ def _run_shell_blocks(page: str, folder: Path) -> str:
     return "".join(out)
 
 
+@pytest.mark.dated
+def test_readme_tour_runs_as_written(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme.split("## A 60-second tour", 1)[1].split("\n## ", 1)[0]
+    [block] = _blocks("README.md", "sh", tour)
+    out = _run_shell_blocks("README.md", tmp_path, [block])
+    assert "account own-prices, mode paper" in out  # the price file dated today was accepted
+    assert {"run.svg", "bundle.json", "keys", "digests"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.dated
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:
     assert "8 orders, each once" in _run_shell_blocks("tutorial.md", tmp_path)
 
 
+@pytest.mark.dated
 def test_resume_examples_run_as_written(tmp_path: Path) -> None:
     out = _run_shell_blocks("resume.md", tmp_path)
     assert "'on_resume': 'reconcile'" in out
@@ -44,6 +58,7 @@ def test_resume_examples_run_as_written(tmp_path: Path) -> None:
     assert "waits for approval" in out
 
 
+@pytest.mark.dated
 def test_operations_examples_run_as_written(tmp_path: Path) -> None:
     assert "no drift" in _run_shell_blocks("operations.md", tmp_path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,22 @@ def test_every_command_in_the_cli_reference_exists() -> None:
         assert f"tradefsm {command}" in text
         result = CliRunner().invoke(app, [*command.split(), "--help"])
         assert result.exit_code == 0, result.output
+
+
+def test_cli_md_names_exactly_the_run_options_submit_takes() -> None:
+    """The submit row lists the request options it shares with `run`, and names the ones of
+    `run` it lacks (saying why): no other option."""
+    import typer
+
+    from fsm.cli import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+    def options(name: str) -> set[str]:
+        return {o for p in commands[name].params for o in p.opts if o.startswith("--")}
+
+    text = Path(DOCS / "cli.md").read_text(encoding="utf-8")
+    [row] = [line for line in text.splitlines() if line.startswith("| `tradefsm submit` |")]
+    named = set(re.findall(r"--[a-z][a-z-]*", row))
+    shared = options("submit") & options("run") - {"--db", "--json", "--help"}
+    assert named == shared | (options("run") - options("submit") - {"--json"}), row

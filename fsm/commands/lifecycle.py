@@ -30,6 +30,9 @@ AsOfOption = Annotated[
 ]
 KeyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
 CorrelationOption = Annotated[str | None, typer.Option(help="Tie the run to a caller.")]
+RequesterOption = Annotated[
+    str | None, typer.Option(help="Who requests the run (default: TRADEFSM_ACTOR).")
+]
 
 
 def embedded() -> ModuleType:
@@ -50,9 +53,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
         paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
-        actor: Annotated[
-            str | None, typer.Option(help="Who requests the run (default: TRADEFSM_ACTOR).")
-        ] = None,
+        actor: RequesterOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval."""

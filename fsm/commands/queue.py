@@ -15,6 +15,7 @@ from fsm.commands.lifecycle import (
     JsonOption,
     KeyOption,
     ModeOption,
+    RequesterOption,
     embedded,
 )
 from fsm.commands.output import print_json, stdout
@@ -43,11 +44,13 @@ def register(
         as_of: AsOfOption = None,
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
+        actor: RequesterOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Queue a run for `tradefsm worker`; prints its run id."""
+        """Queue a run for `tradefsm worker`; prints its run id. The worker drives it with
+        the bundled market data and its own broker settings."""
         e = embedded()
-        settings = e.settings_from(db=db, account_id=account)
+        settings = e.settings_from(db=db, account_id=account, actor=actor)
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
         queued = e.build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:

@@ -35,3 +35,15 @@ def test_a_rejected_plan_ends_failed(cli: Cli) -> None:
                       "--json", code=1)  # fmt: skip
     assert failed["failure"]["error_type"] == "Rejected"
     assert cli.json("paper", "orders", "--format", "json") == []
+
+
+def test_a_queued_run_keeps_who_requested_it_for_the_four_eyes_check(cli: Cli) -> None:
+    cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
+    cli("db", "upgrade")
+    run_id = cli("submit", "--actor", "trader-ann").stdout.strip()
+    cli("worker", "--max-runs", "1")
+    shown = cli.json("runs", "show", run_id, "--format", "json")
+    assert shown["requested_by"] == "trader-ann"
+    assert shown["awaiting_approval"]["plan"]["items"]
+    own = cli("approve", run_id, "--actor", "trader-ann", "--reason", "mine", code=6)
+    assert "four_eyes" in one_line_error(own)
