@@ -1,5 +1,6 @@
 """The README's tour, the shell blocks of the tutorial and the Python blocks of the migration
-guide really run, as written, on any day (the README tour, which dates its own price file, again a year ahead)."""
+guide really run, as written, on any day (the README tour, which dates its own price file,
+again a year ahead)."""
 
 from __future__ import annotations
 
