@@ -24,6 +24,7 @@ from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
     ConcurrentModification,
     DatabaseUnavailable,
+    HistoryConflict,
     IdempotencyConflict,
     InvalidConfiguration,
     InvalidInput,
@@ -47,6 +48,7 @@ EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (RunLeased, 5),
     (ConcurrentModification, 5),
     (RunNotResumable, 7),
+    (HistoryConflict, 8),
     (TradeFsmError, 6),
 )
 

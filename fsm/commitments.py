@@ -7,8 +7,9 @@ Each digest is SHA-256 (hex) of the canonical JSON (``fsm.canonical``) of an obj
   ``parent_run_id``, ``run_id``;
 - ``checkpoint`` (the row that stored it): ``output``, ``schema_version``, ``state``;
 - ``outcome`` (the row that ends the run): the run's ``failure`` and ``result`` summaries;
-- ``intents`` (every row leaving ``executing``): the list of ``[client_order_id, n, hash]``
-  of each order intent's last history event, in plan order.
+- ``intents`` (every row leaving ``executing`` and, from scheme 3, every row ending a run):
+  the list of ``[client_order_id, n, hash]`` of each order intent's last history event, in
+  plan order (an empty list for a run without orders).
 
 Each order intent's history is a chain of its own: an event's hash is
 ``sha256(prev_hash + "\\n" + canonical_json(event))`` where the event object holds the intent

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
-from fsm.errors import InvalidConfiguration
+from fsm.errors import HistoryConflict, InvalidConfiguration
 
 VERSION = 1
 PRIVATE_KEY_FILE = "tradefsm-audit.key"
@@ -142,10 +143,17 @@ def sign(
 
 
 def write(document: Mapping[str, Any], folder: Path) -> Path:
-    """Write a digest file; an existing file is never overwritten."""
+    """Write a digest file; an existing file is never overwritten (HistoryConflict)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / file_name(int(document["n"]))
-    with path.open("x", encoding="utf-8") as out:
+    try:
+        out = path.open("x", encoding="utf-8")
+    except FileExistsError:
+        raise HistoryConflict(
+            f"{path} exists but the database holds no digest {document['n']}: its digests were "
+            "deleted or rolled back (`audit verify --digests` names them); refusing to seal"
+        ) from None
+    with out:
         out.write(canonical_json(dict(document)) + "\n")
     return path
 
@@ -156,6 +164,13 @@ class Anchors:
 
     folder: Path
     public_keys: tuple[Ed25519PublicKey, ...]
+
+
+def load_anchors(folder: Path, key_files: Iterable[Path]) -> Anchors:
+    """Anchors from the command line; a missing folder or key file is InvalidConfiguration."""
+    if not folder.is_dir():
+        raise InvalidConfiguration(f"no digest folder {folder}")
+    return Anchors(folder, tuple(load_public_key(k) for k in key_files))
 
 
 @dataclass
@@ -172,23 +187,28 @@ def check_files(
     folder: Path, public_keys: Iterable[Ed25519PublicKey], stored: Mapping[int, str]
 ) -> DigestCheck:
     """Check every digest file's signature and chain, and against the digests ``stored`` in
-    the database (n → digest_hash); collect the latest sealed head of each run."""
+    the database (n → digest_hash); collect the latest sealed head of each run.
+
+    Only a digest whose signature verifies (and whose fields have their types) is used for
+    anything else; a file that is not a regular file is never opened.
+    """
+    if not folder.is_dir():
+        raise InvalidConfiguration(f"no digest folder {folder}")
     keys = {key_id(k): k for k in public_keys}
     check = DigestCheck()
     previous: dict[str, Any] | None = None
-    files = sorted(folder.glob("digest-*.json")) if folder.is_dir() else []
+    files = sorted(folder.glob("digest-*.json"))
     if not files:
         check.findings.append(_missing(f"no digest files in {folder}", str(folder)))
     for path in files:
         document = _read(path, check)
-        if document is None:
+        if document is None or not _check_one(path, document, previous, keys, stored, check):
             continue
         check.count += 1
-        _check_one(path, document, previous, keys, stored, check)
         previous = document
-        for run_id, seq, head in document.get("runs", []):
-            check.sealed[run_id] = (int(seq), head)
-        check.runs_total = int(document.get("runs_total", 0))
+        for run_id, seq, head in document["runs"]:
+            check.sealed[run_id] = (seq, head)
+        check.runs_total = document["runs_total"]
     last = int(previous["n"]) if previous else 0
     for n in sorted(k for k in stored if k > last):
         check.findings.append(_missing(f"digest {n} is in the database but has no file",
@@ -197,12 +217,44 @@ def check_files(
 
 
 def _read(path: Path, check: DigestCheck) -> dict[str, Any] | None:
+    def bad(problem: str) -> None:
+        check.findings.append(Finding("bad_signature", None, problem, key=path.name))
+
     try:
-        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        check.findings.append(Finding("bad_signature", None, f"unreadable: {exc}", key=path.name))
+        if not stat.S_ISREG(path.stat().st_mode):
+            bad("not a regular file (not opened)")
+            return None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        bad(f"unreadable: {exc}")
+        return None
+    if not isinstance(document, dict):
+        bad(f"not a digest: a JSON {type(document).__name__}, not an object")
         return None
     return document
+
+
+def _well_formed(body: Mapping[str, Any]) -> bool:
+    """The types a signed digest has: a valid signature over other types is a forged key's."""
+
+    def number(value: Any) -> bool:
+        return type(value) is int and value >= 0
+
+    def text(value: Any) -> bool:
+        return type(value) is str
+
+    runs, previous = body.get("runs"), body.get("previous")
+    return (
+        number(body.get("n"))
+        and number(body.get("runs_total"))
+        and text(body.get("created_at"))
+        and isinstance(runs, list)
+        and all(
+            isinstance(r, list) and len(r) == 3 and text(r[0]) and number(r[1]) and text(r[2])
+            for r in runs
+        )
+        and (previous is None or (isinstance(previous, dict) and number(previous.get("n"))))
+    )
 
 
 def _check_one(
@@ -212,19 +264,25 @@ def _check_one(
     keys: Mapping[str, Ed25519PublicKey],
     stored: Mapping[int, str],
     check: DigestCheck,
-) -> None:
+) -> bool:
+    """Whether the digest's signature verifies; its chain and database findings are noted."""
     body = {k: v for k, v in document.items() if k not in SIGNED}
-    text = canonical_json(body)
+    try:
+        text = canonical_json(body)
+    except (ValueError, RecursionError) as exc:  # e.g. a number too long to write back
+        check.findings.append(Finding("bad_signature", None, f"unreadable: {exc}", key=path.name))
+        return False
     key = keys.get(str(body.get("key_id")))
     if (
         key is None
         or sha256_hex(text) != document.get("digest_hash")
         or not _signed(key, text, str(document.get("signature")))
+        or not _well_formed(body)
     ):
         check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
                                       "with the given public key(s)", key=path.name))  # fmt: skip
-        return
-    n = int(body["n"])
+        return False
+    n = body["n"]
     expected = int(previous["n"]) + 1 if previous else 1
     linked = body["previous"] == (
         None if previous is None else {k: previous[k] for k in ("n", *SIGNED)}
@@ -235,6 +293,7 @@ def _check_one(
     if stored.get(n) != document["digest_hash"]:
         check.findings.append(_missing(f"digest {n} is not in the database as signed",
                                        path.name))  # fmt: skip
+    return True
 
 
 def _signed(key: Ed25519PublicKey, text: str, signature: str) -> bool:

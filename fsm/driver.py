@@ -388,7 +388,7 @@ class RunDriver:
             commits["checkpoint"] = checkpoint_digest(
                 checkpoint.state, checkpoint.schema_version, output_text
             )
-        if self.spec.on_resume == "reconcile":  # leaving the state that places orders
+        if self.spec.on_resume == "reconcile" or final:  # leaving where orders go, or the end
             commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))
         if final:
             commits["outcome"] = outcome_digest(result, failure)

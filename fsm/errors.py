@@ -152,6 +152,10 @@ class WorkerFailed(TradeFsmError):
     """A worker thread hit an unexpected error; the worker stopped claiming and exited."""
 
 
+class HistoryConflict(TradeFsmError):
+    """What the database holds contradicts the history anchored outside it (a digest file)."""
+
+
 class HistoryIsAppendOnly(StorageError):
     """A change to ledger or checkpoint rows was refused by the database's triggers."""
 

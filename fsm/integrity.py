@@ -23,12 +23,13 @@ from fsm.commitments import (
     outcome_digest,
     text_of,
 )
-from fsm.ledger import GENESIS_HASH, LEGACY_SCHEME, entry_hash
+from fsm.ledger import ENDING_COMMITS_INTENTS, GENESIS_HASH, LEGACY_SCHEME, SCHEME, entry_hash
 from fsm.ports import RunStore
 
 Row = Mapping[str, Any]
 FINAL_STATUS = {"done": "done", "failed": "failed"}
 VIEW_FIELDS = ("broker_order_id", "filled_qty", "avg_price")
+Epochs = Mapping[int, str]  # scheme -> canonical time of the first row written in it or later
 
 
 @dataclass
@@ -72,11 +73,12 @@ def records_of(store: RunStore, run_id: str) -> RunRecords:
 
 
 def check_run(
-    records: RunRecords, sealed: tuple[int, str] | None = None
+    records: RunRecords, sealed: tuple[int, str] | None = None, epochs: Epochs | None = None
 ) -> tuple[list[Finding], bool]:
     """Every finding for one run, and whether it is a legacy (scheme 1) run.
 
-    ``sealed`` is the run's (seq, head hash) from a signed digest.
+    ``sealed`` is the run's (seq, head hash) from a signed digest; ``epochs`` when each newer
+    scheme was first written in the database (a run started later must not use an older one).
     """
     run_id, rows, run = records.run_id, records.ledger, records.run
     if run is None:
@@ -84,7 +86,7 @@ def check_run(
     if not rows:
         return [Finding("deleted", run_id, "the run has no ledger rows", seq=1)], False
     legacy = is_legacy(rows)
-    findings = chain_findings(run_id, rows)
+    findings = chain_findings(run_id, rows) + scheme_findings(run_id, rows, epochs or {})
     findings += _run_row_findings(run_id, run, rows, legacy)
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
@@ -96,7 +98,27 @@ def check_run(
 
 
 def is_legacy(rows: Sequence[Row]) -> bool:
-    return any(r["scheme"] == LEGACY_SCHEME for r in rows)
+    """A run's scheme is fixed by its first row: later legacy rows do not make it legacy."""
+    return int(rows[0]["scheme"]) == LEGACY_SCHEME
+
+
+def scheme_findings(run_id: str, rows: Sequence[Row], epochs: Epochs) -> list[Finding]:
+    """Rows that go back to an older scheme, or a run started in a scheme already replaced."""
+    findings, newest = [], int(rows[0]["scheme"])
+    for row in rows:
+        scheme = int(row["scheme"])
+        if scheme < newest or not LEGACY_SCHEME <= scheme <= SCHEME:
+            findings.append(Finding("downgraded", run_id, f"a scheme {scheme} row after a "
+                                    f"scheme {newest} row (this tradefsm writes {SCHEME})",
+                                    seq=int(row["seq"])))  # fmt: skip
+        newest = max(newest, scheme)
+    first, started = int(rows[0]["scheme"]), text_of(rows[0]["occurred_at"]) or ""
+    replaced = [s for s, at in epochs.items() if s > first and at < started]
+    if replaced:
+        findings.append(Finding("downgraded", run_id, f"the run started after scheme "
+                                f"{max(replaced)} rows were written, yet its first row is "
+                                f"scheme {first}", seq=1))  # fmt: skip
+    return findings
 
 
 def chain_findings(run_id: str, rows: Sequence[Row]) -> list[Finding]:
@@ -157,14 +179,24 @@ def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) 
         return [Finding("run_changed", run_id, f"the run row says {run['state']}/"
                         f"{run['status']} at version {version}; its ledger ends in {state} at "
                         f"seq {last_seq}")]  # fmt: skip
-    if (
-        status
-        and not legacy
-        and not commits(last, "outcome", outcome_digest(run["result"], run["failure"]))
-    ):
-        return [Finding("outcome_changed", run_id, "the run's result or failure differs "
-                            "from what its last transition committed", seq=last_seq)]  # fmt: skip
+    if status and not legacy:
+        return _outcome_findings(run_id, run, last)
     return []
+
+
+def _outcome_findings(run_id: str, run: Row, last: Row) -> list[Finding]:
+    seq, findings = int(last["seq"]), []
+    if not commits(last, "outcome", outcome_digest(run["result"], run["failure"])):
+        findings.append(Finding("outcome_changed", run_id, "the run's result or failure differs "
+                                "from what its last transition committed", seq=seq))  # fmt: skip
+    if any(run[name] == "null" for name in ("result", "failure")):
+        findings.append(Finding("outcome_changed", run_id, "the run's result or failure is "
+                                "a JSON null: tradefsm stores none as SQL NULL",
+                                seq=seq))  # fmt: skip
+    if int(last["scheme"]) >= ENDING_COMMITS_INTENTS and not commits(last, "intents"):
+        findings.append(Finding("intent_changed", run_id, "the row ending the run commits to "
+                                "no set of orders", seq=seq, key="intents"))  # fmt: skip
+    return findings
 
 
 def _sealed_findings(run_id: str, rows: Sequence[Row], sealed: tuple[int, str]) -> list[Finding]:
@@ -229,11 +261,13 @@ def _intent_findings(
     closing = [r for r in rows if commits(r, "intents")]
     if closing:
         heads = [(h.view["client_order_id"], int(h.events[-1]["n"]), h.events[-1]["hash"] or "")
-                 for h in intents if h.events]  # fmt: skip
+                 if h.events else (h.view["client_order_id"], 0, GENESIS_HASH)
+                 for h in intents]  # fmt: skip
         digest = intents_digest(heads)
         findings += [
             Finding("intent_changed", run_id, "the order intents differ from what the "
-                    "transition leaving executing committed", seq=int(r["seq"]), key="intents")
+                    "transition leaving executing or ending the run committed",
+                    seq=int(r["seq"]), key="intents")
             for r in closing if not commits(r, "intents", digest)
         ]  # fmt: skip
     return findings
@@ -241,6 +275,9 @@ def _intent_findings(
 
 def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
     view, coid = history.view, history.view["client_order_id"]
+    if not history.events:
+        return [Finding("intent_changed", run_id, "the order has no history: it was never "
+                        "recorded as planned", key=coid)]  # fmt: skip
     prev, latest = GENESIS_HASH, dict(view) | dict.fromkeys(VIEW_FIELDS)
     for n, event in enumerate(history.events, start=1):
         if (
@@ -251,9 +288,9 @@ def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
             return [Finding("intent_changed", run_id, f"the order (symbol, side, qty, price) or "
                             f"its history event {event['n']} changed", key=coid)]  # fmt: skip
         prev = event["hash"]
-        latest["status"] = event["status"]
+        latest["status"], latest["updated_at"] = event["status"], event["recorded_at"]
         latest.update({k: event[k] for k in VIEW_FIELDS if event[k] is not None})
-    if any(_same(latest[k]) != _same(view[k]) for k in ("status", *VIEW_FIELDS)):
+    if any(_same(latest[k]) != _same(view[k]) for k in ("status", "updated_at", *VIEW_FIELDS)):
         return [Finding("intent_changed", run_id, "the order's current status differs from "
                         "its history", key=coid)]  # fmt: skip
     return []

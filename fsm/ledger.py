@@ -8,7 +8,10 @@ the transition committed (``fsm.commitments``). Then
 ``GENESIS_HASH``; the run row keeps the hash of the last one (the head).
 
 Rows written before scheme 2 (scheme 1, "legacy") hash the same fields without ``commits`` and
-``scheme``; they commit to the transition only, and `audit verify` says so.
+``scheme``; they commit to the transition only, and `audit verify` says so. Scheme 3 hashes
+exactly as scheme 2; it marks rows whose run-ending row also commits to the run's order
+intents (``commits.intents``, an empty set included), which `audit verify` then requires.
+A run's rows never go back to an older scheme.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from fsm.canonical import canonical_json, encode_string, utc_text
 from fsm.records import GuardDecision, LedgerEntry
 
 GENESIS_HASH = "0" * 64
-SCHEME = 2  # the scheme this tradefsm writes; 1 is the legacy scheme without commitments
+SCHEME = 3  # the scheme this tradefsm writes; 1 is the legacy scheme without commitments
 LEGACY_SCHEME = 1
+ENDING_COMMITS_INTENTS = 3  # from this scheme on, the row ending a run commits to its intents
 _encode = encode_string  # a str as JSON, in C
 HASHED_FIELDS = (
     "run_id", "seq", "event", "source", "target", "accepted", "guards", "actor",

@@ -190,7 +190,7 @@ class LedgerEntry(Frozen):
     error_type: str | None = None
     error_message: str | None = None
     commits: dict[str, str] = {}  # digests of the records this transition committed
-    scheme: int = 2  # the canonical form hashed (fsm.ledger); 1 for legacy rows
+    scheme: int = 3  # the canonical form hashed (fsm.ledger); 1 and 2 for older rows
     prev_hash: str
     hash: str
 

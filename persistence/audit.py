@@ -18,10 +18,11 @@ from fsm.digests import Anchors
 from fsm.views import export_bundle
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
+from persistence.lenient import canonical_time
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
 from persistence.tables import ledger, order_intents, runs
-from persistence.verify import canonical_time, fetch, verify
+from persistence.verify import fetch, verify
 
 LEDGER_COLUMNS = [c.name for c in ledger.columns]
 VERIFY_BATCH = 5000

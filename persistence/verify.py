@@ -2,29 +2,33 @@
 
 Each run's ledger, checkpoints and order intents are read in run order (one cursor per table)
 and checked by ``fsm.integrity``; definitions are hashed again; with signed digests, every
-sealed run head is looked up.
+sealed run head is looked up. A stored value that cannot be decoded is an ``unreadable``
+finding for its run (``persistence.lenient``); the other runs are still verified.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
 from fsm.audit import Finding, VerifyReport
-from fsm.canonical import json_or_text, sha256_hex, utc_text
+from fsm.canonical import json_or_text, sha256_hex
+from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
-from fsm.integrity import IntentHistory, RunRecords, check_run
+from fsm.integrity import VIEW_FIELDS, Epochs, IntentHistory, RunRecords, check_run
+from fsm.ledger import LEGACY_SCHEME, SCHEME
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
+from persistence.lenient import DECODE_ERRORS, Unreadable, canonical_time, lenient
 from persistence.tables import checkpoints, definitions, intent_events, ledger, order_intents, runs
 
 BATCH = 5000
@@ -37,9 +41,13 @@ _RUN_COLUMNS = [
         "head_hash", "created_at",
     )
 ]  # fmt: skip
+_RUN_DOCUMENTS = ("params", "result", "failure")
 _EVENT_COLUMNS = [intent_events.c[name] for name in (
     "n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at", "prev_hash",
     "hash")]  # fmt: skip
+_INTENT_COLUMNS = [
+    order_intents.c[name] for name in (*INTENT_FIELDS, "status", *VIEW_FIELDS, "updated_at")
+]
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,23 @@ def verify(
     sealed: Sealed | None = None,
 ) -> VerifyReport:
     """Verify one run or all; ``sealed`` holds run heads from signed digests."""
-    sealed = sealed or {}
+    sealed, epochs = sealed or {}, scheme_epochs(engine)
     if run_id is not None:
-        report = verify_span(engine, Span(run_id=run_id), sealed)
+        report = verify_span(engine, Span(run_id=run_id), sealed, epochs)
         if report.runs == 0 and not report.findings:
             raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
         return _with(report, _definition_findings(engine, run_id))
     *others, own = _spans(engine, workers or os.cpu_count() or 1)
     if not others:
-        parts = [verify_span(engine, own, sealed)]
+        parts = [verify_span(engine, own, sealed, epochs)]
     else:  # the other spans in fresh processes, the last one here meanwhile
         url = engine.url.render_as_string(hide_password=False)
         spawn = multiprocessing.get_context("spawn")  # no inherited connections in the workers
         with ProcessPoolExecutor(len(others), mp_context=spawn) as pool:
-            futures = [pool.submit(_verify_elsewhere, url, span, sealed) for span in others]
-            parts = [verify_span(engine, own, sealed)] + [f.result() for f in futures]
+            futures = [
+                pool.submit(_verify_elsewhere, url, span, sealed, dict(epochs)) for span in others
+            ]
+            parts = [verify_span(engine, own, sealed, epochs)] + [f.result() for f in futures]
     report = VerifyReport(
         runs=sum(p.runs for p in parts),
         rows=sum(p.rows for p in parts),
@@ -99,10 +109,10 @@ def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
     return replace(report, findings=report.findings + findings)
 
 
-def _verify_elsewhere(url: str, span: Span, sealed: Sealed) -> VerifyReport:
+def _verify_elsewhere(url: str, span: Span, sealed: Sealed, epochs: Epochs) -> VerifyReport:
     engine = make_engine(url, read_only=True)
     try:
-        return verify_span(engine, span, sealed)
+        return verify_span(engine, span, sealed, epochs)
     finally:
         engine.dispose()
 
@@ -122,17 +132,53 @@ def _spans(engine: Engine, workers: int) -> list[Span]:
     return [Span(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
-def verify_span(engine: Engine, span: Span, sealed: Sealed) -> VerifyReport:
+def scheme_epochs(engine: Engine) -> dict[int, str]:
+    """When each scheme after the legacy one was first written (the oldest row of it or later)."""
+    epochs: dict[int, str] = {}
+    for scheme in range(LEGACY_SCHEME + 1, SCHEME + 1):
+        stmt = (
+            select(ledger.c.occurred_at)
+            .where(ledger.c.scheme >= scheme)
+            .order_by(ledger.c.occurred_at)
+            .limit(1)
+        )
+        statement = DriverStatement(stmt, engine.dialect)
+        for (at,) in fetch(engine, statement, statement.defaults):
+            with contextlib.suppress(*DECODE_ERRORS):  # that row is named with its run
+                epochs[scheme] = canonical_time(at)
+    return epochs
+
+
+@dataclass
+class Unreadables:
+    """Stored values that could not be decoded, by run."""
+
+    by_run: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, row: Mapping[str, Any], name: str, value: Any) -> None:
+        self.by_run.setdefault(str(row["run_id"]), []).append(f"{name} = {value!r}")
+
+    def findings(self, run_id: str) -> list[Finding]:
+        return [
+            Finding("unreadable", run_id, f"a stored value cannot be decoded: {what}")
+            for what in self.by_run.pop(run_id, [])
+        ]
+
+
+def verify_span(
+    engine: Engine, span: Span, sealed: Sealed, epochs: Epochs | None = None
+) -> VerifyReport:
     order: dict[str, int] = {}
     run_rows: list[dict[str, Any]] = []
+    bad = Unreadables()
     stmt = select(*_RUN_COLUMNS).order_by(runs.c.run_id)
-    for row in _rows(engine, stmt, span, runs, ("created_at",)):
+    for row in _rows(engine, stmt, span, runs, bad, ("created_at",), _RUN_DOCUMENTS):
         order[row["run_id"]] = len(run_rows)
         run_rows.append(row)
     streams = [
-        _groups(_ledger_rows(engine, span), order),
-        _groups(_checkpoint_rows(engine, span), order),
-        _groups(_intent_rows(engine, span), order),
+        _groups(_ledger_rows(engine, span, bad), order),
+        _groups(_checkpoint_rows(engine, span, bad), order),
+        _groups(_intent_rows(engine, span, bad), order),
     ]
     findings: list[Finding] = []
     rows = legacy = 0
@@ -140,11 +186,22 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> VerifyReport:
         run = run_rows[position] if position >= 0 else None
         run_id = run["run_id"] if run else chain[0]["run_id"]
         records = RunRecords(run_id, run, chain, cps, _histories(intents))
-        found, was_legacy = check_run(records, sealed.get(run_id))
-        findings += found
+        found, was_legacy = _check(records, sealed.get(run_id), epochs)
+        findings += bad.findings(run_id) + found
         rows += len(chain)
         legacy += was_legacy
     return VerifyReport(runs=len(run_rows), rows=rows, findings=findings, legacy_runs=legacy)
+
+
+def _check(
+    records: RunRecords, sealed: tuple[int, str] | None, epochs: Epochs | None
+) -> tuple[list[Finding], bool]:
+    """``check_run``; a value it cannot work with is a finding for this run only."""
+    try:
+        return check_run(records, sealed, epochs)
+    except (*DECODE_ERRORS, ArithmeticError, LookupError) as exc:
+        problem = f"a stored value cannot be checked: {type(exc).__name__}: {exc}"
+        return [Finding("unreadable", records.run_id, problem[:300])], False
 
 
 def _merge(
@@ -179,23 +236,26 @@ def _groups(
         yield order.get(run_id, -1), list(group)
 
 
-def _ledger_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+def _ledger_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
     stmt = select(ledger).order_by(ledger.c.run_id, ledger.c.seq)
-    return _rows(engine, stmt, span, ledger, ("occurred_at",))
+    return _rows(engine, stmt, span, ledger, bad, ("occurred_at",), ("guards", "commits"))
 
 
-def _checkpoint_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+def _checkpoint_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
     return _rows(engine, select(checkpoints).order_by(checkpoints.c.run_id, checkpoints.c.seq),
-                 span, checkpoints)  # fmt: skip
+                 span, checkpoints, bad, (), ("output",))  # fmt: skip
 
 
-def _intent_rows(engine: Engine, span: Span) -> Iterator[dict[str, Any]]:
+def _intent_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
+    """Each intent with its events (none: one row whose event columns are NULL)."""
     stmt = (
-        select(order_intents, *(c.label(f"e_{c.name}") for c in _EVENT_COLUMNS))
-        .join(intent_events, intent_events.c.client_order_id == order_intents.c.client_order_id)
+        select(*_INTENT_COLUMNS, *(c.label(f"e_{c.name}") for c in _EVENT_COLUMNS))
+        .outerjoin(
+            intent_events, intent_events.c.client_order_id == order_intents.c.client_order_id
+        )
         .order_by(order_intents.c.run_id, order_intents.c.position, intent_events.c.n)
     )
-    return _rows(engine, stmt, span, order_intents, ("updated_at", "e_recorded_at"))
+    return _rows(engine, stmt, span, order_intents, bad, ("updated_at", "e_recorded_at"))
 
 
 def _histories(rows: list[dict[str, Any]]) -> list[IntentHistory]:
@@ -204,25 +264,44 @@ def _histories(rows: list[dict[str, Any]]) -> list[IntentHistory]:
         events = list(group)
         view = {k: v for k, v in events[0].items() if not k.startswith("e_")}
         own = [{k[2:]: v for k, v in e.items() if k.startswith("e_")} for e in events]
-        histories.append(IntentHistory(view, own))
+        histories.append(IntentHistory(view, [e for e in own if e["n"] is not None]))
     return histories
 
 
 def _rows(
-    engine: Engine, stmt: Any, span: Span, table: Any, times: tuple[str, ...] = ()
+    engine: Engine,
+    stmt: Any,
+    span: Span,
+    table: Any,
+    bad: Unreadables,
+    times: tuple[str, ...] = (),
+    documents: tuple[str, ...] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Rows as dicts, with the ``times`` columns in canonical text."""
+    """Rows as dicts, with the ``times`` columns in canonical text; what cannot be decoded
+    (a time, or on PostgreSQL a JSON ``documents`` column) is noted in ``bad``."""
     statement = DriverStatement(stmt.where(*span.where(table.c.run_id)), engine.dialect)
     columns = statement.columns
+    documents = documents if engine.dialect.name == "postgresql" else ()
     for values in fetch(engine, statement, span.params()):
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
             if type(at) is str and len(at) == 26:  # SQLite's stored text, the common case
                 row[name] = f"{at[:10]}T{at[11:]}Z"
-            else:
-                row[name] = canonical_time(at)
+            elif at is not None:
+                _time(row, name, bad)
+        for name in documents:
+            if isinstance(row[name], Unreadable):
+                bad.note(row, name, row[name])
         yield row
+
+
+def _time(row: dict[str, Any], name: str, bad: Unreadables) -> None:
+    try:
+        row[name] = canonical_time(row[name])
+    except DECODE_ERRORS:
+        bad.note(row, name, row[name])
+        row[name] = Unreadable(str(row[name]))
 
 
 def fetch(
@@ -231,7 +310,7 @@ def fetch(
     """Rows of a query straight from a DB-API cursor, in batches."""
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
+        cursor = lenient(raw.cursor(), engine.dialect.name)
         cursor.execute(statement.sql, statement.params(values))
         while batch := cursor.fetchmany(BATCH):
             yield from batch
@@ -263,13 +342,3 @@ def _deleted_runs(engine: Engine, sealed: Sealed) -> list[Finding]:
                 "the run is gone")
         for run_id in sorted(sealed.keys() - present)
     ]  # fmt: skip
-
-
-def canonical_time(value: Any) -> str:
-    """The canonical text of a stored timestamp; SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' UTC."""
-    if isinstance(value, datetime):
-        return utc_text(value if value.tzinfo else value.replace(tzinfo=UTC))
-    text = str(value)
-    if len(text) == 26 and text[10] == " ":
-        return f"{text[:10]}T{text[11:]}Z"
-    return utc_text(datetime.fromisoformat(text).replace(tzinfo=UTC))

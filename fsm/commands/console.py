@@ -34,7 +34,7 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
 
         from fsm.commands.embedded import settings_from
         from fsm.console.app import Console
-        from fsm.digests import Anchors, load_public_key
+        from fsm.digests import load_anchors
         from fsm.errors import InvalidConfiguration
 
         settings = settings_from(db=db)
@@ -46,8 +46,7 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
             )
         if (digests is None) != (not public_key):
             raise typer.BadParameter("--digests and --public-key go together")
-        anchors = (Anchors(digests, tuple(load_public_key(k) for k in public_key or ()))
-                   if digests is not None else None)  # fmt: skip
+        anchors = load_anchors(digests, public_key or ()) if digests is not None else None
         pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors)
         stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip

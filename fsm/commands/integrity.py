@@ -38,9 +38,9 @@ def register(
         if digests is not None or public_key:
             if digests is None or not public_key:
                 raise typer.BadParameter("--digests and --public-key go together")
-            from fsm.digests import Anchors, load_public_key
+            from fsm.digests import load_anchors
 
-            anchors = Anchors(digests, tuple(load_public_key(k) for k in public_key))
+            anchors = load_anchors(digests, public_key)
         queries = open_audit(db)
         full_id = resolve_run_id(queries.run_ids_starting, run) if run is not None else None
         report = queries.verify(full_id, anchors)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,8 @@ from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
+
+PAGE = Path(__file__).parents[2] / "docs" / "audit-integrity.md"
 
 
 @dataclass
@@ -56,3 +60,16 @@ def build_history(url: str, tmp_path: Path) -> History:
     refused = run("beta", Settings(max_orders=2))
     dry = run("gamma", Settings(), mode=Mode.DRY_RUN)
     return History(url, store, SqlAudit(engine), done, refused, dry)
+
+
+@pytest.fixture(scope="session")
+def recipe() -> dict[str, Any]:
+    """The reference verifier printed in docs/audit-integrity.md, run as written."""
+    (block,) = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, str(PAGE), "exec"), namespace)  # the page's own code, as written
+    return namespace
+
+
+def sqlite_path(history: History) -> str:
+    return history.url.removeprefix("sqlite:///")

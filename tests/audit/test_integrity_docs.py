@@ -4,7 +4,6 @@ alone, reproduces every hash tradefsm writes, and finds the same tampering."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +13,13 @@ from sqlalchemy import text
 
 from fsm.digests import generate_keys, load_private_key
 from persistence import append_only
-from tests.audit.conftest import History
+from tests.audit.conftest import History, sqlite_path
 from tests.conftest import TRADING_DAY
-
-PAGE = Path(__file__).parents[2] / "docs" / "audit-integrity.md"
-
-
-@pytest.fixture(scope="module")
-def recipe() -> dict[str, Any]:
-    (block,) = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
-    namespace: dict[str, Any] = {}
-    exec(compile(block, str(PAGE), "exec"), namespace)  # the page's own code, as written
-    return namespace
-
-
-def _path(history: History) -> str:
-    return history.url.removeprefix("sqlite:///")
 
 
 def test_the_recipe_verifies_real_runs(sqlite_history: History, recipe: dict[str, Any]) -> None:
     for run in (sqlite_history.done, sqlite_history.refused, sqlite_history.dry):
-        assert recipe["verify_run"](_path(sqlite_history), run.run_id) == []
+        assert recipe["verify_run"](sqlite_path(sqlite_history), run.run_id) == []
 
 
 @pytest.mark.parametrize(
@@ -52,7 +37,7 @@ def test_the_recipe_finds_tampering(
     with sqlite_history.store.engine.begin() as conn:
         append_only.drop(conn, ("ledger", "checkpoints"))
         conn.execute(text(statement))
-    found = recipe["verify_run"](_path(sqlite_history), sqlite_history.done.run_id)
+    found = recipe["verify_run"](sqlite_path(sqlite_history), sqlite_history.done.run_id)
     assert any(p.startswith(problem) for p in found), found
 
 

@@ -58,3 +58,13 @@ def test_previous_release_runs_verify_as_legacy_after_the_upgrade(db_url: str) -
         append_only.drop(conn, ["ledger"])
         conn.execute(text("UPDATE ledger SET actor = 'mallory' WHERE seq = 2"))
     assert [(f.kind, f.seq) for f in audit.verify().findings] == [("edited", 2)]
+
+
+def test_scheme_2_rows_hash_as_before() -> None:
+    """The demo run as the release before scheme 3 wrote it: it still verifies unchanged."""
+    path = SCHEME1.with_name("demo_ledger_scheme2.json")
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    for row in rows:
+        row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+    assert {row["scheme"] for row in rows} == {2}
+    assert chain_findings("run_0002", rows) == []

@@ -1,0 +1,76 @@
+"""Stored values read for verification, so that one value that cannot be decoded is named as a
+finding for its run rather than stopping the whole verification.
+
+On PostgreSQL a raw cursor decodes JSON and timestamps itself; ``lenient`` registers loaders
+on it that give every JSON document as its canonical text (as SQLite stores it: JSON ``null``
+is the text ``null``, SQL NULL stays None) and keep what cannot be decoded (a number of more
+than 4,300 digits, a document nested too deep, an ``infinity`` timestamp) as ``Unreadable``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fsm.canonical import canonical_json, utc_text
+
+DECODE_ERRORS = (ValueError, RecursionError, OverflowError, TypeError)
+
+
+class Unreadable(str):
+    """A stored value that cannot be decoded, as its (shortened) text."""
+
+    __slots__ = ()
+
+
+def lenient(cursor: Any, dialect: str) -> Any:
+    """The cursor, with forgiving JSON and timestamp loaders on PostgreSQL."""
+    if dialect == "postgresql":
+        json_loader, time_loader = _loaders()
+        for name in ("json", "jsonb"):
+            cursor.adapters.register_loader(name, json_loader)
+        cursor.adapters.register_loader("timestamptz", time_loader)
+    return cursor
+
+
+def _loaders() -> tuple[type, type]:
+    from psycopg import DataError  # noqa: PLC0415  # only where PostgreSQL is used
+    from psycopg.adapt import Loader  # noqa: PLC0415
+    from psycopg.types.datetime import TimestamptzLoader  # noqa: PLC0415
+
+    class CanonicalJson(Loader):
+        def load(self, data: Any) -> str:
+            text = bytes(data).decode("utf-8")
+            try:
+                return canonical_json(json.loads(text))
+            except DECODE_ERRORS:
+                return Unreadable(_short(text))
+
+    class LenientTimestamptz(TimestamptzLoader):
+        def load(self, data: Any) -> datetime | str:  # type: ignore[override]
+            try:
+                return super().load(data)
+            except DataError:
+                return Unreadable(_short(bytes(data).decode("utf-8")))
+
+    return CanonicalJson, LenientTimestamptz
+
+
+def canonical_time(value: Any) -> str:
+    """The canonical text of a stored timestamp; SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' UTC.
+
+    Raises ValueError for a value that is no timestamp.
+    """
+    if isinstance(value, datetime):
+        return utc_text(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, Unreadable):
+        raise ValueError(value)
+    text = str(value)
+    if len(text) == 26 and text[10] == " ":
+        return f"{text[:10]}T{text[11:]}Z"
+    return utc_text(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
