@@ -211,7 +211,7 @@ def check_files(
         check.runs_total = document["runs_total"]
     last = int(previous["n"]) if previous else 0
     for n in sorted(k for k in stored if k > last):
-        check.findings.append(_missing(f"digest {n} is in the database but has no file",
+        check.findings.append(_missing(f"digest {n} is in the database but has no valid file",
                                        file_name(n)))  # fmt: skip
     return check
 

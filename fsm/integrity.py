@@ -29,7 +29,6 @@ from fsm.ports import RunStore
 Row = Mapping[str, Any]
 FINAL_STATUS = {"done": "done", "failed": "failed"}
 VIEW_FIELDS = ("broker_order_id", "filled_qty", "avg_price")
-Epochs = Mapping[int, str]  # scheme -> canonical time of the first row written in it or later
 
 
 @dataclass
@@ -72,13 +71,47 @@ def records_of(store: RunStore, run_id: str) -> RunRecords:
     )
 
 
+@dataclass
+class SchemeMarks:
+    """When each scheme was first written, and which runs started in an older one: such a run
+    that started after a newer scheme was in use is ``downgraded``. Filled while runs are
+    checked, judged once every run was seen."""
+
+    epochs: dict[int, str] = field(default_factory=dict)  # scheme -> first time it (or newer)
+    older: list[tuple[str, int, str]] = field(default_factory=list)  # run, scheme, started
+
+    def note(self, run_id: str, steps: Sequence[tuple[int, str]]) -> None:
+        for scheme, at in steps:
+            for s in range(LEGACY_SCHEME + 1, scheme + 1):
+                if at < self.epochs.get(s, "~"):
+                    self.epochs[s] = at
+        first, started = steps[0]
+        if first < SCHEME:
+            self.older.append((run_id, first, started))
+
+    def merge(self, other: SchemeMarks) -> None:
+        for s, at in other.epochs.items():
+            self.epochs[s] = min(at, self.epochs.get(s, at))
+        self.older += other.older
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for run_id, first, started in self.older:
+            replaced = [s for s, at in self.epochs.items() if s > first and at < started]
+            if replaced:
+                out.append(Finding("downgraded", run_id, f"the run started after scheme "
+                                   f"{max(replaced)} rows were written, yet its first row is "
+                                   f"scheme {first}", seq=1))  # fmt: skip
+        return out
+
+
 def check_run(
-    records: RunRecords, sealed: tuple[int, str] | None = None, epochs: Epochs | None = None
+    records: RunRecords, sealed: tuple[int, str] | None = None, marks: SchemeMarks | None = None
 ) -> tuple[list[Finding], bool]:
     """Every finding for one run, and whether it is a legacy (scheme 1) run.
 
-    ``sealed`` is the run's (seq, head hash) from a signed digest; ``epochs`` when each newer
-    scheme was first written in the database (a run started later must not use an older one).
+    ``sealed`` is the run's (seq, head hash) from a signed digest; ``marks`` collects when
+    each scheme was first used (``SchemeMarks.findings`` once every run was checked).
     """
     run_id, rows, run = records.run_id, records.ledger, records.run
     if run is None:
@@ -86,7 +119,10 @@ def check_run(
     if not rows:
         return [Finding("deleted", run_id, "the run has no ledger rows", seq=1)], False
     legacy = is_legacy(rows)
-    findings = chain_findings(run_id, rows) + scheme_findings(run_id, rows, epochs or {})
+    downgrades, steps = scheme_findings(run_id, rows)
+    if marks is not None:
+        marks.note(run_id, steps)
+    findings = chain_findings(run_id, rows) + downgrades
     findings += _run_row_findings(run_id, run, rows, legacy)
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
@@ -102,23 +138,23 @@ def is_legacy(rows: Sequence[Row]) -> bool:
     return int(rows[0]["scheme"]) == LEGACY_SCHEME
 
 
-def scheme_findings(run_id: str, rows: Sequence[Row], epochs: Epochs) -> list[Finding]:
-    """Rows that go back to an older scheme, or a run started in a scheme already replaced."""
+def scheme_findings(
+    run_id: str, rows: Sequence[Row]
+) -> tuple[list[Finding], list[tuple[int, str]]]:
+    """Rows that go back to an older scheme (or one this tradefsm does not know), and the
+    run's scheme steps: (scheme, time) of its first row and of each row that raises it."""
     findings, newest = [], int(rows[0]["scheme"])
+    steps = [(newest, text_of(rows[0]["occurred_at"]) or "")]
     for row in rows:
         scheme = int(row["scheme"])
         if scheme < newest or not LEGACY_SCHEME <= scheme <= SCHEME:
             findings.append(Finding("downgraded", run_id, f"a scheme {scheme} row after a "
                                     f"scheme {newest} row (this tradefsm writes {SCHEME})",
                                     seq=int(row["seq"])))  # fmt: skip
-        newest = max(newest, scheme)
-    first, started = int(rows[0]["scheme"]), text_of(rows[0]["occurred_at"]) or ""
-    replaced = [s for s, at in epochs.items() if s > first and at < started]
-    if replaced:
-        findings.append(Finding("downgraded", run_id, f"the run started after scheme "
-                                f"{max(replaced)} rows were written, yet its first row is "
-                                f"scheme {first}", seq=1))  # fmt: skip
-    return findings
+        elif scheme > newest:
+            steps.append((scheme, text_of(row["occurred_at"]) or ""))
+            newest = scheme
+    return findings, steps
 
 
 def chain_findings(run_id: str, rows: Sequence[Row]) -> list[Finding]:

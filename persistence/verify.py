@@ -8,13 +8,13 @@ finding for its run (``persistence.lenient``); the other runs are still verified
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import multiprocessing
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -24,8 +24,7 @@ from fsm.audit import Finding, VerifyReport
 from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
-from fsm.integrity import VIEW_FIELDS, Epochs, IntentHistory, RunRecords, check_run
-from fsm.ledger import LEGACY_SCHEME, SCHEME
+from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, Unreadable, canonical_time, lenient
@@ -79,40 +78,43 @@ def verify(
     sealed: Sealed | None = None,
 ) -> VerifyReport:
     """Verify one run or all; ``sealed`` holds run heads from signed digests."""
-    sealed, epochs = sealed or {}, scheme_epochs(engine)
+    sealed = sealed or {}
     if run_id is not None:
-        report = verify_span(engine, Span(run_id=run_id), sealed, epochs)
+        report, marks = verify_span(engine, Span(run_id=run_id), sealed)
         if report.runs == 0 and not report.findings:
             raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
-        return _with(report, _definition_findings(engine, run_id))
+        return _with(report, _definition_findings(engine, run_id) + _started_late(engine, marks))
     *others, own = _spans(engine, workers or os.cpu_count() or 1)
     if not others:
-        parts = [verify_span(engine, own, sealed, epochs)]
+        parts = [verify_span(engine, own, sealed)]
     else:  # the other spans in fresh processes, the last one here meanwhile
         url = engine.url.render_as_string(hide_password=False)
         spawn = multiprocessing.get_context("spawn")  # no inherited connections in the workers
         with ProcessPoolExecutor(len(others), mp_context=spawn) as pool:
-            futures = [
-                pool.submit(_verify_elsewhere, url, span, sealed, dict(epochs)) for span in others
-            ]
-            parts = [verify_span(engine, own, sealed, epochs)] + [f.result() for f in futures]
+            futures = [pool.submit(_verify_elsewhere, url, span, sealed) for span in others]
+            parts = [verify_span(engine, own, sealed)] + [f.result() for f in futures]
+    marks = SchemeMarks()
+    for _, part in parts:
+        marks.merge(part)
     report = VerifyReport(
-        runs=sum(p.runs for p in parts),
-        rows=sum(p.rows for p in parts),
-        findings=[f for p in parts for f in p.findings],
-        legacy_runs=sum(p.legacy_runs for p in parts),
+        runs=sum(p.runs for p, _ in parts),
+        rows=sum(p.rows for p, _ in parts),
+        findings=[f for p, _ in parts for f in p.findings],
+        legacy_runs=sum(p.legacy_runs for p, _ in parts),
     )
-    return _with(report, _definition_findings(engine) + _deleted_runs(engine, sealed))
+    return _with(
+        report, marks.findings() + _definition_findings(engine) + _deleted_runs(engine, sealed)
+    )
 
 
 def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
     return replace(report, findings=report.findings + findings)
 
 
-def _verify_elsewhere(url: str, span: Span, sealed: Sealed, epochs: Epochs) -> VerifyReport:
+def _verify_elsewhere(url: str, span: Span, sealed: Sealed) -> tuple[VerifyReport, SchemeMarks]:
     engine = make_engine(url, read_only=True)
     try:
-        return verify_span(engine, span, sealed, epochs)
+        return verify_span(engine, span, sealed)
     finally:
         engine.dispose()
 
@@ -132,21 +134,21 @@ def _spans(engine: Engine, workers: int) -> list[Span]:
     return [Span(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
-def scheme_epochs(engine: Engine) -> dict[int, str]:
-    """When each scheme after the legacy one was first written (the oldest row of it or later)."""
-    epochs: dict[int, str] = {}
-    for scheme in range(LEGACY_SCHEME + 1, SCHEME + 1):
-        stmt = (
-            select(ledger.c.occurred_at)
-            .where(ledger.c.scheme >= scheme)
-            .order_by(ledger.c.occurred_at)
-            .limit(1)
+def _started_late(engine: Engine, marks: SchemeMarks) -> list[Finding]:
+    """For one run: whether a row of a newer scheme than its first was written before it."""
+    for _, first, started in marks.older:
+        try:
+            values = {"first": first, "started": datetime.fromisoformat(started)}
+        except ValueError:
+            continue  # its time is named unreadable
+        stmt = select(func.min(ledger.c.occurred_at)).where(
+            ledger.c.scheme > bindparam("first"), ledger.c.occurred_at < bindparam("started")
         )
         statement = DriverStatement(stmt, engine.dialect)
-        for (at,) in fetch(engine, statement, statement.defaults):
-            with contextlib.suppress(*DECODE_ERRORS):  # that row is named with its run
-                epochs[scheme] = canonical_time(at)
-    return epochs
+        for (at,) in fetch(engine, statement, values):
+            if at is not None:
+                marks.epochs[first + 1] = canonical_time(at)
+    return marks.findings()
 
 
 @dataclass
@@ -165,9 +167,8 @@ class Unreadables:
         ]
 
 
-def verify_span(
-    engine: Engine, span: Span, sealed: Sealed, epochs: Epochs | None = None
-) -> VerifyReport:
+def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyReport, SchemeMarks]:
+    """The report on the runs of ``span``, and their scheme marks (``SchemeMarks``)."""
     order: dict[str, int] = {}
     run_rows: list[dict[str, Any]] = []
     bad = Unreadables()
@@ -181,24 +182,25 @@ def verify_span(
         _groups(_intent_rows(engine, span, bad), order),
     ]
     findings: list[Finding] = []
-    rows = legacy = 0
+    marks, rows, legacy = SchemeMarks(), 0, 0
     for position, chain, cps, intents in _merge(len(run_rows), streams):
         run = run_rows[position] if position >= 0 else None
         run_id = run["run_id"] if run else chain[0]["run_id"]
         records = RunRecords(run_id, run, chain, cps, _histories(intents))
-        found, was_legacy = _check(records, sealed.get(run_id), epochs)
+        found, was_legacy = _check(records, sealed.get(run_id), marks)
         findings += bad.findings(run_id) + found
         rows += len(chain)
         legacy += was_legacy
-    return VerifyReport(runs=len(run_rows), rows=rows, findings=findings, legacy_runs=legacy)
+    report = VerifyReport(runs=len(run_rows), rows=rows, findings=findings, legacy_runs=legacy)
+    return report, marks
 
 
 def _check(
-    records: RunRecords, sealed: tuple[int, str] | None, epochs: Epochs | None
+    records: RunRecords, sealed: tuple[int, str] | None, marks: SchemeMarks
 ) -> tuple[list[Finding], bool]:
     """``check_run``; a value it cannot work with is a finding for this run only."""
     try:
-        return check_run(records, sealed, epochs)
+        return check_run(records, sealed, marks)
     except (*DECODE_ERRORS, ArithmeticError, LookupError) as exc:
         problem = f"a stored value cannot be checked: {type(exc).__name__}: {exc}"
         return [Finding("unreadable", records.run_id, problem[:300])], False
