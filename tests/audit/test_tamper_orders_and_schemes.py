@@ -105,6 +105,7 @@ CASES: list[tuple[Tamper, str, set[tuple[str, object]], set[str]]] = [
     (added_order, "dry", {("intent_changed", 5)}, {"orders committed at seq 5"}),
     (added_order, "refused", {("intent_changed", None)}, {"orders committed at seq"}),
     (added_order, "cancelled", {("intent_changed", None)}, {"orders committed at seq"}),
+    (added_order, "no_trade", {("intent_changed", None)}, {"orders committed at seq"}),
 ]  # fmt: skip
 IDS = [f"{c[0].__name__}-{c[1]}" for c in CASES]
 
@@ -117,14 +118,19 @@ def anchors(history: History, tmp_path: Path) -> Anchors:
 
 
 def _victim(history: History, name: str) -> str:
-    if name != "cancelled":
+    if name not in ("cancelled", "no_trade"):
         return str(getattr(history, name).run_id)
-    # a plan parked for approval, then cancelled before executing
-    settings, folder = Settings(approval_notional=1000), Path(tempfile.mkdtemp())
-    fsm = make_engine_for(history.store, PaperBroker(folder / "paper.db"), FixedClock(TRADING_DAY),
-                          settings, ids=SequentialIdFactory("delta"))  # fmt: skip
-    parked = fsm.run(RunRequest(account_id="delta"))
-    return fsm.cancel(parked.run_id, actor="ops-eve", reason="not today").run_id
+    # a plan parked for approval, then cancelled before executing; a run with nothing to trade
+    settings = Settings(approval_notional=1000) if name == "cancelled" else Settings(
+        drift_threshold=Decimal(1))  # fmt: skip
+    broker = PaperBroker(Path(tempfile.mkdtemp()) / "paper.db")
+    fsm = make_engine_for(history.store, broker, FixedClock(TRADING_DAY), settings,
+                          ids=SequentialIdFactory(name))  # fmt: skip
+    run = fsm.run(RunRequest(account_id=name))
+    if name == "cancelled":
+        run = fsm.cancel(run.run_id, actor="ops-eve", reason="not today")
+    assert "executing" not in {e.target for e in history.store.ledger(run.run_id)}
+    return str(run.run_id)
 
 
 @pytest.mark.parametrize(("tamper", "victim", "kinds", "problems"), CASES, ids=IDS)
