@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -19,8 +20,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from fsm.actors import actor_name, default_actor
 from fsm.configfile import CONFIG_FILE
-from fsm.errors import InvalidConfiguration
+from fsm.errors import InvalidConfiguration, InvalidInput
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
@@ -42,7 +44,12 @@ class Settings(BaseSettings):
         description="Default account: letters, digits, '.', '_' and '-', 1 to 64 characters, "
         "starting with a letter or digit.",
     )
-    actor: str = Field("engine", min_length=1, max_length=128, description="Actor in the ledger.")
+    actor: str = Field(
+        default_factory=default_actor,
+        description="Who acts in the ledger for `run`, `submit`, `retry` and `resume` (their "
+        "`--actor` overrides it); default: the OS user. Workers act as `worker:<host>/<pid>`. "
+        "Names: docs/approvals.md.",
+    )
     live_trading_enabled: bool = Field(False, description="Allow runs in live mode.")
     cash_reserve: Decimal = Field(
         Decimal("0.01"), ge=0, lt=1, description="Share of portfolio value kept as cash."
@@ -240,6 +247,14 @@ class Settings(BaseSettings):
     def renew_every(self) -> float:
         """Seconds between lease renewals while a step runs."""
         return self.lease_renew_seconds or self.lease_seconds / 4
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_name(cls, value: str) -> str:
+        try:
+            return actor_name(value)
+        except InvalidInput as exc:  # the message, without pydantic's "Value error" prefix
+            raise PydanticCustomError("actor_name", "{reason}", {"reason": exc.message}) from exc
 
     @field_validator("allowed_symbols", mode="before")
     @classmethod
