@@ -30,6 +30,10 @@ AsOfOption = Annotated[
 ]
 KeyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
 CorrelationOption = Annotated[str | None, typer.Option(help="Tie the run to a caller.")]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(help="Who acts, kept in the ledger (default: TRADEFSM_ACTOR, else the OS user)."),
+]
 
 
 def embedded() -> ModuleType:
@@ -50,9 +54,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
         paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
-        actor: Annotated[
-            str | None, typer.Option(help="Who requests the run (default: TRADEFSM_ACTOR).")
-        ] = None,
+        actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval."""
@@ -75,13 +77,14 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             bool, typer.Option("--all", help="Every active run whose driver is gone.")
         ] = False,
         db: DbOption = None,
+        actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Continue an interrupted run where it stopped, without placing an order twice."""
         e = embedded()
         if bool(run_id) == all_runs:
             raise typer.BadParameter("give either RUN_ID or --all")
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         if run_id:
             full_id = e.full_id(store, run_id)
@@ -94,10 +97,12 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
 
     @app.command()
-    def retry(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
-        """Start a new run, linked to a failed one, from fresh data."""
+    def retry(
+        run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+    ) -> None:
+        """Start a new run, linked to a failed one, from fresh data; you are its requester."""
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
         raise e.drive_and_report(store, as_json, settings, lambda e: e.retry(full_id))
@@ -106,16 +111,17 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
     def cancel(
         run_id: str,
         reason: Annotated[str, typer.Option(help="Why the run is cancelled (kept in the ledger).")],
-        actor: Annotated[str, typer.Option(help="Who cancels it (kept in the ledger).")],
+        actor: ActorOption = None,
         db: DbOption = None,
     ) -> None:
         """Cancel an unfinished run: it ends failed, with your name and reason in its ledger."""
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
-        cancelled = e.build_engine(settings, store).cancel(full_id, actor=actor, reason=reason)
-        stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
+        by = settings.actor
+        cancelled = e.build_engine(settings, store).cancel(full_id, actor=by, reason=reason)
+        stdout.print(f"run {cancelled.run_id} cancelled by {by}: now {cancelled.state}")
 
     @app.command()
     def failpoints() -> None:

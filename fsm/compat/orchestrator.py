@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from fsm.actors import process_actor
 from fsm.clock import Clock, SystemClock
 from fsm.compat.payloads import field
 from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
@@ -88,9 +89,10 @@ class TradingOrchestrator:
         self.store = store if store is not None else configured_store(settings.db)
         self.clock = clock or SystemClock()
         self.ids = ids or UuidFactory()
-        self.settings = settings.model_copy(
-            update={"live_trading_enabled": live_trading, "retry_attempts": 1}
-        )
+        self.settings = settings.model_copy(  # the facade acts as a named process
+            update={"live_trading_enabled": live_trading, "retry_attempts": 1,
+                    "actor": process_actor("facade")}
+        )  # fmt: skip
         self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | {
             "last_successful_step": None,
             "last_correlation_id": None,
