@@ -31,6 +31,8 @@ def configuration_markdown() -> str:
     for name, field in Settings.model_fields.items():
         default = field.default
         shown = "unset" if default is None else f"`{default}`" if default != () else "empty"
+        if field.default_factory is not None:
+            shown = "computed (see meaning)"
         rows.append(f"| `TRADEFSM_{name.upper()}` | {shown} | {field.description} |")
     return (
         "# Configuration\n\n"

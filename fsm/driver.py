@@ -26,6 +26,7 @@ from fsm.guards import GuardContext, evaluate
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
+from fsm.lineage import lineage_for
 from fsm.ports import RunContext
 from fsm.records import (
     Checkpoint,
@@ -57,7 +58,7 @@ class RunDriver:
         self.rt = runtime
         self.run = run
         self.attempts: Counter[str] = attempts or Counter()
-        ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode)
+        ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode, run.parent_run_id)
         ports = runtime.ports_for(run.account_id)
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
                            stop_point=self.stop_point)  # fmt: skip
@@ -191,7 +192,7 @@ class RunDriver:
 
     def _advance(self, result: StepResult, started: datetime) -> None:
         transition = self.rt.definition.transition(self.run.state, result.event)
-        context = self._guard_context(result.output)
+        context = self._guard_context(result.output, transition.guards)
         decisions = evaluate(transition.guards, context, self.rt.guards)
         refused = next((d for d in decisions if not d.passed), None)
         if refused is None:
@@ -239,9 +240,7 @@ class RunDriver:
             self.rt.clock.now(),
         )
 
-    def command(
-        self, event: str, actor: str, reason: str, *, failure_type: str, requester: str | None
-    ) -> None:
+    def command(self, event: str, actor: str, reason: str, *, failure_type: str) -> None:
         """A person's event (cancel, approved, rejected): its guards, then its commit.
 
         A refused command is ledgered (accepted=false) and raises GuardRejected; the run stays
@@ -250,7 +249,7 @@ class RunDriver:
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
-        ctx = replace(self._guard_context(output), actor=actor, reason=reason, requester=requester,
+        ctx = replace(self._guard_context(output, transition.guards), actor=actor, reason=reason,
                       priced_against=self.rt.clock.now().date())  # fmt: skip
         decisions = evaluate(transition.guards, ctx, self.rt.guards)
         started = self.rt.clock.now()
@@ -280,13 +279,14 @@ class RunDriver:
             "fail", "failed", (), started, error=(error.error_type, message), failure=failure
         )
 
-    def _guard_context(self, output: object) -> GuardContext:
+    def _guard_context(self, output: object, guards: tuple[str, ...]) -> GuardContext:
         return GuardContext(
             settings=self.rt.settings,
             mode=self.run.mode,
             as_of=self.run.as_of,
             today=self.rt.clock.now().date(),
             output=output,
+            lineage=lineage_for(self.rt.store, self.run, guards),
         )
 
     # ---- the one transaction per transition -----------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.clock import Clock
 from fsm.commitments import identity_digest
@@ -308,6 +309,7 @@ class Engine:
         A live process still driving it is fenced out first, and the cancel waits (up to
         ``wait_seconds``, by default the lease) until it cannot be sending an order any more.
         """
+        actor = actor_name(actor)
         run = self._movable(self.store.get_run(run_id), "cancel")
         now = self.clock.now()
         lease = self.settings.lease_seconds
@@ -319,7 +321,7 @@ class Engine:
         # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
         driver = self._driver(run, self.clock.now(), stale_check=False)
-        driver.command("cancel", actor, reason, failure_type="Cancelled", requester=None)
+        driver.command("cancel", actor, reason, failure_type="Cancelled")
         return driver.run
 
     def approve(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
@@ -331,11 +333,11 @@ class Engine:
         return self._decide(run_id, "rejected", actor, reason)
 
     def _decide(self, run_id: str, event: str, actor: str, reason: str) -> RunRecord:
+        actor = actor_name(actor)  # before anything moves: a refused name changes nothing
         driver = self._parked_driver(run_id, event)
         if driver is None:  # its approval deadline had just passed: it expired instead
             return self.store.get_run(run_id)
-        requester = self.store.ledger(run_id)[0].actor if event == "approved" else None
-        driver.command(event, actor, reason, failure_type=event.capitalize(), requester=requester)
+        driver.command(event, actor, reason, failure_type=event.capitalize())
         return self._drive(driver)
 
     def expire_approvals(self) -> list[RunRecord]:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from fsm.actors import same_actor
 from fsm.kinds import Mode
+from fsm.lineage import Lineage
 from fsm.records import (
     TERMINAL,
     AllocationAnalysis,
@@ -37,7 +39,8 @@ class GuardContext:
     output: object = None
     actor: str | None = None  # the operator of a command (cancel, approve, reject)
     reason: str | None = None
-    requester: str | None = None  # who started the run (the actor of its first ledger row)
+    requester: str | None = None  # who started the run, when no lineage is given
+    lineage: Lineage | None = None  # the retry lineage, for the guards that read it
     priced_against: date | None = None  # prices must be fresh against this day (else as_of)
 
 
@@ -260,11 +263,18 @@ def operator_named(ctx: GuardContext) -> GuardDecision:
 
 
 def approval_needed(ctx: GuardContext) -> GuardDecision:
+    """A plan above TRADEFSM_APPROVAL_NOTIONAL waits for a person; so does the retry of a
+    rejected plan, whatever its notional."""
     total, limit = _plan(ctx).notional, ctx.settings.approval_notional
-    needed = limit is not None and total > limit
-    reason = (f"total ${total} above the approval limit ${limit}" if needed
+    rejecters = ctx.lineage.rejecters if ctx.lineage else ()
+    above = limit is not None and total > limit
+    reason = (f"total ${total} above the approval limit ${limit}" if above
               else f"total ${total} within the approval limit {limit or '(none set)'}")  # fmt: skip
-    return decision("approval_needed", needed, reason, total=total, limit=limit or "")
+    if rejecters:
+        reason += f"; a plan of this run's lineage was rejected by {', '.join(rejecters)}"
+    lineage = ctx.lineage.inputs() if ctx.lineage else {}
+    return decision("approval_needed", above or bool(rejecters), reason, total=total,
+                    limit=limit or "", **lineage)  # fmt: skip
 
 
 def approval_not_needed(ctx: GuardContext) -> GuardDecision:
@@ -273,13 +283,24 @@ def approval_not_needed(ctx: GuardContext) -> GuardDecision:
 
 
 def four_eyes(ctx: GuardContext) -> GuardDecision:
-    approver, requester = (ctx.actor or "").strip(), (ctx.requester or "").strip()
-    passed = bool(approver) and approver.casefold() != requester.casefold()
-    reason = (
-        f"approved by {approver}, requested by {requester}" if passed
-        else f"the approver must be someone other than the requester {requester}"
-    )  # fmt: skip
-    return decision("four_eyes", passed, reason, approver=approver, requester=requester)
+    """The approver is someone other than the requester of the run and of every run it was
+    retried from, and than anyone who rejected a plan in that lineage."""
+    approver = (ctx.actor or "").strip()
+    lineage = ctx.lineage or Lineage((), ((ctx.requester or "").strip(),))
+    barred = [*lineage.requesters, *lineage.rejecters]
+    clash = next((name for name in barred if same_actor(name, approver)), None)
+    passed = bool(approver) and clash is None
+    who = f"requested by {', '.join(dict.fromkeys(lineage.requesters))}" + (
+        f", rejected by {', '.join(dict.fromkeys(lineage.rejecters))}" if lineage.rejecters else ""
+    )
+    if passed:
+        reason = f"approved by {approver}, {who}"
+    else:
+        reason = (f"{approver or 'nobody'} may not approve: the approver must be someone other "
+                  f"than those {who} (this run and the runs it was retried from)")  # fmt: skip
+    requester = lineage.requesters[0] if lineage.requesters else ""
+    return decision("four_eyes", passed, reason, approver=approver, requester=requester,
+                    **lineage.inputs())  # fmt: skip
 
 
 def _trading_days(older: date, newer: date) -> int:

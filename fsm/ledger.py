@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fsm.actors import actor_name
 from fsm.canonical import canonical_json, encode_string, utc_text
 from fsm.records import GuardDecision, LedgerEntry
 
@@ -108,6 +109,7 @@ def sealed(prev_hash: str, **fields: Any) -> tuple[LedgerEntry, str, str]:
     fields.setdefault("error_message", None)
     fields.setdefault("commits", {})
     fields["scheme"] = SCHEME
+    fields["actor"] = actor_name(fields["actor"])  # every new row names someone allowed
     guards, commits = _guards(fields["guards"]), canonical_json(fields["commits"])
     digest = entry_hash(prev_hash, fields | {"guards": guards, "commits": commits})
     return LedgerEntry(prev_hash=prev_hash, hash=digest, **fields), guards, commits

@@ -36,6 +36,7 @@ class RunContext:
     account_id: str
     as_of: date
     mode: Mode
+    parent_run_id: str | None = None  # the run this one retries, if any
 
 
 @dataclass(frozen=True)

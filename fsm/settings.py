@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -20,8 +21,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from fsm.actors import actor_name, default_actor
 from fsm.configfile import CONFIG_FILE
-from fsm.errors import InvalidConfiguration
+from fsm.errors import InvalidConfiguration, InvalidInput
 from fsm.records import ACCOUNT_ID_LENGTH
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
@@ -45,7 +47,12 @@ class Settings(BaseSettings):
         description="Default account: letters, digits, '.', '_' and '-', 1 to 64 characters, "
         "starting with a letter or digit.",
     )
-    actor: str = Field("engine", min_length=1, max_length=128, description="Actor in the ledger.")
+    actor: str = Field(
+        default_factory=default_actor,
+        description="Who acts in the ledger for `run`, `submit`, `retry` and `resume` (their "
+        "`--actor` overrides it); default: the OS user. Workers act as `worker:<host>/<pid>`. "
+        "Names: docs/approvals.md.",
+    )
     live_trading_enabled: bool = Field(False, description="Allow runs in live mode.")
     cash_reserve: Decimal = Field(
         Decimal("0.01"), ge=0, lt=1, description="Share of portfolio value kept as cash."
@@ -253,6 +260,14 @@ class Settings(BaseSettings):
                 f"{value!r} is not an http(s) URL with a host, e.g. {ALPACA_PAPER_URL}"
             )
         return value
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_name(cls, value: str) -> str:
+        try:
+            return actor_name(value)
+        except InvalidInput as exc:  # the message, without pydantic's "Value error" prefix
+            raise PydanticCustomError("actor_name", "{reason}", {"reason": exc.message}) from exc
 
     @field_validator("allowed_symbols", mode="before")
     @classmethod

@@ -6,32 +6,31 @@ from typing import Annotated
 
 import typer
 
-from fsm.commands.lifecycle import JsonOption, embedded
+from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
 from fsm.commands.runs import DbOption, StoreOpener
 
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
-ActorOption = Annotated[str, typer.Option(help="Who decides (kept in the ledger).")]
 
 
 def register(app: typer.Typer, open_store: StoreOpener) -> None:
-    def decide(decision: str, run_id: str, actor: str, reason: str, db: str | None,
+    def decide(decision: str, run_id: str, actor: str | None, reason: str, db: str | None,
                as_json: bool) -> None:  # fmt: skip
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
         with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:
             engine = e.build_engine(settings, store, None, observer, stop=stop)
             act = engine.approve if decision == "approve" else engine.reject
-            result = act(full_id, actor=actor, reason=reason)
+            result = act(full_id, actor=settings.actor, reason=reason)
         e.report(store, result, as_json)
         raise e.exit_for(result)
 
     @app.command()
     def approve(
         run_id: str,
-        actor: ActorOption,
         reason: ReasonOption,
+        actor: ActorOption = None,
         db: DbOption = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -44,8 +43,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     @app.command()
     def reject(
         run_id: str,
-        actor: ActorOption,
         reason: ReasonOption,
+        actor: ActorOption = None,
         db: DbOption = None,
         as_json: JsonOption = False,
     ) -> None:

@@ -130,7 +130,8 @@ def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
     if waiting is not None:
         stdout.print(f"run [bold]{run.run_id}[/] [yellow]waits for approval[/] until "
                      f"{waiting['deadline_at'] or 'approved or rejected'}; someone other than "
-                     f"{details['requested_by']}: tradefsm approve {run.run_id} --actor NAME "
+                     f"{details['requested_by']}{_lineage_note(run)}: tradefsm approve "
+                     f"{run.run_id} --actor NAME "
                      "--reason TEXT (or reject)")  # fmt: skip
         return
     colour = "green" if run.state == "done" else "red"
@@ -140,6 +141,10 @@ def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
     if run.failure:
         stdout.print(f"  failed: {run.failure['error_type']}: {run.failure['message']}")
     stdout.print(f"  details: tradefsm runs show {run.run_id}")
+
+
+def _lineage_note(run: RunRecord) -> str:
+    return " and the people of the runs it retries" if run.parent_run_id else ""
 
 
 def full_id(store: RunStore, text: str) -> str:

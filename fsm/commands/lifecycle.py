@@ -30,8 +30,9 @@ AsOfOption = Annotated[
 ]
 KeyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
 CorrelationOption = Annotated[str | None, typer.Option(help="Tie the run to a caller.")]
-RequesterOption = Annotated[
-    str | None, typer.Option(help="Who requests the run (default: TRADEFSM_ACTOR).")
+ActorOption = Annotated[
+    str | None,
+    typer.Option(help="Who acts, kept in the ledger (default: TRADEFSM_ACTOR, else the OS user)."),
 ]
 
 
@@ -53,7 +54,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
         paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
-        actor: RequesterOption = None,
+        actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval."""
@@ -77,13 +78,14 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             bool, typer.Option("--all", help="Every active run whose driver is gone.")
         ] = False,
         db: DbOption = None,
+        actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Continue an interrupted run where it stopped, without placing an order twice."""
         e = embedded()
         if (run_id is not None) == all_runs:
             raise typer.BadParameter("give either RUN_ID or --all")
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         if run_id is not None:
             full_id = e.full_id(store, run_id)
@@ -96,10 +98,12 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
 
     @app.command()
-    def retry(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
-        """Start a new run, linked to a failed one, from fresh data."""
+    def retry(
+        run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+    ) -> None:
+        """Start a new run, linked to a failed one, from fresh data; you are its requester."""
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
         raise e.drive_and_report(store, as_json, settings, lambda e: e.retry(full_id))
@@ -108,7 +112,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
     def cancel(
         run_id: str,
         reason: Annotated[str, typer.Option(help="Why the run is cancelled (kept in the ledger).")],
-        actor: Annotated[str, typer.Option(help="Who cancels it (kept in the ledger).")],
+        actor: ActorOption = None,
         db: DbOption = None,
         wait: Annotated[
             float | None,
@@ -125,12 +129,13 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         orders are reconciled with the broker once it has stopped.
         """
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
+        by = settings.actor
         engine = e.build_engine(settings, store)
-        cancelled = engine.cancel(full_id, actor=actor, reason=reason, wait_seconds=wait)
-        stdout.print(f"run {cancelled.run_id} cancelled by {actor}: now {cancelled.state}")
+        cancelled = engine.cancel(full_id, actor=by, reason=reason, wait_seconds=wait)
+        stdout.print(f"run {cancelled.run_id} cancelled by {by}: now {cancelled.state}")
 
     @app.command()
     def failpoints() -> None:

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fsm.actors import process_actor
 from fsm.commands.lifecycle import (
     AccountOption,
+    ActorOption,
     AsOfOption,
     CorrelationOption,
     JsonOption,
     KeyOption,
     ModeOption,
-    RequesterOption,
     embedded,
 )
 from fsm.commands.output import print_json, stdout
@@ -44,11 +45,11 @@ def register(
         as_of: AsOfOption = None,
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
-        actor: RequesterOption = None,
+        actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Queue a run for `tradefsm worker`; prints its run id. The worker drives it with
-        the bundled market data and its own broker settings."""
+        """Queue a run for `tradefsm worker`; prints its run id (you are its requester).
+        The worker drives it with the bundled market data and its own broker settings."""
         e = embedded()
         settings = e.settings_from(db=db, account_id=account, actor=actor)
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
@@ -70,9 +71,10 @@ def register(
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Claim queued or abandoned runs and drive them; SIGTERM finishes held runs, then stops."""
+        """Claim queued or abandoned runs and drive them, acting as worker:<host>/<pid>;
+        SIGTERM finishes held runs, then stops."""
         e = embedded()
-        settings = e.settings_from(db=db)
+        settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
         report = import_module("fsm.worker").Worker(
             lambda: e.build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from fsm.actors import process_actor
 from fsm.clock import Clock, SystemClock
 from fsm.compat.payloads import correlation_id as legacy_correlation_id
 from fsm.compat.payloads import field, text_of
@@ -114,7 +115,9 @@ class TradingOrchestrator:
         self.clock = clock or SystemClock()
         self.ids = ids or UuidFactory()
         # live_trading asks for live runs; TRADEFSM_LIVE_TRADING_ENABLED still allows them.
-        self.settings = settings.model_copy(update={"retry_attempts": 1})
+        self.settings = settings.model_copy(  # the facade acts as a named process
+            update={"retry_attempts": 1, "actor": process_actor("facade")}
+        )  # fmt: skip
         self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | {
             "last_successful_step": None,
             "last_correlation_id": None,

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from fsm.clock import Clock
 from fsm.errors import InvalidStepOutput
 from fsm.kinds import Mode
+from fsm.lineage import rejecters
 from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
 from fsm.records import (
     AccountSnapshot,
@@ -105,6 +106,8 @@ def plan(env: StepEnv) -> StepResult:
     if not result.trades:
         return StepResult("plan_empty", result)
     waits = s.approval_notional is not None and result.notional > s.approval_notional
+    if not waits and env.ctx.parent_run_id is not None:  # a retry of a rejected plan waits
+        waits = bool(rejecters(env.ports.store, env.ctx.run_id))
     return StepResult("approval_required" if waits else "plan_approved", result)
 
 

@@ -56,9 +56,9 @@ def build_history(url: str, tmp_path: Path) -> History:
         fsm = make_engine_for(store, broker, clock, settings, ids=SequentialIdFactory(account))
         return fsm.run(RunRequest(account_id=account, **kw))  # type: ignore[arg-type]
 
-    done = run("alpha", Settings())
-    refused = run("beta", Settings(max_orders=2))
-    dry = run("gamma", Settings(), mode=Mode.DRY_RUN)
+    done = run("alpha", Settings(actor="trader-ann"))
+    refused = run("beta", Settings(actor="trader-ann", max_orders=2))
+    dry = run("gamma", Settings(actor="trader-ann"), mode=Mode.DRY_RUN)
     return History(url, store, SqlAudit(engine), done, refused, dry)
 
 

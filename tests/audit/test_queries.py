@@ -23,7 +23,8 @@ def test_transitions_by_run_account_event_actor_and_window(history: History) -> 
     assert {r["run_id"] for r in audit.transitions(AuditFilter(event="plan_reported"))} == {
         history.dry.run_id
     }
-    assert len(audit.transitions(AuditFilter(actor="engine"))) == 6 + 6 + 5  # done, refused, dry
+    by_ann = audit.transitions(AuditFilter(actor="trader-ann"))
+    assert len(by_ann) == 6 + 6 + 5  # done, refused, dry
     assert audit.transitions(AuditFilter(actor="someone-else")) == []
     assert audit.transitions(AuditFilter(since=TRADING_DAY + timedelta(days=1))) == []
     entering = audit.transitions(AuditFilter(state="executing"))

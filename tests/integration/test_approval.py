@@ -22,7 +22,7 @@ from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, broken_links, make_engine_for
 
-PARKS = Settings(approval_notional=Decimal(1000), approval_timeout_seconds=3600)
+PARKS = Settings(actor="trader-ann", approval_notional=Decimal(1000), approval_timeout_seconds=3600)
 
 
 class Desk:
@@ -81,10 +81,15 @@ def test_approval_by_another_person_executes_the_plan(desk: Desk) -> None:
     assert not broken_links(desk.store.ledger(run.run_id))
 
 
-def test_the_requester_cannot_approve_their_own_plan(desk: Desk) -> None:
+FULLWIDTH = "ｔｒａｄｅｒ-ａｎｎ"  # NFKC: trader-ann
+
+
+@pytest.mark.parametrize("name", ["trader-ann", "Trader-ANN", " trader-ann ", FULLWIDTH])
+def test_the_requester_cannot_approve_their_own_plan(desk: Desk, name: str) -> None:
     run = desk.parked()
+    assert desk.store.ledger(run.run_id)[0].actor == "trader-ann"
     with pytest.raises(GuardRejected, match="four_eyes"):
-        desk.engine().approve(run.run_id, actor="engine", reason="looks fine to me")
+        desk.engine().approve(run.run_id, actor=name, reason="looks fine to me")
     assert desk.events(run)[-1] == ("approved", False)
     assert desk.store.get_run(run.run_id).state == "awaiting_approval"
     assert desk.broker.orders() == []

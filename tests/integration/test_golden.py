@@ -15,6 +15,7 @@ from typing import Any
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import RunRequest
+from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
@@ -27,7 +28,10 @@ def _demo_ledger(folder: Path) -> list[dict[str, Any]]:
     engine = make_engine(f"sqlite:///{folder / 'runs.db'}")
     migrate.upgrade(engine)
     store = SqlRunStore(engine)
-    run = make_engine_for(store, PaperBroker(folder / "paper.db"), FixedClock(TRADING_DAY)).run(
+    # A fixed actor, as the clock and ids are fixed (the default is the OS user).
+    settings = Settings(actor="engine")
+    broker = PaperBroker(folder / "paper.db")
+    run = make_engine_for(store, broker, FixedClock(TRADING_DAY), settings).run(
         RunRequest(account_id="paper")
     )
     engine.dispose()
