@@ -21,9 +21,10 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.transition import AS_OF, Account, Market, Signals
 from fsm.clock import SystemClock
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

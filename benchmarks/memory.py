@@ -16,9 +16,10 @@ from typing import Any
 from benchmarks.transition import AS_OF, Account, Market, Signals
 from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -48,7 +48,8 @@ from pathlib import Path
 from benchmarks.transition import AS_OF, Account, Market, Signals
 from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
+from fsm.requests import Ports, RunRequest
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
 from fsm.settings import Settings

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from fsm.commands.embedded import build_engine
-from fsm.engine import RunRequest
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

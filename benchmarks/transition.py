@@ -32,7 +32,7 @@ import structlog
 from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
 from fsm.commitments import checkpoint_digest, identity_digest, outcome_digest
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunContext
@@ -45,6 +45,7 @@ from fsm.records import (
     SignalSet,
     TargetWeight,
 )
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import SQLITE_PRAGMAS, make_engine

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names below, imported on first use (``import fsm`` stays cheap)
     from fsm.clock import Clock, FixedClock, SystemClock
     from fsm.definition import MachineDefinition, trading_definition
-    from fsm.engine import Engine, Ports, RunRequest
+    from fsm.engine import Engine
     from fsm.errors import (
         ApprovalExpired,
         BrokerRejected,
@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (``import fsm`` stay
         RunRecord,
         SignalSet,
     )
+    from fsm.requests import Ports, RunRequest
     from fsm.settings import Settings, load_settings
     from fsm.spec import SpecSet, StateSpec
     from fsm.worker import Worker
@@ -77,7 +78,7 @@ _WHERE = {
     "Mode": "fsm.kinds",
     "Notifier": "fsm.ports",
     "OrderIntent": "fsm.records",
-    "Ports": "fsm.engine",
+    "Ports": "fsm.requests",
     "PriceSnapshot": "fsm.records",
     "RebalancePlan": "fsm.records",
     "RunAlreadyActive": "fsm.errors",
@@ -85,7 +86,7 @@ _WHERE = {
     "RunNotFound": "fsm.errors",
     "RunNotResumable": "fsm.errors",
     "RunRecord": "fsm.records",
-    "RunRequest": "fsm.engine",
+    "RunRequest": "fsm.requests",
     "RunStatus": "fsm.kinds",
     "RunStore": "fsm.ports",
     "SchemaNotCurrent": "fsm.errors",

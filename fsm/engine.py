@@ -14,9 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
@@ -34,13 +32,14 @@ from fsm.errors import (
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
-from fsm.kinds import Mode, RunStatus
+from fsm.kinds import RunStatus
 from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
-from fsm.ports import Broker, MarketData, Notifier, RunFilter, RunStore, SignalSource
-from fsm.records import LedgerEntry, RunRecord, run_labels
+from fsm.ports import RunFilter, RunStore
+from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
+from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
@@ -49,36 +48,6 @@ from fsm.steps.runner import StepPorts
 
 log = logging.getLogger("tradefsm.engine")
 CREATED_EVENT = "created"
-SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    account_id: str
-    mode: Mode = Mode.PAPER
-    as_of: date | None = None
-    idempotency_key: str | None = None
-    correlation_id: str | None = None
-    parent_run_id: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:  # refused before any database is asked
-        run_labels(idempotency_key=self.idempotency_key, correlation_id=self.correlation_id)
-
-
-@dataclass(frozen=True)
-class Ports:
-    signals: SignalSource
-    market_data: MarketData
-    broker: Broker
-    notifier: Notifier | None = None
-    # The broker of a given account; when set, each run talks to its own account's broker.
-    broker_for: Callable[[str], Broker] | None = None
-
-
-def _own_params(run: RunRecord) -> dict[str, Any]:
-    """The params a request gave the run (without what the engine added)."""
-    return {k: v for k, v in run.params.items() if k != SPEC_SET_PARAM}
 
 
 def _no_failpoint(_name: str) -> None:
@@ -149,7 +118,7 @@ class Engine:
         asked = {"account_id": request.account_id, "mode": request.mode,
                  "as_of": request.as_of or self.clock.now().date(),
                  "parent_run_id": request.parent_run_id, "params": request.params}  # fmt: skip
-        stored = run.model_dump() | {"params": _own_params(run)}
+        stored = run.model_dump() | {"params": own_params(run)}
         differing = [name for name, value in asked.items() if stored[name] != value]
         if differing:
             raise IdempotencyConflict(
@@ -295,7 +264,7 @@ class Engine:
         request = RunRequest(
             account_id=failed.account_id, mode=failed.mode, correlation_id=failed.correlation_id,
             parent_run_id=failed.run_id,
-            params=_own_params(failed),
+            params=own_params(failed),
         )  # fmt: skip
         return self.run(request)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from fsm.diagram import Path
-from fsm.engine import SPEC_SET_PARAM
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
 from fsm.records import RunRecord
+from fsm.requests import SPEC_SET_PARAM
 
 
 def run_details(store: RunStore, run_id: str) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
 from fsm.audit import Finding
 from fsm.clock import Clock, FixedClock
-from fsm.engine import Engine, Ports
+from fsm.engine import Engine
 from fsm.ids import SequentialIdFactory
 from fsm.integrity import chain_findings
 from fsm.ports import RunStore
 from fsm.records import LedgerEntry
+from fsm.requests import Ports
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -23,7 +23,7 @@ from fsm.attempts import alarm_or_thread
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.errors import InvalidConfiguration
 from fsm.failpoints import failpoint
 from fsm.ids import UuidFactory
@@ -32,6 +32,7 @@ from fsm.kinds import Mode
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord, run_labels
+from fsm.requests import Ports, RunRequest
 from fsm.runids import resolve_run_id
 from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings

@@ -17,7 +17,7 @@ from fsm.compat.payloads import correlation_id as legacy_correlation_id
 from fsm.compat.payloads import field, text_of
 from fsm.compat.steps import LegacyCall, legacy_guards
 from fsm.driver import RunDriver
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.errors import (
     ConcurrentModification,
     LegacyCallInterrupted,
@@ -28,6 +28,7 @@ from fsm.ids import IdFactory, UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
+from fsm.requests import Ports, RunRequest
 from fsm.settings import load_settings
 
 # The facade is a composition root for legacy callers, as fsm.cli is for the command line:

@@ -11,10 +11,10 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
 from fsm.records import RunRecord
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.audit import SqlAudit

@@ -13,11 +13,11 @@ import structlog
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import MarketDataUnavailable
 from fsm.log import configure_logging
 from fsm.ports import RunContext
 from fsm.records import SignalSet
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.audit import SqlAudit

@@ -21,9 +21,9 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.canonical import utc_text
 from fsm.clock import FixedClock
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
-from fsm.engine import RunRequest
 from fsm.ids import SequentialIdFactory
 from fsm.records import OrderIntent, Side, StoredIntent
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import intents
 from persistence.tables import ledger, order_intents

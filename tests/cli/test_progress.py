@@ -11,7 +11,7 @@ from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.commands.embedded import Progress as _progress
-from fsm.engine import RunRequest
+from fsm.requests import RunRequest
 from tests.conftest import TRADING_DAY, make_engine_for
 
 

@@ -12,9 +12,10 @@ from fsm.clock import SystemClock
 from fsm.compat.orchestrator import ACCOUNT, _NoPort
 from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
 from fsm.driver import RunDriver
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

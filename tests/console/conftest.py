@@ -12,9 +12,9 @@ from sqlalchemy import text
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.console.app import Console
-from fsm.engine import RunRequest
 from fsm.ids import SequentialIdFactory
 from fsm.records import RunRecord
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import append_only, migrate
 from persistence.audit import SqlAudit

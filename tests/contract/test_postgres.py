@@ -13,9 +13,9 @@ from sqlalchemy import text
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import StorageError
 from fsm.records import OrderAck, OrderIntent
+from fsm.requests import RunRequest
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore

@@ -13,10 +13,11 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import Engine, RunRequest
+from fsm.engine import Engine
 from fsm.errors import GuardRejected, RunNotResumable
 from fsm.ids import SequentialIdFactory
 from fsm.records import RunRecord
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore

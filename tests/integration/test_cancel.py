@@ -6,8 +6,8 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import GuardRejected, RunNotResumable
+from fsm.requests import RunRequest
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore

@@ -13,9 +13,9 @@ import pytest
 from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import DatabaseUnavailable, MarketDataUnavailable
 from fsm.ports import RunFilter
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine
 from persistence.ridethrough import RideThrough

@@ -12,7 +12,7 @@ import pytest
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.driver import RunDriver
-from fsm.engine import Engine, RunRequest
+from fsm.engine import Engine
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
@@ -28,6 +28,7 @@ from fsm.records import (
     StepAttempt,
     TargetWeight,
 )
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -14,7 +14,7 @@ from typing import Any
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -10,11 +10,12 @@ from sqlalchemy import text
 
 from benchmarks.transition import AS_OF, Account, Market, Signals
 from fsm.clock import SystemClock
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.errors import ConcurrentModification
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine

@@ -11,11 +11,11 @@ import pytest
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.driver import RunDriver
-from fsm.engine import RunRequest
 from fsm.errors import IdempotencyConflict, RunAlreadyActive
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
 from fsm.ports import RunFilter
+from fsm.requests import RunRequest
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.cli.conftest import Cli, one_line_error

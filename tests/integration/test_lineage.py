@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from fsm.engine import RunRequest
 from fsm.errors import GuardRejected
 from fsm.records import RunRecord
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from tests.integration.test_approval import PARKS, Desk
 

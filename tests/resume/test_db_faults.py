@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from fsm.commands.embedded import build_engine
-from fsm.engine import RunRequest
 from fsm.ports import RunFilter
+from fsm.requests import RunRequest
 from fsm.settings import load_settings
 from tests.conftest import started_cluster
 from tests.postgres_cluster import PostgresCluster

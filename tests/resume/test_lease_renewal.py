@@ -14,11 +14,11 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import SystemClock
-from fsm.engine import RunRequest
 from fsm.errors import InvalidConfiguration, RunLeased
 from fsm.ids import SequentialIdFactory
 from fsm.ports import RunContext, RunFilter
 from fsm.records import SignalSet, TargetWeight
+from fsm.requests import RunRequest
 from fsm.settings import Settings, load_settings
 from persistence import migrate
 from persistence.engine import make_engine

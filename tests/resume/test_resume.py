@@ -16,11 +16,12 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.attempts import backoff
 from fsm.clock import FixedClock
 from fsm.driver import RunDriver
-from fsm.engine import Engine, RunRequest
+from fsm.engine import Engine
 from fsm.errors import MarketDataUnavailable, RunLeased, RunNotResumable
 from fsm.ids import SequentialIdFactory
 from fsm.ports import RunContext
 from fsm.records import SignalSet, TargetWeight
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore

@@ -15,10 +15,10 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.definition import trading_definition
 from fsm.diagram import DiagramFormat, dot, graphviz, render
-from fsm.engine import RunRequest
 from fsm.errors import GraphvizMissing
 from fsm.kinds import Mode
 from fsm.records import Definition
+from fsm.requests import RunRequest
 from fsm.views import run_diagram
 from tests.conftest import TRADING_DAY, make_engine_for
 

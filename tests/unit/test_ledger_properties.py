@@ -15,13 +15,14 @@ from fsm.adapters.memory_store import MemoryRunStore
 from fsm.clock import FixedClock
 from fsm.definition import trading_definition
 from fsm.driver import RunDriver
-from fsm.engine import Engine, Ports, RunRequest
+from fsm.engine import Engine
 from fsm.errors import InvalidConfiguration, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
 from fsm.integrity import check_run, records_of
 from fsm.kinds import Mode
 from fsm.ports import RunContext
 from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, SignalSet, TargetWeight
+from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from tests.conftest import TRADING_DAY
 

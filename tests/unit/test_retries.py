@@ -11,8 +11,8 @@ import pytest
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import DatabaseUnavailable
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.ridethrough import RideThrough
 from tests.conftest import make_engine_for

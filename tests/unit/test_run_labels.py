@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import Engine, RunRequest
+from fsm.engine import Engine
 from fsm.errors import InvalidInput
 from fsm.records import OrderIntent, RunLabels, run_labels
+from fsm.requests import RunRequest
 from fsm.settings import ACCOUNT_ID_PATTERN
 from persistence import migrate
 from persistence.engine import make_engine

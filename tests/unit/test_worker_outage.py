@@ -9,8 +9,8 @@ from typing import Any
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.engine import RunRequest
 from fsm.errors import DatabaseUnavailable, StorageError, WorkerFailed
+from fsm.requests import RunRequest
 from fsm.worker import Worker
 from tests.conftest import TRADING_DAY, make_engine_for
 

@@ -1,0 +1,53 @@
+"""What a caller hands the engine: a run request and the ports its runs talk to.
+
+Apart from the engine so that read models can name a run's spec set without loading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fsm.kinds import Mode
+from fsm.ports import Broker, MarketData, Notifier, SignalSource
+from fsm.records import RunRecord, run_labels
+
+SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a caller asks for: a run of an account, in a mode, for a market date.
+
+    Its identifiers are checked when it is built, before any database is asked.
+    """
+
+    account_id: str
+    mode: Mode = Mode.PAPER
+    as_of: date | None = None
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+    parent_run_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # refused before any database is asked
+        run_labels(idempotency_key=self.idempotency_key, correlation_id=self.correlation_id)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The adapters an engine's runs talk to: strategy, market data, broker, notifier."""
+
+    signals: SignalSource
+    market_data: MarketData
+    broker: Broker
+    notifier: Notifier | None = None
+    # The broker of a given account; when set, each run talks to its own account's broker.
+    broker_for: Callable[[str], Broker] | None = None
+
+
+def own_params(run: RunRecord) -> dict[str, Any]:
+    """The params a request gave the run (without what the engine added)."""
+    return {k: v for k, v in run.params.items() if k != SPEC_SET_PARAM}
