@@ -257,9 +257,12 @@ def execution_succeeded(ctx: GuardContext) -> GuardDecision:
 
 
 def operator_named(ctx: GuardContext) -> GuardDecision:
+    """A person's decision (approve, reject, cancel) names who and why; both are kept in
+    the decision's inputs, so the chain commits to the reason given."""
     passed = bool(ctx.actor and ctx.actor.strip() and ctx.reason and ctx.reason.strip())
-    reason = "actor and reason given" if passed else "needs --actor and --reason"
-    return decision("operator_named", passed, reason, actor=ctx.actor or "")
+    said = "actor and reason given" if passed else "needs --actor and --reason"
+    inputs = {"actor": ctx.actor or "", "reason": ctx.reason or ""}
+    return GuardDecision(name="operator_named", passed=passed, reason=said, inputs=inputs)
 
 
 def approval_needed(ctx: GuardContext) -> GuardDecision:

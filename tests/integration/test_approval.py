@@ -78,6 +78,8 @@ def test_approval_by_another_person_executes_the_plan(desk: Desk) -> None:
     approved = desk.store.ledger(run.run_id)[-2]
     assert approved.actor == "ops-bob"
     assert {g.name for g in approved.guards} == {"operator_named", "four_eyes", "prices_fresh"}
+    named = next(g for g in approved.guards if g.name == "operator_named")
+    assert named.inputs["reason"] == "checked the plan"  # why, committed by the chain
     assert len(desk.broker.orders()) > 0
     assert not broken_links(desk.store.ledger(run.run_id))
 
