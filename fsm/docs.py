@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic.fields import FieldInfo
 
 from fsm import diagram
 from fsm.definition import trading_definition
@@ -33,14 +34,32 @@ def configuration_markdown() -> str:
         shown = "unset" if default is None else f"`{default}`" if default != () else "empty"
         if field.default_factory is not None:
             shown = "computed (see meaning)"
-        rows.append(f"| `TRADEFSM_{name.upper()}` | {shown} | {field.description} |")
+        row = f"| `TRADEFSM_{name.upper()}` | {shown} | {_bounds(field)} | {field.description} |"
+        rows.append(row)
     return (
         "# Configuration\n\n"
         "Generated from `fsm/settings.py` by `python -m fsm.docs`. Every setting is an\n"
         "environment variable; invalid values stop the command with a one-line message naming\n"
-        "the variable. Lists (`TRADEFSM_ALLOWED_SYMBOLS`) are comma-separated.\n\n"
-        "| variable | default | meaning |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
+        "the variable. Lists (`TRADEFSM_ALLOWED_SYMBOLS`) are comma-separated. Numbers outside\n"
+        "their bounds (infinity and NaN included) are refused the same way.\n\n"
+        "| variable | default | bounds | meaning |\n| --- | --- | --- | --- |\n"
+        + "\n".join(rows)
+        + "\n"
     )
+
+
+BOUND_SIGNS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))
+
+
+def _bounds(field: FieldInfo) -> str:
+    """The numeric bounds pydantic enforces on a setting, as ``> 0, ≤ 86400``."""
+    found = [
+        f"{sign} {getattr(rule, name):g}"
+        for rule in field.metadata
+        for name, sign in BOUND_SIGNS
+        if isinstance(getattr(rule, name, None), int | float)
+    ]
+    return ", ".join(found)
 
 
 def cli_reference_markdown() -> str:

@@ -127,11 +127,12 @@ class Engine:
                 run_id=run.run_id, state=run.state,
             )  # fmt: skip
         if not in_progress_ok and run.state not in self.definition.final_states:
-            raise RunAlreadyActive(
+            busy = RunAlreadyActive(
                 f"run {run.run_id} with idempotency key {key!r} is in progress ({run.state}); "
                 f"`tradefsm runs show {run.run_id}` shows where it is",
                 run_id=run.run_id, state=run.state,
             )  # fmt: skip
+            raise self._unattended(busy, self.clock.now())
         return run
 
     def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
@@ -223,7 +224,7 @@ class Engine:
         return [r for r in self._drivable() if unattended(r, now)]
 
     def _unattended(self, exc: RunAlreadyActive, now: datetime) -> RunAlreadyActive:
-        """The account's active run, said to be resumable when no process drives it."""
+        """The active run ``exc`` names, said to be resumable when no process drives it."""
         try:
             active = self.store.get_run(exc.run_id or "")
         except RunNotFound:  # the clash was an idempotency key, not an active run
@@ -232,7 +233,7 @@ class Engine:
             return exc
         run_id = active.run_id
         return RunAlreadyActive(
-            f"{exc.message.removesuffix('; wait for it to end')}, which no process drives "
+            f"{exc.message.rpartition('; ')[0] or exc.message}, which no process drives "
             f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
             f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
             run_id=run_id, state=active.state,

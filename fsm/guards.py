@@ -7,6 +7,7 @@ picture of why a transition was allowed or refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -259,10 +260,15 @@ def execution_succeeded(ctx: GuardContext) -> GuardDecision:
 def operator_named(ctx: GuardContext) -> GuardDecision:
     """A person's decision (approve, reject, cancel) names who and why; both are kept in
     the decision's inputs, so the chain commits to the reason given."""
-    passed = bool(ctx.actor and ctx.actor.strip() and ctx.reason and ctx.reason.strip())
+    passed = _visible(ctx.actor) and _visible(ctx.reason)
     said = "actor and reason given" if passed else "needs --actor and --reason"
     inputs = {"actor": ctx.actor or "", "reason": ctx.reason or ""}
     return GuardDecision(name="operator_named", passed=passed, reason=said, inputs=inputs)
+
+
+def _visible(text: str | None) -> bool:
+    """Some character a reader can see: not only spaces, controls or invisible formatting."""
+    return any(unicodedata.category(ch)[0] not in "ZC" for ch in text or "")
 
 
 def approval_needed(ctx: GuardContext) -> GuardDecision:

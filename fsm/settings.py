@@ -32,6 +32,10 @@ ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ACCOUNT_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{ACCOUNT_ID_LENGTH - 1}}}$"
 
 
+DAY = 86_400  # a bound on durations: larger ones overflow timers and dates, and mean a typo
+MONTH = 30 * DAY
+
+
 class Settings(BaseSettings):
     """Settings of the engine, the risk limits and the embedded paper setup."""
 
@@ -109,6 +113,7 @@ class Settings(BaseSettings):
     approval_timeout_seconds: float | None = Field(
         None,
         gt=0,
+        le=MONTH,
         description="A run still waiting for approval this long after it parked fails "
         "(also when no process was running then); unset: it waits until approved or rejected.",
     )
@@ -119,6 +124,7 @@ class Settings(BaseSettings):
     db_retry_seconds: float = Field(
         60,
         ge=0,
+        le=DAY,
         description="How long a run's writes are retried through a transient database "
         "fault (connection lost, server restarting, lock or statement timeout) before the "
         "driver stops with the run resumable; keep it below the step timeouts.",
@@ -126,6 +132,7 @@ class Settings(BaseSettings):
     worker_db_outage_seconds: float = Field(
         300,
         gt=0,
+        le=MONTH,
         description="A worker waits this long for the database to come back before "
         "it exits with code 3 (the runs it held stay resumable).",
     )
@@ -135,26 +142,32 @@ class Settings(BaseSettings):
     lease_renew_seconds: float | None = Field(
         None,
         gt=0,
+        le=DAY,
         description="While a step runs its driver renews the lease this often (default: a "
         "quarter of the lease); it must fit three times in TRADEFSM_LEASE_SECONDS.",
     )
     lease_seconds: float = Field(
-        60, gt=0, description="How long a run's lease lasts unless renewed by its driver."
+        60, gt=0, le=DAY, description="How long a run's lease lasts unless renewed by its driver."
     )
     run_deadline_seconds: float = Field(
-        900, gt=0, description="A run still unfinished this long after it started fails."
+        900, gt=0, le=MONTH, description="A run still unfinished this long after it started fails."
     )
     step_timeout_seconds: float = Field(
-        120, gt=0, description="Timeout of one attempt of signals, analysis or planning."
+        120, gt=0, le=DAY, description="Timeout of one attempt of signals, analysis or planning."
     )
     execution_timeout_seconds: float = Field(
-        900, gt=0, description="Timeout of the executing step (never retried: it reconciles)."
+        900,
+        gt=0,
+        le=DAY,
+        description="Timeout of the executing step (never retried: it reconciles).",
     )
     retry_attempts: int = Field(3, ge=1, le=20, description="Tries of a step on transient errors.")
     retry_base_seconds: float = Field(
-        1.0, ge=0, description="First backoff between tries (doubles, with jitter)."
+        1.0, ge=0, le=DAY, description="First backoff between tries (doubles, with jitter)."
     )
-    retry_max_seconds: float = Field(60.0, ge=0, description="Longest backoff between tries.")
+    retry_max_seconds: float = Field(
+        60.0, ge=0, le=DAY, description="Longest backoff between tries."
+    )
     paper_reject_duplicates: bool = Field(
         True, description="The paper broker refuses a second order with the same client_order_id."
     )
@@ -170,7 +183,7 @@ class Settings(BaseSettings):
         None, description="Folder the signed digest files go to (meant for write-once storage)."
     )
     audit_seal_every: float = Field(
-        300, gt=0, description="Seconds between digests a worker signs when a key is set."
+        300, gt=0, le=MONTH, description="Seconds between digests a worker signs when a key is set."
     )
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
@@ -202,6 +215,7 @@ class Settings(BaseSettings):
     order_settle_seconds: float = Field(
         60,
         ge=0,
+        le=DAY,
         description="How long execution waits for sent orders to reach a final status "
         "(filled, canceled, ...) before cancelling what is still open.",
     )

@@ -168,3 +168,18 @@ def test_a_missing_database_is_not_created(cli: Cli, command: tuple[str, ...]) -
     assert "tradefsm db upgrade" in one_line_error(done)
     assert not fresh.exists()
     assert not list(cli.folder.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TRADEFSM_EXECUTION_TIMEOUT_SECONDS", "1e12"), ("TRADEFSM_STEP_TIMEOUT_SECONDS", "inf"),
+     ("TRADEFSM_LEASE_SECONDS", "nan"), ("TRADEFSM_RUN_DEADLINE_SECONDS", "1e12"),
+     ("TRADEFSM_APPROVAL_TIMEOUT_SECONDS", "1e400")],
+)  # fmt: skip
+def test_a_duration_beyond_its_bound_is_refused_before_any_run(
+    ready: Cli, variable: str, value: str
+) -> None:
+    line = one_line_error(ready("run", code=2, env_extra={variable: value}))
+    assert variable in line
+    assert "less than or equal to" in line
+    assert ready.json("runs", "list", "--format", "json") == []

@@ -40,13 +40,14 @@ def test_cancel_records_the_operator_and_frees_the_account(
     assert engine.run(RunRequest(account_id="paper")).state == "done"  # the account is free
 
 
+@pytest.mark.parametrize("blank", ["  ", "\u200b", "\u2063\u00ad", "\n\t"])
 def test_cancel_without_a_reason_is_refused_and_ledgered(
-    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock, blank: str
 ) -> None:
     engine = make_engine_for(sql_store, broker, clock)
     run = engine.create(RunRequest(account_id="paper"))
-    with pytest.raises(GuardRejected):
-        engine.cancel(run.run_id, actor="ops-bob", reason="  ")
+    with pytest.raises(GuardRejected):  # nothing a reader could see is no reason
+        engine.cancel(run.run_id, actor="ops-bob", reason=blank)
     assert sql_store.get_run(run.run_id).state == "idle"
     refused = sql_store.ledger(run.run_id)[-1]
     assert (refused.event, refused.accepted, refused.target) == ("cancel", False, None)

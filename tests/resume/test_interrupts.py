@@ -28,7 +28,7 @@ def test_an_interrupted_run_stands_down_and_resumes_each_order_once(
 ) -> None:
     # Without the broker's duplicate protection: only the engine keeps orders single.
     site = Site(tmp_path, protect=False, url=db_url, TRADEFSM_PAPER_LATENCY_MS="500")
-    running = site.start("run", "--json")
+    running = site.start("run", "--json", "--idempotency-key", "daily-1")
     _wait_for_a_first_order(site)
     running.send_signal(signum)
     out, err = running.communicate(timeout=120)
@@ -45,9 +45,10 @@ def test_an_interrupted_run_stands_down_and_resumes_each_order_once(
     sent_before = site.orders_of("paper")
     assert 0 < len(sent_before) < len(site.store.intents(run_id))  # it really stopped midway
 
-    code, _, err = site.cli("run")
-    assert code == 5
-    assert f"no process drives (stopped at executing): `tradefsm resume {run_id}`" in err
+    for again in (("run",), ("run", "--idempotency-key", "daily-1")):
+        code, _, err = site.cli(*again)  # another run on the account, or the same key
+        assert code == 5
+        assert f"no process drives (stopped at executing): `tradefsm resume {run_id}`" in err
 
     code, out, err = site.cli("resume", run_id, "--json")
     assert code == 0, err
