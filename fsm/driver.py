@@ -388,8 +388,10 @@ class RunDriver:
             commits["checkpoint"] = checkpoint_digest(
                 checkpoint.state, checkpoint.schema_version, output_text
             )
-        if self.spec.on_resume == "reconcile" or final:  # leaving where orders go, or the end
+        if self.spec.on_resume == "reconcile":  # leaving where orders go: what was placed
             commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))
+        elif final:  # a run ends elsewhere only if it never reached executing: no order
+            commits["intents"] = intents_digest(())
         if final:
             commits["outcome"] = outcome_digest(result, failure)
         return commits
