@@ -170,4 +170,4 @@ def test_failpoints_are_listed_and_a_misspelt_one_is_refused(ready: Cli) -> None
 
 def test_resume_needs_a_run_or_all(ready: Cli) -> None:
     assert "either RUN_ID or --all" in ready("resume", code=2).stderr
-    assert "no run 'run_x'" in one_line_error(ready("resume", "run_x", code=4))
+    assert "no run 'run_xxxx'" in one_line_error(ready("resume", "run_xxxx", code=4))
