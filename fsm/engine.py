@@ -26,6 +26,7 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
+    RunLeased,
     RunNotFound,
     RunNotResumable,
 )
@@ -280,8 +281,15 @@ class Engine:
         ``wait_seconds``, by default the lease) until it cannot be sending an order any more.
         """
         actor = actor_name(actor)
-        run = self._movable(self.store.get_run(run_id), "cancel")
+        run = self._movable(self.store.get_run(run_id), "cancel", queued=True)
         now = self.clock.now()
+        if run.status is RunStatus.QUEUED:
+            run = self._hold_queued(run, now)
+        if run.status is RunStatus.QUEUED:  # held: no worker starts it while it is cancelled
+            try:
+                return self._cancel(run, actor, reason)
+            finally:  # refused, it goes back to the queue at once
+                self.store.release_leases(self.owner, self.clock.now())
         lease = self.settings.lease_seconds
         live = run.lease_owner not in (None, self.owner) and not unattended(run, now)
         if live and run.state not in self.specs.parked_states:
@@ -290,6 +298,9 @@ class Engine:
                                    self.runtime.sleep)  # fmt: skip
         # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
+        return self._cancel(run, actor, reason)
+
+    def _cancel(self, run: RunRecord, actor: str, reason: str) -> RunRecord:
         driver = self._driver(run, self.clock.now(), stale_check=False)
         driver.command("cancel", actor, reason, failure_type="Cancelled")
         return driver.run
@@ -354,8 +365,16 @@ class Engine:
             return "is queued (no worker has started it)"
         return f"is {run.state}"
 
-    def _movable(self, run: RunRecord, doing: str) -> RunRecord:
-        if run.status is not RunStatus.ACTIVE:
+    def _hold_queued(self, run: RunRecord, now: datetime) -> RunRecord:
+        """A lease on a queued run, which keeps workers off it; if a worker claimed it
+        meanwhile, the run as it is now (active)."""
+        try:
+            return self._lease(run, now)
+        except RunLeased:
+            return self._movable(self.store.get_run(run.run_id), "cancel")
+
+    def _movable(self, run: RunRecord, doing: str, *, queued: bool = False) -> RunRecord:
+        if run.status is not RunStatus.ACTIVE and not (queued and run.status is RunStatus.QUEUED):
             raise RunNotResumable(
                 f"run {run.run_id} already ended {run.state}; there is nothing to {doing}"
                 if run.state in self.definition.final_states
