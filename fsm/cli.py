@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -105,11 +106,24 @@ def _global_options(
     ] = False,
 ) -> None:
     """Run a trading rebalance as a guarded, persisted, auditable state machine."""
-    CONFIG_FILE.set(_config_file(config))
+    path = _config_file(config)
+    CONFIG_FILE.set(path)
     if log_level:
         configure_logging(log_level, setting="--log-level")
     elif verbose:
         configure_logging("DEBUG" if verbose > 1 else "INFO")
+    elif path is not None and "TRADEFSM_LOG_LEVEL" not in os.environ:
+        _file_log_level(path)
+
+
+def _file_log_level(path: Path) -> None:
+    """``log_level`` from the settings file, below the environment and the flags."""
+    try:
+        level = tomllib.loads(path.read_text(encoding="utf-8")).get("log_level")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return  # the settings, read with the command, say what is wrong with the file
+    if isinstance(level, str):
+        configure_logging(level, setting=f"log_level in {path}")
 
 
 def _config_file(given: Path | None) -> Path | None:

@@ -29,11 +29,15 @@ def test_a_config_file_that_is_not_text_or_is_a_folder_is_named(cli: Cli) -> Non
     assert f"--config {folder} is a folder" in line
 
 
-@pytest.mark.parametrize("how", ["environment", "flag"])
+@pytest.mark.parametrize("how", ["environment", "flag", "file"])
 def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: str) -> None:
     if how == "flag":
         done = cli("--log-level", "LOUD", "runs", "list", code=2)
         name = "--log-level"
+    elif how == "file":
+        (cli.folder / "tradefsm.toml").write_text('log_level = "LOUD"\n', encoding="utf-8")
+        done = cli("runs", "list", code=2)
+        name = "log_level in tradefsm.toml"
     else:
         done = cli("runs", "list", code=2, env_extra={"TRADEFSM_LOG_LEVEL": "LOUD"})
         name = "TRADEFSM_LOG_LEVEL"
@@ -42,6 +46,28 @@ def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: st
     assert "'LOUD'" in line
     assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in line
     assert cli("--log-level", "debug", "failpoints").returncode == 0
+
+
+def test_the_log_level_in_the_settings_file_is_used_below_the_environment(cli: Cli) -> None:
+    (cli.folder / "tradefsm.toml").write_text('log_level = "error"\n', encoding="utf-8")
+    cli("db", "upgrade")
+    assert '"level": "info"' not in cli("run", "--mode", "dry-run").stderr
+    louder = cli("run", "--mode", "dry-run", env_extra={"TRADEFSM_LOG_LEVEL": "INFO"})
+    assert '"level": "info"' in louder.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ("lease_seconds = true\n", "invalid setting lease_seconds: a value, not true or false"),
+        ("lease_seconds = 3\nlease_renew_seconds = 2\n", "invalid settings: lease_renew_seconds 2"),
+    ],
+)
+def test_settings_that_cannot_be_meant_are_one_line(cli: Cli, toml: str, named: str) -> None:
+    (cli.folder / "tradefsm.toml").write_text(toml, encoding="utf-8")
+    line = one_line_error(cli("runs", "list", code=2))
+    assert named in line
+    assert "TRADEFSM_SETTINGS" not in line
 
 
 def test_keygen_into_a_path_it_cannot_use_is_one_line(cli: Cli) -> None:
