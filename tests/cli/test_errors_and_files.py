@@ -195,6 +195,11 @@ def test_an_existing_output_file_needs_force(ready: Cli) -> None:
         assert kept.read_text(encoding="utf-8") == "keep me\n"
         ready(*command, "--output", str(kept), "--force")
         assert kept.read_text(encoding="utf-8") != "keep me\n"
+    link = ready.folder / "link.json"
+    link.symlink_to(ready.folder / "elsewhere.json")  # pointing nowhere: not a free name
+    line = one_line_error(ready("audit", "export", "--run", run_id, "--output", str(link), code=2))
+    assert f"--output {link} is a link" in line
+    assert not (ready.folder / "elsewhere.json").exists()
 
 
 READS = (("run",), ("resume", "--all"), ("runs", "list"), ("audit", "verify"),
@@ -209,6 +214,14 @@ def test_a_missing_database_is_not_created(cli: Cli, command: tuple[str, ...]) -
     assert "tradefsm db upgrade" in one_line_error(done)
     assert not fresh.exists()
     assert not list(cli.folder.iterdir())
+
+
+def test_a_database_url_naming_a_folder_says_so(cli: Cli) -> None:
+    folder = cli.folder / "data"
+    folder.mkdir()
+    for command in (("runs", "list"), ("db", "upgrade")):
+        line = one_line_error(cli(*command, "--db", f"sqlite:///{folder}", code=2))
+        assert f"{folder} is a folder: name the SQLite database file in it" in line
 
 
 @pytest.mark.parametrize(
