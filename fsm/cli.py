@@ -248,7 +248,7 @@ def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     return result
 
 
-runs.register(app, open_reader)
+runs.register(app, open_reader, open_keys)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
@@ -257,7 +257,7 @@ keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)
-console.register(app, open_reader, open_audit)
+console.register(app, open_reader, open_audit, open_keys)
 
 
 @db_app.command("upgrade")

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fsm.commands.keys import KeysOpener
 from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
-from fsm.commands.runs import DbOption, StoreOpener
+from fsm.commands.runs import DbOption, KeysOpener, StoreOpener
 
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
 KeyOption = Annotated[

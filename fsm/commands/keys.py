@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from fsm.commands.output import Format, emit, print_json, stdout
-from fsm.commands.runs import DbOption
+from fsm.commands.runs import DbOption, KeysOpener
 
-if TYPE_CHECKING:  # --help loads no cryptography
-    from fsm.keyregistry import ApproverKeys
-
-KeysOpener = Callable[[str | None, bool], "ApproverKeys"]
 LIST_COLUMNS = ("seq", "actor", "fingerprint", "added_by", "added_at")
 
 
