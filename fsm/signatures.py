@@ -97,7 +97,8 @@ def check(evidence: ApprovalEvidence | None, actor: str, reason: str) -> Signatu
     if evidence is None or evidence.signature is None:
         return SignatureCheck("unsigned")
     sig = evidence.signature
-    key = next((k for k in evidence.keys if k.fingerprint == sig.fingerprint), None)
+    key = next((k for k in keys_of(evidence.keys, actor) if k.fingerprint == sig.fingerprint),
+               None)  # fmt: skip
     public = key.key() if key else None
     skew = abs(evidence.now - sig.signed_at)
     text = signed_text(evidence.run_id, evidence.plan, evidence.decision, reason, sig.signed_at,

@@ -27,10 +27,10 @@ class Board:
     def public(self, who: str) -> Path:
         return self.cli.folder / who / "tradefsm-audit.pub"
 
-    def parked(self) -> str:
-        self.cli("run", "--actor", "ann", code=9)
-        [waiting] = self.cli.json("runs", "list", "--state", "awaiting_approval", "--format",
-                                  "json")  # fmt: skip
+    def parked(self, account: str = "paper") -> str:
+        self.cli("run", "--actor", "ann", "--account", account, code=9)
+        [waiting] = self.cli.json("runs", "list", "--state", "awaiting_approval", "--account",
+                                  account, "--format", "json")  # fmt: skip
         return str(waiting["run_id"])
 
     def approve(self, run_id: str, *extra: str, code: int = 0) -> str:
@@ -56,6 +56,15 @@ class Board:
 
 @pytest.fixture
 def board(tmp_path: Path, db_url: str) -> Board:
+    return make_board(tmp_path, db_url)
+
+
+@pytest.fixture
+def sqlite_board(tmp_path: Path, sqlite_url: str) -> Board:
+    return make_board(tmp_path, sqlite_url)
+
+
+def make_board(tmp_path: Path, db_url: str) -> Board:
     cli = Cli(tmp_path)
     cli.env["TRADEFSM_DB"] = db_url
     cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
