@@ -3,6 +3,8 @@ them, the policy, and what `runs show` and `audit verify` say."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.approvals.conftest import Board
 from tests.cli.conftest import one_line_error
 
@@ -146,3 +148,17 @@ def test_an_unreadable_private_key_stops_approve_before_anything_is_written(boar
                                     "--key", str(board.public("bob")), code=2))  # fmt: skip
     assert "not a PEM key" in line
     assert board.cli.json("runs", "show", run_id, "--format", "json")["approvals"] == []
+
+
+def test_the_registry_refuses_update_and_delete(board: Board) -> None:
+    from sqlalchemy import text
+
+    from fsm.errors import HistoryIsAppendOnly
+    from persistence.errors import translate_errors
+
+    engine = board.engine()
+    for statement in ("UPDATE approver_keys SET actor = 'mallory'", "DELETE FROM approver_keys"):
+        with pytest.raises(HistoryIsAppendOnly), translate_errors(), engine.begin() as conn:
+            conn.execute(text(statement))
+    engine.dispose()
+    assert board.cli.json("keys", "list", "--format", "json")[0]["actor"] == "bob"
