@@ -19,7 +19,18 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.commands import approval, audit, broker, console, diagram, lifecycle, paper, queue, runs
+from fsm.commands import (
+    approval,
+    audit,
+    broker,
+    console,
+    diagram,
+    keys,
+    lifecycle,
+    paper,
+    queue,
+    runs,
+)
 from fsm.commands.output import Format, emit, stderr, stdout
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
@@ -224,6 +235,13 @@ def open_audit(db: str | None) -> Any:
     return SqlAudit(open_reader(db).engine)
 
 
+def open_keys(db: str | None, read_only: bool = False) -> Any:
+    """The approver key registry of the run database at head revision."""
+    from persistence.approvers import SqlApproverKeys
+
+    return SqlApproverKeys((open_reader(db) if read_only else open_store(db)).engine)
+
+
 def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     """Sign a digest of the runs changed since the last one (`audit seal`)."""
     from fsm.clock import SystemClock
@@ -244,15 +262,16 @@ def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     return result
 
 
-runs.register(app, open_reader)
+runs.register(app, open_reader, open_keys)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
-approval.register(app, open_store)
+approval.register(app, open_store, open_keys)
+keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)
-console.register(app, open_reader, open_audit)
+console.register(app, open_reader, open_audit, open_keys)
 
 
 @db_app.command("upgrade")

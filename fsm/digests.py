@@ -276,7 +276,7 @@ def _check_one(
     if (
         key is None
         or sha256_hex(text) != document.get("digest_hash")
-        or not _signed(key, text, str(document.get("signature")))
+        or not signature_valid(key, text, str(document.get("signature")))
         or not _well_formed(body)
     ):
         check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
@@ -296,7 +296,7 @@ def _check_one(
     return True
 
 
-def _signed(key: Ed25519PublicKey, text: str, signature: str) -> bool:
+def signature_valid(key: Ed25519PublicKey, text: str, signature: str) -> bool:
     try:
         key.verify(base64.b64decode(signature, validate=True), text.encode("utf-8"))
     except (InvalidSignature, binascii.Error, ValueError):

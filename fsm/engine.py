@@ -33,6 +33,7 @@ from fsm.errors import (
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
+from fsm.keyregistry import ApproverKeys, keys_of
 from fsm.kinds import RunStatus
 from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
@@ -44,6 +45,7 @@ from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
+from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 
@@ -77,8 +79,10 @@ class Engine:
         failpoint: Callable[[str], None] = _no_failpoint,
         timeouts: TimeoutRunner = in_thread,
         stop: StopRequest | None = None,
+        approvers: ApproverKeys | None = None,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
+        self.approvers = approvers  # the key registry signed approvals are checked against
         self.notifier, self.observer = ports.notifier, observer
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
@@ -305,20 +309,27 @@ class Engine:
         driver.command("cancel", actor, reason, failure_type="Cancelled")
         return driver.run
 
-    def approve(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
-        """Four eyes: someone other than the requester lets a parked plan execute."""
-        return self._decide(run_id, "approved", actor, reason)
+    def approve(self, run_id: str, *, actor: str, reason: str,
+                signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
+        """Four eyes: someone other than the requester lets a parked plan execute (signed
+        with a key of ``approvers`` when given; fsm.signatures)."""
+        return self._decide(run_id, "approved", actor, reason, signature)
 
-    def reject(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
+    def reject(self, run_id: str, *, actor: str, reason: str,
+               signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """A person refuses a parked plan: the run fails with who and why."""
-        return self._decide(run_id, "rejected", actor, reason)
+        return self._decide(run_id, "rejected", actor, reason, signature)
 
-    def _decide(self, run_id: str, event: str, actor: str, reason: str) -> RunRecord:
+    def _decide(self, run_id: str, event: str, actor: str, reason: str,
+                signature: ApprovalSignature | None) -> RunRecord:  # fmt: skip
         actor = actor_name(actor)  # before anything moves: a refused name changes nothing
         driver = self._parked_driver(run_id, event)
         if driver is None:  # its approval deadline had just passed: it expired instead
             return self.store.get_run(run_id)
-        driver.command(event, actor, reason, failure_type=event.capitalize())
+        keys = keys_of(self.approvers.registered(), actor) if signature and self.approvers else ()
+        evidence = ApprovalEvidence(run_id, DECISIONS[event], plan_hash(self.store.ledger(run_id)),
+                                    signature, keys, self.clock.now())  # fmt: skip
+        driver.command(event, actor, reason, failure_type=event.capitalize(), approval=evidence)
         return self._drive(driver)
 
     def expire_approvals(self) -> list[RunRecord]:

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         description="A run still waiting for approval this long after it parked fails "
         "(also when no process was running then); unset: it waits until approved or rejected.",
     )
+    require_signed_approvals: bool = Field(
+        False,
+        description="Every `tradefsm approve` must be signed with the approver's registered "
+        "key (`approve --key`, `tradefsm keys add`); live-mode runs require it whatever this "
+        "says (docs/approvals.md).",
+    )
     db_pool_size: int = Field(5, ge=1, le=200, description="PostgreSQL: connections kept open.")
     db_statement_timeout_ms: int = Field(
         30_000, ge=0, description="PostgreSQL: a statement running longer is cancelled (0: never)."
