@@ -47,17 +47,24 @@ class RideThrough:
                       recovered=_available)  # fmt: skip
         object.__setattr__(self, "_retry", retry)
 
-    def call(self, what: str, attempt: Callable[[], T]) -> T:
-        """``attempt()``, tried again through transient faults until the budget runs out."""
+    def call(self, what: str, attempt: Callable[[], T], run_id: str | None = None) -> T:
+        """``attempt()``, tried again through transient faults until the budget runs out;
+        then DatabaseUnavailable naming the write and its ``run_id`` (to resume)."""
         try:
             return self._retry(what, attempt)
         except DatabaseUnavailable as exc:
-            raise _gave_up(exc, what, self.budget_seconds) from exc
+            raise _gave_up(exc, what, self.budget_seconds, run_id) from exc
 
     def _backoff(self) -> Callable[[RetryCallState], float]:
         return wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
 
-    def write(self, what: str, attempt: Callable[[], None], settled: Callable[[], bool]) -> None:
+    def write(
+        self,
+        what: str,
+        attempt: Callable[[], None],
+        settled: Callable[[], bool],
+        run_id: str | None = None,
+    ) -> None:
         """``attempt()`` as ``call`` does; before every new try, ``settled()`` reads whether
         the failed try had committed after all, and if so nothing is written again."""
         tried = False
@@ -69,7 +76,7 @@ class RideThrough:
             tried = True
             attempt()
 
-        self.call(what, once)
+        self.call(what, once, run_id)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -88,9 +95,11 @@ def _available(what: str, tries: int) -> None:
     log.info("database_available", extra={"write": what, "tries": tries})
 
 
-def _gave_up(exc: DatabaseUnavailable, what: str, budget: float) -> DatabaseUnavailable:
+def _gave_up(
+    exc: DatabaseUnavailable, what: str, budget: float, run_id: str | None
+) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"{exc.message} (the {what} was retried for {budget:g} s, TRADEFSM_DB_RETRY_SECONDS)",
-        run_id=exc.run_id,
+        run_id=exc.run_id or run_id,
         state=exc.state,
     )

@@ -194,6 +194,7 @@ class SqlRunStore(Leases):
             "transition commit",
             lambda: self._commit_transition(run, entry, checkpoint, attempt, documents),
             settled=lambda: self._moved(run),
+            run_id=run.run_id,
         )
 
     def _moved(self, run: RunRecord) -> bool:
@@ -263,7 +264,7 @@ class SqlRunStore(Leases):
             with translate_errors(fence.run_id), self.engine.begin() as conn:
                 self._fence(conn, fence)
 
-        self.ride.call("lease renewal", renew)
+        self.ride.call("lease renewal", renew, fence.run_id)
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
         return run_ids_starting(self.engine, prefix, limit)
@@ -280,7 +281,7 @@ class SqlRunStore(Leases):
             .where(step_attempts.c.state == attempt.state)
             .where(step_attempts.c.attempt == attempt.attempt)
         )
-        self.ride.write("attempt record", record, settled=lambda: self._found(stored))
+        self.ride.write("attempt record", record, lambda: self._found(stored), attempt.run_id)
 
     def _found(self, query: Select[Any]) -> bool:
         with translate_errors(), self.engine.connect() as conn:
@@ -302,7 +303,7 @@ class SqlRunStore(Leases):
                 stored_intents.save(conn, intents)
 
         stored = select(order_intents.c.run_id).where(order_intents.c.run_id == fence.run_id)
-        self.ride.write("order intents", save, settled=lambda: self._found(stored))
+        self.ride.write("order intents", save, lambda: self._found(stored), fence.run_id)
 
     def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
         def record() -> None:
@@ -311,14 +312,14 @@ class SqlRunStore(Leases):
                 stored_intents.record(conn, update_)
 
         stored = stored_intents.recorded(update_)
-        self.ride.write("intent update", record, settled=lambda: self._found(stored))
+        self.ride.write("intent update", record, lambda: self._found(stored), update_.run_id)
 
     def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
         def read() -> list[tuple[str, int, str]]:
             with translate_errors(run_id), self.engine.connect() as conn:
                 return stored_intents.heads(conn, run_id)
 
-        return self.ride.call("intent read", read)
+        return self.ride.call("intent read", read, run_id)
 
     def intent_events(self, run_id: str) -> list[IntentEvent]:
         with translate_errors(run_id), self.engine.connect() as conn:
@@ -371,7 +372,7 @@ class SqlRunStore(Leases):
             with translate_errors(run_id), self.engine.connect() as conn:
                 return [mapping.intent_record(r) for r in conn.execute(stmt).mappings()]
 
-        return self.ride.call("intent read", read)
+        return self.ride.call("intent read", read, run_id)
 
 
 def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:

@@ -30,6 +30,14 @@ from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
 TRADING_DAY = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The commands tests start see the same environment serially and in parallel: pytest's
+    parallel workers (xdist) set a terminal size, which would change how wide the command's
+    output is; a test that wants a width sets COLUMNS itself."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
 def started_cluster() -> Iterator[PostgresCluster]:
     """A throwaway cluster for a fixture: skipped where PostgreSQL is missing, except in CI."""
     try:

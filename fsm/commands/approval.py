@@ -38,6 +38,8 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
             act = engine.approve if decision == "approve" else engine.reject
             result = act(full_id, actor=settings.actor, reason=reason, signature=signature)
         e.report(store, result, as_json)
+        if decision == "reject" and (result.failure or {}).get("error_type") == "Rejected":
+            raise typer.Exit(0)  # what was asked is done: the run ended, rejected
         raise e.exit_for(result)
 
     @app.command()
@@ -65,5 +67,6 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
         db: DbOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Refuse a waiting plan: the run ends failed with your name and reason."""
+        """Refuse a waiting plan: the run ends failed with your name and reason (exit 0 once
+        the rejection is recorded, as for cancel)."""
         decide("reject", run_id, actor, reason, db, key, as_json)

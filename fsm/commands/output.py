@@ -98,6 +98,18 @@ def compact(
     return out
 
 
+def print_wide(table: Table, rows: Sequence[dict[str, str]], columns: Sequence[str]) -> None:
+    """Print ``table`` with each row on one line however narrow the terminal (``--no-trunc``:
+    whole ids and messages, for copying and scripts, as docker's ``--no-trunc`` does)."""
+    natural = sum(max([len(c), *(len(r.get(c, "")) for r in rows)]) + 2 for c in columns)
+    narrow = stdout.width
+    stdout.width = max(narrow, natural)
+    try:
+        stdout.print(table, crop=False)
+    finally:
+        stdout.width = narrow
+
+
 def _fit(
     rows: Sequence[dict[str, str]],
     columns: Sequence[str],
@@ -128,3 +140,4 @@ RUN_COLUMNS = (
     "created_at",
     "updated_at",
 )
+RUN_CSV_COLUMNS = (*RUN_COLUMNS, "took_seconds", "failure_type", "failure_stage", "failure_message")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fsm.commands.output import RUN_COLUMNS, Format, emit, print_json
+from fsm.commands.output import RUN_COLUMNS, RUN_CSV_COLUMNS, Format, emit, print_json
 from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
 
@@ -78,7 +78,12 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
         query = RunFilter(account, state, status and status.value, mode and mode.value,
                           _utc(since), _utc(until), limit)  # fmt: skip
         rows = [r.model_dump(mode="json") for r in open_store(db).list_runs(query)]
-        if fmt is not Format.TABLE:
+        if fmt is Format.CSV:
+            from fsm.display import run_csv_row
+
+            emit([run_csv_row(r) for r in rows], RUN_CSV_COLUMNS, fmt, "")
+            return
+        if fmt is Format.JSON:
             emit(rows, RUN_COLUMNS, fmt, "")
             return
         from fsm.commands.showing import print_runs

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.panel import Panel
 
-from fsm.commands.output import compact, stdout
+from fsm.commands.output import compact, print_wide, stdout
 from fsm.display import inputs_summary, ledger_row, order_row, run_row, when, when_time
 from fsm.records import LedgerEntry
 
@@ -20,8 +20,11 @@ ORDER_COLUMNS = ("order", "side", "symbol", "qty", "price", "filled", "status")
 
 def print_runs(rows: list[dict[str, Any]], *, no_trunc: bool) -> None:
     shown = [run_row(r, full_ids=no_trunc) for r in rows]
-    stdout.print(compact(shown, LIST_COLUMNS, f"{len(rows)} run(s)", wrap=no_trunc,
-                         widths=LIST_WIDTHS))  # fmt: skip
+    table = compact(shown, LIST_COLUMNS, f"{len(rows)} run(s)", wrap=no_trunc, widths=LIST_WIDTHS)
+    if no_trunc:
+        print_wide(table, shown, LIST_COLUMNS)
+    else:
+        stdout.print(table)
 
 
 WATCH_EXIT = {"failed": 1, "awaiting_approval": 9}

@@ -33,7 +33,7 @@ def test_a_retry_cannot_launder_four_eyes(both: Cli) -> None:
     both.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
     both("run", "--account", "e", "--actor", "ann", code=9)
     first = _waiting(both)
-    both("reject", first, "--actor", "bob", "--reason", "nope", code=1)
+    both("reject", first, "--actor", "bob", "--reason", "nope")
     retried = both.json("retry", first, "--actor", "ann", "--json", code=9)
     assert retried["parent_run_id"] == first
     assert _actors(both, retried["run_id"])[0] == ("created", "ann")
@@ -56,7 +56,7 @@ def test_the_retry_of_a_rejected_plan_waits_without_the_approval_setting(both: C
     both("run", "--account", "e", "--actor", "ann", code=9,
          env_extra={"TRADEFSM_APPROVAL_NOTIONAL": "1000"})  # fmt: skip
     first = _waiting(both)
-    both("reject", first, "--actor", "bob", "--reason", "nope", code=1)
+    both("reject", first, "--actor", "bob", "--reason", "nope")
     retried = both.json("retry", first, "--actor", "ann", "--json", code=9)
     assert retried["state"] == "awaiting_approval"
     assert retried["orders"] == []

@@ -31,8 +31,9 @@ def test_a_parked_plan_is_listed_shown_and_approved_by_someone_else(cli: Cli) ->
 
 def test_a_rejected_plan_ends_failed(cli: Cli) -> None:
     run_id = _parked(cli)
-    failed = cli.json("reject", run_id, "--actor", "risk-bob", "--reason", "not today",
-                      "--json", code=1)  # fmt: skip
+    failed = cli.json(
+        "reject", run_id, "--actor", "risk-bob", "--reason", "not today", "--json"
+    )  # the rejection is recorded: exit 0, as for cancel
     assert failed["failure"]["error_type"] == "Rejected"
     assert cli.json("paper", "orders", "--format", "json") == []
 

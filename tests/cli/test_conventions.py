@@ -29,8 +29,9 @@ def test_runs_list_fits_80_columns_with_ids_people_can_type(ready: Cli) -> None:
         [line] = [ln for ln in lines if run_id[:12] in ln]
         assert run_id not in line  # shortened, and on one line
     assert "GuardRej" in shown
-    full = ready("runs", "list", "--no-trunc").stdout
-    assert all(run_id in full for run_id in _ids(ready))
+    for columns in ("80", "200"):  # ids are never folded, however narrow the output
+        full = ready("runs", "list", "--no-trunc", env_extra={"COLUMNS": columns}).stdout
+        assert all(run_id in full for run_id in _ids(ready)), full
 
 
 def test_any_unique_prefix_names_a_run(ready: Cli) -> None:

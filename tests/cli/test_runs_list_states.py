@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from fsm.definition import trading_definition
 from tests.cli.conftest import Cli, one_line_error
 
@@ -29,3 +32,8 @@ def test_a_queued_run_can_be_cancelled(ready: Cli) -> None:
     assert ready.json("runs", "list", "--state", "queued", "--format", "json") == []
     [row] = ready.json("runs", "list", "--status", "failed", "--format", "json")
     assert row["run_id"] == queued
+    [line] = csv.DictReader(io.StringIO(ready("runs", "list", "--format", "csv").stdout))
+    assert (line["run_id"], line["failure_type"], line["failure_stage"]) == (
+        queued, "Cancelled", "idle")  # fmt: skip
+    assert line["failure_message"] == "wrong account"
+    assert float(line["took_seconds"]) >= 0

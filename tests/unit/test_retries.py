@@ -59,3 +59,17 @@ def test_a_first_try_that_succeeds_builds_no_retry_machinery(
     assert RideThrough().call("intent read", lambda: "ok") == "ok"
     engine = make_engine_for(MemoryRunStore(), broker, clock)
     assert engine.run(RunRequest(account_id="paper")).state == "done"
+
+
+def test_a_write_that_gives_up_names_its_run_whatever_failed_last() -> None:
+    def settle() -> bool:  # the read of whether it committed fails, with no run to name
+        raise DatabaseUnavailable("connection refused")
+
+    def write() -> None:
+        raise DatabaseUnavailable("connection refused", run_id="run_1")
+
+    ride = RideThrough(budget_seconds=0.2, base_seconds=0.001, sleep=lambda _s: None)
+    with pytest.raises(DatabaseUnavailable) as gave_up:
+        ride.write("order intents", write, settle, run_id="run_1")
+    assert gave_up.value.run_id == "run_1"
+    assert "the order intents was retried for 0.2 s" in gave_up.value.message
