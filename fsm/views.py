@@ -19,6 +19,7 @@ def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     ledger = store.ledger(run_id)
     checkpoints = [c.model_dump(mode="json") for c in store.checkpoints(run_id)]
+    requests = [r.model_dump(mode="json") for r in store.cancel_requests(run_id)]
     return {
         "run": run.model_dump(mode="json"),
         "requested_by": ledger[0].actor if ledger else None,
@@ -28,6 +29,9 @@ def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
         "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
         "resume_policy": resume_policy(run),
         "awaiting_approval": _waiting(run, checkpoints),
+        "cancel_requests": requests,
+        # who asked to cancel the run, when and why, while its holder has yet to stand down
+        "pending_cancel": requests[-1] if requests and run.status.value == "active" else None,
     }
 
 
