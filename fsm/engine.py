@@ -27,14 +27,13 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
-    RunNotFound,
     RunNotResumable,
 )
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.kinds import RunStatus
-from fsm.leases import owner_id, owner_is_gone, unattended
+from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter, RunStore
@@ -231,20 +230,7 @@ class Engine:
         return [r for r in self._drivable() if unattended(r, now)]
 
     def _unattended(self, exc: RunAlreadyActive, now: datetime) -> RunAlreadyActive:
-        """The active run ``exc`` names, said to be resumable when no process drives it."""
-        try:
-            active = self.store.get_run(exc.run_id or "")
-        except RunNotFound:  # the clash was an idempotency key, not an active run
-            return exc
-        if active.state in self.specs.parked_states or not unattended(active, now):
-            return exc
-        run_id = active.run_id
-        return RunAlreadyActive(
-            f"{exc.message.rpartition('; ')[0] or exc.message}, which no process drives "
-            f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
-            f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
-            run_id=run_id, state=active.state,
-        )  # fmt: skip
+        return said_unattended(self.store, exc, now, self.specs.parked_states)
 
     def held(self) -> list[RunRecord]:
         """Active runs under this engine's own lease: what it was driving when its writes

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
+from fsm.errors import RunAlreadyActive, RunNotFound
+from fsm.ports import RunStore
 from fsm.records import RunRecord
 
 
@@ -53,3 +56,22 @@ def unattended(run: RunRecord, now: datetime) -> bool:
     """No live process drives ``run``: its lease expired, or its process on this host is gone."""
     expires = run.lease_expires_at
     return expires is None or expires <= now or owner_is_gone(run.lease_owner)
+
+
+def said_unattended(
+    store: RunStore, exc: RunAlreadyActive, now: datetime, parked: Collection[str]
+) -> RunAlreadyActive:
+    """The active run ``exc`` names, said to be resumable when no process drives it."""
+    try:
+        active = store.get_run(exc.run_id or "")
+    except RunNotFound:  # the clash was an idempotency key, not an active run
+        return exc
+    if active.state in parked or not unattended(active, now):
+        return exc
+    run_id = active.run_id
+    return RunAlreadyActive(
+        f"{exc.message.rpartition('; ')[0] or exc.message}, which no process drives "
+        f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
+        f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
+        run_id=run_id, state=active.state,
+    )  # fmt: skip
