@@ -48,7 +48,7 @@ def test_cancel_race_against_the_alpaca_server(tmp_path: Path, trial: int) -> No
     with AlpacaServer() as server:
         market = BundledMarketData()
         server.book.prices = dict(market.prices(market.universe(), date.today()).prices)
-        server.book.order_latency = 0.7
+        server.book.order_latency = 3.0  # the run is still sending when `cancel` starts
         site = _live(server, tmp_path)
         driving = site.start("run", "--mode", "live")
         deadline = time.monotonic() + 120
