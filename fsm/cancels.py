@@ -81,17 +81,18 @@ class Asking:
     sleep: Callable[[float], None]
     waiting: Callable[[str], None]  # told once what the cancel waits for
 
-    def ask(self, run: RunRecord, actor: str, reason: str, wait_seconds: float) -> RunRecord:
+    def ask(self, run: RunRecord, actor: str, reason: str, wait_seconds: float | None) -> RunRecord:
         """Record the request, then the run under this owner's lease once its holder let it
-        go (``await_stand_down``); with no wait, only whether it is free now."""
+        go (``await_stand_down``). ``wait_seconds`` None: no holder to wait for (it already
+        stood down), only whether the run is free now."""
         now = self.clock.now()
         request = request_cancel(self.store, run, actor, reason, self.owner, now)
-        if wait_seconds:
+        if wait_seconds is not None:
             self.waiting(f"cancel of run {run.run_id} requested at "
                          f"{utc_text(request.requested_at)}; waiting up to {wait_seconds:g} s "
                          f"for {run.lease_owner} to stand down")  # fmt: skip
         return await_stand_down(self.store, run, self.owner, self.clock, self.lease_seconds,
-                                wait_seconds, self.sleep)  # fmt: skip
+                                wait_seconds or 0, self.sleep)  # fmt: skip
 
 
 def await_stand_down(

@@ -288,7 +288,7 @@ class Engine:
             wait = self.settings.lease_seconds + 5 if wait_seconds is None else wait_seconds
             asking = Asking(self.store, self.clock, self.owner, self.settings.lease_seconds,
                             self.runtime.sleep, waiting)  # fmt: skip
-            run = self._movable(asking.ask(run, actor, reason, wait if live else 0), "cancel")
+            run = self._movable(asking.ask(run, actor, reason, wait if live else None), "cancel")
         # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
         driver = self._driver(run, self.clock.now(), stale_check=False)

@@ -72,6 +72,7 @@ def test_a_request_stays_pending_past_the_wait_and_a_second_cancel_completes_it(
     code, _, err = site.cli("cancel", run_id, "--actor", "ops-bob", "--reason", "halt",
                             "--wait", "0")  # fmt: skip
     assert code == 5, err
+    assert "waiting up to 0 s for" in err  # what it would have waited for
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert "cancel requested" in line
     assert "nothing was cancelled yet" in line
