@@ -95,3 +95,14 @@ def intent_event_hash(prev_hash: str, intent: Mapping[str, Any], event: Mapping[
 def intents_digest(heads: Iterable[tuple[str, int, str]]) -> str:
     """Digest of a run's order intents: each one's last event, in plan order."""
     return sha256_hex(canonical_json([[coid, int(n), head] for coid, n, head in heads]))
+
+
+def result_summary(event: str, output: Any) -> dict[str, Any]:
+    """The result a run that ends ``done`` keeps (committed as part of its outcome)."""
+    summary: dict[str, Any] = {"ended_by": event}
+    if output is not None:
+        summary["output"] = type(output).__name__
+        for key in ("placed", "succeeded", "outcome"):
+            if hasattr(output, key):
+                summary[key] = str(getattr(output, key))
+    return summary

@@ -99,7 +99,8 @@ def guard_text(decision: dict[str, Any]) -> str:
 
 
 def ledger_row(entry: dict[str, Any]) -> dict[str, str]:
-    """A ledger row for people: the move, who made it, each guard's decision, any error."""
+    """A ledger row for people: the move, who made it (the actor, and the process that
+    committed it), each guard's decision, any error."""
     target = entry["target"] or f"refused (stays {entry['source']})"
     error = f"{entry['error_type']}: {entry['error_message']}" if entry["error_type"] else ""
     return {
@@ -108,8 +109,15 @@ def ledger_row(entry: dict[str, Any]) -> dict[str, str]:
         "transition": f"{entry['event']} by {entry['actor']}\n{entry['source'] or '∅'} → {target}",
         "guards": "\n".join(guard_text(g) for g in entry["guards"]) or "—",
         "took": took(entry["duration_ms"]),
+        "process": entry.get("process") or "",
         "error": error,
     }
+
+
+def cancel_line(request: dict[str, Any]) -> str:
+    """A pending cancel request for people: who asked, when (UTC) and why."""
+    at = when(request["requested_at"])
+    return f"requested by {request['actor']} at {at} UTC: {request['reason']}"
 
 
 def order_row(order: dict[str, Any]) -> dict[str, str]:

@@ -11,9 +11,12 @@ from pydantic import BaseModel
 from tenacity import RetryCallState
 
 from fsm.attempts import as_step_error, backoff
+from fsm.cancels import COMMIT_KEY as CANCELS_KEY
+from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
-from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
+from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest, result_summary
 from fsm.errors import (
+    CancelRequested,
     ConcurrentModification,
     DatabaseUnavailable,
     DeadlineExceeded,
@@ -94,10 +97,12 @@ class RunDriver:
             while self.run.state not in final and self.run.state not in parked:
                 self.stop_point()
                 self.step()
-        except RunInterrupted:
-            assert self.run.lease_owner, "a driven run always has a lease owner"
-            self.rt.store.release_leases(self.run.lease_owner, self.rt.clock.now())
-            raise
+        except (RunInterrupted, ConcurrentModification) as exc:
+            obeyed = stand_down_reason(self.rt.store, self.run, exc)
+            if isinstance(obeyed, RunInterrupted | CancelRequested):  # let the lease go now
+                assert self.run.lease_owner, "a driven run always has a lease owner"
+                self.rt.store.release_leases(self.run.lease_owner, self.rt.clock.now())
+            raise obeyed from None if obeyed is exc else exc
         return self.run
 
     def stop_point(self) -> None:
@@ -312,7 +317,7 @@ class RunDriver:
         new_state = target or run.state
         final = new_state in rt.definition.final_states
         failure = failure if failure is not None else run.failure
-        result = _result(event, output) if new_state == "done" else run.result
+        result = result_summary(event, output) if new_state == "done" else run.result
         checkpoint, output_text = None, None
         if output is not None and target is not None:
             dumped = output.model_dump(mode="json")
@@ -341,7 +346,8 @@ class RunDriver:
             attempt=attempt.attempt if attempt else 1,
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
-            commits=self._commits(checkpoint, output_text, final, result, failure),
+            commits=self._commits(event, checkpoint, output_text, final, result, failure),
+            process=rt.process,
         )
         parked = new_state in rt.specs.parked_states
         moved = run.model_copy(
@@ -378,6 +384,7 @@ class RunDriver:
 
     def _commits(
         self,
+        event: str,
         checkpoint: Checkpoint | None,
         output_text: str | None,
         final: bool,
@@ -396,14 +403,7 @@ class RunDriver:
             commits["intents"] = intents_digest(())
         if final:
             commits["outcome"] = outcome_digest(result, failure)
+        requests = self.rt.store.cancel_requests(self.run.run_id) if event == "cancel" else ()
+        if requests:  # the requests this cancel obeyed, by the head of their chain
+            commits[CANCELS_KEY] = requests[-1].hash
         return commits
-
-
-def _result(event: str, output: BaseModel | None) -> dict[str, Any]:
-    summary: dict[str, Any] = {"ended_by": event}
-    if output is not None:
-        summary["output"] = type(output).__name__
-        for key in ("placed", "succeeded", "outcome"):
-            if hasattr(output, key):
-                summary[key] = str(getattr(output, key))
-    return summary

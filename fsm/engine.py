@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
+from fsm.cancels import Asking, pending, refuse_resume
 from fsm.clock import Clock
 from fsm.commitments import identity_digest
 from fsm.driver import RunDriver
@@ -27,7 +28,6 @@ from fsm.errors import (
     InvalidInput,
     RunAlreadyActive,
     RunLeased,
-    RunNotFound,
     RunNotResumable,
 )
 from fsm.guards import GUARDS, Guard
@@ -35,7 +35,7 @@ from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.keyregistry import ApproverKeys, keys_of
 from fsm.kinds import RunStatus
-from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
+from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter, RunStore
@@ -55,6 +55,10 @@ CREATED_EVENT = "created"
 
 def _no_failpoint(_name: str) -> None:
     """Failpoints are off unless a composition root injects them (crash tests)."""
+
+
+def _quiet(_line: str) -> None:
+    """A library says nothing; the CLI prints what a cancel waits for."""
 
 
 class Engine:
@@ -92,7 +96,7 @@ class Engine:
                                  settings),
             observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
             secrets=settings.secret_values, broker_for=ports.broker_for,
-            stop=stop or StopRequest(),
+            stop=stop or StopRequest(), process=self.owner,
         )  # fmt: skip
         store.ensure_definition(self.definition.record())
 
@@ -178,6 +182,7 @@ class Engine:
             correlation_id=identity.correlation_id,
             causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
             occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
+            process=self.owner,
         )  # fmt: skip
         run = identity.model_copy(update={"head_hash": entry.hash})
         try:
@@ -212,6 +217,7 @@ class Engine:
                 "--reason TEXT` (or `reject`)",
                 run_id=run_id, state=run.state,
             )  # fmt: skip
+        refuse_resume(self.store, run)
         now = self.clock.now()
         log.info("resume", extra={"run_id": run_id, "state": run.state})
         driver = self._driver(self._lease(run, now), now)
@@ -229,20 +235,7 @@ class Engine:
         return [r for r in self._drivable() if unattended(r, now)]
 
     def _unattended(self, exc: RunAlreadyActive, now: datetime) -> RunAlreadyActive:
-        """The active run ``exc`` names, said to be resumable when no process drives it."""
-        try:
-            active = self.store.get_run(exc.run_id or "")
-        except RunNotFound:  # the clash was an idempotency key, not an active run
-            return exc
-        if active.state in self.specs.parked_states or not unattended(active, now):
-            return exc
-        run_id = active.run_id
-        return RunAlreadyActive(
-            f"{exc.message.rpartition('; ')[0] or exc.message}, which no process drives "
-            f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
-            f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
-            run_id=run_id, state=active.state,
-        )  # fmt: skip
+        return said_unattended(self.store, exc, now, self.specs.parked_states)
 
     def held(self) -> list[RunRecord]:
         """Active runs under this engine's own lease: what it was driving when its writes
@@ -277,12 +270,19 @@ class Engine:
     # ---- a person's commands -------------------------------------------------------------
 
     def cancel(
-        self, run_id: str, *, actor: str, reason: str, wait_seconds: float | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        reason: str,
+        wait_seconds: float | None = None,
+        waiting: Callable[[str], None] = _quiet,
     ) -> RunRecord:
         """Fail an unfinished run on an operator's word; the ledger keeps who and why.
 
-        A live process still driving it is fenced out first, and the cancel waits (up to
-        ``wait_seconds``, by default the lease) until it cannot be sending an order any more.
+        A live process still driving it is first asked to stand down by a recorded cancel
+        request (``fsm.cancels``); the cancel waits (up to ``wait_seconds``, by default the
+        lease) until that process let the run go, saying so once through ``waiting``.
         """
         actor = actor_name(actor)
         run = self._movable(self.store.get_run(run_id), "cancel", queued=True)
@@ -294,12 +294,13 @@ class Engine:
                 return self._cancel(run, actor, reason)
             finally:  # refused, it goes back to the queue at once
                 self.store.release_leases(self.owner, self.clock.now())
-        lease = self.settings.lease_seconds
         live = run.lease_owner not in (None, self.owner) and not unattended(run, now)
-        if live and run.state not in self.specs.parked_states:
-            wait = lease + 5 if wait_seconds is None else wait_seconds
-            run = fence_out_holder(self.store, run, self.owner, self.clock, lease, wait,
-                                   self.runtime.sleep)  # fmt: skip
+        live = live and run.state not in self.specs.parked_states
+        if live or pending(self.store, run) is not None:  # only a requester writes it then
+            wait = self.settings.lease_seconds + 5 if wait_seconds is None else wait_seconds
+            asking = Asking(self.store, self.clock, self.owner, self.settings.lease_seconds,
+                            self.runtime.sleep, waiting)  # fmt: skip
+            run = self._movable(asking.ask(run, actor, reason, wait if live else None), "cancel")
         # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
         return self._cancel(run, actor, reason)

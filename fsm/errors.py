@@ -116,6 +116,10 @@ class ConcurrentModification(TradeFsmError):
     """Another writer moved the run first; nothing was changed."""
 
 
+class CancelRequested(ConcurrentModification):
+    """An operator asked to cancel the run: its holder stands down before its next order."""
+
+
 class RunNotFound(TradeFsmError):
     """No run has this id."""
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from fsm.audit import Finding
+from fsm.audit import Finding, FindingKind
+from fsm.cancels import COMMIT_KEY, request_hash
 from fsm.commitments import (
     checkpoint_digest,
     identity_digest,
@@ -48,6 +49,7 @@ class RunRecords:
     ledger: Sequence[Row]
     checkpoints: Sequence[Row] = ()
     intents: Sequence[IntentHistory] = ()
+    cancel_requests: Sequence[Row] = ()
 
 
 def records_of(store: RunStore, run_id: str) -> RunRecords:
@@ -68,6 +70,7 @@ def records_of(store: RunStore, run_id: str) -> RunRecords:
         [e.model_dump() for e in store.ledger(run_id)],
         [c.model_dump() for c in store.checkpoints(run_id)],
         intents,
+        [r.model_dump() for r in store.cancel_requests(run_id)],
     )
 
 
@@ -123,6 +126,7 @@ def check_run(
     if marks is not None:
         marks.note(run_id, steps)
     findings = chain_findings(run_id, rows) + downgrades
+    findings += request_findings(run_id, records.cancel_requests, rows)
     findings += _run_row_findings(run_id, run, rows, legacy)
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
@@ -334,3 +338,26 @@ def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
 
 def _same(value: Any) -> str | None:
     return text_of(Decimal(value) if isinstance(value, int | float) else value)
+
+
+def request_findings(run_id: str, requests: Sequence[Row], ledger: Sequence[Row]) -> list[Finding]:
+    """Edited, missing or reordered requests, and a cancelling row whose committed head is not
+    the chain's (requests deleted, or added after the run was cancelled)."""
+    findings: list[Finding] = []
+    prev = GENESIS_HASH
+    for n, row in enumerate(requests, start=1):
+        if int(row["n"]) != n or row["prev_hash"] != prev:
+            kind: FindingKind = "deleted" if int(row["n"]) > n else "reordered"
+            findings.append(Finding(kind, run_id, f"cancel request {n} is not where the chain "
+                                    "has it", key=f"cancel_request {n}"))  # fmt: skip
+            return findings
+        if request_hash(prev, row) != row["hash"]:
+            findings.append(Finding("edited", run_id, "cancel request content does not match "
+                                    "its hash", key=f"cancel_request {n}"))  # fmt: skip
+        prev = row["hash"]
+    for row in ledger:
+        if commits(row, COMMIT_KEY) and not commits(row, COMMIT_KEY, prev):
+            findings.append(Finding("deleted", run_id, "the cancel requests are not those "
+                                    "the cancelling row committed to",
+                                    seq=int(row["seq"])))  # fmt: skip
+    return findings

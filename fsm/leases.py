@@ -7,20 +7,15 @@ the lease expired.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 
-from fsm.clock import Clock
-from fsm.errors import RunLeased
+from fsm.errors import RunAlreadyActive, RunNotFound
 from fsm.ports import RunStore
 from fsm.records import RunRecord
-
-log = logging.getLogger(__name__)
 
 
 def owner_id(token: str) -> str:
@@ -63,37 +58,20 @@ def unattended(run: RunRecord, now: datetime) -> bool:
     return expires is None or expires <= now or owner_is_gone(run.lease_owner)
 
 
-def fence_out_holder(
-    store: RunStore,
-    run: RunRecord,
-    owner: str,
-    clock: Clock,
-    lease_seconds: float,
-    wait_seconds: float,
-    sleep: Callable[[float], None],
-) -> RunRecord:
-    """Take ``run`` from the live process that holds it, then wait until that process can no
-    longer be sending an order: its process is gone (same host) or its lease has run out.
-
-    Taking the lease fences the holder out: every order is sent only after a renewal of the
-    holder's own lease, which now fails, so it sends nothing new. An order it had already
-    started has until the holder exits or its lease ends to reach the broker, so what follows
-    (reconciling with the broker) sees it — unless one broker call outlasts the lease.
-    Past ``wait_seconds`` RunLeased says until when to wait; the lease stays taken.
-    """
-    holder, held_until = run.lease_owner, run.lease_expires_at
-    now = clock.now()
-    expires = max(now + timedelta(seconds=lease_seconds), held_until or now)
-    taken = store.acquire_lease(run.run_id, owner, expires, now, holder)
-    log.info("cancel_waits_for_holder", extra={"run_id": run.run_id, "holder": holder})
-    give_up = time.monotonic() + wait_seconds
-    while not owner_is_gone(holder) and (held_until is None or clock.now() < held_until):
-        if time.monotonic() >= give_up:
-            raise RunLeased(
-                f"run {run.run_id} was driven by {holder}, which now sends nothing more but "
-                f"may still be waiting on the broker until {held_until}; nothing was cancelled "
-                f"yet: cancel again after that (or with a longer --wait)",
-                run_id=run.run_id, state=run.state,
-            )  # fmt: skip
-        sleep(0.05)
-    return taken
+def said_unattended(
+    store: RunStore, exc: RunAlreadyActive, now: datetime, parked: Collection[str]
+) -> RunAlreadyActive:
+    """The active run ``exc`` names, said to be resumable when no process drives it."""
+    try:
+        active = store.get_run(exc.run_id or "")
+    except RunNotFound:  # the clash was an idempotency key, not an active run
+        return exc
+    if active.state in parked or not unattended(active, now):
+        return exc
+    run_id = active.run_id
+    return RunAlreadyActive(
+        f"{exc.message.rpartition('; ')[0] or exc.message}, which no process drives "
+        f"(stopped at {active.state}): `tradefsm resume {run_id}` continues it, "
+        f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
+        run_id=run_id, state=active.state,
+    )  # fmt: skip

@@ -11,12 +11,18 @@ Rows written before scheme 2 (scheme 1, "legacy") hash the same fields without `
 ``scheme``; they commit to the transition only, and `audit verify` says so. Scheme 3 hashes
 exactly as scheme 2; it marks rows whose run-ending row also commits to the run's order
 intents (``commits.intents``, an empty set included), which `audit verify` then requires.
-A run's rows never go back to an older scheme.
+Scheme 4 adds ``process``, hashed like the other fields: which process committed the row — the
+lease owner id ``host/pid/token`` of the engine that moved the run (``fsm.leases.owner_id``),
+or for a row written outside any lease the process identity ``process:host/pid``. In the
+canonical JSON it sits between ``occurred_at`` and ``run_id`` (sorted keys); rows of schemes 1
+to 3 have no such key. A run's rows never go back to an older scheme.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,15 +31,21 @@ from fsm.canonical import canonical_json, encode_string, utc_text
 from fsm.records import GuardDecision, LedgerEntry
 
 GENESIS_HASH = "0" * 64
-SCHEME = 3  # the scheme this tradefsm writes; 1 is the legacy scheme without commitments
+SCHEME = 4  # the scheme this tradefsm writes; 1 is the legacy scheme without commitments
 LEGACY_SCHEME = 1
 ENDING_COMMITS_INTENTS = 3  # from this scheme on, the row ending a run commits to its intents
+HASHES_PROCESS = 4  # from this scheme on, a row names the process that committed it
 _encode = encode_string  # a str as JSON, in C
 HASHED_FIELDS = (
     "run_id", "seq", "event", "source", "target", "accepted", "guards", "actor",
     "correlation_id", "causation_id", "occurred_at", "duration_ms", "attempt", "error_type",
-    "error_message", "commits", "scheme",
+    "error_message", "commits", "scheme", "process",
 )  # fmt: skip
+
+
+def process_id() -> str:
+    """This process, for a row it commits outside any lease: ``process:host/pid``."""
+    return f"process:{socket.gethostname()}/{os.getpid()}"
 
 
 def canonical_text(values: Mapping[str, Any]) -> str:
@@ -57,6 +69,10 @@ def canonical_text(values: Mapping[str, Any]) -> str:
     if type(guards) is not str:
         guards = _guards(guards)
     scheme_field = "" if legacy else f'"scheme":{scheme},'
+    process = ""
+    if scheme >= HASHES_PROCESS:
+        named = values["process"]
+        process = f'"process":{"null" if named is None else _encode(named)},'
     causation, message, error, source, target = (
         values["causation_id"], values["error_message"], values["error_type"], values["source"],
         values["target"],
@@ -70,7 +86,7 @@ def canonical_text(values: Mapping[str, Any]) -> str:
         f'"error_message":{"null" if message is None else _encode(message)},'
         f'"error_type":{"null" if error is None else _encode(error)},'
         f'"event":{_encode(values["event"])},'
-        f'"guards":{guards},"occurred_at":{_encode(occurred_text)},'
+        f'"guards":{guards},"occurred_at":{_encode(occurred_text)},{process}'
         f'"run_id":{_encode(values["run_id"])},{scheme_field}"seq":{int(values["seq"])},'
         f'"source":{"null" if source is None else _encode(source)},'
         f'"target":{"null" if target is None else _encode(target)}}}'
@@ -108,6 +124,7 @@ def sealed(prev_hash: str, **fields: Any) -> tuple[LedgerEntry, str, str]:
     fields.setdefault("error_type", None)
     fields.setdefault("error_message", None)
     fields.setdefault("commits", {})
+    fields.setdefault("process", process_id())
     fields["scheme"] = SCHEME
     fields["actor"] = actor_name(fields["actor"])  # every new row names someone allowed
     guards, commits = _guards(fields["guards"]), canonical_json(fields["commits"])

@@ -10,6 +10,7 @@ from typing import Protocol
 from fsm.kinds import Mode
 from fsm.records import (
     AccountSnapshot,
+    CancelRequest,
     Checkpoint,
     Definition,
     EncodedDocuments,
@@ -161,9 +162,20 @@ class RunStore(Protocol):
         """
         ...
 
-    def renew_lease(self, fence: Fence) -> None:
+    def renew_lease(self, fence: Fence, *, for_order: bool = False) -> None:
         """Extend the lease to ``fence.lease_expires_at``; ConcurrentModification, changing
-        nothing, when the run moved on or another owner took it over."""
+        nothing, when the run moved on or another owner took it over. ``for_order`` (the
+        check before an order): CancelRequested, renewing nothing, when the run has a cancel
+        request."""
+        ...
+
+    def request_cancel(self, request: CancelRequest) -> None:
+        """Append ``request`` to its run's cancel requests (ConcurrentModification when
+        another request took its number first)."""
+        ...
+
+    def cancel_requests(self, run_id: str) -> list[CancelRequest]:
+        """The run's cancel requests, by ``n``."""
         ...
 
     def count_runs(self, query: RunFilter) -> dict[str, int]:

@@ -195,7 +195,21 @@ class LedgerEntry(Frozen):
     error_type: str | None = None
     error_message: str | None = None
     commits: dict[str, str] = {}  # digests of the records this transition committed
-    scheme: int = 3  # the canonical form hashed (fsm.ledger); 1 and 2 for older rows
+    scheme: int = 4  # the canonical form hashed (fsm.ledger); 1 to 3 for older rows
+    process: str | None = None  # who committed it: a lease owner id (scheme 4 on)
+    prev_hash: str
+    hash: str
+
+
+class CancelRequest(Frozen):
+    """An operator's request to cancel a run a live process drives (``fsm.cancels``)."""
+
+    run_id: str
+    n: int
+    actor: str
+    reason: str
+    process: str  # the process that recorded the request
+    requested_at: datetime
     prev_hash: str
     hash: str
 

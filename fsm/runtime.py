@@ -10,6 +10,7 @@ from fsm.clock import Clock
 from fsm.definition import MachineDefinition
 from fsm.guards import Guard
 from fsm.interrupts import StopRequest
+from fsm.ledger import process_id
 from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.settings import Settings
@@ -36,6 +37,7 @@ class Runtime:
     secrets: tuple[str, ...] = ()  # values redacted from every stored message
     broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
     stop: StopRequest = field(default_factory=StopRequest)  # obeyed at a driver's safe points
+    process: str = field(default_factory=process_id)  # named on every ledger row it commits
 
     @property
     def definition(self) -> MachineDefinition:

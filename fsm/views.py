@@ -25,6 +25,7 @@ def run_details(
     ledger = store.ledger(run_id)
     keys = approvers.registered() if approvers is not None else None
     checkpoints = [c.model_dump(mode="json") for c in store.checkpoints(run_id)]
+    requests = [r.model_dump(mode="json") for r in store.cancel_requests(run_id)]
     return {
         "run": run.model_dump(mode="json"),
         "requested_by": ledger[0].actor if ledger else None,
@@ -35,6 +36,9 @@ def run_details(
         "resume_policy": resume_policy(run),
         "awaiting_approval": _waiting(run, checkpoints),
         "approvals": [a.as_json() for a in recorded(ledger, keys)],
+        "cancel_requests": requests,
+        # who asked to cancel the run, when and why, while its holder has yet to stand down
+        "pending_cancel": requests[-1] if requests and run.status.value == "active" else None,
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from fsm.errors import RunLeased, RunNotResumable
 from fsm.records import RunRecord
 from persistence.errors import translate_errors
-from persistence.tables import runs
+from persistence.tables import cancel_requests, runs
 
 CLAIM_BATCH = 20
 
@@ -98,6 +98,7 @@ class Leases:
                     and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
                 ),
                 runs.c.state.not_in(skip_states),
+                ~exists().where(cancel_requests.c.run_id == runs.c.run_id),  # for `cancel`
             )
             .order_by(runs.c.created_at, runs.c.run_id)
             .limit(CLAIM_BATCH)

@@ -40,6 +40,7 @@ from fsm.records import (
 )
 from persistence import intents as stored_intents
 from persistence import mapping
+from persistence.cancels import NOT_ASKED_TO_STOP, CancelRequests
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.groupcommit import GroupCommit
@@ -71,6 +72,7 @@ _FENCED = update(runs).where(
     runs.c.run_id == bindparam("b_run_id"),
     runs.c.version == bindparam("b_version"),
     runs.c.lease_owner == bindparam("b_owner"),
+    NOT_ASKED_TO_STOP,
 )
 _MOVE_RUN = _FENCED.values({c: bindparam(c) for c in _MOVE_COLUMNS})
 # A transition that leaves the run unfinished leaves its status column alone: a leased run is
@@ -95,7 +97,7 @@ class _HotStatements:
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
 
 
-class SqlRunStore(Leases):
+class SqlRunStore(Leases, CancelRequests):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)
@@ -259,9 +261,11 @@ class SqlRunStore(Leases):
                 run_id=fence.run_id,
             )
 
-    def renew_lease(self, fence: Fence) -> None:
+    def renew_lease(self, fence: Fence, *, for_order: bool = False) -> None:
         def renew() -> None:  # the same renewal twice is harmless: no settling read needed
             with translate_errors(fence.run_id), self.engine.begin() as conn:
+                if for_order:
+                    self._obey_cancel(conn, fence.run_id)
                 self._fence(conn, fence)
 
         self.ride.call("lease renewal", renew, fence.run_id)

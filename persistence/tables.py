@@ -21,6 +21,7 @@ from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
 __all__ = [
     "approver_keys",
+    "cancel_requests",
     "checkpoints",
     "definitions",
     "digests",
@@ -102,6 +103,7 @@ ledger = Table(
     Column("error_message", Text, nullable=True),
     Column("commits", JsonDocument, nullable=True),  # NULL on legacy (scheme 1) rows
     Column("scheme", Integer, nullable=False, server_default=text("1")),
+    Column("process", String(160), nullable=True),  # hashed from scheme 4 on; NULL before
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
     Index("ix_ledger_occurred_at", "occurred_at"),
@@ -175,6 +177,21 @@ intent_events = Table(
     Column("hash", HASH, nullable=True),
     Index("ix_intent_events_run_id", "run_id"),
 )  # fmt: skip
+
+# Operators' requests to cancel a run a live process drives, append-only; each run's requests
+# form a hash chain (fsm.cancels) whose head the row that cancels the run commits to.
+cancel_requests = Table(
+    "cancel_requests",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.run_id"), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("process", String(160), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
 
 # Signed digests of run heads (`tradefsm audit seal`), append-only; each is also a file.
 digests = Table(

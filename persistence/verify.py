@@ -29,7 +29,15 @@ from persistence import approvers
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, Unreadable, canonical_time, lenient
-from persistence.tables import checkpoints, definitions, intent_events, ledger, order_intents, runs
+from persistence.tables import (
+    cancel_requests,
+    checkpoints,
+    definitions,
+    intent_events,
+    ledger,
+    order_intents,
+    runs,
+)
 
 BATCH = 5000
 PARALLEL_MIN_RUNS = 20_000  # below this, starting processes costs more than it saves
@@ -181,13 +189,14 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
         _groups(_ledger_rows(engine, span, bad), order),
         _groups(_checkpoint_rows(engine, span, bad), order),
         _groups(_intent_rows(engine, span, bad), order),
+        _groups(_cancel_rows(engine, span, bad), order),
     ]
     findings: list[Finding] = []
     marks, rows, legacy = SchemeMarks(), 0, 0
-    for position, chain, cps, intents in _merge(len(run_rows), streams):
+    for position, (chain, cps, intents, cancels) in _merge(len(run_rows), streams):
         run = run_rows[position] if position >= 0 else None
         run_id = run["run_id"] if run else chain[0]["run_id"]
-        records = RunRecords(run_id, run, chain, cps, _histories(intents))
+        records = RunRecords(run_id, run, chain, cps, _histories(intents), cancels)
         found, was_legacy = _check(records, sealed.get(run_id), marks)
         findings += bad.findings(run_id) + found
         rows += len(chain)
@@ -209,8 +218,10 @@ def _check(
 
 def _merge(
     count: int, streams: list[Iterator[tuple[int, list[dict[str, Any]]]]]
-) -> Iterator[tuple[int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Per run position: its ledger, checkpoints and intent rows. Position -1: no run row."""
+) -> Iterator[tuple[int, list[list[dict[str, Any]]]]]:
+    """Per run position: its rows of each stream (the ledger first). Position -1: ledger rows
+    without a run row."""
+    nothing: list[list[dict[str, Any]]] = [[] for _ in streams[1:]]
     heads = [next(s, None) for s in streams]
     for position in range(count):
         groups: list[list[dict[str, Any]]] = []
@@ -218,7 +229,7 @@ def _merge(
             while heads[k] is not None and heads[k][0] < position:  # type: ignore[index]
                 orphan = heads[k]
                 if k == 0 and orphan is not None:
-                    yield -1, orphan[1], [], []
+                    yield -1, [orphan[1], *nothing]
                 heads[k] = next(stream, None)
             head = heads[k]
             if head is not None and head[0] == position:
@@ -226,9 +237,9 @@ def _merge(
                 heads[k] = next(stream, None)
             else:
                 groups.append([])
-        yield position, groups[0], groups[1], groups[2]
+        yield position, groups
     for rest in itertools.chain([heads[0]] if heads[0] else [], streams[0]):
-        yield -1, rest[1], [], []
+        yield -1, [rest[1], *nothing]
 
 
 def _groups(
@@ -247,6 +258,11 @@ def _ledger_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[
 def _checkpoint_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
     return _rows(engine, select(checkpoints).order_by(checkpoints.c.run_id, checkpoints.c.seq),
                  span, checkpoints, bad, (), ("output",))  # fmt: skip
+
+
+def _cancel_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
+    stmt = select(cancel_requests).order_by(cancel_requests.c.run_id, cancel_requests.c.n)
+    return _rows(engine, stmt, span, cancel_requests, bad, ("requested_at",))
 
 
 def _intent_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:

@@ -4,7 +4,8 @@ Shapes follow alpaca-py's models (``Order``, ``TradeAccount``, ``Position``) and
 reference: ``/v2/account``, ``/v2/positions``, ``POST /v2/orders``,
 ``/v2/orders:by_client_order_id``, ``DELETE /v2/orders/{id}``. It keeps orders by
 ``client_order_id`` and refuses a repeated one (422) as Alpaca does, checks the key headers
-(401), and can be told to fail (``fail_next``), fill partially, or fill late. It runs in the
+(401), and can be told to fail (``fail_next``), fill partially, fill late, or take a while to
+accept each new order (``order_latency``). It runs in the
 test process on 127.0.0.1, so a `tradefsm` process killed mid-run leaves it as it was.
 """
 
@@ -46,6 +47,7 @@ class Book:
     fill_ratio: Decimal = Decimal(1)  # below 1: orders fill partially and keep working
     fill_after: float = 0.0  # seconds an order stays "accepted" before it fills
     failures: list[Failure] = field(default_factory=list)
+    order_latency: float = 0.0  # seconds a new order takes to reach the book (a slow network)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def by_client_id(self, coid: str) -> dict[str, Any] | None:
@@ -108,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, {"code": 40110000, "message": "request is not authorized"})
             return
         route = f"{method} {url.path}"
+        if route == "POST /v2/orders" and self.book.order_latency:
+            time.sleep(self.book.order_latency)  # outside the lock: other calls go on
         with self.book.lock:
             failure = next((f for f in self.book.failures if route.startswith(f.route)), None)
             if failure is not None:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fsm.commitments import intent_event_hash
 from fsm.errors import (
+    CancelRequested,
     ConcurrentModification,
     RunAlreadyActive,
     RunLeased,
@@ -19,6 +20,7 @@ from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.ports import RunFilter
 from fsm.records import (
+    CancelRequest,
     Checkpoint,
     Definition,
     EncodedDocuments,
@@ -42,6 +44,7 @@ class MemoryRunStore:
         self._attempts: dict[str, list[StepAttempt]] = {}
         self._events: dict[str, list[IntentEvent]] = {}  # intent → its history
         self._active: dict[str, str] = {}  # account → its latest run (active or not)
+        self._cancels: dict[str, list[CancelRequest]] = {}
 
     def ensure_definition(self, definition: Definition) -> None:
         self._definitions.setdefault(definition.definition_hash, definition)
@@ -85,6 +88,7 @@ class MemoryRunStore:
             stored.version != run.version - 1
             or entry.seq != run.version
             or stored.lease_owner != run.lease_owner
+            or self._asked_to_stop(run.run_id, run.lease_owner)
         ):
             raise ConcurrentModification(
                 f"run {run.run_id} is at version {stored.version} held by {stored.lease_owner}, "
@@ -139,7 +143,8 @@ class MemoryRunStore:
             expired = run.status is RunStatus.ACTIVE and (
                 run.lease_expires_at is None or run.lease_expires_at <= now
             )
-            if (queued or expired) and run.state not in skip_states:
+            asked = run.run_id in self._cancels  # a run with a cancel request waits for `cancel`
+            if (queued or expired) and run.state not in skip_states and not asked:
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,
@@ -151,7 +156,11 @@ class MemoryRunStore:
 
     def _check_fence(self, fence: Fence) -> None:
         run = self.get_run(fence.run_id)
-        if run.version != fence.version or run.lease_owner != fence.lease_owner:
+        if (
+            run.version != fence.version
+            or run.lease_owner != fence.lease_owner
+            or self._asked_to_stop(fence.run_id, fence.lease_owner)
+        ):
             raise ConcurrentModification(
                 f"run {fence.run_id} moved on or changed hands", run_id=fence.run_id
             )
@@ -159,8 +168,30 @@ class MemoryRunStore:
             update={"lease_expires_at": fence.lease_expires_at}
         )
 
-    def renew_lease(self, fence: Fence) -> None:
+    def renew_lease(self, fence: Fence, *, for_order: bool = False) -> None:
+        if for_order and self._cancels.get(fence.run_id):
+            raise CancelRequested(
+                f"run {fence.run_id}: a cancel was requested; this process "
+                "stood down before its next order",
+                run_id=fence.run_id,
+            )
         self._check_fence(fence)
+
+    def request_cancel(self, request: CancelRequest) -> None:
+        requests = self._cancels.setdefault(request.run_id, [])
+        if request.n != len(requests) + 1:
+            raise ConcurrentModification(
+                f"run {request.run_id}: another cancel request came first", run_id=request.run_id
+            )
+        requests.append(request)
+
+    def _asked_to_stop(self, run_id: str, owner: str | None) -> bool:
+        """A run with cancel requests is written only by a process that asked to cancel it."""
+        requests = self._cancels.get(run_id, [])
+        return bool(requests) and all(r.process != owner for r in requests)
+
+    def cancel_requests(self, run_id: str) -> list[CancelRequest]:
+        return list(self._cancels.get(run_id, []))
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
         return sorted(r for r in self._runs if r.startswith(prefix))[:limit]

@@ -125,8 +125,9 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
     ) -> None:
         """Cancel an unfinished run: it ends failed, with your name and reason in its ledger.
 
-        A process still driving it is stopped first: it sends nothing more, and the run's
-        orders are reconciled with the broker once it has stopped.
+        A process still driving it is first asked to stop by a recorded cancel request (one
+        line on stderr says what the cancel waits for): it stands down before its next order,
+        and the run's orders are reconciled with the broker once it has stopped.
         """
         e = embedded()
         settings = e.settings_from(db=db, actor=actor)
@@ -134,7 +135,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         full_id = e.full_id(store, run_id)
         by = settings.actor
         engine = e.build_engine(settings, store)
-        cancelled = engine.cancel(full_id, actor=by, reason=reason, wait_seconds=wait)
+        cancelled = engine.cancel(full_id, actor=by, reason=reason, wait_seconds=wait,
+                                  waiting=lambda line: typer.echo(line, err=True))  # fmt: skip
         stdout.print(f"run {cancelled.run_id} cancelled by {by}: now {cancelled.state}")
 
     @app.command()

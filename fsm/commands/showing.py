@@ -7,14 +7,23 @@ from typing import Any
 from rich.panel import Panel
 
 from fsm.commands.output import compact, print_wide, stdout
-from fsm.display import inputs_summary, ledger_row, order_row, run_row, when, when_time
+from fsm.display import (
+    cancel_line,
+    inputs_summary,
+    ledger_row,
+    order_row,
+    run_row,
+    when,
+    when_time,
+)
 from fsm.records import LedgerEntry
 
 LIST_COLUMNS = ("id", "state", "account", "mode", "created", "took", "failure")
 # (min, max) widths that keep a run on one line of an 80-column terminal
 LIST_WIDTHS = {"id": (12, 12), "state": (6, 17), "account": (7, 14), "mode": (5, 12),
                "created": (16, 16), "took": (4, 8), "failure": (7, 60)}  # fmt: skip
-LEDGER_COLUMNS = ("seq", "at", "transition", "guards", "took")  # the failure is shown above
+# the failure is shown above; the process that committed each row, for rows that name one
+LEDGER_COLUMNS = ("seq", "at", "transition", "guards", "took", "process")
 ORDER_COLUMNS = ("order", "side", "symbol", "qty", "price", "filled", "status")
 
 
@@ -56,6 +65,8 @@ def print_details(details: dict[str, Any]) -> None:
     lines += [f"{a['event']:<10} by {a['actor']} (seq {a['seq']}"
               f"{'' if a['accepted'] else ', refused'}): {signature_text(a)}"
               for a in details.get("approvals", ())]  # fmt: skip
+    if details["pending_cancel"]:
+        lines.append(f"cancel     {cancel_line(details['pending_cancel'])} (pending)")
     if details["resume_policy"]:
         policy = details["resume_policy"]
         lines.append(f"on resume  {policy['on_resume']} ({policy['note']})")

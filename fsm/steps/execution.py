@@ -139,7 +139,8 @@ def _submit(
     failpoint: Callable[[str], None],
 ) -> None:
     failpoint("broker.before_submit")
-    store.renew_lease(fence())  # still ours? an order is sent only under a live lease
+    # Still ours, and nobody asked to cancel? An order is sent only under a live lease.
+    store.renew_lease(fence(), for_order=True)
     try:
         ack = broker.submit(intent)
     except DuplicateClientOrderId:

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.cancels import request_cancel
+from fsm.clock import FixedClock
+from fsm.ids import SequentialIdFactory
+from fsm.requests import RunRequest
+from fsm.settings import Settings
+from persistence import migrate
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
 from tests.cli.conftest import Cli, one_line_error
+from tests.conftest import TRADING_DAY, make_engine_for
 from tests.console.conftest import MARKUP, Runs, console_for
 
 
@@ -142,3 +152,20 @@ def test_off_loopback_the_console_refuses_to_start_without_a_token(tmp_path: Pat
     cli("db", "upgrade")
     line = one_line_error(cli("console", "--host", "0.0.0.0", code=2))
     assert "TRADEFSM_CONSOLE_TOKEN" in line
+
+
+def test_a_pending_cancel_request_and_who_moved_each_row(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    store = SqlRunStore(engine)
+    driving = make_engine_for(store, PaperBroker(tmp_path / "paper.db"), FixedClock(TRADING_DAY),
+                              Settings(), ids=SequentialIdFactory("zeta"))  # fmt: skip
+    run = driving.create(RunRequest(account_id="zeta"))  # held by this live process
+    request_cancel(store, run, "ops-carol", "halt <b>now</b>", "process:ops-box/42", TRADING_DAY)
+    engine.dispose()
+    page = TestClient(console_for(url).app()).get(f"/runs/{run.run_id}").text
+    assert 'id="pending-cancel"' in page
+    assert "requested by ops-carol" in page
+    assert "halt &lt;b&gt;now&lt;/b&gt;" in page  # stored text shown as text
+    assert f"<td>{driving.owner}</td>" in page  # the process that committed the created row

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.requests import RunRequest
@@ -38,7 +40,11 @@ def _demo_ledger(folder: Path) -> list[dict[str, Any]]:
     return [e.model_dump(mode="json") for e in store.ledger(run.run_id)]
 
 
-def test_the_demo_ledger_matches_the_golden_file(tmp_path: Path) -> None:
+def test_the_demo_ledger_matches_the_golden_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows name the process that committed them (host/pid/token): a fixed one here.
+    monkeypatch.setattr("fsm.engine.owner_id", lambda token: f"golden-host/1/{token}")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first, second = _demo_ledger(tmp_path / "a"), _demo_ledger(tmp_path / "b")

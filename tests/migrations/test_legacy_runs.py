@@ -68,3 +68,15 @@ def test_scheme_2_rows_hash_as_before() -> None:
         row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
     assert {row["scheme"] for row in rows} == {2}
     assert chain_findings("run_0002", rows) == []
+
+
+def test_scheme_3_rows_hash_as_before() -> None:
+    """The demo run as the release before scheme 4 wrote it (no ``process``): it still
+    verifies unchanged."""
+    path = SCHEME1.with_name("demo_ledger_scheme3.json")
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    for row in rows:
+        row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+    assert {row["scheme"] for row in rows} == {3}
+    assert "process" not in rows[0]
+    assert chain_findings("run_0002", rows) == []
