@@ -38,8 +38,11 @@ run: $(STAMP)
 system:
 	@scripts/ensure-system.sh
 
+# The suite runs on every core (pytest-xdist): each worker has its own PostgreSQL cluster and
+# temporary folders. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP) system lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -57,6 +57,12 @@ class PostgresCluster:
 
     def start(self) -> PostgresCluster:
         self._run("initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8")
+        for _ in range(2):  # the free port may be taken meanwhile (parallel workers)
+            try:
+                self.start_server()
+                return self
+            except PostgresUnavailable:
+                self.port = _free_port()
         self.start_server()
         return self
 
