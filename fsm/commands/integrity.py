@@ -56,12 +56,13 @@ def register(
     ) -> None:
         """Write an Ed25519 key pair for signing digests (private key file mode 0600); never
         overwrites either file of an existing pair."""
-        from fsm.digests import generate_keys
+        from fsm.digests import generate_keys, key_id, load_public_key
 
         private, public = generate_keys(out)
         stdout.print(f"private key {private} (keep it off the database host's backups; set "
-                     f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public} (give it to "
-                     "auditors: `audit verify --public-key`)", markup=False)  # fmt: skip
+                     f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public}, key id "
+                     f"{key_id(load_public_key(public))} (give it to auditors: `audit verify "
+                     "--public-key`)", markup=False)  # fmt: skip
 
     @audit.command("seal")
     def seal(
