@@ -9,12 +9,12 @@ an earlier digest (the latest head of each), and ``runs_total`` is their number.
     {"created_at", "key_id", "n", "previous": {"digest_hash", "n", "signature"} | null,
      "root", "runs": [[run_id, seq, head_hash], ...] sorted, "runs_total", "version": 2}
 
-is signed as RFC 8785 (JCS) canonical JSON; version 1 (no ``root``; ``runs_total`` the run
-count) as ``fsm.canonical``. ``digest_hash`` = SHA-256 of that text and ``signature`` =
-Ed25519 signature of the same bytes (base64). A digest file is the body plus those two
-fields, named ``digest-NNNNNNNN.json``. ``key_id`` names the public key (the first 16 hex
-digits of the SHA-256 of the hex of its raw bytes), so keys can be rotated: the verifier is
-given every public key in use.
+is signed as RFC 8785 (JCS) canonical JSON (``signed_text``); version 1 (no ``root``;
+``runs_total`` the run count) as ``fsm.canonical``. ``digest_hash`` = SHA-256 of that text
+and ``signature`` = Ed25519 signature of the same bytes (base64). A digest file is the body
+plus those two fields, named ``digest-NNNNNNNN.json``. ``key_id`` names the public key (the
+first 16 hex digits of the SHA-256 of the hex of its raw bytes), so keys can be rotated: the
+verifier is given every public key in use.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -41,6 +40,7 @@ from fsm.errors import HistoryConflict, InvalidConfiguration
 from fsm.merkle import root, sorted_leaves
 
 VERSION = 2
+JCS_INTEGERS = 2**53  # RFC 8785 writes numbers as IEEE doubles: integers exact below this
 PRIVATE_KEY_FILE = "tradefsm-audit.key"
 PUBLIC_KEY_FILE = "tradefsm-audit.pub"
 SIGNED = ("digest_hash", "signature")
@@ -126,13 +126,31 @@ def _load(path: Path, loader: Any, **kw: Any) -> Any:
 
 
 def signed_text(body: Mapping[str, Any]) -> str:
-    """The text a digest's hash and signature cover: RFC 8785 from version 2 on."""
-    if body.get("version") == 1:
-        return canonical_json(dict(body))
-    try:
-        return rfc8785.dumps(dict(body)).decode("utf-8")
-    except rfc8785.CanonicalizationError as exc:  # e.g. an integer beyond 2**53
-        raise ValueError(f"not RFC 8785 canonical JSON: {exc}") from None
+    """The text a digest's hash and signature cover. From version 2 on it is RFC 8785 (JCS):
+    ``fsm.canonical`` writes the same text for a digest body (ASCII keys; integers below
+    2**53; strings, lists, objects, null), which is checked rather than assumed; a body
+    outside that domain is refused (ValueError) instead of being signed or verified."""
+    if body.get("version") != 1:
+        _jcs_domain(body)
+    return canonical_json(dict(body))
+
+
+def _jcs_domain(value: Any) -> None:
+    """Raise ValueError where ``fsm.canonical`` and RFC 8785 could write different text."""
+    if type(value) is int:
+        if abs(value) >= JCS_INTEGERS:
+            raise ValueError("not RFC 8785 canonical JSON: an integer beyond 2**53")
+    elif isinstance(value, list):
+        for item in value:
+            if type(item) is not str:  # strings are written alike (lone surrogates fail)
+                _jcs_domain(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not (type(key) is str and key.isascii()):
+                raise ValueError("not RFC 8785 canonical JSON: a non-ASCII key")
+            _jcs_domain(item)
+    elif not (value is None or type(value) in (str, bool)):
+        raise ValueError(f"not RFC 8785 canonical JSON: a {type(value).__name__}")
 
 
 def sign(
@@ -270,7 +288,7 @@ def _read(path: Path, check: DigestCheck) -> dict[str, Any] | None:
     return document
 
 
-def _well_formed(body: Mapping[str, Any]) -> bool:
+def well_formed(body: Mapping[str, Any]) -> bool:
     """The types a signed digest has: a valid signature over other types is a forged key's."""
 
     def number(value: Any) -> bool:
@@ -315,7 +333,7 @@ def _check_one(
         key is None
         or sha256_hex(text) != document.get("digest_hash")
         or not _signed(key, text, str(document.get("signature")))
-        or not _well_formed(body)
+        or not well_formed(body)
     ):
         check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
                                       "with the given public key(s)", key=path.name))  # fmt: skip

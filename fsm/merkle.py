@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-from fsm.canonical import canonical_json
+from fsm.canonical import json_text
 
 Leaf = tuple[str, int, str]
 
 
 def leaf_bytes(run_id: str, seq: int, head: str) -> bytes:
-    return canonical_json([run_id, seq, head]).encode("utf-8")
+    """``canonical_json([run_id, seq, head])``, written directly (it is hashed per run)."""
+    return f"[{json_text(run_id)},{int(seq)},{json_text(head)}]".encode()
 
 
 def leaf_hash(data: bytes) -> bytes:

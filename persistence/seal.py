@@ -19,6 +19,7 @@ from fsm.errors import HistoryConflict, RunNotFound
 from fsm.merkle import root, sorted_leaves
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
+from persistence.hotpath import DriverStatement
 from persistence.tables import digests as digest_table
 from persistence.tables import runs, sealed_heads
 from persistence.verify import verify
@@ -38,7 +39,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) ->
     path: Path | None = None
     try:
         with translate_errors(), engine.begin() as conn:
-            last = _last_document(conn)
+            last = last_document(conn)
             _authenticate(last, key, folder)
             before, cache_ok = covered(conn, last)
             changed = [
@@ -64,7 +65,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) ->
     return document
 
 
-def _last_document(conn: Connection) -> dict[str, Any] | None:
+def last_document(conn: Connection) -> dict[str, Any] | None:
     stmt = select(digest_table.c.document).order_by(digest_table.c.n.desc()).limit(1)
     last: dict[str, Any] | None = conn.execute(stmt).scalar()
     return last
@@ -133,7 +134,10 @@ def _remember(conn: Connection, changed: list[tuple[str, int, str]], cache_ok: b
         index_elements=[sealed_heads.c.run_id],
         set_={"seq": insert.excluded.seq, "head_hash": insert.excluded.head_hash},
     )
-    conn.execute(stmt, [{"run_id": r, "seq": s, "head_hash": h} for r, s, h in changed])
+    statement = DriverStatement(stmt, conn.dialect)  # many rows: straight to the driver
+    rows: list[Any] = [statement.params({"run_id": r, "seq": s, "head_hash": h})
+                       for r, s, h in changed]  # fmt: skip
+    conn.connection.cursor().executemany(statement.sql, rows)
 
 
 def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None) -> VerifyReport:

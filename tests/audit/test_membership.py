@@ -15,6 +15,7 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.clock import FixedClock
 from fsm.digests import Anchors, generate_keys, key_id, load_private_key
+from fsm.errors import HistoryConflict
 from fsm.ids import SequentialIdFactory
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
@@ -38,7 +39,7 @@ def anchors(tmp_path: Path, key: Ed25519PrivateKey) -> Anchors:
     return Anchors(tmp_path / "digests", (key.public_key(),))
 
 
-def _backdated_run(history: History, tmp_path: Path, account: str) -> RunRecord:
+def backdated_run(history: History, tmp_path: Path, account: str) -> RunRecord:
     """A real run whose records say it was created at TRADING_DAY (before LATER)."""
     broker = PaperBroker(tmp_path / f"{account}.db")
     fsm = make_engine_for(history.store, broker, FixedClock(TRADING_DAY), Settings(),
@@ -57,7 +58,7 @@ def test_a_run_inserted_behind_the_digests_back_is_named(
     assert document["version"] == 2
     assert document["runs_total"] == 3
     assert _kinds(sqlite_history, anchors) == set()
-    ghost = _backdated_run(sqlite_history, tmp_path, "ghost")
+    ghost = backdated_run(sqlite_history, tmp_path, "ghost")
     found = _kinds(sqlite_history, anchors)
     assert found == {("unsealed", ghost.run_id), ("run_count", None)}
     sqlite_history.audit.seal(key, LATER + timedelta(minutes=1), anchors.folder)
@@ -68,7 +69,7 @@ def test_a_forged_sealed_heads_row_does_not_let_a_run_escape_sealing(
     sqlite_history: History, tmp_path: Path, key: Ed25519PrivateKey, anchors: Anchors
 ) -> None:
     sqlite_history.audit.seal(key, LATER, anchors.folder)
-    ghost = _backdated_run(sqlite_history, tmp_path, "ghost")
+    ghost = backdated_run(sqlite_history, tmp_path, "ghost")
     with sqlite_history.store.engine.begin() as conn:
         conn.execute(text("INSERT INTO sealed_heads (run_id, seq, head_hash) VALUES (:r, :s, :h)"),
                      {"r": ghost.run_id, "s": ghost.version, "h": ghost.head_hash})  # fmt: skip
@@ -126,3 +127,17 @@ def test_version_1_digests_keep_verifying_and_version_2_continues_them(
     assert (second["version"], second["runs"], second["runs_total"]) == (2, [], 3)
     report = sqlite_history.audit.verify(anchors=anchors)
     assert (report.ok, report.digests) == (True, 2)
+
+
+def test_seal_refuses_when_the_last_digest_in_the_database_is_forged(
+    sqlite_history: History, key: Ed25519PrivateKey, anchors: Anchors
+) -> None:
+    sqlite_history.audit.seal(key, LATER, anchors.folder)
+    with sqlite_history.store.engine.begin() as conn:
+        append_only.drop(conn, ("digests",))
+        forged = conn.execute(text("SELECT document FROM digests WHERE n = 1")).scalar_one()
+        forged = json.loads(forged) | {"runs_total": 0}
+        conn.execute(text("UPDATE digests SET document = :d"), {"d": json.dumps(forged)})
+    with pytest.raises(HistoryConflict, match="refusing to seal"):
+        sqlite_history.audit.seal(key, LATER + timedelta(minutes=1), anchors.folder)
+    assert len(list(anchors.folder.iterdir())) == 1  # no file of a digest not stored

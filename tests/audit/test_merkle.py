@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import rfc8785
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fsm import merkle
-from fsm.canonical import canonical_json
+from fsm.digests import generate_keys, load_private_key, sign, signed_text
 
 
 def _rfc_root(leaves: list[bytes]) -> bytes:
@@ -66,9 +68,28 @@ def test_a_proof_with_a_bad_hash_or_index_does_not_verify() -> None:
         max_size=5,
     ),
     st.integers(0, 2**53 - 1),
+    st.sampled_from([1, 2]),
 )
-def test_canonical_json_of_a_digest_body_is_rfc_8785(runs: list[merkle.Leaf], n: int) -> None:
+def test_the_signed_text_of_a_digest_body_is_rfc_8785(
+    runs: list[merkle.Leaf], n: int, version: int
+) -> None:
     body = {"created_at": "2026-01-02T09:35:00.000000Z", "key_id": "0123456789abcdef", "n": n,
             "previous": None, "runs": sorted(list(r) for r in runs), "runs_total": n,
-            "version": 1}  # fmt: skip
-    assert canonical_json(body).encode("utf-8") == rfc8785.dumps(body)
+            "version": version, "root": merkle.root(runs)}  # fmt: skip
+    assert signed_text(body).encode("utf-8") == rfc8785.dumps(body)
+
+
+def test_a_real_digest_is_signed_as_rfc_8785(tmp_path: Path) -> None:
+    key = load_private_key(generate_keys(tmp_path / "keys")[0])
+    heads = {f"run_{k}\u00e9\n": (k + 1, f"{k:064x}") for k in range(3)}
+    document = sign(key, 1, datetime(2026, 1, 2, tzinfo=UTC), None, _leaves(2), heads)
+    body = {k: v for k, v in document.items() if k not in ("digest_hash", "signature")}
+    assert document["digest_hash"] == hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "odd", [{"n": 2**53}, {"n": 1.5}, {"é": 1}, {"runs": [["a", -(2**60), "b"]]}]
+)
+def test_a_body_where_the_forms_could_differ_is_refused(odd: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="RFC 8785"):
+        signed_text({"version": 2, **odd})
