@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 
@@ -112,6 +113,10 @@ class AuditQueries(Protocol):
         ...
 
     def export(self, run_id: str) -> dict[str, Any]: ...
+
+    def export_evidence(self, run_id: str, folder: Path) -> list[Path]:
+        """Write the run's self-verifying evidence bundle (``fsm.bundle``) into ``folder``."""
+        ...
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]: ...
 

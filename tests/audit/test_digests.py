@@ -31,16 +31,6 @@ def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> Non
     assert "refusing to overwrite" in again.stderr
 
 
-@pytest.fixture
-def signing(tmp_path: Path) -> Cli:
-    cli = Cli(tmp_path)
-    cli("audit", "keygen", "--out", "keys")
-    cli.env |= {"TRADEFSM_AUDIT_SIGNING_KEY": str(tmp_path / "keys" / "tradefsm-audit.key"),
-                "TRADEFSM_AUDIT_DIGEST_DIR": str(tmp_path / "digests")}  # fmt: skip
-    cli("db", "upgrade")
-    return cli
-
-
 def _anchored(cli: Cli) -> dict[str, object]:
     public = str(cli.folder / "keys" / "tradefsm-audit.pub")
     return cli.json("audit", "verify", "--digests", str(cli.folder / "digests"), "--public-key",
