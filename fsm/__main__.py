@@ -1,3 +1,3 @@
-from fsm.cli import main
+from fsm.entry import main
 
 main()

@@ -25,7 +25,7 @@ FindingKind = Literal[
     "edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "run_deleted",
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
-    "unreadable", "unsealed", "run_count",
+    "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,18 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.commands import approval, audit, broker, console, diagram, lifecycle, paper, queue, runs
+from fsm.commands import (
+    approval,
+    audit,
+    broker,
+    console,
+    diagram,
+    keys,
+    lifecycle,
+    paper,
+    queue,
+    runs,
+)
 from fsm.commands.output import Format, emit, stderr, stdout
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import (
@@ -105,11 +117,24 @@ def _global_options(
     ] = False,
 ) -> None:
     """Run a trading rebalance as a guarded, persisted, auditable state machine."""
-    CONFIG_FILE.set(_config_file(config))
+    path = _config_file(config)
+    CONFIG_FILE.set(path)
     if log_level:
         configure_logging(log_level, setting="--log-level")
     elif verbose:
         configure_logging("DEBUG" if verbose > 1 else "INFO")
+    elif path is not None and "TRADEFSM_LOG_LEVEL" not in os.environ:
+        _file_log_level(path)
+
+
+def _file_log_level(path: Path) -> None:
+    """``log_level`` from the settings file, below the environment and the flags."""
+    try:
+        level = tomllib.loads(path.read_text(encoding="utf-8")).get("log_level")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return  # the settings, read with the command, say what is wrong with the file
+    if isinstance(level, str):
+        configure_logging(level, setting=f"log_level in {path}")
 
 
 def _config_file(given: Path | None) -> Path | None:
@@ -210,6 +235,13 @@ def open_audit(db: str | None) -> Any:
     return SqlAudit(open_reader(db).engine)
 
 
+def open_keys(db: str | None, read_only: bool = False) -> Any:
+    """The approver key registry of the run database at head revision."""
+    from persistence.approvers import SqlApproverKeys
+
+    return SqlApproverKeys((open_reader(db) if read_only else open_store(db)).engine)
+
+
 def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     """Sign a digest of the runs changed since the last one (`audit seal`)."""
     from fsm.clock import SystemClock
@@ -230,15 +262,16 @@ def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     return result
 
 
-runs.register(app, open_reader)
+runs.register(app, open_reader, open_keys)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
-approval.register(app, open_store)
+approval.register(app, open_store, open_keys)
+keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)
-console.register(app, open_reader, open_audit)
+console.register(app, open_reader, open_audit, open_keys)
 
 
 @db_app.command("upgrade")

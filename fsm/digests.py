@@ -332,7 +332,7 @@ def _check_one(
     if (
         key is None
         or sha256_hex(text) != document.get("digest_hash")
-        or not _signed(key, text, str(document.get("signature")))
+        or not signature_valid(key, text, str(document.get("signature")))
         or not well_formed(body)
     ):
         check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
@@ -354,7 +354,7 @@ def _check_one(
 
 def signature_verifies(key: Ed25519PublicKey, body: Mapping[str, Any], signature: str) -> bool:
     """Whether ``signature`` is ``key``'s over the digest ``body`` (fields but the signed)."""
-    return _signed(key, signed_text(body), signature)
+    return signature_valid(key, signed_text(body), signature)
 
 
 def file_hash(folder: Path, n: int) -> str | None:
@@ -369,7 +369,7 @@ def file_hash(folder: Path, n: int) -> str | None:
     return str(document.get("digest_hash")) if isinstance(document, dict) else None
 
 
-def _signed(key: Ed25519PublicKey, text: str, signature: str) -> bool:
+def signature_valid(key: Ed25519PublicKey, text: str, signature: str) -> bool:
     try:
         key.verify(base64.b64decode(signature, validate=True), text.encode("utf-8"))
     except (InvalidSignature, binascii.Error, ValueError):

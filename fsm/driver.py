@@ -40,6 +40,7 @@ from fsm.redaction import redact
 from fsm.resume import deadline_passed
 from fsm.retries import Retry
 from fsm.runtime import Runtime
+from fsm.signatures import ApprovalEvidence
 from fsm.spec import StateSpec
 from fsm.steps.execution import withdraw
 from fsm.steps.runner import StepEnv, StepResult
@@ -240,7 +241,8 @@ class RunDriver:
             self.rt.clock.now(),
         )
 
-    def command(self, event: str, actor: str, reason: str, *, failure_type: str) -> None:
+    def command(self, event: str, actor: str, reason: str, *, failure_type: str,
+                approval: ApprovalEvidence | None = None) -> None:  # fmt: skip
         """A person's event (cancel, approved, rejected): its guards, then its commit.
 
         A refused command is ledgered (accepted=false) and raises GuardRejected; the run stays
@@ -250,7 +252,7 @@ class RunDriver:
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
         ctx = replace(self._guard_context(output, transition.guards), actor=actor, reason=reason,
-                      priced_against=self.rt.clock.now().date())  # fmt: skip
+                      priced_against=self.rt.clock.now().date(), approval=approval)  # fmt: skip
         decisions = evaluate(transition.guards, ctx, self.rt.guards)
         started = self.rt.clock.now()
         refused = next((d for d in decisions if not d.passed), None)

@@ -26,12 +26,14 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
+    RunLeased,
     RunNotFound,
     RunNotResumable,
 )
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
+from fsm.keyregistry import ApproverKeys, keys_of
 from fsm.kinds import RunStatus
 from fsm.leases import fence_out_holder, owner_id, owner_is_gone, unattended
 from fsm.ledger import GENESIS_HASH, seal
@@ -43,6 +45,7 @@ from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
+from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 
@@ -76,8 +79,10 @@ class Engine:
         failpoint: Callable[[str], None] = _no_failpoint,
         timeouts: TimeoutRunner = in_thread,
         stop: StopRequest | None = None,
+        approvers: ApproverKeys | None = None,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
+        self.approvers = approvers  # the key registry signed approvals are checked against
         self.notifier, self.observer = ports.notifier, observer
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
@@ -280,8 +285,15 @@ class Engine:
         ``wait_seconds``, by default the lease) until it cannot be sending an order any more.
         """
         actor = actor_name(actor)
-        run = self._movable(self.store.get_run(run_id), "cancel")
+        run = self._movable(self.store.get_run(run_id), "cancel", queued=True)
         now = self.clock.now()
+        if run.status is RunStatus.QUEUED:
+            run = self._hold_queued(run, now)
+        if run.status is RunStatus.QUEUED:  # held: no worker starts it while it is cancelled
+            try:
+                return self._cancel(run, actor, reason)
+            finally:  # refused, it goes back to the queue at once
+                self.store.release_leases(self.owner, self.clock.now())
         lease = self.settings.lease_seconds
         live = run.lease_owner not in (None, self.owner) and not unattended(run, now)
         if live and run.state not in self.specs.parked_states:
@@ -290,24 +302,34 @@ class Engine:
                                    self.runtime.sleep)  # fmt: skip
         # An operator overrides the lease: the cancel commits under the lease the run has.
         run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
+        return self._cancel(run, actor, reason)
+
+    def _cancel(self, run: RunRecord, actor: str, reason: str) -> RunRecord:
         driver = self._driver(run, self.clock.now(), stale_check=False)
         driver.command("cancel", actor, reason, failure_type="Cancelled")
         return driver.run
 
-    def approve(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
-        """Four eyes: someone other than the requester lets a parked plan execute."""
-        return self._decide(run_id, "approved", actor, reason)
+    def approve(self, run_id: str, *, actor: str, reason: str,
+                signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
+        """Four eyes: someone other than the requester lets a parked plan execute (signed
+        with a key of ``approvers`` when given; fsm.signatures)."""
+        return self._decide(run_id, "approved", actor, reason, signature)
 
-    def reject(self, run_id: str, *, actor: str, reason: str) -> RunRecord:
+    def reject(self, run_id: str, *, actor: str, reason: str,
+               signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """A person refuses a parked plan: the run fails with who and why."""
-        return self._decide(run_id, "rejected", actor, reason)
+        return self._decide(run_id, "rejected", actor, reason, signature)
 
-    def _decide(self, run_id: str, event: str, actor: str, reason: str) -> RunRecord:
+    def _decide(self, run_id: str, event: str, actor: str, reason: str,
+                signature: ApprovalSignature | None) -> RunRecord:  # fmt: skip
         actor = actor_name(actor)  # before anything moves: a refused name changes nothing
         driver = self._parked_driver(run_id, event)
         if driver is None:  # its approval deadline had just passed: it expired instead
             return self.store.get_run(run_id)
-        driver.command(event, actor, reason, failure_type=event.capitalize())
+        keys = keys_of(self.approvers.registered(), actor) if signature and self.approvers else ()
+        evidence = ApprovalEvidence(run_id, DECISIONS[event], plan_hash(self.store.ledger(run_id)),
+                                    signature, keys, self.clock.now())  # fmt: skip
+        driver.command(event, actor, reason, failure_type=event.capitalize(), approval=evidence)
         return self._drive(driver)
 
     def expire_approvals(self) -> list[RunRecord]:
@@ -354,8 +376,16 @@ class Engine:
             return "is queued (no worker has started it)"
         return f"is {run.state}"
 
-    def _movable(self, run: RunRecord, doing: str) -> RunRecord:
-        if run.status is not RunStatus.ACTIVE:
+    def _hold_queued(self, run: RunRecord, now: datetime) -> RunRecord:
+        """A lease on a queued run, which keeps workers off it; if a worker claimed it
+        meanwhile, the run as it is now (active)."""
+        try:
+            return self._lease(run, now)
+        except RunLeased:
+            return self._movable(self.store.get_run(run.run_id), "cancel")
+
+    def _movable(self, run: RunRecord, doing: str, *, queued: bool = False) -> RunRecord:
+        if run.status is not RunStatus.ACTIVE and not (queued and run.status is RunStatus.QUEUED):
             raise RunNotResumable(
                 f"run {run.run_id} already ended {run.state}; there is nothing to {doing}"
                 if run.state in self.definition.final_states

@@ -27,6 +27,7 @@ from fsm.records import (
     SignalSet,
 )
 from fsm.settings import Settings
+from fsm.signatures import ApprovalEvidence, guard_outcome
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
 
@@ -43,6 +44,7 @@ class GuardContext:
     requester: str | None = None  # who started the run, when no lineage is given
     lineage: Lineage | None = None  # the retry lineage, for the guards that read it
     priced_against: date | None = None  # prices must be fresh against this day (else as_of)
+    approval: ApprovalEvidence | None = None  # a person's decision on a plan, maybe signed
 
 
 Guard = Callable[[GuardContext], GuardDecision]
@@ -312,6 +314,15 @@ def four_eyes(ctx: GuardContext) -> GuardDecision:
                     **lineage.inputs())  # fmt: skip
 
 
+def approval_signed(ctx: GuardContext) -> GuardDecision:
+    """An approval signed with a key registered for the approver (fsm.signatures): required
+    by TRADEFSM_REQUIRE_SIGNED_APPROVALS and in live mode; a rejection is checked if signed."""
+    approving = ctx.approval is None or ctx.approval.decision == "approve"
+    required = approving and (ctx.settings.require_signed_approvals or ctx.mode is Mode.LIVE)
+    passed, why, inputs = guard_outcome(ctx.approval, ctx.actor or "", ctx.reason or "", required)
+    return GuardDecision(name="approval_signed", passed=passed, reason=why, inputs=inputs)
+
+
 def _trading_days(older: date, newer: date) -> int:
     """Weekdays after ``older`` up to and including ``newer`` (negative when reversed)."""
     step = 1 if newer >= older else -1
@@ -386,6 +397,7 @@ GUARDS: dict[str, Guard] = {
         approval_needed,
         approval_not_needed,
         four_eyes,
+        approval_signed,
         prices_fresh,
         prices_sane,
         order_qty_limit,

@@ -138,8 +138,9 @@ class RunStore(Protocol):
     ) -> RunRecord:
         """Take the run's lease if it is free, expired, ours, or held by ``takeover_from``.
 
-        Raises RunLeased when another owner holds a live lease, RunNotResumable when the run
-        has ended.
+        The run may be active or queued (a queued run under a live lease is left alone by
+        ``claim_next``: an operator is cancelling it). Raises RunLeased when another owner
+        holds a live lease, RunNotResumable when the run has ended.
         """
         ...
 
@@ -151,7 +152,8 @@ class RunStore(Protocol):
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
     ) -> RunRecord | None:
-        """Take the oldest queued run, or an active run whose lease expired, for ``owner``.
+        """Take the oldest queued run no one holds a live lease on, or an active run whose
+        lease expired, for ``owner``.
 
         A queued run becomes active (its deadline starts now); a run whose account already has
         an active run is left queued; runs in ``skip_states`` (parked for a person) are left
@@ -173,7 +175,8 @@ class RunStore(Protocol):
         ...
 
     def release_leases(self, owner: str, now: datetime) -> None:
-        """Expire now every lease ``owner`` holds on an active run (a stopping worker's)."""
+        """Expire now every lease ``owner`` holds on an active or queued run (a stopping
+        worker's, an operator's cancel of a queued run)."""
         ...
 
     def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None: ...

@@ -128,9 +128,14 @@ class OrderIntent(Frozen):
 
 
 class OrderAck(Frozen):
+    """The broker's answer to a submitted order: its id and status and, for an order that
+    filled (in part) at once, the quantity filled and its average price (None: not said)."""
+
     client_order_id: str
     broker_order_id: str
     status: str
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
 
 
 TERMINAL = frozenset({"filled", "partially_filled", "rejected", "canceled", "expired"})

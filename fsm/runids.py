@@ -21,7 +21,8 @@ def resolve_run_id(lookup: Callable[[str, int], list[str]], text: str) -> str:
     without ``run_`` (as git and docker take id prefixes). InvalidInput when it has fewer
     than MIN_PREFIX characters after ``run_`` (unless it is a whole id), RunNotFound when none
     matches, AmbiguousRunId (listing a few) when several do."""
-    prefix = text if text.startswith(RUN_ID_PREFIX) else RUN_ID_PREFIX + text
+    typed = text.lower() if text.isascii() else text  # ids are lower-case ASCII: any case
+    prefix = typed if typed.startswith(RUN_ID_PREFIX) else RUN_ID_PREFIX + typed
     found = lookup(prefix, 6)
     if len(prefix) < len(RUN_ID_PREFIX) + MIN_PREFIX and prefix not in found:
         raise InvalidInput(

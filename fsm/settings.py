@@ -7,10 +7,17 @@ import tomllib
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -42,6 +49,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADEFSM_", frozen=True, extra="forbid")
 
     db: str = Field("sqlite:///./tradefsm.db", description="SQLAlchemy URL of the run database.")
+    log_level: str | None = Field(
+        None,
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="Log level on stderr: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case); "
+        "unset: WARNING on a terminal, else INFO. `--log-level` and `-v` come first.",
+    )
     paper_db: Path = Field(
         Path("./tradefsm-paper.db"), description="SQLite file of the paper broker."
     )
@@ -116,6 +129,12 @@ class Settings(BaseSettings):
         le=MONTH,
         description="A run still waiting for approval this long after it parked fails "
         "(also when no process was running then); unset: it waits until approved or rejected.",
+    )
+    require_signed_approvals: bool = Field(
+        False,
+        description="Every `tradefsm approve` must be signed with the approver's registered "
+        "key (`approve --key`, `tradefsm keys add`); live-mode runs require it whatever this "
+        "says (docs/approvals.md).",
     )
     db_pool_size: int = Field(5, ge=1, le=200, description="PostgreSQL: connections kept open.")
     db_statement_timeout_ms: int = Field(
@@ -233,6 +252,15 @@ class Settings(BaseSettings):
         from_file = InitSettingsSource(settings_cls, init_kwargs=_FILE_SOURCE.get() or {})
         return init_settings, env_settings, from_file
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flag_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """``lease_seconds = true`` in a TOML file is a mistake, not the number 1."""
+        annotation = cls.model_fields[str(info.field_name)].annotation
+        if isinstance(value, bool) and annotation is not bool and bool not in get_args(annotation):
+            raise ValueError("a value, not true or false")
+        return value
+
     @model_validator(mode="after")
     def _renewal_fits_the_lease(self) -> Settings:
         if (
@@ -325,10 +353,13 @@ def load_settings(**overrides: object) -> Settings:
             _FILE_SOURCE.reset(token)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        said = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # settings that do not fit together
+            raise InvalidConfiguration(f"invalid settings: {said}") from exc
+        where = ".".join(str(p) for p in first["loc"])
         field = Settings.model_fields.get(where)
         pattern = field is not None and first["type"] == "string_pattern_mismatch"
-        reason = field.description if pattern and field else first["msg"]
+        reason = field.description if pattern and field else said
         raise InvalidConfiguration(
             f"invalid setting {where}: {reason} ({_source(where, overrides, file_values)})"
         ) from exc

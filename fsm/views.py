@@ -8,16 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from fsm.diagram import Path
+from fsm.keyregistry import ApproverKeys
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
 from fsm.records import RunRecord
 from fsm.requests import SPEC_SET_PARAM
+from fsm.signatures import recorded
 
 
-def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
-    """Everything recorded about one run, as the stable JSON shape of `runs show`."""
+def run_details(
+    store: RunStore, run_id: str, approvers: ApproverKeys | None = None
+) -> dict[str, Any]:
+    """Everything recorded about one run, as the stable JSON shape of `runs show`; with
+    ``approvers`` (the key registry) each approval's signature is verified again."""
     run = store.get_run(run_id)
     ledger = store.ledger(run_id)
+    keys = approvers.registered() if approvers is not None else None
     checkpoints = [c.model_dump(mode="json") for c in store.checkpoints(run_id)]
     return {
         "run": run.model_dump(mode="json"),
@@ -28,6 +34,7 @@ def run_details(store: RunStore, run_id: str) -> dict[str, Any]:
         "attempts": [a.model_dump(mode="json") for a in store.attempts(run_id)],
         "resume_policy": resume_policy(run),
         "awaiting_approval": _waiting(run, checkpoints),
+        "approvals": [a.as_json() for a in recorded(ledger, keys)],
     }
 
 

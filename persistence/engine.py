@@ -43,6 +43,8 @@ def parse_url(raw: str) -> URL:
     path = sqlite_file(url)
     if path is not None and not path.parent.is_dir():
         raise InvalidDatabaseUrl(f"folder {path.parent} of the SQLite database does not exist")
+    if path is not None and path.is_dir():
+        raise InvalidDatabaseUrl(f"{path} is a folder: name the SQLite database file in it")
     return url
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fsm.errors import RunLeased, RunNotResumable
@@ -13,6 +13,11 @@ from persistence.errors import translate_errors
 from persistence.tables import runs
 
 CLAIM_BATCH = 20
+
+
+def _unleased(now: datetime) -> ColumnElement[bool]:
+    """A queued run no one holds: one an operator is cancelling holds a lease meanwhile."""
+    return or_(runs.c.lease_owner.is_(None), runs.c.lease_expires_at <= now)
 
 
 class Leases:
@@ -37,7 +42,7 @@ class Leases:
             update(runs)
             .where(
                 runs.c.run_id == run_id,
-                runs.c.status == "active",
+                runs.c.status.in_(("active", "queued")),
                 or_(
                     runs.c.lease_owner.is_(None),
                     runs.c.lease_owner.in_(holders),
@@ -51,7 +56,7 @@ class Leases:
         run = self.get_run(run_id)
         if taken:
             return run
-        if run.status.value != "active":
+        if run.status.value not in ("active", "queued"):
             raise RunNotResumable(
                 f"run {run_id} already ended {run.state}; there is nothing to resume",
                 run_id=run_id,
@@ -89,7 +94,7 @@ class Leases:
             select(runs.c.run_id)
             .where(
                 or_(
-                    and_(runs.c.status == "queued", ~account_busy),
+                    and_(runs.c.status == "queued", _unleased(now), ~account_busy),
                     and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
                 ),
                 runs.c.state.not_in(skip_states),
@@ -105,7 +110,7 @@ class Leases:
     ) -> bool:
         """Take one candidate if it is still claimable; rows another claimer locks are skipped."""
         claimable = or_(
-            runs.c.status == "queued",
+            and_(runs.c.status == "queued", _unleased(now)),
             and_(runs.c.status == "active", runs.c.lease_expires_at <= now),
         )
         locked = select(runs.c.run_id).where(runs.c.run_id == run_id, claimable)
@@ -130,7 +135,7 @@ class Leases:
     def release_leases(self, owner: str, now: datetime) -> None:
         stmt = (
             update(runs)
-            .where(runs.c.lease_owner == owner, runs.c.status == "active")
+            .where(runs.c.lease_owner == owner, runs.c.status.in_(("active", "queued")))
             .values(lease_expires_at=now)
         )
         with translate_errors(), self.engine.begin() as conn:

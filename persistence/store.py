@@ -64,6 +64,7 @@ _MOVE_COLUMNS = (
     "state", "status", "version", "head_hash", "updated_at", "lease_expires_at", "deadline_at",
     "result", "failure",
 )  # fmt: skip
+CREATE_TRIES = 3  # inserts of a new run whose account's active run ended just as it clashed
 # Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
 _INSERT_ATTEMPT = insert(step_attempts)
 _FENCED = update(runs).where(
@@ -72,11 +73,12 @@ _FENCED = update(runs).where(
     runs.c.lease_owner == bindparam("b_owner"),
 )
 _MOVE_RUN = _FENCED.values({c: bindparam(c) for c in _MOVE_COLUMNS})
-# A transition that leaves the run active leaves its status column alone: a leased run is
-# active, and not rewriting the column spares the status index a write on every transition.
-_STEP_RUN = _FENCED.where(runs.c.status == literal_column("'active'")).values(
-    {c: bindparam(c) for c in _MOVE_COLUMNS if c != "status"}
-)
+# A transition that leaves the run unfinished leaves its status column alone: a leased run is
+# active (or queued, while an operator cancels it), and not rewriting the column spares the
+# status index a write on every transition.
+_STEP_RUN = _FENCED.where(
+    runs.c.status.in_([literal_column("'active'"), literal_column("'queued'")])
+).values({c: bindparam(c) for c in _MOVE_COLUMNS if c != "status"})
 # Fence for intent and attempt writes: same version, same owner; renews the lease.
 _FENCE = _FENCED.values(lease_expires_at=bindparam("b_expires"))
 
@@ -147,14 +149,24 @@ class SqlRunStore(Leases):
         return Definition.model_validate(dict(row))
 
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
-        try:
-            with driver_transaction(self.engine, run.run_id, self._held) as tx:
-                tx.execute(self._hot.insert_run, mapping.run_row(run))
-                tx.execute(self._hot.insert_ledger, mapping.ledger_row(entry))
-        except ConcurrentModification as exc:  # a unique key clashed: say which one
-            raise self._create_conflict(run) from exc
+        for _ in range(CREATE_TRIES):
+            try:
+                with driver_transaction(self.engine, run.run_id, self._held) as tx:
+                    tx.execute(self._hot.insert_run, mapping.run_row(run))
+                    tx.execute(self._hot.insert_ledger, mapping.ledger_row(entry))
+                return
+            except ConcurrentModification as exc:  # a unique key clashed: say which one
+                conflict = self._create_conflict(run)
+                if conflict is not None:
+                    raise conflict from exc
+        raise ConcurrentModification(
+            f"account {run.account_id!r} kept getting a new active run; try again",
+            run_id=run.run_id,
+        )
 
-    def _create_conflict(self, run: RunRecord) -> Exception:
+    def _create_conflict(self, run: RunRecord) -> Exception | None:
+        """The key ``run`` clashed with, or None when the clash is gone: the account's active
+        run ended between the insert and this look (the insert may be tried again)."""
         if run.idempotency_key and self.find_by_idempotency_key(run.idempotency_key):
             return RunAlreadyActive(
                 f"idempotency key {run.idempotency_key!r} is already used", run_id=run.run_id
@@ -166,7 +178,9 @@ class SqlRunStore(Leases):
                 f"wait for it to end",
                 run_id=active[0].run_id,
             )
-        return ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
+        if self._runs(select(runs).where(runs.c.run_id == run.run_id)):
+            return ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
+        return None
 
     def commit_transition(
         self,

@@ -20,6 +20,7 @@ from persistence.base import metadata
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
 __all__ = [
+    "approver_keys",
     "checkpoints",
     "definitions",
     "digests",
@@ -194,4 +195,19 @@ sealed_heads = Table(
     Column("run_id", ID, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("head_hash", HASH, nullable=False),
+)
+
+# The approver key registry (`tradefsm keys add`), append-only; its rows form a hash chain of
+# their own (fsm.keyregistry) that `audit verify` checks.
+approver_keys = Table(
+    "approver_keys",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("actor", String(128), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("added_by", String(128), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
 )

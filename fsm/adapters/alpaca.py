@@ -92,8 +92,10 @@ class AlpacaBroker:
             if "client_order_id must be unique" in exc.message:
                 raise DuplicateClientOrderId(intent.client_order_id) from exc
             raise
+        said = _order_status(order)  # what it filled at once, if anything
         return OrderAck(client_order_id=order.client_order_id, broker_order_id=str(order.id),
-                        status=_status_value(order.status))  # fmt: skip
+                        status=_status_value(order.status), filled_qty=said.filled_qty,
+                        avg_price=said.avg_price)  # fmt: skip
 
     def orders(self, client_order_ids: Sequence[str]) -> list[OrderStatus]:
         found = [order for coid in client_order_ids if (order := self._by_client_id(coid))]

@@ -108,7 +108,7 @@ class MemoryRunStore:
         takeover_from: str | None,
     ) -> RunRecord:
         run = self.get_run(run_id)
-        if run.status is not RunStatus.ACTIVE:
+        if run.status not in (RunStatus.ACTIVE, RunStatus.QUEUED):
             raise RunNotResumable(f"run {run_id} already ended {run.state}", run_id=run_id)
         free = (
             run.lease_owner in (None, owner, takeover_from)
@@ -134,7 +134,8 @@ class MemoryRunStore:
     ) -> RunRecord | None:
         busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
         for run in sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id)):
-            queued = run.status is RunStatus.QUEUED and run.account_id not in busy
+            unleased = run.lease_expires_at is None or run.lease_expires_at <= now
+            queued = run.status is RunStatus.QUEUED and unleased and run.account_id not in busy
             expired = run.status is RunStatus.ACTIVE and (
                 run.lease_expires_at is None or run.lease_expires_at <= now
             )
@@ -166,7 +167,7 @@ class MemoryRunStore:
 
     def release_leases(self, owner: str, now: datetime) -> None:
         for run_id, run in list(self._runs.items()):
-            if run.lease_owner == owner and run.status is RunStatus.ACTIVE:
+            if run.lease_owner == owner and run.status in (RunStatus.ACTIVE, RunStatus.QUEUED):
                 self._runs[run_id] = run.model_copy(update={"lease_expires_at": now})
 
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:

@@ -125,6 +125,7 @@ class PaperBroker:
             if exists and self.reject_duplicates:
                 raise DuplicateClientOrderId(intent.client_order_id)
             status, reason = self._fill(db, intent)
+            filled = status == "filled"
             cur = db.execute(
                 "INSERT INTO orders (account_id, client_order_id, symbol, side, qty, filled_qty,"
                 " avg_price, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -134,8 +135,8 @@ class PaperBroker:
                     intent.symbol,
                     intent.side.value,
                     str(intent.qty),
-                    str(intent.qty if status == "filled" else Decimal(0)),
-                    str(intent.reference_price) if status == "filled" else None,
+                    str(intent.qty if filled else Decimal(0)),
+                    str(intent.reference_price) if filled else None,
                     status,
                     reason,
                 ),
@@ -144,6 +145,8 @@ class PaperBroker:
             client_order_id=intent.client_order_id,
             broker_order_id=f"paper-{cur.lastrowid}",
             status=status,
+            filled_qty=intent.qty if filled else Decimal(0),
+            avg_price=intent.reference_price if filled else None,
         )
 
     def _fill(self, db: sqlite3.Connection, intent: OrderIntent) -> tuple[str, str | None]:

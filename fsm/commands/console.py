@@ -14,7 +14,8 @@ from fsm.commands.runs import DbOption
 
 
 def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
-             open_audit: Callable[[str | None], Any]) -> None:  # fmt: skip
+             open_audit: Callable[[str | None], Any],
+             open_keys: Callable[[str | None, bool], Any]) -> None:  # fmt: skip
     @app.command()
     def console(
         db: DbOption = None,
@@ -47,7 +48,8 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         if (digests is None) != (not public_key):
             raise typer.BadParameter("--digests and --public-key go together")
         anchors = load_anchors(digests, public_key or ()) if digests is not None else None
-        pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors)
+        pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors,
+                        approvers=open_keys(settings.db, True))  # fmt: skip
         stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip
         uvicorn.run(pages.app(), host=host, port=port, log_level="warning")

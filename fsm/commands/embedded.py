@@ -28,6 +28,7 @@ from fsm.errors import InvalidConfiguration
 from fsm.failpoints import failpoint
 from fsm.ids import UuidFactory
 from fsm.interrupts import StopRequest, stop_on_signals
+from fsm.keyregistry import ApproverKeys
 from fsm.kinds import Mode
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, RunStore
@@ -52,6 +53,7 @@ def build_engine(
     observer: Observer | None = None,
     as_of: date | None = None,
     stop: StopRequest | None = None,
+    approvers: ApproverKeys | None = None,
 ) -> Engine:
     """The embedded setup: bundled (or CSV) prices, the demo strategy, and the broker of
     TRADEFSM_BROKER (the paper broker unless set).
@@ -69,7 +71,7 @@ def build_engine(
     return Engine(
         store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
         failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
-        stop=stop,
+        stop=stop, approvers=approvers,
     )  # fmt: skip
 
 

@@ -37,10 +37,13 @@ ForceOption = Annotated[
 
 
 def write_output(path: Path, content: bytes, *, force: bool) -> None:
-    """Write an --output file; an existing file (without ``force``), a missing folder, a
-    folder given as the file or a refused write is one line (InvalidInput, exit 2)."""
+    """Write an --output file; an existing file or link, even one pointing nowhere (without
+    ``force``), a missing folder, a folder given as the file or a refused write is one line
+    (InvalidInput, exit 2)."""
     if path.is_dir():
         raise InvalidInput(f"--output {path} is a folder: name a file in it")
+    if path.is_symlink() and not force:
+        raise InvalidInput(f"--output {path} is a link: add --force to write where it points")
     if path.exists() and not force:
         raise InvalidInput(f"--output {path} exists: add --force to overwrite it")
     if not path.parent.is_dir():

@@ -14,9 +14,11 @@ from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
 
 if TYPE_CHECKING:
+    from fsm.keyregistry import ApproverKeys
     from fsm.ports import RunStore
 
 StoreOpener = Callable[[str | None], "RunStore"]
+KeysOpener = Callable[[str | None, bool], "ApproverKeys"]  # (db, read_only) → key registry
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL (default: TRADEFSM_DB or ./tradefsm.db).")
 ]
@@ -39,7 +41,7 @@ class ShowFormat(StrEnum):
     JSON = "json"
 
 
-def register(app: typer.Typer, open_store: StoreOpener) -> None:
+def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -> None:
     runs = typer.Typer(help="List runs and show what one run recorded.", no_args_is_help=True)
     app.add_typer(runs, name="runs")
 
@@ -96,7 +98,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         from fsm.views import run_details
 
         store = open_store(db)
-        details = run_details(store, resolve_run_id(store.run_ids_starting, run_id))
+        full_id = resolve_run_id(store.run_ids_starting, run_id)
+        details = run_details(store, full_id, open_keys(db, True))
         if fmt is ShowFormat.JSON:
             print_json(details)
             return

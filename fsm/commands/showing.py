@@ -50,6 +50,9 @@ def print_details(details: dict[str, Any]) -> None:
     if failure:
         lines.append(f"failure    {failure['error_type']} in {failure['stage']}: "
                      f"{failure['message']}")  # fmt: skip
+    lines += [f"{a['event']:<10} by {a['actor']} (seq {a['seq']}"
+              f"{'' if a['accepted'] else ', refused'}): {signature_text(a)}"
+              for a in details.get("approvals", ())]  # fmt: skip
     if details["resume_policy"]:
         policy = details["resume_policy"]
         lines.append(f"on resume  {policy['on_resume']} ({policy['note']})")
@@ -66,6 +69,15 @@ def print_details(details: dict[str, Any]) -> None:
     orders = [order_row(o) for o in details["orders"]]
     if orders:
         stdout.print(compact(orders, _filled(orders, ORDER_COLUMNS), "orders", wrap=True))
+
+
+def signature_text(approval: dict[str, Any]) -> str:
+    """An approval's signature as people read it: signed by which key, unsigned, or invalid."""
+    if approval["status"] == "signed":
+        return f"signed with key {approval['fingerprint']} at {approval['signed_at']}"
+    if approval["status"] == "invalid":
+        return "INVALID signature" + (f": {approval['problem']}" if approval["problem"] else "")
+    return "unsigned"
 
 
 def _filled(rows: list[dict[str, str]], columns: tuple[str, ...]) -> tuple[str, ...]:

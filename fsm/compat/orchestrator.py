@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from tenacity import wait_random_exponential
 
 from fsm.actors import process_actor
 from fsm.clock import Clock, SystemClock
@@ -22,13 +25,16 @@ from fsm.errors import (
     ConcurrentModification,
     LegacyCallInterrupted,
     LegacyServiceFailed,
+    RunAlreadyActive,
     TradeFsmError,
 )
 from fsm.ids import IdFactory, UuidFactory
 from fsm.kinds import Mode
+from fsm.leases import unattended
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 from fsm.requests import Ports, RunRequest
+from fsm.retries import Retry
 from fsm.settings import load_settings
 
 # The facade is a composition root for legacy callers, as fsm.cli is for the command line:
@@ -54,6 +60,11 @@ def _turn(store: RunStore) -> threading.RLock:
             return _TURNS.setdefault(store, threading.RLock())
         except TypeError:
             return _SHARED_TURN
+
+
+def _turn_pauses() -> Any:
+    """Pauses while another process has the legacy account's turn: short, then up to 1 s."""
+    return wait_random_exponential(multiplier=0.05, max=1.0)
 
 
 class _NoPort:
@@ -208,7 +219,7 @@ class TradingOrchestrator:
 
     def resume(self, run_id: str) -> RunRecord:
         """Continue a facade run that was interrupted, with this facade's services."""
-        with self._turn:
+        with self._turn, self._failing_if_interrupted(resuming=run_id):
             self._legacy.forget()
             run = self._engine_for_calls().resume(run_id)
             self.last_run = run
@@ -270,9 +281,22 @@ class TradingOrchestrator:
         params = {} if unusable is None else {"legacy_correlation_id": unusable}
         request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today(),
                              correlation_id=correlation_id, params=params)  # fmt: skip
-        call = _Call(legacy, RunDriver(engine.runtime, engine.create(request)))
+        call = _Call(legacy, RunDriver(engine.runtime, self._create(engine, request)))
         self._driver, self.last_run = call.driver, call.driver.run
         return call
+
+    def _create(self, engine: Engine, request: RunRequest) -> RunRecord:
+        """The call's run. While a live process (another facade) drives the account's active
+        run, the call waits for it to end, as the calls of one process take turns."""
+
+        def driven_elsewhere(exc: BaseException) -> bool:
+            if not isinstance(exc, RunAlreadyActive) or exc.run_id is None:
+                return False
+            active = self.store.get_run(exc.run_id)
+            return active.state not in FINAL and not unattended(active, self.clock.now())
+
+        turns = Retry(retry=driven_elsewhere, backoff=_turn_pauses, sleep=time.sleep)
+        return turns("a turn on the legacy account", lambda: engine.create(request))
 
     def _drive_until(self, call: _Call, state: str) -> None:
         """Step the run until it reaches ``state`` or ends."""
@@ -284,16 +308,31 @@ class TradingOrchestrator:
             self.last_run = driver.run
 
     @contextmanager
-    def _failing_if_interrupted(self) -> Iterator[None]:
+    def _failing_if_interrupted(self, resuming: str | None = None) -> Iterator[None]:
         """A BaseException that is not an error (KeyboardInterrupt, SystemExit) fails the
-        call's run first, so that it is not left active, then goes on: Python's contract."""
+        call's run (or the run it was ``resuming``) first, so that it is not left active,
+        then goes on: Python's contract."""
         self._driver = None
         try:
             yield
         except BaseException as exc:
-            if not isinstance(exc, Exception) and self._driver is not None:
-                self._interrupted(self._driver, exc)
+            if not isinstance(exc, Exception):
+                driver = self._driver or self._resumed(resuming)
+                if driver is not None:
+                    self._interrupted(driver, exc)
             raise
+
+    def _resumed(self, run_id: str | None) -> RunDriver | None:
+        """A driver of the run ``resume`` took over, or None if it never held it."""
+        if run_id is None or self._engine is None:
+            return None
+        try:
+            run = self.store.get_run(run_id)
+        except Exception:  # the database refused: the run stays resumable, as it was
+            return None
+        if run.lease_owner != self._engine.owner:
+            return None
+        return RunDriver(self._engine.runtime, run)
 
     def _interrupted(self, driver: RunDriver, exc: BaseException) -> None:
         """Record ``exc`` as the run's failure; the caller re-raises ``exc`` in any case."""

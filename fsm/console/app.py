@@ -31,6 +31,7 @@ from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
 from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
+from fsm.keyregistry import ApproverKeys
 from fsm.ports import RunFilter, RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
@@ -52,8 +53,9 @@ class Console:
     """The pages, over one store and its audit queries; ``token`` guards every page."""
 
     def __init__(self, store: RunStore, audit: AuditQueries, token: str | None = None,
-                 anchors: Any = None) -> None:  # fmt: skip
+                 anchors: Any = None, approvers: ApproverKeys | None = None) -> None:  # fmt: skip
         self.store, self.audit, self.token, self.anchors = store, audit, token, anchors
+        self.approvers = approvers  # the key registry: approval signatures verified again
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -96,7 +98,7 @@ class Console:
 
     async def run(self, request: Request) -> Response:
         run_id = self._run_id(request)
-        details = run_details(self.store, run_id)
+        details = run_details(self.store, run_id, self.approvers)
         report = self.audit.verify(run_id, self.anchors)
         history: dict[str, list[Any]] = {}
         for event in self.store.intent_events(run_id):

@@ -75,9 +75,13 @@ class TradingWorkflow(StateChart[Any]):
         awaiting_approval, cond=[*_PLAN_LIMITS, guard("approval_needed")]
     )
     approved = awaiting_approval.to(
-        executing, cond=[guard("operator_named"), guard("four_eyes"), guard("prices_fresh")]
+        executing,
+        cond=[guard("operator_named"), guard("four_eyes"), guard("approval_signed"),
+              guard("prices_fresh")],
+    )  # fmt: skip
+    rejected = awaiting_approval.to(
+        failed, cond=[guard("operator_named"), guard("approval_signed")]
     )
-    rejected = awaiting_approval.to(failed, cond=guard("operator_named"))
     execution_completed = executing.to(
         done, cond=[guard("orders_terminal"), guard("execution_succeeded")]
     )

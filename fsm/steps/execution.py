@@ -145,11 +145,16 @@ def _submit(
     except DuplicateClientOrderId:
         return  # the broker already has it: its status is reconciled with the others
     failpoint("broker.submitted")
+    status = ack.status
+    if status in ("filled", "partially_filled") and ack.filled_qty is None:
+        status = "accepted"  # a fill is recorded with its quantity, once the broker says it
     update = IntentUpdate(
         run_id=run_id,
         client_order_id=ack.client_order_id,
-        status=ack.status,
+        status=status,
         broker_order_id=ack.broker_order_id,
+        filled_qty=ack.filled_qty,
+        avg_price=ack.avg_price,
         updated_at=clock.now(),
     )
     store.update_intent(update, fence())

@@ -61,7 +61,7 @@ def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
     assert csv_lines[1].startswith(run["run_id"])
     shown = ready.json("runs", "show", run["run_id"], "--format", "json")
     assert {"run", "requested_by", "ledger", "checkpoints", "orders", "attempts",
-            "resume_policy", "awaiting_approval"} == set(shown)  # fmt: skip
+            "resume_policy", "awaiting_approval", "approvals"} == set(shown)  # fmt: skip
     assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
     assert set(shown["ledger"][-1]) >= LEDGER_KEYS
     assert shown["checkpoints"][-1]["state"] == "planning"

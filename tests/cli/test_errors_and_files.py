@@ -29,11 +29,15 @@ def test_a_config_file_that_is_not_text_or_is_a_folder_is_named(cli: Cli) -> Non
     assert f"--config {folder} is a folder" in line
 
 
-@pytest.mark.parametrize("how", ["environment", "flag"])
+@pytest.mark.parametrize("how", ["environment", "flag", "file"])
 def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: str) -> None:
     if how == "flag":
         done = cli("--log-level", "LOUD", "runs", "list", code=2)
         name = "--log-level"
+    elif how == "file":
+        (cli.folder / "tradefsm.toml").write_text('log_level = "LOUD"\n', encoding="utf-8")
+        done = cli("runs", "list", code=2)
+        name = "log_level in tradefsm.toml"
     else:
         done = cli("runs", "list", code=2, env_extra={"TRADEFSM_LOG_LEVEL": "LOUD"})
         name = "TRADEFSM_LOG_LEVEL"
@@ -42,6 +46,28 @@ def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: st
     assert "'LOUD'" in line
     assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in line
     assert cli("--log-level", "debug", "failpoints").returncode == 0
+
+
+def test_the_log_level_in_the_settings_file_is_used_below_the_environment(cli: Cli) -> None:
+    (cli.folder / "tradefsm.toml").write_text('log_level = "error"\n', encoding="utf-8")
+    cli("db", "upgrade")
+    assert '"level": "info"' not in cli("run", "--mode", "dry-run").stderr
+    louder = cli("run", "--mode", "dry-run", env_extra={"TRADEFSM_LOG_LEVEL": "INFO"})
+    assert '"level": "info"' in louder.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ("lease_seconds = true\n", "invalid setting lease_seconds: a value, not true or false"),
+        ("lease_seconds = 3\nlease_renew_seconds = 2\n", "invalid settings: lease_renew_seconds 2"),
+    ],
+)
+def test_settings_that_cannot_be_meant_are_one_line(cli: Cli, toml: str, named: str) -> None:
+    (cli.folder / "tradefsm.toml").write_text(toml, encoding="utf-8")
+    line = one_line_error(cli("runs", "list", code=2))
+    assert named in line
+    assert "TRADEFSM_SETTINGS" not in line
 
 
 def test_keygen_into_a_path_it_cannot_use_is_one_line(cli: Cli) -> None:
@@ -169,6 +195,11 @@ def test_an_existing_output_file_needs_force(ready: Cli) -> None:
         assert kept.read_text(encoding="utf-8") == "keep me\n"
         ready(*command, "--output", str(kept), "--force")
         assert kept.read_text(encoding="utf-8") != "keep me\n"
+    link = ready.folder / "link.json"
+    link.symlink_to(ready.folder / "elsewhere.json")  # pointing nowhere: not a free name
+    line = one_line_error(ready("audit", "export", "--run", run_id, "--output", str(link), code=2))
+    assert f"--output {link} is a link" in line
+    assert not (ready.folder / "elsewhere.json").exists()
 
 
 READS = (("run",), ("resume", "--all"), ("runs", "list"), ("audit", "verify"),
@@ -183,6 +214,14 @@ def test_a_missing_database_is_not_created(cli: Cli, command: tuple[str, ...]) -
     assert "tradefsm db upgrade" in one_line_error(done)
     assert not fresh.exists()
     assert not list(cli.folder.iterdir())
+
+
+def test_a_database_url_naming_a_folder_says_so(cli: Cli) -> None:
+    folder = cli.folder / "data"
+    folder.mkdir()
+    for command in (("runs", "list"), ("db", "upgrade")):
+        line = one_line_error(cli(*command, "--db", f"sqlite:///{folder}", code=2))
+        assert f"{folder} is a folder: name the SQLite database file in it" in line
 
 
 @pytest.mark.parametrize(

@@ -20,3 +20,12 @@ def test_every_state_the_listing_prints_filters_it(ready: Cli) -> None:
         ready("runs", "list", "--state", state)
     line = one_line_error(ready("runs", "list", "--state", "queued", "--status", "done", code=2))
     assert "--state queued" in line
+
+
+def test_a_queued_run_can_be_cancelled(ready: Cli) -> None:
+    queued = ready("submit", "--account", "later").stdout.strip()
+    done = ready("cancel", queued, "--actor", "ops-ann", "--reason", "wrong account")
+    assert f"run {queued} cancelled by ops-ann" in done.stdout
+    assert ready.json("runs", "list", "--state", "queued", "--format", "json") == []
+    [row] = ready.json("runs", "list", "--status", "failed", "--format", "json")
+    assert row["run_id"] == queued

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fsm.clock import SystemClock
 from fsm.compat.orchestrator import ACCOUNT, _NoPort
 from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
@@ -49,6 +51,8 @@ def test_the_facade_resumes_its_run_and_the_cli_points_there(tmp_path: Path) -> 
     assert cli.returncode == 7
     assert "TradingOrchestrator.resume" in cli.stderr
     assert "Traceback" not in cli.stderr
+    # a call meanwhile does not wait for the run nobody drives: it answers None at once
+    assert services.orchestrator(store=store).execute_strategy_signals() is None
     resumed = services.orchestrator(store=store).resume(run_id)
     assert resumed.state == "done"
     services.execution.execute_rebalance_plan.assert_called_once()
@@ -65,3 +69,23 @@ def test_a_facade_run_stopped_while_executing_is_not_sent_again(tmp_path: Path) 
     assert (resumed.state, resumed.failure["error_type"]) == ("failed", "RunNotResumable")
     assert "check the broker by hand" in resumed.failure["message"]
     services.execution.execute_rebalance_plan.assert_not_called()
+
+
+def test_an_interrupted_resume_fails_its_run_and_the_next_call_works(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    migrate.upgrade(make_engine(url))
+    store = SqlRunStore(make_engine(url))
+    services = Services()
+    run_id = _interrupted(store, services, "planning")
+    services.portfolio.create_rebalance_plan.side_effect = KeyboardInterrupt
+    orchestrator = services.orchestrator(store=store)
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.resume(run_id)
+    run = store.get_run(run_id)
+    assert (run.state, run.failure["error_type"]) == ("failed", "LegacyCallInterrupted")
+    assert "interrupted in planning by KeyboardInterrupt" in run.failure["message"]
+    services.portfolio.create_rebalance_plan.side_effect = None
+    answer = orchestrator.execute_strategy_signals_with_trading()
+    assert answer is not None
+    assert answer["success"]
+    assert not broken_links(store.ledger(run_id))

@@ -137,3 +137,61 @@ def test_two_processes_migrating_one_new_database_both_construct(
     assert [out for out, _ in answers] == ["constructed\n", "constructed\n"]
     assert migrate.current_revisions(make_engine(db_url)) == (migrate.HEAD_REVISION,)
     assert Services().orchestrator().execute_strategy_signals() is not None
+
+
+TRADE = """
+import logging, sys
+from tests.compat.test_facade import SIGNALS, Services
+
+class Said(logging.Handler):
+    def emit(self, record):
+        print("waiting for", record.what, flush=True)
+
+logging.getLogger("tradefsm.retry").addHandler(Said())
+logging.getLogger("tradefsm.retry").setLevel(logging.INFO)
+services = Services()
+if sys.argv[1] == "holds":
+    def held(*args, **kwargs):
+        print("inside", flush=True)
+        sys.stdin.readline()  # until the test lets this call go on
+        return SIGNALS
+    services.signals.analyze_signals.side_effect = held
+answer = services.orchestrator().execute_strategy_signals_with_trading()
+print("success" if answer and answer["success"] else f"answer {answer}", flush=True)
+"""
+
+
+def test_a_call_waits_for_the_call_another_process_is_in(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADEFSM_DB", db_url)
+    migrate.upgrade(make_engine(db_url))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    def start(role: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", TRADE, role], env=env, cwd=tmp_path,
+                                text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+
+    holder = start("holds")
+    waiter: subprocess.Popen[str] | None = None
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "inside\n"
+        waiter = start("waits")
+        assert waiter.stdout is not None
+        said = waiter.stdout.readline()
+        assert said == "waiting for a turn on the legacy account\n", (
+            said,
+            waiter.communicate(timeout=60),
+        )
+        holder.communicate("go\n", timeout=120)
+        out, err = waiter.communicate(timeout=120)
+    finally:
+        for process in (holder, waiter):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert (holder.returncode, waiter.returncode) == (0, 0), err
+    assert out.splitlines()[-1] == "success", err
+    runs = SqlRunStore(make_engine(db_url)).list_runs(RunFilter(account_id="legacy"))
+    assert [r.state for r in runs] == ["done", "done"]

@@ -45,6 +45,14 @@ def test_an_order_is_found_by_its_client_order_id(broker: Broker) -> None:
     assert status.status in TERMINAL | {"new"}
 
 
+def test_an_ack_that_says_filled_says_how_much(broker: Broker) -> None:
+    ack = broker.submit(_intent("tf-f-B-SPY"))
+    [status] = broker.orders(["tf-f-B-SPY"])
+    if ack.status in ("filled", "partially_filled"):
+        assert (ack.filled_qty, ack.avg_price) == (status.filled_qty, status.avg_price)
+        assert ack.filled_qty
+
+
 def test_a_repeated_client_order_id_is_refused_and_places_nothing(broker: Broker) -> None:
     broker.submit(_intent("tf-b-B-SPY"))
     cash = broker.account().cash

@@ -248,10 +248,10 @@ def test_attempts_are_kept_with_their_outcome(store: RunStore) -> None:
     assert store.attempts("run_1") == [failed, ok]
 
 
-def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -> None:
+def _queue(store: RunStore, accounts: list[str]) -> None:
     definition = trading_definition()
     store.ensure_definition(definition.record())
-    for n, account in enumerate(["a", "a", "b"]):
+    for n, account in enumerate(accounts):
         entry = seal(GENESIS_HASH, run_id=f"q{n}", seq=1, event="created", source=None,
                      target="idle", accepted=True, actor="engine", correlation_id="c",
                      causation_id=None, occurred_at=T0 + timedelta(seconds=n))  # fmt: skip
@@ -261,6 +261,10 @@ def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -
             definition_hash=definition.definition_hash, head_hash=entry.hash,
             created_at=T0 + timedelta(seconds=n), updated_at=T0,
         ), entry)  # fmt: skip
+
+
+def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -> None:
+    _queue(store, ["a", "a", "b"])
     later = T0 + timedelta(minutes=1)
     deadline = T0 + timedelta(minutes=15)
     first = store.claim_next("w1", later + timedelta(seconds=30), later, deadline)
@@ -275,6 +279,21 @@ def test_claims_take_queued_runs_oldest_first_one_per_account(store: RunStore) -
     again = store.claim_next("w3", expired + timedelta(seconds=30), expired, deadline)
     assert again is not None
     assert (again.run_id, again.lease_owner) == ("q0", "w3")  # its lease ran out
+
+
+def test_a_queued_run_under_a_live_lease_is_not_claimed(store: RunStore) -> None:
+    _queue(store, ["a"])
+    later = T0 + timedelta(minutes=1)
+    held = store.acquire_lease("q0", "ops", later + timedelta(seconds=30), later, None)
+    assert (held.status, held.lease_owner) == (RunStatus.QUEUED, "ops")
+    deadline = T0 + timedelta(minutes=15)
+    assert store.claim_next("w1", later + timedelta(seconds=30), later, deadline) is None
+    with pytest.raises(RunLeased):
+        store.acquire_lease("q0", "w1", later + timedelta(seconds=30), later, None)
+    lapsed = later + timedelta(seconds=31)
+    claimed = store.claim_next("w1", lapsed + timedelta(seconds=30), lapsed, deadline)
+    assert claimed is not None
+    assert (claimed.run_id, claimed.lease_owner) == ("q0", "w1")
 
 
 def test_storing_a_definition_again_is_harmless(store: RunStore) -> None:

@@ -65,3 +65,32 @@ def test_a_finished_run_cannot_be_cancelled(
 def test_migrated_url_fixture_really_migrates(migrated_url: str) -> None:
     engine = make_engine(migrated_url)
     assert migrate.current_revisions(engine) == migrate.head_revisions(engine)
+
+
+def test_a_queued_run_is_cancelled_before_any_worker_starts_it(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = make_engine_for(sql_store, broker, clock)
+    queued = engine.submit(RunRequest(account_id="paper"))
+    with pytest.raises(GuardRejected):  # refused: it goes back to the queue at once
+        engine.cancel(queued.run_id, actor="ops-bob", reason=" ")
+    assert sql_store.get_run(queued.run_id).status.value == "queued"
+    cancelled = engine.cancel(queued.run_id, actor="ops-bob", reason="wrong account")
+    assert (cancelled.state, cancelled.status.value) == ("failed", "failed")
+    assert cancelled.failure["error_type"] == "Cancelled"
+    assert not broken_links(sql_store.ledger(queued.run_id))
+    worker = make_engine_for(sql_store, broker, clock)
+    assert worker.store.claim_next("w", clock.now(), clock.now(), clock.now()) is None
+
+
+def test_a_refused_cancel_of_a_queued_run_leaves_it_to_the_workers(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = make_engine_for(sql_store, broker, clock)
+    queued = engine.submit(RunRequest(account_id="paper"))
+    with pytest.raises(GuardRejected):
+        engine.cancel(queued.run_id, actor="ops-bob", reason="\u200b")
+    later = clock.now()
+    claimed = sql_store.claim_next("w", later, later, later)
+    assert claimed is not None
+    assert claimed.run_id == queued.run_id

@@ -124,6 +124,9 @@ def _kill_and_resume(baseline: Site, site: Site, point: str) -> None:
     code, _, _ = site.cli("run", "--json", TRADEFSM_FAILPOINTS=point)
     assert code == -signal.SIGKILL, f"{point} was not reached"
     run = site.only_run()
+    for stored in site.store.intents(run.run_id):  # a fill is never stored without its size
+        if stored.status in ("filled", "partially_filled"):
+            assert stored.filled_qty, (point, stored)
     if run.status.value == "active":
         code, out, err = site.cli("resume", run.run_id, "--json")
         assert (code, json.loads(out)["state"]) == (0, "done"), err

@@ -31,3 +31,10 @@ def test_any_long_enough_prefix_of_the_only_run_names_it(hex_id: str, n: int, ma
     run_id = RUN_ID_PREFIX + hex_id
     text = (RUN_ID_PREFIX if marked else "") + hex_id[:n]
     assert resolve_run_id(_lookup([run_id]), text) == run_id
+
+
+@given(HEX, st.integers(min_value=MIN_PREFIX, max_value=32), st.booleans())
+def test_a_prefix_in_capitals_names_the_same_run(hex_id: str, n: int, marked: bool) -> None:
+    run_id = RUN_ID_PREFIX + hex_id
+    text = (RUN_ID_PREFIX + hex_id[:n] if marked else hex_id[:n]).upper()
+    assert resolve_run_id(_lookup([run_id]), text) == run_id
