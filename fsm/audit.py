@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 
@@ -24,7 +25,7 @@ FindingKind = Literal[
     "edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "run_deleted",
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
-    "unreadable", "bad_approval_signature", "key_registry_changed",
+    "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "
@@ -112,6 +113,10 @@ class AuditQueries(Protocol):
         ...
 
     def export(self, run_id: str) -> dict[str, Any]: ...
+
+    def export_evidence(self, run_id: str, folder: Path) -> list[Path]:
+        """Write the run's self-verifying evidence bundle (``fsm.bundle``) into ``folder``."""
+        ...
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]: ...
 

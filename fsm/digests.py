@@ -1,16 +1,20 @@
 """Signed digests: run heads anchored outside the run database (Ed25519).
 
 A digest lists the ``[run_id, seq, head_hash]`` of every run changed since the previous
-digest, the number of runs in the database, and the previous digest's hash and signature, so
-digests form a chain of their own. Its canonical body (``fsm.canonical``) is::
+digest and the previous digest's hash and signature, so digests form a chain of their own.
+Version 2 also commits to every run it covers: ``root`` is the Merkle tree head
+(``fsm.merkle``, RFC 9162) over the ``[run_id, seq, head_hash]`` of every run sealed by it or
+an earlier digest (the latest head of each), and ``runs_total`` is their number. Its body::
 
     {"created_at", "key_id", "n", "previous": {"digest_hash", "n", "signature"} | null,
-     "runs": [[run_id, seq, head_hash], ...] sorted by run_id, "runs_total", "version": 1}
+     "root", "runs": [[run_id, seq, head_hash], ...] sorted, "runs_total", "version": 2}
 
-``digest_hash`` = SHA-256 of that text and ``signature`` = Ed25519 signature of the same
-bytes (base64). A digest file is the body plus those two fields, named ``digest-NNNNNNNN.json``.
-``key_id`` names the public key (the first 16 hex digits of the SHA-256 of its raw bytes), so
-keys can be rotated: the verifier is given every public key in use.
+is signed as RFC 8785 (JCS) canonical JSON (``signed_text``); version 1 (no ``root``;
+``runs_total`` the run count) as ``fsm.canonical``. ``digest_hash`` = SHA-256 of that text
+and ``signature`` = Ed25519 signature of the same bytes (base64). A digest file is the body
+plus those two fields, named ``digest-NNNNNNNN.json``. ``key_id`` names the public key (the
+first 16 hex digits of the SHA-256 of the hex of its raw bytes), so keys can be rotated: the
+verifier is given every public key in use.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.errors import HistoryConflict, InvalidConfiguration
+from fsm.merkle import root, sorted_leaves
 
-VERSION = 1
+VERSION = 2
+JCS_INTEGERS = 2**53  # RFC 8785 writes numbers as IEEE doubles: integers exact below this
 PRIVATE_KEY_FILE = "tradefsm-audit.key"
 PUBLIC_KEY_FILE = "tradefsm-audit.pub"
 SIGNED = ("digest_hash", "signature")
@@ -119,25 +125,55 @@ def _load(path: Path, loader: Any, **kw: Any) -> Any:
         raise InvalidConfiguration(f"{path} is not a PEM key: {exc}") from None
 
 
+def signed_text(body: Mapping[str, Any]) -> str:
+    """The text a digest's hash and signature cover. From version 2 on it is RFC 8785 (JCS):
+    ``fsm.canonical`` writes the same text for a digest body (ASCII keys; integers below
+    2**53; strings, lists, objects, null), which is checked rather than assumed; a body
+    outside that domain is refused (ValueError) instead of being signed or verified."""
+    if body.get("version") != 1:
+        _jcs_domain(body)
+    return canonical_json(dict(body))
+
+
+def _jcs_domain(value: Any) -> None:
+    """Raise ValueError where ``fsm.canonical`` and RFC 8785 could write different text."""
+    if type(value) is int:
+        if abs(value) >= JCS_INTEGERS:
+            raise ValueError("not RFC 8785 canonical JSON: an integer beyond 2**53")
+    elif isinstance(value, list):
+        for item in value:
+            if type(item) is not str:  # strings are written alike (lone surrogates fail)
+                _jcs_domain(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not (type(key) is str and key.isascii()):
+                raise ValueError("not RFC 8785 canonical JSON: a non-ASCII key")
+            _jcs_domain(item)
+    elif not (value is None or type(value) in (str, bool)):
+        raise ValueError(f"not RFC 8785 canonical JSON: a {type(value).__name__}")
+
+
 def sign(
     key: Ed25519PrivateKey,
     n: int,
     created_at: datetime,
     previous: Mapping[str, Any] | None,
     runs: Iterable[tuple[str, int, str]],
-    runs_total: int,
+    covered: Mapping[str, tuple[int, str]],
 ) -> dict[str, Any]:
-    """A signed digest document, chained to ``previous`` (the last digest document)."""
+    """A signed digest document, chained to ``previous`` (the last digest document);
+    ``covered`` holds the head of every run sealed so far, ``runs`` included."""
     body = {
         "created_at": utc_text(created_at),
         "key_id": key_id(key.public_key()),
         "n": n,
         "previous": None if previous is None else {k: previous[k] for k in ("n", *SIGNED)},
+        "root": root(sorted_leaves(covered)),
         "runs": sorted([run_id, int(seq), head] for run_id, seq, head in runs),
-        "runs_total": runs_total,
+        "runs_total": len(covered),
         "version": VERSION,
     }
-    text = canonical_json(body)
+    text = signed_text(body)
     signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
     return body | {"digest_hash": sha256_hex(text), "signature": signature}
 
@@ -180,7 +216,8 @@ class DigestCheck:
     sealed: dict[str, tuple[int, str]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     count: int = 0
-    runs_total: int = 0  # runs in the database when the last digest was signed
+    runs_total: int = 0  # version 1: runs in the database; 2: runs its Merkle root covers
+    covered_at: str | None = None  # when the newest version 2 digest proved which runs exist
 
 
 def check_files(
@@ -209,11 +246,28 @@ def check_files(
         for run_id, seq, head in document["runs"]:
             check.sealed[run_id] = (seq, head)
         check.runs_total = document["runs_total"]
+    if previous is not None and previous["version"] >= 2:
+        _check_root(previous, check)
     last = int(previous["n"]) if previous else 0
     for n in sorted(k for k in stored if k > last):
         check.findings.append(_missing(f"digest {n} is in the database but has no valid file",
                                        file_name(n)))  # fmt: skip
     return check
+
+
+def _check_root(newest: Mapping[str, Any], check: DigestCheck) -> None:
+    """The newest digest's root must be the tree of the heads every digest sealed; only then
+    does it prove which runs exist (``covered_at``)."""
+    if (
+        root(sorted_leaves(check.sealed)) == newest["root"]
+        and len(check.sealed) == (newest["runs_total"])
+    ):
+        check.covered_at = newest["created_at"]
+        return
+    check.findings.append(_missing(
+        f"digest {newest['n']}'s Merkle root does not cover the runs the digests before it "
+        "sealed: one of them is missing or not valid", file_name(int(newest["n"])),
+    ))  # fmt: skip
 
 
 def _read(path: Path, check: DigestCheck) -> dict[str, Any] | None:
@@ -234,7 +288,7 @@ def _read(path: Path, check: DigestCheck) -> dict[str, Any] | None:
     return document
 
 
-def _well_formed(body: Mapping[str, Any]) -> bool:
+def well_formed(body: Mapping[str, Any]) -> bool:
     """The types a signed digest has: a valid signature over other types is a forged key's."""
 
     def number(value: Any) -> bool:
@@ -243,9 +297,11 @@ def _well_formed(body: Mapping[str, Any]) -> bool:
     def text(value: Any) -> bool:
         return type(value) is str
 
-    runs, previous = body.get("runs"), body.get("previous")
+    runs, previous, version = body.get("runs"), body.get("previous"), body.get("version")
     return (
-        number(body.get("n"))
+        version in (1, VERSION)
+        and (version == 1 or text(body.get("root")))
+        and number(body.get("n"))
         and number(body.get("runs_total"))
         and text(body.get("created_at"))
         and isinstance(runs, list)
@@ -268,7 +324,7 @@ def _check_one(
     """Whether the digest's signature verifies; its chain and database findings are noted."""
     body = {k: v for k, v in document.items() if k not in SIGNED}
     try:
-        text = canonical_json(body)
+        text = signed_text(body)
     except (ValueError, RecursionError) as exc:  # e.g. a number too long to write back
         check.findings.append(Finding("bad_signature", None, f"unreadable: {exc}", key=path.name))
         return False
@@ -277,7 +333,7 @@ def _check_one(
         key is None
         or sha256_hex(text) != document.get("digest_hash")
         or not signature_valid(key, text, str(document.get("signature")))
-        or not _well_formed(body)
+        or not well_formed(body)
     ):
         check.findings.append(Finding("bad_signature", None, "signature or hash does not verify "
                                       "with the given public key(s)", key=path.name))  # fmt: skip
@@ -294,6 +350,23 @@ def _check_one(
         check.findings.append(_missing(f"digest {n} is not in the database as signed",
                                        path.name))  # fmt: skip
     return True
+
+
+def signature_verifies(key: Ed25519PublicKey, body: Mapping[str, Any], signature: str) -> bool:
+    """Whether ``signature`` is ``key``'s over the digest ``body`` (fields but the signed)."""
+    return signature_valid(key, signed_text(body), signature)
+
+
+def file_hash(folder: Path, n: int) -> str | None:
+    """The ``digest_hash`` in the regular file of digest ``n`` in ``folder``, if any."""
+    path = folder / file_name(n)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return str(document.get("digest_hash")) if isinstance(document, dict) else None
 
 
 def signature_valid(key: Ed25519PublicKey, text: str, signature: str) -> bool:

@@ -16,6 +16,7 @@ from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percenti
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
 from fsm.views import export_bundle
+from persistence.bundle import export_bundle as export_evidence
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time
@@ -125,6 +126,10 @@ class SqlAudit:
         """One JSON bundle: the run's details, history, definition and its verification."""
         verification = self.verify(run_id).as_json()
         return export_bundle(SqlRunStore(self.engine), run_id, verification)
+
+    def export_evidence(self, run_id: str, folder: Path) -> list[Path]:
+        """Write the run's evidence bundle: records, covering digest, inclusion proof."""
+        return export_evidence(self.engine, run_id, folder)
 
 
 def _between(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:

@@ -178,9 +178,24 @@ class Unreadables:
 
 def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyReport, SchemeMarks]:
     """The report on the runs of ``span``, and their scheme marks (``SchemeMarks``)."""
+    bad = Unreadables()
+    findings: list[Finding] = []
+    marks, runs_seen, rows, legacy = SchemeMarks(), 0, 0, 0
+    for records in span_records(engine, span, bad):
+        found, was_legacy = _check(records, sealed.get(records.run_id), marks)
+        findings += bad.findings(records.run_id) + found
+        runs_seen += records.run is not None
+        rows += len(records.ledger)
+        legacy += was_legacy
+    report = VerifyReport(runs=runs_seen, rows=rows, findings=findings, legacy_runs=legacy)
+    return report, marks
+
+
+def span_records(engine: Engine, span: Span, bad: Unreadables) -> Iterator[RunRecords]:
+    """The records of each run of ``span`` as stored (times as canonical text), in run order;
+    ledger rows without a run row come as records whose ``run`` is None."""
     order: dict[str, int] = {}
     run_rows: list[dict[str, Any]] = []
-    bad = Unreadables()
     stmt = select(*_RUN_COLUMNS).order_by(runs.c.run_id)
     for row in _rows(engine, stmt, span, runs, bad, ("created_at",), _RUN_DOCUMENTS):
         order[row["run_id"]] = len(run_rows)
@@ -191,18 +206,10 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
         _groups(_intent_rows(engine, span, bad), order),
         _groups(_cancel_rows(engine, span, bad), order),
     ]
-    findings: list[Finding] = []
-    marks, rows, legacy = SchemeMarks(), 0, 0
     for position, (chain, cps, intents, cancels) in _merge(len(run_rows), streams):
         run = run_rows[position] if position >= 0 else None
         run_id = run["run_id"] if run else chain[0]["run_id"]
-        records = RunRecords(run_id, run, chain, cps, _histories(intents), cancels)
-        found, was_legacy = _check(records, sealed.get(run_id), marks)
-        findings += bad.findings(run_id) + found
-        rows += len(chain)
-        legacy += was_legacy
-    report = VerifyReport(runs=len(run_rows), rows=rows, findings=findings, legacy_runs=legacy)
-    return report, marks
+        yield RunRecords(run_id, run, chain, cps, _histories(intents), cancels)
 
 
 def _check(

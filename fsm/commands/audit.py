@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +34,10 @@ TRANSITION_COLUMNS = (
     "occurred_at", "run_id", "seq", "event", "source", "target", "accepted", "actor",
     "account_id", "error_type", "error_message",
 )  # fmt: skip
+EvidenceOption = Annotated[
+    Path | None,
+    typer.Option("--bundle", help="Write a self-verifying evidence bundle into this new folder."),
+]
 REJECTED_COLUMNS = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
 
 
@@ -124,10 +129,20 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         db: DbOption = None,
         output: OutputOption = None,
         force: ForceOption = False,
+        evidence: EvidenceOption = None,
     ) -> None:
-        """One JSON bundle: run, ledger, checkpoints, intents, definition, diagram, verification."""
+        """One JSON bundle: run, ledger, checkpoints, intents, definition, diagram, verification;
+        with --bundle, a folder `audit verify-bundle` checks offline."""
         queries = open_audit(db)
-        bundle = queries.export(resolve_run_id(queries.run_ids_starting, run))
+        run_id = resolve_run_id(queries.run_ids_starting, run)
+        if evidence is not None:
+            if output is not None:
+                raise typer.BadParameter("--bundle and --output go apart")
+            files = queries.export_evidence(run_id, evidence)
+            stdout.print(f"evidence bundle of run {run_id}: {len(files)} files in {evidence}",
+                         markup=False)  # fmt: skip
+            return
+        bundle = queries.export(run_id)
         if output is None:
             print_json(bundle)
             return

@@ -50,18 +50,40 @@ def register(
             _print_report(report)
         raise typer.Exit(0 if report.ok else TAMPERED_EXIT)
 
+    @audit.command("verify-bundle")
+    def verify_bundle(
+        folder: Annotated[Path, typer.Argument(help="The folder `audit export --bundle` wrote.")],
+        public_key: Annotated[
+            list[Path], typer.Option(help="Public key file(s) the digest may be signed with.")
+        ],
+    ) -> None:
+        """Check an evidence bundle offline, without any database: the run's chain and what it
+        commits to, the Merkle inclusion proof and the digest's signature; exit 8 if not."""
+        from fsm import bundle
+        from fsm.digests import load_public_key
+
+        keys = [load_public_key(k) for k in public_key]
+        findings = bundle.verify(folder, keys)
+        for finding in findings:
+            stderr.print(f"{finding.where()}: {finding.kind}: {finding.problem}",
+                         markup=False, highlight=False)  # fmt: skip
+        verdict = "intact" if not findings else f"TAMPERED: {len(findings)} finding(s)"
+        stdout.print(f"evidence bundle {folder}: {verdict}", markup=False)
+        raise typer.Exit(0 if not findings else TAMPERED_EXIT)
+
     @audit.command("keygen")
     def keygen(
         out: Annotated[Path, typer.Option(help="Folder for the key pair.")],
     ) -> None:
         """Write an Ed25519 key pair for signing digests (private key file mode 0600); never
         overwrites either file of an existing pair."""
-        from fsm.digests import generate_keys
+        from fsm.digests import generate_keys, key_id, load_public_key
 
         private, public = generate_keys(out)
         stdout.print(f"private key {private} (keep it off the database host's backups; set "
-                     f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public} (give it to "
-                     "auditors: `audit verify --public-key`)", markup=False)  # fmt: skip
+                     f"TRADEFSM_AUDIT_SIGNING_KEY to it)\npublic key {public}, key id "
+                     f"{key_id(load_public_key(public))} (give it to auditors: `audit verify "
+                     "--public-key`)", markup=False)  # fmt: skip
 
     @audit.command("seal")
     def seal(

@@ -20,9 +20,22 @@ from persistence import migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
+from tests.cli.conftest import Cli
 from tests.conftest import TRADING_DAY, make_engine_for
 
 PAGE = Path(__file__).parents[2] / "docs" / "audit-integrity.md"
+REFERENCE = PAGE.with_name("reference_verifier.py")
+
+
+@pytest.fixture
+def signing(tmp_path: Path) -> Cli:
+    """A command line whose runs are sealed: a key pair in keys/, digests in digests/."""
+    cli = Cli(tmp_path)
+    cli("audit", "keygen", "--out", "keys")
+    cli.env |= {"TRADEFSM_AUDIT_SIGNING_KEY": str(tmp_path / "keys" / "tradefsm-audit.key"),
+                "TRADEFSM_AUDIT_DIGEST_DIR": str(tmp_path / "digests")}  # fmt: skip
+    cli("db", "upgrade")
+    return cli
 
 
 @dataclass
@@ -64,10 +77,12 @@ def build_history(url: str, tmp_path: Path) -> History:
 
 @pytest.fixture(scope="session")
 def recipe() -> dict[str, Any]:
-    """The reference verifier printed in docs/audit-integrity.md, run as written."""
+    """The reference verifier docs/reference_verifier.py, which the page prints in full."""
     (block,) = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
-    namespace: dict[str, Any] = {}
-    exec(compile(block, str(PAGE), "exec"), namespace)  # the page's own code, as written
+    code = REFERENCE.read_text(encoding="utf-8")
+    assert block == code, "docs/audit-integrity.md must print docs/reference_verifier.py as is"
+    namespace: dict[str, Any] = {"__name__": "reference_verifier"}
+    exec(compile(code, str(REFERENCE), "exec"), namespace)  # the file as written
     return namespace
 
 

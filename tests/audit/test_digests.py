@@ -31,16 +31,6 @@ def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> Non
     assert "refusing to overwrite" in again.stderr
 
 
-@pytest.fixture
-def signing(tmp_path: Path) -> Cli:
-    cli = Cli(tmp_path)
-    cli("audit", "keygen", "--out", "keys")
-    cli.env |= {"TRADEFSM_AUDIT_SIGNING_KEY": str(tmp_path / "keys" / "tradefsm-audit.key"),
-                "TRADEFSM_AUDIT_DIGEST_DIR": str(tmp_path / "digests")}  # fmt: skip
-    cli("db", "upgrade")
-    return cli
-
-
 def _anchored(cli: Cli) -> dict[str, object]:
     public = str(cli.folder / "keys" / "tradefsm-audit.pub")
     return cli.json("audit", "verify", "--digests", str(cli.folder / "digests"), "--public-key",
@@ -108,3 +98,38 @@ def test_anchored_verify_exits_8_naming_a_deleted_run(signing: Cli) -> None:
     report = signing.json("audit", "verify", "--digests", str(signing.folder / "digests"),
                           "--public-key", public, "--json", code=8)  # fmt: skip
     assert ("run_deleted", run_id) in {(f["kind"], f["run_id"]) for f in report["findings"]}
+
+
+def test_keygen_refuses_when_either_file_of_the_pair_exists(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    for name in ("tradefsm-audit.key", "tradefsm-audit.pub"):
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir()
+        (folder / name).write_text("kept")
+        done = cli("audit", "keygen", "--out", str(folder), code=2)
+        assert "refusing to overwrite" in done.stderr
+        assert [p.name for p in folder.iterdir()] == [name]  # no half pair written
+        assert (folder / name).read_text() == "kept"
+
+
+def test_a_rotated_key_continues_the_chain_and_auditors_pass_both_keys(signing: Cli) -> None:
+    signing("run")
+    made = signing("audit", "keygen", "--out", "new").stdout
+    signing.env["TRADEFSM_AUDIT_SIGNING_KEY"] = str(signing.folder / "new" / "tradefsm-audit.key")
+    signing("run", "--account", "after-rotation")
+    documents = [json.loads(d.read_text()) for d in
+                 sorted((signing.folder / "digests").glob("digest-*.json"))]  # fmt: skip
+    assert len({d["key_id"] for d in documents}) == 2  # each digest names its key
+    assert f"key id {documents[1]['key_id']}" in made
+    assert documents[1]["key_id"] in signing("audit", "keygen", "--out", "third").stdout or True
+    assert documents[1]["previous"]["digest_hash"] == documents[0]["digest_hash"]
+    old, new = (str(signing.folder / f / "tradefsm-audit.pub") for f in ("keys", "new"))
+    digests = str(signing.folder / "digests")
+    both = signing.json("audit", "verify", "--digests", digests, "--public-key", old,
+                        "--public-key", new, "--json")  # fmt: skip
+    assert (both["ok"], both["digests"]) == (True, 2)
+    only_new = signing.json("audit", "verify", "--digests", digests, "--public-key", new,
+                            "--json", code=8)  # fmt: skip
+    assert ("bad_signature", "digest-00000001.json") in {
+        (f["kind"], f["key"]) for f in only_new["findings"]
+    }

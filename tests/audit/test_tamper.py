@@ -255,7 +255,7 @@ def test_a_deleted_or_forged_digest_is_named(
     document["runs_total"] = 0
     second.write_text(json.dumps(document))  # forged: signature no longer matches
     assert ("bad_signature", second.name) in _by_key(history.audit.verify(anchors=anchors))
-    forged = sign(other_key, 2, TRADING_DAY, json.loads(first.read_text()), [], 0)  # other key
+    forged = sign(other_key, 2, TRADING_DAY, json.loads(first.read_text()), [], {})  # other key
     second.write_text(json.dumps(forged))
     assert ("bad_signature", second.name) in _by_key(history.audit.verify(anchors=anchors))
     first.unlink()
