@@ -113,6 +113,11 @@ class AuditQueries(Protocol):
 
     def export(self, run_id: str) -> dict[str, Any]: ...
 
+    def coverage(self) -> list[dict[str, Any]]:
+        """Every column of every table (schema and database): how it is committed, or why
+        it need not be; ``classified`` False for a column the coverage map does not know."""
+        ...
+
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]: ...
 
 

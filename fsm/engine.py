@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.clock import Clock
-from fsm.commitments import identity_digest
+from fsm.commitments import deadline_decision, identity_digest
 from fsm.driver import RunDriver
 from fsm.errors import (
     ApprovalExpired,
@@ -173,6 +173,7 @@ class Engine:
             correlation_id=identity.correlation_id,
             causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
             occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
+            guards=(deadline_decision(identity.deadline_at),),
         )  # fmt: skip
         run = identity.model_copy(update={"head_hash": entry.hash})
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from fsm.audit import Finding
 from fsm.commitments import (
     checkpoint_digest,
+    committed_deadline,
     identity_digest,
     intent_event_hash,
     intents_digest,
@@ -123,7 +124,7 @@ def check_run(
     if marks is not None:
         marks.note(run_id, steps)
     findings = chain_findings(run_id, rows) + downgrades
-    findings += _run_row_findings(run_id, run, rows, legacy)
+    findings += _run_row_findings(run_id, run, rows, legacy) + _moment_findings(run_id, run, rows)
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
     if not legacy:
@@ -218,6 +219,26 @@ def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) 
     if status and not legacy:
         return _outcome_findings(run_id, run, last)
     return []
+
+
+def _moment_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
+    """The run row's time of change is its last row's; its deadline the one last committed
+    (a row of a run created before deadlines were committed commits none: not checked)."""
+    findings = []
+    if "updated_at" in run and text_of(run["updated_at"]) != text_of(rows[-1]["occurred_at"]):
+        findings.append(Finding("run_changed", run_id, "the run's updated_at is not the time of "
+                                "its last ledger row"))  # fmt: skip
+    committed = [(int(r["seq"]), d) for r in rows if (d := committed_deadline(r["guards"]))
+                 is not None]  # fmt: skip
+    if committed and "deadline_at" in run:
+        seq, deadline = committed[-1]
+        stored = text_of(run["deadline_at"]) or ""
+        claimed = seq == 1 and deadline == "" and len(rows) == 1  # queued, claimed, not moved
+        if stored != deadline and not claimed:
+            findings.append(Finding("run_changed", run_id, f"the run's deadline {stored or 'none'} "
+                                    f"is not the one row {seq} committed ({deadline or 'none'})",
+                                    seq=seq))  # fmt: skip
+    return findings
 
 
 def _outcome_findings(run_id: str, run: Row, last: Row) -> list[Finding]:
@@ -318,6 +339,7 @@ def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
     for n, event in enumerate(history.events, start=1):
         if (
             int(event["n"]) != n
+            or event.get("run_id", view["run_id"]) != view["run_id"]
             or event["prev_hash"] != prev
             or event["hash"] != intent_event_hash(prev, view, event)
         ):

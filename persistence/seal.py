@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select
 
 from fsm import digests
 from fsm.audit import Finding, VerifyReport
+from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.digests import Anchors
 from fsm.errors import RunNotFound
 from persistence.dialects import upsert
@@ -73,7 +74,10 @@ def _remember(conn: Connection, changed: list[tuple[str, int, str]]) -> None:
 def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None) -> VerifyReport:
     """Verify the database against the signed digest files as well as its own chains."""
     with translate_errors(), engine.connect() as conn:
-        stored = dict(conn.execute(select(digest_table.c.n, digest_table.c.digest_hash)).all())
+        stored = {
+            int(row.n): row.digest_hash if _consistent(row) else "differs from its document"
+            for row in conn.execute(select(digest_table))
+        }
         total = conn.execute(select(func.count()).select_from(runs)).scalar_one()
     check = digests.check_files(anchors.folder, anchors.public_keys, stored)
     sealed = check.sealed if run_id is None else {
@@ -91,3 +95,20 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
         counted = f"the last digest counted {check.runs_total} runs; the database has {total}"
         findings = [*findings, Finding("run_deleted", None, counted)]
     return replace(report, findings=report.findings + findings, anchored=True, digests=check.count)
+
+
+def _consistent(row: Any) -> bool:
+    """Whether a digests row is its document: the columns equal the signed fields and the
+    document's body hashes to its digest_hash (so the file comparison covers every column)."""
+    document = row.document if isinstance(row.document, dict) else {}
+    body = {k: v for k, v in document.items() if k not in digests.SIGNED}
+    try:
+        hashed = sha256_hex(canonical_json(body))
+    except (ValueError, RecursionError):
+        return False
+    return (
+        hashed == row.digest_hash == document.get("digest_hash")
+        and row.key_id == document.get("key_id")
+        and document.get("n") == row.n
+        and utc_text(row.created_at) == document.get("created_at")
+    )

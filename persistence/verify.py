@@ -37,13 +37,14 @@ _RUN_COLUMNS = [
     runs.c[name] for name in (
         "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
         "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
-        "head_hash", "created_at",
+        "head_hash", "created_at", "updated_at", "deadline_at",
     )
 ]  # fmt: skip
 _RUN_DOCUMENTS = ("params", "result", "failure")
+_RUN_TIMES = ("created_at", "updated_at", "deadline_at")
 _EVENT_COLUMNS = [intent_events.c[name] for name in (
-    "n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at", "prev_hash",
-    "hash")]  # fmt: skip
+    "n", "run_id", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at",
+    "prev_hash", "hash")]  # fmt: skip
 _INTENT_COLUMNS = [
     order_intents.c[name] for name in (*INTENT_FIELDS, "status", *VIEW_FIELDS, "updated_at")
 ]
@@ -173,7 +174,7 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
     run_rows: list[dict[str, Any]] = []
     bad = Unreadables()
     stmt = select(*_RUN_COLUMNS).order_by(runs.c.run_id)
-    for row in _rows(engine, stmt, span, runs, bad, ("created_at",), _RUN_DOCUMENTS):
+    for row in _rows(engine, stmt, span, runs, bad, _RUN_TIMES, _RUN_DOCUMENTS):
         order[row["run_id"]] = len(run_rows)
         run_rows.append(row)
     streams = [
@@ -326,11 +327,27 @@ def _definition_findings(engine: Engine, run_id: str | None = None) -> list[Find
         used = select(runs.c.definition_hash).where(runs.c.run_id == run_id).scalar_subquery()
         stmt = stmt.where(definitions.c.definition_hash == used)
     statement = DriverStatement(stmt, engine.dialect)
-    return [
+    changed = [
         Finding("definition_changed", None, "the stored machine definition no longer hashes to "
                 "its name", key=f"definition {name}")
         for name, canonical in fetch(engine, statement, statement.defaults)
         if sha256_hex(json_or_text(canonical)) != name
+    ]  # fmt: skip
+    return changed + _missing_definitions(engine, run_id)
+
+
+def _missing_definitions(engine: Engine, run_id: str | None) -> list[Finding]:
+    """Runs whose machine definition row is gone."""
+    stmt = (
+        select(runs.c.run_id, runs.c.definition_hash)
+        .outerjoin(definitions, definitions.c.definition_hash == runs.c.definition_hash)
+        .where(definitions.c.definition_hash.is_(None), *Span(run_id=run_id).where(runs.c.run_id))
+    )
+    statement = DriverStatement(stmt, engine.dialect)
+    return [
+        Finding("definition_changed", run, f"the machine definition {name} the run ran under "
+                "is gone", key=f"definition {name}")
+        for run, name in fetch(engine, statement, {"run_id": run_id})
     ]  # fmt: skip
 
 
