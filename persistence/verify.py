@@ -20,19 +20,21 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
-from fsm.audit import Finding, VerifyReport
+from fsm.audit import Finding, FindingKind, VerifyReport
 from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
 from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, Unreadable, canonical_time, lenient
+from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
 from persistence.tables import checkpoints, definitions, intent_events, ledger, order_intents, runs
 
 BATCH = 5000
 PARALLEL_MIN_RUNS = 20_000  # below this, starting processes costs more than it saves
 Sealed = Mapping[str, tuple[int, str]]
+PROBLEMS = {"unreadable": "a stored value cannot be decoded",
+            "not_canonical": "a stored time is not in the canonical UTC form"}  # fmt: skip
 _RUN_COLUMNS = [
     runs.c[name] for name in (
         "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
@@ -154,17 +156,18 @@ def _started_late(engine: Engine, marks: SchemeMarks) -> list[Finding]:
 
 @dataclass
 class Unreadables:
-    """Stored values that could not be decoded, by run."""
+    """Stored values that could not be decoded, or are not in their one stored form, by run."""
 
-    by_run: dict[str, list[str]] = field(default_factory=dict)
+    by_run: dict[str, list[tuple[FindingKind, str]]] = field(default_factory=dict)
 
-    def note(self, row: Mapping[str, Any], name: str, value: Any) -> None:
-        self.by_run.setdefault(str(row["run_id"]), []).append(f"{name} = {value!r}")
+    def note(self, row: Mapping[str, Any], name: str, value: Any,
+             kind: FindingKind = "unreadable") -> None:  # fmt: skip
+        self.by_run.setdefault(str(row["run_id"]), []).append((kind, f"{name} = {value!r}"))
 
     def findings(self, run_id: str) -> list[Finding]:
         return [
-            Finding("unreadable", run_id, f"a stored value cannot be decoded: {what}")
-            for what in self.by_run.pop(run_id, [])
+            Finding(kind, run_id, f"{PROBLEMS[kind]}: {what}")
+            for kind, what in self.by_run.pop(run_id, [])
         ]
 
 
@@ -289,9 +292,11 @@ def _rows(
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
-            if type(at) is str and len(at) == 26:  # SQLite's stored text, the common case
+            if type(at) is str and SQLITE_TIME.fullmatch(at):  # SQLite's stored text
                 row[name] = f"{at[:10]}T{at[11:]}Z"
             elif at is not None:
+                if type(at) is str:  # another form: hashed as the instant every reader shows
+                    bad.note(row, name, at, "not_canonical")
                 _time(row, name, bad)
         for name in documents:
             if isinstance(row[name], Unreadable):
