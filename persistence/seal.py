@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,14 +13,16 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select
 
 from fsm import digests
 from fsm.audit import Finding, VerifyReport
-from fsm.canonical import canonical_json, sha256_hex, utc_text
+from fsm.canonical import canonical_json, sha256_hex
 from fsm.digests import Anchors
 from fsm.errors import RunNotFound
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
+from persistence.hotpath import DriverStatement
+from persistence.lenient import DECODE_ERRORS, canonical_time
 from persistence.tables import digests as digest_table
 from persistence.tables import runs, sealed_heads
-from persistence.verify import verify
+from persistence.verify import fetch, verify
 
 
 def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) -> dict[str, Any]:
@@ -74,11 +77,12 @@ def _remember(conn: Connection, changed: list[tuple[str, int, str]]) -> None:
 def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None) -> VerifyReport:
     """Verify the database against the signed digest files as well as its own chains."""
     with translate_errors(), engine.connect() as conn:
-        stored = {
-            int(row.n): row.digest_hash if _consistent(row) else "differs from its document"
-            for row in conn.execute(select(digest_table))
-        }
         total = conn.execute(select(func.count()).select_from(runs)).scalar_one()
+    statement = DriverStatement(select(digest_table), engine.dialect)
+    stored = {
+        int(row[0]): row[1] if _consistent(*row) else "differs from its document"
+        for row in fetch(engine, statement, {})
+    }  # read leniently: a value that cannot be decoded makes its row differ, never a traceback
     check = digests.check_files(anchors.folder, anchors.public_keys, stored)
     sealed = check.sealed if run_id is None else {
         k: v for k, v in check.sealed.items() if k == run_id
@@ -97,18 +101,20 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
     return replace(report, findings=report.findings + findings, anchored=True, digests=check.count)
 
 
-def _consistent(row: Any) -> bool:
+def _consistent(n: int, digest_hash: str, key_id: str, created_at: Any, document: Any) -> bool:
     """Whether a digests row is its document: the columns equal the signed fields and the
     document's body hashes to its digest_hash (so the file comparison covers every column)."""
-    document = row.document if isinstance(row.document, dict) else {}
-    body = {k: v for k, v in document.items() if k not in digests.SIGNED}
     try:
-        hashed = sha256_hex(canonical_json(body))
-    except (ValueError, RecursionError):
+        body = json.loads(document) if isinstance(document, str) else document
+        if not isinstance(body, dict):
+            return False
+        hashed = sha256_hex(canonical_json({k: v for k, v in body.items()
+                                            if k not in digests.SIGNED}))  # fmt: skip
+        return (
+            hashed == digest_hash == body.get("digest_hash")
+            and key_id == body.get("key_id")
+            and body.get("n") == int(n)
+            and canonical_time(created_at) == body.get("created_at")
+        )
+    except DECODE_ERRORS:
         return False
-    return (
-        hashed == row.digest_hash == document.get("digest_hash")
-        and row.key_id == document.get("key_id")
-        and document.get("n") == row.n
-        and utc_text(row.created_at) == document.get("created_at")
-    )
