@@ -38,6 +38,7 @@ class SealedHistory:
     url: str
     runs: dict[str, str]
     anchors: Anchors
+    public_key: Path
     postgres: bool = False
 
     def copy(self) -> str:
@@ -99,7 +100,7 @@ def build(url: str, folder: Path) -> SealedHistory:
     SqlAudit(engine).seal(load_private_key(private), TRADING_DAY, folder / "digests")
     engine.dispose()
     anchors = Anchors(folder / "digests", (load_public_key(public),))
-    return SealedHistory(url, runs, anchors, postgres=url.startswith("postgresql"))
+    return SealedHistory(url, runs, anchors, public, postgres=url.startswith("postgresql"))
 
 
 CHANGES: list[tuple[type, Callable[[Any], Any]]] = [

@@ -5,6 +5,9 @@ change, on SQLite and on PostgreSQL. The list of edits is the coverage map itsel
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +89,22 @@ def test_every_column_and_table_is_in_the_map(sealed: SealedHistory) -> None:
 def test_the_digest_files_are_where_the_history_says(sealed: SealedHistory) -> None:
     assert sorted(p.name for p in Path(sealed.anchors.folder).iterdir()) == [
         "digest-00000001.json"]  # fmt: skip
+
+
+def test_the_command_line_names_a_changed_deadline(sealed: SealedHistory) -> None:
+    url = sealed.copy()
+    victim, _, undo = tamper(url, [sealed.runs["approved"]], "runs", change("deadline_at"),
+                             "deadline_at")  # fmt: skip
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "fsm", "audit", "verify", "--db", url, "--json", "--digests",
+             str(sealed.anchors.folder), "--public-key", str(sealed.public_key)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        sealed.discard(url, undo)
+    assert done.returncode == 8, done.stderr
+    assert "Traceback" not in done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    assert [(f["kind"], f["run_id"]) for f in findings] == [("run_changed", victim.run_id)]
+    assert "deadline" in findings[0]["problem"]
