@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,20 @@ def test_the_command_line_names_a_changed_deadline(sealed: SealedHistory) -> Non
     findings = json.loads(done.stdout)["findings"]
     assert [(f["kind"], f["run_id"]) for f in findings] == [("run_changed", victim.run_id)]
     assert "deadline" in findings[0]["problem"]
+
+
+@pytest.mark.parametrize(("column", "problem"), [("deadline_at", "deadline"),
+                                                 ("updated_at", "updated_at")])  # fmt: skip
+def test_the_reference_verifier_names_a_changed_deadline_or_time(
+    sealed: SealedHistory, recipe: dict[str, Any], column: str, problem: str
+) -> None:
+    if sealed.postgres:
+        pytest.skip("the reference verifier of the docs reads SQLite")
+    for run in sealed.runs.values():
+        assert recipe["verify_run"](sealed.url.removeprefix("sqlite:///"), run) == []
+    url = sealed.copy()
+    victim, _, undo = tamper(url, [sealed.runs["approved"]], "runs", change(column), column)
+    try:
+        assert problem in recipe["verify_run"](url.removeprefix("sqlite:///"), victim.run_id)
+    finally:
+        sealed.discard(url, undo)
