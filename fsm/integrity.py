@@ -124,11 +124,11 @@ def check_run(
     if marks is not None:
         marks.note(run_id, steps)
     findings = chain_findings(run_id, rows) + downgrades
-    findings += _run_row_findings(run_id, run, rows, legacy) + _moment_findings(run_id, run, rows)
+    findings += _run_row_findings(run_id, run, rows, legacy)
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
     if not legacy:
-        findings += _identity_findings(run_id, run, rows[0])
+        findings += _moment_findings(run_id, run, rows) + _identity_findings(run_id, run, rows[0])
         findings += _checkpoint_findings(run_id, rows, records.checkpoints)
         findings += _intent_findings(run_id, rows, records.intents)
     return findings, legacy
@@ -223,7 +223,8 @@ def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) 
 
 def _moment_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
     """The run row's time of change is its last row's; its deadline the one last committed
-    (a row of a run created before deadlines were committed commits none: not checked)."""
+    (a run created before deadlines were committed commits none: not checked). Legacy runs
+    are not checked: releases before commitments may have kept other times."""
     findings = []
     if "updated_at" in run and text_of(run["updated_at"]) != text_of(rows[-1]["occurred_at"]):
         findings.append(Finding("run_changed", run_id, "the run's updated_at is not the time of "
