@@ -148,9 +148,13 @@ class Victim:
         return self.row.get("run_id")
 
 
-def victim(conn: Connection, table: Table, runs: list[str], column: str | None = None) -> Victim:
-    """A row of ``table``, of the first of ``runs`` that has one with ``column`` set."""
-    rows = [dict(r) for r in conn.execute(select(table)).mappings()]
+def victim(
+    conn: Connection, table: Table, runs: list[str], column: str | None = None, **where: Any
+) -> Victim:
+    """A row of ``table`` (with the ``where`` values), of the first of ``runs`` that has one
+    with ``column`` set."""
+    chosen = select(table).where(*(table.c[k] == v for k, v in where.items()))
+    rows = [dict(r) for r in conn.execute(chosen).mappings()]
     rank = {run_id: n for n, run_id in enumerate(runs)}
 
     def preference(row: dict[str, Any]) -> tuple[int, int]:
@@ -190,14 +194,14 @@ def remove_row(conn: Connection, v: Victim) -> tuple[str | None, Executable]:
 
 
 def tamper(url: str, runs: list[str], table: str, edit: Edit, column: str | None,
-           ) -> tuple[Victim, str | None, Executable]:  # fmt: skip
+           **where: Any) -> tuple[Victim, str | None, Executable]:  # fmt: skip
     """Apply ``edit`` to one row as an administrator would: triggers and foreign keys off for
     the edit, back on after it. Returns the row edited, any other run id the edit involves,
     and the statement that undoes it (``bypassing``)."""
     found: list[Any] = []
 
     def apply(conn: Connection) -> None:
-        v = victim(conn, metadata.tables[table], runs, column)
+        v = victim(conn, metadata.tables[table], runs, column, **where)
         found.extend((v, *edit(conn, v)))
 
     bypassing(url, apply)

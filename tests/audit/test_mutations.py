@@ -14,11 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, Executable, select, update
 
 from persistence.coverage import COLUMNS, TABLES, coverage
 from persistence.engine import make_engine
-from persistence.tables import metadata
-from tests.audit.mutations import Edit, SealedHistory, add_row, build, change, remove_row, tamper
+from persistence.tables import ledger, metadata
+from tests.audit.mutations import (
+    Edit,
+    SealedHistory,
+    Victim,
+    add_row,
+    build,
+    change,
+    remove_row,
+    tamper,
+)
 from tests.postgres_cluster import PostgresCluster
 
 RUN_ORDER = ("done", "approved", "rejected", "cancelled", "refused", "no_trade", "dry", "queued")
@@ -126,3 +136,29 @@ def test_the_reference_verifier_names_a_changed_deadline_or_time(
         assert problem in recipe["verify_run"](url.removeprefix("sqlite:///"), victim.run_id)
     finally:
         sealed.discard(url, undo)
+
+
+def test_an_approvals_reason_is_committed(sealed: SealedHistory) -> None:
+    """The reason a person gave is an input of the operator_named decision: edited, it is named."""
+
+    def reason(conn: Connection, v: Victim) -> tuple[str | None, Executable]:
+        guards = v.row["guards"]
+        named = next(g for g in guards if g["name"] == "operator_named")
+        assert named["inputs"]["reason"] == "approved after review"
+        named["inputs"]["reason"] = "as the desk asked"
+        conn.execute(update(v.table).where(*v.where).values(guards=guards))
+        return None, update(v.table).where(*v.where).values(guards=v.row["guards"])
+
+    url = sealed.copy()
+    approved = sealed.runs["approved"]
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        seq = conn.execute(select(ledger.c.seq).where(
+            ledger.c.run_id == approved, ledger.c.event == "approved")).scalar_one()  # fmt: skip
+    engine.dispose()
+    _, _, undo = tamper(url, [approved], "ledger", reason, None, seq=seq)
+    try:
+        found = {(f.kind, f.run_id, f.seq) for f in sealed.verify(url).findings}
+    finally:
+        sealed.discard(url, undo)
+    assert ("edited", approved, seq) in found
