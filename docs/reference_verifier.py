@@ -112,6 +112,18 @@ def verify_run(path, run_id):
         problems.append("ledger row 1 scheme")  # started after a newer scheme was in use
     if prev != run["head_hash"] or run["version"] != len(rows):
         problems.append("the run row does not end where its ledger ends")
+    if rows[0]["scheme"] != 1 and run["updated_at"] != rows[-1]["occurred_at"]:
+        problems.append("updated_at")
+    deadlines = [
+        g["inputs"]["deadline_at"]
+        for row in rows
+        for g in json.loads(row["guards"])
+        if g["name"] == "deadline" and g["passed"]
+    ]
+    stored = utc(run["deadline_at"]) if run["deadline_at"] else ""
+    claimed = len(rows) == 1 and deadlines == [""]  # queued, claimed, not moved yet
+    if deadlines and deadlines[-1] != stored and not claimed:
+        problems.append("deadline")
     if rows:  # its state is where the ledger ends; done and failed are also its status
         state = rows[-1]["target"] if rows[-1]["accepted"] else rows[-1]["source"]
         final = state if state in ("done", "failed") else None

@@ -26,6 +26,7 @@ FindingKind = Literal[
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
     "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
+    "not_canonical",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "
@@ -116,6 +117,11 @@ class AuditQueries(Protocol):
 
     def export_evidence(self, run_id: str, folder: Path) -> list[Path]:
         """Write the run's self-verifying evidence bundle (``fsm.bundle``) into ``folder``."""
+        ...
+
+    def coverage(self) -> list[dict[str, Any]]:
+        """Every column of every table (schema and database): how it is committed, or why
+        it need not be; ``classified`` False for a column the coverage map does not know."""
         ...
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]: ...

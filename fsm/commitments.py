@@ -17,6 +17,11 @@ Each order intent's history is a chain of its own: an event's hash is
 ``run_id``) and what the broker said (``n``, ``status``, ``broker_order_id``, ``filled_qty``,
 ``avg_price``, ``recorded_at``); the first event's ``prev_hash`` is ``GENESIS_HASH``.
 
+A run's deadline (``runs.deadline_at``) is committed by a guard decision named ``deadline``
+(passed, its input ``deadline_at`` the canonical time, empty for none) on the row that creates
+the run, on the row after it (a queued run gets its deadline when a worker claims it) and on
+every row that changes it (parking for approval, leaving the parked state).
+
 Values may be given as Python values or, as a verifier reads them from the run database, as
 canonical text (JSON documents, timestamps, decimals); both give the same digest.
 """
@@ -24,12 +29,14 @@ canonical text (JSON documents, timestamps, decimals); both give the same digest
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fsm.canonical import canonical_json, json_or_text, json_text, sha256_hex, utc_text
+from fsm.records import GuardDecision
 
 IDENTITY_FIELDS = (
     "account_id", "as_of", "correlation_id", "created_at", "definition_hash",
@@ -37,6 +44,7 @@ IDENTITY_FIELDS = (
 )  # fmt: skip
 INTENT_FIELDS = ("client_order_id", "position", "symbol", "side", "qty", "reference_price",
                  "run_id")  # fmt: skip
+DEADLINE_GUARD = "deadline"
 EVENT_FIELDS = ("n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at")
 
 
@@ -106,3 +114,24 @@ def result_summary(event: str, output: Any) -> dict[str, Any]:
             if hasattr(output, key):
                 summary[key] = str(getattr(output, key))
     return summary
+
+
+def deadline_decision(at: datetime | None) -> GuardDecision:
+    """The decision that commits a run's deadline (none: an empty input)."""
+    reason = "deadline set" if at is not None else "no deadline"
+    inputs = {"deadline_at": utc_text(at) if at is not None else ""}
+    return GuardDecision(name=DEADLINE_GUARD, passed=True, reason=reason, inputs=inputs)
+
+
+def committed_deadline(guards: Any) -> str | None:
+    """The deadline a row's guards commit to ("" for none), None when they commit none;
+    ``guards`` may be the canonical JSON text the run database stores."""
+    if isinstance(guards, str):
+        if f'"name":"{DEADLINE_GUARD}"' not in guards:
+            return None  # the common case, without decoding the text
+        guards = json.loads(guards)
+    for guard in guards:
+        fields = guard.model_dump() if isinstance(guard, GuardDecision) else guard
+        if fields.get("name") == DEADLINE_GUARD:
+            return str(fields.get("inputs", {}).get("deadline_at", ""))
+    return None

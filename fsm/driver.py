@@ -14,7 +14,13 @@ from fsm.attempts import as_step_error, backoff
 from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
-from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest, result_summary
+from fsm.commitments import (
+    checkpoint_digest,
+    deadline_decision,
+    intents_digest,
+    outcome_digest,
+    result_summary,
+)
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
@@ -319,6 +325,9 @@ class RunDriver:
         failure = failure if failure is not None else run.failure
         result = result_summary(event, output) if new_state == "done" else run.result
         checkpoint, output_text = None, None
+        deadline = self._deadline(new_state, now)
+        if deadline != run.deadline_at or run.version == 1:  # committed where it is set
+            decisions = (*decisions, deadline_decision(deadline))
         if output is not None and target is not None:
             dumped = output.model_dump(mode="json")
             output_text = canonical_json(dumped)  # encoded once: hashed and stored as is
@@ -359,7 +368,7 @@ class RunDriver:
                 "updated_at": now,
                 # Renewed while driven; released (expired now) when the run ends or parks.
                 "lease_expires_at": now if final or parked else self._lease_until(now),
-                "deadline_at": self._deadline(new_state, now),
+                "deadline_at": deadline,
                 "failure": failure,
                 "result": result,
             }

@@ -20,7 +20,7 @@ from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
 from fsm.clock import Clock
-from fsm.commitments import identity_digest
+from fsm.commitments import deadline_decision, identity_digest
 from fsm.driver import RunDriver
 from fsm.errors import (
     ApprovalExpired,
@@ -183,6 +183,7 @@ class Engine:
             causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
             occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
             process=self.owner,
+            guards=(deadline_decision(identity.deadline_at),),
         )  # fmt: skip
         run = identity.model_copy(update={"head_hash": entry.hash})
         try:

@@ -18,6 +18,7 @@ from fsm.audit import Finding, FindingKind
 from fsm.cancels import COMMIT_KEY, request_hash
 from fsm.commitments import (
     checkpoint_digest,
+    committed_deadline,
     identity_digest,
     intent_event_hash,
     intents_digest,
@@ -131,7 +132,7 @@ def check_run(
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
     if not legacy:
-        findings += _identity_findings(run_id, run, rows[0])
+        findings += _moment_findings(run_id, run, rows) + _identity_findings(run_id, run, rows[0])
         findings += _checkpoint_findings(run_id, rows, records.checkpoints)
         findings += _intent_findings(run_id, rows, records.intents)
     return findings, legacy
@@ -222,6 +223,27 @@ def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) 
     if status and not legacy:
         return _outcome_findings(run_id, run, last)
     return []
+
+
+def _moment_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
+    """The run row's time of change is its last row's; its deadline the one last committed
+    (a run created before deadlines were committed commits none: not checked). Legacy runs
+    are not checked: releases before commitments may have kept other times."""
+    findings = []
+    if "updated_at" in run and text_of(run["updated_at"]) != text_of(rows[-1]["occurred_at"]):
+        findings.append(Finding("run_changed", run_id, "the run's updated_at is not the time of "
+                                "its last ledger row"))  # fmt: skip
+    committed = [(int(r["seq"]), d) for r in rows if (d := committed_deadline(r["guards"]))
+                 is not None]  # fmt: skip
+    if committed and "deadline_at" in run:
+        seq, deadline = committed[-1]
+        stored = text_of(run["deadline_at"]) or ""
+        claimed = seq == 1 and deadline == "" and len(rows) == 1  # queued, claimed, not moved
+        if stored != deadline and not claimed:
+            findings.append(Finding("run_changed", run_id, f"the run's deadline {stored or 'none'} "
+                                    f"is not the one row {seq} committed ({deadline or 'none'})",
+                                    seq=seq))  # fmt: skip
+    return findings
 
 
 def _outcome_findings(run_id: str, run: Row, last: Row) -> list[Finding]:
@@ -322,6 +344,7 @@ def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
     for n, event in enumerate(history.events, start=1):
         if (
             int(event["n"]) != n
+            or event.get("run_id", view["run_id"]) != view["run_id"]
             or event["prev_hash"] != prev
             or event["hash"] != intent_event_hash(prev, view, event)
         ):

@@ -17,6 +17,7 @@ from fsm.canonical import utc_text
 from fsm.digests import Anchors
 from fsm.views import export_bundle
 from persistence.bundle import export_bundle as export_evidence
+from persistence.coverage import coverage
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time
@@ -117,6 +118,11 @@ class SqlAudit:
             if anchors is not None:
                 return verify_anchored(self.engine, anchors, run_id)
             return verify(self.engine, run_id)
+
+    def coverage(self) -> list[dict[str, Any]]:
+        """How each column of the schema and of this database is committed (``coverage``)."""
+        with translate_errors():
+            return coverage(self.engine)
 
     def seal(self, key: Ed25519PrivateKey, now: datetime, folder: Path) -> dict[str, Any]:
         """Sign a digest of the runs changed since the last one (`audit seal`)."""

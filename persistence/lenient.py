@@ -10,12 +10,14 @@ than 4,300 digits, a document nested too deep, an ``infinity`` timestamp) as ``U
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from fsm.canonical import canonical_json, utc_text
 
 DECODE_ERRORS = (ValueError, RecursionError, OverflowError, TypeError)
+SQLITE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")  # the one stored form, UTC
 
 
 class Unreadable(str):
@@ -67,9 +69,10 @@ def canonical_time(value: Any) -> str:
     if isinstance(value, Unreadable):
         raise ValueError(value)
     text = str(value)
-    if len(text) == 26 and text[10] == " ":
+    if SQLITE_TIME.fullmatch(text):
         return f"{text[:10]}T{text[11:]}Z"
-    return utc_text(datetime.fromisoformat(text).replace(tzinfo=UTC))
+    moment = datetime.fromisoformat(text)  # an offset is honoured, as every reader does
+    return utc_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _short(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -13,16 +14,17 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from fsm import digests
 from fsm.audit import Finding, VerifyReport
-from fsm.canonical import sha256_hex
+from fsm.canonical import canonical_json, sha256_hex
 from fsm.digests import Anchors
 from fsm.errors import HistoryConflict, RunNotFound
 from fsm.merkle import root, sorted_leaves
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
+from persistence.lenient import DECODE_ERRORS, canonical_time
 from persistence.tables import digests as digest_table
 from persistence.tables import runs, sealed_heads
-from persistence.verify import verify
+from persistence.verify import fetch, verify
 
 Heads = dict[str, tuple[int, str]]
 
@@ -143,8 +145,12 @@ def _remember(conn: Connection, changed: list[tuple[str, int, str]], cache_ok: b
 def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None) -> VerifyReport:
     """Verify the database against the signed digest files as well as its own chains."""
     with translate_errors(), engine.connect() as conn:
-        stored = dict(conn.execute(select(digest_table.c.n, digest_table.c.digest_hash)).all())
         total = conn.execute(select(func.count()).select_from(runs)).scalar_one()
+    statement = DriverStatement(select(digest_table), engine.dialect)
+    stored = {
+        int(row[0]): row[1] if _consistent(*row) else "differs from its document"
+        for row in fetch(engine, statement, {})
+    }  # read leniently: a value that cannot be decoded makes its row differ, never a traceback
     check = digests.check_files(anchors.folder, anchors.public_keys, stored)
     sealed = check.sealed if run_id is None else {
         k: v for k, v in check.sealed.items() if k == run_id
@@ -186,3 +192,22 @@ def _membership(engine: Engine, check: digests.DigestCheck, run_id: str | None) 
                                 f"{check.runs_total} run(s); the database has {counted} of "
                                 "them and older ones"))  # fmt: skip
     return findings
+
+
+def _consistent(n: int, digest_hash: str, key_id: str, created_at: Any, document: Any) -> bool:
+    """Whether a digests row is its document: the columns equal the signed fields and the
+    document's body hashes to its digest_hash (so the file comparison covers every column)."""
+    try:
+        body = json.loads(document) if isinstance(document, str) else document
+        if not isinstance(body, dict):
+            return False
+        hashed = sha256_hex(canonical_json({k: v for k, v in body.items()
+                                            if k not in digests.SIGNED}))  # fmt: skip
+        return (
+            hashed == digest_hash == body.get("digest_hash")
+            and key_id == body.get("key_id")
+            and body.get("n") == int(n)
+            and canonical_time(created_at) == body.get("created_at")
+        )
+    except DECODE_ERRORS:
+        return False

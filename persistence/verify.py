@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
-from fsm.audit import Finding, VerifyReport
+from fsm.audit import Finding, FindingKind, VerifyReport
 from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
@@ -28,7 +28,7 @@ from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, c
 from persistence import approvers
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, Unreadable, canonical_time, lenient
+from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
 from persistence.tables import (
     cancel_requests,
     checkpoints,
@@ -42,17 +42,20 @@ from persistence.tables import (
 BATCH = 5000
 PARALLEL_MIN_RUNS = 20_000  # below this, starting processes costs more than it saves
 Sealed = Mapping[str, tuple[int, str]]
+PROBLEMS = {"unreadable": "a stored value cannot be decoded",
+            "not_canonical": "a stored time is not in the canonical UTC form"}  # fmt: skip
 _RUN_COLUMNS = [
     runs.c[name] for name in (
         "run_id", "correlation_id", "idempotency_key", "account_id", "mode", "as_of", "state",
         "status", "version", "parent_run_id", "definition_hash", "params", "result", "failure",
-        "head_hash", "created_at",
+        "head_hash", "created_at", "updated_at", "deadline_at",
     )
 ]  # fmt: skip
 _RUN_DOCUMENTS = ("params", "result", "failure")
+_RUN_TIMES = ("created_at", "updated_at", "deadline_at")
 _EVENT_COLUMNS = [intent_events.c[name] for name in (
-    "n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at", "prev_hash",
-    "hash")]  # fmt: skip
+    "n", "run_id", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at",
+    "prev_hash", "hash")]  # fmt: skip
 _INTENT_COLUMNS = [
     order_intents.c[name] for name in (*INTENT_FIELDS, "status", *VIEW_FIELDS, "updated_at")
 ]
@@ -162,17 +165,18 @@ def _started_late(engine: Engine, marks: SchemeMarks) -> list[Finding]:
 
 @dataclass
 class Unreadables:
-    """Stored values that could not be decoded, by run."""
+    """Stored values that could not be decoded, or are not in their one stored form, by run."""
 
-    by_run: dict[str, list[str]] = field(default_factory=dict)
+    by_run: dict[str, list[tuple[FindingKind, str]]] = field(default_factory=dict)
 
-    def note(self, row: Mapping[str, Any], name: str, value: Any) -> None:
-        self.by_run.setdefault(str(row["run_id"]), []).append(f"{name} = {value!r}")
+    def note(self, row: Mapping[str, Any], name: str, value: Any,
+             kind: FindingKind = "unreadable") -> None:  # fmt: skip
+        self.by_run.setdefault(str(row["run_id"]), []).append((kind, f"{name} = {value!r}"))
 
     def findings(self, run_id: str) -> list[Finding]:
         return [
-            Finding("unreadable", run_id, f"a stored value cannot be decoded: {what}")
-            for what in self.by_run.pop(run_id, [])
+            Finding(kind, run_id, f"{PROBLEMS[kind]}: {what}")
+            for kind, what in self.by_run.pop(run_id, [])
         ]
 
 
@@ -197,7 +201,7 @@ def span_records(engine: Engine, span: Span, bad: Unreadables) -> Iterator[RunRe
     order: dict[str, int] = {}
     run_rows: list[dict[str, Any]] = []
     stmt = select(*_RUN_COLUMNS).order_by(runs.c.run_id)
-    for row in _rows(engine, stmt, span, runs, bad, ("created_at",), _RUN_DOCUMENTS):
+    for row in _rows(engine, stmt, span, runs, bad, _RUN_TIMES, _RUN_DOCUMENTS):
         order[row["run_id"]] = len(run_rows)
         run_rows.append(row)
     streams = [
@@ -312,9 +316,11 @@ def _rows(
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
-            if type(at) is str and len(at) == 26:  # SQLite's stored text, the common case
+            if type(at) is str and SQLITE_TIME.fullmatch(at):  # SQLite's stored text
                 row[name] = f"{at[:10]}T{at[11:]}Z"
             elif at is not None:
+                if type(at) is str:  # another form: hashed as the instant every reader shows
+                    bad.note(row, name, at, "not_canonical")
                 _time(row, name, bad)
         for name in documents:
             if isinstance(row[name], Unreadable):
@@ -350,11 +356,27 @@ def _definition_findings(engine: Engine, run_id: str | None = None) -> list[Find
         used = select(runs.c.definition_hash).where(runs.c.run_id == run_id).scalar_subquery()
         stmt = stmt.where(definitions.c.definition_hash == used)
     statement = DriverStatement(stmt, engine.dialect)
-    return [
+    changed = [
         Finding("definition_changed", None, "the stored machine definition no longer hashes to "
                 "its name", key=f"definition {name}")
         for name, canonical in fetch(engine, statement, statement.defaults)
         if sha256_hex(json_or_text(canonical)) != name
+    ]  # fmt: skip
+    return changed + _missing_definitions(engine, run_id)
+
+
+def _missing_definitions(engine: Engine, run_id: str | None) -> list[Finding]:
+    """Runs whose machine definition row is gone."""
+    stmt = (
+        select(runs.c.run_id, runs.c.definition_hash)
+        .outerjoin(definitions, definitions.c.definition_hash == runs.c.definition_hash)
+        .where(definitions.c.definition_hash.is_(None), *Span(run_id=run_id).where(runs.c.run_id))
+    )
+    statement = DriverStatement(stmt, engine.dialect)
+    return [
+        Finding("definition_changed", run, f"the machine definition {name} the run ran under "
+                "is gone", key=f"definition {name}")
+        for run, name in fetch(engine, statement, {"run_id": run_id})
     ]  # fmt: skip
 
 

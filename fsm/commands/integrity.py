@@ -1,4 +1,4 @@
-"""`tradefsm audit verify|keygen|seal`: proof that the history was not edited."""
+"""`tradefsm audit verify|coverage|keygen|seal`: proof that the history was not edited."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from fsm.audit import UNANCHORED, AuditQueries, VerifyReport
-from fsm.commands.output import print_json, stderr, stdout
+from fsm.commands.output import Format, emit, print_json, stderr, stdout
 from fsm.commands.runs import DbOption
 from fsm.runids import resolve_run_id
 
 Sealer = Callable[[str | None, Path | None], dict[str, Any]]
 TAMPERED_EXIT = 8
+COVERAGE_COLUMNS = ("table", "column", "committed", "by", "how")
 
 
 def register(
@@ -70,6 +71,21 @@ def register(
         verdict = "intact" if not findings else f"TAMPERED: {len(findings)} finding(s)"
         stdout.print(f"evidence bundle {folder}: {verdict}", markup=False)
         raise typer.Exit(0 if not findings else TAMPERED_EXIT)
+
+    @audit.command("coverage")
+    def coverage(
+        db: DbOption = None,
+        fmt: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.TABLE,
+    ) -> None:
+        """Every column of every table (the schema and this database): which chain, digest or
+        commitment proves it, or why it need not be; exit 8 if a column is not in the map."""
+        rows = open_audit(db).coverage()
+        emit(rows, COVERAGE_COLUMNS, fmt, f"{len(rows)} column(s)")
+        unknown = [f"{r['table']}.{r['column']}" for r in rows if not r["classified"]]
+        if unknown:
+            stderr.print(f"error: not in the coverage map: {', '.join(unknown)}", markup=False,
+                         highlight=False)  # fmt: skip
+            raise typer.Exit(TAMPERED_EXIT)
 
     @audit.command("keygen")
     def keygen(

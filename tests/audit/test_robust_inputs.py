@@ -116,8 +116,13 @@ DEEP = "[" * 1000 + "]" * 1000
 HUGE = '{"n": 1' + "0" * 5000 + "}"
 STORED = [
     ("params", "runs", "params", DEEP, {"identity_changed"}),
+    ("params-huge", "runs", "params", HUGE, {"identity_changed"}),
     ("result", "runs", "result", HUGE, {"outcome_changed"}),
+    ("result-deep", "runs", "result", DEEP, {"outcome_changed"}),
+    ("failure-deep", "runs", "failure", DEEP, {"outcome_changed"}),
+    ("failure-huge", "runs", "failure", HUGE, {"outcome_changed"}),
     ("failure-json-null", "runs", "failure", "null", {"outcome_changed"}),
+    ("result-json-null", "runs", "result", "null", {"outcome_changed"}),
 ]
 
 
@@ -146,3 +151,21 @@ def test_an_infinite_time_is_a_finding_for_its_run(history: History) -> None:
     report = history.audit.verify()
     assert {f.run_id for f in report.findings} == {history.done.run_id}
     assert {"unreadable", "intent_changed"} <= {f.kind for f in report.findings}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("document", DEEP), ("document", HUGE), ("created_at", "infinity")]
+)
+def test_a_digest_row_that_cannot_be_decoded_is_a_finding_for_it(
+    history: History, tmp_path: Path, column: str, value: str
+) -> None:
+    postgres = history.store.engine.dialect.name == "postgresql"
+    if column == "created_at" and not postgres:
+        pytest.skip("SQLite stores times as text: no infinite timestamp")
+    anchors = _anchors(history, tmp_path)
+    _without_triggers(history)
+    cast = "CAST(:v AS jsonb)" if postgres and column == "document" else ":v"
+    _sql(history, f"UPDATE digests SET {column} = {cast}", v=value)
+    report = history.audit.verify(anchors=anchors)
+    assert {(f.kind, f.key) for f in report.findings} == {
+        ("digest_missing", "digest-00000001.json")}  # fmt: skip

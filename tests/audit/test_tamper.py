@@ -208,7 +208,8 @@ def truncate_and_fix(history: History, run: str) -> None:
     delete_last(history, run)
     _sql(history, "DELETE FROM checkpoints WHERE run_id = :r AND seq = 6", r=run)
     _sql(history, "UPDATE runs SET version = 5, state = 'executing', status = 'active', "
-         "head_hash = :h, result = NULL WHERE run_id = :r", h=head, r=run)  # fmt: skip
+         "head_hash = :h, result = NULL, updated_at = (SELECT occurred_at FROM ledger WHERE "
+         "run_id = :r AND seq = 5) WHERE run_id = :r", h=head, r=run)  # fmt: skip
 
 
 ANCHORED: list[tuple[Tamper, set[tuple[str, object]]]] = [

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
+from fsm.canonical import utc_text
 from fsm.clock import FixedClock
 from fsm.engine import Engine
 from fsm.errors import GuardRejected, RunNotResumable
@@ -64,8 +65,9 @@ def test_a_large_plan_parks_without_a_lease_and_no_worker_takes_it(desk: Desk) -
     assert later.resumable() == []
     with pytest.raises(RunNotResumable, match="waits for approval"):
         later.resume(run.run_id)
-    decision = desk.store.ledger(run.run_id)[-1].guards[-1]
-    assert (decision.name, decision.passed) == ("approval_needed", True)
+    *decided, deadline = desk.store.ledger(run.run_id)[-1].guards
+    assert (decided[-1].name, decided[-1].passed) == ("approval_needed", True)
+    assert deadline.inputs == {"deadline_at": utc_text(run.deadline_at)}  # committed by the chain
 
 
 def test_approval_by_another_person_executes_the_plan(desk: Desk) -> None:
@@ -77,7 +79,13 @@ def test_approval_by_another_person_executes_the_plan(desk: Desk) -> None:
                                      ("execution_completed", True)]  # fmt: skip
     approved = desk.store.ledger(run.run_id)[-2]
     assert approved.actor == "ops-bob"
-    assert {g.name for g in approved.guards} == {"operator_named", "four_eyes", "prices_fresh"}
+    assert {g.name for g in approved.guards} == {
+        "operator_named",
+        "four_eyes",
+        "approval_signed",
+        "prices_fresh",
+        "deadline",
+    }  # a fresh deadline, committed
     named = next(g for g in approved.guards if g.name == "operator_named")
     assert named.inputs["reason"] == "checked the plan"  # why, committed by the chain
     assert len(desk.broker.orders()) > 0

@@ -35,7 +35,8 @@ def test_cancel_records_the_operator_and_frees_the_account(
     assert (last.event, last.actor, last.target, last.error_message) == (
         "cancel", "ops-alice", "failed", "market halt"
     )  # fmt: skip
-    assert [(d.name, d.passed) for d in last.guards] == [("operator_named", True)]
+    assert [(d.name, d.passed) for d in last.guards] == [("operator_named", True),
+                                                         ("deadline", True)]  # fmt: skip
     assert not broken_links(sql_store.ledger(run.run_id))
     assert engine.run(RunRequest(account_id="paper")).state == "done"  # the account is free
 

@@ -78,7 +78,7 @@ def test_a_retry_of_a_retry_keeps_every_requester(desk: Desk) -> None:
 def test_a_retry_of_a_rejected_plan_waits_whatever_the_threshold(desk: Desk) -> None:
     retried = _rejected_then_retried(desk, NO_LIMIT)
     assert (retried.state, retried.status.value) == ("awaiting_approval", "active")
-    needed = desk.store.ledger(retried.run_id)[-1].guards[-1]
+    needed = desk.store.ledger(retried.run_id)[-1].guards[-2]  # the last: its deadline
     assert (needed.name, needed.passed) == ("approval_needed", True)
     assert "rejected by risk-bob" in needed.reason
     assert needed.inputs["rejecters"] == "risk-bob"
