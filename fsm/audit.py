@@ -24,7 +24,7 @@ FindingKind = Literal[
     "edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "run_deleted",
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
-    "unreadable",
+    "unreadable", "defence_weakened",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "

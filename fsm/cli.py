@@ -276,15 +276,24 @@ def db_current(db: DbOption = None) -> None:
 
 @db_app.command("check")
 def db_check(db: DbOption = None) -> None:
-    """Exit 0 when the database is at head and matches the tables in code."""
+    """Exit 0 when the database is at head, matches the tables in code and keeps its
+    defences (append-only triggers as migrated, no row-level security, schema public)."""
     from persistence import migrate
+    from persistence.defences import defence_findings
 
     engine = engine_for(_settings(db).db)
     migrate.ensure_current(engine)
     differences = migrate.drift(engine)
     if differences:
         raise StorageError(f"schema drift: {differences[:3]}")
-    stdout.print("database at head, no drift")
+    weakened = defence_findings(engine)
+    for finding in weakened:
+        stderr.print(f"{finding.key}: {finding.problem}", markup=False, highlight=False)
+    if weakened:
+        raise StorageError(
+            f"{len(weakened)} weakened defence(s): {weakened[0].problem} (see above)"
+        )
+    stdout.print("database at head, no drift, defences in place")
 
 
 def exit_code(error: TradeFsmError) -> int:

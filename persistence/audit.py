@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percenti
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
 from fsm.views import export_bundle
+from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time
@@ -114,8 +116,11 @@ class SqlAudit:
         """Check every run's chain and commitments; with ``anchors``, the signed digests too."""
         with translate_errors(run_id):
             if anchors is not None:
-                return verify_anchored(self.engine, anchors, run_id)
-            return verify(self.engine, run_id)
+                report = verify_anchored(self.engine, anchors, run_id)
+            else:
+                report = verify(self.engine, run_id)
+        weakened = defence_findings(self.engine)  # what keeps the next change out
+        return replace(report, findings=report.findings + weakened)
 
     def seal(self, key: Ed25519PrivateKey, now: datetime, folder: Path) -> dict[str, Any]:
         """Sign a digest of the runs changed since the last one (`audit seal`)."""

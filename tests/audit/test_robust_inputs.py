@@ -17,7 +17,7 @@ from fsm.console.app import Console
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from persistence.store import SqlRunStore
 from tests.audit.conftest import History
-from tests.audit.test_tamper import _sql, _without_triggers
+from tests.audit.test_tamper import _sql, _triggers_back, _without_triggers
 from tests.cli.conftest import one_line_error
 from tests.conftest import TRADING_DAY
 
@@ -131,6 +131,7 @@ def test_a_value_that_cannot_be_decoded_is_a_finding_for_its_run(
     cast = "CAST(:v AS jsonb)" if postgres else ":v"
     _sql(history, f"UPDATE {table} SET {column} = {cast} WHERE run_id = :r", v=value,
          r=history.done.run_id)  # fmt: skip
+    _triggers_back(history)
     report = history.audit.verify()
     assert {f.run_id for f in report.findings} == {history.done.run_id}
     found = {f.kind for f in report.findings}

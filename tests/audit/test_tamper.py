@@ -40,6 +40,19 @@ def _without_triggers(history: History) -> None:
         append_only.drop(conn, HISTORY_TABLES)
 
 
+def _triggers_back(history: History) -> None:
+    """A careful administrator puts the dropped triggers back as they were: `audit verify`
+    then reports no weakened defence, only what the change did to the history."""
+    with history.store.engine.begin() as conn:
+        append_only.drop(conn, HISTORY_TABLES)  # some changes put them back already
+        append_only.create(conn, HISTORY_TABLES)
+        if conn.dialect.name == "postgresql":
+            for table in HISTORY_TABLES:
+                for operation in append_only.ROW_OPERATIONS:
+                    name = append_only.trigger_name(table, operation)
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
+
+
 def edit(history: History, run: str) -> None:
     _sql(history, "UPDATE ledger SET actor = 'mallory' WHERE run_id = :r AND seq = 3", r=run)
 
@@ -176,6 +189,7 @@ def test_verify_names_each_change(
     _without_triggers(history)
     victim = history.done.run_id
     tamper(history, victim)
+    _triggers_back(history)
     report = history.audit.verify()
     assert expected <= _found(report.findings), report.findings
     assert {f.run_id for f in report.findings} <= {victim, None}  # other runs are untouched
@@ -232,6 +246,7 @@ def test_digests_catch_what_the_chain_cannot(
     assert history.audit.verify(anchors=anchors).ok
     _without_triggers(history)
     tamper(history, history.done.run_id)
+    _triggers_back(history)
     alone = history.audit.verify()
     assert alone.ok  # consistent: the chain alone cannot see it
     assert not alone.anchored
@@ -267,6 +282,7 @@ def test_a_deleted_or_forged_digest_is_named(
 def test_a_digest_deleted_from_the_database_is_named(history: History, anchors: Anchors) -> None:
     _without_triggers(history)
     _sql(history, "DELETE FROM digests")
+    _triggers_back(history)
     found = _by_key(history.audit.verify(anchors=anchors))
     assert ("digest_missing", "digest-00000001.json") in found
 
