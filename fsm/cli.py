@@ -296,6 +296,34 @@ def db_check(db: DbOption = None) -> None:
     stdout.print("database at head, no drift, defences in place")
 
 
+@db_app.command("grants")
+def db_grants(
+    runtime: Annotated[str | None, typer.Option(
+        help="Role of run, worker, submit, resume, approve, reject, cancel, retry: SELECT, "
+        "INSERT and UPDATE of the columns that move only.")] = None,
+    sealer: Annotated[str | None, typer.Option(
+        help="Role of `audit seal`: the only one that writes digests.")] = None,
+    auditor: Annotated[str | None, typer.Option(help="Read-only role of audits.")] = None,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Run the statements on --db (as the tables' owner).")] = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """Print the least-privilege GRANT statements of PostgreSQL roles; --apply runs them."""
+    from persistence import grants, migrate
+
+    if not (runtime or sealer or auditor):
+        raise typer.BadParameter("name at least one of --runtime, --sealer, --auditor")
+    sql = grants.statements(grants.Roles(runtime, sealer, auditor))
+    if apply:
+        engine = engine_for(_settings(db).db)
+        migrate.ensure_current(engine)
+        grants.apply(engine, sql)
+    for statement in sql:
+        stdout.print(f"{statement};", markup=False, highlight=False, soft_wrap=True)
+    if apply:
+        stdout.print(f"-- applied {len(sql)} statement(s)", markup=False)
+
+
 def exit_code(error: TradeFsmError) -> int:
     if isinstance(error, RunInterrupted):  # the shell's convention: 128 + the signal's number
         return 128 + signal.Signals[error.signal_name].value
