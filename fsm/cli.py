@@ -33,6 +33,7 @@ from fsm.errors import (
     RunLeased,
     RunNotFound,
     RunNotResumable,
+    StorageAccessDenied,
     StorageError,
     TradeFsmError,
 )
@@ -342,7 +343,7 @@ def main() -> None:
             _close_databases()
     except TradeFsmError as exc:
         message = exc.message
-        if isinstance(exc, DatabaseUnavailable) and exc.run_id:
+        if isinstance(exc, DatabaseUnavailable | StorageAccessDenied) and exc.run_id:
             message += f"; run {exc.run_id} is resumable: `tradefsm resume {exc.run_id}`"
         stderr.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(exit_code(exc))

@@ -117,3 +117,26 @@ def test_db_grants_prints_without_a_database_and_refuses_odd_role_names(cli: Cli
     assert not any("DELETE" in line or "TRUNCATE" in line for line in printed)
     odd = cli("db", "grants", "--auditor", "x; DROP TABLE runs", code=2)
     assert "role name" in one_line_error(odd)
+
+
+def test_a_grant_missing_after_an_order_went_out_leaves_the_run_resumable(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    with d.connect("tradefsm_owner") as conn:
+        conn.execute("REVOKE UPDATE ON order_intents FROM tradefsm_runtime")
+    line = one_line_error(d.as_("runtime", "run", "--account", "acct-9", code=3))
+    assert "permission denied for table order_intents" in line
+    [run] = d.cli.json("runs", "list", "--format", "json",
+                       env_extra={"TRADEFSM_DB": d.url("tradefsm_auditor")})  # fmt: skip
+    assert (run["state"], run["status"]) == ("executing", "active")  # not failed
+    assert f"`tradefsm resume {run['run_id']}`" in line
+    sent = d.cli.json("paper", "orders", "--account", "acct-9", "--format", "json")
+    assert len(sent) >= 1  # the broker has the order the database could not update
+    d.as_("owner", "db", "grants", "--runtime", "tradefsm_runtime", "--apply")
+    resumed = d.cli.json("resume", run["run_id"], "--json",
+                         env_extra={"TRADEFSM_DB": d.url("tradefsm_runtime")})  # fmt: skip
+    assert resumed["state"] == "done", resumed
+    orders = d.cli.json("paper", "orders", "--account", "acct-9", "--format", "json")
+    assert len({o["client_order_id"] for o in orders}) == len(orders) == len(resumed["orders"])
+    assert "intact" in d.as_("auditor", "audit", "verify").stdout
