@@ -113,12 +113,15 @@ class SqlAudit:
         return [{k: v if k in keys else int(v) for k, v in r.items()} for r in self._rows(stmt)]
 
     def verify(self, run_id: str | None = None, anchors: Anchors | None = None) -> VerifyReport:
-        """Check every run's chain and commitments; with ``anchors``, the signed digests too."""
+        """Check every run's chain and commitments; with ``anchors``, the signed digests too;
+        verifying every run also reports the database's weakened defences."""
         with translate_errors(run_id):
             if anchors is not None:
                 report = verify_anchored(self.engine, anchors, run_id)
             else:
                 report = verify(self.engine, run_id)
+        if run_id is not None:
+            return report  # the defences are the whole database's, not one run's
         weakened = defence_findings(self.engine)  # what keeps the next change out
         return replace(report, findings=report.findings + weakened)
 
