@@ -45,6 +45,7 @@ from fsm.errors import (
     RunLeased,
     RunNotFound,
     RunNotResumable,
+    StorageAccessDenied,
     StorageError,
     TradeFsmError,
 )
@@ -309,15 +310,52 @@ def db_current(db: DbOption = None) -> None:
 
 @db_app.command("check")
 def db_check(db: DbOption = None) -> None:
-    """Exit 0 when the database is at head and matches the tables in code."""
+    """Exit 0 when the database is at head, matches the tables in code and keeps its
+    defences (append-only triggers as migrated, no row-level security, schema public)."""
     from persistence import migrate
+    from persistence.defences import defence_findings
 
     engine = engine_for(_settings(db).db)
     migrate.ensure_current(engine)
     differences = migrate.drift(engine)
     if differences:
         raise StorageError(f"schema drift: {differences[:3]}")
-    stdout.print("database at head, no drift")
+    weakened = defence_findings(engine)
+    for finding in weakened:
+        stderr.print(f"{finding.key}: {finding.problem}", markup=False, highlight=False)
+    if weakened:
+        raise StorageError(
+            f"{len(weakened)} weakened defence(s): {weakened[0].problem} (see above)"
+        )
+    stdout.print("database at head, no drift, defences in place")
+
+
+@db_app.command("grants")
+def db_grants(
+    runtime: Annotated[str | None, typer.Option(
+        help="Role of run, worker, submit, resume, approve, reject, cancel, retry: SELECT, "
+        "INSERT and UPDATE of the columns that move only.")] = None,
+    sealer: Annotated[str | None, typer.Option(
+        help="Role of `audit seal`: the only one that writes digests.")] = None,
+    auditor: Annotated[str | None, typer.Option(help="Read-only role of audits.")] = None,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Run the statements on --db (as the tables' owner).")] = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """Print the least-privilege GRANT statements of PostgreSQL roles; --apply runs them."""
+    from persistence import grants, migrate
+
+    if not (runtime or sealer or auditor):
+        raise typer.BadParameter("name at least one of --runtime, --sealer, --auditor")
+    sql = grants.statements(grants.Roles(runtime, sealer, auditor))
+    if apply:
+        engine = engine_for(_settings(db).db)
+        migrate.ensure_current(engine)
+        grants.apply(engine, sql)
+    for statement in sql:
+        stdout.print(f"{statement};", markup=False, highlight=False, soft_wrap=True)
+    if apply:
+        stdout.print(f"-- applied {len(sql)} statement(s)", markup=False)
 
 
 def exit_code(error: TradeFsmError) -> int:
@@ -338,7 +376,7 @@ def main() -> None:
             _close_databases()
     except TradeFsmError as exc:
         message = exc.message
-        if isinstance(exc, DatabaseUnavailable) and exc.run_id:
+        if isinstance(exc, DatabaseUnavailable | StorageAccessDenied) and exc.run_id:
             message += f"; run {exc.run_id} is resumable: `tradefsm resume {exc.run_id}`"
         stderr.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(exit_code(exc))

@@ -29,6 +29,7 @@ from fsm.errors import (
     GuardRejected,
     RunInterrupted,
     StaleRun,
+    StorageAccessDenied,
     TradeFsmError,
 )
 from fsm.guards import GuardContext, evaluate
@@ -136,10 +137,10 @@ class RunDriver:
             return
         try:
             result = self._attempt_step(self.spec)
-        except (ConcurrentModification, DatabaseUnavailable, RunInterrupted):
+        except (ConcurrentModification, DatabaseUnavailable, StorageAccessDenied, RunInterrupted):
             # Another driver owns the run now, the database stayed away past the store's
-            # retry budget, or the process must stop: write nothing more; the run stays
-            # active and resumable.
+            # retry budget or refused a privilege, or the process must stop: write nothing
+            # more; the run stays active and resumable.
             raise
         except TradeFsmError as exc:
             self._fail(exc, started)
@@ -239,7 +240,7 @@ class RunDriver:
         self.env.may_submit = False
         try:
             spec.step(self.env)
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, StorageAccessDenied):
             raise  # nothing may be stood down unrecorded: the run stays resumable
         except TradeFsmError as exc:
             return f"reconciling orders failed: {exc.message}"

@@ -156,6 +156,12 @@ class WorkerFailed(TradeFsmError):
     """A worker thread hit an unexpected error; the worker stopped claiming and exited."""
 
 
+class StorageAccessDenied(StorageError):
+    """The database refused a privilege (a missing GRANT). Nothing of the refused write was
+    stored: a run stops where it is, resumable once the grant is fixed, never failed (an order
+    may be out at the broker)."""
+
+
 class HistoryConflict(TradeFsmError):
     """What the database holds contradicts the history anchored outside it (a digest file)."""
 

@@ -1,4 +1,10 @@
-"""Triggers that make tables append-only on SQLite and PostgreSQL (used by migrations)."""
+"""Triggers that make tables append-only on SQLite and PostgreSQL (used by migrations).
+
+``create`` is what revisions 0001-0006 made (row triggers refusing UPDATE and DELETE);
+``harden`` (revision 0007) adds, on PostgreSQL, a statement trigger refusing TRUNCATE and marks
+every one ``ENABLE ALWAYS`` so that ``session_replication_role = replica`` does not skip it.
+``expected`` is what a database at the head revision must hold (persistence.defences).
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,88 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION tradefsm_refuse_change() RETURNS trigger AS $$
+# Every table the database itself keeps append-only, at the head revision.
+TABLES = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests", "approver_keys",
+          "cancel_requests")  # fmt: skip
+FUNCTION = "tradefsm_refuse_change"
+PG_FUNCTION_BODY = """
 BEGIN
     RAISE EXCEPTION USING
         MESSAGE = 'tradefsm: ' || TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused';
 END;
-$$ LANGUAGE plpgsql
 """
+PG_FUNCTION = (
+    f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger AS $${PG_FUNCTION_BODY}$$ "
+    "LANGUAGE plpgsql"
+)
+ROW_OPERATIONS = ("UPDATE", "DELETE")
 
 
 def create(bind: Connection, tables: Iterable[str]) -> None:
     if bind.dialect.name == "postgresql":
         bind.exec_driver_sql(PG_FUNCTION)
     for table in tables:
-        for operation in ("UPDATE", "DELETE"):
+        for operation in ROW_OPERATIONS:
             bind.exec_driver_sql(_create_sql(bind.dialect.name, table, operation))
 
 
 def drop(bind: Connection, tables: Iterable[str]) -> None:
     for table in tables:
-        for operation in ("UPDATE", "DELETE"):
+        for operation in ROW_OPERATIONS:
             name = trigger_name(table, operation)
             on = f" ON {table}" if bind.dialect.name == "postgresql" else ""
             bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}{on}")
+
+
+def harden(bind: Connection, tables: Iterable[str]) -> None:
+    """PostgreSQL: refuse TRUNCATE too, and fire every trigger in replica sessions as well."""
+    if bind.dialect.name != "postgresql":
+        return  # SQLite has no TRUNCATE (a DELETE fires the row triggers) and no replica mode
+    for table in tables:
+        name = trigger_name(table, "TRUNCATE")
+        bind.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE TRUNCATE ON {table} "
+                             f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()")  # fmt: skip
+        for operation in (*ROW_OPERATIONS, "TRUNCATE"):
+            bind.exec_driver_sql(
+                f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger_name(table, operation)}"
+            )
+
+
+def soften(bind: Connection, tables: Iterable[str]) -> None:
+    """Undo ``harden`` (the downgrade of revision 0007)."""
+    if bind.dialect.name != "postgresql":
+        return
+    for table in tables:
+        bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger_name(table, 'TRUNCATE')} ON {table}")
+        for operation in ROW_OPERATIONS:
+            bind.exec_driver_sql(
+                f"ALTER TABLE {table} ENABLE TRIGGER {trigger_name(table, operation)}"
+            )
 
 
 def trigger_name(table: str, operation: str) -> str:
     return f"{table}_append_only_{operation.lower()}"
 
 
+def expected(dialect: str) -> dict[tuple[str, str], str]:
+    """(table, trigger) → its definition as the database reports it, at the head revision:
+    SQLite's ``sqlite_master.sql``, PostgreSQL's ``pg_get_triggerdef`` (schema public)."""
+    out = {}
+    for table in TABLES:
+        operations = ROW_OPERATIONS if dialect == "sqlite" else (*ROW_OPERATIONS, "TRUNCATE")
+        for operation in operations:
+            name = trigger_name(table, operation)
+            out[table, name] = _create_sql(dialect, table, operation)
+    return out
+
+
 def _create_sql(dialect: str, table: str, operation: str) -> str:
     name = trigger_name(table, operation)
     if dialect == "postgresql":
+        each = "STATEMENT" if operation == "TRUNCATE" else "ROW"
         return (
             f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION tradefsm_refuse_change()"
+            f"FOR EACH {each} EXECUTE FUNCTION {FUNCTION}()"
         )
     return (
         f"CREATE TRIGGER {name} BEFORE {operation} ON {table} BEGIN "
@@ -51,4 +103,4 @@ def _create_sql(dialect: str, table: str, operation: str) -> str:
 
 def drop_function(bind: Connection) -> None:
     if bind.dialect.name == "postgresql":
-        bind.exec_driver_sql("DROP FUNCTION IF EXISTS tradefsm_refuse_change()")
+        bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {FUNCTION}()")

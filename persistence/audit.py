@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from fsm.digests import Anchors
 from fsm.views import export_bundle
 from persistence.bundle import export_bundle as export_evidence
 from persistence.coverage import coverage
+from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time
@@ -113,11 +115,17 @@ class SqlAudit:
         return [{k: v if k in keys else int(v) for k, v in r.items()} for r in self._rows(stmt)]
 
     def verify(self, run_id: str | None = None, anchors: Anchors | None = None) -> VerifyReport:
-        """Check every run's chain and commitments; with ``anchors``, the signed digests too."""
+        """Check every run's chain and commitments; with ``anchors``, the signed digests too;
+        verifying every run also reports the database's weakened defences."""
         with translate_errors(run_id):
             if anchors is not None:
-                return verify_anchored(self.engine, anchors, run_id)
-            return verify(self.engine, run_id)
+                report = verify_anchored(self.engine, anchors, run_id)
+            else:
+                report = verify(self.engine, run_id)
+        if run_id is not None:
+            return report  # the defences are the whole database's, not one run's
+        weakened = defence_findings(self.engine)  # what keeps the next change out
+        return replace(report, findings=report.findings + weakened)
 
     def coverage(self) -> list[dict[str, Any]]:
         """How each column of the schema and of this database is committed (``coverage``)."""

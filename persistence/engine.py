@@ -23,6 +23,16 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",  # an audit ledger must survive power loss, not only a crash
     "PRAGMA foreign_keys=ON",  # ledger rows and intents can only point at existing runs
 )
+SCHEMA = "public"  # where the migrations create tradefsm's tables on PostgreSQL
+# Pinned on every PostgreSQL session, above ALTER DATABASE/ROLE … SET: tables resolve in
+# SCHEMA only (temporary tables last, never first), timestamps are read in the one format the
+# driver parses, and times are UTC whatever the server or the role prefers.
+PG_SESSION = {
+    "search_path": f"{SCHEMA},pg_temp",
+    "DateStyle": "ISO,YMD",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+}
 
 
 def parse_url(raw: str) -> URL:
@@ -87,11 +97,11 @@ def make_engine(
             if read_only:
                 return _read_only_sqlite_engine(url, **options)
             return _sqlite_engine(url, **options)
-        read_only_option = " -c default_transaction_read_only=on" if read_only else ""
-        session = {
-            "application_name": application_name,
-            "options": f"-c statement_timeout={statement_timeout_ms}{read_only_option}",
-        }
+        pinned = {**PG_SESSION, "statement_timeout": str(statement_timeout_ms)}
+        if read_only:
+            pinned["default_transaction_read_only"] = "on"
+        flags = " ".join(f"-c {name}={value}" for name, value in pinned.items())
+        session = {"application_name": application_name, "options": flags}
         return create_engine(
             url, pool_pre_ping=True, json_serializer=canonical_json, pool_size=pool_size,
             connect_args=session, **options,

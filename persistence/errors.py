@@ -20,6 +20,7 @@ from fsm.errors import (
     ConcurrentModification,
     DatabaseUnavailable,
     HistoryIsAppendOnly,
+    StorageAccessDenied,
     StorageError,
     TradeFsmError,
 )
@@ -37,6 +38,7 @@ TRANSIENT_SQLSTATES = frozenset({
     "53300",  # too_many_connections
 })  # fmt: skip
 TRANSIENT_SQLSTATE_CLASSES = ("08",)
+INSUFFICIENT_PRIVILEGE = "42501"  # a missing GRANT: StorageAccessDenied
 # Connection errors that carry no SQLSTATE but will not heal by waiting.
 PERMANENT_CONNECT_ERRORS = ("authentication failed", "does not exist", "no password supplied")
 SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
@@ -86,5 +88,7 @@ def translate(exc: sa_exc.SQLAlchemyError, run_id: str | None = None) -> TradeFs
             f"another writer stored this row first: {detail}", run_id=run_id
         )
     if isinstance(exc, sa_exc.DBAPIError):
-        return StorageError(f"the database refused the statement: {detail}", run_id=run_id)
+        denied = getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+        kind = StorageAccessDenied if denied else StorageError
+        return kind(f"the database refused the statement: {detail}", run_id=run_id)
     return StorageError(f"the database layer failed: {detail}", run_id=run_id)

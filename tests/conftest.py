@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.memory_store import MemoryRunStore
@@ -22,7 +23,7 @@ from fsm.ports import RunStore
 from fsm.records import LedgerEntry
 from fsm.requests import Ports
 from fsm.settings import Settings
-from persistence import migrate
+from persistence import append_only, migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
@@ -36,6 +37,19 @@ def pytest_configure(config: pytest.Config) -> None:
     output is; a test that wants a width sets COLUMNS itself."""
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+
+
+def restore_triggers(conn: Connection) -> None:
+    """A careful administrator puts every append-only trigger back as the migrations left it
+    (after dropping some to edit rows): `audit verify` then reports no weakened defence."""
+    tables = append_only.TABLES
+    append_only.drop(conn, tables)
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            name = append_only.trigger_name(table, "TRUNCATE")
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+    append_only.create(conn, tables)
+    append_only.harden(conn, tables)
 
 
 def started_cluster() -> Iterator[PostgresCluster]:

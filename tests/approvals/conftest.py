@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from persistence import append_only
 from persistence.engine import make_engine
 from tests.cli.conftest import Cli
+from tests.conftest import restore_triggers
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Board:
         with engine.begin() as conn:
             append_only.drop(conn, ("ledger", "approver_keys"))
             conn.execute(text(statement), params)
+            restore_triggers(conn)
         engine.dispose()
 
     def engine(self) -> Engine:

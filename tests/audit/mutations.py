@@ -26,7 +26,7 @@ from fsm.kinds import Mode
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
-from persistence import migrate
+from persistence import append_only, migrate
 from persistence.approvers import SqlApproverKeys
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
@@ -258,5 +258,11 @@ def _without_triggers(conn: Connection) -> list[str]:
 
 
 def _bypass(conn: Connection) -> list[str]:
-    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no triggers, no FKs
-    return []
+    """PostgreSQL: foreign keys off (replica mode) and the append-only triggers, which fire
+    even in replica mode (ENABLE ALWAYS), disabled; the statements that put them back."""
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    back = []
+    for table, name in append_only.expected("postgresql"):
+        conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
+        back.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
+    return back

@@ -93,6 +93,7 @@ def test_anchored_verify_exits_8_naming_a_deleted_run(signing: Cli) -> None:
         for table in ("intent_events", "order_intents", "checkpoints", "step_attempts", "ledger",
                       "sealed_heads", "runs"):  # fmt: skip
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
+        append_only.create(conn, ("ledger", "checkpoints", "step_attempts", "intent_events"))
     assert signing.json("audit", "verify", "--json")["ok"] is True  # the chain alone: blind
     public = str(signing.folder / "keys" / "tradefsm-audit.pub")
     report = signing.json("audit", "verify", "--digests", str(signing.folder / "digests"),

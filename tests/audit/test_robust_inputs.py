@@ -17,7 +17,7 @@ from fsm.console.app import Console
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from persistence.store import SqlRunStore
 from tests.audit.conftest import History
-from tests.audit.test_tamper import _sql, _without_triggers
+from tests.audit.test_tamper import _sql, _triggers_back, _without_triggers
 from tests.cli.conftest import one_line_error
 from tests.conftest import TRADING_DAY
 
@@ -136,6 +136,7 @@ def test_a_value_that_cannot_be_decoded_is_a_finding_for_its_run(
     cast = "CAST(:v AS jsonb)" if postgres else ":v"
     _sql(history, f"UPDATE {table} SET {column} = {cast} WHERE run_id = :r", v=value,
          r=history.done.run_id)  # fmt: skip
+    _triggers_back(history)
     report = history.audit.verify()
     assert {f.run_id for f in report.findings} == {history.done.run_id}
     found = {f.kind for f in report.findings}
@@ -166,6 +167,7 @@ def test_a_digest_row_that_cannot_be_decoded_is_a_finding_for_it(
     _without_triggers(history)
     cast = "CAST(:v AS jsonb)" if postgres and column == "document" else ":v"
     _sql(history, f"UPDATE digests SET {column} = {cast}", v=value)
+    _triggers_back(history)
     report = history.audit.verify(anchors=anchors)
     assert {(f.kind, f.key) for f in report.findings} == {
         ("digest_missing", "digest-00000001.json")}  # fmt: skip

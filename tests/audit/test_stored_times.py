@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from tests.audit.conftest import History
-from tests.audit.test_tamper import _sql, _without_triggers
+from tests.audit.test_tamper import _sql, _triggers_back, _without_triggers
 
 # (stored text, the instant it names): the run's first row was written at 14:35:00 UTC.
 FORMS = [
@@ -37,6 +37,7 @@ def test_a_time_not_in_the_stored_form_is_a_finding_and_read_as_its_instant(
     _without_triggers(history)
     _sql(history, "UPDATE ledger SET occurred_at = :t WHERE run_id = :r AND seq = 1", t=stored,
          r=run)  # fmt: skip
+    _triggers_back(history)
     report = _cli_json(history, "audit", "verify", "--json", code=8)
     found = {(f["kind"], f["run_id"]) for f in report["findings"]}  # type: ignore[index]
     assert ("not_canonical", run) in found

@@ -24,9 +24,10 @@ from persistence.errors import translate_errors
 from persistence.mapping import ledger_row
 from persistence.tables import checkpoints, definitions, ledger, runs
 from tests.audit.conftest import History
-from tests.conftest import TRADING_DAY
+from tests.conftest import TRADING_DAY, restore_triggers
 
-HISTORY_TABLES = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests")
+HISTORY_TABLES = append_only.TABLES
+RUN_HISTORY = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests")
 Tamper = Callable[[History, str], None]
 
 
@@ -38,6 +39,13 @@ def _sql(history: History, statement: str, **params: Any) -> None:
 def _without_triggers(history: History) -> None:
     with history.store.engine.begin() as conn:
         append_only.drop(conn, HISTORY_TABLES)
+
+
+def _triggers_back(history: History) -> None:
+    """A careful administrator puts the dropped triggers back as they were: `audit verify`
+    then reports no weakened defence, only what the change did to the history."""
+    with history.store.engine.begin() as conn:
+        restore_triggers(conn)
 
 
 def edit(history: History, run: str) -> None:
@@ -176,6 +184,7 @@ def test_verify_names_each_change(
     _without_triggers(history)
     victim = history.done.run_id
     tamper(history, victim)
+    _triggers_back(history)
     report = history.audit.verify()
     assert expected <= _found(report.findings), report.findings
     assert {f.run_id for f in report.findings} <= {victim, None}  # other runs are untouched
@@ -233,6 +242,7 @@ def test_digests_catch_what_the_chain_cannot(
     assert history.audit.verify(anchors=anchors).ok
     _without_triggers(history)
     tamper(history, history.done.run_id)
+    _triggers_back(history)
     alone = history.audit.verify()
     assert alone.ok  # consistent: the chain alone cannot see it
     assert not alone.anchored
@@ -268,6 +278,7 @@ def test_a_deleted_or_forged_digest_is_named(
 def test_a_digest_deleted_from_the_database_is_named(history: History, anchors: Anchors) -> None:
     _without_triggers(history)
     _sql(history, "DELETE FROM digests")
+    _triggers_back(history)
     found = _by_key(history.audit.verify(anchors=anchors))
     assert ("digest_missing", "digest-00000001.json") in found
 
@@ -276,7 +287,7 @@ def _by_key(report: Any) -> set[tuple[str, str | None]]:
     return {(f.kind, f.key) for f in report.findings}
 
 
-@pytest.mark.parametrize("table", HISTORY_TABLES)
+@pytest.mark.parametrize("table", RUN_HISTORY)  # the key registry and cancel requests: their tests
 def test_history_tables_refuse_update_and_delete(
     history: History, anchors: Anchors, table: str
 ) -> None:

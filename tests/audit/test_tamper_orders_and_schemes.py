@@ -30,6 +30,7 @@ from persistence.tables import ledger, order_intents
 from tests.audit.conftest import History, sqlite_path
 from tests.audit.test_tamper import (
     _sql,
+    _triggers_back,
     _without_triggers,
     checkpoint_prices,
     order_qty,
@@ -142,6 +143,7 @@ def test_verify_names_it_with_digests(
     _without_triggers(history)
     run = _victim(history, victim)
     tamper(history, run, recipe)
+    _triggers_back(history)
     report = history.audit.verify(anchors=anchors)
     found = {(f.kind, f.seq) for f in report.findings}
     assert all((k, s) in found or (s is None and k in dict(found)) for k, s in kinds), found

@@ -122,7 +122,7 @@ def test_version_help_completion_and_history(ready: Cli) -> None:
     assert "watch" in ready("runs", "-h").stdout
     assert "complete" in ready("--show-completion", "bash").stdout
     history = ready("db", "history", "--format", "json").stdout
-    assert '"revision": "0004"' in history
+    assert '"revision": "0005"' in history
     assert '"current": true' in history
 
 

@@ -63,6 +63,7 @@ def build_runs(folder: Path) -> Runs:
             text("UPDATE ledger SET actor = 'mallory' WHERE run_id = :r AND seq = 2"),
             {"r": tampered.run_id},
         )
+        append_only.create(conn, ("ledger",))  # and puts the triggers back (SQLite)
     engine.dispose()
     return Runs(url, done, refused, waiting, cancelled, tampered)
 

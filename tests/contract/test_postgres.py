@@ -17,6 +17,7 @@ from fsm.errors import StorageError
 from fsm.records import OrderAck, OrderIntent
 from fsm.requests import RunRequest
 from persistence import migrate
+from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
@@ -81,3 +82,46 @@ def test_a_lost_connection_during_a_step_is_survived(
     assert broker.dropped >= 1
     assert run.state == "done", run.failure
     assert len(broker.orders()) == len(store.intents(run.run_id)) == 8
+
+
+def test_database_defaults_cannot_change_what_a_session_reads(
+    pg_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """ALTER DATABASE … SET of another date style, time zone and a search_path that puts
+    frozen copies of the tables first: the engine and verify still read the real tables."""
+    url = pg_cluster.new_database()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    name = engine.url.database
+    with psycopg.connect(pg_cluster.admin_dsn().replace("dbname=postgres", f"dbname={name}"),
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute("CREATE SCHEMA frozen")
+        for table in ("runs", "ledger", "checkpoints", "order_intents", "intent_events"):
+            conn.execute(f"CREATE TABLE frozen.{table} AS TABLE public.{table}")
+        for setting, value in (
+            ("DateStyle", "'SQL, DMY'"),
+            ("TimeZone", "'Pacific/Auckland'"),
+            ("IntervalStyle", "sql_standard"),
+            ("search_path", "frozen, public"),
+        ):
+            conn.execute(f'ALTER DATABASE "{name}" SET {setting} = {value}')  # fmt: skip
+    with psycopg.connect(f"{pg_cluster.admin_dsn()[: -len('postgres')]}{name}") as plain:
+        assert plain.execute("SHOW DateStyle").fetchone() == ("SQL, DMY",)  # the default moved
+    engine = make_engine(url)  # new sessions
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW DateStyle")).scalar_one() == "ISO, YMD"
+        assert conn.execute(text("SHOW TimeZone")).scalar_one() == "UTC"
+    store = SqlRunStore(engine)
+    run = make_engine_for(store, PaperBroker(tmp_path / "paper.db"), FixedClock(TRADING_DAY)).run(
+        RunRequest(account_id="paper")
+    )
+    assert run.state == "done", run.failure
+    assert store.intents(run.run_id)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM public.ledger")).scalar_one() == run.version
+        assert conn.execute(text("SELECT count(*) FROM frozen.ledger")).scalar_one() == 0
+    report = SqlAudit(engine).verify()
+    assert (report.runs, report.rows) == (1, run.version)
+    assert {f.key for f in report.findings} == {  # only the shadows are findings
+        f"frozen.{t}" for t in ("runs", "ledger", "checkpoints", "order_intents", "intent_events")
+    }

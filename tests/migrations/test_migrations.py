@@ -7,6 +7,7 @@ from sqlalchemy import Engine, inspect, text
 
 from fsm.errors import SchemaNotCurrent, StorageError
 from persistence import migrate
+from persistence.defences import defence_findings
 from persistence.engine import make_engine
 from persistence.errors import translate_errors
 from persistence.store import SqlRunStore
@@ -43,6 +44,7 @@ def test_down_and_up_round_trip(migrated_url: str) -> None:
     assert "runs" not in inspect(engine).get_table_names()
     migrate.upgrade(engine)
     assert migrate.drift(engine) == []
+    assert defence_findings(engine) == []  # the triggers as the head revision leaves them
 
 
 def test_ledger_rows_cannot_be_updated_or_deleted(migrated_url: str, store_with_run: str) -> None:
