@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from fsm import decisions
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
@@ -23,7 +24,6 @@ from fsm.clock import Clock
 from fsm.commitments import deadline_decision, identity_digest
 from fsm.driver import RunDriver
 from fsm.errors import (
-    ApprovalExpired,
     IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
@@ -33,7 +33,7 @@ from fsm.errors import (
 from fsm.guards import GUARDS, Guard
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
-from fsm.keyregistry import ApproverKeys, keys_of
+from fsm.keyregistry import ApproverKeys
 from fsm.kinds import RunStatus
 from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
@@ -45,7 +45,7 @@ from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
-from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
+from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 
@@ -315,68 +315,18 @@ class Engine:
                 signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """Four eyes: someone other than the requester lets a parked plan execute (signed
         with a key of ``approvers`` when given; fsm.signatures)."""
-        return self._decide(run_id, "approved", actor, reason, signature)
+        return decisions.decide(self, run_id, "approved", actor, reason, signature)
 
     def reject(self, run_id: str, *, actor: str, reason: str,
                signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """A person refuses a parked plan: the run fails with who and why."""
-        return self._decide(run_id, "rejected", actor, reason, signature)
-
-    def _decide(self, run_id: str, event: str, actor: str, reason: str,
-                signature: ApprovalSignature | None) -> RunRecord:  # fmt: skip
-        actor = actor_name(actor)  # before anything moves: a refused name changes nothing
-        driver = self._parked_driver(run_id, event)
-        if driver is None:  # its approval deadline had just passed: it expired instead
-            return self.store.get_run(run_id)
-        keys = keys_of(self.approvers.registered(), actor) if signature and self.approvers else ()
-        evidence = ApprovalEvidence(run_id, DECISIONS[event], plan_hash(self.store.ledger(run_id)),
-                                    signature, keys, self.clock.now())  # fmt: skip
-        driver.command(event, actor, reason, failure_type=event.capitalize(), approval=evidence)
-        return self._drive(driver)
+        return decisions.decide(self, run_id, "rejected", actor, reason, signature)
 
     def expire_approvals(self) -> list[RunRecord]:
         """Fail every parked run whose approval deadline passed (also while nothing ran)."""
-        now = self.clock.now()
-        expired = []
-        for state in sorted(self.specs.parked_states):
-            for run in self.store.list_runs(RunFilter(state=state, status="active", limit=1000)):
-                if run.deadline_at is not None and run.deadline_at <= now:
-                    expired.append(self._expire(self._lease(run, now), now))
-        return expired
-
-    def _expire(self, run: RunRecord, now: datetime) -> RunRecord:
-        driver = self._driver(run, now, stale_check=False)
-        driver.stop_trading(
-            ApprovalExpired(
-                f"run {run.run_id} waited for approval past {run.deadline_at}",
-                run_id=run.run_id, state=run.state,
-            ), now,
-        )  # fmt: skip
-        return self._drive(driver)
-
-    def _parked_driver(self, run_id: str, event: str) -> RunDriver | None:
-        """A driver of a parked run under this engine's lease; None if it just expired."""
-        run = self.store.get_run(run_id)
-        if run.status is not RunStatus.ACTIVE or run.state not in self.specs.parked_states:
-            raise RunNotResumable(f"run {run_id} {self._doing(run)}, not waiting for approval",
-                                  run_id=run_id, state=run.state)  # fmt: skip
-        run = self._movable(run, event.removesuffix("d"))  # approved → approve
-        now = self.clock.now()
-        run = self._lease(run, now)
-        if run.deadline_at is not None and run.deadline_at <= now:
-            self._expire(run, now)
-            return None
-        return self._driver(run, now, stale_check=False)
+        return decisions.expire_approvals(self)
 
     # ---- shared ----------------------------------------------------------------------------
-
-    def _doing(self, run: RunRecord) -> str:
-        """What a run is doing, as a message says it: "is executing", "already ended done"."""
-        if run.state in self.definition.final_states:
-            return f"already ended {run.state}"
-        if run.status is RunStatus.QUEUED:
-            return "is queued (no worker has started it)"
-        return f"is {run.state}"
 
     def _hold_queued(self, run: RunRecord, now: datetime) -> RunRecord:
         """A lease on a queued run, which keeps workers off it; if a worker claimed it
