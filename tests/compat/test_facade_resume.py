@@ -39,11 +39,15 @@ def _interrupted(store: SqlRunStore, services: Services, state: str) -> str:
     return driver.run.run_id
 
 
-def test_the_facade_resumes_its_run_and_the_cli_points_there(tmp_path: Path) -> None:
+def _site(tmp_path: Path) -> tuple[str, SqlRunStore, Services]:
+    """A migrated run database, its store, and legacy services."""
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     migrate.upgrade(make_engine(url))
-    store = SqlRunStore(make_engine(url))
-    services = Services()
+    return url, SqlRunStore(make_engine(url)), Services()
+
+
+def test_the_facade_resumes_its_run_and_the_cli_points_there(tmp_path: Path) -> None:
+    url, store, services = _site(tmp_path)
     run_id = _interrupted(store, services, "planning")
     env = {**os.environ, "TRADEFSM_DB": url}
     cli = subprocess.run([sys.executable, "-m", "fsm", "resume", run_id], env=env,
@@ -60,10 +64,7 @@ def test_the_facade_resumes_its_run_and_the_cli_points_there(tmp_path: Path) -> 
 
 
 def test_a_facade_run_stopped_while_executing_is_not_sent_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    migrate.upgrade(make_engine(url))
-    store = SqlRunStore(make_engine(url))
-    services = Services()
+    _, store, services = _site(tmp_path)
     run_id = _interrupted(store, services, "executing")
     resumed = services.orchestrator(store=store).resume(run_id)
     assert (resumed.state, resumed.failure["error_type"]) == ("failed", "RunNotResumable")
@@ -72,10 +73,7 @@ def test_a_facade_run_stopped_while_executing_is_not_sent_again(tmp_path: Path) 
 
 
 def test_an_interrupted_resume_fails_its_run_and_the_next_call_works(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    migrate.upgrade(make_engine(url))
-    store = SqlRunStore(make_engine(url))
-    services = Services()
+    _, store, services = _site(tmp_path)
     run_id = _interrupted(store, services, "planning")
     services.portfolio.create_rebalance_plan.side_effect = KeyboardInterrupt
     orchestrator = services.orchestrator(store=store)
