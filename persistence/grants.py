@@ -2,7 +2,8 @@
 
 - the **owner** (not granted here: it owns the tables) runs `tradefsm db upgrade`;
 - the **runtime** (`run`, `worker`, `submit`, `resume`, `approve`, `reject`, `cancel`,
-  `retry`, `audit verify` without digests) reads and inserts; it updates only the columns in
+  `retry`, `audit verify` without digests) reads and inserts (the approver key registry it
+  only reads: the owner registers keys with `tradefsm keys add`); it updates only the columns in
   ``RUNTIME_UPDATES`` — a run's moving state and an order intent's latest broker view — and
   never deletes, truncates, alters or writes a digest;
 - the **sealer** (`audit seal`) alone writes digests and the sealed heads;
@@ -33,11 +34,14 @@ RUNTIME_UPDATES: dict[str, tuple[str, ...]] = {
     "order_intents": ("status", "broker_order_id", "filled_qty", "avg_price", "updated_at"),
 }  # fmt: skip
 RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts",
-                  "order_intents", "intent_events")  # fmt: skip
+                  "order_intents", "intent_events", "cancel_requests")  # fmt: skip
+# The approver key registry is read at every approval; keys are registered (`tradefsm keys
+# add`) by the owner, never by the runtime, which could otherwise vouch for its own signatures.
+RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys")
 SEALER_READS = ("runs", "digests", "sealed_heads")
 SEALER_WRITES = ("digests", "sealed_heads")
 SEALER_UPDATES = {"sealed_heads": ("seq", "head_hash")}  # its upsert of each run's sealed head
-ALL_TABLES = (*RUNTIME_TABLES, "digests", "sealed_heads")
+ALL_TABLES = (*RUNTIME_READS, "digests", "sealed_heads")
 Grant = tuple[str, tuple[str, ...]]
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -62,7 +66,7 @@ def statements(roles: Roles) -> list[str]:
 
 def _runtime() -> list[Grant]:
     updates = [(f"UPDATE ({', '.join(cols)})", (table,)) for table, cols in RUNTIME_UPDATES.items()]
-    return [("SELECT", (VERSION_TABLE, *RUNTIME_TABLES)), ("INSERT", RUNTIME_TABLES), *updates]
+    return [("SELECT", (VERSION_TABLE, *RUNTIME_READS)), ("INSERT", RUNTIME_TABLES), *updates]
 
 
 def _sealer() -> list[Grant]:

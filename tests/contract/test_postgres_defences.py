@@ -16,7 +16,7 @@ from tests.contract.test_run_store import _new_run
 from tests.postgres_cluster import PostgresCluster
 
 pytestmark = pytest.mark.postgres
-HISTORY = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests")
+HISTORY = append_only.TABLES
 
 
 @pytest.fixture(scope="module")

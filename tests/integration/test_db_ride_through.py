@@ -32,7 +32,13 @@ class LostAnswers(RideThrough):
         object.__setattr__(self, "lose", set(lose))
         object.__setattr__(self, "tries", Counter[str]())
 
-    def write(self, what: str, attempt: Callable[[], None], settled: Callable[[], bool]) -> None:
+    def write(
+        self,
+        what: str,
+        attempt: Callable[[], None],
+        settled: Callable[[], bool],
+        run_id: str | None = None,
+    ) -> None:
         lose: set[str] = self.lose  # type: ignore[attr-defined]
         tries: Counter[str] = self.tries  # type: ignore[attr-defined]
 
@@ -43,7 +49,7 @@ class LostAnswers(RideThrough):
                 lose.discard(what)
                 raise DatabaseUnavailable("server closed the connection unexpectedly")
 
-        super().write(what, counted, settled)
+        super().write(what, counted, settled, run_id)
 
 
 class FlakyMarket(BundledMarketData):
@@ -90,11 +96,11 @@ def test_a_lost_answer_is_settled_by_reading(
 class Unreachable(RideThrough):
     """Every transition commit fails as if the server were down."""
 
-    def call(self, what: str, attempt: Callable[[], Any]) -> Any:
+    def call(self, what: str, attempt: Callable[[], Any], run_id: str | None = None) -> Any:
         def down() -> Any:
             raise DatabaseUnavailable("connection refused")
 
-        return super().call(what, down if what == "transition commit" else attempt)
+        return super().call(what, down if what == "transition commit" else attempt, run_id)
 
 
 def test_past_the_budget_the_driver_stops_and_the_run_resumes(

@@ -19,3 +19,10 @@ def test_no_role_is_granted_delete_truncate_or_ddl() -> None:
     for privilege in ("DELETE", "TRUNCATE", "CREATE", "ALL", "REFERENCES", "TRIGGER"):
         assert f" {privilege} " not in f" {granted} ".replace("(", " ")
     assert not any("digests" in s for s in sql if s.startswith("GRANT INSERT") and "app" in s)
+
+
+def test_the_runtime_reads_the_key_registry_but_cannot_register_a_key() -> None:
+    sql = grants.statements(grants.Roles(runtime="app"))
+    assert any(s.startswith("GRANT SELECT") and "public.approver_keys" in s for s in sql)
+    assert not any(s.startswith("GRANT INSERT") and "approver_keys" in s for s in sql)
+    assert any(s.startswith("GRANT INSERT") and "public.cancel_requests" in s for s in sql)
