@@ -142,13 +142,16 @@ def test_cancel_an_unfinished_run(ready: Cli) -> None:
     from fsm.adapters.paper_broker import PaperBroker
     from fsm.clock import SystemClock
     from fsm.engine import RunRequest
+    from fsm.settings import Settings
     from persistence.engine import make_engine
     from persistence.store import SqlRunStore
     from tests.conftest import make_engine_for
 
     store = SqlRunStore(make_engine(ready.env["TRADEFSM_DB"]))
     broker = PaperBroker(Path(ready.env["TRADEFSM_PAPER_DB"]))
-    run = make_engine_for(store, broker, SystemClock()).create(RunRequest(account_id="paper"))
+    # The process that created the run holds it for a second and is then gone, as after a crash.
+    engine = make_engine_for(store, broker, SystemClock(), Settings(lease_seconds=1))
+    run = engine.create(RunRequest(account_id="paper"))
     done = ready("cancel", run.run_id, "--actor", "ops-alice", "--reason", "halt")
     assert "cancelled by ops-alice" in done.stdout
     shown = ready.json("runs", "show", run.run_id, "--format", "json")

@@ -210,7 +210,9 @@ def test_broker_side_refusals(
     guard: str,
     stage: str,
 ) -> None:
-    run = _run(make_engine_for(sql_store, broker_class(tmp_path / "b.db"), clock))
+    # Orders still open after the settle wait are refused; the wait is short here.
+    settings = Settings(order_settle_seconds=0.5)
+    run = _run(make_engine_for(sql_store, broker_class(tmp_path / "b.db"), clock, settings))
     assert _failure(sql_store, run)[:2] == ("GuardRejected", stage)
     assert guard in [d.name for d in _refused(sql_store, run).guards if not d.passed]
 
