@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+DUTIES = ("owner", "runtime", "sealer", "auditor")
+
 
 class PostgresUnavailable(RuntimeError):
     pass
@@ -97,6 +99,25 @@ class PostgresCluster:
 
     def admin_dsn(self) -> str:
         return f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres"
+
+    def least_privileged_database(self) -> dict[str, str]:
+        """A new empty database owned by a plain (not superuser) owner, with a login role per
+        duty of docs/audit-integrity.md; their URLs by duty (``owner``, ``runtime``, ``sealer``,
+        ``auditor``). The owner migrates and grants; nothing else is granted here."""
+        name = self.new_database().rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
+            for duty in DUTIES:
+                role = f"tradefsm_{duty}"
+                if not conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
+                ).fetchone():
+                    conn.execute(f"CREATE ROLE {role} LOGIN")
+            conn.execute(f'ALTER DATABASE "{name}" OWNER TO tradefsm_owner')
+        dsn = f"host=127.0.0.1 port={self.port} user={self.user} dbname={name}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ALTER SCHEMA public OWNER TO tradefsm_owner")
+        where = f"127.0.0.1:{self.port}/{name}"
+        return {duty: f"postgresql+psycopg://tradefsm_{duty}@{where}" for duty in DUTIES}
 
     def new_database(self) -> str:
         """Create an empty database and return its SQLAlchemy URL."""

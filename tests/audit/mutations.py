@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Column, Connection, Executable, Table, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Executable,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import VerifyReport
@@ -26,13 +36,14 @@ from fsm.kinds import Mode
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
-from persistence import append_only, migrate
+from persistence import append_only, grants, migrate
 from persistence.approvers import SqlApproverKeys
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from persistence.tables import metadata
 from tests.conftest import TRADING_DAY, make_engine_for
+from tests.postgres_cluster import DUTIES
 
 
 @dataclass
@@ -44,6 +55,7 @@ class SealedHistory:
     anchors: Anchors
     public_key: Path
     postgres: bool = False
+    auditor_url: str | None = None  # verify reads as this role (PostgreSQL: the auditor)
 
     def copy(self) -> str:
         """A fresh copy of the base database, as its URL; on PostgreSQL the base itself (a
@@ -65,19 +77,34 @@ class SealedHistory:
             Path(url.removeprefix("sqlite:///")).unlink()
 
     def verify(self, url: str) -> VerifyReport:
-        engine = make_engine(url, read_only=True)
+        engine = make_engine(self.auditor_url or url, read_only=True)
         try:
             return SqlAudit(engine).verify(anchors=self.anchors)
         finally:
             engine.dispose()
 
 
-def build(url: str, folder: Path) -> SealedHistory:
+def _engines(url: str, duties: dict[str, str] | None) -> dict[str, Engine]:
+    """An engine per duty: one for all of them, or (PostgreSQL) each duty's least-privileged
+    role, the owner having migrated and granted as docs/audit-integrity.md says."""
+    if duties is None:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        return dict.fromkeys(DUTIES, engine)
+    owner = make_engine(duties["owner"])
+    migrate.upgrade(owner)
+    grants.apply(owner, grants.statements(grants.Roles(*(f"tradefsm_{d}" for d in DUTIES[1:]))))
+    return {duty: owner if duty == "owner" else make_engine(duties[duty]) for duty in DUTIES}
+
+
+def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> SealedHistory:
     """Runs of every ending — executed with orders, approved then executed, dry run, nothing
-    to trade, refused by a guard, rejected, cancelled, queued then claimed — then sealed."""
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    store = SqlRunStore(engine)
+    to trade, refused by a guard, rejected, cancelled, queued then claimed — then sealed. With
+    ``duties`` the runs, approvals and cancels are made as the runtime role, keys registered
+    by the owner, the seal made by the sealer, and verify reads as the auditor; ``url`` (a
+    superuser's) is the one the edits are made through."""
+    engines = _engines(url, duties)
+    store = SqlRunStore(engines["runtime"])
 
     def machine(name: str, **settings: Any) -> Any:
         broker = PaperBroker(folder / f"{name}.db")
@@ -91,11 +118,11 @@ def build(url: str, folder: Path) -> SealedHistory:
 
     runs = {"done": run("done"), "dry": run("dry"), "refused": run("refused", max_orders=2),
             "no_trade": run("no_trade", drift_threshold=Decimal(1))}  # fmt: skip
-    approvers = SqlApproverKeys(engine)
+    approvers = SqlApproverKeys(engines["runtime"])
     signing, _ = generate_keys(folder / "bob")
     bob = load_private_key(signing)
     for key in (bob, Ed25519PrivateKey.generate()):  # two rows: the first is not the head
-        approvers.add("risk-bob", key.public_key(), "admin-cy", TRADING_DAY)
+        SqlApproverKeys(engines["owner"]).add("risk-bob", key.public_key(), "admin-cy", TRADING_DAY)
     for name in ("approved", "rejected", "cancelled"):
         fsm = machine(name, approval_notional=1000)
         fsm.approvers = approvers
@@ -114,10 +141,12 @@ def build(url: str, folder: Path) -> SealedHistory:
     runs["queued"] = str(queue.submit(RunRequest(account_id="queued")).run_id)
     queue.claim()
     private, public = generate_keys(folder / "keys")
-    SqlAudit(engine).seal(load_private_key(private), TRADING_DAY, folder / "digests")
-    engine.dispose()
+    SqlAudit(engines["sealer"]).seal(load_private_key(private), TRADING_DAY, folder / "digests")
+    for engine in set(engines.values()):
+        engine.dispose()
     anchors = Anchors(folder / "digests", (load_public_key(public),))
-    return SealedHistory(url, runs, anchors, public, postgres=url.startswith("postgresql"))
+    return SealedHistory(url, runs, anchors, public, postgres=url.startswith("postgresql"),
+                         auditor_url=duties and duties["auditor"])  # fmt: skip
 
 
 CHANGES: list[tuple[type, Callable[[Any], Any]]] = [

@@ -44,7 +44,9 @@ def sealed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield build(f"sqlite:///{folder / 'base.db'}", folder)
         return
     cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
-    yield build(cluster.new_database(), folder)
+    duties = cluster.least_privileged_database()  # the history is made under least privilege
+    superuser = duties["owner"].replace("tradefsm_owner@", f"{cluster.user}@")  # who edits it
+    yield build(superuser, folder, duties)
 
 
 def _mutations() -> list[tuple[str, str | None, Edit]]:

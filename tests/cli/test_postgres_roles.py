@@ -14,7 +14,6 @@ from tests.cli.conftest import Cli, one_line_error
 from tests.postgres_cluster import PostgresCluster
 
 pytestmark = pytest.mark.postgres
-ROLES = ("tradefsm_owner", "tradefsm_runtime", "tradefsm_sealer", "tradefsm_auditor")
 
 
 class Deployment:
@@ -22,16 +21,8 @@ class Deployment:
 
     def __init__(self, cluster: PostgresCluster, cli: Cli) -> None:
         self.cluster, self.cli = cluster, cli
-        self.name = Path(cluster.new_database()).name
-        with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
-            for role in ROLES:
-                if not conn.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
-                ).fetchone():
-                    conn.execute(f"CREATE ROLE {role} LOGIN")
-            conn.execute(f'ALTER DATABASE "{self.name}" OWNER TO tradefsm_owner')
-        with self.connect(cluster.user) as conn:
-            conn.execute("ALTER SCHEMA public OWNER TO tradefsm_owner")
+        self.urls = cluster.least_privileged_database()
+        self.name = self.urls["owner"].rsplit("/", 1)[1]
 
     def url(self, role: str) -> str:
         return f"postgresql+psycopg://{role}@127.0.0.1:{self.cluster.port}/{self.name}"
