@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from fsm.audit import Finding
-from persistence import append_only
+from persistence import append_only, constraints
 from persistence.engine import SCHEMA
 from persistence.errors import translate_errors
 from persistence.tables import metadata
@@ -68,23 +68,32 @@ def _tables() -> list[str]:
     return sorted(metadata.tables)
 
 
+def _expected(dialect: str) -> dict[tuple[str, str], str]:
+    return append_only.expected(dialect) | constraints.expected(dialect)
+
+
+def _kind(key: tuple[str, str]) -> str:
+    return "refusing" if key in constraints.expected("postgresql") else "append-only"
+
+
+def _missing(key: tuple[str, str]) -> str:
+    if _kind(key) == "refusing":
+        return "refusing trigger missing: the table takes rows tradefsm never writes"
+    return "append-only trigger missing: the table's rows can be changed or removed"
+
+
 def _triggers(found: dict[tuple[str, str], str], dialect: str) -> Problems:
     """Missing, altered and unexpected triggers, by (table, name) → definition."""
-    expected = append_only.expected(dialect)
-    problems = [
-        (
-            f"{table}.{name}",
-            "append-only trigger missing: the table's rows can be changed or removed",
-        )
-        for table, name in expected
-        if (table, name) not in found
-    ]
+    expected = _expected(dialect)
+    problems = [(f"{t}.{n}", _missing((t, n))) for t, n in expected if (t, n) not in found]
     for (table, name), definition in sorted(found.items()):
         wanted = expected.get((table, name))
         if wanted is None:
             problems.append((f"{table}.{name}", f"a trigger tradefsm did not create: {definition}"))
         elif definition != wanted:
-            problems.append((f"{table}.{name}", f"append-only trigger altered: {definition}"))
+            problems.append(
+                (f"{table}.{name}", f"{_kind((table, name))} trigger altered: {definition}")
+            )
     return problems  # fmt: skip
 
 
@@ -97,15 +106,17 @@ def _pg_triggers(conn: Connection) -> Problems:
     rows = conn.execute(_PG_TRIGGERS, {"schema": SCHEMA, "tables": _tables()}).all()
     found = {(t, name): d.replace(f" {SCHEMA}.", " ") for t, name, d, *_ in rows}
     problems = _triggers(found, "postgresql")
-    expected = append_only.expected("postgresql")
+    bodies = dict.fromkeys(append_only.expected("postgresql"),
+                           (append_only.FUNCTION, append_only.PG_FUNCTION_BODY))  # fmt: skip
+    bodies |= constraints.functions()
     for table, name, _, enabled, function, source, language in rows:
-        if (table, name) not in expected:
+        if (table, name) not in bodies:
             continue
         state = ENABLED.get(enabled, "in an unknown state")
         if state is not None:
-            problems.append((f"{table}.{name}", f"append-only trigger {state}"))
-        body = (function, language, source)
-        if body != (append_only.FUNCTION, "plpgsql", append_only.PG_FUNCTION_BODY):
+            problems.append((f"{table}.{name}", f"{_kind((table, name))} trigger {state}"))
+        wanted_function, wanted_body = bodies[table, name]
+        if (function, language, source) != (wanted_function, "plpgsql", wanted_body):
             problems.append((f"{table}.{name}", f"the function {function}() it calls was "
                              "replaced: it may no longer refuse the change"))  # fmt: skip
     return problems

@@ -23,7 +23,7 @@ from fsm.ports import RunStore
 from fsm.records import LedgerEntry
 from fsm.requests import Ports
 from fsm.settings import Settings
-from persistence import append_only, migrate
+from persistence import append_only, constraints, migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
@@ -50,6 +50,8 @@ def restore_triggers(conn: Connection) -> None:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     append_only.create(conn, tables)
     append_only.harden(conn, tables)
+    constraints.drop(conn)
+    constraints.create(conn)
 
 
 def started_cluster() -> Iterator[PostgresCluster]:

@@ -36,7 +36,7 @@ from fsm.kinds import Mode
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
-from persistence import append_only, grants, migrate
+from persistence import append_only, constraints, grants, migrate
 from persistence.approvers import SqlApproverKeys
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
@@ -291,7 +291,7 @@ def _bypass(conn: Connection) -> list[str]:
     even in replica mode (ENABLE ALWAYS), disabled; the statements that put them back."""
     conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
     back = []
-    for table, name in append_only.expected("postgresql"):
+    for table, name in append_only.expected("postgresql") | constraints.expected("postgresql"):
         conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
         back.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
     return back

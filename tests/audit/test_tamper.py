@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key, sign
 from fsm.errors import HistoryIsAppendOnly
 from fsm.ledger import entry_hash, seal
-from persistence import append_only
+from persistence import append_only, constraints
 from persistence.errors import translate_errors
 from persistence.mapping import ledger_row
 from persistence.tables import checkpoints, definitions, ledger, runs
@@ -39,6 +39,7 @@ def _sql(history: History, statement: str, **params: Any) -> None:
 def _without_triggers(history: History) -> None:
     with history.store.engine.begin() as conn:
         append_only.drop(conn, HISTORY_TABLES)
+        constraints.drop(conn)
 
 
 def _triggers_back(history: History) -> None:

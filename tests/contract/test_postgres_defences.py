@@ -55,7 +55,8 @@ WEAKENINGS = [
     ("ALTER TABLE ledger DISABLE TRIGGER USER", "ledger.ledger_append_only_update",
      "append-only trigger disabled", "; ".join(
          f"ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_append_only_{operation}"
-         for operation in ("update", "delete", "truncate"))),
+         for operation in ("update", "delete", "truncate"))
+     + "; ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_scheme_forward"),
     ("ALTER TABLE intent_events ENABLE TRIGGER intent_events_append_only_delete",
      "intent_events.intent_events_append_only_delete",
      "append-only trigger not ENABLE ALWAYS (a replica session skips it)",
