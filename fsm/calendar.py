@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from bisect import bisect_left, bisect_right
 from contextlib import suppress
 from dataclasses import dataclass
@@ -137,7 +138,15 @@ def _year_sessions(exchange: str, year: int) -> tuple[Session, ...]:
 
 
 def _build(exchange: str, year: int) -> list[list[Any]]:
-    """One year of sessions, from exchange-calendars (imported here, not at start-up)."""
+    """One year of sessions, from exchange-calendars (imported here, not at start-up); its
+    deprecation notices about pandas are not the user's to read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _schedule(exchange, year)
+
+
+def _schedule(exchange: str, year: int) -> list[list[Any]]:
     import exchange_calendars as xcals  # noqa: PLC0415  # 0.4 s: only when a year is missing
 
     try:
