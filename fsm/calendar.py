@@ -16,7 +16,7 @@ import warnings
 from bisect import bisect_left, bisect_right
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from fsm.errors import InvalidConfiguration, InvalidInput
 
 DEFAULT_EXCHANGE = "XNYS"  # the New York Stock Exchange
-FIRST_YEAR, LAST_YEAR = 1990, 2200  # sessions outside these years are not asked for
+FIRST_YEAR, LAST_YEAR = 1990, 2200
+ONE_DAY = timedelta(days=1)  # sessions outside these years are not asked for
 
 
 class _NamesAnExchange(Protocol):
@@ -72,23 +73,23 @@ class MarketCalendar:
         """The sessions from ``first`` to ``last``, both included."""
         found: list[Session] = []
         for year in range(max(first.year, FIRST_YEAR), min(last.year, LAST_YEAR) + 1):
-            found += [s for s in self.year(year) if first <= s.day <= last]
+            days = _year_days(self.exchange, year)
+            found += self.year(year)[bisect_left(days, first) : bisect_right(days, last)]
         return found
 
     def session(self, day: date) -> Session | None:
-        days = self.year(day.year)
-        i = bisect_left([s.day for s in days], day)
-        return days[i] if i < len(days) and days[i].day == day else None
+        days = _year_days(self.exchange, day.year)
+        i = bisect_left(days, day)
+        return self.year(day.year)[i] if i < len(days) and days[i] == day else None
 
     def is_session(self, day: date) -> bool:
         return self.session(day) is not None
 
     def last_on_or_before(self, day: date) -> Session:
         for year in range(min(day.year, LAST_YEAR), FIRST_YEAR - 1, -1):
-            days = self.year(year)
-            i = bisect_right([s.day for s in days], day)
+            i = bisect_right(_year_days(self.exchange, year), day)
             if i:
-                return days[i - 1]
+                return self.year(year)[i - 1]
         raise InvalidInput(f"{self.exchange} has no session on or before {day}")
 
     def next_open(self, moment: datetime) -> Session:
@@ -100,20 +101,34 @@ class MarketCalendar:
         raise InvalidInput(f"{self.exchange} has no session after {moment}")
 
     def open_session(self, moment: datetime) -> Session | None:
-        """The session the exchange is open for at ``moment``, if it is open."""
-        today = self.session(moment.astimezone(UTC).date())
-        return today if today is not None and today.is_open_at(moment) else None
+        """The session the exchange is open for at ``moment``, if it is open (a session's
+        UTC open may fall on the day before its date, as in Sydney)."""
+        day = moment.astimezone(UTC).date()
+        for near in (day, day + ONE_DAY, day - ONE_DAY):
+            session = self.session(near)
+            if session is not None and session.is_open_at(moment):
+                return session
+        return None
 
     def sessions_after(self, older: date, newer: date) -> int:
         """Sessions after ``older`` up to and including ``newer`` (negative when reversed)."""
         if newer < older:
             return -self.sessions_after(newer, older)
-        return sum(1 for s in self.sessions(older, newer) if s.day > older)
+        count = 0
+        for year in range(max(older.year, FIRST_YEAR), min(newer.year, LAST_YEAR) + 1):
+            days = _year_days(self.exchange, year)
+            count += bisect_right(days, newer) - bisect_right(days, older)
+        return count
 
 
 @cache
 def calendar_for(exchange: str) -> MarketCalendar:
     return MarketCalendar(exchange)
+
+
+@cache
+def _year_days(exchange: str, year: int) -> tuple[date, ...]:
+    return tuple(s.day for s in _year_sessions(exchange, year))
 
 
 def check_years(first: date, last: date) -> None:
