@@ -30,10 +30,10 @@ def as_of_session(ctx: GuardContext) -> GuardDecision:
                         as_of=ctx.as_of, exchange=cal.exchange)  # fmt: skip
     passed = cal.is_session(ctx.as_of)
     if passed:
-        reason = f"{ctx.as_of} is a {cal.exchange} session"
+        reason = f"{ctx.as_of} is a session of {cal.exchange}"
     else:
         last = cal.last_on_or_before(ctx.as_of).day
-        reason = (f"{ctx.as_of} ({ctx.as_of:%A}) is not a {cal.exchange} session: "
+        reason = (f"{ctx.as_of} ({ctx.as_of:%A}) is no session of {cal.exchange}: "
                   f"the last one was {last}; run for a session or in dry-run mode")  # fmt: skip
     return decision("as_of_session", passed, reason, as_of=ctx.as_of, exchange=cal.exchange)
 

@@ -44,7 +44,7 @@ def test_a_paper_run_on_a_saturday_says_so_in_one_line(ready: Cli) -> None:
     loose = {"TRADEFSM_STALE_AFTER_DAYS": "10"}  # the refusal is the session's, not the age's
     done = ready("run", "--as-of", saturday.isoformat(), code=1, env_extra=loose)
     [line] = [ln for ln in done.stdout.splitlines() if "failed:" in ln]
-    assert f"guard as_of_session refused start: {saturday} (Saturday) is not a XNYS session" in line
+    assert f"guard as_of_session refused start: {saturday} (Saturday) is no session of XNYS" in line
     dry = ready.json("run", "--as-of", saturday.isoformat(), "--mode", "dry-run", "--json",
                      env_extra=loose)  # fmt: skip
     assert dry["state"] == "done"  # a dry run sends nothing: it may look at any day

@@ -127,7 +127,7 @@ def test_a_saturday_as_of_is_refused_in_paper_mode_but_a_dry_run_may_look(desk: 
     run = desk.run(at, saturday, loose)
     name, reason = desk.refusal(run)
     assert (run.state, name) == ("failed", "as_of_session")
-    assert f"{saturday} (Saturday) is not a XNYS session" in reason
+    assert f"{saturday} (Saturday) is no session of XNYS" in reason
     dry = desk.engine(at, loose).run(
         RunRequest(account_id="paper", mode=Mode.DRY_RUN, as_of=saturday)
     )
