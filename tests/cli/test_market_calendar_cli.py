@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from fsm.calendar import calendar_for
 from tests.cli.conftest import Cli, one_line_error
+from tests.clock_shift.sitecustomize import SHIFT
 from tests.days import today
 from tests.unit.test_market_calendar import next_thanksgiving
 
@@ -48,3 +49,20 @@ def test_a_paper_run_on_a_saturday_says_so_in_one_line(ready: Cli) -> None:
     dry = ready.json("run", "--as-of", saturday.isoformat(), "--mode", "dry-run", "--json",
                      env_extra=loose)  # fmt: skip
     assert dry["state"] == "done"  # a dry run sends nothing: it may look at any day
+
+
+@pytest.mark.dated
+def test_an_approval_after_the_close_exits_6_naming_the_next_open(ready: Cli) -> None:
+    parked = ready.json("run", "--json", "--actor", "trader-ann", code=9,
+                        env_extra={"TRADEFSM_APPROVAL_NOTIONAL": "1000"})  # fmt: skip
+    session = XNYS.session(today())
+    assert session is not None
+    night = session.close + timedelta(hours=2)
+    moved = {SHIFT: str((night - datetime.now(UTC)).total_seconds())}  # the CLI's clock, at night
+    done = ready("approve", parked["run_id"], "--actor", "risk-bob", "--reason", "checked",
+                 code=6, env_extra=moved)  # fmt: skip
+    line = one_line_error(done)
+    assert "approved refused by guard market_open" in line
+    assert f"next open {XNYS.next_open(night).open:%Y-%m-%d %H:%M} UTC" in line
+    shown = ready.json("runs", "show", parked["run_id"], "--format", "json")
+    assert shown["run"]["state"] == "awaiting_approval"
