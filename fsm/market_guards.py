@@ -4,9 +4,11 @@ market when orders are about to be sent, and the age of prices in sessions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import wraps
 
 from fsm.calendar import MarketCalendar, calendar_for, exchange_of
-from fsm.guard_context import GuardContext, decision
+from fsm.errors import InvalidInput
+from fsm.guard_context import Guard, GuardContext, decision
 from fsm.kinds import Mode
 from fsm.records import GuardDecision, RebalancePlan
 
@@ -17,10 +19,25 @@ def _calendar(ctx: GuardContext) -> MarketCalendar:
     return calendar_for(exchange_of(ctx.settings))
 
 
+def _refused_without_calendar(guard: Guard) -> Guard:
+    """A calendar that cannot answer (an unknown exchange, a year it does not cover) refuses,
+    recorded like any refusal, instead of stopping the run half-way."""
+
+    @wraps(guard)
+    def check(ctx: GuardContext) -> GuardDecision:
+        try:
+            return guard(ctx)
+        except InvalidInput as exc:
+            return decision(guard.__name__, False, exc.message, exchange=exchange_of(ctx.settings))
+
+    return check
+
+
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@_refused_without_calendar
 def as_of_session(ctx: GuardContext) -> GuardDecision:
     """Paper and live runs trade on a session of the exchange; a dry run or a signals-only
     run, which send nothing, may look at any day (their prices are the last session's)."""
@@ -38,6 +55,7 @@ def as_of_session(ctx: GuardContext) -> GuardDecision:
     return decision("as_of_session", passed, reason, as_of=ctx.as_of, exchange=cal.exchange)
 
 
+@_refused_without_calendar
 def market_open(ctx: GuardContext) -> GuardDecision:
     """Orders go out only while the exchange is open (by the Clock's time of the transition);
     a refusal names the next open."""
@@ -59,6 +77,7 @@ def market_open(ctx: GuardContext) -> GuardDecision:
                     next_open=nxt.open.isoformat())  # fmt: skip
 
 
+@_refused_without_calendar
 def prices_fresh(ctx: GuardContext) -> GuardDecision:
     """No price of the plan older than ``max_price_age_days`` sessions of the exchange before
     the run's as_of — or, at approval, before the approval day."""

@@ -12,7 +12,7 @@ from fsm.adapters.market_data import BundledMarketData
 from fsm.calendar import calendar_for
 from fsm.guards import GuardContext
 from fsm.kinds import Mode
-from fsm.market_guards import prices_fresh
+from fsm.market_guards import as_of_session, prices_fresh
 from fsm.records import PlanItem, RebalancePlan, Side
 from fsm.settings import Settings
 from tests.days import today
@@ -73,3 +73,10 @@ def test_bundled_data_holds_prices_only_on_sessions() -> None:
     snapshot = data.prices(["SPY"], saturday)
     assert snapshot.dates == {"SPY": friday}
     assert snapshot.previous["SPY"] == closes[XNYS.last_on_or_before(friday - timedelta(1)).day]
+
+
+def test_an_unknown_exchange_is_a_recorded_refusal_not_a_run_stopped_half_way() -> None:
+    ctx = GuardContext(Settings(exchange="NOPE"), Mode.PAPER, today(), today())
+    refused = as_of_session(ctx)
+    assert not refused.passed
+    assert "unknown exchange 'NOPE'" in refused.reason
