@@ -23,6 +23,7 @@ from fsm.commands import (
     approval,
     audit,
     broker,
+    calendar,
     console,
     diagram,
     keys,
@@ -272,6 +273,7 @@ keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)
+calendar.register(app)
 console.register(app, open_reader, open_audit, open_keys)
 
 

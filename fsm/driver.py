@@ -32,7 +32,8 @@ from fsm.errors import (
     StorageAccessDenied,
     TradeFsmError,
 )
-from fsm.guards import GuardContext, evaluate
+from fsm.guard_context import GuardContext
+from fsm.guards import evaluate
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
@@ -294,11 +295,13 @@ class RunDriver:
         )
 
     def _guard_context(self, output: object, guards: tuple[str, ...]) -> GuardContext:
+        now = self.rt.clock.now()
         return GuardContext(
             settings=self.rt.settings,
             mode=self.run.mode,
             as_of=self.run.as_of,
-            today=self.rt.clock.now().date(),
+            today=now.date(),
+            now=now,
             output=output,
             lineage=lineage_for(self.rt.store, self.run, guards),
         )
@@ -388,7 +391,8 @@ class RunDriver:
         if new_state in parked and self.run.state not in parked:
             wait = settings.approval_timeout_seconds
             return None if wait is None else now + timedelta(seconds=wait)
-        if self.run.state in parked and new_state not in self.rt.definition.final_states:
+        leaves = new_state not in parked and new_state not in self.rt.definition.final_states
+        if self.run.state in parked and leaves:  # a refused decision leaves it waiting as it was
             return now + timedelta(seconds=settings.run_deadline_seconds)
         return self.run.deadline_at
 

@@ -30,7 +30,8 @@ from fsm.errors import (
     RunLeased,
     RunNotResumable,
 )
-from fsm.guards import GUARDS, Guard
+from fsm.guard_context import Guard
+from fsm.guards import GUARDS
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.keyregistry import ApproverKeys

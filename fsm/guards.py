@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
 from decimal import Decimal
 
 from fsm.actors import same_actor
+from fsm.guard_context import Guard, GuardContext, decision
 from fsm.kinds import Mode
 from fsm.lineage import Lineage
+from fsm.market_guards import as_of_session, market_open, prices_fresh
 from fsm.records import (
     TERMINAL,
     AllocationAnalysis,
@@ -26,34 +26,9 @@ from fsm.records import (
     Side,
     SignalSet,
 )
-from fsm.settings import Settings
-from fsm.signatures import ApprovalEvidence, guard_outcome
+from fsm.signatures import guard_outcome
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
-
-
-@dataclass(frozen=True)
-class GuardContext:
-    settings: Settings
-    mode: Mode
-    as_of: date
-    today: date
-    output: object = None
-    actor: str | None = None  # the operator of a command (cancel, approve, reject)
-    reason: str | None = None
-    requester: str | None = None  # who started the run, when no lineage is given
-    lineage: Lineage | None = None  # the retry lineage, for the guards that read it
-    priced_against: date | None = None  # prices must be fresh against this day (else as_of)
-    approval: ApprovalEvidence | None = None  # a person's decision on a plan, maybe signed
-
-
-Guard = Callable[[GuardContext], GuardDecision]
-
-
-def decision(name: str, passed: bool, reason: str, **inputs: object) -> GuardDecision:
-    return GuardDecision(
-        name=name, passed=passed, reason=reason, inputs={k: str(v) for k, v in inputs.items()}
-    )
 
 
 def mode_allowed(ctx: GuardContext) -> GuardDecision:
@@ -323,30 +298,6 @@ def approval_signed(ctx: GuardContext) -> GuardDecision:
     return GuardDecision(name="approval_signed", passed=passed, reason=why, inputs=inputs)
 
 
-def _trading_days(older: date, newer: date) -> int:
-    """Weekdays after ``older`` up to and including ``newer`` (negative when reversed)."""
-    step = 1 if newer >= older else -1
-    days = range(older.toordinal() + step, newer.toordinal() + step, step)
-    return step * sum(1 for d in days if date.fromordinal(d).weekday() < 5)
-
-
-def prices_fresh(ctx: GuardContext) -> GuardDecision:
-    """No price of the plan older than ``max_price_age_days`` trading days before the run's
-    as_of — or, at approval, before the approval day."""
-    plan = _plan(ctx)
-    against = ctx.priced_against or ctx.as_of
-    dates = plan.price_dates or {i.symbol: plan.as_of for i in plan.items}
-    limit = ctx.settings.max_price_age_days
-    ages = {s: _trading_days(d, against) for s, d in dates.items()}
-    symbol = max(ages, key=lambda s: (ages[s], s), default=None)
-    age = ages[symbol] if symbol else 0
-    passed = age <= limit
-    oldest = f"{symbol} priced {dates[symbol]}" if symbol else "no prices"
-    reason = (f"oldest price: {oldest}, {age} trading day(s) before {against}; limit {limit}"
-              + ("" if passed else ": refresh the data and retry the run"))  # fmt: skip
-    return decision("prices_fresh", passed, reason, oldest=oldest, against=against, limit=limit)
-
-
 def prices_sane(ctx: GuardContext) -> GuardDecision:
     """Every price within [min_price, max_price] and within max_price_move of the close before."""
     a, s = _analysis(ctx), ctx.settings
@@ -375,6 +326,7 @@ GUARDS: dict[str, Guard] = {
         mode_allowed,
         broker_endpoint,
         as_of_fresh,
+        as_of_session,
         _mode_in("full_run_mode", frozenset({Mode.PAPER, Mode.LIVE, Mode.DRY_RUN})),
         _mode_in("signals_only_mode", frozenset({Mode.SIGNALS_ONLY})),
         _mode_in("dry_run_mode", frozenset({Mode.DRY_RUN})),
@@ -399,6 +351,7 @@ GUARDS: dict[str, Guard] = {
         four_eyes,
         approval_signed,
         prices_fresh,
+        market_open,
         prices_sane,
         order_qty_limit,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from fsm.attempts import TimeoutRunner
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition
-from fsm.guards import Guard
+from fsm.guard_context import Guard
 from fsm.interrupts import StopRequest
 from fsm.ledger import process_id
 from fsm.ports import Broker, RunStore

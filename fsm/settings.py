@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from fsm.actors import actor_name, default_actor
+from fsm.calendar import DEFAULT_EXCHANGE
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration, InvalidInput
 from fsm.records import ACCOUNT_ID_LENGTH
@@ -96,8 +97,8 @@ class Settings(BaseSettings):
     max_price_age_days: int = Field(
         3,
         ge=0,
-        description="A plan may not trade on a price more than this many trading days "
-        "(weekdays) older than the run's as_of (at approval: than the approval day).",
+        description="A plan may not trade on a price more than this many sessions of the "
+        "exchange older than the run's as_of (at approval: than the approval day).",
     )
     min_price: Decimal = Field(
         Decimal("0.01"), gt=0, description="A lower price is refused as absurd (a minimum tick)."
@@ -113,6 +114,13 @@ class Settings(BaseSettings):
     )
     max_order_qty: Decimal = Field(
         Decimal("1000000"), gt=0, description="Risk limit: shares in one order."
+    )
+    exchange: str = Field(
+        DEFAULT_EXCHANGE,
+        pattern=r"^[A-Za-z0-9_/]{2,16}$",
+        description="The exchange whose calendar runs trade on (an exchange-calendars code such "
+        "as XNYS, XLON, XTKS): paper and live runs need a session as_of and enter executing "
+        "only while it is open; price age counts its sessions (docs/controls.md).",
     )
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."

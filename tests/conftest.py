@@ -26,17 +26,28 @@ from fsm.settings import Settings
 from persistence import append_only, constraints, migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
+from tests.clock_shift.sitecustomize import SHIFT, shift_system_clock
+from tests.days import market_hours_shift
 from tests.postgres_cluster import PostgresCluster, PostgresUnavailable
 
-TRADING_DAY = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
+TRADING_DAY = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)  # an XNYS session, minutes after its open
+CLOCK_SHIFT_DIR = str(Path(__file__).parent / "clock_shift")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """The commands tests start see the same environment serially and in parallel: pytest's
     parallel workers (xdist) set a terminal size, which would change how wide the command's
-    output is; a test that wants a width sets COLUMNS itself."""
+    output is; a test that wants a width sets COLUMNS itself.
+
+    The wall clock of this process and of every Python process it starts reads a time the
+    market is open, whatever the day and hour (tests/clock_shift)."""
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+    os.environ[SHIFT] = str(market_hours_shift(datetime.now(UTC)).total_seconds())
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if CLOCK_SHIFT_DIR not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([CLOCK_SHIFT_DIR, *paths])
+    shift_system_clock(float(os.environ[SHIFT]))
 
 
 def restore_triggers(conn: Connection) -> None:

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,11 @@ from tests.days import today
 
 AHEAD_DAYS = 365
 REAL_TODAY = "TRADEFSM_TEST_REAL_TODAY"  # set by the check below for the clock test inside it
+
+
+def wall_today() -> date:
+    """The wall clock's day (faketime moves it; the tests' market-hours shift does not)."""
+    return datetime.now(UTC).date()
 
 
 def _faketime() -> str:
@@ -33,7 +38,7 @@ def _faketime() -> str:
 
 
 def test_dated_tests_pass_with_the_clock_a_year_ahead() -> None:
-    env = {**os.environ, REAL_TODAY: today().isoformat()}
+    env = {**os.environ, REAL_TODAY: wall_today().isoformat()}
     done = subprocess.run(
         [_faketime(), "-m", "-f", f"+{AHEAD_DAYS}d", sys.executable, "-m", "pytest", "-q",
          "-p", "no:cacheprovider", "-m", "dated", str(Path(__file__).parent)],
@@ -54,4 +59,4 @@ def test_the_clock_is_a_year_ahead_inside_the_check(tmp_path: Path) -> None:
     cli("db", "upgrade")
     run = cli.json("run", "--mode", "dry-run", "--json")
     assert run["as_of"] == today().isoformat()
-    assert (today() - timedelta(days=AHEAD_DAYS)).isoformat() == real
+    assert (wall_today() - timedelta(days=AHEAD_DAYS)).isoformat() == real

@@ -1,4 +1,5 @@
-"""Market data: a bundled deterministic generator (any date) and a validated CSV loader."""
+"""Market data: a bundled deterministic generator (every session of an exchange) and a
+validated CSV loader."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from fsm.calendar import DEFAULT_EXCHANGE, calendar_for
 from fsm.errors import InvalidPriceFile, MissingMarketData
 from fsm.guards import SYMBOL_PATTERN
 from fsm.records import PriceSnapshot
@@ -27,15 +29,26 @@ BUNDLED_BASE_PRICES: dict[str, int] = {
 
 
 class BundledMarketData:
-    """Deterministic daily prices for the bundled universe, for any date, with no files."""
+    """Deterministic closing prices for the bundled universe, with no files, on the sessions
+    of an exchange's calendar only (any year): a week-end or a holiday has no price of its
+    own, and a day without a session answers with the session before it."""
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(self, seed: int = 7, exchange: str = DEFAULT_EXCHANGE) -> None:
         self.seed = seed
+        self.calendar = calendar_for(exchange)
 
     def universe(self) -> tuple[str, ...]:
         return tuple(sorted(BUNDLED_BASE_PRICES))
 
+    def closes(self, symbol: str, first: date, last: date) -> dict[date, Decimal]:
+        """Every price the data holds for ``symbol`` from ``first`` to ``last``: one a session."""
+        return {s.day: self._close(symbol, s.day) for s in self.calendar.sessions(first, last)}
+
     def price(self, symbol: str, day: date) -> Decimal:
+        """The close of the last session on or before ``day``."""
+        return self._close(symbol, self.calendar.last_on_or_before(day).day)
+
+    def _close(self, symbol: str, day: date) -> Decimal:
         base = BUNDLED_BASE_PRICES.get(symbol)
         if base is None:
             raise MissingMarketData(f"no bundled prices for symbol {symbol!r}")
@@ -45,12 +58,14 @@ class BundledMarketData:
         return (Decimal(base) * Decimal(f"{factor:.6f}")).quantize(CENTS)
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
-        day_before = date.fromordinal(as_of.toordinal() - 1)
+        """The closes of the last session on or before ``as_of``, and of the session before."""
+        session = self.calendar.last_on_or_before(as_of).day
+        before = self.calendar.last_on_or_before(date.fromordinal(session.toordinal() - 1)).day
         return PriceSnapshot(
             as_of=as_of,
-            prices={s: self.price(s, as_of) for s in symbols},
-            dates=dict.fromkeys(symbols, as_of),
-            previous={s: self.price(s, day_before) for s in symbols},
+            prices={s: self._close(s, session) for s in symbols},
+            dates=dict.fromkeys(symbols, session),
+            previous={s: self._close(s, before) for s in symbols},
         )
 
 

@@ -20,6 +20,7 @@ from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import LOOKBACK, MomentumStrategy
 from fsm.attempts import alarm_or_thread
+from fsm.calendar import exchange_of
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
@@ -63,7 +64,8 @@ def build_engine(
     """
     day = as_of or SystemClock().now().date()
     window = (day - LOOKBACK - PRICE_SLACK, day)
-    market = CsvMarketData(prices, window) if prices else BundledMarketData()
+    bundled = BundledMarketData(exchange=exchange_of(settings))
+    market = CsvMarketData(prices, window) if prices else bundled
     broker_for = cache(partial(broker_of, settings))
     ports = Ports(
         MomentumStrategy(market), market, broker_for(settings.account_id), broker_for=broker_for

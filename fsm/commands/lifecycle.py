@@ -57,7 +57,11 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval."""
+        """Start a rebalance run: exit 0 done, 1 failed, 9 waiting for approval.
+
+        A paper or live run fails (exit 1, one line) on a day that is no session of the
+        exchange and when orders would go out while it is closed (`tradefsm calendar`).
+        """
         e = embedded()
         settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor)
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)

@@ -50,7 +50,12 @@ class TradingWorkflow(StateChart[Any]):
 
     start = idle.to(
         generating_signals,
-        cond=[guard("mode_allowed"), guard("broker_endpoint"), guard("as_of_fresh")],
+        cond=[
+            guard("mode_allowed"),
+            guard("broker_endpoint"),
+            guard("as_of_fresh"),
+            guard("as_of_session"),
+        ],
     )
     signals_generated = generating_signals.to(
         analyzing,
@@ -70,14 +75,16 @@ class TradingWorkflow(StateChart[Any]):
     )
     plan_reported = planning.to(done, cond=guard("dry_run_mode"))
     plan_empty = planning.to(done, cond=guard("no_trades_required"))
-    plan_approved = planning.to(executing, cond=[*_PLAN_LIMITS, guard("approval_not_needed")])
+    plan_approved = planning.to(
+        executing, cond=[*_PLAN_LIMITS, guard("market_open"), guard("approval_not_needed")]
+    )
     approval_required = planning.to(
         awaiting_approval, cond=[*_PLAN_LIMITS, guard("approval_needed")]
     )
     approved = awaiting_approval.to(
         executing,
         cond=[guard("operator_named"), guard("four_eyes"), guard("approval_signed"),
-              guard("prices_fresh")],
+              guard("prices_fresh"), guard("market_open")],
     )  # fmt: skip
     rejected = awaiting_approval.to(
         failed, cond=[guard("operator_named"), guard("approval_signed")]

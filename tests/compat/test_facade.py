@@ -217,3 +217,21 @@ def test_live_trading_runs_in_live_mode_and_a_given_store_keeps_the_runs(tmp_pat
     orch.execute_strategy_signals()
     assert [r.mode.value for r in store.list_runs(RunFilter())] == ["signals-only", "live"]
     assert len(orch.runs()) == 2
+
+
+def test_a_trading_call_while_the_market_is_closed_returns_none_before_execution() -> None:
+    from datetime import timedelta
+
+    from fsm.calendar import calendar_for
+    from fsm.clock import FixedClock
+    from tests.days import today
+
+    session = calendar_for("XNYS").last_on_or_before(today())
+    services = Services()
+    orch = services.orchestrator(clock=FixedClock(session.close + timedelta(hours=1)))
+    assert orch.execute_strategy_signals_with_trading() is None
+    assert orch.last_run is not None
+    refused = orch.store.ledger(orch.last_run.run_id)[-2]
+    assert (refused.event, refused.accepted) == ("plan_approved", False)
+    assert any(g.name == "market_open" and not g.passed for g in refused.guards)
+    services.execution.execute_rebalance_plan.assert_not_called()

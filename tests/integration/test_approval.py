@@ -84,6 +84,7 @@ def test_approval_by_another_person_executes_the_plan(desk: Desk) -> None:
         "four_eyes",
         "approval_signed",
         "prices_fresh",
+        "market_open",
         "deadline",
     }  # a fresh deadline, committed
     named = next(g for g in approved.guards if g.name == "operator_named")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from fsm.kinds import RunStatus
+from tests import days
 from tests.resume.test_crash import Site
 
 
@@ -41,7 +41,7 @@ def test_an_interrupted_run_stands_down_and_resumes_each_order_once(
     stopped = site.store.get_run(run_id)
     assert (stopped.state, stopped.status) == ("executing", RunStatus.ACTIVE)
     assert stopped.lease_expires_at is not None
-    assert stopped.lease_expires_at <= datetime.now(UTC)  # released, not left to expire
+    assert stopped.lease_expires_at <= days.now()  # released, not left to expire
     sent_before = site.orders_of("paper")
     assert 0 < len(sent_before) < len(site.store.intents(run_id))  # it really stopped midway
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 import fsm
 from persistence import migrate
@@ -16,7 +19,8 @@ try:
     main()
 except SystemExit:
     pass
-heavy = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog")
+heavy = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog",
+         "exchange_calendars", "pandas")
 print("loaded:" + ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 """
 
@@ -32,6 +36,23 @@ def test_help_and_version_load_no_database_layer() -> None:
     assert _loaded("--help") == set()
     assert _loaded("--version") == set()
     assert _loaded("runs", "--help") == set()
+
+
+def test_the_calendar_library_loads_only_when_sessions_are_not_cached(tmp_path: Path) -> None:
+    """A dry run reads the bundled data's sessions from the cache the first run wrote."""
+    probe = (
+        "import sys; from datetime import date; from fsm.calendar import calendar_for; "
+        "calendar_for('XNYS').is_session(date(2031, 3, 3)); "
+        "print('exchange_calendars' in sys.modules)"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    command = [sys.executable, "-c", probe]
+    runs = [subprocess.run(command, capture_output=True, text=True, check=True, timeout=60,
+                           env=env).stdout.strip() for _ in range(2)]  # fmt: skip
+    assert runs == ["True", "False"]
+    assert [p.name for p in (tmp_path / "tradefsm" / "sessions").iterdir()] == [
+        f"XNYS-{metadata.version('exchange-calendars')}-2031.json"
+    ]
 
 
 def test_every_public_name_of_fsm_resolves() -> None:
