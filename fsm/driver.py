@@ -31,8 +31,11 @@ from fsm.errors import (
     StaleRun,
     StorageAccessDenied,
     TradeFsmError,
+    TradingHalted,
+    replace_message,
 )
 from fsm.guards import GuardContext, evaluate
+from fsm.halts import COMMIT_KEY as HALTS_KEY
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
@@ -74,6 +77,7 @@ class RunDriver:
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
                            stop_point=self.stop_point)  # fmt: skip
         self._last_attempt: StepAttempt | None = None
+        self._halted_by: str | None = None  # the halts head a failing row commits to
 
     @property
     def spec(self) -> StateSpec:
@@ -142,10 +146,20 @@ class RunDriver:
             # retry budget or refused a privilege, or the process must stop: write nothing
             # more; the run stays active and resumable.
             raise
+        except TradingHalted as exc:  # before an order: stand down, then fail naming the halt
+            self._halted_by = exc.head
+            self.stop_trading(exc, started)
+            return
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
         self._advance(result, started)
+
+    def refuse(self, error: TradingHalted) -> None:
+        """Fail a run that may not start (its account is halted): a ledgered refusal."""
+        self._halted_by = error.head
+        error.run_id, error.state = self.run.run_id, self.run.state
+        self._fail(error, self.rt.clock.now())
 
     def _attempt_step(self, spec: StateSpec) -> StepResult:
         settings, step = self.rt.settings, spec.step
@@ -228,7 +242,7 @@ class RunDriver:
         """Fail a stale or overdue run; where orders are placed, first stand them down."""
         note = self._stand_down()
         if note:
-            error = type(error)(f"{error.message}; {note}")
+            error = replace_message(error, f"{error.message}; {note}")
         self._fail(error, started)
 
     def _stand_down(self) -> str | None:
@@ -416,4 +430,6 @@ class RunDriver:
         requests = self.rt.store.cancel_requests(self.run.run_id) if event == "cancel" else ()
         if requests:  # the requests this cancel obeyed, by the head of their chain
             commits[CANCELS_KEY] = requests[-1].hash
+        if event == "fail" and self._halted_by:  # the halts history this failure obeyed
+            commits[HALTS_KEY] = self._halted_by
         return commits

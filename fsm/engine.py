@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from fsm import decisions
+from fsm import decisions, halts, throttle
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
@@ -29,8 +29,10 @@ from fsm.errors import (
     RunAlreadyActive,
     RunLeased,
     RunNotResumable,
+    TradingHalted,
 )
 from fsm.guards import GUARDS, Guard
+from fsm.halts import throttle_limits
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.keyregistry import ApproverKeys
@@ -108,11 +110,21 @@ class Engine:
         With an idempotency key already used, the existing run is returned instead.
         """
         existing = self._existing(request, in_progress_ok=False)
-        return existing or self._drive(RunDriver(self.runtime, self.create(request)))
+        return existing or self._drive(RunDriver(self.runtime, self._start(request)))
 
     def submit(self, request: RunRequest) -> RunRecord:
         """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
-        return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
+        return self._existing(request, in_progress_ok=True) or self._start(request, queued=True)
+
+    def _start(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
+        """A new run; while its account is halted, TradingHalted after the run was recorded
+        and failed at once for it (a ledgered refusal)."""
+        try:
+            halts.check(self.store, request.account_id, "starting a run")
+        except TradingHalted as exc:
+            RunDriver(self.runtime, self.create(request)).refuse(exc)
+            raise
+        return self.create(request, queued=queued)
 
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
         """The run an idempotency key already names, if the request is the same one.
@@ -219,6 +231,8 @@ class Engine:
                 run_id=run_id, state=run.state,
             )  # fmt: skip
         refuse_resume(self.store, run)
+        halts.check(self.store, run.account_id, f"resuming run {run_id}", run_id=run_id,
+                    state=run.state)  # fmt: skip
         now = self.clock.now()
         log.info("resume", extra={"run_id": run_id, "state": run.state})
         driver = self._driver(self._lease(run, now), now)
@@ -373,6 +387,8 @@ class Engine:
     def _drive(self, driver: RunDriver) -> RunRecord:
         run = driver.drive()
         if run.state in self.definition.final_states:
+            throttle.trip(self.store, run.account_id, throttle_limits(self.settings), self.owner,
+                          self.clock.now())  # fmt: skip
             self._notify(run)
         return run
 
