@@ -275,7 +275,7 @@ halting.register(app, open_store)
 keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
-broker.register(app)
+broker.register(app, open_reader)
 console.register(app, open_reader, open_audit, open_keys)
 
 

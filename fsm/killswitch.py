@@ -37,8 +37,10 @@ class Halted:
                 "cancelled": self.cancelled, "refused": self.refused}  # fmt: skip
 
 
-def halt_trading(store: RunStore, account_id: str | None, actor: str, reason: str,
-                 process: str, now: datetime, broker_for: Callable[[str], Broker]) -> Halted:  # fmt: skip
+def halt_trading(
+    store: RunStore, account_id: str | None, actor: str, reason: str, process: str,
+    now: datetime, broker_for: Callable[[str], Broker],
+) -> Halted:  # fmt: skip
     """Halt ``account_id`` (None: every account), then cancel its open orders at the broker."""
     entry, recorded = halts.halt(store, account_id, actor, reason, process, now)
     outcome = Halted(entry, recorded)
