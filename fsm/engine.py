@@ -110,21 +110,11 @@ class Engine:
         With an idempotency key already used, the existing run is returned instead.
         """
         existing = self._existing(request, in_progress_ok=False)
-        return existing or self._drive(RunDriver(self.runtime, self._start(request)))
+        return existing or self._drive(RunDriver(self.runtime, self.create(request)))
 
     def submit(self, request: RunRequest) -> RunRecord:
         """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
-        return self._existing(request, in_progress_ok=True) or self._start(request, queued=True)
-
-    def _start(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
-        """A new run; while its account is halted, TradingHalted after the run was recorded
-        and failed at once for it (a ledgered refusal)."""
-        try:
-            halts.check(self.store, request.account_id, "starting a run")
-        except TradingHalted as exc:
-            RunDriver(self.runtime, self.create(request)).refuse(exc)
-            raise
-        return self.create(request, queued=queued)
+        return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
 
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
         """The run an idempotency key already names, if the request is the same one.
@@ -157,7 +147,18 @@ class Engine:
         return run
 
     def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
-        """Record a new run and its first ledger row (``None → idle``), leased unless queued."""
+        """Record a new run and its first ledger row (``None → idle``), leased unless queued.
+
+        While its account is halted: TradingHalted, after the run was recorded and failed at
+        once for the halt (a ledgered refusal; ``fsm.halts``)."""
+        try:
+            halts.check(self.store, request.account_id, "starting a run")
+        except TradingHalted as exc:
+            RunDriver(self.runtime, self._record(request)).refuse(exc)
+            raise
+        return self._record(request, queued=queued)
+
+    def _record(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
         if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
             raise InvalidInput(
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
