@@ -91,12 +91,14 @@ def test_workers_claim_nothing_of_a_halted_account_until_it_is_unhalted(
     other = engine.submit(RunRequest(account_id="acct-b"))
     _halt(store, "acct-a")
     claimed = engine.claim()
-    assert claimed is not None and claimed.run_id == other.run_id
+    assert claimed is not None
+    assert claimed.run_id == other.run_id
     assert engine.claim() is None  # acct-a's run waits, queued
     assert store.get_run(queued.run_id).status.value == "queued"
     halts.unhalt(store, "acct-a", "risk-bob", "checked", "test", TRADING_DAY, LIMITS)
     resumed = engine.claim()
-    assert resumed is not None and (resumed.run_id, resumed.state) == (queued.run_id, "done")
+    assert resumed is not None
+    assert (resumed.run_id, resumed.state) == (queued.run_id, "done")
 
 
 def test_a_parked_plan_is_not_approved_while_halted(store: RunStore, tmp_path: Path) -> None:
