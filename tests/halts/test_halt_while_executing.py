@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +111,7 @@ def test_a_halt_stops_a_paper_driver_before_its_next_order(store: RunStore, tmp_
 def server() -> Iterator[AlpacaServer]:
     with AlpacaServer() as running:
         market = BundledMarketData()
-        running.book.prices = dict(market.prices(market.universe(), date.today()).prices)
+        running.book.prices = dict(market.prices(market.universe(), TRADING_DAY.date()).prices)
         running.book.fill_after = 3600  # orders stay open at the broker
         yield running
 
