@@ -128,3 +128,22 @@ def test_an_interrupted_run_is_not_resumed_while_halted(store: RunStore, tmp_pat
     assert store.get_run(started.run_id).state == "idle"  # untouched: resumable later
     halts.unhalt(store, "acct-a", "risk-bob", "checked", "test", TRADING_DAY, LIMITS)
     assert engine.resume(started.run_id).state == "done"
+
+
+def test_a_refused_run_is_retried_after_the_unhalt_and_a_parked_one_can_be_rejected(
+    store: RunStore, tmp_path: Path
+) -> None:
+    engine = make_engine_for(store, PaperBroker(tmp_path / "paper.db"), FixedClock(TRADING_DAY),
+                             Settings(actor="trader-ann", approval_notional=1000))  # fmt: skip
+    parked = engine.run(RunRequest(account_id="acct-b"))
+    _halt(store, None)
+    with pytest.raises(TradingHalted) as refused:
+        engine.run(RunRequest(account_id="acct-a", idempotency_key="daily-a"))
+    assert engine.reject(parked.run_id, actor="risk-bob", reason="no").state == "failed"
+    with pytest.raises(TradingHalted):
+        engine.retry(str(refused.value.run_id))
+    halts.unhalt(store, None, "risk-cy", "checked", "test", TRADING_DAY, LIMITS)
+    again = engine.run(RunRequest(account_id="acct-a", idempotency_key="daily-a"))
+    assert again.run_id == refused.value.run_id  # the key names the refused run
+    retried = engine.retry(again.run_id)
+    assert (retried.parent_run_id, retried.state) == (again.run_id, "awaiting_approval")
