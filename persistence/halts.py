@@ -85,3 +85,26 @@ def findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
                                  "is not in the database (rows removed or rewritten)", seq=seq,
                                  key=f"halt head {head}"))  # fmt: skip
     return found
+
+
+def head(conn: Connection) -> tuple[int, str] | None:
+    """The newest row of the halts history as (seq, hash), for the next digest to sign."""
+    stmt = select(halts.c.seq, halts.c.hash).order_by(halts.c.seq.desc()).limit(1)
+    row = conn.execute(stmt).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def anchored_findings(engine: Engine, signed: tuple[int, str] | None) -> list[Finding]:
+    """The halts row the newest signed digest sealed must be in the database, unchanged: a
+    removed tail of the history is found even when no run committed to it."""
+    if signed is None:
+        return []
+    seq, hash_ = signed
+    with translate_errors(), engine.connect() as conn:
+        stored = conn.execute(select(halts.c.hash).where(halts.c.seq == seq)).scalar()
+    if stored == hash_:
+        return []
+    problem = "is gone" if stored is None else "is not the row it sealed"
+    return [Finding("halts_changed", None, f"the newest signed digest sealed the halts history "
+                    f"up to halt {seq}; that row {problem} (rows removed or rewritten)",
+                    key=f"halt {seq}")]  # fmt: skip

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Connection, delete, update
 from sqlalchemy.exc import DBAPIError
 
 from fsm import halts
+from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from fsm.halts import throttle_limits
 from fsm.settings import Settings
 from persistence.audit import SqlAudit
@@ -52,3 +55,23 @@ def test_an_edit_of_the_halts_history_is_a_verify_finding(migrated_url: str, edi
         [("halts_changed", "halt 1")],
         [("halts_changed", "halt 2")],
     )  # an edited row is itself named; a deleted one by the row after it
+
+
+def test_a_removed_tail_of_the_halts_history_is_found_by_the_signed_digests(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    store = _history(migrated_url)  # the unhalt, the last row, is committed by no run
+    private, public = generate_keys(tmp_path / "keys")
+    audit = SqlAudit(store.engine)
+    audit.seal(load_private_key(private), TRADING_DAY, tmp_path / "digests")
+    anchors = Anchors(tmp_path / "digests", (load_public_key(public),))
+    assert audit.verify(anchors=anchors).ok
+
+    def cut(conn: Connection) -> None:
+        conn.execute(delete(halts_table).where(halts_table.c.seq == 2))
+
+    bypassing(migrated_url, cut)
+    assert SqlAudit(store.engine).verify().ok  # the chain alone cannot tell
+    [found] = audit.verify(anchors=anchors).findings
+    assert (found.kind, found.key) == ("halts_changed", "halt 2")
+    assert "sealed the halts history up to halt 2; that row is gone" in found.problem
