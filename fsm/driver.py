@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from tenacity import RetryCallState
 
-from fsm.attempts import as_step_error, backoff
+from fsm.attempts import as_step_error, attempt_record, backoff
 from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
@@ -200,16 +200,8 @@ class RunDriver:
     def _attempt_record(
         self, state: str, started: datetime, error: TradeFsmError | None
     ) -> StepAttempt:
-        return StepAttempt(
-            run_id=self.run.run_id,
-            state=state,
-            attempt=self.attempts[state],
-            started_at=started,
-            finished_at=self.rt.clock.now(),
-            outcome="error" if error else "ok",
-            error_type=error.error_type if error else None,
-            error_message=redact(error.message, self.rt.secrets) if error else None,
-        )
+        return attempt_record(self.run.run_id, state, self.attempts[state], (started,
+                              self.rt.clock.now()), error, self.rt.secrets)  # fmt: skip
 
     def _store_failed_attempt(self, _state: str, _retry: RetryCallState) -> None:
         assert self._last_attempt is not None

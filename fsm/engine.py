@@ -24,7 +24,6 @@ from fsm.clock import Clock
 from fsm.commitments import deadline_decision, identity_digest
 from fsm.driver import RunDriver
 from fsm.errors import (
-    IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
     RunLeased,
@@ -43,7 +42,7 @@ from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
-from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
+from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
@@ -117,30 +116,15 @@ class Engine:
         return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
 
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
-        """The run an idempotency key already names, if the request is the same one.
-
-        The same key with other parameters is a conflict (as payment APIs treat it); a run
-        still in progress is said to be so rather than reported as an ending.
-        """
-        key = request.idempotency_key
-        run = None if key is None else self.store.find_by_idempotency_key(key)
+        """The run the request's idempotency key names (``keyed_run``); one still in progress
+        is said to be so rather than reported as an ending."""
+        run = keyed_run(self.store.find_by_idempotency_key, request, self.clock.now().date())
         if run is None:
             return None
-        asked = {"account_id": request.account_id, "mode": request.mode,
-                 "as_of": request.as_of or self.clock.now().date(),
-                 "parent_run_id": request.parent_run_id, "params": request.params}  # fmt: skip
-        stored = run.model_dump() | {"params": own_params(run)}
-        differing = [name for name, value in asked.items() if stored[name] != value]
-        if differing:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} already named run {run.run_id} with another "
-                f"{', '.join(differing)}: use a new key for a different run",
-                run_id=run.run_id, state=run.state,
-            )  # fmt: skip
         if not in_progress_ok and run.state not in self.definition.final_states:
             busy = RunAlreadyActive(
-                f"run {run.run_id} with idempotency key {key!r} is in progress ({run.state}); "
-                f"`tradefsm runs show {run.run_id}` shows where it is",
+                f"run {run.run_id} with idempotency key {request.idempotency_key!r} is in "
+                f"progress ({run.state}); `tradefsm runs show {run.run_id}` shows where it is",
                 run_id=run.run_id, state=run.state,
             )  # fmt: skip
             raise self._unattended(busy, self.clock.now())
