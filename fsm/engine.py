@@ -118,7 +118,8 @@ class Engine:
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
         """The run the request's idempotency key names (``keyed_run``); one still in progress
         is said to be so rather than reported as an ending."""
-        run = keyed_run(self.store.find_by_idempotency_key, request, self.clock.now().date())
+        found = self.store.find_by_idempotency_key
+        run = keyed_run(found, request, lambda: self.clock.now().date())
         if run is None:
             return None
         if not in_progress_ok and run.state not in self.definition.final_states:

@@ -55,7 +55,7 @@ def own_params(run: RunRecord) -> dict[str, Any]:
 
 
 def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,
-              today: date) -> RunRecord | None:  # fmt: skip
+              today: Callable[[], date]) -> RunRecord | None:  # fmt: skip
     """The run ``request``'s idempotency key already names (``find`` looks it up), if the
     request is the same one; the same key with other parameters is a conflict (as payment
     APIs treat it)."""
@@ -64,7 +64,7 @@ def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,
     if run is None:
         return None
     asked = {"account_id": request.account_id, "mode": request.mode,
-             "as_of": request.as_of or today, "parent_run_id": request.parent_run_id,
+             "as_of": request.as_of or today(), "parent_run_id": request.parent_run_id,
              "params": request.params}  # fmt: skip
     stored = run.model_dump() | {"params": own_params(run)}
     differing = [name for name, value in asked.items() if stored[name] != value]
