@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tenacity import RetryCallState, wait_random_exponential
 
 from fsm.errors import StepCrashed, StepTimeout, TradeFsmError
+from fsm.records import StepAttempt
+from fsm.redaction import redact
 from fsm.settings import Settings
 
 T = TypeVar("T")
@@ -109,3 +112,13 @@ def backoff(settings: Settings) -> Callable[[RetryCallState], float]:
         return max(float(asked), float(jitter(state)))
 
     return wait
+
+
+def attempt_record(run_id: str, state: str, attempt: int, span: tuple[datetime, datetime],
+                   error: TradeFsmError | None, secrets: Sequence[str]) -> StepAttempt:  # fmt: skip
+    """The record of one try of a step (``span``: started, finished), its error redacted."""
+    return StepAttempt(
+        run_id=run_id, state=state, attempt=attempt, started_at=span[0], finished_at=span[1],
+        outcome="error" if error else "ok", error_type=error.error_type if error else None,
+        error_message=redact(error.message, secrets) if error else None,
+    )  # fmt: skip

@@ -26,6 +26,7 @@ from fsm.commands import (
     calendar,
     console,
     diagram,
+    halting,
     keys,
     lifecycle,
     paper,
@@ -49,12 +50,14 @@ from fsm.errors import (
     StorageAccessDenied,
     StorageError,
     TradeFsmError,
+    TradingHalted,
 )
 from fsm.failpoints import armed_failpoints
 from fsm.log import configure_logging
 
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (IdempotencyConflict, 10),
+    (TradingHalted, 11),
     (InvalidInput, 2),
     (StorageError, 3),
     (RunNotFound, 4),
@@ -269,10 +272,11 @@ audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store, open_keys)
+halting.register(app, open_store)
 keys.register(app, open_keys)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
-broker.register(app)
+broker.register(app, open_reader)
 calendar.register(app)
 console.register(app, open_reader, open_audit, open_keys)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from fsm import halts
 from fsm.actors import actor_name
 from fsm.driver import RunDriver
 from fsm.errors import ApprovalExpired, RunNotResumable
@@ -27,6 +28,10 @@ def decide(engine: Engine, run_id: str, event: str, actor: str, reason: str,
            signature: ApprovalSignature | None) -> RunRecord:  # fmt: skip
     """``event`` (approved or rejected) on a parked run, by ``actor`` for ``reason``."""
     actor = actor_name(actor)  # before anything moves: a refused name changes nothing
+    if event == "approved":  # a halted account's plan stays parked until `unhalt`
+        run = engine.store.get_run(run_id)
+        halts.check(engine.store, run.account_id, f"approving run {run_id}", run_id=run_id,
+                    state=run.state)  # fmt: skip
     driver = _parked_driver(engine, run_id, event)
     if driver is None:  # its approval deadline had just passed: it expired instead
         return engine.store.get_run(run_id)

@@ -160,10 +160,12 @@ def sign(
     previous: Mapping[str, Any] | None,
     runs: Iterable[tuple[str, int, str]],
     covered: Mapping[str, tuple[int, str]],
+    halts: tuple[int, str] | None = None,
 ) -> dict[str, Any]:
     """A signed digest document, chained to ``previous`` (the last digest document);
-    ``covered`` holds the head of every run sealed so far, ``runs`` included."""
-    body = {
+    ``covered`` holds the head of every run sealed so far, ``runs`` included; ``halts``, the
+    head (seq, hash) of the halts history (``fsm.halts``), when it has rows."""
+    body: dict[str, Any] = {
         "created_at": utc_text(created_at),
         "key_id": key_id(key.public_key()),
         "n": n,
@@ -173,6 +175,8 @@ def sign(
         "runs_total": len(covered),
         "version": VERSION,
     }
+    if halts is not None:
+        body["halts"] = [int(halts[0]), halts[1]]
     text = signed_text(body)
     signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
     return body | {"digest_hash": sha256_hex(text), "signature": signature}
@@ -218,6 +222,7 @@ class DigestCheck:
     count: int = 0
     runs_total: int = 0  # version 1: runs in the database; 2: runs its Merkle root covers
     covered_at: str | None = None  # when the newest version 2 digest proved which runs exist
+    halts: tuple[int, str] | None = None  # the newest signed head of the halts history
 
 
 def check_files(
@@ -246,6 +251,8 @@ def check_files(
         for run_id, seq, head in document["runs"]:
             check.sealed[run_id] = (seq, head)
         check.runs_total = document["runs_total"]
+        if isinstance(document.get("halts"), list) and len(document["halts"]) == 2:
+            check.halts = (int(document["halts"][0]), str(document["halts"][1]))
     if previous is not None and previous["version"] >= 2:
         _check_root(previous, check)
     last = int(previous["n"]) if previous else 0

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from tenacity import RetryCallState
 
-from fsm.attempts import as_step_error, backoff
+from fsm.attempts import as_step_error, attempt_record, backoff
 from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
@@ -31,9 +31,12 @@ from fsm.errors import (
     StaleRun,
     StorageAccessDenied,
     TradeFsmError,
+    TradingHalted,
+    replace_message,
 )
 from fsm.guard_context import GuardContext
 from fsm.guards import evaluate
+from fsm.halts import COMMIT_KEY as HALTS_KEY
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
@@ -75,6 +78,7 @@ class RunDriver:
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
                            stop_point=self.stop_point)  # fmt: skip
         self._last_attempt: StepAttempt | None = None
+        self._halted_by: str | None = None  # the halts head a failing row commits to
 
     @property
     def spec(self) -> StateSpec:
@@ -143,10 +147,20 @@ class RunDriver:
             # retry budget or refused a privilege, or the process must stop: write nothing
             # more; the run stays active and resumable.
             raise
+        except TradingHalted as exc:  # before an order: stand down, then fail naming the halt
+            self._halted_by = exc.head
+            self.stop_trading(exc, started)
+            return
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
         self._advance(result, started)
+
+    def refuse(self, error: TradingHalted) -> None:
+        """Fail a run that may not start (its account is halted): a ledgered refusal."""
+        self._halted_by = error.head
+        error.run_id, error.state = self.run.run_id, self.run.state
+        self._fail(error, self.rt.clock.now())
 
     def _attempt_step(self, spec: StateSpec) -> StepResult:
         settings, step = self.rt.settings, spec.step
@@ -187,16 +201,8 @@ class RunDriver:
     def _attempt_record(
         self, state: str, started: datetime, error: TradeFsmError | None
     ) -> StepAttempt:
-        return StepAttempt(
-            run_id=self.run.run_id,
-            state=state,
-            attempt=self.attempts[state],
-            started_at=started,
-            finished_at=self.rt.clock.now(),
-            outcome="error" if error else "ok",
-            error_type=error.error_type if error else None,
-            error_message=redact(error.message, self.rt.secrets) if error else None,
-        )
+        return attempt_record(self.run.run_id, state, self.attempts[state], (started,
+                              self.rt.clock.now()), error, self.rt.secrets)  # fmt: skip
 
     def _store_failed_attempt(self, _state: str, _retry: RetryCallState) -> None:
         assert self._last_attempt is not None
@@ -229,7 +235,7 @@ class RunDriver:
         """Fail a stale or overdue run; where orders are placed, first stand them down."""
         note = self._stand_down()
         if note:
-            error = type(error)(f"{error.message}; {note}")
+            error = replace_message(error, f"{error.message}; {note}")
         self._fail(error, started)
 
     def _stand_down(self) -> str | None:
@@ -420,4 +426,6 @@ class RunDriver:
         requests = self.rt.store.cancel_requests(self.run.run_id) if event == "cancel" else ()
         if requests:  # the requests this cancel obeyed, by the head of their chain
             commits[CANCELS_KEY] = requests[-1].hash
+        if event == "fail" and self._halted_by:  # the halts history this failure obeyed
+            commits[HALTS_KEY] = self._halted_by
         return commits

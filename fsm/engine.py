@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from fsm import decisions
+from fsm import decisions, halts, throttle
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
@@ -24,14 +24,15 @@ from fsm.clock import Clock
 from fsm.commitments import deadline_decision, identity_digest
 from fsm.driver import RunDriver
 from fsm.errors import (
-    IdempotencyConflict,
     InvalidInput,
     RunAlreadyActive,
     RunLeased,
     RunNotResumable,
+    TradingHalted,
 )
 from fsm.guard_context import Guard
 from fsm.guards import GUARDS
+from fsm.halts import throttle_limits
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
 from fsm.keyregistry import ApproverKeys
@@ -42,7 +43,7 @@ from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
-from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, own_params
+from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
@@ -116,37 +117,34 @@ class Engine:
         return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
 
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
-        """The run an idempotency key already names, if the request is the same one.
-
-        The same key with other parameters is a conflict (as payment APIs treat it); a run
-        still in progress is said to be so rather than reported as an ending.
-        """
-        key = request.idempotency_key
-        run = None if key is None else self.store.find_by_idempotency_key(key)
+        """The run the request's idempotency key names (``keyed_run``); one still in progress
+        is said to be so rather than reported as an ending."""
+        found = self.store.find_by_idempotency_key
+        run = keyed_run(found, request, lambda: self.clock.now().date())
         if run is None:
             return None
-        asked = {"account_id": request.account_id, "mode": request.mode,
-                 "as_of": request.as_of or self.clock.now().date(),
-                 "parent_run_id": request.parent_run_id, "params": request.params}  # fmt: skip
-        stored = run.model_dump() | {"params": own_params(run)}
-        differing = [name for name, value in asked.items() if stored[name] != value]
-        if differing:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} already named run {run.run_id} with another "
-                f"{', '.join(differing)}: use a new key for a different run",
-                run_id=run.run_id, state=run.state,
-            )  # fmt: skip
         if not in_progress_ok and run.state not in self.definition.final_states:
             busy = RunAlreadyActive(
-                f"run {run.run_id} with idempotency key {key!r} is in progress ({run.state}); "
-                f"`tradefsm runs show {run.run_id}` shows where it is",
+                f"run {run.run_id} with idempotency key {request.idempotency_key!r} is in "
+                f"progress ({run.state}); `tradefsm runs show {run.run_id}` shows where it is",
                 run_id=run.run_id, state=run.state,
             )  # fmt: skip
             raise self._unattended(busy, self.clock.now())
         return run
 
     def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
-        """Record a new run and its first ledger row (``None → idle``), leased unless queued."""
+        """Record a new run and its first ledger row (``None → idle``), leased unless queued.
+
+        While its account is halted: TradingHalted, after the run was recorded and failed at
+        once for the halt (a ledgered refusal; ``fsm.halts``)."""
+        try:
+            halts.check(self.store, request.account_id, "starting a run")
+        except TradingHalted as exc:
+            RunDriver(self.runtime, self._record(request)).refuse(exc)
+            raise
+        return self._record(request, queued=queued)
+
+    def _record(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
         if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
             raise InvalidInput(
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
@@ -220,6 +218,8 @@ class Engine:
                 run_id=run_id, state=run.state,
             )  # fmt: skip
         refuse_resume(self.store, run)
+        halts.check(self.store, run.account_id, f"resuming run {run_id}", run_id=run_id,
+                    state=run.state)  # fmt: skip
         now = self.clock.now()
         log.info("resume", extra={"run_id": run_id, "state": run.state})
         driver = self._driver(self._lease(run, now), now)
@@ -374,6 +374,8 @@ class Engine:
     def _drive(self, driver: RunDriver) -> RunRecord:
         run = driver.drive()
         if run.state in self.definition.final_states:
+            throttle.trip(self.store, run.account_id, throttle_limits(self.settings), self.owner,
+                          self.clock.now())  # fmt: skip
             self._notify(run)
         return run
 

@@ -45,6 +45,11 @@ class TradeFsmError(Exception):
         return type(self).__name__
 
 
+def replace_message(error: TradeFsmError, message: str) -> TradeFsmError:
+    """The same error, facts kept, saying ``message``."""
+    return _rebuild(type(error), message, dict(error.__dict__) | {"message": message})
+
+
 class MachineDefinitionError(TradeFsmError):
     """A machine's chart and its state specs disagree (raised at import, never at run time)."""
 
@@ -209,6 +214,20 @@ class DuplicateClientOrderId(BrokerRejected):
             f"the broker already has an order with client_order_id {client_order_id!r}"
         )
         self.client_order_id = client_order_id
+
+
+class TradingHalted(TradeFsmError):
+    """A halt (`tradefsm halt`, or the throttle) stops this account: no run starts, no order
+    is sent (fsm.halts). ``head`` is the hash of the halts history's newest row when it was
+    read: the row that fails a run for a halt commits to it."""
+
+    def __init__(self, message: str, *, head: str | None = None, **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.head = head
+
+
+class UnhaltRefused(TradeFsmError):
+    """The person who halted a scope may not lift it while ``unhalt_needs_second_person``."""
 
 
 class RunInterrupted(TradeFsmError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from fsm.halts import Halt
 from fsm.kinds import Mode
 from fsm.records import (
     AccountSnapshot,
@@ -166,7 +167,8 @@ class RunStore(Protocol):
         """Extend the lease to ``fence.lease_expires_at``; ConcurrentModification, changing
         nothing, when the run moved on or another owner took it over. ``for_order`` (the
         check before an order): CancelRequested, renewing nothing, when the run has a cancel
-        request."""
+        request; TradingHalted when a halt is in force for its account (``fsm.halts``).
+        ``claim_next`` claims no run of a halted account."""
         ...
 
     def request_cancel(self, request: CancelRequest) -> None:
@@ -176,6 +178,15 @@ class RunStore(Protocol):
 
     def cancel_requests(self, run_id: str) -> list[CancelRequest]:
         """The run's cancel requests, by ``n``."""
+        ...
+
+    def record_halt(self, halt: Halt) -> None:
+        """Append one row to the halts history (``fsm.halts``); ConcurrentModification when
+        another row took its ``seq`` first."""
+        ...
+
+    def halts(self) -> list[Halt]:
+        """The halts history, by ``seq``."""
         ...
 
     def count_runs(self, query: RunFilter) -> dict[str, int]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from fsm.errors import IdempotencyConflict
 from fsm.kinds import Mode
 from fsm.ports import Broker, MarketData, Notifier, SignalSource
 from fsm.records import RunRecord, run_labels
@@ -51,3 +52,26 @@ class Ports:
 def own_params(run: RunRecord) -> dict[str, Any]:
     """The params a request gave the run (without what the engine added)."""
     return {k: v for k, v in run.params.items() if k != SPEC_SET_PARAM}
+
+
+def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,
+              today: Callable[[], date]) -> RunRecord | None:  # fmt: skip
+    """The run ``request``'s idempotency key already names (``find`` looks it up), if the
+    request is the same one; the same key with other parameters is a conflict (as payment
+    APIs treat it)."""
+    key = request.idempotency_key
+    run = None if key is None else find(key)
+    if run is None:
+        return None
+    asked = {"account_id": request.account_id, "mode": request.mode,
+             "as_of": request.as_of or today(), "parent_run_id": request.parent_run_id,
+             "params": request.params}  # fmt: skip
+    stored = run.model_dump() | {"params": own_params(run)}
+    differing = [name for name, value in asked.items() if stored[name] != value]
+    if differing:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} already named run {run.run_id} with another "
+            f"{', '.join(differing)}: use a new key for a different run",
+            run_id=run.run_id, state=run.state,
+        )  # fmt: skip
+    return run

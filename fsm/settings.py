@@ -131,6 +131,19 @@ class Settings(BaseSettings):
         description="A plan whose total notional (dollars) exceeds this waits for a person's "
         "`tradefsm approve` (four eyes); unset: plans never wait.",
     )
+    halt_after_failures: int | None = Field(
+        None,
+        ge=1,
+        description="Kill switch throttle: this many failed executions or broker rejections of "
+        "an account within halt_failure_window_seconds halt the account until a person "
+        "unhalts it; unset: never.",
+    )
+    halt_failure_window_seconds: float = Field(
+        3600, gt=0, le=MONTH, description="The window the kill switch throttle counts in."
+    )
+    unhalt_needs_second_person: bool = Field(
+        True, description="Only someone other than the person who halted may `tradefsm unhalt`."
+    )
     approval_timeout_seconds: float | None = Field(
         None,
         gt=0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fsm.diagram import Path
+from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
@@ -39,6 +40,8 @@ def run_details(
         "cancel_requests": requests,
         # who asked to cancel the run, when and why, while its holder has yet to stand down
         "pending_cancel": requests[-1] if requests and run.status.value == "active" else None,
+        # the halts stopping the run's account now (fsm.halts): no run starts, no order goes
+        "halted": [h.model_dump(mode="json") for h in in_force(store.halts(), run.account_id)],
     }
 
 

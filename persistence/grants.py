@@ -34,11 +34,11 @@ RUNTIME_UPDATES: dict[str, tuple[str, ...]] = {
     "order_intents": ("status", "broker_order_id", "filled_qty", "avg_price", "updated_at"),
 }  # fmt: skip
 RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts",
-                  "order_intents", "intent_events", "cancel_requests")  # fmt: skip
+                  "order_intents", "intent_events", "cancel_requests", "halts")  # fmt: skip
 # The approver key registry is read at every approval; keys are registered (`tradefsm keys
 # add`) by the owner, never by the runtime, which could otherwise vouch for its own signatures.
 RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys")
-SEALER_READS = ("runs", "digests", "sealed_heads")
+SEALER_READS = ("runs", "digests", "sealed_heads", "halts")  # halts: its head, signed
 SEALER_WRITES = ("digests", "sealed_heads")
 SEALER_UPDATES = {"sealed_heads": ("seq", "head_hash")}  # its upsert of each run's sealed head
 ALL_TABLES = (*RUNTIME_READS, "digests", "sealed_heads")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from fsm.errors import RunLeased, RunNotResumable
 from fsm.records import RunRecord
 from persistence.errors import translate_errors
+from persistence.halts import halted
 from persistence.tables import cancel_requests, runs
 
 CLAIM_BATCH = 20
@@ -99,6 +100,7 @@ class Leases:
                 ),
                 runs.c.state.not_in(skip_states),
                 ~exists().where(cancel_requests.c.run_id == runs.c.run_id),  # for `cancel`
+                ~halted(runs.c.account_id),  # a halted account's runs wait for `unhalt`
             )
             .order_by(runs.c.created_at, runs.c.run_id)
             .limit(CLAIM_BATCH)

@@ -18,6 +18,7 @@ from fsm.canonical import canonical_json, sha256_hex
 from fsm.digests import Anchors
 from fsm.errors import HistoryConflict, RunNotFound
 from fsm.merkle import root, sorted_leaves
+from persistence import halts
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
@@ -53,7 +54,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) ->
             ]
             heads = before | {run_id: (seq, head) for run_id, seq, head in changed}
             n = int(last["n"]) + 1 if last else 1
-            document = digests.sign(key, n, now, last, changed, heads)
+            document = digests.sign(key, n, now, last, changed, heads, halts.head(conn))
             path = digests.write(document, folder)
             conn.execute(insert(digest_table), [{
                 "n": n, "digest_hash": document["digest_hash"], "key_id": document["key_id"],
@@ -163,6 +164,8 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
         report = VerifyReport(runs=0, rows=0, findings=[Finding(
             "run_deleted", run_id, "a signed digest sealed this run; it is gone")])  # fmt: skip
     findings = check.findings + _membership(engine, check, run_id)
+    if run_id is None:
+        findings += halts.anchored_findings(engine, check.halts)
     if check.covered_at is None and run_id is None and int(total) < check.runs_total:
         counted = f"the last digest counted {check.runs_total} runs; the database has {total}"
         findings = [*findings, Finding("run_deleted", None, counted)]

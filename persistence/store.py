@@ -44,6 +44,7 @@ from persistence.cancels import NOT_ASKED_TO_STOP, CancelRequests
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.groupcommit import GroupCommit
+from persistence.halts import HaltsHistory
 from persistence.hotpath import (
     DriverStatement,
     DriverTransaction,
@@ -97,7 +98,7 @@ class _HotStatements:
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
 
 
-class SqlRunStore(Leases, CancelRequests):
+class SqlRunStore(Leases, CancelRequests, HaltsHistory):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)
@@ -266,6 +267,7 @@ class SqlRunStore(Leases, CancelRequests):
             with translate_errors(fence.run_id), self.engine.begin() as conn:
                 if for_order:
                     self._obey_cancel(conn, fence.run_id)
+                    self._obey_halt(conn, fence.run_id)
                 self._fence(conn, fence)
 
         self.ride.call("lease renewal", renew, fence.run_id)

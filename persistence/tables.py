@@ -25,6 +25,7 @@ __all__ = [
     "checkpoints",
     "definitions",
     "digests",
+    "halts",
     "intent_events",
     "ledger",
     "metadata",
@@ -225,6 +226,22 @@ approver_keys = Table(
     Column("public_key", Text, nullable=False),
     Column("added_by", String(128), nullable=False),
     Column("added_at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
+
+# The kill switch (`tradefsm halt`, `unhalt`, the throttle), append-only; one hash chain
+# (fsm.halts) that `audit verify` checks; a run failed for a halt commits to its head.
+halts = Table(
+    "halts",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("action", String(16), nullable=False),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=True),  # NULL: every account
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("process", String(160), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
 )

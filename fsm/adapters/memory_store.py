@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from fsm import halts
 from fsm.commitments import intent_event_hash
 from fsm.errors import (
     CancelRequested,
@@ -16,6 +17,7 @@ from fsm.errors import (
     RunNotFound,
     RunNotResumable,
 )
+from fsm.halts import Halt
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.ports import RunFilter
@@ -45,6 +47,7 @@ class MemoryRunStore:
         self._events: dict[str, list[IntentEvent]] = {}  # intent → its history
         self._active: dict[str, str] = {}  # account → its latest run (active or not)
         self._cancels: dict[str, list[CancelRequest]] = {}
+        self._halts: list[Halt] = []
 
     def ensure_definition(self, definition: Definition) -> None:
         self._definitions.setdefault(definition.definition_hash, definition)
@@ -144,7 +147,8 @@ class MemoryRunStore:
                 run.lease_expires_at is None or run.lease_expires_at <= now
             )
             asked = run.run_id in self._cancels  # a run with a cancel request waits for `cancel`
-            if (queued or expired) and run.state not in skip_states and not asked:
+            halted = bool(halts.in_force(self._halts, run.account_id))  # waits for `unhalt`
+            if (queued or expired) and run.state not in skip_states and not (asked or halted):
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,
@@ -175,7 +179,18 @@ class MemoryRunStore:
                 "stood down before its next order",
                 run_id=fence.run_id,
             )
+        if for_order:
+            halts.check(self, self.get_run(fence.run_id).account_id, "the next order",
+                        run_id=fence.run_id, state="executing")  # fmt: skip
         self._check_fence(fence)
+
+    def record_halt(self, halt: Halt) -> None:
+        if halt.seq != len(self._halts) + 1:
+            raise ConcurrentModification(f"halt {halt.seq}: another halt came first")
+        self._halts.append(halt)
+
+    def halts(self) -> list[Halt]:
+        return list(self._halts)
 
     def request_cancel(self, request: CancelRequest) -> None:
         requests = self._cancels.setdefault(request.run_id, [])

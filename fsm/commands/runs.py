@@ -77,7 +77,8 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
             state, status = None, RunStatus.QUEUED
         query = RunFilter(account, state, status and status.value, mode and mode.value,
                           _utc(since), _utc(until), limit)  # fmt: skip
-        rows = [r.model_dump(mode="json") for r in open_store(db).list_runs(query)]
+        store = open_store(db)
+        rows = [r.model_dump(mode="json") for r in store.list_runs(query)]
         if fmt is Format.CSV:
             from fsm.display import run_csv_row
 
@@ -86,8 +87,10 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
         if fmt is Format.JSON:
             emit(rows, RUN_COLUMNS, fmt, "")
             return
-        from fsm.commands.showing import print_runs
+        from fsm.commands.showing import print_halts, print_runs
+        from fsm.halts import in_force
 
+        print_halts(in_force(store.halts(), account))
         print_runs(rows, no_trunc=no_trunc)
 
     @runs.command("show")

@@ -16,6 +16,7 @@ from fsm.display import (
     when,
     when_time,
 )
+from fsm.halts import Halt
 from fsm.records import LedgerEntry
 
 LIST_COLUMNS = ("id", "state", "account", "mode", "created", "took", "failure")
@@ -25,6 +26,17 @@ LIST_WIDTHS = {"id": (12, 12), "state": (6, 17), "account": (7, 14), "mode": (5,
 # the failure is shown above; the process that committed each row, for rows that name one
 LEDGER_COLUMNS = ("seq", "at", "transition", "guards", "took", "process")
 ORDER_COLUMNS = ("order", "side", "symbol", "qty", "price", "filled", "status")
+
+
+def print_halts(halts: list[Halt]) -> None:
+    """The halts in force, above a listing: prominent, one line each."""
+    for halt in halts:
+        stdout.print(f"TRADING HALTED: {halt.said()}", style="bold red", markup=False,
+                     highlight=False)  # fmt: skip
+
+
+def halt_line(halt: dict[str, Any]) -> str:
+    return Halt.model_validate(halt).said()
 
 
 def print_runs(rows: list[dict[str, Any]], *, no_trunc: bool) -> None:
@@ -65,6 +77,7 @@ def print_details(details: dict[str, Any]) -> None:
     lines += [f"{a['event']:<10} by {a['actor']} (seq {a['seq']}"
               f"{'' if a['accepted'] else ', refused'}): {signature_text(a)}"
               for a in details.get("approvals", ())]  # fmt: skip
+    lines[:0] = [f"HALTED     {halt_line(h)}" for h in details.get("halted", ())]
     if details["pending_cancel"]:
         lines.append(f"cancel     {cancel_line(details['pending_cancel'])} (pending)")
     if details["resume_policy"]:

@@ -31,6 +31,7 @@ from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
 from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
+from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.ports import RunFilter, RunStore
 from fsm.runids import resolve_run_id
@@ -194,7 +195,8 @@ class Console:
         return resolve_run_id(self.store.run_ids_starting, request.path_params["run_id"])
 
     def _page(self, name: str, request: Request, status: int = 200, **context: Any) -> Response:
-        html = self.jinja.get_template(name).render(request=request, **context)
+        halted = [h.said() for h in in_force(self.store.halts())]  # on every page, on top
+        html = self.jinja.get_template(name).render(request=request, halted=halted, **context)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 

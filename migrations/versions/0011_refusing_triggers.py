@@ -5,7 +5,7 @@ refused (SQLite and PostgreSQL); on PostgreSQL an order intent inserted without 
 its history is refused at commit (a deferred constraint trigger).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from persistence import constraints
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -26,11 +26,14 @@ from sqlalchemy import (
     update,
 )
 
+from fsm import halts
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import VerifyReport
 from fsm.cancels import request_cancel
 from fsm.clock import FixedClock
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.errors import TradingHalted
+from fsm.halts import throttle_limits
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
 from fsm.requests import RunRequest
@@ -99,7 +102,8 @@ def _engines(url: str, duties: dict[str, str] | None) -> dict[str, Engine]:
 
 def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> SealedHistory:
     """Runs of every ending — executed with orders, approved then executed, dry run, nothing
-    to trade, refused by a guard, rejected, cancelled, queued then claimed — then sealed. With
+    to trade, refused by a guard, rejected, cancelled, queued then claimed, refused while
+    halted — then sealed. With
     ``duties`` the runs, approvals and cancels are made as the runtime role, keys registered
     by the owner, the seal made by the sealer, and verify reads as the auditor; ``url`` (a
     superuser's) is the one the edits are made through."""
@@ -140,6 +144,7 @@ def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> Seale
     queue = machine("queued")
     runs["queued"] = str(queue.submit(RunRequest(account_id="queued")).run_id)
     queue.claim()
+    runs["halted"] = _refused_while_halted(store, machine("halted"))
     private, public = generate_keys(folder / "keys")
     SqlAudit(engines["sealer"]).seal(load_private_key(private), TRADING_DAY, folder / "digests")
     for engine in set(engines.values()):
@@ -147,6 +152,19 @@ def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> Seale
     anchors = Anchors(folder / "digests", (load_public_key(public),))
     return SealedHistory(url, runs, anchors, public, postgres=url.startswith("postgresql"),
                          auditor_url=duties and duties["auditor"])  # fmt: skip
+
+
+def _refused_while_halted(store: SqlRunStore, engine: Any) -> str:
+    """A run refused while its account was halted (its failing row commits to the halts
+    history), then the halt lifted by another person: two rows in the halts chain."""
+    halts.halt(store, "halted", "ops-ann", "desk says stop", "ops", TRADING_DAY)
+    try:
+        engine.run(RunRequest(account_id="halted"))
+    except TradingHalted as refused:
+        run_id = str(refused.run_id)
+    halts.unhalt(store, "halted", "risk-bob", "checked", "ops", TRADING_DAY,
+                 throttle_limits(Settings()))  # fmt: skip
+    return run_id
 
 
 CHANGES: list[tuple[type, Callable[[Any], Any]]] = [

@@ -31,7 +31,8 @@ from tests.audit.mutations import (
 )
 from tests.postgres_cluster import PostgresCluster
 
-RUN_ORDER = ("done", "approved", "rejected", "cancelled", "refused", "no_trade", "dry", "queued")
+RUN_ORDER = ("done", "approved", "rejected", "cancelled", "refused", "no_trade", "dry", "queued",
+             "halted")  # fmt: skip
 
 
 @pytest.fixture(

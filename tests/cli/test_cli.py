@@ -62,8 +62,8 @@ def test_runs_list_and_show_give_the_documented_shapes(ready: Cli) -> None:
     shown = ready.json("runs", "show", run["run_id"], "--format", "json")
     assert {"run", "requested_by", "ledger", "checkpoints", "orders", "attempts",
             "resume_policy", "awaiting_approval", "approvals", "cancel_requests",
-            "pending_cancel"} == set(shown)  # fmt: skip
-    assert (shown["cancel_requests"], shown["pending_cancel"]) == ([], None)
+            "pending_cancel", "halted"} == set(shown)  # fmt: skip
+    assert (shown["cancel_requests"], shown["pending_cancel"], shown["halted"]) == ([], None, [])
     assert [row["event"] for row in shown["ledger"]][-1] == "plan_reported"
     assert set(shown["ledger"][-1]) >= LEDGER_KEYS
     assert shown["checkpoints"][-1]["state"] == "planning"
