@@ -112,7 +112,7 @@ def test_next_week_sells_what_left_the_strategy_before_buying(
     sql_store: SqlRunStore, broker: PaperBroker, tmp_path: Path
 ) -> None:
     make_engine_for(sql_store, broker, FixedClock(TRADING_DAY)).run(RunRequest(account_id="paper"))
-    later = FixedClock(TRADING_DAY + timedelta(days=30))
+    later = FixedClock(TRADING_DAY + timedelta(days=32))  # a Tuesday, a session
     engine = make_engine_for(sql_store, broker, later, ids=SequentialIdFactory("b"))
     run = engine.run(RunRequest(account_id="paper"))
     assert run.state == "done", run.failure
@@ -120,4 +120,4 @@ def test_next_week_sells_what_left_the_strategy_before_buying(
     assert "SELL" in sides
     assert "BUY" in sides
     assert sides == sorted(sides, key=lambda s: s != "SELL")  # every SELL before any BUY
-    assert run.as_of == date(2026, 12, 27)
+    assert run.as_of == date(2026, 12, 29)
