@@ -28,6 +28,7 @@ from fsm.commands import (
     keys,
     lifecycle,
     paper,
+    policy,
     queue,
     runs,
 )
@@ -269,6 +270,7 @@ diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store, open_keys)
 keys.register(app, open_keys)
+policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app)

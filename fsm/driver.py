@@ -32,7 +32,8 @@ from fsm.errors import (
     StorageAccessDenied,
     TradeFsmError,
 )
-from fsm.guards import GuardContext, evaluate
+from fsm.guardcontext import GuardContext
+from fsm.guards import evaluate
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
@@ -263,8 +264,10 @@ class RunDriver:
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
-        ctx = replace(self._guard_context(output, transition.guards), actor=actor, reason=reason,
-                      priced_against=self.rt.clock.now().date(), approval=approval)  # fmt: skip
+        now_in_force = self.rt.policies.current() if event == "approved" else None
+        ctx = replace(self._guard_context(output, transition.guards, now_in_force), actor=actor,
+                      reason=reason, priced_against=self.rt.clock.now().date(),
+                      approval=approval)  # fmt: skip
         decisions = evaluate(transition.guards, ctx, self.rt.guards)
         started = self.rt.clock.now()
         refused = next((d for d in decisions if not d.passed), None)
@@ -293,7 +296,9 @@ class RunDriver:
             "fail", "failed", (), started, error=(error.error_type, message), failure=failure
         )
 
-    def _guard_context(self, output: object, guards: tuple[str, ...]) -> GuardContext:
+    def _guard_context(
+        self, output: object, guards: tuple[str, ...], at_approval: int | None = None
+    ) -> GuardContext:
         return GuardContext(
             settings=self.rt.settings,
             mode=self.run.mode,
@@ -301,6 +306,7 @@ class RunDriver:
             today=self.rt.clock.now().date(),
             output=output,
             lineage=lineage_for(self.rt.store, self.run, guards),
+            limits=self.rt.policies.of_run(self.run, at_approval),
         )
 
     # ---- the one transaction per transition -----------------------------------------------
@@ -386,7 +392,7 @@ class RunDriver:
         """Parking starts the approval deadline; leaving a parked state starts a fresh one."""
         settings, parked = self.rt.settings, self.rt.specs.parked_states
         if new_state in parked and self.run.state not in parked:
-            wait = settings.approval_timeout_seconds
+            wait = self.rt.policies.of_run(self.run).values.approval_timeout_seconds
             return None if wait is None else now + timedelta(seconds=wait)
         if self.run.state in parked and new_state not in self.rt.definition.final_states:
             return now + timedelta(seconds=settings.run_deadline_seconds)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from fsm.kinds import Mode
+from fsm.policyhistory import PolicyBook
 from fsm.records import (
     AccountSnapshot,
     CancelRequest,
@@ -96,8 +97,9 @@ class Notifier(Protocol):
         ...
 
 
-class RunStore(Protocol):
-    """The persistence port. Each write method is one transaction."""
+class RunStore(PolicyBook, Protocol):
+    """The persistence port. Each write method is one transaction; it holds the risk
+    policy's history too (``fsm.policyhistory``)."""
 
     def ensure_definition(self, definition: Definition) -> None: ...
 

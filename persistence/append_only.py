@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 # Every table the database itself keeps append-only, at the head revision.
 TABLES = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests", "approver_keys",
-          "cancel_requests")  # fmt: skip
+          "cancel_requests", "policy_changes")  # fmt: skip
 FUNCTION = "tradefsm_refuse_change"
 PG_FUNCTION_BODY = """
 BEGIN

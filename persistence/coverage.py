@@ -60,6 +60,8 @@ CANCEL = Cover("cancel requests", "hashed in its request; requests chained per r
                "committed by the row that cancels the run")  # fmt: skip
 KEYS = Cover("key registry", "hashed in its row; rows chained; every signed approval is checked "
              "against the key it names")  # fmt: skip
+POLICY = Cover("policy history", "hashed in its row; rows chained; each run's identity commits "
+               "the hash of the version it pinned")  # fmt: skip
 SEALED = safe("a cache of the head each run had at its last digest, read by `audit seal` only; "
               "verify reads the signed digest files instead")  # fmt: skip
 
@@ -116,6 +118,9 @@ COLUMNS: dict[tuple[str, str], Cover] = {
     **{("approver_keys", name): KEYS for name in (
         "seq", "actor", "fingerprint", "public_key", "added_by", "added_at", "prev_hash",
         "hash")},
+    **{("policy_changes", name): POLICY for name in (
+        "seq", "kind", "account_id", "values", "refers", "actor", "reason", "at", "prev_hash",
+        "hash")},
     ("alembic_version", "version_num"): safe("the schema revision: a wrong one makes tradefsm "
                                              "refuse the database or migrate it again"),
 }  # fmt: skip
@@ -135,6 +140,8 @@ TABLES: dict[str, Cover] = {
                                                 "row commits the head"),
     "approver_keys": Cover("key registry", "numbered and chained; the newest rows are checked "
                                            "through the signed approvals that use them only"),
+    "policy_changes": Cover("policy history", "numbered and chained; a run's identity commits "
+                                              "the row of the version it pinned"),
     "alembic_version": safe("the schema revision (see its column)"),
 }  # fmt: skip
 

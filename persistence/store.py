@@ -51,6 +51,7 @@ from persistence.hotpath import (
     driver_transaction,
 )
 from persistence.leases import Leases
+from persistence.policybook import SqlPolicyBook
 from persistence.ridethrough import RideThrough
 from persistence.tables import (
     checkpoints,
@@ -97,7 +98,7 @@ class _HotStatements:
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
 
 
-class SqlRunStore(Leases, CancelRequests):
+class SqlRunStore(Leases, CancelRequests, SqlPolicyBook):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)

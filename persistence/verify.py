@@ -25,7 +25,7 @@ from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
 from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
-from persistence import approvers
+from persistence import approvers, policybook
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
@@ -96,7 +96,8 @@ def verify(
         if report.runs == 0 and not report.findings:
             raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
         return _with(report, _definition_findings(engine, run_id) + _started_late(engine, marks)
-                     + approvers.findings(engine, run_id))  # fmt: skip
+                     + approvers.findings(engine, run_id)
+                     + policybook.findings(engine, run_id))  # fmt: skip
     *others, own = _spans(engine, workers or os.cpu_count() or 1)
     if not others:
         parts = [verify_span(engine, own, sealed)]
@@ -116,7 +117,8 @@ def verify(
         legacy_runs=sum(p.legacy_runs for p, _ in parts),
     )
     return _with(report, marks.findings() + _definition_findings(engine)
-                 + _deleted_runs(engine, sealed) + approvers.findings(engine))  # fmt: skip
+                 + _deleted_runs(engine, sealed) + approvers.findings(engine)
+                 + policybook.findings(engine))  # fmt: skip
 
 
 def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:

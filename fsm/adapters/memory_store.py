@@ -18,6 +18,7 @@ from fsm.errors import (
 )
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
+from fsm.policyhistory import MemoryPolicyBook
 from fsm.ports import RunFilter
 from fsm.records import (
     CancelRequest,
@@ -34,8 +35,9 @@ from fsm.records import (
 )
 
 
-class MemoryRunStore:
+class MemoryRunStore(MemoryPolicyBook):
     def __init__(self) -> None:
+        super().__init__()
         self._runs: dict[str, RunRecord] = {}
         self._ledger: dict[str, list[LedgerEntry]] = {}
         self._checkpoints: dict[str, list[Checkpoint]] = {}

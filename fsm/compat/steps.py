@@ -14,7 +14,8 @@ from typing import Any, Literal
 from fsm.compat.payloads import field, summarize
 from fsm.definition import trading_definition
 from fsm.errors import LegacyServiceFailed
-from fsm.guards import GUARDS, Guard, GuardContext, decision
+from fsm.guardcontext import Guard, GuardContext, decision
+from fsm.guards import GUARDS
 from fsm.kinds import Mode
 from fsm.records import Frozen, GuardDecision
 from fsm.spec import SpecSet, StateSpec

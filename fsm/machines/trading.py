@@ -22,15 +22,22 @@ def guard(name: str) -> Callable[..., bool]:
     return check
 
 
-# A plan may go on (to executing, or to wait for approval) only within these limits.
-_PLAN_LIMITS = [
+# The risk policy's limits on a plan: checked when it is made, and again at its approval
+# against the stricter of its pinned policy and the one in force then.
+_RISK_LIMITS = [
     guard(name)
     for name in (
-        "mode_executes_orders", "trades_required", "max_orders", "order_notional_limit",
-        "total_notional_limit", "order_qty_limit", "buying_power", "symbols_allowed",
-        "prices_fresh",
+        "max_orders", "order_notional_limit", "total_notional_limit", "order_qty_limit",
+        "symbols_allowed", "prices_fresh",
     )
 ]  # fmt: skip
+# A plan may go on (to executing, or to wait for approval) only within these limits.
+_PLAN_LIMITS = [
+    guard("mode_executes_orders"),
+    guard("trades_required"),
+    *_RISK_LIMITS,
+    guard("buying_power"),
+]
 
 
 class TradingWorkflow(StateChart[Any]):
@@ -77,7 +84,7 @@ class TradingWorkflow(StateChart[Any]):
     approved = awaiting_approval.to(
         executing,
         cond=[guard("operator_named"), guard("four_eyes"), guard("approval_signed"),
-              guard("prices_fresh")],
+              *_RISK_LIMITS],
     )  # fmt: skip
     rejected = awaiting_approval.to(
         failed, cond=[guard("operator_named"), guard("approval_signed")]
