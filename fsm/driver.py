@@ -21,9 +21,12 @@ from fsm.commitments import (
     outcome_digest,
     result_summary,
 )
+from fsm.daily import daily_check, recounting
+from fsm.dailytotals import DailyCheck
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
+    DailyTotalsMoved,
     DatabaseUnavailable,
     DeadlineExceeded,
     GuardRejected,
@@ -73,7 +76,7 @@ class RunDriver:
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode, run.parent_run_id)
         ports = runtime.ports_for(run.account_id)
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
-                           stop_point=self.stop_point)  # fmt: skip
+                           stop_point=self.stop_point, limits=runtime.policies.of_run(run))  # fmt: skip
         self._last_attempt: StepAttempt | None = None
 
     @property
@@ -146,7 +149,7 @@ class RunDriver:
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
-        self._advance(result, started)
+        recounting(lambda: self._advance(result, started))
 
     def _attempt_step(self, spec: StateSpec) -> StepResult:
         settings, step = self.rt.settings, spec.step
@@ -210,7 +213,8 @@ class RunDriver:
         decisions = evaluate(transition.guards, context, self.rt.guards)
         refused = next((d for d in decisions if not d.passed), None)
         if refused is None:
-            self._commit(result.event, transition.target, decisions, started, output=result.output)
+            self._commit(result.event, transition.target, decisions, started,
+                         output=result.output, daily=context.daily)  # fmt: skip
             return
         self._commit(result.event, None, decisions, started, output=result.output)
         self._fail(
@@ -261,6 +265,10 @@ class RunDriver:
         A refused command is ledgered (accepted=false) and raises GuardRejected; the run stays
         where it was.
         """
+        recounting(lambda: self._command(event, actor, reason, failure_type, approval))
+
+    def _command(self, event: str, actor: str, reason: str, failure_type: str,
+                 approval: ApprovalEvidence | None) -> None:  # fmt: skip
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
@@ -279,7 +287,8 @@ class RunDriver:
                 state=self.run.state, event=event,
             )  # fmt: skip
         if transition.target not in self.rt.definition.final_states:
-            self._commit(event, transition.target, decisions, started, actor=actor)
+            self._commit(event, transition.target, decisions, started, actor=actor,
+                         daily=ctx.daily)  # fmt: skip
             return
         note = self._stand_down() if event == "cancel" else None
         message = redact(f"{reason}; {note}" if note else reason, self.rt.secrets)
@@ -299,14 +308,16 @@ class RunDriver:
     def _guard_context(
         self, output: object, guards: tuple[str, ...], at_approval: int | None = None
     ) -> GuardContext:
+        limits, today = self.rt.policies.of_run(self.run, at_approval), self.rt.clock.now().date()
         return GuardContext(
             settings=self.rt.settings,
             mode=self.run.mode,
             as_of=self.run.as_of,
-            today=self.rt.clock.now().date(),
+            today=today,
             output=output,
             lineage=lineage_for(self.rt.store, self.run, guards),
-            limits=self.rt.policies.of_run(self.run, at_approval),
+            limits=limits,
+            daily=daily_check(self.rt.store, limits, self.run.account_id, today, guards),
         )
 
     # ---- the one transaction per transition -----------------------------------------------
@@ -322,6 +333,7 @@ class RunDriver:
         actor: str | None = None,
         error: tuple[str, str] | None = None,
         failure: dict[str, Any] | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         rt, run = self.rt, self.run
         now = rt.clock.now()
@@ -381,7 +393,11 @@ class RunDriver:
             }
         )
         documents = EncodedDocuments(guards_text, commits_text, output_text)
-        rt.store.commit_transition(moved, entry, checkpoint, attempt, documents)
+        try:
+            rt.store.commit_transition(moved, entry, checkpoint, attempt, documents, daily)
+        except DailyTotalsMoved:
+            self._last_attempt = attempt  # the guards are evaluated again: the same attempt
+            raise
         self.run = moved  # only after the commit: a failed commit leaves the run where it was
         if checkpoint is not None and output is not None:
             self.env.outputs[checkpoint.state] = output

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from fsm.dailytotals import DailyCheck
 from fsm.kinds import Mode
 from fsm.limits import Limits, settings_limits
 from fsm.lineage import Lineage
@@ -31,6 +32,7 @@ class GuardContext:
     priced_against: date | None = None  # prices must be fresh against this day (else as_of)
     approval: ApprovalEvidence | None = None  # a person's decision on a plan, maybe signed
     limits: Limits | None = None  # the run's pinned policy (None: defaults and settings)
+    daily: DailyCheck | None = None  # the account's totals today, when a daily limit is set
 
 
 Guard = Callable[[GuardContext], GuardDecision]

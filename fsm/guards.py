@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from fsm.actors import same_actor
+from fsm.daily import daily_limits
 from fsm.guardcontext import Guard, GuardContext, decision, limits_of, plan_of
 from fsm.kinds import Mode
 from fsm.limitguards import (
@@ -320,6 +321,7 @@ GUARDS: dict[str, Guard] = {
         prices_fresh,
         prices_sane,
         order_qty_limit,
+        daily_limits,
     )
 }
 

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from fsm.commitments import intent_event_hash
+from fsm.dailytotals import ENTERED, PLANNED, DailyCheck, DailyUsage, usage
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
+    DailyTotalsMoved,
     RunAlreadyActive,
     RunLeased,
     RunNotFound,
@@ -84,6 +86,7 @@ class MemoryRunStore(MemoryPolicyBook):
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         stored = self.get_run(run.run_id)
         if (
@@ -98,12 +101,23 @@ class MemoryRunStore(MemoryPolicyBook):
                 run_id=run.run_id,
                 state=stored.state,
             )
+        if daily is not None and self.daily_usage(daily) != daily.expected:
+            raise DailyTotalsMoved(f"account {daily.account_id}: the day's totals moved")
         if attempt is not None:
             self._add_attempt(attempt)
         self._runs[run.run_id] = run
         self._ledger[run.run_id].append(entry)
         if checkpoint is not None:
             self._checkpoints[run.run_id].append(checkpoint)
+
+    def daily_usage(self, check: DailyCheck) -> DailyUsage:
+        entered = {
+            e.run_id for run_id, rows in self._ledger.items()
+            if self._runs[run_id].account_id == check.account_id for e in rows
+            if e.target == ENTERED and check.start <= e.occurred_at < check.end
+        }  # fmt: skip
+        return usage(c.output for r in sorted(entered) for c in self._checkpoints[r]
+                     if c.state == PLANNED)  # fmt: skip
 
     def acquire_lease(
         self,

@@ -77,14 +77,16 @@ class TradingWorkflow(StateChart[Any]):
     )
     plan_reported = planning.to(done, cond=guard("dry_run_mode"))
     plan_empty = planning.to(done, cond=guard("no_trades_required"))
-    plan_approved = planning.to(executing, cond=[*_PLAN_LIMITS, guard("approval_not_needed")])
+    plan_approved = planning.to(
+        executing, cond=[*_PLAN_LIMITS, guard("approval_not_needed"), guard("daily_limits")]
+    )
     approval_required = planning.to(
         awaiting_approval, cond=[*_PLAN_LIMITS, guard("approval_needed")]
     )
     approved = awaiting_approval.to(
         executing,
         cond=[guard("operator_named"), guard("four_eyes"), guard("approval_signed"),
-              *_RISK_LIMITS],
+              *_RISK_LIMITS, guard("daily_limits")],
     )  # fmt: skip
     rejected = awaiting_approval.to(
         failed, cond=[guard("operator_named"), guard("approval_signed")]

@@ -23,6 +23,7 @@ from fsm.clock import FixedClock
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.policyhistory import Proposal, approve, propose
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
@@ -74,10 +75,15 @@ class SealedHistory:
 
 def build(url: str, folder: Path) -> SealedHistory:
     """Runs of every ending — executed with orders, approved then executed, dry run, nothing
-    to trade, refused by a guard, rejected, cancelled, queued then claimed — then sealed."""
+    to trade, refused by a guard, rejected, cancelled, queued then claimed — after policy
+    changes of every kind (applied, proposed, approved), then sealed."""
     engine = make_engine(url)
     migrate.upgrade(engine)
     store = SqlRunStore(engine)
+    # A policy history of every kind of row; the runs pin its last version.
+    propose(store, Proposal(None, {"max_order_qty": "900000"}, "risk-bob", "tighter"), TRADING_DAY)
+    looser = propose(store, Proposal("done", {"max_orders": 60}, "risk-bob", "more"), TRADING_DAY)
+    approve(store, looser.seq, "admin-cy", "reviewed", TRADING_DAY)
 
     def machine(name: str, **settings: Any) -> Any:
         broker = PaperBroker(folder / f"{name}.db")
