@@ -76,7 +76,8 @@ class RunDriver:
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode, run.parent_run_id)
         ports = runtime.ports_for(run.account_id)
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
-                           stop_point=self.stop_point, limits=runtime.policies.of_run(run))  # fmt: skip
+                           stop_point=self.stop_point,
+                           limits=runtime.policies.of_run(run))  # fmt: skip
         self._last_attempt: StepAttempt | None = None
 
     @property

@@ -105,21 +105,26 @@ def test_a_run_keeps_its_pinned_policy_after_the_policy_changes(desk: Desk) -> N
     queued = engine.submit(RunRequest(account_id="acct"))
     desk.set("risk-bob", max_orders=1)  # version 2, after the run was planned under version 1
     run = engine.claim()
-    assert run is not None and run.run_id == queued.run_id and run.state == "done"
+    assert run is not None
+    assert run.run_id == queued.run_id
+    assert run.state == "done"
     assert desk.guard(run, "max_orders")["source"] == "policy v1"
     later = desk.engine().run(RunRequest(account_id="acct2"))
-    assert later.state == "failed" and desk.guard(later, "max_orders")["source"] == "policy v2"
+    assert later.state == "failed"
+    assert desk.guard(later, "max_orders")["source"] == "policy v2"
 
 
 def test_approval_rechecks_the_plan_against_a_newer_stricter_policy(desk: Desk) -> None:
     desk.set("risk-bob", approval_notional=Decimal(1000))
     parked = desk.engine().run(RunRequest(account_id="acct"))
-    assert parked.state == "awaiting_approval" and parked.params["policy_version"] == 2
+    assert parked.state == "awaiting_approval"
+    assert parked.params["policy_version"] == 2
     desk.set("risk-bob", max_total_notional=Decimal(1000))  # version 3, while it waits
     with pytest.raises(GuardRejected, match="total_notional_limit"):
         desk.engine().approve(parked.run_id, actor="risk-cy", reason="looks fine")
     inputs = desk.guard(parked, "total_notional_limit")
-    assert inputs["limit"] == "1000" and inputs["source"] == "policy v3 (in force at approval)"
+    assert inputs["limit"] == "1000"
+    assert inputs["source"] == "policy v3 (in force at approval)"
     assert desk.store.get_run(parked.run_id).state == "awaiting_approval"
 
 
