@@ -58,12 +58,18 @@ def policy_markdown() -> str:
 
     rows = ["| key | meaning | default | loosened by |", "| --- | --- | --- | --- |"]
     for key, direction in KEYS.items():
-        value = getattr(DEFAULT, key)
-        shown = "unset" if value is None else ",".join(value) or "empty" if isinstance(
-            value, tuple) else str(value).lower() if isinstance(value, bool) else str(value)  # fmt: skip
+        shown = _policy_value(getattr(DEFAULT, key))
         meaning = RiskPolicy.model_fields[key].description
         rows.append(f"| `{key}` | {meaning} | {shown} | {direction.value} |")
     return "\n".join(rows) + "\n"
+
+
+def _policy_value(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value) or "empty"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 BOUND_SIGNS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))
