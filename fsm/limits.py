@@ -78,7 +78,7 @@ class PolicyCache:
     book: PolicyBook
     overrides: Mapping[str, Override]
     _rows: list[PolicyChange] = field(default_factory=list)
-    _limits: dict[tuple[str, int, int | None, bool], Limits] = field(default_factory=dict)
+    _limits: dict[tuple[str, int | None, int | None, bool], Limits] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def current(self) -> int:
@@ -89,9 +89,8 @@ class PolicyCache:
 
     def pin(self) -> dict[str, Any]:
         """What a new run's params pin: the version in force and its row's hash."""
-        version = self.current()
-        row = next((r for r in self._rows if r.seq == version), None)
-        return {POLICY_PARAM: version, POLICY_HASH_PARAM: row.hash if row else None}
+        version, hash_ = self.book.policy_head() or (0, None)
+        return {POLICY_PARAM: version, POLICY_HASH_PARAM: hash_}
 
     def of_run(self, run: RunRecord, at_approval: int | None = None) -> Limits:
         """The limits of ``run``: its pinned version (tightened by ``at_approval``)."""
@@ -102,7 +101,7 @@ class PolicyCache:
                at_approval: int | None = None) -> Limits:  # fmt: skip
         """The limits of a run of ``account_id`` pinned to ``pinned`` (None: a run from before
         policies, which reads the version in force), tightened by the newer ``at_approval``."""
-        key = (account_id, pinned or 0, at_approval, mode is Mode.LIVE)
+        key = (account_id, pinned, at_approval, mode is Mode.LIVE)
         found = self._limits.get(key)
         if found is None:
             found = self._limits[key] = self._build(account_id, pinned, mode, at_approval)
@@ -110,7 +109,7 @@ class PolicyCache:
 
     def _build(self, account_id: str, pinned: int | None, mode: Mode,
                at_approval: int | None) -> Limits:  # fmt: skip
-        version = pinned or self.current()
+        version = self.current() if pinned is None else pinned
         with self._lock:
             if version > current_version(self._rows) or (at_approval or 0) > version:
                 self._rows = self.book.policy_history()

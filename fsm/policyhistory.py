@@ -82,6 +82,12 @@ def current_version(rows: Sequence[PolicyChange]) -> int:
     return max((r.seq for r in rows if r.kind in IN_FORCE), default=0)
 
 
+def head(rows: Sequence[PolicyChange]) -> tuple[int, str] | None:
+    """The version in force and its row's hash (None for an empty history)."""
+    version = current_version(rows)
+    return next(((r.seq, r.hash) for r in rows if r.seq == version), None)
+
+
 def policy_at(rows: Sequence[PolicyChange], account_id: str | None, version: int) -> RiskPolicy:
     """The policy of ``account_id`` (None: the default policy) at ``version``."""
     in_force = [r for r in rows if r.kind in IN_FORCE and r.seq <= version]
@@ -171,6 +177,10 @@ class PolicyBook(Protocol):
 
     def append_policy_change(self, row: PolicyChange) -> None: ...
 
+    def policy_head(self) -> tuple[int, str] | None:
+        """The version in force and its row's hash (None: no policy set); read per new run."""
+        ...
+
 
 class MemoryPolicyBook:
     """An in-memory PolicyBook (the in-memory RunStore's)."""
@@ -180,6 +190,9 @@ class MemoryPolicyBook:
 
     def policy_history(self) -> list[PolicyChange]:
         return list(self._policy)
+
+    def policy_head(self) -> tuple[int, str] | None:
+        return head(self._policy)
 
     def append_policy_change(self, row: PolicyChange) -> None:
         if row.seq != len(self._policy) + 1:

@@ -12,13 +12,23 @@ from fsm.errors import ConcurrentModification
 from fsm.policyhistory import PolicyChange
 from fsm.requests import POLICY_HASH_PARAM, POLICY_PARAM
 from persistence.errors import translate_errors
+from persistence.hotpath import HeldConnections, read_row
 from persistence.tables import policy_changes, runs
+
+# The version in force: read for every new run, so at the driver level.
+HEAD = ("SELECT seq, hash FROM policy_changes WHERE kind IN ('applied', 'approved') "
+        "ORDER BY seq DESC LIMIT 1")  # fmt: skip
 
 
 class SqlPolicyBook:
     """``fsm.policyhistory.PolicyBook`` on the run database (``SqlRunStore`` is one)."""
 
     engine: Engine
+    _held: HeldConnections | None
+
+    def policy_head(self) -> tuple[int, str] | None:
+        row = read_row(self.engine, HEAD, self._held)
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def policy_history(self) -> list[PolicyChange]:
         with translate_errors(), self.engine.connect() as conn:
