@@ -78,14 +78,23 @@ class PolicyCache:
     book: PolicyBook
     overrides: Mapping[str, Override]
     _rows: list[PolicyChange] = field(default_factory=list)
-    _limits: dict[tuple[str, int | None, int | None, bool], Limits] = field(default_factory=dict)
+    _limits: dict[tuple[str | None, int | None, int | None, bool], Limits] = field(
+        default_factory=dict
+    )
+    _seen: int = -1  # the newest version read so far
+    _overridden: set[str] = field(default_factory=set)  # accounts with values of their own
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def current(self) -> int:
         """The version in force now (the history is read again)."""
+        return self._refresh()
+
+    def _refresh(self) -> int:
         with self._lock:
             self._rows = self.book.policy_history()
-            return current_version(self._rows)
+            self._seen = current_version(self._rows)
+            self._overridden = {r.account_id for r in self._rows if r.account_id}
+            return self._seen
 
     def pin(self) -> dict[str, Any]:
         """What a new run's params pin: the version in force and its row's hash."""
@@ -100,24 +109,25 @@ class PolicyCache:
     def limits(self, account_id: str, pinned: int | None, mode: Mode,
                at_approval: int | None = None) -> Limits:  # fmt: skip
         """The limits of a run of ``account_id`` pinned to ``pinned`` (None: a run from before
-        policies, which reads the version in force), tightened by the newer ``at_approval``."""
-        key = (account_id, pinned, at_approval, mode is Mode.LIVE)
+        policies, which reads the version in force), tightened by the newer ``at_approval``.
+        Accounts without values of their own share the default policy's entry."""
+        if pinned is None or max(pinned, at_approval or 0) > self._seen:
+            self._refresh()
+        scope = account_id if account_id in self._overridden else None
+        key = (scope, pinned, at_approval, mode is Mode.LIVE)
         found = self._limits.get(key)
         if found is None:
-            found = self._limits[key] = self._build(account_id, pinned, mode, at_approval)
+            version = self._seen if pinned is None else pinned
+            found = self._limits[key] = self._build(scope, version, mode, at_approval)
         return found
 
-    def _build(self, account_id: str, pinned: int | None, mode: Mode,
+    def _build(self, scope: str | None, version: int, mode: Mode,
                at_approval: int | None) -> Limits:  # fmt: skip
-        version = self.current() if pinned is None else pinned
-        with self._lock:
-            if version > current_version(self._rows) or (at_approval or 0) > version:
-                self._rows = self.book.policy_history()
-            rows = self._rows
-        policy = policy_at(rows, account_id, version) if version else DEFAULT
+        rows = self._rows
+        policy = policy_at(rows, scope, version) if version else DEFAULT
         sources = dict.fromkeys(KEYS, f"policy v{version}")
         if at_approval is not None and at_approval != version:
-            newer = policy_at(rows, account_id, at_approval)
+            newer = policy_at(rows, scope, at_approval)
             for key, direction in KEYS.items():
                 strict = direction.stricter(getattr(policy, key), getattr(newer, key))
                 if strict != getattr(policy, key):
