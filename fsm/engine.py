@@ -376,7 +376,8 @@ class Engine:
         attempts = Counter(a.state for a in self.store.attempts(run.run_id))
         outputs = load_outputs(self.store.checkpoints(run.run_id), self.specs)
         driver = RunDriver(self.runtime, run, outputs, attempts)
-        reason = stale_reason(run, now, self.settings) if stale_check else None
+        limit = self.runtime.policies.of_run(run).values.stale_after_days
+        reason = stale_reason(run, now, limit) if stale_check else None
         if reason and run.state not in self.specs.parked_states:
             driver.stale(reason)
         return driver
