@@ -11,16 +11,9 @@ from pydantic import BaseModel
 from tenacity import RetryCallState
 
 from fsm.attempts import as_step_error, backoff
-from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
-from fsm.commitments import (
-    checkpoint_digest,
-    deadline_decision,
-    intents_digest,
-    outcome_digest,
-    result_summary,
-)
+from fsm.commitments import deadline_decision, result_summary
 from fsm.daily import daily_check, recounting
 from fsm.dailytotals import DailyCheck
 from fsm.errors import (
@@ -58,6 +51,7 @@ from fsm.signatures import ApprovalEvidence
 from fsm.spec import StateSpec
 from fsm.steps.execution import withdraw
 from fsm.steps.runner import StepEnv, StepResult
+from fsm.transitioncommits import transition_commits
 
 
 class RunDriver:
@@ -375,7 +369,16 @@ class RunDriver:
             attempt=attempt.attempt if attempt else 1,
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
-            commits=self._commits(event, checkpoint, output_text, final, result, failure),
+            commits=transition_commits(
+                rt.store,
+                run.run_id,
+                event,
+                self.spec.on_resume,
+                checkpoint,
+                output_text,
+                final,
+                (result, failure),
+            ),
             process=rt.process,
         )
         parked = new_state in rt.specs.parked_states
@@ -414,29 +417,3 @@ class RunDriver:
         if self.run.state in parked and new_state not in self.rt.definition.final_states:
             return now + timedelta(seconds=settings.run_deadline_seconds)
         return self.run.deadline_at
-
-    def _commits(
-        self,
-        event: str,
-        checkpoint: Checkpoint | None,
-        output_text: str | None,
-        final: bool,
-        result: Any,
-        failure: Any,
-    ) -> dict[str, str]:
-        """Digests of what this transition commits to, beside the transition itself."""
-        commits: dict[str, str] = {}
-        if checkpoint is not None:
-            commits["checkpoint"] = checkpoint_digest(
-                checkpoint.state, checkpoint.schema_version, output_text
-            )
-        if self.spec.on_resume == "reconcile":  # leaving where orders go: what was placed
-            commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))
-        elif final:  # a run ends elsewhere only if it never reached executing: no order
-            commits["intents"] = intents_digest(())
-        if final:
-            commits["outcome"] = outcome_digest(result, failure)
-        requests = self.rt.store.cancel_requests(self.run.run_id) if event == "cancel" else ()
-        if requests:  # the requests this cancel obeyed, by the head of their chain
-            commits[CANCELS_KEY] = requests[-1].hash
-        return commits
