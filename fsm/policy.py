@@ -37,12 +37,14 @@ class Direction(Enum):
         return bool(self.stricter(old, new) != new)
 
 
+NOTHING = ("(NONE)",)  # an allow-list no symbol is on (an empty one allows every symbol)
 _STRICTER: dict[str, Callable[[Any, Any], Any]] = {
     "LOWER": lambda a, b: b if a is None else a if b is None else min(a, b),
     "HIGHER": max,
     "REQUIRED": lambda a, b: a or b,
     "FORBIDDEN": lambda a, b: a and b,
-    "FEWER": lambda a, b: b if not a else a if not b else tuple(x for x in a if x in b),
+    # Two lists with no entry in common allow nothing: NOTHING matches no symbol.
+    "FEWER": lambda a, b: b if not a else a if not b else tuple(x for x in a if x in b) or NOTHING,
     "MORE": lambda a, b: tuple(sorted({*a, *b})),
 }
 
