@@ -3,7 +3,10 @@ the history's chain, and every run's pinned version against the row it committed
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, insert, select
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Text, cast, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from fsm import policyhistory
@@ -13,6 +16,7 @@ from fsm.policyhistory import PolicyChange
 from fsm.requests import POLICY_HASH_PARAM, POLICY_PARAM
 from persistence.errors import translate_errors
 from persistence.hotpath import HeldConnections, read_row
+from persistence.lenient import DECODE_ERRORS
 from persistence.tables import policy_changes, runs
 
 # The version in force: read for every new run, so at the driver level.
@@ -50,10 +54,19 @@ def _rows(conn: Connection) -> list[PolicyChange]:
     return [PolicyChange(**row) for row in rows]
 
 
+def _decoded(text: str | None) -> dict[str, Any]:
+    try:
+        params = json.loads(text or "{}")
+    except DECODE_ERRORS:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
 def findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
     """The history's chain, then every run (``run_id``, or all) whose pinned policy version is
     not the row its identity committed."""
-    stmt = select(runs.c.run_id, runs.c.params)
+    # As text: a params value that does not decode is the identity check's finding, not ours.
+    stmt = select(runs.c.run_id, cast(runs.c.params, Text))
     if run_id is not None:
         stmt = stmt.where(runs.c.run_id == run_id)
     with translate_errors(run_id), engine.connect() as conn:
@@ -61,8 +74,9 @@ def findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
         pins = conn.execute(stmt).all()
     found = policyhistory.history_findings(rows)
     hashes = {r.seq: r.hash for r in rows}
-    for run, params in pins:
-        pinned = params.get(POLICY_PARAM) if isinstance(params, dict) else None
+    for run, text in pins:
+        params = _decoded(text)
+        pinned = params.get(POLICY_PARAM)
         if pinned is not None and hashes.get(pinned) != params.get(POLICY_HASH_PARAM):
             said = (f"policy version {pinned} it was planned under is not the row its identity "
                     "committed (the policy history was edited)")  # fmt: skip
