@@ -174,7 +174,7 @@ LEGACY_GUARDS: dict[str, Guard] = {
     **{n: _accepted(n) for n in (
         "has_signals", "weights_in_range", "symbols_well_formed", "max_orders",
         "order_notional_limit", "total_notional_limit", "buying_power", "symbols_allowed",
-        "orders_terminal", "prices_sane", "order_qty_limit", "prices_fresh",
+        "orders_terminal", "prices_sane", "order_qty_limit", "prices_fresh", "daily_limits",
     )},
     "drift_above_threshold": _legacy(
         "drift_above_threshold", "analysis says needs_rebalancing",
