@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fsm.actors import actor_name, same_actor
@@ -32,6 +32,7 @@ from fsm.policy import DEFAULT, RiskPolicy, loosened, to_json, with_values
 TABLE = "policy_changes"
 IN_FORCE = ("applied", "approved")
 DEFAULTS_ACTOR = "process:db-upgrade"
+DEFAULTS_AT = datetime(2026, 12, 4, tzinfo=UTC)  # the release of revision 0008's defaults
 DEFAULTS_REASON = "the embedded default policy, written by `tradefsm db upgrade`"
 
 
@@ -71,10 +72,11 @@ def next_row(rows: Sequence[PolicyChange], kind: str, account_id: str | None,
     return PolicyChange(**fields, prev_hash=prev, hash=row_hash(prev, fields))
 
 
-def defaults_row(at: datetime) -> PolicyChange:
-    """Version 1: every key at its code default (`db upgrade` writes it)."""
+def defaults_row() -> PolicyChange:
+    """Version 1: every key at its code default (`db upgrade` writes it), dated when these
+    defaults were released, so that it is the same row, hash included, in every database."""
     return next_row((), "applied", None, to_json(DEFAULT.model_dump()), None, DEFAULTS_ACTOR,
-                    DEFAULTS_REASON, at)  # fmt: skip
+                    DEFAULTS_REASON, DEFAULTS_AT)  # fmt: skip
 
 
 def current_version(rows: Sequence[PolicyChange]) -> int:

@@ -22,22 +22,21 @@ def guard(name: str) -> Callable[..., bool]:
     return check
 
 
-# The risk policy's limits on a plan: checked when it is made, and again at its approval
-# against the stricter of its pinned policy and the one in force then.
-_RISK_LIMITS = [
-    guard(name)
-    for name in (
-        "max_orders", "order_notional_limit", "total_notional_limit", "order_qty_limit",
-        "symbols_allowed", "prices_fresh",
-    )
-]  # fmt: skip
 # A plan may go on (to executing, or to wait for approval) only within these limits.
 _PLAN_LIMITS = [
-    guard("mode_executes_orders"),
-    guard("trades_required"),
-    *_RISK_LIMITS,
-    guard("buying_power"),
-]
+    guard(name)
+    for name in (
+        "mode_executes_orders", "trades_required", "max_orders", "order_notional_limit",
+        "total_notional_limit", "order_qty_limit", "buying_power", "symbols_allowed",
+        "prices_fresh",
+    )
+]  # fmt: skip
+# Those of the risk policy: checked again at approval, against the stricter of the run's
+# pinned policy and the one in force then.
+_RISK_LIMITS = [
+    g for g in _PLAN_LIMITS
+    if g.__name__ not in ("mode_executes_orders", "trades_required", "buying_power")
+]  # fmt: skip
 
 
 class TradingWorkflow(StateChart[Any]):

@@ -10,8 +10,6 @@ Revises: 0007
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,7 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_policy_changes")),
     )
     assert table is not None
-    row = defaults_row(datetime.now(UTC))
+    row = defaults_row()
     op.bulk_insert(table, [row.__dict__])
     append_only.create(op.get_bind(), ["policy_changes"])
     append_only.harden(op.get_bind(), ["policy_changes"])
