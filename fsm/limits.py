@@ -78,9 +78,7 @@ class PolicyCache:
     book: PolicyBook
     overrides: Mapping[str, Override]
     _rows: list[PolicyChange] = field(default_factory=list)
-    _limits: dict[tuple[str | None, int | None, int | None, bool], Limits] = field(
-        default_factory=dict
-    )
+    _limits: dict[tuple[str | None, int, int | None, bool], Limits] = field(default_factory=dict)
     _seen: int = -1  # the newest version read so far
     _overridden: set[str] = field(default_factory=set)  # accounts with values of their own
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,16 +107,17 @@ class PolicyCache:
     def limits(self, account_id: str, pinned: int | None, mode: Mode,
                at_approval: int | None = None) -> Limits:  # fmt: skip
         """The limits of a run of ``account_id`` pinned to ``pinned`` (None: a run from before
-        policies, which reads the version in force), tightened by the newer ``at_approval``.
-        Accounts without values of their own share the default policy's entry."""
-        if pinned is None or max(pinned, at_approval or 0) > self._seen:
+        policies, which reads the newest version this process has seen), tightened by the newer
+        ``at_approval``. Accounts without values of their own share the default policy's entry."""
+        if pinned is None:
+            pinned = self._seen if self._seen >= 0 else self._refresh()
+        if max(pinned, at_approval or 0) > self._seen:
             self._refresh()
         scope = account_id if account_id in self._overridden else None
         key = (scope, pinned, at_approval, mode is Mode.LIVE)
         found = self._limits.get(key)
         if found is None:
-            version = self._seen if pinned is None else pinned
-            found = self._limits[key] = self._build(scope, version, mode, at_approval)
+            found = self._limits[key] = self._build(scope, pinned, mode, at_approval)
         return found
 
     def _build(self, scope: str | None, version: int, mode: Mode,
