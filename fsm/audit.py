@@ -26,7 +26,7 @@ FindingKind = Literal[
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
     "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
-    "not_canonical", "defence_weakened", "halts_changed",
+    "not_canonical", "defence_weakened", "halts_changed", "policy_changed",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "

@@ -30,6 +30,7 @@ from fsm.commands import (
     keys,
     lifecycle,
     paper,
+    policy,
     queue,
     runs,
 )
@@ -274,6 +275,7 @@ lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
 keys.register(app, open_keys)
+policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app, open_reader)

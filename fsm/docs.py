@@ -42,10 +42,34 @@ def configuration_markdown() -> str:
         "environment variable; invalid values stop the command with a one-line message naming\n"
         "the variable. Lists (`TRADEFSM_ALLOWED_SYMBOLS`) are comma-separated. Numbers outside\n"
         "their bounds (infinity and NaN included) are refused the same way.\n\n"
+        "Settings named like a key of the risk policy (`TRADEFSM_MAX_ORDERS`, ...) may only\n"
+        "tighten the policy in force for the process that reads them: a looser value is ignored\n"
+        "(refused in live mode); the policy itself is changed with `tradefsm policy`\n"
+        "([controls.md](controls.md)).\n\n"
         "| variable | default | bounds | meaning |\n| --- | --- | --- | --- |\n"
         + "\n".join(rows)
         + "\n"
     )
+
+
+def policy_markdown() -> str:
+    """The table of the risk policy's keys in docs/controls.md (a test holds it to the code)."""
+    from fsm.policy import DEFAULT, KEYS, RiskPolicy  # noqa: PLC0415  # only for this page
+
+    rows = ["| key | meaning | default | loosened by |", "| --- | --- | --- | --- |"]
+    for key, direction in KEYS.items():
+        shown = _policy_value(getattr(DEFAULT, key))
+        meaning = RiskPolicy.model_fields[key].description
+        rows.append(f"| `{key}` | {meaning} | {shown} | {direction.value} |")
+    return "\n".join(rows) + "\n"
+
+
+def _policy_value(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value) or "empty"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 BOUND_SIGNS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))

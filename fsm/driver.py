@@ -11,19 +11,15 @@ from pydantic import BaseModel
 from tenacity import RetryCallState
 
 from fsm.attempts import as_step_error, attempt_record, backoff
-from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.cancels import stand_down_reason
 from fsm.canonical import canonical_json
-from fsm.commitments import (
-    checkpoint_digest,
-    deadline_decision,
-    intents_digest,
-    outcome_digest,
-    result_summary,
-)
+from fsm.commitments import deadline_decision, result_summary
+from fsm.daily import daily_check, recounting
+from fsm.dailytotals import DailyCheck
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
+    DailyTotalsMoved,
     DatabaseUnavailable,
     DeadlineExceeded,
     GuardRejected,
@@ -34,9 +30,8 @@ from fsm.errors import (
     TradingHalted,
     replace_message,
 )
-from fsm.guard_context import GuardContext
+from fsm.guardcontext import GuardContext
 from fsm.guards import evaluate
-from fsm.halts import COMMIT_KEY as HALTS_KEY
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
@@ -58,6 +53,7 @@ from fsm.signatures import ApprovalEvidence
 from fsm.spec import StateSpec
 from fsm.steps.execution import withdraw
 from fsm.steps.runner import StepEnv, StepResult
+from fsm.transitioncommits import transition_commits
 
 
 class RunDriver:
@@ -76,7 +72,8 @@ class RunDriver:
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode, run.parent_run_id)
         ports = runtime.ports_for(run.account_id)
         self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
-                           stop_point=self.stop_point)  # fmt: skip
+                           stop_point=self.stop_point,
+                           limits=runtime.policies.of_run(run))  # fmt: skip
         self._last_attempt: StepAttempt | None = None
         self._halted_by: str | None = None  # the halts head a failing row commits to
 
@@ -154,7 +151,7 @@ class RunDriver:
         except TradeFsmError as exc:
             self._fail(exc, started)
             return
-        self._advance(result, started)
+        recounting(lambda: self._advance(result, started))
 
     def refuse(self, error: TradingHalted) -> None:
         """Fail a run that may not start (its account is halted): a ledgered refusal."""
@@ -216,7 +213,8 @@ class RunDriver:
         decisions = evaluate(transition.guards, context, self.rt.guards)
         refused = next((d for d in decisions if not d.passed), None)
         if refused is None:
-            self._commit(result.event, transition.target, decisions, started, output=result.output)
+            self._commit(result.event, transition.target, decisions, started,
+                         output=result.output, daily=context.daily)  # fmt: skip
             return
         self._commit(result.event, None, decisions, started, output=result.output)
         self._fail(
@@ -267,11 +265,17 @@ class RunDriver:
         A refused command is ledgered (accepted=false) and raises GuardRejected; the run stays
         where it was.
         """
+        recounting(lambda: self._command(event, actor, reason, failure_type, approval))
+
+    def _command(self, event: str, actor: str, reason: str, failure_type: str,
+                 approval: ApprovalEvidence | None) -> None:  # fmt: skip
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
-        ctx = replace(self._guard_context(output, transition.guards), actor=actor, reason=reason,
-                      priced_against=self.rt.clock.now().date(), approval=approval)  # fmt: skip
+        now_in_force = self.rt.policies.current() if event == "approved" else None
+        ctx = replace(self._guard_context(output, transition.guards, now_in_force), actor=actor,
+                      reason=reason, priced_against=self.rt.clock.now().date(),
+                      approval=approval)  # fmt: skip
         decisions = evaluate(transition.guards, ctx, self.rt.guards)
         started = self.rt.clock.now()
         refused = next((d for d in decisions if not d.passed), None)
@@ -283,7 +287,8 @@ class RunDriver:
                 state=self.run.state, event=event,
             )  # fmt: skip
         if transition.target not in self.rt.definition.final_states:
-            self._commit(event, transition.target, decisions, started, actor=actor)
+            self._commit(event, transition.target, decisions, started, actor=actor,
+                         daily=ctx.daily)  # fmt: skip
             return
         note = self._stand_down() if event == "cancel" else None
         message = redact(f"{reason}; {note}" if note else reason, self.rt.secrets)
@@ -300,16 +305,21 @@ class RunDriver:
             "fail", "failed", (), started, error=(error.error_type, message), failure=failure
         )
 
-    def _guard_context(self, output: object, guards: tuple[str, ...]) -> GuardContext:
+    def _guard_context(
+        self, output: object, guards: tuple[str, ...], at_approval: int | None = None
+    ) -> GuardContext:
         now = self.rt.clock.now()
+        limits, today = self.rt.policies.of_run(self.run, at_approval), now.date()
         return GuardContext(
             settings=self.rt.settings,
             mode=self.run.mode,
             as_of=self.run.as_of,
-            today=now.date(),
+            today=today,
             now=now,
             output=output,
             lineage=lineage_for(self.rt.store, self.run, guards),
+            limits=limits,
+            daily=daily_check(self.rt.store, limits, self.run.account_id, today, guards),
         )
 
     # ---- the one transaction per transition -----------------------------------------------
@@ -325,6 +335,7 @@ class RunDriver:
         actor: str | None = None,
         error: tuple[str, str] | None = None,
         failure: dict[str, Any] | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         rt, run = self.rt, self.run
         now = rt.clock.now()
@@ -365,7 +376,17 @@ class RunDriver:
             attempt=attempt.attempt if attempt else 1,
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
-            commits=self._commits(event, checkpoint, output_text, final, result, failure),
+            commits=transition_commits(
+                rt.store,
+                run.run_id,
+                event,
+                self.spec.on_resume,
+                checkpoint,
+                output_text,
+                final,
+                (result, failure),
+                self._halted_by,
+            ),
             process=rt.process,
         )
         parked = new_state in rt.specs.parked_states
@@ -384,7 +405,11 @@ class RunDriver:
             }
         )
         documents = EncodedDocuments(guards_text, commits_text, output_text)
-        rt.store.commit_transition(moved, entry, checkpoint, attempt, documents)
+        try:
+            rt.store.commit_transition(moved, entry, checkpoint, attempt, documents, daily)
+        except DailyTotalsMoved:
+            self._last_attempt = attempt  # the guards are evaluated again: the same attempt
+            raise
         self.run = moved  # only after the commit: a failed commit leaves the run where it was
         if checkpoint is not None and output is not None:
             self.env.outputs[checkpoint.state] = output
@@ -395,37 +420,9 @@ class RunDriver:
         """Parking starts the approval deadline; leaving a parked state starts a fresh one."""
         settings, parked = self.rt.settings, self.rt.specs.parked_states
         if new_state in parked and self.run.state not in parked:
-            wait = settings.approval_timeout_seconds
+            wait = self.rt.policies.of_run(self.run).values.approval_timeout_seconds
             return None if wait is None else now + timedelta(seconds=wait)
         leaves = new_state not in parked and new_state not in self.rt.definition.final_states
         if self.run.state in parked and leaves:  # a refused decision leaves it waiting as it was
             return now + timedelta(seconds=settings.run_deadline_seconds)
         return self.run.deadline_at
-
-    def _commits(
-        self,
-        event: str,
-        checkpoint: Checkpoint | None,
-        output_text: str | None,
-        final: bool,
-        result: Any,
-        failure: Any,
-    ) -> dict[str, str]:
-        """Digests of what this transition commits to, beside the transition itself."""
-        commits: dict[str, str] = {}
-        if checkpoint is not None:
-            commits["checkpoint"] = checkpoint_digest(
-                checkpoint.state, checkpoint.schema_version, output_text
-            )
-        if self.spec.on_resume == "reconcile":  # leaving where orders go: what was placed
-            commits["intents"] = intents_digest(self.rt.store.intent_heads(self.run.run_id))
-        elif final:  # a run ends elsewhere only if it never reached executing: no order
-            commits["intents"] = intents_digest(())
-        if final:
-            commits["outcome"] = outcome_digest(result, failure)
-        requests = self.rt.store.cancel_requests(self.run.run_id) if event == "cancel" else ()
-        if requests:  # the requests this cancel obeyed, by the head of their chain
-            commits[CANCELS_KEY] = requests[-1].hash
-        if event == "fail" and self._halted_by:  # the halts history this failure obeyed
-            commits[HALTS_KEY] = self._halted_by
-        return commits

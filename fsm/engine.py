@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from fsm import decisions, halts, throttle
 from fsm.actors import actor_name
@@ -30,7 +31,7 @@ from fsm.errors import (
     RunNotResumable,
     TradingHalted,
 )
-from fsm.guard_context import Guard
+from fsm.guardcontext import Guard
 from fsm.guards import GUARDS
 from fsm.halts import throttle_limits
 from fsm.ids import IdFactory
@@ -39,11 +40,12 @@ from fsm.keyregistry import ApproverKeys
 from fsm.kinds import RunStatus
 from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
+from fsm.limits import PolicyCache, overrides_of
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
-from fsm.requests import SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
+from fsm.requests import POLICY_PARAM, SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
@@ -97,6 +99,7 @@ class Engine:
             step_ports=StepPorts(ports.signals, ports.market_data, ports.broker, store, clock,
                                  settings),
             observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
+            policies=PolicyCache(store, overrides_of(settings)),
             secrets=settings.secret_values, broker_for=ports.broker_for,
             stop=stop or StopRequest(), process=self.owner,
         )  # fmt: skip
@@ -166,7 +169,7 @@ class Engine:
             version=1,
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
-            params=request.params | {SPEC_SET_PARAM: self.specs.name},
+            params=request.params | {SPEC_SET_PARAM: self.specs.name} | self._pin(request),
             head_hash=GENESIS_HASH,
             created_at=now,
             updated_at=now,
@@ -192,6 +195,13 @@ class Engine:
         self.runtime.failpoint("transition.created")
         self.observe(run, entry)
         return run
+
+    def _pin(self, request: RunRequest) -> dict[str, Any]:
+        """The policy version a new run pins; in live mode a setting looser than that policy
+        is refused here, before the run exists (InvalidConfiguration)."""
+        pin = self.runtime.policies.pin()
+        self.runtime.policies.limits(request.account_id, pin[POLICY_PARAM], request.mode)
+        return pin
 
     # ---- continuing runs -----------------------------------------------------------------
 
@@ -366,7 +376,8 @@ class Engine:
         attempts = Counter(a.state for a in self.store.attempts(run.run_id))
         outputs = load_outputs(self.store.checkpoints(run.run_id), self.specs)
         driver = RunDriver(self.runtime, run, outputs, attempts)
-        reason = stale_reason(run, now, self.settings) if stale_check else None
+        limit = self.runtime.policies.of_run(run).values.stale_after_days
+        reason = stale_reason(run, now, limit) if stale_check else None
         if reason and run.state not in self.specs.parked_states:
             driver.stale(reason)
         return driver

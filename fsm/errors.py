@@ -113,6 +113,11 @@ class GuardRejected(TradeFsmError):
         self.reason = reason
 
 
+class DailyTotalsMoved(TradeFsmError):
+    """Another run of the account committed a plan after this one read the day's totals: the
+    guards are evaluated again on the new totals (``fsm.daily``)."""
+
+
 class IllegalTransition(TradeFsmError):
     """An event has no transition from the current state."""
 

@@ -12,8 +12,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from fsm.actors import same_actor
-from fsm.guard_context import Guard, GuardContext, decision
+from fsm.daily import daily_limits
+from fsm.guardcontext import Guard, GuardContext, decision, limits_of, plan_of
 from fsm.kinds import Mode
+from fsm.limitguards import (
+    approval_needed,
+    approval_not_needed,
+    max_orders,
+    order_notional_limit,
+    order_qty_limit,
+    symbols_allowed,
+    total_notional_limit,
+)
 from fsm.lineage import Lineage
 from fsm.market_guards import as_of_session, market_open, prices_fresh
 from fsm.records import (
@@ -22,7 +32,6 @@ from fsm.records import (
     ExecutionReport,
     GuardDecision,
     Outcome,
-    RebalancePlan,
     Side,
     SignalSet,
 )
@@ -68,7 +77,8 @@ def broker_endpoint(ctx: GuardContext) -> GuardDecision:
 
 def as_of_fresh(ctx: GuardContext) -> GuardDecision:
     age = (ctx.today - ctx.as_of).days
-    limit = ctx.settings.stale_after_days
+    lim = limits_of(ctx)
+    limit = lim.values.stale_after_days
     passed = 0 <= age <= limit
     if passed:
         reason = f"as_of is {age} day(s) old"
@@ -76,7 +86,8 @@ def as_of_fresh(ctx: GuardContext) -> GuardDecision:
         reason = f"as_of {ctx.as_of} is {-age} day(s) in the future; allowed 0..{limit} old"
     else:
         reason = f"as_of {ctx.as_of} is {age} day(s) old; allowed 0..{limit}"
-    return decision("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit)
+    return decision("as_of_fresh", passed, reason, as_of=ctx.as_of, today=ctx.today, limit=limit,
+                    source=lim.source("stale_after_days"))  # fmt: skip
 
 
 def _mode_in(name: str, modes: frozenset[Mode]) -> Guard:
@@ -141,13 +152,8 @@ def drift_within_threshold(ctx: GuardContext) -> GuardDecision:
     return above.model_copy(update={"name": "drift_within_threshold", "passed": not above.passed})
 
 
-def _plan(ctx: GuardContext) -> RebalancePlan:
-    assert isinstance(ctx.output, RebalancePlan), "plan guards need a RebalancePlan"
-    return ctx.output
-
-
 def trades_required(ctx: GuardContext) -> GuardDecision:
-    n = len(_plan(ctx).trades)
+    n = len(plan_of(ctx).trades)
     return decision("trades_required", n > 0, f"{n} BUY/SELL item(s)", trades=n)
 
 
@@ -156,37 +162,8 @@ def no_trades_required(ctx: GuardContext) -> GuardDecision:
     return req.model_copy(update={"name": "no_trades_required", "passed": not req.passed})
 
 
-def max_orders(ctx: GuardContext) -> GuardDecision:
-    n, limit = len(_plan(ctx).trades), ctx.settings.max_orders
-    return decision("max_orders", n <= limit, f"{n} order(s), limit {limit}", orders=n, limit=limit)
-
-
-def order_notional_limit(ctx: GuardContext) -> GuardDecision:
-    largest = max((abs(i.amount) for i in _plan(ctx).trades), default=Decimal(0))
-    limit = ctx.settings.max_order_notional
-    return decision(
-        "order_notional_limit",
-        largest <= limit,
-        f"largest order ${largest}, limit ${limit}",
-        largest=largest,
-        limit=limit,
-    )
-
-
-def total_notional_limit(ctx: GuardContext) -> GuardDecision:
-    total = _plan(ctx).notional
-    limit = ctx.settings.max_total_notional
-    return decision(
-        "total_notional_limit",
-        total <= limit,
-        f"total ${total}, limit ${limit}",
-        total=total,
-        limit=limit,
-    )
-
-
 def buying_power(ctx: GuardContext) -> GuardDecision:
-    plan = _plan(ctx)
+    plan = plan_of(ctx)
     buys = sum((i.amount for i in plan.trades if i.action is Side.BUY), Decimal(0))
     sells = sum((-i.amount for i in plan.trades if i.action is Side.SELL), Decimal(0))
     power = plan.buying_power
@@ -199,14 +176,6 @@ def buying_power(ctx: GuardContext) -> GuardDecision:
         sells=sells,
         buying_power=power,
     )
-
-
-def symbols_allowed(ctx: GuardContext) -> GuardDecision:
-    allowed = set(ctx.settings.allowed_symbols)
-    traded = sorted({i.symbol for i in _plan(ctx).trades})
-    bad = [s for s in traded if allowed and s not in allowed]
-    reason = "every symbol allowed" if not bad else f"not on the allow-list: {bad[:5]}"
-    return decision("symbols_allowed", not bad, reason, symbols=len(traded), refused=len(bad))
 
 
 def _report(ctx: GuardContext) -> ExecutionReport:
@@ -222,7 +191,8 @@ def orders_terminal(ctx: GuardContext) -> GuardDecision:
 
 def execution_succeeded(ctx: GuardContext) -> GuardDecision:
     r = _report(ctx)
-    partial_ok = ctx.settings.allow_partial_success and r.outcome is Outcome.PARTIAL_SUCCESS
+    partial = r.outcome is Outcome.PARTIAL_SUCCESS
+    partial_ok = partial and limits_of(ctx).values.allow_partial_success
     passed = r.outcome is Outcome.SUCCESS or partial_ok
     return decision(
         "execution_succeeded",
@@ -246,26 +216,6 @@ def operator_named(ctx: GuardContext) -> GuardDecision:
 def _visible(text: str | None) -> bool:
     """Some character a reader can see: not only spaces, controls or invisible formatting."""
     return any(unicodedata.category(ch)[0] not in "ZC" for ch in text or "")
-
-
-def approval_needed(ctx: GuardContext) -> GuardDecision:
-    """A plan above TRADEFSM_APPROVAL_NOTIONAL waits for a person; so does the retry of a
-    rejected plan, whatever its notional."""
-    total, limit = _plan(ctx).notional, ctx.settings.approval_notional
-    rejecters = ctx.lineage.rejecters if ctx.lineage else ()
-    above = limit is not None and total > limit
-    reason = (f"total ${total} above the approval limit ${limit}" if above
-              else f"total ${total} within the approval limit {limit or '(none set)'}")  # fmt: skip
-    if rejecters:
-        reason += f"; a plan of this run's lineage was rejected by {', '.join(rejecters)}"
-    lineage = ctx.lineage.inputs() if ctx.lineage else {}
-    return decision("approval_needed", above or bool(rejecters), reason, total=total,
-                    limit=limit or "", **lineage)  # fmt: skip
-
-
-def approval_not_needed(ctx: GuardContext) -> GuardDecision:
-    needed = approval_needed(ctx)
-    return needed.model_copy(update={"name": "approval_not_needed", "passed": not needed.passed})
 
 
 def four_eyes(ctx: GuardContext) -> GuardDecision:
@@ -293,14 +243,15 @@ def approval_signed(ctx: GuardContext) -> GuardDecision:
     """An approval signed with a key registered for the approver (fsm.signatures): required
     by TRADEFSM_REQUIRE_SIGNED_APPROVALS and in live mode; a rejection is checked if signed."""
     approving = ctx.approval is None or ctx.approval.decision == "approve"
-    required = approving and (ctx.settings.require_signed_approvals or ctx.mode is Mode.LIVE)
+    required = approving and (limits_of(ctx).values.require_signed_approvals
+                              or ctx.mode is Mode.LIVE)  # fmt: skip
     passed, why, inputs = guard_outcome(ctx.approval, ctx.actor or "", ctx.reason or "", required)
     return GuardDecision(name="approval_signed", passed=passed, reason=why, inputs=inputs)
 
 
 def prices_sane(ctx: GuardContext) -> GuardDecision:
     """Every price within [min_price, max_price] and within max_price_move of the close before."""
-    a, s = _analysis(ctx), ctx.settings
+    a, s = _analysis(ctx), limits_of(ctx).values
     bad = [f"{sym} ${p} outside ${s.min_price}..${s.max_price}" for sym, p in a.prices.items()
            if not s.min_price <= p <= s.max_price]  # fmt: skip
     for sym, before in a.previous_prices.items():
@@ -310,14 +261,6 @@ def prices_sane(ctx: GuardContext) -> GuardDecision:
     reason = "; ".join(bad[:5]) if bad else f"{len(a.prices)} price(s) plausible"
     return decision("prices_sane", not bad, reason, refused=len(bad), min=s.min_price,
                     max=s.max_price, max_move=s.max_price_move)  # fmt: skip
-
-
-def order_qty_limit(ctx: GuardContext) -> GuardDecision:
-    largest = max((abs(i.qty) for i in _plan(ctx).trades), default=Decimal(0))
-    limit = ctx.settings.max_order_qty
-    return decision("order_qty_limit", largest <= limit,
-                    f"largest order {largest} shares, limit {limit}", largest=largest,
-                    limit=limit)  # fmt: skip
 
 
 GUARDS: dict[str, Guard] = {
@@ -354,6 +297,7 @@ GUARDS: dict[str, Guard] = {
         market_open,
         prices_sane,
         order_qty_limit,
+        daily_limits,
     )
 }
 

@@ -8,7 +8,7 @@ from functools import wraps
 
 from fsm.calendar import MarketCalendar, calendar_for, exchange_of
 from fsm.errors import InvalidInput
-from fsm.guard_context import Guard, GuardContext, decision
+from fsm.guardcontext import Guard, GuardContext, decision, limits_of
 from fsm.kinds import Mode
 from fsm.records import GuardDecision, RebalancePlan
 
@@ -86,7 +86,8 @@ def prices_fresh(ctx: GuardContext) -> GuardDecision:
     cal = _calendar(ctx)
     against = ctx.priced_against or ctx.as_of
     dates = plan.price_dates or {i.symbol: plan.as_of for i in plan.items}
-    limit = ctx.settings.max_price_age_days
+    lim = limits_of(ctx)
+    limit = lim.values.max_price_age_days
     ages = {s: cal.sessions_after(d, against) for s, d in dates.items()}
     symbol = max(ages, key=lambda s: (ages[s], s), default=None)
     age = ages[symbol] if symbol else 0
@@ -96,4 +97,4 @@ def prices_fresh(ctx: GuardContext) -> GuardDecision:
         f"oldest price: {oldest}, {age} {cal.exchange} session(s) before {against}; limit {limit}"
     ) + ("" if passed else ": refresh the data and retry the run")
     return decision("prices_fresh", passed, reason, oldest=oldest, against=against, limit=limit,
-                    exchange=cal.exchange)  # fmt: skip
+                    exchange=cal.exchange, source=lim.source("max_price_age_days"))  # fmt: skip

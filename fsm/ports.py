@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from fsm.dailytotals import DailyCheck, DailyUsage
 from fsm.halts import Halt
 from fsm.kinds import Mode
+from fsm.policyhistory import PolicyBook
 from fsm.records import (
     AccountSnapshot,
     CancelRequest,
@@ -97,8 +99,9 @@ class Notifier(Protocol):
         ...
 
 
-class RunStore(Protocol):
-    """The persistence port. Each write method is one transaction."""
+class RunStore(PolicyBook, Protocol):
+    """The persistence port. Each write method is one transaction; it holds the risk
+    policy's history too (``fsm.policyhistory``)."""
 
     def ensure_definition(self, definition: Definition) -> None: ...
 
@@ -120,14 +123,21 @@ class RunStore(Protocol):
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         """Append ``entry`` and move the run to ``run`` (whose version is ``entry.seq``).
 
         Fenced: raises ConcurrentModification, changing nothing, when the stored run is not at
         ``run.version - 1`` or its lease is no longer ``run.lease_owner``'s. ``documents``, when
         given, are the canonical JSON of the entry's guards and commits and the checkpoint's
-        output, which a store may write as they are.
+        output, which a store may write as they are. With ``daily``, the account's totals are
+        counted again under a lock serialising its plan commits: DailyTotalsMoved, changing
+        nothing, when they are not ``daily.expected``.
         """
+        ...
+
+    def daily_usage(self, check: DailyCheck) -> DailyUsage:
+        """What ``check.account_id`` sent on ``check.day`` (``fsm.dailytotals``)."""
         ...
 
     def acquire_lease(

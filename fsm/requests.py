@@ -16,6 +16,9 @@ from fsm.ports import Broker, MarketData, Notifier, SignalSource
 from fsm.records import RunRecord, run_labels
 
 SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
+POLICY_PARAM = "policy_version"  # ... the policy version it was planned under
+POLICY_HASH_PARAM = "policy_hash"  # ... and the hash of the history row of that version
+ENGINE_PARAMS = (SPEC_SET_PARAM, POLICY_PARAM, POLICY_HASH_PARAM)  # added by the engine
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Ports:
 
 def own_params(run: RunRecord) -> dict[str, Any]:
     """The params a request gave the run (without what the engine added)."""
-    return {k: v for k, v in run.params.items() if k != SPEC_SET_PARAM}
+    return {k: v for k, v in run.params.items() if k not in ENGINE_PARAMS}
 
 
 def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from fsm.errors import InvalidStepOutput
 from fsm.records import Checkpoint, RunRecord
-from fsm.settings import Settings
 from fsm.spec import SpecSet
 
 
@@ -34,13 +33,14 @@ def load_outputs(checkpoints: list[Checkpoint], specs: SpecSet) -> dict[str, Bas
     return outputs
 
 
-def stale_reason(run: RunRecord, now: datetime, settings: Settings) -> str | None:
-    """Why the run may no longer trade on its data, or None when it is fresh."""
+def stale_reason(run: RunRecord, now: datetime, stale_after_days: int) -> str | None:
+    """Why the run may no longer trade on its data (older than the run's policy allows), or
+    None when it is fresh."""
     age = (now.date() - run.as_of).days
-    if age > settings.stale_after_days:
+    if age > stale_after_days:
         return (
             f"run {run.run_id} is for {run.as_of}, {age} day(s) ago (limit "
-            f"{settings.stale_after_days}): it must not trade on old data; "
+            f"{stale_after_days}): it must not trade on old data; "
             f"`tradefsm retry {run.run_id}` starts a fresh run"
         )
     return None

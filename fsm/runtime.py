@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from fsm.attempts import TimeoutRunner
 from fsm.clock import Clock
 from fsm.definition import MachineDefinition
-from fsm.guard_context import Guard
+from fsm.guardcontext import Guard
 from fsm.interrupts import StopRequest
 from fsm.ledger import process_id
+from fsm.limits import PolicyCache
 from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.settings import Settings
@@ -34,6 +35,7 @@ class Runtime:
     sleep: Callable[[float], None]  # between retries
     failpoint: Callable[[str], None]  # crash tests stop the process at named points
     timeouts: TimeoutRunner  # how a step attempt is bounded in time
+    policies: PolicyCache  # the risk policy's versions, read once each
     secrets: tuple[str, ...] = ()  # values redacted from every stored message
     broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
     stop: StopRequest = field(default_factory=StopRequest)  # obeyed at a driver's safe points

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 # Every table the database itself keeps append-only, at the head revision.
 TABLES = ("ledger", "checkpoints", "step_attempts", "intent_events", "digests", "approver_keys",
-          "cancel_requests", "halts")  # fmt: skip
+          "cancel_requests", "halts", "policy_changes")  # fmt: skip
 FUNCTION = "tradefsm_refuse_change"
 PG_FUNCTION_BODY = """
 BEGIN

@@ -62,6 +62,8 @@ KEYS = Cover("key registry", "hashed in its row; rows chained; every signed appr
              "against the key it names")  # fmt: skip
 HALTS = Cover("halts history", "hashed in its row; rows chained; a run failed for a halt "
               "commits the head it obeyed (commits.halts)")  # fmt: skip
+POLICY = Cover("policy history", "hashed in its row; rows chained; each run's identity commits "
+               "the hash of the version it pinned")  # fmt: skip
 SEALED = safe("a cache of the head each run had at its last digest, read by `audit seal` only; "
               "verify reads the signed digest files instead")  # fmt: skip
 
@@ -121,6 +123,9 @@ COLUMNS: dict[tuple[str, str], Cover] = {
     **{("halts", name): HALTS for name in (
         "seq", "action", "account_id", "actor", "reason", "process", "occurred_at", "prev_hash",
         "hash")},
+    **{("policy_changes", name): POLICY for name in (
+        "seq", "kind", "account_id", "values", "refers", "actor", "reason", "at", "prev_hash",
+        "hash")},
     ("alembic_version", "version_num"): safe("the schema revision: a wrong one makes tradefsm "
                                              "refuse the database or migrate it again"),
 }  # fmt: skip
@@ -142,6 +147,8 @@ TABLES: dict[str, Cover] = {
                                            "through the signed approvals that use them only"),
     "halts": Cover("halts history", "numbered and chained; a run failed for a halt commits "
                                     "the head of the rows before it"),
+    "policy_changes": Cover("policy history", "numbered and chained; a run's identity commits "
+                                              "the row of the version it pinned"),
     "alembic_version": safe("the schema revision (see its column)"),
 }  # fmt: skip
 

@@ -3,9 +3,10 @@
 - the **owner** (not granted here: it owns the tables) runs `tradefsm db upgrade`;
 - the **runtime** (`run`, `worker`, `submit`, `resume`, `approve`, `reject`, `cancel`,
   `retry`, `audit verify` without digests) reads and inserts (the approver key registry it
-  only reads: the owner registers keys with `tradefsm keys add`); it updates only the columns in
-  ``RUNTIME_UPDATES`` — a run's moving state and an order intent's latest broker view — and
-  never deletes, truncates, alters or writes a digest;
+  and the risk policy's history it only reads: the owner registers keys with `tradefsm keys
+  add` and changes the policy with `tradefsm policy set|apply|approve`); it updates only the
+  columns in ``RUNTIME_UPDATES`` — a run's moving state and an order intent's latest broker
+  view — and never deletes, truncates, alters or writes a digest;
 - the **sealer** (`audit seal`) alone writes digests and the sealed heads;
 - the **auditor** (`audit *`, `runs *`, `console`) only reads.
 
@@ -37,7 +38,8 @@ RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts
                   "order_intents", "intent_events", "cancel_requests", "halts")  # fmt: skip
 # The approver key registry is read at every approval; keys are registered (`tradefsm keys
 # add`) by the owner, never by the runtime, which could otherwise vouch for its own signatures.
-RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys")
+# The risk policy too: a runtime that could write it could loosen its own limits.
+RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys", "policy_changes")
 SEALER_READS = ("runs", "digests", "sealed_heads", "halts")  # halts: its head, signed
 SEALER_WRITES = ("digests", "sealed_heads")
 SEALER_UPDATES = {"sealed_heads": ("seq", "head_hash")}  # its upsert of each run's sealed head

@@ -161,6 +161,29 @@ def driver_transaction(
             raw.close()
 
 
+def read_row(
+    engine: Engine, sql: str, held: HeldConnections | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a constant query, at the DB-API level (no transaction is left open)."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        raw = held.get() if held is not None else engine.raw_connection()
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc) from exc
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        raw.rollback()
+    except dbapi_error as exc:
+        _roll_back(raw, dbapi_error, held)
+        raise translate(_wrapped(exc, dbapi_error)) from exc
+    finally:
+        if held is None:
+            raw.close()
+    return None if row is None else tuple(row)
+
+
 def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.StatementError:
     return sa_exc.DBAPIError.instance(None, None, exc, dbapi_error)
 

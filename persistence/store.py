@@ -19,6 +19,7 @@ from sqlalchemy import (
     update,
 )
 
+from fsm.dailytotals import DailyCheck
 from fsm.errors import (
     ConcurrentModification,
     RunAlreadyActive,
@@ -41,6 +42,7 @@ from fsm.records import (
 from persistence import intents as stored_intents
 from persistence import mapping
 from persistence.cancels import NOT_ASKED_TO_STOP, CancelRequests
+from persistence.daily import DailyStatement, DailyTotals
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.groupcommit import GroupCommit
@@ -52,6 +54,7 @@ from persistence.hotpath import (
     driver_transaction,
 )
 from persistence.leases import Leases
+from persistence.policybook import SqlPolicyBook
 from persistence.ridethrough import RideThrough
 from persistence.tables import (
     checkpoints,
@@ -96,9 +99,10 @@ class _HotStatements:
         self.insert_ledger = DriverStatement(insert(ledger), dialect)
         self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
+        self.daily = DailyStatement(dialect)
 
 
-class SqlRunStore(Leases, CancelRequests, HaltsHistory):
+class SqlRunStore(Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTotals):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)
@@ -192,10 +196,11 @@ class SqlRunStore(Leases, CancelRequests, HaltsHistory):
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         self.ride.write(
             "transition commit",
-            lambda: self._commit_transition(run, entry, checkpoint, attempt, documents),
+            lambda: self._commit_transition(run, entry, checkpoint, attempt, documents, daily),
             settled=lambda: self._moved(run),
             run_id=run.run_id,
         )
@@ -219,6 +224,7 @@ class SqlRunStore(Leases, CancelRequests, HaltsHistory):
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None,
         documents: EncodedDocuments | None,
+        daily: DailyCheck | None,
     ) -> None:
         move = mapping.run_move(run) | {
             "b_run_id": run.run_id,
@@ -228,6 +234,8 @@ class SqlRunStore(Leases, CancelRequests, HaltsHistory):
         hot = self._hot
 
         def write(tx: DriverTransaction) -> None:
+            if daily is not None:
+                hot.daily.check(tx, daily)
             moving = hot.step_run if run.status is RunStatus.ACTIVE else hot.move_run
             if tx.execute(moving, move) != 1:
                 raise ConcurrentModification(

@@ -30,6 +30,7 @@ __all__ = [
     "ledger",
     "metadata",
     "order_intents",
+    "policy_changes",
     "runs",
     "sealed_heads",
     "step_attempts",
@@ -242,6 +243,24 @@ halts = Table(
     Column("reason", Text, nullable=False),
     Column("process", String(160), nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
+
+# The risk policy's history (`tradefsm policy`), append-only; its rows form a hash chain of
+# their own (fsm.policyhistory) that `audit verify` checks, and every run commits (in its
+# identity) the hash of the row whose version it pinned.
+policy_changes = Table(
+    "policy_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=True),
+    Column("values", JsonDocument, nullable=False),
+    Column("refers", Integer, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
 )

@@ -25,7 +25,7 @@ from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
 from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
-from persistence import approvers, halts
+from persistence import approvers, halts, policybook
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
@@ -97,7 +97,8 @@ def verify(
             raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
         return _with(report, _definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
-                     + halts.findings(engine, run_id))  # fmt: skip
+                     + halts.findings(engine, run_id)
+                     + policybook.findings(engine, run_id))  # fmt: skip
     *others, own = _spans(engine, workers or os.cpu_count() or 1)
     if not others:
         parts = [verify_span(engine, own, sealed)]
@@ -118,7 +119,8 @@ def verify(
     )
     return _with(report, marks.findings() + _definition_findings(engine)
                  + _deleted_runs(engine, sealed) + approvers.findings(engine)
-                 + halts.findings(engine))  # fmt: skip
+                 + halts.findings(engine)
+                 + policybook.findings(engine))  # fmt: skip
 
 
 def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:

@@ -69,3 +69,15 @@ def test_migration_guide_examples_run(
     monkeypatch.delenv("TRADEFSM_DB", raising=False)
     exec(compile(block, "docs/migration.md", "exec"), {})  # the guide's own code, as written
     assert (tmp_path / "tradefsm.db").exists() or "Engine(" in block
+
+
+def test_the_controls_recipe_runs_as_written(tmp_path: Path) -> None:
+    out = _run_shell_blocks("controls.md", tmp_path)
+    assert "policy version 4 in force (the default policy: max_orders=40), by risk-bob" in out
+    assert "waits for a second person" in out
+
+
+def test_the_policy_table_is_the_code() -> None:
+    from fsm.docs import policy_markdown
+
+    assert policy_markdown() in (DOCS / "controls.md").read_text(encoding="utf-8")

@@ -9,9 +9,11 @@ from datetime import datetime
 
 from fsm import halts
 from fsm.commitments import intent_event_hash
+from fsm.dailytotals import ENTERED, PLANNED, DailyCheck, DailyUsage, usage
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
+    DailyTotalsMoved,
     RunAlreadyActive,
     RunLeased,
     RunNotFound,
@@ -20,6 +22,7 @@ from fsm.errors import (
 from fsm.halts import Halt
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
+from fsm.policyhistory import MemoryPolicyBook
 from fsm.ports import RunFilter
 from fsm.records import (
     CancelRequest,
@@ -36,8 +39,9 @@ from fsm.records import (
 )
 
 
-class MemoryRunStore:
+class MemoryRunStore(MemoryPolicyBook):
     def __init__(self) -> None:
+        super().__init__()
         self._runs: dict[str, RunRecord] = {}
         self._ledger: dict[str, list[LedgerEntry]] = {}
         self._checkpoints: dict[str, list[Checkpoint]] = {}
@@ -85,6 +89,7 @@ class MemoryRunStore:
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         stored = self.get_run(run.run_id)
         if (
@@ -99,12 +104,23 @@ class MemoryRunStore:
                 run_id=run.run_id,
                 state=stored.state,
             )
+        if daily is not None and self.daily_usage(daily) != daily.expected:
+            raise DailyTotalsMoved(f"account {daily.account_id}: the day's totals moved")
         if attempt is not None:
             self._add_attempt(attempt)
         self._runs[run.run_id] = run
         self._ledger[run.run_id].append(entry)
         if checkpoint is not None:
             self._checkpoints[run.run_id].append(checkpoint)
+
+    def daily_usage(self, check: DailyCheck) -> DailyUsage:
+        entered = {
+            e.run_id for run_id, rows in self._ledger.items()
+            if self._runs[run_id].account_id == check.account_id for e in rows
+            if e.target == ENTERED and check.start <= e.occurred_at < check.end
+        }  # fmt: skip
+        return usage(c.output for r in sorted(entered) for c in self._checkpoints[r]
+                     if c.state == PLANNED)  # fmt: skip
 
     def acquire_lease(
         self,

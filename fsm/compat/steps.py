@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fsm.compat.payloads import field, summarize
 from fsm.definition import trading_definition
 from fsm.errors import LegacyServiceFailed
-from fsm.guard_context import Guard, GuardContext, decision
+from fsm.guardcontext import Guard, GuardContext, decision
 from fsm.guards import GUARDS
 from fsm.kinds import Mode
 from fsm.records import Frozen, GuardDecision
@@ -174,7 +174,7 @@ LEGACY_GUARDS: dict[str, Guard] = {
     **{n: _accepted(n) for n in (
         "has_signals", "weights_in_range", "symbols_well_formed", "max_orders",
         "order_notional_limit", "total_notional_limit", "buying_power", "symbols_allowed",
-        "orders_terminal", "prices_sane", "order_qty_limit", "prices_fresh",
+        "orders_terminal", "prices_sane", "order_qty_limit", "prices_fresh", "daily_limits",
     )},
     "drift_above_threshold": _legacy(
         "drift_above_threshold", "analysis says needs_rebalancing",

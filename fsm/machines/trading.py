@@ -31,6 +31,12 @@ _PLAN_LIMITS = [
         "prices_fresh",
     )
 ]  # fmt: skip
+# Those of the risk policy: checked again at approval, against the stricter of the run's
+# pinned policy and the one in force then.
+_RISK_LIMITS = [
+    g for g in _PLAN_LIMITS
+    if g.__name__ not in ("mode_executes_orders", "trades_required", "buying_power")
+]  # fmt: skip
 
 
 class TradingWorkflow(StateChart[Any]):
@@ -76,7 +82,13 @@ class TradingWorkflow(StateChart[Any]):
     plan_reported = planning.to(done, cond=guard("dry_run_mode"))
     plan_empty = planning.to(done, cond=guard("no_trades_required"))
     plan_approved = planning.to(
-        executing, cond=[*_PLAN_LIMITS, guard("market_open"), guard("approval_not_needed")]
+        executing,
+        cond=[
+            *_PLAN_LIMITS,
+            guard("market_open"),
+            guard("approval_not_needed"),
+            guard("daily_limits"),
+        ],
     )
     approval_required = planning.to(
         awaiting_approval, cond=[*_PLAN_LIMITS, guard("approval_needed")]
@@ -84,7 +96,7 @@ class TradingWorkflow(StateChart[Any]):
     approved = awaiting_approval.to(
         executing,
         cond=[guard("operator_named"), guard("four_eyes"), guard("approval_signed"),
-              guard("prices_fresh"), guard("market_open")],
+              *_RISK_LIMITS, guard("daily_limits"), guard("market_open")],
     )  # fmt: skip
     rejected = awaiting_approval.to(
         failed, cond=[guard("operator_named"), guard("approval_signed")]

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from fsm.clock import Clock
 from fsm.errors import InvalidStepOutput
 from fsm.kinds import Mode
+from fsm.limits import Limits, settings_limits
 from fsm.lineage import rejecters
 from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
 from fsm.records import (
@@ -61,6 +62,7 @@ class StepEnv:
     failpoint: Callable[[str], None]  # crash tests stop the process at named points
     may_submit: bool = True  # False when stale or past deadline: reconcile, never send
     stop_point: Callable[[], None] = lambda: None  # raises when the process must stand down
+    limits: Limits | None = None  # the run's pinned policy (None: defaults and settings)
 
 
 def start(env: StepEnv) -> StepResult:
@@ -105,7 +107,9 @@ def plan(env: StepEnv) -> StepResult:
         return StepResult("plan_reported", result)
     if not result.trades:
         return StepResult("plan_empty", result)
-    waits = s.approval_notional is not None and result.notional > s.approval_notional
+    policy = (env.limits or settings_limits(s)).values
+    above = policy.approval_notional is not None and result.notional > policy.approval_notional
+    waits = above and env.ctx.mode.value in policy.approval_modes
     if not waits and env.ctx.parent_run_id is not None:  # a retry of a rejected plan waits
         waits = bool(rejecters(env.ports.store, env.ctx.run_id))
     return StepResult("approval_required" if waits else "plan_approved", result)

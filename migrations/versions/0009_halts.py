@@ -6,7 +6,7 @@ the row that fails a run for a halt commits to its head (``commits.halts``). App
 the triggers of revision 0007 (TRUNCATE refused, ENABLE ALWAYS on PostgreSQL).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from persistence import append_only
 from persistence.types import UtcDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -36,6 +36,7 @@ from fsm.errors import TradingHalted
 from fsm.halts import throttle_limits
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.policyhistory import Proposal, approve, propose
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
@@ -103,12 +104,17 @@ def _engines(url: str, duties: dict[str, str] | None) -> dict[str, Engine]:
 def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> SealedHistory:
     """Runs of every ending — executed with orders, approved then executed, dry run, nothing
     to trade, refused by a guard, rejected, cancelled, queued then claimed, refused while
-    halted — then sealed. With
-    ``duties`` the runs, approvals and cancels are made as the runtime role, keys registered
-    by the owner, the seal made by the sealer, and verify reads as the auditor; ``url`` (a
-    superuser's) is the one the edits are made through."""
+    halted — after policy changes of every kind (applied, proposed, approved), then sealed.
+    With ``duties`` the runs, approvals and cancels are made as the runtime role, keys
+    registered and the policy changed by the owner, the seal made by the sealer, and verify
+    reads as the auditor; ``url`` (a superuser's) is the one the edits are made through."""
     engines = _engines(url, duties)
     store = SqlRunStore(engines["runtime"])
+    # A policy history of every kind of row; the runs pin its last version.
+    owner = SqlRunStore(engines["owner"])
+    propose(owner, Proposal(None, {"max_order_qty": "900000"}, "risk-bob", "tighter"), TRADING_DAY)
+    looser = propose(owner, Proposal("done", {"max_orders": 60}, "risk-bob", "more"), TRADING_DAY)
+    approve(owner, looser.seq, "admin-cy", "reviewed", TRADING_DAY)
 
     def machine(name: str, **settings: Any) -> Any:
         broker = PaperBroker(folder / f"{name}.db")

@@ -11,11 +11,13 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
+from fsm.dailytotals import DailyCheck
 from fsm.driver import RunDriver
 from fsm.engine import Engine
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.policyhistory import Proposal, approve, propose
 from fsm.ports import RunContext
 from fsm.records import (
     AccountSnapshot,
@@ -236,10 +238,14 @@ def test_partial_success_fails_unless_allowed(
 
     strict = _run(make_engine_for(sql_store, HalfBroker(tmp_path / "a.db"), clock))
     assert "PARTIAL_SUCCESS" in _failure(sql_store, strict)[2]
-    lenient = make_engine_for(
-        sql_store, HalfBroker(tmp_path / "b.db"), clock, Settings(allow_partial_success=True),
-        ids=SequentialIdFactory("b"),
-    )  # fmt: skip
+    ignored = make_engine_for(sql_store, HalfBroker(tmp_path / "b.db"), clock,
+                              Settings(allow_partial_success=True),
+                              ids=SequentialIdFactory("b"))  # fmt: skip
+    assert _run(ignored).state == "failed"  # a setting may only tighten the policy
+    loosen = Proposal(None, {"allow_partial_success": True}, "risk-ann", "partial fills are fine")
+    approve(sql_store, propose(sql_store, loosen, clock.now()).seq, "risk-bob", "ok", clock.now())
+    lenient = make_engine_for(sql_store, HalfBroker(tmp_path / "c.db"), clock,
+                              ids=SequentialIdFactory("c"))  # fmt: skip
     assert _run(lenient).state == "done"
 
 
@@ -255,10 +261,11 @@ class FailingCommits(SqlRunStore):
         checkpoint: Checkpoint | None,
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
+        daily: DailyCheck | None = None,
     ) -> None:
         if entry.event == self.fail_on:
             raise StorageError("disk I/O error")
-        super().commit_transition(run, entry, checkpoint, attempt, documents)
+        super().commit_transition(run, entry, checkpoint, attempt, documents, daily)
 
 
 def test_a_failed_commit_leaves_the_run_where_it_was(

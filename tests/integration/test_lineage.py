@@ -97,4 +97,4 @@ def test_the_approval_limit_alone_leaves_the_first_run_unchanged(desk: Desk) -> 
     done = run.run(RunRequest(account_id="paper"))
     needed = next(g for e in desk.store.ledger(done.run_id) for g in e.guards
                   if g.name == "approval_not_needed")  # fmt: skip
-    assert set(needed.inputs) == {"total", "limit"}  # no lineage read for a first run
+    assert set(needed.inputs) == {"total", "limit", "source"}  # no lineage read for a first run

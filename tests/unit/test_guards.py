@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fsm.guards import GuardContext, buying_power, drift_above_threshold, drift_within_threshold
+from fsm.guardcontext import GuardContext
+from fsm.guards import buying_power, drift_above_threshold, drift_within_threshold
 from fsm.kinds import Mode
 from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
 from fsm.settings import Settings

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsm.errors import InvalidInput
-from fsm.guards import GuardContext, approval_signed
+from fsm.guardcontext import GuardContext
+from fsm.guards import approval_signed
 from fsm.keyregistry import next_row, registry_findings
 from fsm.kinds import Mode
 from fsm.ledger import GENESIS_HASH, seal

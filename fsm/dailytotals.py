@@ -1,0 +1,50 @@
+"""What an account sent per trading day: the totals the ``daily_limits`` guard reads, and the
+check the store repeats inside the transaction that commits the plan (``fsm.daily``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from fsm.records import RebalancePlan
+
+ENTERED = "executing"  # a plan counts from the transition that enters this state
+PLANNED = "planning"  # the state whose checkpoint holds the plan
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    notional: Decimal = Decimal(0)
+    orders: int = 0
+
+
+@dataclass(frozen=True)
+class DailyCheck:
+    """The totals a guard read for ``account_id`` on the day [start, end): the store counts
+    again in the committing transaction and refuses the commit when they differ."""
+
+    account_id: str
+    day: date
+    expected: DailyUsage
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=1)
+
+
+def usage(plans: Iterable[Any]) -> DailyUsage:
+    """The totals of plan checkpoints (their stored JSON, or text of it)."""
+    notional, orders = Decimal(0), 0
+    for output in plans:
+        plan = RebalancePlan.model_validate_json(output) if isinstance(output, str) else (
+            RebalancePlan.model_validate(output))  # fmt: skip
+        notional += plan.notional
+        orders += len(plan.trades)
+    return DailyUsage(notional, orders)

@@ -1,0 +1,66 @@
+"""Daily totals on SQL (``fsm.dailytotals``): read before the guards, and read again under a
+per-account lock inside the transaction that commits a plan."""
+
+from __future__ import annotations
+
+from sqlalchemy import Dialect, Engine, bindparam, literal_column, select
+
+from fsm.dailytotals import DailyCheck, DailyUsage, usage
+from fsm.errors import DailyTotalsMoved
+from persistence.errors import translate_errors
+from persistence.hotpath import DriverStatement, DriverTransaction
+from persistence.tables import checkpoints, ledger, runs
+
+# The events that enter executing (an index on event and time finds them), by account and day.
+_ENTERED = (
+    select(ledger.c.run_id)
+    .join(runs, runs.c.run_id == ledger.c.run_id)
+    .where(
+        ledger.c.event.in_([literal_column("'plan_approved'"), literal_column("'approved'")]),
+        ledger.c.target == literal_column("'executing'"),
+        ledger.c.occurred_at >= bindparam("d_start"),
+        ledger.c.occurred_at < bindparam("d_end"),
+        runs.c.account_id == bindparam("d_account"),
+    )
+)
+PLANS = select(checkpoints.c.output).where(
+    checkpoints.c.state == literal_column("'planning'"), checkpoints.c.run_id.in_(_ENTERED)
+)
+# PostgreSQL: held until the transaction ends; every plan commit of the account takes it.
+PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+def _values(check: DailyCheck) -> dict[str, object]:
+    return {"d_account": check.account_id, "d_start": check.start, "d_end": check.end}
+
+
+class DailyTotals:
+    """The daily-totals part of the SQL run store (``SqlRunStore`` is one)."""
+
+    engine: Engine
+
+    def daily_usage(self, check: DailyCheck) -> DailyUsage:
+        with translate_errors(), self.engine.connect() as conn:
+            return usage(conn.execute(PLANS, _values(check)).scalars())
+
+
+class DailyStatement:
+    """The in-transaction recount, compiled once per dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.plans = DriverStatement(PLANS, dialect)
+        self.lock = PG_LOCK if dialect.name == "postgresql" else None
+
+    def check(self, tx: DriverTransaction, check: DailyCheck) -> None:
+        """Lock the account's plan commits, count again, refuse when the totals moved."""
+        if self.lock is not None:
+            tx.cursor.execute(self.lock, (f"tradefsm.daily:{check.account_id}",))
+        tx.cursor.execute(self.plans.sql, self.plans.params(_values(check)))
+        found = usage(row[0] for row in tx.cursor.fetchall())
+        if found != check.expected:
+            raise DailyTotalsMoved(
+                f"account {check.account_id}: another run committed a plan on {check.day} "
+                f"meanwhile (now ${found.notional}, {found.orders} order(s)); nothing was "
+                "written: the daily limits are checked again",
+                run_id=None,
+            )
