@@ -385,7 +385,9 @@ class Engine:
     def _drive(self, driver: RunDriver) -> RunRecord:
         run = driver.drive()
         if run.state in self.definition.final_states:
-            throttle.trip(self.store, run.account_id, throttle_limits(self.settings), self.owner,
+            policies = self.runtime.policies
+            policy = policies.limits(run.account_id, policies.current(), run.mode).values
+            throttle.trip(self.store, run.account_id, throttle_limits(policy), self.owner,
                           self.clock.now())  # fmt: skip
             self._notify(run)
         return run

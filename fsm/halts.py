@@ -29,8 +29,8 @@ from fsm.audit import Finding
 from fsm.canonical import canonical_json, utc_text
 from fsm.errors import InvalidInput, TradingHalted, UnhaltRefused
 from fsm.ledger import GENESIS_HASH
+from fsm.policy import RiskPolicy
 from fsm.records import Frozen
-from fsm.settings import Settings
 
 TABLE = "halts"
 COMMIT_KEY = "halts"  # the key, in the row failing a run for a halt, of the chain's head
@@ -134,10 +134,11 @@ class ThrottleLimits:
     unhalt_needs_second_person: bool
 
 
-def throttle_limits(settings: Settings) -> ThrottleLimits:
-    """The one place the kill switch reads its limits."""
-    return ThrottleLimits(settings.halt_after_failures, settings.halt_failure_window_seconds,
-                          settings.unhalt_needs_second_person)  # fmt: skip
+def throttle_limits(policy: RiskPolicy) -> ThrottleLimits:
+    """The one place the kill switch reads its limits: the risk policy in force (settings
+    may only tighten it, ``fsm.limits``)."""
+    return ThrottleLimits(policy.halt_after_failures, policy.halt_failure_window_seconds,
+                          policy.unhalt_needs_second_person)  # fmt: skip
 
 
 def halt(history: HaltHistory, account_id: str | None, actor: str, reason: str, process: str,

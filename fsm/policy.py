@@ -91,6 +91,13 @@ class RiskPolicy(BaseModel):
                                                "trading day", gt=0)  # fmt: skip
     daily_max_orders: int | None = limit(None, LOWER, "orders an account may send per trading "
                                          "day", ge=1)  # fmt: skip
+    halt_after_failures: int | None = limit(None, LOWER, "failed executions or broker "
+                                            "rejections of an account within the window that "
+                                            "halt it (the throttle)", ge=1)  # fmt: skip
+    halt_failure_window_seconds: float = limit(3600.0, HIGHER, "seconds the throttle counts "
+                                               "failures in", gt=0, le=30 * 86_400)  # fmt: skip
+    unhalt_needs_second_person: bool = limit(True, REQUIRED, "whoever halted a scope may not "
+                                             "lift the halt")  # fmt: skip
 
     @field_validator("allowed_symbols", "approval_modes")
     @classmethod

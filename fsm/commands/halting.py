@@ -60,18 +60,22 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Lift a halt (by someone other than whoever halted it, when
-        TRADEFSM_UNHALT_NEEDS_SECOND_PERSON is on, as by default): exit 0, 6 when refused,
+        the risk policy's unhalt_needs_second_person is on, as by default): exit 0, 6 when refused,
         2 when the scope is not halted."""
         from fsm.clock import SystemClock
         from fsm.halts import throttle_limits
         from fsm.killswitch import unhalt_trading
+        from fsm.kinds import Mode
         from fsm.ledger import process_id
+        from fsm.limits import PolicyCache, overrides_of
 
         e = embedded()
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
+        policies = PolicyCache(store, overrides_of(settings))  # the scope's policy in force
+        policy = policies.limits(account or "", policies.current(), Mode.PAPER).values
         lifted = unhalt_trading(store, account, settings.actor, reason, process_id(),
-                                SystemClock().now(), throttle_limits(settings))  # fmt: skip
+                                SystemClock().now(), throttle_limits(policy))  # fmt: skip
         if as_json:
             print_json(lifted.model_dump(mode="json"))
             return

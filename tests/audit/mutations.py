@@ -36,6 +36,7 @@ from fsm.errors import TradingHalted
 from fsm.halts import throttle_limits
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.policy import DEFAULT
 from fsm.policyhistory import Proposal, approve, propose
 from fsm.requests import RunRequest
 from fsm.settings import Settings
@@ -169,7 +170,7 @@ def _refused_while_halted(store: SqlRunStore, engine: Any) -> str:
     except TradingHalted as refused:
         run_id = str(refused.run_id)
     halts.unhalt(store, "halted", "risk-bob", "checked", "ops", TRADING_DAY,
-                 throttle_limits(Settings()))  # fmt: skip
+                 throttle_limits(DEFAULT))  # fmt: skip
     return run_id
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from fsm import halts
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from fsm.halts import throttle_limits
-from fsm.settings import Settings
+from fsm.policy import DEFAULT
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
@@ -24,7 +24,7 @@ def _history(url: str) -> SqlRunStore:
     store = SqlRunStore(make_engine(url))
     halts.halt(store, "acct-a", "ops-ann", "desk says stop", "ops", TRADING_DAY)
     halts.unhalt(store, "acct-a", "risk-bob", "checked", "ops", TRADING_DAY,
-                 throttle_limits(Settings()))  # fmt: skip
+                 throttle_limits(DEFAULT))  # fmt: skip
     return store
 
 

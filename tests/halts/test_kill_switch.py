@@ -12,12 +12,13 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.errors import InvalidInput, RunNotResumable, TradingHalted, UnhaltRefused
 from fsm.halts import throttle_limits
+from fsm.policy import DEFAULT
 from fsm.ports import RunStore
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from tests.conftest import TRADING_DAY, make_engine_for
 
-LIMITS = throttle_limits(Settings())  # the default: another person lifts a halt
+LIMITS = throttle_limits(DEFAULT)  # the default: another person lifts a halt
 
 
 def _halt(store: RunStore, account: str | None, actor: str = "ops-ann") -> halts.Halt:
@@ -59,7 +60,7 @@ def test_the_person_who_halted_may_not_lift_it_when_the_setting_says_so(store: R
     with pytest.raises(UnhaltRefused, match="ops-ann halted every account; another person"):
         halts.unhalt(store, None, "OPS-ANN", "r", "test", TRADING_DAY, LIMITS)
     assert len(store.halts()) == 1  # nothing recorded
-    alone = throttle_limits(Settings(unhalt_needs_second_person=False))
+    alone = throttle_limits(DEFAULT.model_copy(update={"unhalt_needs_second_person": False}))
     halts.unhalt(store, None, "ops-ann", "r", "test", TRADING_DAY, alone)
     assert halts.in_force(store.halts()) == []
 

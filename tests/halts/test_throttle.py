@@ -14,13 +14,15 @@ from fsm.clock import FixedClock
 from fsm.engine import Engine
 from fsm.errors import TradingHalted
 from fsm.halts import throttle_limits
+from fsm.policy import DEFAULT
 from fsm.ports import RunStore
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from tests.alpaca_server import KEY, SECRET, AlpacaServer
 from tests.conftest import TRADING_DAY, make_engine_for
 
-THROTTLE = Settings(actor="trader-ann", halt_after_failures=2, halt_failure_window_seconds=600)
+# Settings tighten the policy: the throttle on at 2 failures, counted over 7200 s (not 3600).
+THROTTLE = Settings(actor="trader-ann", halt_after_failures=2, halt_failure_window_seconds=7200)
 
 
 @pytest.fixture
@@ -48,12 +50,12 @@ def test_failed_executions_halt_the_account_until_a_person_unhalts_it(
     assert tripped.actor.startswith("throttle:")
     assert tripped.process == engine.owner  # the process that counted
     assert "2 failed execution(s) and 0 broker rejection(s)" in tripped.reason
-    assert "halt_after_failures=2 within 600 s" in tripped.reason
+    assert "halt_after_failures=2 within 7200 s" in tripped.reason
     with pytest.raises(TradingHalted, match="throttle: 2 failed execution"):
         engine.run(RunRequest(account_id="acct-1"))
 
     halts.unhalt(store, "acct-1", "risk-bob", "broker fixed", "test", engine.clock.now(),
-                 throttle_limits(THROTTLE))  # fmt: skip
+                 throttle_limits(DEFAULT))  # fmt: skip
     _failing_run(engine, server)  # counted from the unhalt: one failure, no halt
     assert halts.in_force(store.halts(), "acct-1") == []
     last = engine.run(RunRequest(account_id="acct-1"))
