@@ -42,12 +42,14 @@ def test_a_reversed_range_or_an_unknown_exchange_is_one_line(cli: Cli) -> None:
 @pytest.mark.dated
 def test_a_paper_run_on_a_saturday_says_so_in_one_line(ready: Cli) -> None:
     saturday = today() - timedelta(days=(today().weekday() - 5) % 7)
-    loose = {"TRADEFSM_STALE_AFTER_DAYS": "10"}  # the refusal is the session's, not the age's
-    done = ready("run", "--as-of", saturday.isoformat(), code=1, env_extra=loose)
+    # The refusal is the session's, not the age's: the policy lets a week-old as_of start
+    # (a loosening, so a second person approves it: change 2 after the defaults).
+    ready("policy", "set", "stale_after_days=10", "--actor", "risk-ann", "--reason", "r", code=9)
+    ready("policy", "approve", "2", "--actor", "risk-bob", "--reason", "calendar test")
+    done = ready("run", "--as-of", saturday.isoformat(), code=1)
     [line] = [ln for ln in done.stdout.splitlines() if "failed:" in ln]
     assert f"guard as_of_session refused start: {saturday} (Saturday) is no session of XNYS" in line
-    dry = ready.json("run", "--as-of", saturday.isoformat(), "--mode", "dry-run", "--json",
-                     env_extra=loose)  # fmt: skip
+    dry = ready.json("run", "--as-of", saturday.isoformat(), "--mode", "dry-run", "--json")
     assert dry["state"] == "done"  # a dry run sends nothing: it may look at any day
 
 
