@@ -120,7 +120,9 @@ def test_a_database_from_elsewhere_is_named_so(cli: Cli) -> None:
 def test_version_help_completion_and_history(ready: Cli) -> None:
     assert ready("--version").stdout.startswith("tradefsm ")
     assert "watch" in ready("runs", "-h").stdout
-    assert "complete" in ready("--show-completion", "bash").stdout
+    # The shell named, not detected from the parent process (a test worker is no shell).
+    named = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    assert "complete" in ready("--show-completion", "bash", env_extra=named).stdout
     history = ready("db", "history", "--format", "json").stdout
     assert '"revision": "0005"' in history
     assert '"current": true' in history
