@@ -25,6 +25,7 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine
 from fsm.ids import UuidFactory
 from fsm.kinds import Mode
+from fsm.ledger import SCHEME
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate
@@ -73,6 +74,7 @@ def _ledger_row(n: int, seq: int, t0: datetime) -> dict[str, Any]:
         "correlation_id": f"c_{n}", "causation_id": None,
         "occurred_at": t0 + timedelta(seconds=n), "duration_ms": 1, "attempt": 1,
         "error_type": None, "error_message": None, "prev_hash": "0" * 64, "hash": "0" * 64,
+        "commits": {}, "scheme": SCHEME,  # the database refuses rows of an older scheme
     }  # fmt: skip
 
 

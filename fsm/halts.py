@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 from fsm.actors import actor_name, same_actor
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, utc_text
+from fsm.chains import chain_problems
 from fsm.errors import InvalidInput, TradingHalted, UnhaltRefused
 from fsm.ledger import GENESIS_HASH
 from fsm.policy import RiskPolicy
@@ -175,20 +176,8 @@ def unhalt(history: HaltHistory, account_id: str | None, actor: str, reason: str
 
 def findings(rows: Sequence[Halt]) -> list[Finding]:
     """What does not verify in the halts chain: an edited, inserted or deleted row."""
-    found = []
-    prev, expected = GENESIS_HASH, 1
-    for row in rows:
-        problem = None
-        if row.seq != expected:
-            problem = f"halt {expected} is missing (deleted) before halt {row.seq}"
-        elif row.prev_hash != prev:
-            problem = "it does not follow the row before it (a row was deleted or replaced)"
-        elif row.hash != entry_hash(prev, row):
-            problem = "its content does not hash to its stored hash (edited)"
-        if problem:
-            found.append(Finding("halts_changed", None, problem, key=f"halt {row.seq}"))
-        prev, expected = row.hash, row.seq + 1
-    return found
+    return [Finding("halts_changed", None, problem, key=f"halt {row.seq}")
+            for row, problem in chain_problems(rows, entry_hash, noun="halt")]  # fmt: skip
 
 
 def since_last_unhalt(rows: Sequence[Halt], account_id: str, since: datetime) -> datetime:

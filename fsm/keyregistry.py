@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fsm.actors import actor_name, same_actor
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
+from fsm.chains import chain_problems
 from fsm.digests import key_id
 from fsm.errors import InvalidInput
 from fsm.ledger import GENESIS_HASH
@@ -111,23 +112,18 @@ def keys_of(rows: Iterable[ApproverKey], actor: str) -> tuple[ApproverKey, ...]:
 
 
 def registry_findings(rows: Sequence[ApproverKey]) -> list[Finding]:
-    """What does not verify in the registry's chain: an edited, inserted or deleted row."""
-    findings = []
-    prev, expected_seq = GENESIS_HASH, 1
+    """What does not verify in the registry's chain (an edited, inserted or deleted row) and
+    a row whose public key is not the key its fingerprint names."""
+    problems = {row.seq: p for row, p in chain_problems(rows, _rehash)}
     for row in rows:
         key = row.key()
-        problem = None
-        if row.seq != expected_seq:
-            problem = f"row {expected_seq} is missing (deleted) before row {row.seq}"
-        elif row.prev_hash != prev:
-            problem = "it does not follow the row before it (a row was deleted or replaced)"
-        elif row.hash != row_hash(prev, row.seq, row.actor, row.fingerprint, row.public_key,
-                                  row.added_by, row.added_at):  # fmt: skip
-            problem = "its content does not hash to its stored hash (edited)"
-        elif key is None or key_id(key) != row.fingerprint:
-            problem = "its public key is not the Ed25519 key its fingerprint names"
-        if problem:
-            findings.append(Finding("key_registry_changed", None, problem,
-                                    key=f"{TABLE} row {row.seq} ({row.actor})"))  # fmt: skip
-        prev, expected_seq = row.hash, row.seq + 1
-    return findings
+        if row.seq not in problems and (key is None or key_id(key) != row.fingerprint):
+            problems[row.seq] = "its public key is not the Ed25519 key its fingerprint names"
+    return [Finding("key_registry_changed", None, problems[row.seq],
+                    key=f"{TABLE} row {row.seq} ({row.actor})")
+            for row in rows if row.seq in problems]  # fmt: skip
+
+
+def _rehash(prev: str, row: ApproverKey) -> str:
+    return row_hash(prev, row.seq, row.actor, row.fingerprint, row.public_key, row.added_by,
+                    row.added_at)  # fmt: skip

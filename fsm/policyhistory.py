@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from fsm.actors import actor_name, same_actor
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
+from fsm.chains import chain_problems
 from fsm.errors import ConcurrentModification, InvalidInput
 from fsm.ledger import GENESIS_HASH
 from fsm.policy import DEFAULT, RiskPolicy, loosened, to_json, with_values
@@ -151,21 +152,9 @@ def _named(actor: str, reason: str) -> tuple[str, str]:
 
 def history_findings(rows: Sequence[PolicyChange]) -> list[Finding]:
     """What does not verify in the history's chain: an edited, inserted or deleted row."""
-    findings = []
-    prev, expected = GENESIS_HASH, 1
-    for row in rows:
-        problem = None
-        if row.seq != expected:
-            problem = f"row {expected} is missing (deleted) before row {row.seq}"
-        elif row.prev_hash != prev:
-            problem = "it does not follow the row before it (a row was deleted or replaced)"
-        elif row.hash != row_hash(prev, asdict(row)):
-            problem = "its content does not hash to its stored hash (edited)"
-        if problem:
-            findings.append(Finding("policy_changed", None, problem,
-                                    key=f"{TABLE} row {row.seq} ({row.kind})"))  # fmt: skip
-        prev, expected = row.hash, row.seq + 1
-    return findings
+    chain = chain_problems(rows, lambda prev, r: row_hash(prev, asdict(r)))
+    return [Finding("policy_changed", None, problem, key=f"{TABLE} row {row.seq} ({row.kind})")
+            for row, problem in chain]  # fmt: skip
 
 
 class PolicyBook(Protocol):
