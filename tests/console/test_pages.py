@@ -132,7 +132,7 @@ def test_no_route_writes(client: TestClient) -> None:
     methods = {m for route in app.routes for m in getattr(route, "methods", None) or ()}  # type: ignore[attr-defined]
     assert methods <= {"GET", "HEAD", "POST"}
     posts = [r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ())]  # type: ignore[attr-defined]
-    assert posts == ["/login"]  # sets a cookie; writes nothing
+    assert posts == ["/login", "/logout"]  # set and clear the session cookie; write nothing
     for method in ("post", "put", "delete", "patch"):
         assert getattr(client, method)("/").status_code == 405
 
