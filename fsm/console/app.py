@@ -35,7 +35,7 @@ from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.keyregistry import ApproverKeys
-from fsm.ports import RunFilter, RunStore
+from fsm.ports import RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
 
@@ -64,7 +64,7 @@ class Console:
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
         )
-        self.jinja.globals.update(display=display, urlencode=urlencode)
+        self.jinja.globals.update(display=display, urlencode=urlencode, ending=params.ending)
         self.jinja.filters.update(combine_page=lambda f, page: {**f, "page": page},
                                   with_csv=lambda f: {**f, "format": "csv"})  # fmt: skip
 
@@ -94,17 +94,14 @@ class Console:
     async def runs(self, request: Request) -> Response:
         q = request.query_params
         page = params.page(q)
-        query = RunFilter(
-            account_id=q.get("account") or None, state=q.get("state") or None,
-            status=params.choice(q, "status", params.STATUSES),
-            mode=params.choice(q, "mode", params.MODES),
-            since=params.day(q, "since"), until=params.day(q, "until", end=True),
-            limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
-        )  # fmt: skip
+        query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         found = [r.model_dump(mode="json") for r in self.store.list_runs(query)]
+        counts = self.store.count_runs(query)
+        if query.search and sum(counts.values()) == 1:  # one match: straight to the run
+            return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
         return self._page("runs.html", request, runs=found[:PAGE_SIZE], page=page,
-                          more=len(found) > PAGE_SIZE, counts=self.store.count_runs(query),
-                          filters=dict(q))  # fmt: skip
+                          more=len(found) > PAGE_SIZE, counts=counts, filters=dict(q),
+                          failures=params.failure_values())  # fmt: skip
 
     async def run(self, request: Request) -> Response:
         run_id = self._run_id(request)
@@ -122,9 +119,10 @@ class Console:
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     async def approvals(self, request: Request) -> Response:
-        waiting = self.store.list_runs(RunFilter(state="awaiting_approval", limit=200))
-        shown = [run_details(self.store, r.run_id) for r in waiting]
-        return self._page("approvals.html", request, waiting=shown)
+        q = request.query_params
+        query = params.run_filter(q, state="awaiting_approval", limit=200)
+        shown = [run_details(self.store, r.run_id) for r in self.store.list_runs(query)]
+        return self._page("approvals.html", request, waiting=shown, filters=dict(q))
 
     async def refused(self, request: Request) -> Response:
         q = request.query_params

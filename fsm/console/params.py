@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from fsm.errors import InvalidInput
 from fsm.guards import GUARDS
+from fsm.ports import RunFilter
 
 STATUSES = ("queued", "active", "done", "failed")
 MODES = ("paper", "live", "dry-run", "signals-only")
@@ -48,3 +50,29 @@ def day(query: Mapping[str, str], name: str, *, end: bool = False) -> datetime |
         raise InvalidInput(
             f"{name} must be a date written YYYY-MM-DD (e.g. 2026-01-31), not {value!r}"
         ) from None
+
+
+def run_filter(query: Mapping[str, str], **fixed: Any) -> RunFilter:
+    """The run-list filters every list of runs takes (search, account, requester, failure,
+    state, status, mode, dates), with ``fixed`` fields (paging, a list's own state) on top."""
+    failure = choice(query, "failure", failure_values())
+    fields: dict[str, Any] = {
+        "search": query.get("q", "").strip() or None,
+        "account_id": query.get("account") or None,
+        "requested_by": query.get("requester") or None,
+        "state": query.get("state") or None,
+        "status": choice(query, "status", STATUSES),
+        "mode": choice(query, "mode", MODES),
+        "since": day(query, "since"),
+        "until": day(query, "until", end=True),
+        "failure_type": FAILURE_KINDS.get(failure or "", "GuardRejected" if failure else None),
+        "guard": None if failure is None or failure in FAILURE_KINDS else failure,
+    }
+    return RunFilter(**(fields | fixed))
+
+
+def ending(run: Mapping[str, Any]) -> str:
+    """How an ended run is shown: cancelled, rejected or expired rather than just failed."""
+    failure = run.get("failure") or {}
+    kinds = {error_type: kind for kind, error_type in FAILURE_KINDS.items() if kind != "guard"}
+    return kinds.get(str(failure.get("error_type")), "") if run.get("status") == "failed" else ""
