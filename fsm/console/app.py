@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from fsm import display
 from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
+from fsm.clock import Clock, SystemClock
 from fsm.console import params
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.csvcells import csv_text
@@ -56,8 +57,9 @@ class Console:
 
     def __init__(self, store: RunStore, audit: AuditQueries, token: str | None = None,
                  anchors: Any = None, approvers: ApproverKeys | None = None,
-                 signin: SignIn | None = None) -> None:  # fmt: skip
+                 signin: SignIn | None = None, clock: Clock | None = None) -> None:  # fmt: skip
         self.store, self.audit, self.anchors = store, audit, anchors
+        self.clock = clock or SystemClock()
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
         self.jinja = Environment(
@@ -229,7 +231,8 @@ class Console:
         return resolve_run_id(self.store.run_ids_starting, request.path_params["run_id"])
 
     def _page(self, name: str, request: Request, status: int = 200, **context: Any) -> Response:
-        html = self.jinja.get_template(name).render(request=request, **context)
+        html = self.jinja.get_template(name).render(request=request, now=self.clock.now(),
+                                                    **context)  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
