@@ -10,8 +10,10 @@ no inline style and no foreign resource. The database is opened read-only by the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -57,9 +59,11 @@ class Console:
 
     def __init__(self, store: RunStore, audit: AuditQueries, token: str | None = None,
                  anchors: Any = None, approvers: ApproverKeys | None = None,
-                 signin: SignIn | None = None, clock: Clock | None = None) -> None:  # fmt: skip
+                 signin: SignIn | None = None, clock: Clock | None = None,
+                 database: str = "") -> None:  # fmt: skip
         self.store, self.audit, self.anchors = store, audit, anchors
         self.clock = clock or SystemClock()
+        self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
         self.jinja = Environment(
@@ -179,6 +183,7 @@ class Console:
         return RedirectResponse("/login", status_code=303)
 
     async def _guard(self, request: Request, call_next: Handler) -> Response:
+        request.state.started = time.perf_counter()
         try:
             response = await self._answer(request, call_next)
         except RunNotFound as exc:
@@ -231,7 +236,10 @@ class Console:
         return resolve_run_id(self.store.run_ids_starting, request.path_params["run_id"])
 
     def _page(self, name: str, request: Request, status: int = 200, **context: Any) -> Response:
+        started = getattr(request.state, "started", None)
+        took = None if started is None else (time.perf_counter() - started) * 1000
         html = self.jinja.get_template(name).render(request=request, now=self.clock.now(),
+                                                    about=self.about, took=took,
                                                     **context)  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 

@@ -19,7 +19,7 @@ from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import append_only, migrate
 from persistence.audit import SqlAudit
-from persistence.engine import make_engine
+from persistence.engine import make_engine, shown_url
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
 
@@ -77,4 +77,5 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 def console_for(url: str, token: str | None = None, **options: Any) -> Console:
     """The console over a read-only engine, as `tradefsm console` opens it."""
     reader = make_engine(url, read_only=True)
+    options.setdefault("database", shown_url(url))
     return Console(SqlRunStore(reader), SqlAudit(reader), token, **options)
