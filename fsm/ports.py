@@ -54,6 +54,7 @@ class RunFilter:
     requested_by: str | None = None  # the actor of the run's first ledger row
     failure_type: str | None = None  # its failure's error_type (Cancelled, Reject, ...)
     guard: str | None = None  # the guard its GuardRejected failure names
+    retry_of: str | None = None  # runs retrying this run (their parent_run_id)
 
 
 def guard_mentions(guard: str) -> tuple[str, str]:

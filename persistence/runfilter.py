@@ -16,6 +16,7 @@ def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
             (runs.c.state, query.state),
             (runs.c.status, query.status),
             (runs.c.mode, query.mode),
+            (runs.c.parent_run_id, query.retry_of),
         )
         if value is not None
     ]

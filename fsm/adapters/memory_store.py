@@ -313,6 +313,7 @@ def _matches(run: RunRecord, q: RunFilter) -> bool:
         and (q.state is None or run.state == q.state)
         and (q.status is None or run.status.value == q.status)
         and (q.mode is None or run.mode.value == q.mode)
+        and (q.retry_of is None or run.parent_run_id == q.retry_of)
         and (q.since is None or run.created_at >= q.since)
         and (q.until is None or run.created_at < q.until)
     )

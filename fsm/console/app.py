@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from fsm import display
 from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import params
+from fsm.console import liveness, params
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
@@ -101,7 +101,8 @@ class Console:
         q = request.query_params
         page = params.page(q)
         query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-        found = [r.model_dump(mode="json") for r in self.store.list_runs(query)]
+        records, now = self.store.list_runs(query), self.clock.now()
+        found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now)} for r in records]
         counts = self.store.count_runs(query)
         if query.search and sum(counts.values()) == 1:  # one match: straight to the run
             return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
@@ -116,8 +117,11 @@ class Console:
         history: dict[str, list[Any]] = {}
         for event in self.store.intent_events(run_id):
             history.setdefault(event.client_order_id, []).append(event)
+        record = self.store.get_run(run_id)
         return self._page("run.html", request, d=details, run=details["run"], history=history,
-                          verification=report, unanchored=UNANCHORED)  # fmt: skip
+                          verification=report, unanchored=UNANCHORED,
+                          stuck=liveness.stuck(record, self.clock.now()),
+                          lineage=liveness.lineage(self.store, record))  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
         canonical, definition_hash, path = run_diagram(self.store, self._run_id(request))

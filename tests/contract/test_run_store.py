@@ -160,7 +160,7 @@ def test_list_runs_filters_and_orders_newest_first(store: RunStore) -> None:
     assert [r.run_id for r in store.list_runs(RunFilter(limit=1))] == ["run_2"]
 
 
-def test_list_runs_finds_by_id_prefix_correlation_requester_and_failure(store: RunStore) -> None:
+def test_list_runs_finds_by_id_correlation_requester_failure_and_parent(store: RunStore) -> None:
     def failure(error_type: str, message: str) -> dict[str, str]:
         return {"error_type": error_type, "stage": "planning", "message": message}
 
@@ -172,7 +172,7 @@ def test_list_runs_finds_by_id_prefix_correlation_requester_and_failure(store: R
         correlation_id="trace-7",
         failure=failure("GuardRejected", "guard max_orders refused plan_ready: 3 > 2"),
     )
-    _new_run(store, "run_c3", account="c", failure=failure(
+    _new_run(store, "run_c3", account="c", parent_run_id="run_a1", failure=failure(
         "GuardRejected", "plan_ready refused by guard max_orders_x: too many"))  # fmt: skip
 
     def found(**fields: object) -> list[str]:
@@ -190,6 +190,7 @@ def test_list_runs_finds_by_id_prefix_correlation_requester_and_failure(store: R
     assert found(failure_type="Cancelled") == ["run_a1"]
     assert found(guard="max_orders") == ["run_b2"]
     assert found(guard="max_orders_x") == ["run_c3"]
+    assert found(retry_of="run_a1") == ["run_c3"]
 
 
 def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
