@@ -35,7 +35,9 @@ def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
 
 
 def _failure_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
-    conditions = []
+    if query.failure_type is None and query.guard is None:
+        return []
+    conditions = [runs.c.status == "failed"]  # only a failed run has a failure (status index)
     if query.failure_type is not None:
         conditions.append(runs.c.failure["error_type"].as_string() == query.failure_type)
     if query.guard is not None:

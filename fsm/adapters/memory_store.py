@@ -292,6 +292,8 @@ class MemoryRunStore:
             and (q.search is None or run.run_id.startswith(q.search)
                  or run.correlation_id == q.search)
             and (q.requested_by is None or [e.actor for e in first] == [q.requested_by])
+            and ((q.failure_type is None and q.guard is None)
+                 or run.status is RunStatus.FAILED)
             and (q.failure_type is None or failure.get("error_type") == q.failure_type)
             and (q.guard is None or any(m in str(failure.get("message", ""))
                                      for m in guard_mentions(q.guard)))

@@ -26,6 +26,9 @@ def stuck(run: RunRecord, now: datetime) -> bool:
 
 
 def lineage(store: RunStore, run: RunRecord) -> dict[str, Any]:
-    """The run it retries (``retry_of``) and the runs that retry it (``retried_as``)."""
-    retries = store.list_runs(RunFilter(retry_of=run.run_id, limit=RETRIES_SHOWN))
+    """The run it retries (``retry_of``) and the runs that retry it (``retried_as``): a retry
+    is of the same account and younger, which the (account, created_at) index narrows."""
+    query = RunFilter(account_id=run.account_id, since=run.created_at, retry_of=run.run_id,
+                      limit=RETRIES_SHOWN)  # fmt: skip
+    retries = store.list_runs(query)
     return {"retry_of": run.parent_run_id, "retried_as": [r.run_id for r in retries]}
