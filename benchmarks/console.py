@@ -4,7 +4,8 @@ The database is the audit benchmark's (about 167k runs, 1M ledger rows with chec
 orders, SQLite), opened read-only as `tradefsm console` opens it. Each page is fetched through
 the ASGI app in process (no socket, so the figure is the console's own work), several times;
 reported: the median milliseconds of the runs page (newest first, with its counts), of a
-filtered runs page, and of a run page (ledger, checkpoints, orders, its verification).
+filtered runs page, of a run page (ledger, checkpoints, orders, its verification, its
+retries), of the search box (a correlation id, a run id prefix) and of the failure filter.
 Target: each ≤ 100 ms.
 """
 
@@ -55,6 +56,11 @@ def run(quick: bool = False) -> dict[str, Any]:
                 client, f"/?account={newest.account_id}&status=done", repetitions
             ),
             "run_page_ms": _median_ms(client, f"/runs/{newest.run_id}", repetitions),
+            "search_by_correlation_id_ms": _median_ms(
+                client, f"/?q={newest.correlation_id}", repetitions
+            ),
+            "search_by_prefix_ms": _median_ms(client, f"/?q={newest.run_id[:8]}", repetitions),
+            "runs_by_failure_ms": _median_ms(client, "/?failure=cancelled", repetitions),
         }
         reader.dispose()
     return result

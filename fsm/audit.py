@@ -52,6 +52,24 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class RunSeal:
+    """How far the signed digests cover one run: the newest digest ``n`` that sealed its head,
+    the ``seq`` it sealed up to and when (None, None, None: no digest covers it yet), the
+    newest digest's time, and the ``rows`` the run's ledger has now."""
+
+    n: int | None
+    seq: int | None
+    sealed_at: str | None
+    newest_at: str | None
+    rows: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether every row the run has now is under a signed digest."""
+        return self.seq is not None and self.seq >= self.rows
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     runs: int
     rows: int
@@ -59,6 +77,7 @@ class VerifyReport:
     legacy_runs: int = 0  # runs written before commitments: their chain covers transitions only
     anchored: bool = False  # checked against signed digest files
     digests: int = 0
+    seal: RunSeal | None = None  # a one-run verification against digests: how far they cover it
 
     @property
     def ok(self) -> bool:

@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fsm.audit import Finding
+from fsm.audit import Finding, RunSeal
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.errors import HistoryConflict, InvalidConfiguration
 from fsm.merkle import root, sorted_leaves
@@ -223,6 +223,17 @@ class DigestCheck:
     runs_total: int = 0  # version 1: runs in the database; 2: runs its Merkle root covers
     covered_at: str | None = None  # when the newest version 2 digest proved which runs exist
     halts: tuple[int, str] | None = None  # the newest signed head of the halts history
+    sealed_by: dict[str, int] = field(default_factory=dict)  # run -> the digest of its head
+    created: dict[int, str] = field(default_factory=dict)  # digest n -> its created_at
+    newest: int | None = None  # the newest valid digest's n
+
+    def seal_of(self, run_id: str, rows: int) -> RunSeal:
+        """Which digest covers ``run_id`` (its ``rows`` ledger rows) and up to which seq."""
+        n = self.sealed_by.get(run_id)
+        newest_at = self.created.get(self.newest) if self.newest is not None else None
+        if n is None:
+            return RunSeal(None, None, None, newest_at, rows)
+        return RunSeal(n, self.sealed[run_id][0], self.created[n], newest_at, rows)
 
 
 def check_files(
@@ -248,8 +259,10 @@ def check_files(
             continue
         check.count += 1
         previous = document
+        check.newest, check.created[document["n"]] = document["n"], document["created_at"]
         for run_id, seq, head in document["runs"]:
             check.sealed[run_id] = (seq, head)
+            check.sealed_by[run_id] = document["n"]
         check.runs_total = document["runs_total"]
         if isinstance(document.get("halts"), list) and len(document["halts"]) == 2:
             check.halts = (int(document["halts"][0]), str(document["halts"][1]))

@@ -37,6 +37,18 @@ def when_time(value: datetime | str) -> str:
     return when(value)[11:]
 
 
+def age(since: datetime | str, now: datetime) -> str:
+    """How long ago, to the minute: ``under a minute``, ``12 min``, ``3 h 05 min``, ``4 d 2 h``."""
+    minutes = int((now - _moment(since)).total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    if days:
+        return f"{days} d {hour} h"
+    return f"{hours} h {minute:02d} min" if hours else f"{minute} min"
+
+
 def took(milliseconds: float | None) -> str:
     if milliseconds is None:
         return ""

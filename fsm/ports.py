@@ -53,6 +53,17 @@ class RunFilter:
     until: datetime | None = None
     limit: int = 100
     offset: int = 0  # rows skipped, for paging
+    search: str | None = None  # a run id prefix, or a whole correlation id
+    requested_by: str | None = None  # the actor of the run's first ledger row
+    failure_type: str | None = None  # its failure's error_type (Cancelled, Reject, ...)
+    guard: str | None = None  # the guard its GuardRejected failure names
+    retry_of: str | None = None  # runs retrying this run (their parent_run_id)
+
+
+def guard_mentions(guard: str) -> tuple[str, str]:
+    """How a GuardRejected failure's message names its guard: ``guard NAME refused …`` or
+    ``… refused by guard NAME: …`` (``fsm.driver``)."""
+    return f"guard {guard} ", f"guard {guard}:"
 
 
 class SignalSource(Protocol):

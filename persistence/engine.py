@@ -58,6 +58,15 @@ def parse_url(raw: str) -> URL:
     return url
 
 
+def shown_url(raw: str) -> str:
+    """A database URL as people may see it: no password, no query (it may hold one)."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return "(not a database URL)"
+    return url.set(query={}).render_as_string(hide_password=True)
+
+
 def sqlite_file(url: URL) -> Path | None:
     """The file of a SQLite URL (None for PostgreSQL and in-memory SQLite)."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):

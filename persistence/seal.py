@@ -169,7 +169,9 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
     if check.covered_at is None and run_id is None and int(total) < check.runs_total:
         counted = f"the last digest counted {check.runs_total} runs; the database has {total}"
         findings = [*findings, Finding("run_deleted", None, counted)]
-    return replace(report, findings=report.findings + findings, anchored=True, digests=check.count)
+    run_seal = check.seal_of(run_id, report.rows) if run_id is not None else None
+    return replace(report, findings=report.findings + findings, anchored=True,
+                   digests=check.count, seal=run_seal)  # fmt: skip
 
 
 def _membership(engine: Engine, check: digests.DigestCheck, run_id: str | None) -> list[Finding]:

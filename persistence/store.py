@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Dialect,
     Engine,
@@ -56,6 +55,7 @@ from persistence.hotpath import (
 from persistence.leases import Leases
 from persistence.policybook import SqlPolicyBook
 from persistence.ridethrough import RideThrough
+from persistence.runfilter import run_conditions
 from persistence.tables import (
     checkpoints,
     definitions,
@@ -352,12 +352,12 @@ class SqlRunStore(Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTota
         return found[0] if found else None
 
     def list_runs(self, query: RunFilter) -> list[RunRecord]:
-        stmt = select(runs).where(*_run_conditions(query))
+        stmt = select(runs).where(*run_conditions(query))
         stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
         return self._runs(stmt.limit(query.limit).offset(query.offset))
 
     def count_runs(self, query: RunFilter) -> dict[str, int]:
-        stmt = select(runs.c.status, func.count()).where(*_run_conditions(query))
+        stmt = select(runs.c.status, func.count()).where(*run_conditions(query))
         with translate_errors(), self.engine.connect() as conn:
             return {str(s): int(n) for s, n in conn.execute(stmt.group_by(runs.c.status))}
 
@@ -399,21 +399,3 @@ def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:
     )
     with translate_errors(), engine.connect() as conn:
         return list(conn.execute(stmt).scalars())
-
-
-def _run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
-    conditions = [
-        column == value
-        for column, value in (
-            (runs.c.account_id, query.account_id),
-            (runs.c.state, query.state),
-            (runs.c.status, query.status),
-            (runs.c.mode, query.mode),
-        )
-        if value is not None
-    ]
-    if query.since is not None:
-        conditions.append(runs.c.created_at >= query.since)
-    if query.until is not None:
-        conditions.append(runs.c.created_at < query.until)
-    return conditions

@@ -23,7 +23,7 @@ from fsm.halts import Halt
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.policyhistory import MemoryPolicyBook
-from fsm.ports import RunFilter
+from fsm.ports import RunFilter, guard_mentions
 from fsm.records import (
     CancelRequest,
     Checkpoint,
@@ -307,12 +307,28 @@ class MemoryRunStore(MemoryPolicyBook):
         return next((r for r in self._runs.values() if r.idempotency_key == key), None)
 
     def list_runs(self, query: RunFilter) -> list[RunRecord]:
-        rows = [r for r in self._runs.values() if _matches(r, query)]
+        rows = [r for r in self._runs.values() if self._matches(r, query)]
         rows.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
         return rows[query.offset : query.offset + query.limit]
 
     def count_runs(self, query: RunFilter) -> dict[str, int]:
-        return dict(Counter(r.status.value for r in self._runs.values() if _matches(r, query)))
+        runs = self._runs.values()
+        return dict(Counter(r.status.value for r in runs if self._matches(r, query)))
+
+    def _matches(self, run: RunRecord, q: RunFilter) -> bool:
+        first = self._ledger.get(run.run_id, [])[:1]
+        failure = run.failure or {}
+        return (
+            _matches(run, q)
+            and (q.search is None or run.run_id.startswith(q.search)
+                 or run.correlation_id == q.search)
+            and (q.requested_by is None or [e.actor for e in first] == [q.requested_by])
+            and ((q.failure_type is None and q.guard is None)
+                 or run.status is RunStatus.FAILED)
+            and (q.failure_type is None or failure.get("error_type") == q.failure_type)
+            and (q.guard is None or any(m in str(failure.get("message", ""))
+                                     for m in guard_mentions(q.guard)))
+        )  # fmt: skip
 
     def ledger(self, run_id: str) -> list[LedgerEntry]:
         return copy.copy(self._ledger.get(run_id, []))
@@ -330,6 +346,7 @@ def _matches(run: RunRecord, q: RunFilter) -> bool:
         and (q.state is None or run.state == q.state)
         and (q.status is None or run.status.value == q.status)
         and (q.mode is None or run.mode.value == q.mode)
+        and (q.retry_of is None or run.parent_run_id == q.retry_of)
         and (q.since is None or run.created_at >= q.since)
         and (q.until is None or run.created_at < q.until)
     )

@@ -9,18 +9,21 @@ no inline style and no foreign resource. The database is opened read-only by the
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
-from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -28,18 +31,20 @@ from starlette.staticfiles import StaticFiles
 
 from fsm import display
 from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
+from fsm.clock import Clock, SystemClock
+from fsm.console import liveness, params
+from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
-from fsm.ports import RunFilter, RunStore
+from fsm.ports import RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
-COOKIE = "tradefsm_console"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -54,14 +59,19 @@ class Console:
     """The pages, over one store and its audit queries; ``token`` guards every page."""
 
     def __init__(self, store: RunStore, audit: AuditQueries, token: str | None = None,
-                 anchors: Any = None, approvers: ApproverKeys | None = None) -> None:  # fmt: skip
-        self.store, self.audit, self.token, self.anchors = store, audit, token, anchors
+                 anchors: Any = None, approvers: ApproverKeys | None = None,
+                 signin: SignIn | None = None, clock: Clock | None = None,
+                 database: str = "") -> None:  # fmt: skip
+        self.store, self.audit, self.anchors = store, audit, anchors
+        self.clock = clock or SystemClock()
+        self.about = {"database": database, "version": metadata.version("tradefsm")}
+        self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
         )
-        self.jinja.globals.update(display=display, urlencode=urlencode)
+        self.jinja.globals.update(display=display, urlencode=urlencode, ending=params.ending)
         self.jinja.filters.update(combine_page=lambda f, page: {**f, "page": page},
                                   with_csv=lambda f: {**f, "format": "csv"})  # fmt: skip
 
@@ -76,26 +86,30 @@ class Console:
         routes = [
             *get,
             Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
-        return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware,
-                                                               dispatch=self._guard)])  # fmt: skip
+        session = Middleware(SessionMiddleware, secret_key=self.signin.secret,
+                             session_cookie=SESSION_COOKIE, max_age=self.signin.max_age,
+                             same_site="strict")  # fmt: skip
+        return Starlette(routes=routes, exception_handlers={HTTPException: self._http_error},
+                         middleware=[session, Middleware(BaseHTTPMiddleware,
+                                                         dispatch=self._guard)])  # fmt: skip
 
     # ---- pages ----------------------------------------------------------------------------
 
     async def runs(self, request: Request) -> Response:
         q = request.query_params
-        page = max(1, int(q.get("page", "1") or 1))
-        query = RunFilter(
-            account_id=q.get("account") or None, state=q.get("state") or None,
-            status=q.get("status") or None, mode=q.get("mode") or None,
-            since=_day(q.get("since")), until=_day(q.get("until")),
-            limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
-        )  # fmt: skip
-        found = [r.model_dump(mode="json") for r in self.store.list_runs(query)]
+        page = params.page(q)
+        query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+        records, now = self.store.list_runs(query), self.clock.now()
+        found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now)} for r in records]
+        counts = self.store.count_runs(query)
+        if query.search and sum(counts.values()) == 1:  # one match: straight to the run
+            return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
         return self._page("runs.html", request, runs=found[:PAGE_SIZE], page=page,
-                          more=len(found) > PAGE_SIZE, counts=self.store.count_runs(query),
-                          filters=dict(q))  # fmt: skip
+                          more=len(found) > PAGE_SIZE, counts=counts, filters=dict(q),
+                          failures=params.failure_values())  # fmt: skip
 
     async def run(self, request: Request) -> Response:
         run_id = self._run_id(request)
@@ -104,8 +118,11 @@ class Console:
         history: dict[str, list[Any]] = {}
         for event in self.store.intent_events(run_id):
             history.setdefault(event.client_order_id, []).append(event)
+        record = self.store.get_run(run_id)
         return self._page("run.html", request, d=details, run=details["run"], history=history,
-                          verification=report, unanchored=UNANCHORED)  # fmt: skip
+                          verification=report, unanchored=UNANCHORED,
+                          stuck=liveness.stuck(record, self.clock.now()),
+                          lineage=liveness.lineage(self.store, record))  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
         canonical, definition_hash, path = run_diagram(self.store, self._run_id(request))
@@ -113,31 +130,31 @@ class Console:
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     async def approvals(self, request: Request) -> Response:
-        waiting = self.store.list_runs(RunFilter(state="awaiting_approval", limit=200))
-        shown = [run_details(self.store, r.run_id) for r in waiting]
-        return self._page("approvals.html", request, waiting=shown)
+        q = request.query_params
+        query = params.run_filter(q, state="awaiting_approval", limit=200)
+        shown = [run_details(self.store, r.run_id) for r in self.store.list_runs(query)]
+        return self._page("approvals.html", request, waiting=shown, filters=dict(q))
 
     async def refused(self, request: Request) -> Response:
         q = request.query_params
         rows = self.audit.rejected(
             AuditFilter(
                 account_id=q.get("account") or None,
-                since=_day(q.get("since")),
-                until=_day(q.get("until")),
+                since=params.day(q, "since"),
+                until=params.day(q, "until", end=True),
                 limit=1000,
             )
         )
         columns = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
-        if q.get("format") == "csv":
+        if params.choice(q, "format", params.FORMATS):
             return _csv(rows, columns, "refused-transitions.csv")
         return self._page("refused.html", request, rows=rows, filters=dict(q))
 
     async def time_in_state(self, request: Request) -> Response:
         q = request.query_params
-        rows = [
-            asdict(t) for t in self.audit.time_in_state(_day(q.get("since")), _day(q.get("until")))
-        ]
-        if q.get("format") == "csv":
+        window = params.day(q, "since"), params.day(q, "until", end=True)
+        rows = [asdict(t) for t in self.audit.time_in_state(*window)]
+        if params.choice(q, "format", params.FORMATS):
             return _csv(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"),
                         "time-in-state.csv")  # fmt: skip
         return self._page("time.html", request, rows=rows, filters=dict(q))
@@ -149,44 +166,73 @@ class Console:
         return self._page("verify.html", request, report=report, run=prefix or "",
                           unanchored=UNANCHORED)  # fmt: skip
 
-    # ---- the token ------------------------------------------------------------------------
+    # ---- signing in ---------------------------------------------------------------------
 
     async def login_form(self, request: Request) -> Response:
         return self._page("login.html", request, failed=False)
 
     async def login(self, request: Request) -> Response:
+        address = _address(request)
+        wait = self.signin.failures.retry_after(address)
+        if wait:
+            return self._too_many(request, wait)
         form = parse_qs((await request.body()).decode(errors="replace"))
-        given = (form.get("token") or [""])[0]
-        if self.token is None or not hmac.compare_digest(given, self.token):
+        if not self.signin.accepts((form.get("token") or [""])[0]):
+            self.signin.failures.failed(address)
             return self._page("login.html", request, failed=True, status=401)
-        response = RedirectResponse("/", status_code=303, headers=SECURITY_HEADERS)
-        response.set_cookie(COOKIE, self._signed(), httponly=True, samesite="strict")
-        return response
+        self.signin.sign_in(request.session)
+        return RedirectResponse("/", status_code=303)
 
-    def _signed(self) -> str:
-        assert self.token is not None
-        return hmac.new(self.token.encode(), b"tradefsm-console", "sha256").hexdigest()
-
-    def _allowed(self, request: Request) -> bool:
-        if self.token is None:
-            return True
-        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-        cookie = request.cookies.get(COOKIE, "")
-        return hmac.compare_digest(bearer, self.token) or hmac.compare_digest(
-            cookie, self._signed()
-        )
+    async def logout(self, request: Request) -> Response:
+        self.signin.sign_out(request.session)
+        return RedirectResponse("/login", status_code=303)
 
     async def _guard(self, request: Request, call_next: Handler) -> Response:
-        public = request.url.path in ("/login",) or request.url.path.startswith("/static/")
-        if not public and not self._allowed(request):
-            return RedirectResponse("/login", status_code=303, headers=SECURITY_HEADERS)
+        request.state.started = time.perf_counter()
         try:
-            response = await call_next(request)
+            response = await self._answer(request, call_next)
         except RunNotFound as exc:
-            response = self._page("error.html", request, message=exc.message, status=404)
+            response = self._error(request, exc.message, 404)
         except TradeFsmError as exc:
-            response = self._page("error.html", request, message=exc.message, status=400)
+            response = self._error(request, exc.message, 400)
+        except Exception:  # a page, with the headers, rather than a bare 500; logged
+            logging.getLogger(__name__).exception("console page %s failed", request.url.path)
+            response = self._error(request, "the console failed to answer this page", 500)
         response.headers.update(SECURITY_HEADERS)
+        return response
+
+    async def _answer(self, request: Request, call_next: Handler) -> Response:
+        path = request.url.path
+        if path in ("/login", "/logout") or path.startswith("/static/"):
+            return await call_next(request)
+        address = _address(request)
+        wait = self.signin.failures.retry_after(address)
+        verdict = self.signin.check(request.headers.get("authorization"), request.session)
+        if verdict == "refused":
+            if wait:
+                return self._too_many(request, wait)
+            self.signin.failures.failed(address)
+            return self._error(request, "the Authorization header is not `Bearer` and the "
+                               "console's token", 401, {"WWW-Authenticate": 'Bearer '
+                               'realm="tradefsm console", error="invalid_token"'})  # fmt: skip
+        if verdict == "anonymous":
+            return RedirectResponse("/login", status_code=303)
+        return await call_next(request)
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return self._error(request, exc.detail, exc.status_code, exc.headers)
+
+    def _too_many(self, request: Request, wait: int) -> Response:
+        return self._error(request, f"too many failed sign-ins from {_address(request)}: try "
+                           f"again in {wait} s", 429, {"Retry-After": str(wait)})  # fmt: skip
+
+    def _error(self, request: Request, message: str, status: int,
+               headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+        response = self._page(
+            "error.html", request, message=message, status=status, error_status=status
+        )
+        response.headers.update(headers or {})
         return response
 
     # ---- helpers --------------------------------------------------------------------------
@@ -196,16 +242,16 @@ class Console:
 
     def _page(self, name: str, request: Request, status: int = 200, **context: Any) -> Response:
         halted = [h.said() for h in in_force(self.store.halts())]  # on every page, on top
-        html = self.jinja.get_template(name).render(request=request, halted=halted, **context)
+        started = getattr(request.state, "started", None)
+        took = None if started is None else (time.perf_counter() - started) * 1000
+        html = self.jinja.get_template(name).render(request=request, halted=halted,
+                                                    now=self.clock.now(), about=self.about,
+                                                    took=took, **context)  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def _day(value: str | None) -> datetime | None:
-    """A filter date (YYYY-MM-DD, UTC midnight); anything else is ignored, not an error."""
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
-    except ValueError:
-        return None
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +19,7 @@ from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import append_only, migrate
 from persistence.audit import SqlAudit
-from persistence.engine import make_engine
+from persistence.engine import make_engine, shown_url
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
 
@@ -73,7 +74,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return build_runs(tmp_path_factory.mktemp("console"))
 
 
-def console_for(url: str, token: str | None = None) -> Console:
+def console_for(url: str, token: str | None = None, **options: Any) -> Console:
     """The console over a read-only engine, as `tradefsm console` opens it."""
     reader = make_engine(url, read_only=True)
-    return Console(SqlRunStore(reader), SqlAudit(reader), token)
+    options.setdefault("database", shown_url(url))
+    return Console(SqlRunStore(reader), SqlAudit(reader), token, **options)

@@ -62,10 +62,10 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
-def _shot(driver: object, name: str) -> None:
+def _shot(driver: object, name: str, *, for_docs: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
-    if os.environ.get("TRADEFSM_UPDATE_SCREENSHOTS") == "1":
+    if for_docs and os.environ.get("TRADEFSM_UPDATE_SCREENSHOTS") == "1":
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copy(ARTIFACTS / f"{name}.png", DOC_IMAGES / f"console-{name}.png")
 
@@ -110,3 +110,69 @@ def test_each_page_renders(
     body = browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert expect in body
     _shot(browser, name)
+
+
+PHONE = (390, 844)
+
+
+@pytest.fixture
+def phone(browser: object) -> Iterator[object]:
+    """The browser as a 390×844 phone: a mobile viewport, which lays pages out 980 px wide
+    unless they carry a viewport meta tag."""
+    width, height = PHONE
+    browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+    )
+    yield browser
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
+
+
+def _pages(runs: Runs) -> list[tuple[str, str]]:
+    return [("/", "runs"), (f"/runs/{runs.done.run_id}", "run"),
+            (f"/runs/{runs.refused.run_id}", "run-refused"),
+            (f"/runs/{runs.cancelled.run_id}", "run-cancelled"), ("/approvals", "approvals"),
+            ("/refused", "refused"), ("/time-in-state", "time-in-state"),
+            ("/verify?go=1", "verify"), ("/?q=no-such-run", "search-none"),
+            ("/?since=garbage", "bad-filter"), ("/nowhere", "not-found"),
+            ("/login", "login")]  # fmt: skip
+
+
+def test_no_page_overflows_a_phone_screen(phone: object, console_url: str, runs: Runs) -> None:
+    for path, name in _pages(runs):
+        phone.get(console_url + path)  # type: ignore[attr-defined]
+        inner, scroll = phone.execute_script(  # type: ignore[attr-defined]
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
+        assert inner == PHONE[0], f"{path}: laid out {inner} px wide (no viewport meta?)"
+        assert scroll <= inner, f"{path}: {scroll} px wide on a {inner} px screen"
+        _shot(phone, f"phone-{name}", for_docs=name in ("runs", "run"))
+
+
+def test_the_search_box_finds_a_run_by_prefix_and_by_correlation_id(
+    browser: object, console_url: str, runs: Runs
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    for text, run in ((runs.refused.run_id[:9], runs.refused),
+                      (runs.waiting.correlation_id, runs.waiting)):  # fmt: skip
+        browser.get(console_url + "/time-in-state")  # type: ignore[attr-defined]
+        box = browser.find_element(By.CSS_SELECTOR, "form.search input[name=q]")  # type: ignore[attr-defined]
+        box.send_keys(text)
+        box.submit()
+        heading = browser.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+        assert run.run_id in heading
+
+
+def test_the_current_page_is_marked_and_the_footer_says_where_from(
+    browser: object, console_url: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(console_url + "/refused")  # type: ignore[attr-defined]
+    current = browser.find_elements(By.CSS_SELECTOR, "nav a[aria-current=page]")  # type: ignore[attr-defined]
+    assert [a.text for a in current] == ["Refused transitions"]
+    footer = browser.find_element(By.ID, "provenance").text  # type: ignore[attr-defined]
+    assert "runs.db" in footer
+    assert "tradefsm " in footer
+    assert "rendered" in footer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from fsm.ids import SequentialIdFactory
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
-from persistence.engine import make_engine
+from persistence.engine import make_engine, shown_url
 from persistence.store import SqlRunStore
 from tests.cli.conftest import Cli, one_line_error
 from tests.conftest import TRADING_DAY, make_engine_for
@@ -132,7 +133,7 @@ def test_no_route_writes(client: TestClient) -> None:
     methods = {m for route in app.routes for m in getattr(route, "methods", None) or ()}  # type: ignore[attr-defined]
     assert methods <= {"GET", "HEAD", "POST"}
     posts = [r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ())]  # type: ignore[attr-defined]
-    assert posts == ["/login"]  # sets a cookie; writes nothing
+    assert posts == ["/login", "/logout"]  # set and clear the session cookie; write nothing
     for method in ("post", "put", "delete", "patch"):
         assert getattr(client, method)("/").status_code == 405
 
@@ -169,3 +170,16 @@ def test_a_pending_cancel_request_and_who_moved_each_row(tmp_path: Path) -> None
     assert "requested by ops-carol" in page
     assert "halt &lt;b&gt;now&lt;/b&gt;" in page  # stored text shown as text
     assert f"<td>{driving.owner}</td>" in page  # the process that committed the created row
+
+
+def test_the_footer_names_the_database_without_its_password(runs: Runs) -> None:
+    url = "postgresql+psycopg://reader:hunter2@db.example:5432/runs?password=hunter3"
+    assert shown_url(url) == "postgresql+psycopg://reader:***@db.example:5432/runs"
+    page = TestClient(console_for(runs.url, database=shown_url(url)).app()).get("/").text
+    footer = page[page.index('id="provenance"') :]
+    assert "reader:***@db.example:5432/runs" in footer
+    assert "hunter" not in page
+    assert f"tradefsm {metadata.version('tradefsm')}" in footer
+    assert " UTC in " in footer  # when it was rendered, and how long it took
+    assert 'name="viewport"' in page
+    assert '<a href="/" aria-current="page">Runs</a>' in page

@@ -49,8 +49,9 @@ def _new_run(store: RunStore, run_id: str = "run_1", account: str = "acc", **ext
         occurred_at=T0,
     )  # fmt: skip
     run = RunRecord(
-        run_id=run_id, correlation_id="corr", account_id=account, mode=Mode.PAPER,
-        as_of=date(2026, 11, 27), state="idle", status=RunStatus.ACTIVE, version=1,
+        run_id=run_id, correlation_id=extra.pop("correlation_id", "corr"), account_id=account,
+        mode=Mode.PAPER, as_of=date(2026, 11, 27), state="idle",
+        status=extra.pop("status", RunStatus.ACTIVE), version=1,
         definition_hash=definition.definition_hash, params={"note": "x"}, head_hash=entry.hash,
         created_at=T0, updated_at=T0, lease_owner=OWNER,
         lease_expires_at=T0 + timedelta(minutes=1), **extra,
@@ -157,6 +158,50 @@ def test_list_runs_filters_and_orders_newest_first(store: RunStore) -> None:
     assert [r.run_id for r in store.list_runs(RunFilter(until=later))] == ["run_1"]
     assert [r.run_id for r in store.list_runs(RunFilter(since=later))] == ["run_2"]
     assert [r.run_id for r in store.list_runs(RunFilter(limit=1))] == ["run_2"]
+
+
+def test_list_runs_finds_by_id_correlation_requester_failure_and_parent(store: RunStore) -> None:
+    def failure(error_type: str, message: str) -> dict[str, str]:
+        return {"error_type": error_type, "stage": "planning", "message": message}
+
+    failed = RunStatus.FAILED
+    _new_run(
+        store, "run_a1", account="a", status=failed, failure=failure("Cancelled", "looks wrong")
+    )
+    _new_run(
+        store,
+        "run_b2",
+        account="b",
+        correlation_id="trace-7",
+        status=failed,
+        failure=failure("GuardRejected", "guard max_orders refused plan_ready: 3 > 2"),
+    )
+    _new_run(
+        store,
+        "run_c3",
+        account="c",
+        parent_run_id="run_a1",
+        status=failed,
+        failure=failure("GuardRejected", "plan_ready refused by guard max_orders_x: x"),
+    )
+    _new_run(store, "run_d4", account="d", failure=failure("Cancelled", "not failed (yet)"))
+
+    def found(**fields: object) -> list[str]:
+        query = RunFilter(**fields)  # type: ignore[arg-type]
+        assert sum(store.count_runs(query).values()) == len(store.list_runs(query))
+        return sorted(r.run_id for r in store.list_runs(query))
+
+    assert found(search="run_") == ["run_a1", "run_b2", "run_c3", "run_d4"]
+    assert found(search="run_b") == ["run_b2"]
+    assert found(search="trace-7") == ["run_b2"]
+    assert found(search="trace") == []  # a correlation id is matched whole
+    assert found(search="run%") == []  # no wildcard
+    assert found(requested_by="engine") == ["run_a1", "run_b2", "run_c3", "run_d4"]
+    assert found(requested_by="ops-eve") == []
+    assert found(failure_type="Cancelled") == ["run_a1"]
+    assert found(guard="max_orders") == ["run_b2"]
+    assert found(guard="max_orders_x") == ["run_c3"]
+    assert found(retry_of="run_a1") == ["run_c3"]
 
 
 def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:

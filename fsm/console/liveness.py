@@ -1,0 +1,34 @@
+"""What the console tells about a run beyond its rows: whether it is stuck (active, not
+parked for a person, and no live process drives it) and its retry lineage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fsm.kinds import RunStatus
+from fsm.leases import unattended
+from fsm.machines.specs import TRADING_SPECS
+from fsm.ports import RunFilter, RunStore
+from fsm.records import RunRecord
+
+RETRIES_SHOWN = 20
+
+
+def stuck(run: RunRecord, now: datetime) -> bool:
+    """An active run nobody drives: its lease expired or its process on this host is gone
+    (what `tradefsm resume` continues); a run parked for a person is waiting, not stuck."""
+    return (
+        run.status is RunStatus.ACTIVE
+        and run.state not in TRADING_SPECS.parked_states
+        and unattended(run, now)
+    )
+
+
+def lineage(store: RunStore, run: RunRecord) -> dict[str, Any]:
+    """The run it retries (``retry_of``) and the runs that retry it (``retried_as``): a retry
+    is of the same account and younger, which the (account, created_at) index narrows."""
+    query = RunFilter(account_id=run.account_id, since=run.created_at, retry_of=run.run_id,
+                      limit=RETRIES_SHOWN)  # fmt: skip
+    retries = store.list_runs(query)
+    return {"retry_of": run.parent_run_id, "retried_as": [r.run_id for r in retries]}

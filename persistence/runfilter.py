@@ -1,0 +1,47 @@
+"""A ``RunFilter`` as SQL conditions on the ``runs`` table (``runs list`` and the console)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, or_, select
+
+from fsm.ports import RunFilter, guard_mentions
+from persistence.tables import ledger, runs
+
+
+def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
+    conditions = [
+        column == value
+        for column, value in (
+            (runs.c.account_id, query.account_id),
+            (runs.c.state, query.state),
+            (runs.c.status, query.status),
+            (runs.c.mode, query.mode),
+            (runs.c.parent_run_id, query.retry_of),
+        )
+        if value is not None
+    ]
+    if query.since is not None:
+        conditions.append(runs.c.created_at >= query.since)
+    if query.until is not None:
+        conditions.append(runs.c.created_at < query.until)
+    if query.search is not None:
+        conditions.append(or_(runs.c.run_id.startswith(query.search, autoescape=True),
+                              runs.c.correlation_id == query.search))  # fmt: skip
+    if query.requested_by is not None:  # the first row's actor (the ledger's actor index)
+        first = select(ledger.c.run_id).where(ledger.c.actor == query.requested_by,
+                                              ledger.c.seq == 1)  # fmt: skip
+        conditions.append(runs.c.run_id.in_(first))
+    return conditions + _failure_conditions(query)
+
+
+def _failure_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
+    if query.failure_type is None and query.guard is None:
+        return []
+    conditions = [runs.c.status == "failed"]  # only a failed run has a failure (status index)
+    if query.failure_type is not None:
+        conditions.append(runs.c.failure["error_type"].as_string() == query.failure_type)
+    if query.guard is not None:
+        message = runs.c.failure["message"].as_string()
+        conditions.append(or_(*(message.contains(text, autoescape=True)
+                                for text in guard_mentions(query.guard))))  # fmt: skip
+    return conditions
