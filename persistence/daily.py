@@ -7,8 +7,7 @@ from sqlalchemy import Dialect, Engine, bindparam, literal_column, select
 
 from fsm.dailytotals import DailyCheck, DailyUsage, usage
 from fsm.errors import DailyTotalsMoved
-from persistence.errors import translate_errors
-from persistence.hotpath import DriverStatement, DriverTransaction
+from persistence.hotpath import DriverStatement, DriverTransaction, HeldConnections, read_rows
 from persistence.tables import checkpoints, ledger, runs
 
 # The events that enter executing (an index on event and time finds them), by account and day.
@@ -38,10 +37,11 @@ class DailyTotals:
     """The daily-totals part of the SQL run store (``SqlRunStore`` is one)."""
 
     engine: Engine
+    _held: HeldConnections | None
 
     def daily_usage(self, check: DailyCheck) -> DailyUsage:
-        with translate_errors(), self.engine.connect() as conn:
-            return usage(conn.execute(PLANS, _values(check)).scalars())
+        rows = read_rows(self.engine, PLANS, self._held, _values(check))
+        return usage(row["output"] for row in rows)
 
 
 class DailyStatement:

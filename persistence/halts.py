@@ -13,6 +13,7 @@ from fsm.audit import Finding
 from fsm.errors import ConcurrentModification, TradingHalted
 from fsm.halts import Halt
 from persistence.errors import translate_errors
+from persistence.hotpath import HeldConnections, read_rows
 from persistence.tables import halts, ledger, runs
 
 _later = halts.alias("later")
@@ -35,6 +36,7 @@ class HaltsHistory:
     """The halts part of the SQL run store (``SqlRunStore`` is one)."""
 
     engine: Engine
+    _held: HeldConnections | None
 
     def record_halt(self, halt: Halt) -> None:
         with translate_errors(), self.engine.begin() as conn:
@@ -47,8 +49,8 @@ class HaltsHistory:
                 ) from exc
 
     def halts(self) -> list[Halt]:
-        with translate_errors(), self.engine.connect() as conn:
-            return _rows(conn)
+        stmt = select(halts).order_by(halts.c.seq)
+        return [Halt.model_validate(row) for row in read_rows(self.engine, stmt, self._held)]
 
     @staticmethod
     def _obey_halt(conn: Connection, run_id: str) -> None:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Engine
+from sqlalchemy import JSON, Engine, Select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -165,6 +165,34 @@ def read_row(
     engine: Engine, sql: str, held: HeldConnections | None = None
 ) -> tuple[Any, ...] | None:
     """The first row of a constant query, at the DB-API level (no transaction is left open)."""
+    rows = _read(engine, sql, {}, held, first=True)
+    return rows[0] if rows else None
+
+
+def read_rows(
+    engine: Engine,
+    statement: Select[Any],
+    held: HeldConnections | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A SELECT's rows (its bound parameters from ``values``) as dicts of decoded values, on
+    the thread's held connection when there is one: a second connection from the pool could
+    wait for one this thread holds."""
+    compiled = DriverStatement(statement, engine.dialect)
+    dialect = engine.dialect
+    decoders = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                for c in statement.selected_columns]  # fmt: skip
+    params = compiled.params(compiled.defaults | dict(values or {}))
+    rows = _read(engine, compiled.sql, params, held, first=False)
+    return [
+        {name: decode(value) if decode else value
+         for name, decode, value in zip(compiled.columns, decoders, row, strict=True)}
+        for row in rows
+    ]  # fmt: skip
+
+
+def _read(engine: Engine, sql: str, params: Any, held: HeldConnections | None,
+          first: bool) -> list[tuple[Any, ...]]:  # fmt: skip
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         raw = held.get() if held is not None else engine.raw_connection()
@@ -172,8 +200,8 @@ def read_row(
         raise translate(exc) from exc
     try:
         cursor = raw.cursor()
-        cursor.execute(sql)
-        row = cursor.fetchone()
+        cursor.execute(sql, params)
+        rows = [cursor.fetchone()] if first else cursor.fetchall()
         raw.rollback()
     except dbapi_error as exc:
         _roll_back(raw, dbapi_error, held)
@@ -181,7 +209,7 @@ def read_row(
     finally:
         if held is None:
             raw.close()
-    return None if row is None else tuple(row)
+    return [tuple(row) for row in rows if row is not None]
 
 
 def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.StatementError:

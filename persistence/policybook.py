@@ -15,7 +15,7 @@ from fsm.errors import ConcurrentModification
 from fsm.policyhistory import PolicyChange
 from fsm.requests import POLICY_HASH_PARAM, POLICY_PARAM
 from persistence.errors import translate_errors
-from persistence.hotpath import HeldConnections, read_row
+from persistence.hotpath import HeldConnections, read_row, read_rows
 from persistence.lenient import DECODE_ERRORS
 from persistence.tables import policy_changes, runs
 
@@ -35,8 +35,8 @@ class SqlPolicyBook:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def policy_history(self) -> list[PolicyChange]:
-        with translate_errors(), self.engine.connect() as conn:
-            return _rows(conn)
+        stmt = select(policy_changes).order_by(policy_changes.c.seq)
+        return [PolicyChange(**row) for row in read_rows(self.engine, stmt, self._held)]
 
     def append_policy_change(self, row: PolicyChange) -> None:
         with translate_errors(), self.engine.begin() as conn:
