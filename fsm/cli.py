@@ -241,6 +241,13 @@ def open_audit(db: str | None) -> Any:
     return SqlAudit(open_reader(db).engine)
 
 
+def shown_db(db: str) -> str:
+    """The database URL as people may see it (no password, no query)."""
+    from persistence.engine import shown_url
+
+    return shown_url(db)
+
+
 def open_keys(db: str | None, read_only: bool = False) -> Any:
     """The approver key registry of the run database at head revision."""
     from persistence.approvers import SqlApproverKeys
@@ -280,7 +287,7 @@ queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app, open_reader)
 calendar.register(app)
-console.register(app, open_reader, open_audit, open_keys)
+console.register(app, open_reader, open_audit, open_keys, shown_db)
 
 
 @db_app.command("upgrade")

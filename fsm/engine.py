@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from fsm import decisions, halts, throttle
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
 from fsm.clock import Clock
 from fsm.commitments import deadline_decision, identity_digest
+from fsm.decisions import decide
+from fsm.decisions import expire_approvals as expire_waiting
 from fsm.driver import RunDriver
 from fsm.errors import (
     InvalidInput,
@@ -33,6 +34,7 @@ from fsm.errors import (
 )
 from fsm.guardcontext import Guard
 from fsm.guards import GUARDS
+from fsm.halts import check as check_halts
 from fsm.halts import throttle_limits
 from fsm.ids import IdFactory
 from fsm.interrupts import StopRequest
@@ -52,6 +54,7 @@ from fsm.settings import ACCOUNT_ID_PATTERN, Settings
 from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
+from fsm.throttle import trip as trip_throttle
 
 log = logging.getLogger("tradefsm.engine")
 CREATED_EVENT = "created"
@@ -141,7 +144,7 @@ class Engine:
         While its account is halted: TradingHalted, after the run was recorded and failed at
         once for the halt (a ledgered refusal; ``fsm.halts``)."""
         try:
-            halts.check(self.store, request.account_id, "starting a run")
+            check_halts(self.store, request.account_id, "starting a run")
         except TradingHalted as exc:
             RunDriver(self.runtime, self._record(request)).refuse(exc)
             raise
@@ -228,7 +231,7 @@ class Engine:
                 run_id=run_id, state=run.state,
             )  # fmt: skip
         refuse_resume(self.store, run)
-        halts.check(self.store, run.account_id, f"resuming run {run_id}", run_id=run_id,
+        check_halts(self.store, run.account_id, f"resuming run {run_id}", run_id=run_id,
                     state=run.state)  # fmt: skip
         now = self.clock.now()
         log.info("resume", extra={"run_id": run_id, "state": run.state})
@@ -326,16 +329,16 @@ class Engine:
                 signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """Four eyes: someone other than the requester lets a parked plan execute (signed
         with a key of ``approvers`` when given; fsm.signatures)."""
-        return decisions.decide(self, run_id, "approved", actor, reason, signature)
+        return decide(self, run_id, "approved", actor, reason, signature)
 
     def reject(self, run_id: str, *, actor: str, reason: str,
                signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """A person refuses a parked plan: the run fails with who and why."""
-        return decisions.decide(self, run_id, "rejected", actor, reason, signature)
+        return decide(self, run_id, "rejected", actor, reason, signature)
 
     def expire_approvals(self) -> list[RunRecord]:
         """Fail every parked run whose approval deadline passed (also while nothing ran)."""
-        return decisions.expire_approvals(self)
+        return expire_waiting(self)
 
     # ---- shared ----------------------------------------------------------------------------
 
@@ -387,7 +390,7 @@ class Engine:
         if run.state in self.definition.final_states:
             policies = self.runtime.policies
             policy = policies.limits(run.account_id, policies.current(), run.mode).values
-            throttle.trip(self.store, run.account_id, throttle_limits(policy), self.owner,
+            trip_throttle(self.store, run.account_id, throttle_limits(policy), self.owner,
                           self.clock.now())  # fmt: skip
             self._notify(run)
         return run

@@ -15,7 +15,8 @@ from fsm.commands.runs import DbOption
 
 def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
              open_audit: Callable[[str | None], Any],
-             open_keys: Callable[[str | None, bool], Any]) -> None:  # fmt: skip
+             open_keys: Callable[[str | None, bool], Any],
+             shown_db: Callable[[str], str]) -> None:  # fmt: skip
     @app.command()
     def console(
         db: DbOption = None,
@@ -37,7 +38,6 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         from fsm.console.app import Console
         from fsm.digests import load_anchors
         from fsm.errors import InvalidConfiguration
-        from persistence.engine import shown_url
 
         settings = settings_from(db=db)
         token = settings.console_token.get_secret_value() if settings.console_token else None
@@ -51,7 +51,7 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         anchors = load_anchors(digests, public_key or ()) if digests is not None else None
         pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors,
                         approvers=open_keys(settings.db, True),
-                        database=shown_url(settings.db))  # fmt: skip
+                        database=shown_db(settings.db))  # fmt: skip
         stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip
         uvicorn.run(pages.app(), host=host, port=port, log_level="warning")

@@ -328,7 +328,7 @@ class TradingOrchestrator:
             return None
         try:
             run = self.store.get_run(run_id)
-        except Exception:  # the database refused: the run stays resumable, as it was
+        except TradeFsmError:  # the database refused: the run stays resumable, as it was
             return None
         if run.lease_owner != self._engine.owner:
             return None
