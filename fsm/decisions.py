@@ -8,20 +8,35 @@ deadline passed fails instead.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fsm import halts
 from fsm.actors import actor_name
+from fsm.clock import Clock
 from fsm.driver import RunDriver
 from fsm.errors import ApprovalExpired, RunNotResumable
-from fsm.keyregistry import keys_of
+from fsm.keyregistry import ApproverKeys, keys_of
 from fsm.kinds import RunStatus
-from fsm.ports import RunFilter
+from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
+from fsm.spec import SpecSet
 
-if TYPE_CHECKING:
-    from fsm.engine import Engine
+
+class Engine(Protocol):
+    """The parts of ``fsm.engine.Engine`` a decision uses: its store, clock, key registry and
+    specs, and the engine's own lease, driver and drive steps (so this module need not import
+    the engine, which imports it)."""
+
+    store: RunStore
+    clock: Clock
+    approvers: ApproverKeys | None
+    specs: SpecSet
+
+    def _movable(self, run: RunRecord, doing: str) -> RunRecord: ...
+    def _lease(self, run: RunRecord, now: datetime) -> RunRecord: ...
+    def _driver(self, run: RunRecord, now: datetime, *, stale_check: bool = True) -> RunDriver: ...
+    def _drive(self, driver: RunDriver) -> RunRecord: ...
 
 
 def decide(engine: Engine, run_id: str, event: str, actor: str, reason: str,
@@ -56,7 +71,7 @@ def expire_approvals(engine: Engine) -> list[RunRecord]:
 
 def doing(engine: Engine, run: RunRecord) -> str:
     """What a run is doing, as a message says it: "is executing", "already ended done"."""
-    if run.state in engine.definition.final_states:
+    if run.state in engine.specs.definition.final_states:
         return f"already ended {run.state}"
     if run.status is RunStatus.QUEUED:
         return "is queued (no worker has started it)"
