@@ -34,10 +34,10 @@ class _NamesAnExchange(Protocol):
     def exchange(self) -> str: ...
 
 
-def exchange_of(settings: _NamesAnExchange) -> str:
-    """The exchange whose calendar a run trades on (TRADEFSM_EXCHANGE in ``fsm.settings``):
-    the one place that reads it, so its source can move without touching the guards."""
-    return settings.exchange
+def exchange_of(policy: _NamesAnExchange) -> str:
+    """The exchange whose calendar a run trades on: the ``exchange`` key of its risk policy
+    (``fsm.policy``), which TRADEFSM_EXCHANGE may only repeat (``fsm.limits``)."""
+    return policy.exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,7 @@ def _schedule(exchange: str, year: int) -> list[list[Any]]:
         cal = xcals.get_calendar(exchange, start=f"{year}-01-01", end=f"{year}-12-31")
     except xcals.errors.InvalidCalendarName:
         raise InvalidConfiguration(
-            f"unknown exchange {exchange!r} (TRADEFSM_EXCHANGE): use an ISO 10383 code of "
+            f"unknown exchange {exchange!r}: use an ISO 10383 code of "
             "exchange-calendars, e.g. XNYS, XLON, XTKS"
         ) from None
     early = {ts.date() for ts in cal.early_closes}

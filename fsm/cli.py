@@ -286,7 +286,7 @@ policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
 broker.register(app, open_reader)
-calendar.register(app)
+calendar.register(app, open_reader)
 console.register(app, open_reader, open_audit, open_keys, shown_db)
 
 

@@ -200,8 +200,9 @@ class Engine:
         return run
 
     def _pin(self, request: RunRequest) -> dict[str, Any]:
-        """The policy version a new run pins; in live mode a setting looser than that policy
-        is refused here, before the run exists (InvalidConfiguration)."""
+        """The policy version a new run pins; a setting looser than that policy in live mode,
+        or naming another exchange in any mode, is refused here, before the run exists
+        (InvalidConfiguration)."""
         pin = self.runtime.policies.pin()
         self.runtime.policies.limits(request.account_id, pin[POLICY_PARAM], request.mode)
         return pin

@@ -4,7 +4,8 @@ A run pins the policy version in force when it was created (``POLICY_PARAM`` in 
 committed with its identity). Its guards read that version's policy; a person's decision
 (approve) reads the stricter of it and the version in force at that moment. Settings
 (``TRADEFSM_*`` variables, ``tradefsm.toml``) named like a policy key may only tighten it for
-the process that reads them: a looser one is ignored, and refused in live mode. Policies are
+the process that reads them: a looser one is ignored, and refused in live mode; one that differs
+from a key no value is stricter than (the exchange) is refused in every mode. Policies are
 cached per version (history rows never change), so a transition pays a dictionary lookup.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration
 from fsm.kinds import Mode
-from fsm.policy import DEFAULT, KEYS, RiskPolicy, stricter
+from fsm.policy import DEFAULT, KEYS, Direction, RiskPolicy, stricter
 from fsm.policyhistory import PolicyBook, PolicyChange, current_version, policy_at
 from fsm.records import RunRecord
 from fsm.requests import POLICY_HASH_PARAM, POLICY_PARAM
@@ -57,6 +58,12 @@ def tightened(policy: RiskPolicy, sources: dict[str, str], overrides: Mapping[st
     that is looser (one line naming the setting)."""
     values = policy.model_dump()
     for key, (value, label) in sorted(overrides.items()):
+        if KEYS[key] is Direction.SAME and value != values[key]:
+            raise InvalidConfiguration(
+                f"{label}={value} differs from the risk policy's {key}={values[key]} "
+                f"({sources[key]}): settings may not change it; unset it, or change the policy "
+                f"(`tradefsm policy set {key}={value}`)"
+            )
         strict = KEYS[key].stricter(values[key], value)
         if strict == values[key] and value != values[key]:
             if live:
@@ -139,4 +146,6 @@ def settings_limits(settings: Settings) -> Limits:
     """The code defaults tightened by ``settings`` (a guard evaluated without a policy
     history: unit tests, the legacy facade's dry checks)."""
     sources = dict.fromkeys(KEYS, "policy defaults")
-    return tightened(DEFAULT, sources, overrides_of(settings), live=False)
+    overrides = overrides_of(settings)
+    fixed = {k: v for k, (v, _) in overrides.items() if KEYS[k] is Direction.SAME}
+    return tightened(DEFAULT.model_copy(update=fixed), sources, overrides, live=False)

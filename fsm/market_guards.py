@@ -16,7 +16,7 @@ SENDS_ORDERS = frozenset({Mode.PAPER, Mode.LIVE})
 
 
 def _calendar(ctx: GuardContext) -> MarketCalendar:
-    return calendar_for(exchange_of(ctx.settings))
+    return calendar_for(exchange_of(limits_of(ctx).values))
 
 
 def _refused_without_calendar(guard: Guard) -> Guard:
@@ -28,7 +28,8 @@ def _refused_without_calendar(guard: Guard) -> Guard:
         try:
             return guard(ctx)
         except InvalidInput as exc:
-            return decision(guard.__name__, False, exc.message, exchange=exchange_of(ctx.settings))
+            exchange = exchange_of(limits_of(ctx).values)
+            return decision(guard.__name__, False, exc.message, exchange=exchange)
 
     return check
 

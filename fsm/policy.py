@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from fsm.calendar import DEFAULT_EXCHANGE
 from fsm.errors import InvalidInput
 
 
@@ -28,6 +29,7 @@ class Direction(Enum):
     FORBIDDEN = "true loosens"
     FEWER = "more entries loosen; empty allows every one"
     MORE = "fewer entries loosen"
+    SAME = "any other value loosens; a setting may not change it"
 
     def stricter(self, a: Any, b: Any) -> Any:
         return a if a == b else _STRICTER[self.name](a, b)
@@ -46,6 +48,7 @@ _STRICTER: dict[str, Callable[[Any, Any], Any]] = {
     # Two lists with no entry in common allow nothing: NOTHING matches no symbol.
     "FEWER": lambda a, b: b if not a else a if not b else tuple(x for x in a if x in b) or NOTHING,
     "MORE": lambda a, b: tuple(sorted({*a, *b})),
+    "SAME": lambda a, b: a,  # no value is stricter than another: the first one stands
 }
 
 
@@ -98,6 +101,9 @@ class RiskPolicy(BaseModel):
                                                "failures in", gt=0, le=30 * 86_400)  # fmt: skip
     unhalt_needs_second_person: bool = limit(True, REQUIRED, "whoever halted a scope may not "
                                              "lift the halt")  # fmt: skip
+    exchange: str = limit(DEFAULT_EXCHANGE, Direction.SAME, "exchange whose calendar runs trade "
+                          "on (an exchange-calendars code: XNYS, XLON, XTKS)",
+                          pattern=r"^[A-Za-z0-9_/]{2,16}$")  # fmt: skip
 
     @field_validator("allowed_symbols", "approval_modes")
     @classmethod

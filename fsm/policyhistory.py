@@ -73,11 +73,17 @@ def next_row(rows: Sequence[PolicyChange], kind: str, account_id: str | None,
     return PolicyChange(**fields, prev_hash=prev, hash=row_hash(prev, fields))
 
 
+# Keys added after version 1 was released: absent from its row, so at their default until set.
+LATER_KEYS = frozenset({"exchange"})
+
+
 def defaults_row() -> PolicyChange:
-    """Version 1: every key at its code default (`db upgrade` writes it), dated when these
-    defaults were released, so that it is the same row, hash included, in every database."""
-    return next_row((), "applied", None, to_json(DEFAULT.model_dump()), None, DEFAULTS_ACTOR,
-                    DEFAULTS_REASON, DEFAULTS_AT)  # fmt: skip
+    """Version 1: every key of its release at its code default (`db upgrade` writes it), dated
+    when these defaults were released, so that it is the same row, hash included, in every
+    database; a key added later (``LATER_KEYS``) holds its default by absence."""
+    values = to_json(DEFAULT.model_dump(exclude=set(LATER_KEYS)))
+    return next_row((), "applied", None, values, None, DEFAULTS_ACTOR, DEFAULTS_REASON,
+                    DEFAULTS_AT)  # fmt: skip
 
 
 def current_version(rows: Sequence[PolicyChange]) -> int:

@@ -120,7 +120,8 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_/]{2,16}$",
         description="The exchange whose calendar runs trade on (an exchange-calendars code such "
         "as XNYS, XLON, XTKS): paper and live runs need a session as_of and enter executing "
-        "only while it is open; price age counts its sessions (docs/controls.md).",
+        "only while it is open; price age counts its sessions (docs/controls.md). It is the "
+        "risk policy's exchange key: a setting may only repeat it; another value is refused.",
     )
     stale_after_days: int = Field(
         5, ge=0, description="A run whose as_of is older than this many days may not start."

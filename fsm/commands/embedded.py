@@ -31,6 +31,7 @@ from fsm.ids import UuidFactory
 from fsm.interrupts import StopRequest, stop_on_signals
 from fsm.keyregistry import ApproverKeys
 from fsm.kinds import Mode
+from fsm.limits import PolicyCache, overrides_of
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import Broker, RunStore
 from fsm.records import LedgerEntry, RunRecord, run_labels
@@ -64,7 +65,9 @@ def build_engine(
     """
     day = as_of or SystemClock().now().date()
     window = (day - LOOKBACK - PRICE_SLACK, day)
-    bundled = BundledMarketData(exchange=exchange_of(settings))
+    policy = PolicyCache(store, overrides_of(settings)).limits(settings.account_id, None,
+                                                               Mode.PAPER).values  # fmt: skip
+    bundled = BundledMarketData(exchange=exchange_of(policy))  # sessions of the policy's exchange
     market = CsvMarketData(prices, window) if prices else bundled
     broker_for = cache(partial(broker_of, settings))
     ports = Ports(

@@ -15,7 +15,8 @@ from tests.unit.test_market_calendar import next_thanksgiving
 XNYS = calendar_for("XNYS")
 
 
-def test_the_calendar_lists_sessions_and_marks_the_early_close(cli: Cli) -> None:
+def test_the_calendar_lists_sessions_and_marks_the_early_close(ready: Cli) -> None:
+    cli = ready  # the exchange is the risk policy's, read from the run database
     holiday = next_thanksgiving()
     first, last = holiday - timedelta(days=1), holiday + timedelta(days=4)
     table = cli("calendar", "--from", first.isoformat(), "--to", last.isoformat()).stdout
@@ -37,6 +38,24 @@ def test_a_reversed_range_or_an_unknown_exchange_is_one_line(cli: Cli) -> None:
     assert "is before --from" in one_line_error(reversed_range)
     unknown = cli("calendar", "--exchange", "NOPE", code=2)
     assert "unknown exchange 'NOPE'" in one_line_error(unknown)
+
+
+def test_the_exchange_is_the_policys_and_a_setting_may_only_repeat_it(ready: Cli) -> None:
+    london = {"TRADEFSM_EXCHANGE": "XLON"}
+    refused = ready("run", "--mode", "dry-run", code=2, env_extra=london)
+    assert one_line_error(refused).startswith(
+        "error: TRADEFSM_EXCHANGE=XLON differs from the risk policy's exchange=XNYS (policy v1): "
+        "settings may not change it"
+    )
+    assert ready.json("runs", "list", "--format", "json") == []  # refused before it was recorded
+    # Another exchange has other hours: a loosening, which waits for a second person.
+    ready("policy", "set", "exchange=XLON", "--actor", "risk-ann", "--reason", "London desk",
+          code=9)  # fmt: skip
+    assert "XNYS" in ready("calendar").stdout
+    ready("policy", "approve", "2", "--actor", "risk-bob", "--reason", "mandate")
+    assert "XLON session(s)" in ready("calendar").stdout
+    ready("run", "--mode", "dry-run", env_extra=london)  # repeating the policy is fine
+    assert [r["state"] for r in ready.json("runs", "list", "--format", "json")] == ["done"]
 
 
 @pytest.mark.dated

@@ -25,6 +25,8 @@ from fsm.policy import DEFAULT, NOTHING, loosened, parse_assignments, stricter, 
         ("require_signed_approvals", True, False, True),
         ("allow_partial_success", False, True, True),
         ("daily_max_notional", None, Decimal(5), False),
+        ("exchange", "XNYS", "XLON", True),  # other hours: every change of exchange loosens
+        ("exchange", "XLON", "XNYS", True),
     ],
 )
 def test_a_change_loosens_only_in_its_direction(key: str, old: object, new: object,
@@ -49,3 +51,5 @@ def test_assignments_are_parsed_and_checked_in_one_line() -> None:
         parse_assignments(["max_orders"])
     with pytest.raises(InvalidInput, match="policy max_orders=None: Input should be a valid"):
         with_values(DEFAULT, {"max_orders": None})
+    with pytest.raises(InvalidInput, match="policy exchange=' XNYS': String should match"):
+        with_values(DEFAULT, {"exchange": " XNYS"})
