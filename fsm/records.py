@@ -8,7 +8,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
@@ -53,6 +60,7 @@ class PriceSnapshot(Frozen):
     prices: dict[str, Decimal]
     dates: dict[str, date] = {}  # each price's own date (absent: as_of)
     previous: dict[str, Decimal] = {}  # the close before it in the same data, where known
+    source: dict[str, str] | None = None  # where the prices came from (fsm.pluginports)
 
 
 class Position(Frozen):
@@ -85,6 +93,16 @@ class AllocationAnalysis(Frozen):
     rebalance_needed: bool
     price_dates: dict[str, date] = {}  # the date of each price (older checkpoints: none)
     previous_prices: dict[str, Decimal] = {}
+    # The market data's plugin, version and, for a price file, its path and SHA-256; absent
+    # (not even null) when the engine was given adapters directly, as checkpoints were before.
+    market_data: dict[str, str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_source(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = dump(self)
+        if dumped.get("market_data") is None:
+            dumped.pop("market_data", None)
+        return dumped
 
 
 class PlanItem(Frozen):
