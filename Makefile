@@ -10,11 +10,13 @@ UV_VERSION := 0.13.8
 
 .PHONY: run test lint typecheck bench install lock system clean
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) examples/strategy-plugin/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	# The example strategy plugin, which the tests run through `tradefsm run --strategy`.
+	$(BIN)/pip install --quiet --no-deps -e examples/strategy-plugin
 	@touch $(STAMP)
 
 install: $(STAMP)
