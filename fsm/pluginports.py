@@ -48,7 +48,7 @@ def plugged_ports(settings: Settings, as_of: date | None, prices: Path | None = 
     if prices is not None:
         market_options = {**market_options, "path": str(prices)}
     market = PluggedMarketData.build(settings, market_name, market_options, as_of)
-    strategy = PluggedStrategy.build(settings, market, as_of)
+    strategy = PluggedStrategy.build(settings, market.inner, as_of)
     broker_for = cache(lambda account_id: broker_of(settings, account_id))
     identity = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
     return Ports(strategy, market, broker_for(settings.account_id), broker_for=broker_for,
@@ -73,15 +73,23 @@ class PluggedStrategy:
             "distribution": plugin.distribution,
             "version": plugin.version,
             "config_sha256": config_hash(options),
+            **said_source(plugin, inner),  # a portfolio's file, for one
         }
 
     @classmethod
     def build(
-        cls, settings: Settings, market: PluggedMarketData, as_of: date | None
+        cls,
+        settings: Settings,
+        market: MarketData,
+        as_of: date | None,
+        name: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> PluggedStrategy:
-        plugin = find(STRATEGIES, settings.strategy)
-        options = _options(settings, plugin.name)
-        setup = PluginSetup(settings, options, as_of=as_of, market_data=market.inner)
+        """The strategy plugin ``name`` (default: the settings') over the plugin's own
+        ``market``, with ``options`` (default: its table in the settings)."""
+        plugin = find(STRATEGIES, name or settings.strategy)
+        options = _options(settings, plugin.name) if options is None else options
+        setup = PluginSetup(settings, options, as_of=as_of, market_data=market)
         return cls(plugin, _made(plugin, setup, ("generate",)), options)
 
     def generate(self, ctx: RunContext) -> SignalSet:
@@ -97,13 +105,8 @@ class PluggedMarketData:
     def __init__(self, plugin: Plugin, inner: MarketData) -> None:
         self.plugin = plugin
         self.inner = inner
-        said = getattr(inner, "source", {})
-        if not isinstance(said, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in said.items()
-        ):
-            raise failure(plugin, "has a source that is not a mapping of text to text")
         self.source = {"name": plugin.name, "distribution": plugin.distribution,
-                       "version": plugin.version, **said}  # fmt: skip
+                       "version": plugin.version, **said_source(plugin, inner)}  # fmt: skip
 
     @classmethod
     def build(
@@ -117,6 +120,17 @@ class PluggedMarketData:
         made = _named(self.plugin, lambda: self.inner.prices(symbols, as_of), "analyzing")
         snapshot = _valid(self.plugin, PriceSnapshot, made, "analyzing")
         return snapshot.model_copy(update={"source": self.source})
+
+
+def said_source(plugin: Plugin, made: object) -> dict[str, str]:
+    """What a plugin's ``source`` attribute says of where its input comes from (a file's path
+    and SHA-256, an endpoint): text to text, committed with each run."""
+    said = getattr(made, "source", {})
+    if not isinstance(said, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in said.items()
+    ):
+        raise failure(plugin, "has a source that is not a mapping of text to text")
+    return dict(said)
 
 
 def _made(plugin: Plugin, setup: PluginSetup, methods: Sequence[str]) -> Any:

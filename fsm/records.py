@@ -45,6 +45,14 @@ class TargetWeight(Frozen):
     weight: Decimal
 
 
+def _without_none(dumped: dict[str, Any], field: str) -> dict[str, Any]:
+    """A dump without ``field`` when it is None: checkpoints of runs that had none of it hash
+    as they did before the field existed."""
+    if dumped.get(field) is None:
+        dumped.pop(field, None)
+    return dumped
+
+
 class SignalSet(Frozen):
     """Consolidated strategy output: one target weight per symbol."""
 
@@ -52,6 +60,13 @@ class SignalSet(Frozen):
     as_of: date
     strategy: str
     targets: tuple[TargetWeight, ...]
+    # A portfolio's: each strategy's share of the targets (its weight times its own target),
+    # by strategy name then symbol; absent for a single strategy.
+    contributions: dict[str, dict[str, Decimal]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_contributions(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(dump(self), "contributions")
 
 
 class PriceSnapshot(Frozen):
@@ -99,10 +114,7 @@ class AllocationAnalysis(Frozen):
 
     @model_serializer(mode="wrap")
     def _without_absent_source(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = dump(self)
-        if dumped.get("market_data") is None:
-            dumped.pop("market_data", None)
-        return dumped
+        return _without_none(dump(self), "market_data")
 
 
 class PlanItem(Frozen):

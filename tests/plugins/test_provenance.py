@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from fsm.clock import FixedClock
+from fsm.display import inputs_summary
 from fsm.engine import Engine
 from fsm.errors import IdempotencyConflict
 from fsm.ids import SequentialIdFactory
@@ -58,6 +59,8 @@ def test_a_price_file_run_commits_its_hash_and_verify_sees_an_edit(
               "path": str(prices.resolve()), "sha256": sha256}  # fmt: skip
     assert _analysis(store, run.run_id)["market_data"] == source
     assert run.params["market_data"] == source
+    shown = inputs_summary([c.model_dump(mode="json") for c in store.checkpoints(run.run_id)])
+    assert f"  prices from csv 0.1.0: {prices.resolve()} (sha256 {sha256[:12]}…)" in shown
     assert run.params["strategy"] == {
         "name": "demo-momentum",
         "distribution": "tradefsm",
