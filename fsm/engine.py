@@ -173,12 +173,7 @@ class Engine:
             version=1,
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
-            params={
-                **request.params,
-                SPEC_SET_PARAM: self.specs.name,
-                **self._pin(request),
-                **self.identity,
-            },
+            params=request.params | {SPEC_SET_PARAM: self.specs.name} | self._pin(request),
             head_hash=GENESIS_HASH,
             created_at=now,
             updated_at=now,
@@ -210,7 +205,7 @@ class Engine:
         is refused here, before the run exists (InvalidConfiguration)."""
         pin = self.runtime.policies.pin()
         self.runtime.policies.limits(request.account_id, pin[POLICY_PARAM], request.mode)
-        return pin
+        return pin | self.identity  # and the plugins it runs with (Ports.identity)
 
     # ---- continuing runs -----------------------------------------------------------------
 

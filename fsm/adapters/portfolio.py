@@ -1,15 +1,7 @@
 """Several strategies with weights, from a TOML portfolio file, as one strategy plugin.
 
-```toml
-[[strategies]]
-name = "demo-momentum"
-weight = "0.7"
-options = { picks = 4 }
-
-[[strategies]]
-name = "sixty-forty"
-weight = "0.3"
-```
+The file is a list of ``[[strategies]]`` tables, each with a ``name`` (a strategy plugin),
+a ``weight`` and optionally its ``options`` (docs/plugins.md has an example).
 
 Each strategy's targets are scaled by its weight and summed per symbol; the signal
 checkpoint keeps each one's share (``SignalSet.contributions``). Weights sum to at most 1:
