@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 
 .PHONY: run test lint typecheck bench install lock system clean
 
-$(STAMP): pyproject.toml $(LOCK) examples/strategy-plugin/pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

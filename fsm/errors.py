@@ -248,8 +248,8 @@ class PluginNotFound(InvalidConfiguration):
     """No installed plugin of a group has the name settings or flags gave (`tradefsm plugins`
     lists the installed ones)."""
 
-    def __init__(self, message: str, *, group: str, plugin: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, group: str = "", plugin: str = "", **facts: Any) -> None:
+        super().__init__(message, **facts)
         self.group = group
         self.plugin = plugin
 
@@ -258,7 +258,7 @@ class PluginFailed(TradeFsmError):
     """A plugin failed to load, raised an error of its own, or returned malformed output: the
     message names the plugin; inside a run the failure is ledgered like any step's."""
 
-    def __init__(self, message: str, *, group: str, plugin: str, **facts: Any) -> None:
+    def __init__(self, message: str, *, group: str = "", plugin: str = "", **facts: Any) -> None:
         super().__init__(message, **facts)
         self.group = group
         self.plugin = plugin
