@@ -35,6 +35,13 @@ def no_generate(setup):
     return object()
 
 
+def feed_down(setup):
+    class FeedDown:
+        def prices(self, symbols, as_of):
+            raise ConnectionResetError("feed reset by peer")
+    return FeedDown()
+
+
 def picky(setup):
     return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
 """
@@ -46,12 +53,16 @@ cannot-start = broken_plugins:cannot_start
 no-generate = broken_plugins:no_generate
 not-importable = broken_plugins_gone:strategy
 picky = broken_plugins:picky
+
+[tradefsm.market_data]
+feed-down = broken_plugins:feed_down
 """
 
 
 @pytest.fixture
 def test_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Strategies that fail each way a plugin can, and one that works (``picky``), installed
+    """Strategies that fail each way a plugin can, one that works (``picky``), and market data
+    that raises (``feed-down``), installed
     as the distribution broken-plugins 0.3; the folder is on PYTHONPATH for subprocesses."""
     folder = tmp_path / "site"
     info = folder / "broken_plugins-0.3.dist-info"

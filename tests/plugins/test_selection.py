@@ -92,6 +92,17 @@ def test_a_plugin_failing_inside_a_run_is_its_ledgered_failure(
 
 
 @pytest.mark.usefixtures("test_plugins")
+def test_market_data_failing_inside_a_run_is_its_ledgered_failure(tmp_path: Path) -> None:
+    engine = _engine(_settings(tmp_path, strategy="sixty-forty", market_data="feed-down"))
+    run = engine.run(RunRequest(account_id="paper"))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    said = "market data plugin 'feed-down' (broken-plugins 0.3) raised ConnectionResetError"
+    assert said in run.failure["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
 @pytest.mark.parametrize(
     ("strategy", "said"),
     [
