@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	# The example strategy plugin, which the tests run through `tradefsm run --strategy`.
+	$(BIN)/pip install --quiet --no-deps -e examples/strategy-plugin
 	@touch $(STAMP)
 
 install: $(STAMP)

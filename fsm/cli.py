@@ -30,6 +30,7 @@ from fsm.commands import (
     keys,
     lifecycle,
     paper,
+    plugins,
     policy,
     queue,
     runs,
@@ -285,6 +286,7 @@ keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now)
 paper.register(app)
+plugins.register(app)
 broker.register(app, open_reader)
 calendar.register(app, open_reader)
 console.register(app, open_reader, open_audit, open_keys, shown_db)

@@ -154,12 +154,16 @@ def inputs_summary(checkpoints: list[dict[str, Any]]) -> list[str]:
             weights = ", ".join(f"{t['symbol']} {Decimal(t['weight']):.0%}"
                                 for t in output["targets"])  # fmt: skip
             lines.append(f"signals ({output['strategy']}, as of {output['as_of']}): {weights}")
+            lines += [
+                _share(name, share) for name, share in output.get("contributions", {}).items()
+            ]
         elif "max_drift" in output:
             lines.append(
                 f"analysis: portfolio {money(output['portfolio_value'])}, cash "
                 f"{money(output['cash'])}, drift {Decimal(output['max_drift']):.2%} "
                 f"(threshold {Decimal(output['drift_threshold']):.2%})"
             )
+            lines += [_price_source(output["market_data"])] if "market_data" in output else []
         elif "items" in output:
             trades = [i for i in output["items"] if i["action"] != "HOLD"]
             dates = sorted(set(output.get("price_dates", {}).values())) or [output["as_of"]]
@@ -171,3 +175,16 @@ def inputs_summary(checkpoints: list[dict[str, Any]]) -> list[str]:
         else:
             lines.append(f"{state}: {', '.join(sorted(output))}")
     return lines
+
+
+def _price_source(source: dict[str, str]) -> str:
+    """Where an analysis's prices came from: the plugin and, for a file, its path and hash."""
+    said = f"  prices from {source['name']} {source['version']}"
+    if "path" in source:
+        said += f": {source['path']} (sha256 {source.get('sha256', '?')[:12]}…)"
+    return said
+
+
+def _share(strategy: str, share: dict[str, str]) -> str:
+    """A portfolio strategy's part of the targets."""
+    return f"  from {strategy}: " + ", ".join(f"{s} {Decimal(w):.1%}" for s, w in share.items())

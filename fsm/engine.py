@@ -95,6 +95,7 @@ class Engine:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
         self.approvers = approvers  # the key registry signed approvals are checked against
         self.notifier, self.observer = ports.notifier, observer
+        self.identity = dict(ports.identity)  # what the plugins commit in each run's params
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
         self.runtime = Runtime(
@@ -126,7 +127,7 @@ class Engine:
         """The run the request's idempotency key names (``keyed_run``); one still in progress
         is said to be so rather than reported as an ending."""
         found = self.store.find_by_idempotency_key
-        run = keyed_run(found, request, lambda: self.clock.now().date())
+        run = keyed_run(found, request, lambda: self.clock.now().date(), self.identity)
         if run is None:
             return None
         if not in_progress_ok and run.state not in self.definition.final_states:
@@ -205,7 +206,7 @@ class Engine:
         (InvalidConfiguration)."""
         pin = self.runtime.policies.pin()
         self.runtime.policies.limits(request.account_id, pin[POLICY_PARAM], request.mode)
-        return pin
+        return pin | self.identity  # and the plugins it runs with (Ports.identity)
 
     # ---- continuing runs -----------------------------------------------------------------
 

@@ -242,3 +242,23 @@ class RunInterrupted(TradeFsmError):
     def __init__(self, message: str, *, signal_name: str = "SIGINT", **facts: Any) -> None:
         super().__init__(message, **facts)
         self.signal_name = signal_name
+
+
+class PluginNotFound(InvalidConfiguration):
+    """No installed plugin of a group has the name settings or flags gave (`tradefsm plugins`
+    lists the installed ones)."""
+
+    def __init__(self, message: str, *, group: str = "", plugin: str = "", **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.group = group
+        self.plugin = plugin
+
+
+class PluginFailed(TradeFsmError):
+    """A plugin failed to load, raised an error of its own, or returned malformed output: the
+    message names the plugin; inside a run the failure is ledgered like any step's."""
+
+    def __init__(self, message: str, *, group: str = "", plugin: str = "", **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.group = group
+        self.plugin = plugin

@@ -57,7 +57,9 @@ def broker_endpoint(ctx: GuardContext) -> GuardDecision:
     orders only to a paper endpoint, live orders only to a live one (``mode_allowed`` says
     whether live trading is enabled at all)."""
     s = ctx.settings
-    endpoint = s.alpaca_base_url if s.broker == "alpaca" else "the embedded paper broker"
+    endpoint = {"alpaca": s.alpaca_base_url, "paper": "the embedded paper broker"}.get(
+        s.broker, f"broker plugin {s.broker!r}"
+    )  # another plugin counts as paper: live orders go to Alpaca only
     kind = "live" if s.live_endpoint else "paper"
     sends = ctx.mode in (Mode.PAPER, Mode.LIVE)
     if not sends:

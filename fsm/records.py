@@ -8,7 +8,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
@@ -38,6 +45,14 @@ class TargetWeight(Frozen):
     weight: Decimal
 
 
+def _without_none(dumped: dict[str, Any], field: str) -> dict[str, Any]:
+    """A dump without ``field`` when it is None: checkpoints of runs that had none of it hash
+    as they did before the field existed."""
+    if dumped.get(field) is None:
+        dumped.pop(field, None)
+    return dumped
+
+
 class SignalSet(Frozen):
     """Consolidated strategy output: one target weight per symbol."""
 
@@ -45,6 +60,13 @@ class SignalSet(Frozen):
     as_of: date
     strategy: str
     targets: tuple[TargetWeight, ...]
+    # A portfolio's: each strategy's share of the targets (its weight times its own target),
+    # by strategy name then symbol; absent for a single strategy.
+    contributions: dict[str, dict[str, Decimal]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_contributions(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(dump(self), "contributions")
 
 
 class PriceSnapshot(Frozen):
@@ -53,6 +75,7 @@ class PriceSnapshot(Frozen):
     prices: dict[str, Decimal]
     dates: dict[str, date] = {}  # each price's own date (absent: as_of)
     previous: dict[str, Decimal] = {}  # the close before it in the same data, where known
+    source: dict[str, str] | None = None  # where the prices came from (fsm.pluginports)
 
 
 class Position(Frozen):
@@ -85,6 +108,13 @@ class AllocationAnalysis(Frozen):
     rebalance_needed: bool
     price_dates: dict[str, date] = {}  # the date of each price (older checkpoints: none)
     previous_prices: dict[str, Decimal] = {}
+    # The market data's plugin, version and, for a price file, its path and SHA-256; absent
+    # (not even null) when the engine was given adapters directly, as checkpoints were before.
+    market_data: dict[str, str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_source(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(dump(self), "market_data")
 
 
 class PlanItem(Frozen):

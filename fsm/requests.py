@@ -5,7 +5,7 @@ Apart from the engine so that read models can name a run's spec set without load
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +18,10 @@ from fsm.records import RunRecord, run_labels
 SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
 POLICY_PARAM = "policy_version"  # ... the policy version it was planned under
 POLICY_HASH_PARAM = "policy_hash"  # ... and the hash of the history row of that version
-ENGINE_PARAMS = (SPEC_SET_PARAM, POLICY_PARAM, POLICY_HASH_PARAM)  # added by the engine
+STRATEGY_PARAM = "strategy"  # ... the strategy plugin that ran: name, version, config hash
+MARKET_DATA_PARAM = "market_data"  # ... and the market data it read (fsm.pluginports)
+ADAPTER_PARAMS = (STRATEGY_PARAM, MARKET_DATA_PARAM)  # from the engine's Ports.identity
+ENGINE_PARAMS = (SPEC_SET_PARAM, POLICY_PARAM, POLICY_HASH_PARAM, *ADAPTER_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class Ports:
     notifier: Notifier | None = None
     # The broker of a given account; when set, each run talks to its own account's broker.
     broker_for: Callable[[str], Broker] | None = None
+    # What the plugins say of themselves (ADAPTER_PARAMS): committed in each new run's
+    # params and compared when an idempotency key comes again.
+    identity: Mapping[str, Any] = field(default_factory=dict)
 
 
 def own_params(run: RunRecord) -> dict[str, Any]:
@@ -58,10 +64,11 @@ def own_params(run: RunRecord) -> dict[str, Any]:
 
 
 def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,
-              today: Callable[[], date]) -> RunRecord | None:  # fmt: skip
+              today: Callable[[], date],
+              identity: Mapping[str, Any] | None = None) -> RunRecord | None:  # fmt: skip
     """The run ``request``'s idempotency key already names (``find`` looks it up), if the
-    request is the same one; the same key with other parameters is a conflict (as payment
-    APIs treat it)."""
+    request is the same one; the same key with other parameters, another strategy or other
+    market data (``identity``, ``Ports.identity``) is a conflict (as payment APIs treat it)."""
     key = request.idempotency_key
     run = None if key is None else find(key)
     if run is None:
@@ -70,6 +77,8 @@ def keyed_run(find: Callable[[str], RunRecord | None], request: RunRequest,
              "as_of": request.as_of or today(), "parent_run_id": request.parent_run_id,
              "params": request.params}  # fmt: skip
     stored = run.model_dump() | {"params": own_params(run)}
+    for name in ADAPTER_PARAMS:  # the same strategy and market data (file hash included)
+        asked[name], stored[name] = (identity or {}).get(name), run.params.get(name)
     differing = [name for name, value in asked.items() if stored[name] != value]
     if differing:
         raise IdempotencyConflict(

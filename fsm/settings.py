@@ -7,7 +7,7 @@ import tomllib
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -37,6 +37,7 @@ from fsm.records import ACCOUNT_ID_LENGTH
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 # printable anywhere, no escapes; as long as the column (fsm.records)
+PLUGIN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # an entry point's name
 ACCOUNT_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{ACCOUNT_ID_LENGTH - 1}}}$"
 
 
@@ -229,8 +230,27 @@ class Settings(BaseSettings):
     broker_api_key: SecretStr | None = Field(
         None, description="API key of a live broker (secret: never stored or logged)."
     )
-    broker: Literal["paper", "alpaca"] = Field(
-        "paper", description="Where orders go: the embedded paper broker, or Alpaca."
+    broker: str = Field(
+        "paper",
+        pattern=PLUGIN_NAME,
+        description="Where orders go: the name of a broker plugin (`tradefsm plugins`): the "
+        "embedded paper broker, Alpaca, or an installed one.",
+    )
+    strategy: str = Field(
+        "demo-momentum",
+        pattern=PLUGIN_NAME,
+        description="The strategy plugin runs use (`--strategy`; `tradefsm plugins` lists them).",
+    )
+    market_data: str = Field(
+        "bundled",
+        pattern=PLUGIN_NAME,
+        description="The market data plugin runs read (`--market-data`; `--prices FILE` "
+        "means csv with that file).",
+    )
+    plugin_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each plugin's options, by plugin name: in tradefsm.toml a table named "
+        "after the plugin (`[csv]` with `path = ...`); their hash is committed with each run.",
     )
     alpaca_api_key: SecretStr | None = Field(
         None, description="Alpaca API key id (secret: never stored, logged or exported)."
@@ -354,6 +374,13 @@ def _file_values() -> dict[str, object]:
         raise InvalidConfiguration(
             f"cannot read config file {path}: not UTF-8 text (byte {exc.start})"
         ) from exc
+    # A table that is no setting holds the options of the plugin it is named after.
+    tables = {
+        k: v for k, v in values.items() if isinstance(v, dict) and k not in Settings.model_fields
+    }
+    values = {k: v for k, v in values.items() if k not in tables}
+    if tables:
+        values["plugin_options"] = {**tables, **values.get("plugin_options", {})}
     unknown = sorted(set(values) - set(Settings.model_fields))
     if unknown:
         raise InvalidConfiguration(

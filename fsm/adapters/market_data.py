@@ -4,6 +4,7 @@ validated CSV loader."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import random
 from collections.abc import Sequence
@@ -78,6 +79,8 @@ class CsvMarketData:
     def __init__(self, path: Path, window: tuple[date, date] | None = None) -> None:
         self.path = path
         self._series = load_price_file(path, window)
+        # Where the prices came from, committed with each analysis (fsm.pluginports).
+        self.source = {"path": str(path.resolve()), "sha256": file_sha256(path)}
 
     def universe(self) -> tuple[str, ...]:
         return tuple(sorted(self._series))
@@ -102,6 +105,18 @@ class CsvMarketData:
                 previous[symbol] = self._series[symbol][max(earlier)]
         prices = {s: self._series[s][d] for s, d in dates.items()}
         return PriceSnapshot(as_of=as_of, prices=prices, dates=dates, previous=previous)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a price file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 16):
+                digest.update(block)
+    except OSError as exc:
+        raise InvalidPriceFile(f"{path}: cannot read price file ({exc.strerror})") from exc
+    return digest.hexdigest()
 
 
 def load_price_file(

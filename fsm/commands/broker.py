@@ -23,8 +23,9 @@ def register(app: typer.Typer, open_reader: StoreOpener) -> None:
         power, whether the endpoint is paper or live, and any halt of the account in the run
         database (`tradefsm halt`). Exit 0, or 2 when refused."""
         from fsm.adapters.alpaca import AlpacaBroker
-        from fsm.commands.embedded import broker_of, settings_from
+        from fsm.commands.embedded import settings_from
         from fsm.errors import BrokerRejected, InvalidConfiguration
+        from fsm.pluginports import broker_of
 
         settings = settings_from(db=db)
         found = broker_of(settings, settings.account_id)

@@ -1,5 +1,5 @@
 """The embedded setup behind `run`, `resume`, `retry`, `cancel`, `approve` and `worker`:
-settings, the engine with the bundled market data and paper broker, progress and reports.
+settings, the engine with the plugins they name, progress and reports.
 
 Imported by those commands when they run, never for `--help`.
 """
@@ -7,8 +7,7 @@ Imported by those commands when they run, never for `--help`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from functools import cache, partial
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,12 @@ import typer
 from rich.console import Console
 from rich.status import Status
 
-from fsm.adapters.market_data import BundledMarketData, CsvMarketData
-from fsm.adapters.paper_broker import PaperBroker
-from fsm.adapters.strategy import LOOKBACK, MomentumStrategy
 from fsm.attempts import alarm_or_thread
 from fsm.calendar import exchange_of
 from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
 from fsm.engine import Engine
-from fsm.errors import InvalidConfiguration
 from fsm.failpoints import failpoint
 from fsm.ids import UuidFactory
 from fsm.interrupts import StopRequest, stop_on_signals
@@ -33,15 +28,14 @@ from fsm.keyregistry import ApproverKeys
 from fsm.kinds import Mode
 from fsm.limits import PolicyCache, overrides_of
 from fsm.machines.specs import TRADING_SPECS
-from fsm.ports import Broker, RunStore
+from fsm.pluginports import plugged_ports
+from fsm.ports import RunStore
 from fsm.records import LedgerEntry, RunRecord, run_labels
-from fsm.requests import Ports, RunRequest
+from fsm.requests import RunRequest
 from fsm.runids import resolve_run_id
 from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
 from fsm.views import run_details
-
-PRICE_SLACK = timedelta(days=10)  # week-ends and holidays around the strategy's lookback
 
 
 def settings_from(**overrides: Any) -> Settings:
@@ -57,51 +51,21 @@ def build_engine(
     stop: StopRequest | None = None,
     approvers: ApproverKeys | None = None,
 ) -> Engine:
-    """The embedded setup: bundled (or CSV) prices, the demo strategy, and the broker of
-    TRADEFSM_BROKER (the paper broker unless set).
+    """The embedded setup: the strategy, market data (``prices``: the csv file) and broker
+    plugins the settings name (``fsm.pluginports``), built for the run's ``as_of``.
 
-    A price file is read for the run's ``as_of`` only: the strategy's lookback before it.
     With ``stop`` (from ``stop_on_signals``), SIGINT and SIGTERM stand its runs down.
     """
-    day = as_of or SystemClock().now().date()
-    window = (day - LOOKBACK - PRICE_SLACK, day)
     policy = PolicyCache(store, overrides_of(settings)).limits(settings.account_id, None,
                                                                Mode.PAPER).values  # fmt: skip
-    bundled = BundledMarketData(exchange=exchange_of(policy))  # sessions of the policy's exchange
-    market = CsvMarketData(prices, window) if prices else bundled
-    broker_for = cache(partial(broker_of, settings))
-    ports = Ports(
-        MomentumStrategy(market), market, broker_for(settings.account_id), broker_for=broker_for
-    )
+    # Plugins see the policy's exchange (a setting may only repeat it: checked just above).
+    settings = settings.model_copy(update={"exchange": exchange_of(policy)})
+    ports = plugged_ports(settings, as_of or SystemClock().now().date(), prices)
     return Engine(
         store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
         failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
         stop=stop, approvers=approvers,
     )  # fmt: skip
-
-
-def broker_of(settings: Settings, account_id: str) -> Broker:
-    """The broker TRADEFSM_BROKER names, for one account."""
-    if settings.broker == "alpaca":
-        return alpaca_broker(settings, account_id)
-    return PaperBroker(
-        settings.paper_db,
-        account_id=account_id,
-        reject_duplicates=settings.paper_reject_duplicates,
-        latency_s=settings.paper_latency_ms / 1000,
-    )
-
-
-def alpaca_broker(settings: Settings, account_id: str) -> Broker:
-    from fsm.adapters.alpaca import AlpacaBroker
-
-    key, secret = settings.alpaca_api_key, settings.alpaca_secret_key
-    if key is None or secret is None:
-        raise InvalidConfiguration(
-            "TRADEFSM_BROKER=alpaca needs TRADEFSM_ALPACA_API_KEY and TRADEFSM_ALPACA_SECRET_KEY"
-        )
-    return AlpacaBroker(key.get_secret_value(), secret.get_secret_value(),
-                        settings.alpaca_base_url, account_id)  # fmt: skip
 
 
 class Progress:

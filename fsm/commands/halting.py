@@ -36,12 +36,13 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         from fsm.clock import SystemClock
         from fsm.killswitch import halt_trading
         from fsm.ledger import process_id
+        from fsm.pluginports import broker_of
 
         e = embedded()
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         done = halt_trading(store, account, settings.actor, reason, process_id(),
-                            SystemClock().now(), partial(e.broker_of, settings))  # fmt: skip
+                            SystemClock().now(), partial(broker_of, settings))  # fmt: skip
         if as_json:
             print_json(done.as_json())
             return

@@ -54,6 +54,12 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
         paper_db: Annotated[Path | None, typer.Option(help="Paper broker file.")] = None,
+        strategy: Annotated[
+            str | None, typer.Option(help="Strategy plugin (default: TRADEFSM_STRATEGY).")
+        ] = None,
+        market_data: Annotated[
+            str | None, typer.Option(help="Market data plugin (default: TRADEFSM_MARKET_DATA).")
+        ] = None,
         actor: ActorOption = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -63,7 +69,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         exchange and when orders would go out while it is closed (`tradefsm calendar`).
         """
         e = embedded()
-        settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor)
+        settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor,
+                                   strategy=strategy, market_data=market_data)  # fmt: skip
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
         store = open_store(settings.db)
         with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:

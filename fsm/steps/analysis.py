@@ -39,4 +39,5 @@ def analyse(
         rebalance_needed=drift > drift_threshold,
         price_dates={s: prices.dates.get(s, prices.as_of) for s in symbols},
         previous_prices={s: prices.previous[s] for s in symbols if s in prices.previous},
+        market_data=prices.source,
     )

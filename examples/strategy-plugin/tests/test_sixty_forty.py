@@ -1,0 +1,40 @@
+"""The strategy alone: its targets, its options, and the entry point tradefsm finds."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from tradefsm_sixty_forty import FixedWeights, strategy
+
+from fsm.kinds import Mode
+from fsm.plugins import STRATEGIES, PluginSetup, installed
+from fsm.ports import RunContext
+from fsm.settings import Settings
+
+CTX = RunContext(run_id="run_1", account_id="paper", as_of=date(2026, 1, 2), mode=Mode.DRY_RUN)
+
+
+def test_the_default_targets_are_sixty_forty() -> None:
+    signals = strategy(PluginSetup(Settings())).generate(CTX)
+    assert {t.symbol: t.weight for t in signals.targets} == {
+        "BND": Decimal("0.4"),
+        "SPY": Decimal("0.6"),
+    }
+    assert signals.as_of == CTX.as_of
+
+
+def test_weights_come_from_the_options() -> None:
+    made = strategy(PluginSetup(Settings(), options={"weights": {"GLD": "1"}}))
+    assert [t.symbol for t in made.generate(CTX).targets] == ["GLD"]
+
+
+def test_more_than_everything_is_refused() -> None:
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        FixedWeights({"SPY": "0.8", "BND": "0.4"})
+
+
+def test_tradefsm_finds_the_entry_point() -> None:
+    found = {p.name: p for p in installed(STRATEGIES)}
+    assert found["sixty-forty"].distribution == "tradefsm-sixty-forty"

@@ -1,0 +1,174 @@
+"""The ports of an engine, made from the plugins settings and flags name (``fsm.plugins``).
+
+A strategy or market data plugin is wrapped so that whatever it raises or returns malformed
+becomes PluginFailed naming it (ledgered as the run's failure), and so that what ran is
+committed: the strategy's name, distribution version and configuration hash go into each new
+run's params (``Ports.identity``), the market data's source into each analysis checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fsm.errors import InvalidStepOutput, PluginNotFound, TradeFsmError, replace_message
+from fsm.plugins import (
+    BROKERS,
+    GROUPS,
+    MARKET_DATA,
+    STRATEGIES,
+    Plugin,
+    PluginSetup,
+    config_hash,
+    create,
+    failure,
+    find,
+    installed,
+)
+from fsm.ports import Broker, MarketData, RunContext, SignalSource
+from fsm.records import PriceSnapshot, SignalSet
+from fsm.requests import MARKET_DATA_PARAM, STRATEGY_PARAM, Ports
+from fsm.settings import Settings
+from fsm.steps import validate_output
+
+BROKER_METHODS = ("account", "submit", "orders", "cancel")
+T = TypeVar("T")
+M = TypeVar("M", SignalSet, PriceSnapshot)
+
+
+def plugged_ports(settings: Settings, as_of: date | None, prices: Path | None = None) -> Ports:
+    """The strategy, market data and broker ``settings`` name (``--prices FILE``: the csv
+    market data with that file), each built by its plugin with its options."""
+    _check_option_tables(settings.plugin_options)
+    market_name = "csv" if prices is not None else settings.market_data
+    market_options = _options(settings, market_name)
+    if prices is not None:
+        market_options = {**market_options, "path": str(prices)}
+    market = PluggedMarketData.build(settings, market_name, market_options, as_of)
+    strategy = PluggedStrategy.build(settings, market.inner, as_of)
+    broker_for = cache(lambda account_id: broker_of(settings, account_id))
+    identity = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
+    return Ports(strategy, market, broker_for(settings.account_id), broker_for=broker_for,
+                 identity=identity)  # fmt: skip
+
+
+def broker_of(settings: Settings, account_id: str) -> Broker:
+    """The broker TRADEFSM_BROKER names, for one account."""
+    plugin = find(BROKERS, settings.broker)
+    setup = PluginSetup(settings, _options(settings, plugin.name), account_id=account_id)
+    return _made(plugin, setup, BROKER_METHODS)  # type: ignore[no-any-return]
+
+
+class PluggedStrategy:
+    """A strategy plugin as the engine's SignalSource, naming the plugin when it fails."""
+
+    def __init__(self, plugin: Plugin, inner: SignalSource, options: Mapping[str, Any]) -> None:
+        self.plugin = plugin
+        self.inner = inner
+        self.identity = {
+            "name": plugin.name,
+            "distribution": plugin.distribution,
+            "version": plugin.version,
+            "config_sha256": config_hash(options),
+            **said_source(plugin, inner),  # a portfolio's file, for one
+        }
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        market: MarketData,
+        as_of: date | None,
+        name: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> PluggedStrategy:
+        """The strategy plugin ``name`` (default: the settings') over the plugin's own
+        ``market``, with ``options`` (default: its table in the settings)."""
+        plugin = find(STRATEGIES, name or settings.strategy)
+        options = _options(settings, plugin.name) if options is None else options
+        setup = PluginSetup(settings, options, as_of=as_of, market_data=market)
+        return cls(plugin, _made(plugin, setup, ("generate",)), options)
+
+    def generate(self, ctx: RunContext) -> SignalSet:
+        made = _named(self.plugin, lambda: self.inner.generate(ctx), "generating_signals")
+        return _valid(self.plugin, SignalSet, made, "generating_signals")
+
+
+class PluggedMarketData:
+    """A market data plugin as the engine's MarketData: each snapshot names its ``source``
+    (plugin, distribution, version, and what the plugin says of itself: a file's path and
+    SHA-256), which the analysis checkpoint keeps."""
+
+    def __init__(self, plugin: Plugin, inner: MarketData) -> None:
+        self.plugin = plugin
+        self.inner = inner
+        self.source = {"name": plugin.name, "distribution": plugin.distribution,
+                       "version": plugin.version, **said_source(plugin, inner)}  # fmt: skip
+
+    @classmethod
+    def build(
+        cls, settings: Settings, name: str, options: Mapping[str, Any], as_of: date | None
+    ) -> PluggedMarketData:
+        plugin = find(MARKET_DATA, name)
+        setup = PluginSetup(settings, options, as_of=as_of)
+        return cls(plugin, _made(plugin, setup, ("prices",)))
+
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
+        made = _named(self.plugin, lambda: self.inner.prices(symbols, as_of), "analyzing")
+        snapshot = _valid(self.plugin, PriceSnapshot, made, "analyzing")
+        return snapshot.model_copy(update={"source": self.source})
+
+
+def said_source(plugin: Plugin, made: object) -> dict[str, str]:
+    """What a plugin's ``source`` attribute says of where its input comes from (a file's path
+    and SHA-256, an endpoint): text to text, committed with each run."""
+    said = getattr(made, "source", {})
+    if not isinstance(said, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in said.items()
+    ):
+        raise failure(plugin, "has a source that is not a mapping of text to text")
+    return dict(said)
+
+
+def _made(plugin: Plugin, setup: PluginSetup, methods: Sequence[str]) -> Any:
+    try:
+        return create(plugin, setup, *methods)
+    except TradeFsmError as exc:
+        if exc.message.startswith(f"{plugin.kind} plugin {plugin.name!r}"):
+            raise
+        raise replace_message(exc, f"{plugin.kind} plugin {plugin.name!r}: {exc.message}") from exc
+
+
+def _named(plugin: Plugin, call: Callable[[], T], state: str) -> T:
+    """``call``'s result; its error names ``plugin`` (tradefsm's own keep their family)."""
+    try:
+        return call()
+    except TradeFsmError as exc:
+        raise replace_message(exc, f"{plugin.kind} plugin {plugin.name!r}: {exc.message}") from exc
+    except Exception as exc:  # the plugin's own error, typed and named
+        raise failure(plugin, f"raised {type(exc).__name__}: {exc}", state=state) from exc
+
+
+def _valid(plugin: Plugin, model: type[M], made: object, state: str) -> M:
+    try:
+        return validate_output(model, made, state=state)
+    except InvalidStepOutput as exc:
+        raise failure(plugin, f"returned malformed output: {exc.message}", state=state) from exc
+
+
+def _options(settings: Settings, name: str) -> dict[str, Any]:
+    return dict(settings.plugin_options.get(name, {}))
+
+
+def _check_option_tables(tables: Mapping[str, object]) -> None:
+    """A table of options must name an installed plugin: a misspelt one would be ignored."""
+    names = {p.name for group in GROUPS for p in installed(group)}
+    for name in sorted(set(tables) - names):
+        raise PluginNotFound(
+            f"options for {name!r} name no installed plugin (installed: "
+            f"{', '.join(sorted(names))}; see `tradefsm plugins`)",
+            group="options", plugin=name,
+        )  # fmt: skip

@@ -1,0 +1,85 @@
+"""Plugins installed for a test only: a distribution's metadata (entry points) and its module
+in a folder put on the import path, as an installed package would be found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+MODULE = """
+from fsm.adapters.strategy import MomentumStrategy
+
+
+def explodes(setup):
+    class Exploding:
+        def generate(self, ctx):
+            raise ValueError("the model file is missing")
+    return Exploding()
+
+
+def malformed(setup):
+    class Malformed:
+        def generate(self, ctx):
+            return {"targets": "all in"}
+    return Malformed()
+
+
+def cannot_start(setup):
+    raise RuntimeError("no licence")
+
+
+def no_generate(setup):
+    return object()
+
+
+def feed_down(setup):
+    class FeedDown:
+        def prices(self, symbols, as_of):
+            raise ConnectionResetError("feed reset by peer")
+    return FeedDown()
+
+
+def picky(setup):
+    return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
+"""
+
+ENTRY_POINTS = """[tradefsm.strategies]
+explodes = broken_plugins:explodes
+malformed = broken_plugins:malformed
+cannot-start = broken_plugins:cannot_start
+no-generate = broken_plugins:no_generate
+not-importable = broken_plugins_gone:strategy
+picky = broken_plugins:picky
+
+[tradefsm.market_data]
+feed-down = broken_plugins:feed_down
+"""
+
+
+@pytest.fixture
+def test_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Strategies that fail each way a plugin can, one that works (``picky``), and market data
+    that raises (``feed-down``), installed
+    as the distribution broken-plugins 0.3; the folder is on PYTHONPATH for subprocesses."""
+    folder = tmp_path / "site"
+    info = folder / "broken_plugins-0.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: broken-plugins\nVersion: 0.3\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(ENTRY_POINTS, encoding="utf-8")
+    (folder / "broken_plugins.py").write_text(MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+@pytest.fixture
+def ready(tmp_path: Path) -> Cli:
+    """A command line with a migrated run database in its own folder."""
+    cli = Cli(tmp_path / "cli")
+    cli.folder.mkdir()
+    cli("db", "upgrade")
+    return cli

@@ -1,0 +1,129 @@
+"""Selecting strategies, market data and brokers by name, and plugins that fail: a typed error
+naming the plugin, ledgered as the run's failure when it happens inside one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fsm.adapters.memory_store import MemoryRunStore
+from fsm.clock import FixedClock
+from fsm.engine import Engine
+from fsm.errors import InvalidConfiguration, PluginFailed, PluginNotFound
+from fsm.ids import SequentialIdFactory
+from fsm.pluginports import plugged_ports
+from fsm.requests import RunRequest
+from fsm.settings import Settings
+from tests.cli.conftest import one_line_error
+from tests.conftest import TRADING_DAY
+from tests.plugins.conftest import Cli
+
+
+def _engine(settings: Settings) -> Engine:
+    ports = plugged_ports(settings, TRADING_DAY.date())
+    return Engine(MemoryRunStore(), ports, settings, FixedClock(TRADING_DAY), SequentialIdFactory())
+
+
+def _settings(tmp_path: Path, **kw: object) -> Settings:
+    return Settings(actor="quant-qi", paper_db=tmp_path / "paper.db", **kw)  # type: ignore[arg-type]
+
+
+def test_the_bundled_adapters_are_listed_with_their_distribution(ready: Cli) -> None:
+    rows = ready.json("plugins", "--json")
+    found = {(r["group"], r["name"]): r for r in rows}
+    assert set(found) >= {
+        ("tradefsm.strategies", "demo-momentum"),
+        ("tradefsm.market_data", "bundled"),
+        ("tradefsm.market_data", "csv"),
+        ("tradefsm.brokers", "paper"),
+        ("tradefsm.brokers", "alpaca"),
+    }
+    assert {found[k]["distribution"] for k in found if k[1] != "sixty-forty"} == {"tradefsm"}
+    assert [r["name"] for r in rows if r["selected"]] == ["demo-momentum", "bundled", "paper"]
+    assert "demo-momentum" in ready("plugins").stdout
+
+
+def test_an_unknown_plugin_is_a_one_line_error_before_any_run(ready: Cli) -> None:
+    line = one_line_error(ready("run", "--strategy", "nope", code=2))
+    assert "no strategy plugin named 'nope' is installed (installed: demo-momentum" in line
+    line = one_line_error(ready("run", "--market-data", "nope", code=2))
+    assert "no market data plugin named 'nope'" in line
+    line = one_line_error(ready("run", code=2, env_extra={"TRADEFSM_BROKER": "nope"}))
+    assert "no broker plugin named 'nope'" in line
+    assert ready.json("runs", "list", "--format", "json") == []
+
+
+def test_options_come_from_a_table_named_after_the_plugin(ready: Cli, test_plugins: Path) -> None:
+    ready.env["PYTHONPATH"] = os.pathsep.join([str(test_plugins), ready.env.get("PYTHONPATH", "")])
+    (ready.folder / "tradefsm.toml").write_text(
+        'strategy = "picky"\n\n[picky]\npicks = 3\n', encoding="utf-8"
+    )
+    run = ready.json("run", "--mode", "signals-only", "--json")
+    assert run["state"] == "done"
+    assert run["params"]["strategy"]["name"] == "picky"
+    assert run["params"]["strategy"]["distribution"] == "broken-plugins"
+    assert run["params"]["strategy"]["version"] == "0.3"
+    (ready.folder / "tradefsm.toml").write_text("[pikcy]\npicks = 3\n", encoding="utf-8")
+    line = one_line_error(ready("run", code=2))
+    assert "options for 'pikcy' name no installed plugin" in line
+
+
+@pytest.mark.usefixtures("test_plugins")
+@pytest.mark.parametrize(
+    ("strategy", "said"),
+    [
+        ("explodes", "raised ValueError: the model file is missing"),
+        ("malformed", "returned malformed output: step output of generating_signals"),
+    ],
+)
+def test_a_plugin_failing_inside_a_run_is_its_ledgered_failure(
+    tmp_path: Path, strategy: str, said: str
+) -> None:
+    engine = _engine(_settings(tmp_path, strategy=strategy))
+    run = engine.run(RunRequest(account_id="paper"))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    assert f"strategy plugin {strategy!r} (broken-plugins 0.3) {said}" in run.failure["message"]
+    last = engine.store.ledger(run.run_id)[-1]
+    assert last.target == "failed"
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_market_data_failing_inside_a_run_is_its_ledgered_failure(tmp_path: Path) -> None:
+    engine = _engine(_settings(tmp_path, strategy="sixty-forty", market_data="feed-down"))
+    run = engine.run(RunRequest(account_id="paper"))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    said = "market data plugin 'feed-down' (broken-plugins 0.3) raised ConnectionResetError"
+    assert said in run.failure["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
+@pytest.mark.parametrize(
+    ("strategy", "said"),
+    [
+        ("cannot-start", "raised RuntimeError: no licence"),
+        ("no-generate", "made a object without generate()"),
+        ("not-importable", "cannot be loaded (ModuleNotFoundError"),
+    ],
+)
+def test_a_plugin_that_cannot_be_built_is_refused_naming_it(
+    tmp_path: Path, strategy: str, said: str
+) -> None:
+    with pytest.raises(PluginFailed, match=f"strategy plugin '{strategy}'") as caught:
+        _engine(_settings(tmp_path, strategy=strategy))
+    assert said in caught.value.message
+    assert caught.value.plugin == strategy
+
+
+def test_csv_market_data_needs_a_file(tmp_path: Path) -> None:
+    with pytest.raises(
+        InvalidConfiguration, match="market data plugin 'csv': market data csv needs a file"
+    ):
+        _engine(_settings(tmp_path, market_data="csv"))
+    with pytest.raises(PluginNotFound):
+        _engine(_settings(tmp_path, market_data="yahoo"))
