@@ -26,6 +26,7 @@ from fsm.commands import (
     calendar,
     console,
     diagram,
+    events,
     halting,
     keys,
     lifecycle,
@@ -284,6 +285,7 @@ halting.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now)
+events.register(app, open_reader)
 paper.register(app)
 broker.register(app, open_reader)
 calendar.register(app)

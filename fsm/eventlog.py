@@ -1,0 +1,65 @@
+"""The event log port: committed ledger rows in one global order, and subscribers' cursors
+(fsm.events maps the rows to events; persistence.events is the SQL adapter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from fsm.records import LedgerEntry
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A ledger row's place in the global order: ``major`` is its rowid (SQLite) or its
+    writing transaction's id (PostgreSQL); ``run_id`` and ``seq`` break ties."""
+
+    major: int
+    run_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class CommittedRow:
+    """A committed ledger row as subscribers read it."""
+
+    position: Position
+    entry: LedgerEntry
+    account_id: str
+    previous_process: str | None  # the process that wrote the run's previous row
+    previous_event: str | None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which rows to read: after ``after`` (from the first when None), of one run or all,
+    that occurred at or after ``since`` (any time when None), at most ``limit``."""
+
+    after: Position | None = None
+    run_id: str | None = None
+    since: datetime | None = None
+    limit: int = 500
+
+
+class EventLog(Protocol):
+    """Committed ledger rows in one global order, and a cursor per subscriber.
+
+    ``rows`` returns rows after ``query.after`` in that order, and only rows no later commit
+    can precede: a row committed after a read sits after every row that read returned (on
+    PostgreSQL, rows of a transaction still open anywhere in the database are held back until
+    it ends). The order is the commit order on SQLite; on PostgreSQL, transactions are ordered
+    by their ids, which is the commit order of transactions that did not overlap. ``cursor``
+    is the position a subscriber last acknowledged (None: none yet), ``advance`` moves it to
+    ``position`` (never back: an older position is ignored).
+    """
+
+    def rows(self, query: EventQuery) -> list[CommittedRow]: ...
+
+    def position_of(self, run_id: str, seq: int) -> Position | None:
+        """Where the row ``(run_id, seq)`` is, or None when there is no such row."""
+        ...
+
+    def cursor(self, subscriber: str) -> Position | None: ...
+
+    def advance(self, subscriber: str, position: Position, now: datetime) -> None: ...
