@@ -42,6 +42,19 @@ class EventQuery:
     limit: int = 500
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """A subscriber's delivery state: the last row it acknowledged (None: none yet), the
+    failed tries of the next one, when to try again, why the last try failed, and whether
+    its tries ran out (``dead``: nothing more is tried until it is revived)."""
+
+    position: Position | None = None
+    attempts: int = 0
+    retry_at: datetime | None = None
+    last_error: str | None = None
+    dead: bool = False
+
+
 class EventLog(Protocol):
     """Committed ledger rows in one global order, and a cursor per subscriber.
 
@@ -49,9 +62,10 @@ class EventLog(Protocol):
     can precede: a row committed after a read sits after every row that read returned (on
     PostgreSQL, rows of a transaction still open anywhere in the database are held back until
     it ends). The order is the commit order on SQLite; on PostgreSQL, transactions are ordered
-    by their ids, which is the commit order of transactions that did not overlap. ``cursor``
-    is the position a subscriber last acknowledged (None: none yet), ``advance`` moves it to
-    ``position`` (never back: an older position is ignored).
+    by their ids, which is the commit order of transactions that did not overlap.
+    ``advance`` moves a subscriber's position forward (never back: an older one is ignored)
+    and clears its failures; ``failed`` records a failed try, keeping the position;
+    ``rewind`` sets the position (None: from the first row) and revives the subscriber.
     """
 
     def rows(self, query: EventQuery) -> list[CommittedRow]: ...
@@ -60,6 +74,12 @@ class EventLog(Protocol):
         """Where the row ``(run_id, seq)`` is, or None when there is no such row."""
         ...
 
-    def cursor(self, subscriber: str) -> Position | None: ...
+    def subscription(self, subscriber: str) -> Subscription: ...
 
     def advance(self, subscriber: str, position: Position, now: datetime) -> None: ...
+
+    def failed(self, subscriber: str, failure: Subscription, now: datetime) -> None:
+        """Record ``failure``'s attempts, retry_at, last_error and dead (not its position)."""
+        ...
+
+    def rewind(self, subscriber: str, position: Position | None, now: datetime) -> None: ...

@@ -154,27 +154,6 @@ def read_events(
         query = replace(query, after=rows[-1].position)
 
 
-def deliver(
-    log: EventLog,
-    subscriber: str,
-    hand_over: Callable[[list[RunEvent]], None],
-    now: Callable[[], datetime],
-    console_url: str | None = None,
-    batch: int = 100,
-) -> int:
-    """Hand the subscriber's events after its cursor to ``hand_over``, a batch at a time,
-    moving the cursor after each batch is handed over (so a batch whose hand-over raised is
-    handed over again next time: at-least-once); the number of rows delivered."""
-    delivered = 0
-    query = EventQuery(after=log.cursor(subscriber), limit=batch)
-    while rows := log.rows(query):
-        hand_over([e for row in rows for e in events_of(row, console_url)])
-        log.advance(subscriber, rows[-1].position, now())
-        delivered += len(rows)
-        query = replace(query, after=rows[-1].position)
-    return delivered
-
-
 def follow_events(
     log: EventLog,
     query: EventQuery,

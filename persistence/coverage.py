@@ -134,7 +134,8 @@ COLUMNS: dict[tuple[str, str], Cover] = {
         "seq", "kind", "account_id", "values", "refers", "actor", "reason", "at", "prev_hash",
         "hash")},
     **{("event_cursors", name): CURSOR for name in (
-        "subscriber", "position", "run_id", "seq", "updated_at")},
+        "subscriber", "position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
+        "updated_at")},
     ("alembic_version", "version_num"): safe("the schema revision: a wrong one makes tradefsm "
                                              "refuse the database or migrate it again"),
 }  # fmt: skip

@@ -23,12 +23,13 @@ from sqlalchemy import (
     Select,
     and_,
     literal_column,
+    or_,
     select,
     text,
     tuple_,
 )
 
-from fsm.eventlog import CommittedRow, EventQuery, Position
+from fsm.eventlog import CommittedRow, EventQuery, Position, Subscription
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.mapping import ledger_entry
@@ -70,22 +71,39 @@ class SqlEventLog:
             major = conn.execute(stmt).scalar_one_or_none()
         return None if major is None else Position(int(major), run_id, seq)
 
-    def cursor(self, subscriber: str) -> Position | None:
-        c = event_cursors.c
-        stmt = select(c.position, c.run_id, c.seq).where(c.subscriber == subscriber)
+    def subscription(self, subscriber: str) -> Subscription:
+        stmt = select(event_cursors).where(event_cursors.c.subscriber == subscriber)
         with translate_errors(), self.engine.connect() as conn:
             row = conn.execute(stmt).one_or_none()
-        return None if row is None else Position(int(row.position), row.run_id, row.seq)
+        if row is None:
+            return Subscription()
+        at = None if row.position is None else Position(int(row.position), row.run_id, row.seq)
+        return Subscription(at, row.attempts, row.retry_at, row.last_error, row.dead)
 
     def advance(self, subscriber: str, position: Position, now: datetime) -> None:
         c = event_cursors.c
-        values = {"position": position.major, "run_id": position.run_id,
-                  "seq": position.seq, "updated_at": now}  # fmt: skip
-        stmt = upsert(self.engine.dialect, event_cursors).values(subscriber=subscriber, **values)
-        behind = tuple_(c.position, c.run_id, c.seq) < tuple_(
-            stmt.excluded.position, stmt.excluded.run_id, stmt.excluded.seq
+        behind = or_(c.position.is_(None), tuple_(c.position, c.run_id, c.seq) < tuple_(
+            position.major, position.run_id, position.seq))  # fmt: skip
+        self._set(subscriber, {**_at(position), **_CLEAR, "updated_at": now}, behind)
+
+    def failed(self, subscriber: str, failure: Subscription, now: datetime) -> None:
+        self._set(subscriber, {
+            "attempts": failure.attempts, "retry_at": failure.retry_at,
+            "last_error": failure.last_error, "dead": failure.dead, "updated_at": now,
+        })  # fmt: skip
+
+    def rewind(self, subscriber: str, position: Position | None, now: datetime) -> None:
+        self._set(subscriber, {**_at(position), **_CLEAR, "updated_at": now})
+
+    def _set(
+        self, subscriber: str, values: dict[str, Any], where: ColumnElement[bool] | None = None
+    ) -> None:
+        """Insert the subscriber's row with ``values`` or update it (where ``where`` holds)."""
+        first = {**_at(None), **_CLEAR, **values}
+        stmt = upsert(self.engine.dialect, event_cursors).values(subscriber=subscriber, **first)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[event_cursors.c.subscriber], set_=values, where=where
         )
-        stmt = stmt.on_conflict_do_update(index_elements=[c.subscriber], set_=values, where=behind)
         with translate_errors(), self.engine.begin() as conn:
             conn.execute(stmt)
 
@@ -110,6 +128,15 @@ class SqlEventLog:
             return self._major > after.major
         mine = tuple_(self._major, ledger.c.run_id, ledger.c.seq)
         return mine > tuple_(after.major, after.run_id, after.seq)
+
+
+_CLEAR = {"attempts": 0, "retry_at": None, "last_error": None, "dead": False}
+
+
+def _at(position: Position | None) -> dict[str, Any]:
+    if position is None:
+        return {"position": None, "run_id": None, "seq": None}
+    return {"position": position.major, "run_id": position.run_id, "seq": position.seq}
 
 
 def _committed(row: Any) -> CommittedRow:

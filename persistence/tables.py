@@ -287,13 +287,19 @@ policy_changes = Table(
 
 # Where each event subscriber (fsm.events) has read the ledger to: mutable, one row per
 # subscriber, moved forward after each delivered batch. ``position`` is the last delivered
-# row's rowid (SQLite) or transaction id (PostgreSQL), ``run_id`` and ``seq`` the row itself.
+# row's rowid (SQLite) or transaction id (PostgreSQL), ``run_id`` and ``seq`` the row itself
+# (all NULL before the first delivery); ``attempts`` the failed tries of the next one, retried
+# from ``retry_at``, ``dead`` once they ran out (`tradefsm events redeliver` revives it).
 event_cursors = Table(
     "event_cursors",
     metadata,
     Column("subscriber", String(64), primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("run_id", ID, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("position", BigInteger, nullable=True),
+    Column("run_id", ID, nullable=True),
+    Column("seq", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("dead", Boolean, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

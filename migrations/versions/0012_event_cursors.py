@@ -5,7 +5,7 @@ default (rows written before this revision all get the id of the migration's tra
 with ``run_id`` and ``seq`` it orders rows for subscribers, and rows of transactions still
 open are held back (fsm.events). On SQLite the column stays NULL: the rowid orders the rows,
 one writer committing at a time. ``event_cursors`` keeps, per subscriber, the last row
-delivered: mutable operational state, not append-only.
+delivered and the failed tries of the next: mutable operational state, not append-only.
 
 Revision ID: 0012
 Revises: 0011
@@ -39,9 +39,13 @@ def upgrade() -> None:
     op.create_table(
         "event_cursors",
         sa.Column("subscriber", sa.String(length=64), nullable=False),
-        sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.Column("run_id", sa.String(length=64), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=True),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.Column("seq", sa.Integer(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_at", UtcDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("dead", sa.Boolean(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("subscriber", name=op.f("pk_event_cursors")),
     )

@@ -11,9 +11,11 @@ from sqlalchemy import text
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
+from fsm.delivery import Subscriber, deliver
 from fsm.driver import RunDriver
+from fsm.errors import DeliveryFailed
 from fsm.eventlog import EventQuery
-from fsm.events import RunEvent, deliver, read_events
+from fsm.events import RunEvent, read_events
 from fsm.ids import SequentialIdFactory
 from fsm.requests import RunRequest
 from fsm.settings import Settings
@@ -68,27 +70,30 @@ def test_one_run_and_since_an_event(store: SqlRunStore, tmp_path: Path) -> None:
     assert log.position_of(first, 999) is None
 
 
-def test_a_deliverer_that_dies_mid_batch_resumes_from_its_cursor(
+def test_a_subscriber_that_fails_mid_batch_resumes_from_its_cursor(
     store: SqlRunStore, tmp_path: Path
 ) -> None:
     run_id = _run(store, tmp_path, "a")
-    log, got, now = SqlEventLog(store.engine), [], lambda: TRADING_DAY
+    log, got = SqlEventLog(store.engine), []
 
-    def dies_on_the_second_batch(batch: list[RunEvent]) -> None:
-        got.extend(batch)
-        if len(got) > 2:
-            raise ConnectionError("receiver went away")
+    def fails_on_the_third(event: RunEvent) -> None:
+        if len(got) == 2:
+            got.append(event)
+            raise DeliveryFailed("receiver went away")
+        got.append(event)
 
-    with pytest.raises(ConnectionError):
-        deliver(log, "hook", dies_on_the_second_batch, now, batch=2)
-    assert log.cursor("hook") == log.position_of(run_id, 2)  # the first batch only
-    delivered = deliver(log, "hook", got.extend, now, batch=2)
+    failing = Subscriber("hook", fails_on_the_third, attempts=5)
+    state = deliver(log, failing, FixedClock(TRADING_DAY))
+    assert (state.position, state.attempts) == (log.position_of(run_id, 2), 1)
+    deliver(log, Subscriber("hook", got.append, 5), FixedClock(TRADING_DAY))
+    assert len(got) == 3  # nothing sent: it waits for its next try
+    later = FixedClock(TRADING_DAY + timedelta(seconds=2))
+    state = deliver(log, Subscriber("hook", got.append, 5), later)
     ids = [f"{run_id}:{r.seq}" for r in store.ledger(run_id)]
-    assert delivered == len(ids) - 2
-    assert [e.id for e in got] == ids[:4] + ids[2:]  # the cut batch again: at-least-once
-    assert deliver(log, "hook", got.extend, now) == 0  # nothing twice once acknowledged
-    log.advance("hook", log.position_of(run_id, 1), TRADING_DAY + timedelta(1))  # never back
-    assert log.cursor("hook") == log.position_of(run_id, len(ids))
+    assert [e.id for e in got] == ids[:3] + ids[2:]  # the failed one again: at-least-once
+    assert (state.position, state.attempts) == (log.position_of(run_id, len(ids)), 0)
+    log.advance("hook", log.position_of(run_id, 1), later.now())  # never back
+    assert log.subscription("hook").position == log.position_of(run_id, len(ids))
 
 
 def test_a_run_another_process_carries_on_is_resumed(store: SqlRunStore, tmp_path: Path) -> None:
