@@ -60,6 +60,7 @@ from persistence.tables import (
     ENTRY_COLUMNS,
     checkpoints,
     definitions,
+    insert_written,
     ledger,
     order_intents,
     runs,
@@ -88,8 +89,6 @@ _STEP_RUN = _FENCED.where(
 ).values({c: bindparam(c) for c in _MOVE_COLUMNS if c != "status"})
 # Fence for intent and attempt writes: same version, same owner; renews the lease.
 _FENCE = _FENCED.values(lease_expires_at=bindparam("b_expires"))
-# Every column but the writing transaction's id, which the database sets (persistence.tables).
-_INSERT_LEDGER = insert(ledger).values({c.name: bindparam(c.name) for c in ENTRY_COLUMNS})
 
 
 class _HotStatements:
@@ -99,7 +98,7 @@ class _HotStatements:
         self.insert_run = DriverStatement(insert(runs), dialect)
         self.move_run = DriverStatement(_MOVE_RUN, dialect)
         self.step_run = DriverStatement(_STEP_RUN, dialect)
-        self.insert_ledger = DriverStatement(_INSERT_LEDGER, dialect)
+        self.insert_ledger = DriverStatement(insert_written(ledger), dialect)
         self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
         self.daily = DailyStatement(dialect)

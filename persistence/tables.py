@@ -9,10 +9,13 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     String,
     Table,
     Text,
+    bindparam,
+    insert,
     text,
 )
 
@@ -30,6 +33,7 @@ __all__ = [
     "digests",
     "event_cursors",
     "halts",
+    "insert_written",
     "intent_events",
     "ledger",
     "metadata",
@@ -139,6 +143,12 @@ ledger = Table(
 
 # A ledger row as recorded (fsm.records.LedgerEntry): every column but the database's txid.
 ENTRY_COLUMNS = tuple(c for c in ledger.c if c.name != TXID)
+
+
+def insert_written(table: Table) -> Insert:
+    """An INSERT binding every column tradefsm writes: all but those the database sets."""
+    return insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != TXID})
+
 
 checkpoints = Table(
     "checkpoints",

@@ -53,6 +53,12 @@ def _run(store: SqlRunStore, tmp_path: Path, name: str = "a") -> str:
     return engine.run(RunRequest(account_id=f"acct-{name}")).run_id
 
 
+@pytest.fixture
+def ran(store: SqlRunStore, tmp_path: Path) -> tuple[str, SqlEventLog]:
+    """A finished run and the event log it is in."""
+    return _run(store, tmp_path), SqlEventLog(store.engine)
+
+
 def _hook(url: str, attempts: int = 3, timeout: float = 10) -> Subscriber:
     settings = Settings(webhook_url=url, webhook_secret=SECRET, webhook_attempts=attempts,
                         webhook_timeout_seconds=timeout)  # fmt: skip
@@ -66,10 +72,9 @@ def _ids(store: SqlRunStore, run_id: str) -> list[str]:
 
 
 def test_every_event_reaches_the_receiver_signed_and_once_acknowledged(
-    store: SqlRunStore, tmp_path: Path
+    store: SqlRunStore, ran: tuple[str, SqlEventLog]
 ) -> None:
-    run_id = _run(store, tmp_path)
-    log, clock = SqlEventLog(store.engine), FixedClock(TRADING_DAY)
+    (run_id, log), clock = ran, FixedClock(TRADING_DAY)
     with receiving() as receiver:
         state = deliver(log, _hook(receiver.url), clock)
         assert receiver.ids() == _ids(store, run_id)
@@ -81,10 +86,9 @@ def test_every_event_reaches_the_receiver_signed_and_once_acknowledged(
 
 
 def test_a_receiver_answering_500_is_retried_with_backoff_until_dead(
-    store: SqlRunStore, tmp_path: Path
+    store: SqlRunStore, ran: tuple[str, SqlEventLog]
 ) -> None:
-    run_id = _run(store, tmp_path)
-    log, clock = SqlEventLog(store.engine), ManualClock(TRADING_DAY)
+    (run_id, log), clock = ran, ManualClock(TRADING_DAY)
     with receiving() as receiver:
         receiver.status, hook = 500, _hook(receiver.url, attempts=3)
         first = deliver(log, hook, clock)
@@ -110,9 +114,10 @@ def test_backoff_doubles_up_to_five_minutes() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3, 9, 10, 50)] == [1, 2, 4, 256, 300, 300]
 
 
-def test_a_receiver_that_is_down_loses_nothing(store: SqlRunStore, tmp_path: Path) -> None:
-    run_id = _run(store, tmp_path)
-    log, clock = SqlEventLog(store.engine), ManualClock(TRADING_DAY)
+def test_a_receiver_that_is_down_loses_nothing(
+    store: SqlRunStore, ran: tuple[str, SqlEventLog]
+) -> None:
+    (run_id, log), clock = ran, ManualClock(TRADING_DAY)
     down = deliver(log, _hook(closed_port_url()), clock)
     assert down.attempts == 1
     assert "did not take the event" in (down.last_error or "")
@@ -153,10 +158,9 @@ class Crash(BaseException):
 
 
 def test_a_deliverer_that_crashes_mid_batch_resumes_from_its_cursor(
-    store: SqlRunStore, tmp_path: Path
+    store: SqlRunStore, ran: tuple[str, SqlEventLog]
 ) -> None:
-    run_id = _run(store, tmp_path)
-    log, clock = SqlEventLog(store.engine), FixedClock(TRADING_DAY)
+    (run_id, log), clock = ran, FixedClock(TRADING_DAY)
     with receiving() as receiver:
         send = WebhookSender(receiver.url, SECRET, 10)
 
