@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert
 
 from benchmarks.transition import one_dry_run
 from fsm import bundle as bundle_module
@@ -48,7 +47,14 @@ from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement, driver_transaction
 from persistence.mapping import ledger_row
 from persistence.store import SqlRunStore
-from persistence.tables import checkpoints, intent_events, ledger, order_intents, runs
+from persistence.tables import (
+    checkpoints,
+    insert_written,
+    intent_events,
+    ledger,
+    order_intents,
+    runs,
+)
 
 START = datetime(2026, 1, 1, 9, 35, tzinfo=UTC)
 PATH = (("created", None, "idle"), ("start", "idle", "generating_signals"),
@@ -136,7 +142,7 @@ def build(path: Path, rows_wanted: int) -> SqlAudit:
     definition = trading_definition()
     SqlRunStore(engine).ensure_definition(definition.record())
     tables = (runs, ledger, checkpoints, order_intents, intent_events)
-    statements = {t.name: DriverStatement(insert(t), engine.dialect) for t in tables}
+    statements = {t.name: DriverStatement(insert_written(t), engine.dialect) for t in tables}
     outputs = _outputs()
     runs_wanted, batch = rows_wanted // len(PATH), 2000
     for first in range(0, runs_wanted, batch):

@@ -26,6 +26,7 @@ from fsm.commands import (
     calendar,
     console,
     diagram,
+    events,
     halting,
     keys,
     lifecycle,
@@ -242,6 +243,13 @@ def open_audit(db: str | None) -> Any:
     return SqlAudit(open_reader(db).engine)
 
 
+def open_events(db: str | None, read_only: bool = False) -> Any:
+    """The event log of the run database at head revision (fsm.eventlog)."""
+    from persistence.events import SqlEventLog
+
+    return SqlEventLog((open_reader(db) if read_only else open_store(db)).engine)
+
+
 def shown_db(db: str) -> str:
     """The database URL as people may see it (no password, no query)."""
     from persistence.engine import shown_url
@@ -284,7 +292,8 @@ approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
-queue.register(app, open_store, open_worker_store, seal_now)
+queue.register(app, open_store, open_worker_store, seal_now, open_events)
+events.register(app, open_events)
 paper.register(app)
 plugins.register(app)
 broker.register(app, open_reader)

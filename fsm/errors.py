@@ -194,6 +194,11 @@ class BrokerUnavailable(TransientError):
     """The broker did not answer, or answered "later" (rate limit, 5xx): a retry may help."""
 
 
+class DeliveryFailed(TransientError):
+    """A subscriber (a webhook receiver) did not take an event: down, too slow, or it answered
+    with an error; the event is tried again later (docs/operations.md, "Webhooks")."""
+
+
 class StepCrashed(TradeFsmError):
     """A step raised an error that is not one of tradefsm's own; the run failed with it."""
 

@@ -8,7 +8,6 @@ from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, get_args
-from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -32,6 +31,7 @@ from fsm.actors import actor_name, default_actor
 from fsm.calendar import DEFAULT_EXCHANGE
 from fsm.configfile import CONFIG_FILE
 from fsm.errors import InvalidConfiguration, InvalidInput
+from fsm.eventsettings import EventSettings, http_url
 from fsm.records import ACCOUNT_ID_LENGTH
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
@@ -45,8 +45,9 @@ DAY = 86_400  # a bound on durations: larger ones overflow timers and dates, and
 MONTH = 30 * DAY
 
 
-class Settings(BaseSettings):
-    """Settings of the engine, the risk limits and the embedded paper setup."""
+class Settings(EventSettings):
+    """Settings of the engine, the risk limits, the embedded paper setup and (inherited) of
+    events."""
 
     model_config = SettingsConfigDict(env_prefix="TRADEFSM_", frozen=True, extra="forbid")
 
@@ -338,12 +339,7 @@ class Settings(BaseSettings):
     @field_validator("alpaca_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"{value!r} is not an http(s) URL with a host, e.g. {ALPACA_PAPER_URL}"
-            )
-        return value
+        return http_url(value, ALPACA_PAPER_URL)
 
     @field_validator("actor")
     @classmethod

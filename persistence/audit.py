@@ -25,7 +25,7 @@ from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
-from persistence.tables import ledger, order_intents, runs
+from persistence.tables import ENTRY_COLUMNS, ledger, order_intents, runs
 from persistence.verify import fetch, verify
 
 LEDGER_COLUMNS = [c.name for c in ledger.columns]
@@ -45,7 +45,7 @@ class SqlAudit:
 
     def transitions(self, query: AuditFilter) -> list[dict[str, Any]]:
         stmt = (
-            select(ledger, runs.c.account_id, runs.c.definition_hash)
+            select(*ENTRY_COLUMNS, runs.c.account_id, runs.c.definition_hash)
             .join(runs, runs.c.run_id == ledger.c.run_id)
             .where(*_conditions(query))
             .order_by(ledger.c.occurred_at.desc(), ledger.c.run_id, ledger.c.seq.desc())

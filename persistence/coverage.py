@@ -64,6 +64,10 @@ HALTS = Cover("halts history", "hashed in its row; rows chained; a run failed fo
               "commits the head it obeyed (commits.halts)")  # fmt: skip
 POLICY = Cover("policy history", "hashed in its row; rows chained; each run's identity commits "
                "the hash of the version it pinned")  # fmt: skip
+CURSOR = safe(
+    "where an event subscriber has read the ledger to: mutable delivery state, not "
+    "append-only and never evidence (events are re-derived from the ledger rows)"
+)
 SEALED = safe("a cache of the head each run had at its last digest, read by `audit seal` only; "
               "verify reads the signed digest files instead")  # fmt: skip
 
@@ -97,6 +101,9 @@ COLUMNS: dict[tuple[str, str], Cover] = {
         "correlation_id", "causation_id", "occurred_at", "duration_ms", "attempt",
         "error_type", "error_message", "commits", "scheme", "process",
     )},
+    ("ledger", "txid"): safe("the writing transaction's id (PostgreSQL), set by the database: "
+                             "orders rows for event subscribers only; an edit at most "
+                             "re-delivers or skips a notification, never changes history"),
     ("ledger", "prev_hash"): LINK,
     ("ledger", "hash"): LINK,
     **{("checkpoints", name): CHECKPOINT for name in (
@@ -126,6 +133,9 @@ COLUMNS: dict[tuple[str, str], Cover] = {
     **{("policy_changes", name): POLICY for name in (
         "seq", "kind", "account_id", "values", "refers", "actor", "reason", "at", "prev_hash",
         "hash")},
+    **{("event_cursors", name): CURSOR for name in (
+        "subscriber", "position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
+        "updated_at")},
     ("alembic_version", "version_num"): safe("the schema revision: a wrong one makes tradefsm "
                                              "refuse the database or migrate it again"),
 }  # fmt: skip
@@ -149,6 +159,7 @@ TABLES: dict[str, Cover] = {
                                     "the head of the rows before it"),
     "policy_changes": Cover("policy history", "numbered and chained; a run's identity commits "
                                               "the row of the version it pinned"),
+    "event_cursors": CURSOR,
     "alembic_version": safe("the schema revision (see its column)"),
 }  # fmt: skip
 

@@ -5,8 +5,8 @@
   `retry`, `audit verify` without digests) reads and inserts (the approver key registry it
   and the risk policy's history it only reads: the owner registers keys with `tradefsm keys
   add` and changes the policy with `tradefsm policy set|apply|approve`); it updates only the
-  columns in ``RUNTIME_UPDATES`` — a run's moving state and an order intent's latest broker
-  view — and never deletes, truncates, alters or writes a digest;
+  columns in ``RUNTIME_UPDATES`` — a run's moving state, an order intent's latest broker
+  view and an event subscriber's cursor — and never deletes, truncates, alters or writes a digest;
 - the **sealer** (`audit seal`) alone writes digests and the sealed heads;
 - the **auditor** (`audit *`, `runs *`, `console`) only reads.
 
@@ -33,9 +33,13 @@ RUNTIME_UPDATES: dict[str, tuple[str, ...]] = {
     "runs": ("state", "status", "version", "head_hash", "updated_at", "lease_owner",
              "lease_expires_at", "deadline_at", "result", "failure"),
     "order_intents": ("status", "broker_order_id", "filled_qty", "avg_price", "updated_at"),
+    # delivery state, not history: a subscriber's cursor moves forward (fsm.events)
+    "event_cursors": ("position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
+                      "updated_at"),
 }  # fmt: skip
 RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts",
-                  "order_intents", "intent_events", "cancel_requests", "halts")  # fmt: skip
+                  "order_intents", "intent_events", "cancel_requests", "halts",
+                  "event_cursors")  # fmt: skip
 # The approver key registry is read at every approval; keys are registered (`tradefsm keys
 # add`) by the owner, never by the runtime, which could otherwise vouch for its own signatures.
 # The risk policy too: a runtime that could write it could loosen its own limits.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -65,7 +66,7 @@ def ledger_row(entry: LedgerEntry, documents: EncodedDocuments | None = None) ->
     return row
 
 
-def ledger_entry(row: RowMapping) -> LedgerEntry:
+def ledger_entry(row: Mapping[Any, Any]) -> LedgerEntry:
     values = dict(row)
     values["commits"] = values["commits"] or {}  # NULL on legacy rows
     return LedgerEntry.model_validate(values)

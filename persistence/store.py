@@ -57,8 +57,10 @@ from persistence.policybook import SqlPolicyBook
 from persistence.ridethrough import RideThrough
 from persistence.runfilter import run_conditions
 from persistence.tables import (
+    ENTRY_COLUMNS,
     checkpoints,
     definitions,
+    insert_written,
     ledger,
     order_intents,
     runs,
@@ -96,7 +98,7 @@ class _HotStatements:
         self.insert_run = DriverStatement(insert(runs), dialect)
         self.move_run = DriverStatement(_MOVE_RUN, dialect)
         self.step_run = DriverStatement(_STEP_RUN, dialect)
-        self.insert_ledger = DriverStatement(insert(ledger), dialect)
+        self.insert_ledger = DriverStatement(insert_written(ledger), dialect)
         self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
         self.daily = DailyStatement(dialect)
@@ -366,7 +368,7 @@ class SqlRunStore(Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTota
             return [mapping.run_record(r) for r in conn.execute(stmt).mappings()]
 
     def ledger(self, run_id: str) -> list[LedgerEntry]:
-        stmt = select(ledger).where(ledger.c.run_id == run_id).order_by(ledger.c.seq)
+        stmt = select(*ENTRY_COLUMNS).where(ledger.c.run_id == run_id).order_by(ledger.c.seq)
         with translate_errors(run_id), self.engine.connect() as conn:
             return [mapping.ledger_entry(r) for r in conn.execute(stmt).mappings()]
 

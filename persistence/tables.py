@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     String,
     Table,
     Text,
+    bindparam,
+    insert,
     text,
 )
 
@@ -20,12 +24,16 @@ from persistence.base import metadata
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
 __all__ = [
+    "ENTRY_COLUMNS",
+    "TXID",
     "approver_keys",
     "cancel_requests",
     "checkpoints",
     "definitions",
     "digests",
+    "event_cursors",
     "halts",
+    "insert_written",
     "intent_events",
     "ledger",
     "metadata",
@@ -38,6 +46,7 @@ __all__ = [
 
 ID = String(64)
 HASH = String(64)
+TXID = "txid"
 
 definitions = Table(
     "definitions",
@@ -108,6 +117,10 @@ ledger = Table(
     Column("process", String(160), nullable=True),  # hashed from scheme 4 on; NULL before
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
+    # PostgreSQL: the writing transaction's id, by a server default (revision 0012; never in
+    # an INSERT); it orders rows for event subscribers (fsm.events). NULL on SQLite, whose
+    # rowid orders them (one writer at a time).
+    Column(TXID, BigInteger, nullable=True),
     Index("ix_ledger_occurred_at", "occurred_at"),
     Index("ix_ledger_event_occurred_at", "event", "occurred_at"),
     Index("ix_ledger_actor_occurred_at", "actor", "occurred_at"),
@@ -118,7 +131,24 @@ ledger = Table(
         sqlite_where=text("accepted = 0"),
         postgresql_where=text("accepted = false"),
     ),
+    Index(
+        "ix_ledger_txid",
+        TXID,
+        "run_id",
+        "seq",
+        sqlite_where=text(f"{TXID} IS NOT NULL"),  # nothing to index (nor to write) on SQLite
+        postgresql_where=text(f"{TXID} IS NOT NULL"),
+    ),
 )
+
+# A ledger row as recorded (fsm.records.LedgerEntry): every column but the database's txid.
+ENTRY_COLUMNS = tuple(c for c in ledger.c if c.name != TXID)
+
+
+def insert_written(table: Table) -> Insert:
+    """An INSERT binding every column tradefsm writes: all but those the database sets."""
+    return insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != TXID})
+
 
 checkpoints = Table(
     "checkpoints",
@@ -263,4 +293,23 @@ policy_changes = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
+)
+
+# Where each event subscriber (fsm.events) has read the ledger to: mutable, one row per
+# subscriber, moved forward after each delivered batch. ``position`` is the last delivered
+# row's rowid (SQLite) or transaction id (PostgreSQL), ``run_id`` and ``seq`` the row itself
+# (all NULL before the first delivery); ``attempts`` the failed tries of the next one, retried
+# from ``retry_at``, ``dead`` once they ran out (`tradefsm events redeliver` revives it).
+event_cursors = Table(
+    "event_cursors",
+    metadata,
+    Column("subscriber", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=True),
+    Column("run_id", ID, nullable=True),
+    Column("seq", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("dead", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -30,6 +30,7 @@ from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
 from persistence.tables import (
+    ENTRY_COLUMNS,
     cancel_requests,
     checkpoints,
     definitions,
@@ -266,7 +267,7 @@ def _groups(
 
 
 def _ledger_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
-    stmt = select(ledger).order_by(ledger.c.run_id, ledger.c.seq)
+    stmt = select(*ENTRY_COLUMNS).order_by(ledger.c.run_id, ledger.c.seq)
     return _rows(engine, stmt, span, ledger, bad, ("occurred_at",), ("guards", "commits"))
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fsm.actors import process_actor
+from fsm.commands.events import EventsOpener
 from fsm.commands.lifecycle import (
     AccountOption,
     ActorOption,
@@ -36,6 +37,7 @@ def register(
     open_store: StoreOpener,
     open_worker_store: WorkerStoreOpener,
     seal_now: Sealer,
+    open_events: EventsOpener,
 ) -> None:
     @app.command()
     def submit(
@@ -76,11 +78,13 @@ def register(
         e = embedded()
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
-        report = import_module("fsm.worker").Worker(
-            lambda: e.build_engine(settings, store), concurrency=concurrency, max_runs=max_runs,
-            idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
-            seal_every=settings.audit_seal_every, outage_seconds=settings.worker_db_outage_seconds,
-        ).run()  # fmt: skip
+        with import_module("fsm.webhooks").delivery_beside_runs(settings, open_events(db)):
+            report = import_module("fsm.worker").Worker(
+                lambda: e.build_engine(settings, store), concurrency=concurrency,
+                max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
+                seal_every=settings.audit_seal_every,
+                outage_seconds=settings.worker_db_outage_seconds,
+            ).run()  # fmt: skip
         if as_json:
             print_json(report.as_json())
         else:

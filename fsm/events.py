@@ -1,0 +1,176 @@
+"""Events from the ledger: the ledger is the outbox (docs/operations.md, "Events").
+
+Every committed ledger row is an event; nothing else is written for it. ``events_of`` maps a
+row, read with its run's account and the previous row of the same run, to the events a person
+or a program subscribes to. Each event's ``id`` is derived from the row (``run_id:seq``), so it
+is the same on every read: consumers deduplicate by it.
+
+Order and delivery (``fsm.eventlog.EventLog``): rows are read in one global order, rowid on
+SQLite (one writer at a time, so commit order), on PostgreSQL the writing transaction's id,
+holding back every row of a transaction still open, so that no row is later committed behind
+a position already read. A subscriber's cursor moves only after its batch was handed over:
+delivery is at-least-once, and a batch cut short is read again from the cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from fsm.errors import InvalidInput
+from fsm.eventlog import CommittedRow, EventLog, EventQuery, Position
+from fsm.machines.specs import TRADING_SPECS
+from fsm.records import Frozen, LedgerEntry
+
+SCHEMA_VERSION = 1
+HALTED_ERRORS = frozenset({"TradingHalted"})
+# Rows after which another process carries a run on without it having stopped: a worker
+# claiming a submitted run, the driver after a person's approval.
+HANDOVERS = frozenset({"created", "approved"})
+PEOPLES_EVENTS = frozenset({"approved", "rejected", "cancel"})
+FINAL = frozenset(TRADING_SPECS.definition.final_states)
+
+KINDS: dict[str, str] = {
+    "created": "run.created",
+    "start": "run.started",
+    "approval_required": "run.waiting_for_approval",
+    "approved": "run.approved",
+    "rejected": "run.rejected",
+    "cancel": "run.cancelled",
+}
+
+
+class RunEvent(Frozen):
+    """One event of a run, derived from one ledger row; ``id`` is stable across reads."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    kind: str
+    run_id: str
+    seq: int
+    account_id: str
+    state: str | None  # the run's state after the row (before it, for a refused event)
+    event: str  # the ledger row's event
+    actor: str
+    correlation_id: str
+    occurred_at: datetime
+    summary: str
+    link: str | None  # the run's console page, when TRADEFSM_CONSOLE_URL is set
+
+
+def events_of(row: CommittedRow, console_url: str | None = None) -> list[RunEvent]:
+    """The events of one committed row: its own, preceded by ``run.resumed`` when a new
+    process carries on a run another one stopped driving."""
+    entry = row.entry
+    kind, summary = _kind(entry)
+    link = f"{console_url.rstrip('/')}/runs/{entry.run_id}" if console_url else None
+    common = {
+        "run_id": entry.run_id, "seq": entry.seq, "account_id": row.account_id,
+        "state": entry.target if entry.accepted else entry.source, "event": entry.event,
+        "actor": entry.actor, "correlation_id": entry.correlation_id,
+        "occurred_at": entry.occurred_at, "link": link,
+    }  # fmt: skip
+    own = RunEvent(id=event_id(entry.run_id, entry.seq), kind=kind, summary=summary, **common)
+    if not _resumed(row):
+        return [own]
+    resumed = RunEvent(
+        id=f"{own.id}:resumed", kind="run.resumed",
+        summary=f"resumed in {entry.source} by another process", **common,
+    )  # fmt: skip
+    return [resumed, own]
+
+
+def event_id(run_id: str, seq: int) -> str:
+    return f"{run_id}:{seq}"
+
+
+def parse_event_id(text: str) -> tuple[str, int] | None:
+    """``(run_id, seq)`` of an event id (its ``:resumed`` suffix ignored), or None."""
+    run_id, _, rest = text.partition(":")
+    seq = rest.split(":", 1)[0]
+    return (run_id, int(seq)) if run_id and seq.isdigit() else None
+
+
+def start_of(log: EventLog, since: str) -> EventQuery:
+    """The query for ``--since``: an ISO 8601 time (UTC unless it says otherwise), or an event
+    id, to read the events after it."""
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        found = parse_event_id(since)
+        after = None if found is None else log.position_of(*found)
+        if after is None:
+            raise InvalidInput(
+                f"--since {since!r}: neither a time (e.g. 2026-01-30T14:00Z) nor the id of "
+                "an event (RUN_ID:SEQ)"
+            ) from None
+        return EventQuery(after=after)
+    return EventQuery(since=moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _kind(entry: LedgerEntry) -> tuple[str, str]:
+    if not entry.accepted:
+        refused = ", ".join(g.name for g in entry.guards if not g.passed) or "not allowed"
+        return "transition.refused", f"{entry.event} refused in {entry.source}: {refused}"
+    if entry.event in KINDS:
+        return KINDS[entry.event], _said(entry)
+    if entry.target == "failed":
+        halted = entry.error_type in HALTED_ERRORS
+        return ("run.halted" if halted else "run.failed"), _said(entry)
+    if entry.target in FINAL:
+        return "run.done", f"done ({entry.event})"
+    return "run.progressed", f"{entry.event}: {entry.source} -> {entry.target}"
+
+
+def _said(entry: LedgerEntry) -> str:
+    if entry.event == "created":
+        return f"created by {entry.actor}"
+    if entry.event == "approval_required":
+        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME"
+    if entry.target == "failed":
+        why = f"{entry.error_type}: {entry.error_message}" if entry.error_type else entry.event
+        return f"failed in {entry.source} by {entry.actor}: {why}"
+    return f"{entry.event} by {entry.actor}: {entry.source} -> {entry.target}"
+
+
+def _resumed(row: CommittedRow) -> bool:
+    before, now = row.previous_process, row.entry.process
+    return (
+        before is not None and now is not None and before != now
+        and row.previous_event not in HANDOVERS and row.entry.event not in PEOPLES_EVENTS
+    )  # fmt: skip
+
+
+def read_events(
+    log: EventLog, query: EventQuery, console_url: str | None
+) -> Iterator[tuple[Position, list[RunEvent]]]:
+    """Each row the query finds, batch after batch until none is left: its position and its
+    events."""
+    while rows := log.rows(query):
+        for row in rows:
+            yield row.position, events_of(row, console_url)
+        query = replace(query, after=rows[-1].position)
+
+
+def follow_events(
+    log: EventLog,
+    query: EventQuery,
+    console_url: str | None,
+    on_event: Callable[[RunEvent], None],
+    interval: float,
+    timeout: float | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call ``on_event`` for every event the query finds, then for each new one as it is
+    committed, until ``timeout`` seconds pass (for ever when None)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for position, events in read_events(log, query, console_url):
+            for event in events:
+                on_event(event)
+            query = replace(query, after=position)
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        sleep(interval)
