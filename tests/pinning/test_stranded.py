@@ -21,6 +21,7 @@ from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.spec import SpecSet
+from fsm.worker import Worker
 from tests.conftest import TRADING_DAY
 from tests.pinning.variants import engine_of, reading_plans_v2, with_extra_guard, without_approval
 
@@ -37,7 +38,8 @@ def parked_under(store: RunStore, broker: PaperBroker, specs: SpecSet) -> RunRec
     run = engine_of(store, broker, FixedClock(TRADING_DAY), specs, "old-").run(
         RunRequest(account_id="paper")
     )
-    assert (run.state, run.definition_hash) == ("awaiting_approval", specs.definition.definition_hash)
+    pinned = specs.definition.definition_hash
+    assert (run.state, run.definition_hash) == ("awaiting_approval", pinned)
     return run
 
 
@@ -86,10 +88,15 @@ def test_migrate_moves_a_compatible_run_ledgered_and_verified(
     old = with_extra_guard().definition.definition_hash
     run = parked_under(store, broker, with_extra_guard())
     moved = migration(store).run(run.run_id)
-    assert (moved.definition_hash, moved.state, moved.version) == (CURRENT, run.state, run.version + 1)
+    assert (moved.definition_hash, moved.version) == (CURRENT, run.version + 1)
+    assert moved.state == run.state
     row = store.ledger(run.run_id)[-1]
     assert (row.event, row.source, row.target, row.actor) == (
-        "migrated", "awaiting_approval", "awaiting_approval", "ops-carol")
+        "migrated",
+        "awaiting_approval",
+        "awaiting_approval",
+        "ops-carol",
+    )
     assert row.commits == {"definition_from": old, "definition_to": CURRENT}
     assert row.guards[0].reason == "release 2 checked against this plan"
     assert check_run(records_of(store, run.run_id)) == ([], False)
@@ -98,6 +105,8 @@ def test_migrate_moves_a_compatible_run_ledgered_and_verified(
         run.run_id, actor="ops-bob", reason="checked the plan"
     )
     assert done.state == "done"
+    approved = next(e for e in store.ledger(run.run_id) if e.event == "approved")
+    assert "market_open" in {g.name for g in approved.guards}  # the new chart's guards
     assert check_run(records_of(store, run.run_id)) == ([], False)
 
 
@@ -129,3 +138,36 @@ def test_all_compatible_moves_what_is_safe_and_reports_the_rest(
     moved, refused = migration(store).all_compatible()
     assert ([r.run_id for r in moved], refused) == ([run.run_id], {})
     assert migration(store).all_compatible() == ([], {})
+
+
+def test_a_worker_reports_the_stranded_runs_it_leaves(
+    store: RunStore, broker: PaperBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    queued = engine_of(store, broker, FixedClock(TRADING_DAY), with_extra_guard(), "old-").submit(
+        RunRequest(account_id="paper")
+    )
+    deployed = engine_of(store, broker, LATER, TRADING_SPECS, "new-")
+    with caplog.at_level("WARNING", logger="tradefsm.worker"):
+        report = Worker(lambda: deployed, idle_exit=0, poll_seconds=0.01).run()
+    assert (report.runs, report.stranded) == ([], [queued.run_id])
+    logged = [r for r in caplog.records if r.getMessage() == "stranded_runs"]
+    assert [r.run_ids for r in logged] == [[queued.run_id]]  # type: ignore[attr-defined]
+
+
+def test_resume_all_skips_a_stranded_run_and_retry_starts_under_the_new_definition(
+    store: RunStore, broker: PaperBroker
+) -> None:
+    old = with_extra_guard()
+    held = engine_of(store, broker, FixedClock(TRADING_DAY), old, "old-").create(
+        RunRequest(account_id="paper")
+    )  # its process died in idle: the lease runs out
+    after = FixedClock(TRADING_DAY + timedelta(hours=1))
+    assert [r.run_id for r in engine_of(store, broker, after, old, "o2-").resumable()] == [
+        held.run_id
+    ]
+    deployed = engine_of(store, broker, after, TRADING_SPECS, "new-")
+    assert deployed.resumable() == []
+    engine_of(store, broker, after, old, "o3-").cancel(held.run_id, actor="ops-bob",
+                                                      reason="old release ends it")  # fmt: skip
+    retried = deployed.retry(held.run_id)
+    assert (retried.parent_run_id, retried.definition_hash) == (held.run_id, CURRENT)
