@@ -14,7 +14,6 @@ import hashlib
 import json
 import sqlite3
 import sys
-from itertools import pairwise
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import (
@@ -139,8 +138,8 @@ def verify_run(path, run_id):
         problems.append(f"orders not committed at seq {rows[-1]['seq']}")
     identity = {name: run[name] for name in IDENTITY_FIELDS}
     pins = [c for c in commits.values() if "definition_from" in c]  # `runs migrate` rows
-    for before, after in pairwise(pins):
-        if after["definition_from"] != before["definition_to"]:
+    for n in range(1, len(pins)):
+        if pins[n]["definition_from"] != pins[n - 1]["definition_to"]:
             problems.append("migration chain")
     if pins:  # the run started under the first migration's old definition
         identity["definition_hash"] = pins[0]["definition_from"]

@@ -143,7 +143,7 @@ class RunStranded(RunNotResumable):
     the chart): nothing drives it until `tradefsm runs migrate` moves it to this definition.
     ``pinned`` is the definition hash the run keeps, ``current`` the code's."""
 
-    def __init__(self, message: str, *, pinned: str, current: str, **facts: Any) -> None:
+    def __init__(self, message: str, *, pinned: str = "", current: str = "", **facts: Any) -> None:
         super().__init__(message, **facts)
         self.pinned = pinned
         self.current = current

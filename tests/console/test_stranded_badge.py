@@ -12,7 +12,6 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.machines.specs import TRADING_SPECS
 from fsm.requests import RunRequest
-from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY
@@ -22,11 +21,10 @@ from tests.pinning.variants import PARKS, engine_of, with_extra_guard
 CURRENT = TRADING_SPECS.definition.definition_hash
 
 
-def test_a_stranded_run_is_badged_in_the_list_and_on_its_page(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    store = SqlRunStore(engine)
+def test_a_stranded_run_is_badged_in_the_list_and_on_its_page(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    url, store = migrated_url, SqlRunStore(make_engine(migrated_url))
     clock = FixedClock(TRADING_DAY)
     old = with_extra_guard()
     parked = engine_of(store, PaperBroker(tmp_path / "a.db"), clock, old, "old-").run(
@@ -37,7 +35,7 @@ def test_a_stranded_run_is_badged_in_the_list_and_on_its_page(tmp_path: Path) ->
     )  # its process died: nobody drives it, yet it is stranded rather than stuck
     current = engine_of(store, PaperBroker(tmp_path / "c.db"), clock, TRADING_SPECS, "new-")
     waiting = current.run(RunRequest(account_id="gamma"))
-    engine.dispose()
+    store.engine.dispose()
     later = FixedClock(TRADING_DAY + timedelta(days=1))
     client = TestClient(console_for(url, clock=later).app())
     listed = client.get("/").text
