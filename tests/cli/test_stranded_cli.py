@@ -45,6 +45,9 @@ def test_a_stranded_run_is_refused_listed_diffed_and_migrated(cli: Cli) -> None:
     shown = {d["definition_hash"]: d for d in cli.json("definitions", "--json")}
     assert (shown[OLD]["unfinished"], shown[OLD]["current"]) == (1, False)
     assert (shown[CURRENT]["runs"], shown[CURRENT]["current"]) == (0, True)
+    listing = cli("definitions").stdout
+    assert f"{OLD[:16]}       1 run(s)  1 stranded" in listing
+    assert f"{CURRENT[:16]}       0 run(s)  current" in listing
     diff = cli.json("definitions", "diff", OLD[:10], CURRENT[:10], "--json")
     [changed] = diff["transitions"]["changed"]
     assert (changed["source"], changed["event"]) == ("awaiting_approval", "approved")
