@@ -25,6 +25,7 @@ from fsm.commands import (
     broker,
     calendar,
     console,
+    definitions,
     diagram,
     events,
     halting,
@@ -45,11 +46,13 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidConfiguration,
     InvalidInput,
+    MigrationRefused,
     RunAlreadyActive,
     RunInterrupted,
     RunLeased,
     RunNotFound,
     RunNotResumable,
+    RunStranded,
     StorageAccessDenied,
     StorageError,
     TradeFsmError,
@@ -61,6 +64,8 @@ from fsm.log import configure_logging
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (IdempotencyConflict, 10),
     (TradingHalted, 11),
+    (RunStranded, 12),
+    (MigrationRefused, 12),
     (InvalidInput, 2),
     (StorageError, 3),
     (RunNotFound, 4),
@@ -284,7 +289,8 @@ def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     return result
 
 
-runs.register(app, open_reader, open_keys)
+runs_group = runs.register(app, open_reader, open_keys)
+definitions.register(app, runs_group, open_reader, open_store)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
