@@ -92,12 +92,23 @@ def outcome_digest(result: Any, failure: Any) -> str:
 
 def intent_event_hash(prev_hash: str, intent: Mapping[str, Any], event: Mapping[str, Any]) -> str:
     """Hash of one history event of an order intent, chained onto the intent's last event."""
-    body: dict[str, str | int | None] = {
-        name: text_of(intent[name]) for name in INTENT_FIELDS if name != "position"
-    }
-    body |= {name: text_of(event[name]) for name in EVENT_FIELDS if name != "n"}
-    body |= {"position": int(intent["position"]), "n": int(event["n"])}
-    return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
+
+    # canonical JSON of the intent's fields and the event's, written out in sorted-key order
+    def i(name: str) -> str:
+        return json_text(text_of(intent[name]))
+
+    def e(name: str) -> str:
+        return json_text(text_of(event[name]))
+
+    body = (
+        f'{{"avg_price":{e("avg_price")},"broker_order_id":{e("broker_order_id")},'
+        f'"client_order_id":{i("client_order_id")},"filled_qty":{e("filled_qty")},'
+        f'"n":{int(event["n"])},"position":{int(intent["position"])},"qty":{i("qty")},'
+        f'"recorded_at":{e("recorded_at")},"reference_price":{i("reference_price")},'
+        f'"run_id":{i("run_id")},"side":{i("side")},"status":{e("status")},'
+        f'"symbol":{i("symbol")}}}'
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
 def intents_digest(heads: Iterable[tuple[str, int, str]]) -> str:

@@ -201,8 +201,10 @@ def _run_row_findings(run_id: str, run: Row, rows: Sequence[Row], legacy: bool) 
     last = rows[-1]
     last_seq, version = int(last["seq"]), int(run["version"])
     head = run["head_hash"]
-    earlier = next((k for k, r in enumerate(rows) if r["hash"] == head), None)
-    if head != last["hash"] and earlier is not None:
+    earlier = None
+    if head != last["hash"]:
+        earlier = next((k for k, r in enumerate(rows) if r["hash"] == head), None)
+    if earlier is not None:
         appended = int(rows[earlier + 1]["seq"])
         return [Finding("inserted", run_id, "rows were appended after the run's head",
                         seq=appended)]  # fmt: skip
@@ -288,6 +290,15 @@ def commits(row: Row, name: str, digest: str | None = None) -> bool:
     return name in value if digest is None else value.get(name) == digest
 
 
+def committing(rows: Sequence[Row], name: str) -> list[Row]:
+    """The rows that commit to a record ``name``: ``commits`` over many rows at once."""
+    key = f'"{name}":'
+    return [
+        r for r in rows
+        if (value := r["commits"]) and (key in value if isinstance(value, str) else name in value)
+    ]  # fmt: skip
+
+
 def _identity_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
     started, findings = as_started(run_id, run, rows)  # a migrated run: its first definition
     if not commits(rows[0], "identity", identity_digest(started)):
@@ -309,7 +320,7 @@ def _checkpoint_findings(run_id: str, rows: Sequence[Row], stored: Sequence[Row]
             findings.append(Finding("checkpoint_changed", run_id, f"the {cp['state']} checkpoint "
                                     "differs from what its transition committed", seq=seq,
                                     key=f"checkpoint {seq}"))  # fmt: skip
-    if len(stored) == sum(commits(r, "checkpoint") for r in rows):
+    if len(stored) == len(committing(rows, "checkpoint")):
         return findings  # every committed checkpoint was found above
     present = {int(cp["seq"]) for cp in stored}
     findings += [
@@ -324,7 +335,7 @@ def _intent_findings(
     run_id: str, rows: Sequence[Row], intents: Sequence[IntentHistory]
 ) -> list[Finding]:
     findings = [f for history in intents for f in _history_findings(run_id, history)]
-    closing = [r for r in rows if commits(r, "intents")]
+    closing = committing(rows, "intents")
     if closing:
         heads = [(h.view["client_order_id"], int(h.events[-1]["n"]), h.events[-1]["hash"] or "")
                  if h.events else (h.view["client_order_id"], 0, GENESIS_HASH)
@@ -382,8 +393,8 @@ def request_findings(run_id: str, requests: Sequence[Row], ledger: Sequence[Row]
             findings.append(Finding("edited", run_id, "cancel request content does not match "
                                     "its hash", key=f"cancel_request {n}"))  # fmt: skip
         prev = row["hash"]
-    for row in ledger:
-        if commits(row, COMMIT_KEY) and not commits(row, COMMIT_KEY, prev):
+    for row in committing(ledger, COMMIT_KEY):
+        if not commits(row, COMMIT_KEY, prev):
             findings.append(Finding("deleted", run_id, "the cancel requests are not those "
                                     "the cancelling row committed to",
                                     seq=int(row["seq"])))  # fmt: skip

@@ -22,13 +22,12 @@ from persistence.coverage import coverage
 from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
-from persistence.lenient import canonical_time
+from persistence.lenient import canonical_time, fetch
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
 from persistence.tables import ENTRY_COLUMNS, ledger, order_intents, runs
-from persistence.verify import fetch, verify
+from persistence.verify import verify
 
-LEDGER_COLUMNS = [c.name for c in ledger.columns]
 VERIFY_BATCH = 5000
 
 

@@ -161,6 +161,12 @@ def driver_transaction(
             raw.close()
 
 
+def read_tuples(engine: Engine, statement: Select[Any]) -> list[tuple[Any, ...]]:
+    """A SELECT's rows as the driver gives them, without decoding (many rows, few used)."""
+    compiled = DriverStatement(statement, engine.dialect)
+    return _read(engine, compiled.sql, compiled.params(compiled.defaults), None, first=False)
+
+
 def read_row(
     engine: Engine, sql: str, held: HeldConnections | None = None
 ) -> tuple[Any, ...] | None:

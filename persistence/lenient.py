@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
 from fsm.canonical import canonical_json, utc_text
+from persistence.hotpath import DriverStatement
 
 DECODE_ERRORS = (ValueError, RecursionError, OverflowError, TypeError)
+BATCH = 5000
 SQLITE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")  # the one stored form, UTC
 
 
@@ -77,3 +82,17 @@ def canonical_time(value: Any) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+
+
+def fetch(
+    engine: Engine, statement: DriverStatement, values: dict[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of a query straight from a DB-API cursor, in batches."""
+    raw = engine.raw_connection()
+    try:
+        cursor = lenient(raw.cursor(), engine.dialect.name)
+        cursor.execute(statement.sql, statement.params(values))
+        while batch := cursor.fetchmany(BATCH):
+            yield from batch
+    finally:
+        raw.close()

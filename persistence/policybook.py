@@ -15,7 +15,7 @@ from fsm.errors import ConcurrentModification
 from fsm.policyhistory import PolicyChange
 from fsm.requests import POLICY_HASH_PARAM, POLICY_PARAM
 from persistence.errors import translate_errors
-from persistence.hotpath import HeldConnections, read_row, read_rows
+from persistence.hotpath import HeldConnections, read_row, read_rows, read_tuples
 from persistence.lenient import DECODE_ERRORS
 from persistence.tables import policy_changes, runs
 
@@ -54,6 +54,13 @@ def _rows(conn: Connection) -> list[PolicyChange]:
     return [PolicyChange(**row) for row in rows]
 
 
+def _may_pin(text: str | None) -> bool:
+    """Whether a run's params text can hold the policy key: as written, or \\u-escaped (the
+    key has no other character JSON could escape). Most runs' params do not: they are not
+    decoded."""
+    return text is not None and (POLICY_PARAM in text or "\\u" in text)
+
+
 def _decoded(text: str | None) -> dict[str, Any]:
     try:
         params = json.loads(text or "{}")
@@ -66,15 +73,16 @@ def findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
     """The history's chain, then every run (``run_id``, or all) whose pinned policy version is
     not the row its identity committed."""
     # As text: a params value that does not decode is the identity check's finding, not ours.
-    stmt = select(runs.c.run_id, cast(runs.c.params, Text))
+    stmt = select(runs.c.run_id, cast(runs.c.params, Text).label("params"))
     if run_id is not None:
         stmt = stmt.where(runs.c.run_id == run_id)
     with translate_errors(run_id), engine.connect() as conn:
         rows = _rows(conn)
-        pins = conn.execute(stmt).all()
     found = policyhistory.history_findings(rows)
     hashes = {r.seq: r.hash for r in rows}
-    for run, text in pins:
+    for run, text in read_tuples(engine, stmt):
+        if not _may_pin(text):
+            continue
         params = _decoded(text)
         pinned = params.get(POLICY_PARAM)
         if pinned is not None and hashes.get(pinned) != params.get(POLICY_HASH_PARAM):

@@ -22,10 +22,10 @@ from persistence import halts
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, canonical_time
+from persistence.lenient import DECODE_ERRORS, canonical_time, fetch
 from persistence.tables import digests as digest_table
 from persistence.tables import runs, sealed_heads
-from persistence.verify import fetch, verify
+from persistence.verify import verify
 
 Heads = dict[str, tuple[int, str]]
 

@@ -2,17 +2,17 @@
 
 Each run's ledger, checkpoints and order intents are read in run order (one cursor per table)
 and checked by ``fsm.integrity``; definitions are hashed again; with signed digests, every
-sealed run head is looked up. A stored value that cannot be decoded is an ``unreadable``
-finding for its run (``persistence.lenient``); the other runs are still verified.
+sealed run head is looked up. A large database is cut into spans of runs which this process
+and spawned ones share (``persistence.sharing``) with the whole-database checks. A stored
+value that cannot be decoded is an ``unreadable`` finding for its run
+(``persistence.lenient``); the other runs are still verified.
 """
 
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
@@ -21,28 +21,27 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select
 
 from fsm.audit import Finding, FindingKind, VerifyReport
-from fsm.canonical import json_or_text, sha256_hex
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
 from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
 from persistence import approvers, halts, policybook
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, lenient
+from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, fetch
+from persistence.sharing import share
 from persistence.tables import (
     ENTRY_COLUMNS,
     cancel_requests,
     checkpoints,
-    definitions,
     intent_events,
     ledger,
     order_intents,
     runs,
 )
+from persistence.wholedb import Sealed, definition_findings, deleted_runs
 
-BATCH = 5000
 PARALLEL_MIN_RUNS = 20_000  # below this, starting processes costs more than it saves
-Sealed = Mapping[str, tuple[int, str]]
+SPAN_RUNS = 5_000  # runs per task: small enough that the processes end close together
 PROBLEMS = {"unreadable": "a stored value cannot be decoded",
             "not_canonical": "a stored time is not in the canonical UTC form"}  # fmt: skip
 _RUN_COLUMNS = [
@@ -60,6 +59,8 @@ _EVENT_COLUMNS = [intent_events.c[name] for name in (
 _INTENT_COLUMNS = [
     order_intents.c[name] for name in (*INTENT_FIELDS, "status", *VIEW_FIELDS, "updated_at")
 ]
+_VIEW_KEYS = [c.name for c in _INTENT_COLUMNS]
+_EVENT_KEYS = [(f"e_{c.name}", c.name) for c in _EVENT_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -96,57 +97,79 @@ def verify(
         report, marks = verify_span(engine, Span(run_id=run_id), sealed)
         if report.runs == 0 and not report.findings:
             raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
-        return _with(report, _definition_findings(engine, run_id) + _started_late(engine, marks)
+        return _with(report, definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
                      + halts.findings(engine, run_id)
                      + policybook.findings(engine, run_id))  # fmt: skip
-    *others, own = _spans(engine, workers or os.cpu_count() or 1)
-    if not others:
-        parts = [verify_span(engine, own, sealed)]
-    else:  # the other spans in fresh processes, the last one here meanwhile
-        url = engine.url.render_as_string(hide_password=False)
-        spawn = multiprocessing.get_context("spawn")  # no inherited connections in the workers
-        with ProcessPoolExecutor(len(others), mp_context=spawn) as pool:
-            futures = [pool.submit(_verify_elsewhere, url, span, sealed) for span in others]
-            parts = [verify_span(engine, own, sealed)] + [f.result() for f in futures]
+    workers = workers or os.cpu_count() or 1
+    spans = _spans(engine, workers)
+    url = engine.url.render_as_string(hide_password=False)
+    tasks: list[Task] = [*spans, *WHOLE_DATABASE]
+    parts = share(tasks, lambda task: _task(engine, task, sealed),
+                  _task_elsewhere, workers if len(spans) > 1 else 1,
+                  (_start_worker, (url, sealed)))  # fmt: skip
     marks = SchemeMarks()
     for _, part in parts:
         marks.merge(part)
+    runs_part = [p for p, _ in parts[: len(spans)]]
     report = VerifyReport(
-        runs=sum(p.runs for p, _ in parts),
-        rows=sum(p.rows for p, _ in parts),
-        findings=[f for p, _ in parts for f in p.findings],
-        legacy_runs=sum(p.legacy_runs for p, _ in parts),
+        runs=sum(p.runs for p in runs_part),
+        rows=sum(p.rows for p in runs_part),
+        findings=[f for p in runs_part for f in p.findings],
+        legacy_runs=sum(p.legacy_runs for p in runs_part),
     )
-    return _with(report, marks.findings() + _definition_findings(engine)
-                 + _deleted_runs(engine, sealed) + approvers.findings(engine)
-                 + halts.findings(engine)
-                 + policybook.findings(engine))  # fmt: skip
+    whole = [f for p, _ in parts[len(spans) :] for f in p.findings]
+    return _with(report, marks.findings() + whole)
 
 
 def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
     return replace(report, findings=report.findings + findings)
 
 
-def _verify_elsewhere(url: str, span: Span, sealed: Sealed) -> tuple[VerifyReport, SchemeMarks]:
-    engine = make_engine(url, read_only=True)
-    try:
-        return verify_span(engine, span, sealed)
-    finally:
-        engine.dispose()
+# The checks of the whole database beside the runs' own, in the order their findings are
+# reported; each is one task, shared between the processes like the spans of runs.
+WHOLE_DATABASE = ("definitions", "deleted_runs", "approvers", "halts", "policy")
+Task = Span | str
+_worker: dict[str, Any] = {}  # in a spawned worker: its engine and the sealed heads
+
+
+def _task(engine: Engine, task: Task, sealed: Sealed) -> tuple[VerifyReport, SchemeMarks]:
+    if isinstance(task, Span):
+        return verify_span(engine, task, sealed)
+    checks: dict[str, Any] = {
+        "definitions": definition_findings,
+        "deleted_runs": lambda e: deleted_runs(e, sealed),
+        "approvers": approvers.findings,
+        "halts": halts.findings,
+        "policy": policybook.findings,
+    }
+    return VerifyReport(runs=0, rows=0, findings=checks[task](engine)), SchemeMarks()
+
+
+def _start_worker(url: str, sealed: Sealed) -> None:
+    _worker.update(engine=make_engine(url, read_only=True), sealed=sealed)
+
+
+def _task_elsewhere(task: Task) -> tuple[VerifyReport, SchemeMarks]:
+    return _task(_worker["engine"], task, _worker["sealed"])
 
 
 def _spans(engine: Engine, workers: int) -> list[Span]:
+    """Spans of about ``SPAN_RUNS`` runs (at least one per process), cut where the database
+    orders run ids; one span when the runs are too few to be worth several processes."""
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(runs)).scalar_one()
         if workers < 2 or count < PARALLEL_MIN_RUNS:
             return [Span()]
-        cuts = [
-            conn.execute(
-                select(runs.c.run_id).order_by(runs.c.run_id).offset(count * k // workers).limit(1)
-            ).scalar_one()
-            for k in range(1, workers)
-        ]
+        step = max(1, count // max(workers, count // SPAN_RUNS))
+        numbered = select(
+            runs.c.run_id, func.row_number().over(order_by=runs.c.run_id).label("k")
+        ).subquery()
+        cuts = conn.execute(
+            select(numbered.c.run_id)
+            .where(numbered.c.k > 1, (numbered.c.k - 1) % step == 0)
+            .order_by(numbered.c.run_id)
+        ).scalars().all()  # fmt: skip
     bounds = [None, *cuts, None]
     return [Span(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
@@ -238,23 +261,24 @@ def _merge(
     """Per run position: its rows of each stream (the ledger first). Position -1: ledger rows
     without a run row."""
     nothing: list[list[dict[str, Any]]] = [[] for _ in streams[1:]]
-    heads = [next(s, None) for s in streams]
+    end: tuple[int, list[dict[str, Any]]] = (count, [])  # after every run's position
+    heads = [next(s, end) for s in streams]
     for position in range(count):
         groups: list[list[dict[str, Any]]] = []
         for k, stream in enumerate(streams):
-            while heads[k] is not None and heads[k][0] < position:  # type: ignore[index]
-                orphan = heads[k]
-                if k == 0 and orphan is not None:
-                    yield -1, [orphan[1], *nothing]
-                heads[k] = next(stream, None)
             head = heads[k]
-            if head is not None and head[0] == position:
+            while head[0] < position:
+                if k == 0:
+                    yield -1, [head[1], *nothing]
+                head = next(stream, end)
+            if head[0] == position:
                 groups.append(head[1])
-                heads[k] = next(stream, None)
+                head = next(stream, end)
             else:
                 groups.append([])
+            heads[k] = head
         yield position, groups
-    for rest in itertools.chain([heads[0]] if heads[0] else [], streams[0]):
+    for rest in itertools.chain([heads[0]] if heads[0] is not end else [], streams[0]):
         yield -1, [rest[1], *nothing]
 
 
@@ -295,11 +319,11 @@ def _intent_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[
 
 def _histories(rows: list[dict[str, Any]]) -> list[IntentHistory]:
     histories: list[IntentHistory] = []
-    for _coid, group in itertools.groupby(rows, key=lambda r: r["client_order_id"]):
+    for _coid, group in itertools.groupby(rows, key=itemgetter("client_order_id")):
         events = list(group)
-        view = {k: v for k, v in events[0].items() if not k.startswith("e_")}
-        own = [{k[2:]: v for k, v in e.items() if k.startswith("e_")} for e in events]
-        histories.append(IntentHistory(view, [e for e in own if e["n"] is not None]))
+        view = {k: events[0][k] for k in _VIEW_KEYS}
+        own = [{k: e[label] for label, k in _EVENT_KEYS} for e in events if e["e_n"] is not None]
+        histories.append(IntentHistory(view, own))
     return histories
 
 
@@ -339,59 +363,3 @@ def _time(row: dict[str, Any], name: str, bad: Unreadables) -> None:
     except DECODE_ERRORS:
         bad.note(row, name, row[name])
         row[name] = Unreadable(str(row[name]))
-
-
-def fetch(
-    engine: Engine, statement: DriverStatement, values: dict[str, Any]
-) -> Iterator[tuple[Any, ...]]:
-    """Rows of a query straight from a DB-API cursor, in batches."""
-    raw = engine.raw_connection()
-    try:
-        cursor = lenient(raw.cursor(), engine.dialect.name)
-        cursor.execute(statement.sql, statement.params(values))
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
-    finally:
-        raw.close()
-
-
-def _definition_findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
-    stmt = select(definitions.c.definition_hash, definitions.c.canonical)
-    if run_id is not None:
-        used = select(runs.c.definition_hash).where(runs.c.run_id == run_id).scalar_subquery()
-        stmt = stmt.where(definitions.c.definition_hash == used)
-    statement = DriverStatement(stmt, engine.dialect)
-    changed = [
-        Finding("definition_changed", None, "the stored machine definition no longer hashes to "
-                "its name", key=f"definition {name}")
-        for name, canonical in fetch(engine, statement, statement.defaults)
-        if sha256_hex(json_or_text(canonical)) != name
-    ]  # fmt: skip
-    return changed + _missing_definitions(engine, run_id)
-
-
-def _missing_definitions(engine: Engine, run_id: str | None) -> list[Finding]:
-    """Runs whose machine definition row is gone."""
-    stmt = (
-        select(runs.c.run_id, runs.c.definition_hash)
-        .outerjoin(definitions, definitions.c.definition_hash == runs.c.definition_hash)
-        .where(definitions.c.definition_hash.is_(None), *Span(run_id=run_id).where(runs.c.run_id))
-    )
-    statement = DriverStatement(stmt, engine.dialect)
-    return [
-        Finding("definition_changed", run, f"the machine definition {name} the run ran under "
-                "is gone", key=f"definition {name}")
-        for run, name in fetch(engine, statement, {"run_id": run_id})
-    ]  # fmt: skip
-
-
-def _deleted_runs(engine: Engine, sealed: Sealed) -> list[Finding]:
-    if not sealed:
-        return []
-    statement = DriverStatement(select(runs.c.run_id), engine.dialect)
-    present = {run_id for (run_id,) in fetch(engine, statement, {})}
-    return [
-        Finding("run_deleted", run_id, f"a signed digest sealed it at seq {sealed[run_id][0]}; "
-                "the run is gone")
-        for run_id in sorted(sealed.keys() - present)
-    ]  # fmt: skip

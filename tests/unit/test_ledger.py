@@ -120,3 +120,28 @@ def test_the_fast_canonical_forms_match_the_documented_field_lists(names: list[s
     documented = {name: identity[name] for name in IDENTITY_FIELDS} | {
         "as_of": "2026-11-27", "created_at": "2026-11-27T00:00:00.000000Z"}  # fmt: skip
     assert identity_digest(identity) == sha256_hex(canonical_json(documented))
+
+
+@given(st.text(), st.one_of(st.none(), st.text()), st.integers(0, 10**6))
+def test_the_fast_intent_event_form_matches_the_documented_field_lists(
+    text: str, broker_order_id: str | None, position: int
+) -> None:
+    """``intent_event_hash`` writes JSON by hand for speed; it must equal canonical JSON of
+    the intent's fields and the event's, as the documentation lists them."""
+    import hashlib
+    from decimal import Decimal
+
+    from fsm.canonical import canonical_json
+    from fsm.commitments import EVENT_FIELDS, INTENT_FIELDS, intent_event_hash
+
+    intent = {"client_order_id": text, "position": position, "symbol": f'S"{text}',
+              "side": "BUY", "qty": Decimal("1.5"), "reference_price": Decimal("1E+2"),
+              "run_id": f"r\n{text}"}  # fmt: skip
+    event = {"n": 2, "status": text, "broker_order_id": broker_order_id,
+             "filled_qty": Decimal("1.5"), "avg_price": None, "recorded_at": T0}  # fmt: skip
+    written = {"qty": "1.5", "reference_price": "1E+2", "filled_qty": "1.5",
+               "recorded_at": "2026-11-27T00:00:00.000000Z"}  # fmt: skip
+    documented = {name: intent[name] for name in INTENT_FIELDS}
+    documented |= {name: event[name] for name in EVENT_FIELDS} | written
+    expected = hashlib.sha256(f"p\n{canonical_json(documented)}".encode()).hexdigest()
+    assert intent_event_hash("p", intent, event) == expected
