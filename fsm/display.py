@@ -14,6 +14,19 @@ from typing import Any
 from fsm.runids import short_id
 
 FAILURE_WIDTH = 60  # characters of a failure message a table row shows
+# A run's columns in `runs list --format json` and, with what the table shows, in its CSV
+# (the CLI's and the console's runs-list download).
+RUN_COLUMNS = (
+    "run_id",
+    "state",
+    "status",
+    "account_id",
+    "mode",
+    "as_of",
+    "created_at",
+    "updated_at",
+)
+RUN_CSV_COLUMNS = (*RUN_COLUMNS, "took_seconds", "failure_type", "failure_stage", "failure_message")
 
 
 def money(value: Decimal | str | float | None) -> str:

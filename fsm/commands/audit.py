@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -146,7 +145,7 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         if output is None:
             print_json(bundle)
             return
-        write_output(
-            output, (json.dumps(bundle, indent=2, default=str) + "\n").encode(), force=force
-        )
+        from fsm.views import export_json
+
+        write_output(output, export_json(bundle), force=force)
         stdout.print(f"exported run {run} to {output}")

@@ -32,9 +32,8 @@ from starlette.staticfiles import StaticFiles
 from fsm import display
 from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import liveness, params
+from fsm.console import downloads, liveness, params
 from fsm.console.signin import SESSION_COOKIE, SignIn
-from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
@@ -79,6 +78,8 @@ class Console:
         get = [
             Route("/", self.runs), Route("/runs/{run_id}", self.run),
             Route("/runs/{run_id}/diagram.svg", self.diagram),
+            Route("/runs/{run_id}/export.json", self.export),
+            Route("/runs/{run_id}/evidence.zip", self.evidence),
             Route("/approvals", self.approvals), Route("/refused", self.refused),
             Route("/time-in-state", self.time_in_state), Route("/verify", self.verify),
             Route("/login", self.login_form),
@@ -101,6 +102,10 @@ class Console:
     async def runs(self, request: Request) -> Response:
         q = request.query_params
         page = params.page(q)
+        if params.choice(q, "format", params.FORMATS):  # every run the filters find
+            query = params.run_filter(q, limit=downloads.RUNS_CSV_LIMIT)
+            runs = (r.model_dump(mode="json") for r in self.store.list_runs(query))
+            return downloads.runs_csv(runs, SECURITY_HEADERS)
         query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         records, now = self.store.list_runs(query), self.clock.now()
         found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now)} for r in records]
@@ -109,7 +114,8 @@ class Console:
             return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
         return self._page("runs.html", request, runs=found[:PAGE_SIZE], page=page,
                           more=len(found) > PAGE_SIZE, counts=counts, filters=dict(q),
-                          failures=params.failure_values())  # fmt: skip
+                          failures=params.failure_values(),
+                          csv_limit=downloads.RUNS_CSV_LIMIT)  # fmt: skip
 
     async def run(self, request: Request) -> Response:
         run_id = self._run_id(request)
@@ -129,6 +135,12 @@ class Console:
         svg = render(DiagramFormat.SVG, canonical, definition_hash, path)
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
+    async def export(self, request: Request) -> Response:
+        return downloads.export(self.audit, self._run_id(request), SECURITY_HEADERS)
+
+    async def evidence(self, request: Request) -> Response:
+        return downloads.evidence(self.audit, self._run_id(request), SECURITY_HEADERS)
+
     async def approvals(self, request: Request) -> Response:
         q = request.query_params
         query = params.run_filter(q, state="awaiting_approval", limit=200)
@@ -147,7 +159,7 @@ class Console:
         )
         columns = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
         if params.choice(q, "format", params.FORMATS):
-            return _csv(rows, columns, "refused-transitions.csv")
+            return downloads.csv(rows, columns, "refused-transitions.csv", SECURITY_HEADERS)
         return self._page("refused.html", request, rows=rows, filters=dict(q))
 
     async def time_in_state(self, request: Request) -> Response:
@@ -155,8 +167,8 @@ class Console:
         window = params.day(q, "since"), params.day(q, "until", end=True)
         rows = [asdict(t) for t in self.audit.time_in_state(*window)]
         if params.choice(q, "format", params.FORMATS):
-            return _csv(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"),
-                        "time-in-state.csv")  # fmt: skip
+            return downloads.csv(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"),
+                                 "time-in-state.csv", SECURITY_HEADERS)  # fmt: skip
         return self._page("time.html", request, rows=rows, filters=dict(q))
 
     async def verify(self, request: Request) -> Response:
@@ -252,8 +264,3 @@ class Console:
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
-    return Response(csv_text(rows, columns), media_type="text/csv", headers=SECURITY_HEADERS | {
-        "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
