@@ -62,6 +62,12 @@ def age(since: datetime | str, now: datetime) -> str:
     return f"{hours} h {minute:02d} min" if hours else f"{minute} min"
 
 
+def countdown(deadline: datetime | str, now: datetime) -> str:
+    """The time left until a deadline (``in 12 min``), or since it passed (``passed 3 min ago``)."""
+    moment = _moment(deadline)
+    return f"in {age(now, moment)}" if moment > now else f"passed {age(moment, now)} ago"
+
+
 def took(milliseconds: float | None) -> str:
     if milliseconds is None:
         return ""

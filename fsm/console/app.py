@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fsm import display
-from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
+from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import downloads, liveness, params
+from fsm.console import downloads, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
@@ -44,6 +45,8 @@ from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+# Time in state reads every ledger row of its window: by default yesterday and today (UTC).
+TIME_IN_STATE_DAYS = timedelta(days=1)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -144,8 +147,11 @@ class Console:
     async def approvals(self, request: Request) -> Response:
         q = request.query_params
         query = params.run_filter(q, state="awaiting_approval", limit=200)
-        shown = [run_details(self.store, r.run_id) for r in self.store.list_runs(query)]
-        return self._page("approvals.html", request, waiting=shown, filters=dict(q))
+        now = self.clock.now()
+        shown = [queue.waiting_run(run_details(self.store, r.run_id), now)
+                 for r in self.store.list_runs(query)]  # fmt: skip
+        return self._page("approvals.html", request, waiting=queue.in_queue_order(shown),
+                          filters=dict(q))  # fmt: skip
 
     async def refused(self, request: Request) -> Response:
         q = request.query_params
@@ -163,13 +169,14 @@ class Console:
         return self._page("refused.html", request, rows=rows, filters=dict(q))
 
     async def time_in_state(self, request: Request) -> Response:
-        q = request.query_params
-        window = params.day(q, "since"), params.day(q, "until", end=True)
-        rows = [asdict(t) for t in self.audit.time_in_state(*window)]
-        if params.choice(q, "format", params.FORMATS):
-            return downloads.csv(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"),
-                                 "time-in-state.csv", SECURITY_HEADERS)  # fmt: skip
-        return self._page("time.html", request, rows=rows, filters=dict(q))
+        filters, now = dict(request.query_params), self.clock.now()
+        if not (filters.get("since") or filters.get("until")):  # a window the page reads fast
+            filters["since"] = (now - TIME_IN_STATE_DAYS).date().isoformat()
+        window = params.day(filters, "since"), params.day(filters, "until", end=True)
+        rows = [asdict(t) for t in self.audit.time_in_state(*window, now)]
+        if params.choice(filters, "format", params.FORMATS):
+            return downloads.csv(rows, TIMING_COLUMNS, "time-in-state.csv", SECURITY_HEADERS)
+        return self._page("time.html", request, rows=rows, filters=filters)
 
     async def verify(self, request: Request) -> Response:
         prefix = request.query_params.get("run") or None

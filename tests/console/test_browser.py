@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from tests.conftest import TRADING_DAY
 from tests.console.conftest import Runs, console_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     ("path", "name", "expect"),
     [("/approvals", "approvals", "Waiting for approval"),
      ("/refused", "refused", "max_orders"),
-     ("/time-in-state", "time-in-state", "executing"),
+     (f"/time-in-state?since={TRADING_DAY.date()}", "time-in-state", "executing"),
      ("/verify?go=1", "verify", "TAMPERED")],
 )  # fmt: skip
 def test_each_page_renders(
@@ -132,7 +133,8 @@ def _pages(runs: Runs) -> list[tuple[str, str]]:
     return [("/", "runs"), (f"/runs/{runs.done.run_id}", "run"),
             (f"/runs/{runs.refused.run_id}", "run-refused"),
             (f"/runs/{runs.cancelled.run_id}", "run-cancelled"), ("/approvals", "approvals"),
-            ("/refused", "refused"), ("/time-in-state", "time-in-state"),
+            ("/refused", "refused"),
+            (f"/time-in-state?since={TRADING_DAY.date()}", "time-in-state"),
             ("/verify?go=1", "verify"), ("/?q=no-such-run", "search-none"),
             ("/?since=garbage", "bad-filter"), ("/nowhere", "not-found"),
             ("/login", "login")]  # fmt: skip

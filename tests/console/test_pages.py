@@ -115,8 +115,9 @@ def test_refused_and_time_in_state_download_as_csv(client: TestClient, runs: Run
     assert refused.headers["content-type"].startswith("text/csv")
     assert refused.text.splitlines()[0] == "occurred_at,run_id,seq,event,source,guard,reason,actor"
     assert runs.refused.run_id in refused.text
-    timing = client.get("/time-in-state?format=csv").text.splitlines()
-    assert timing[0] == "state,count,p50_ms,p95_ms,max_ms"
+    day = runs.done.created_at.date().isoformat()
+    timing = client.get(f"/time-in-state?since={day}&format=csv").text.splitlines()
+    assert timing[0] == "state,count,still,p50_ms,p95_ms,max_ms,longest_run_id"
     assert any(line.startswith("executing,") for line in timing)
 
 
