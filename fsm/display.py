@@ -37,6 +37,18 @@ def money(value: Decimal | str | float | None) -> str:
     return f"{sign}${abs(amount):,.2f}"
 
 
+def percent(share: Decimal | str | None) -> str:
+    """A share as a percentage: ``0.125000`` is ``12.50%``."""
+    return "" if share is None or share == "" else f"{Decimal(str(share)):.2%}"
+
+
+def change(now: Decimal | None, before: Decimal | None) -> str:
+    """The move from ``before`` to ``now`` as a signed percentage (``+1.52%``, ``-0.40%``)."""
+    if now is None or not before:
+        return ""
+    return f"{now / before - 1:+.2%}"
+
+
 def when(value: datetime | str | None) -> str:
     """A UTC time to the second, as every table shows it."""
     if value is None or value == "":

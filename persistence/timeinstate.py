@@ -24,10 +24,16 @@ def time_in_state(engine: Engine, since: datetime | None, until: datetime | None
 
 def _ended(conn: Connection, since: datetime | None, until: datetime | None) -> Iterator[Stay]:
     """Stays whose entry and exit both fall in the window (accepted rows, in ledger order)."""
+    windowed = since is not None or until is not None
+    # With a window, the ordering is of expressions, not of the key's columns: SQLite then
+    # reads the window through the occurred_at index and sorts it, rather than walking the
+    # whole ledger in key order to skip the sort (1.4 s instead of 40 ms for a day of 1M rows).
+    order = (ledger.c.run_id.concat(""), ledger.c.seq + 0) if windowed \
+        else (ledger.c.run_id, ledger.c.seq)  # fmt: skip
     stmt = (
         select(ledger.c.run_id, ledger.c.source, ledger.c.target, ledger.c.occurred_at)
         .where(ledger.c.accepted.is_(True), *between(ledger.c.occurred_at, since, until))
-        .order_by(ledger.c.run_id, ledger.c.seq)
+        .order_by(*order)
     )
     entered: dict[str, tuple[str, datetime]] = {}
     for run_id, source, target, at in conn.execute(stmt):

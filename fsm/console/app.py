@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from fsm import display
 from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import downloads, liveness, params, queue
+from fsm.console import downloads, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.diagram import DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
@@ -129,6 +129,7 @@ class Console:
             history.setdefault(event.client_order_id, []).append(event)
         record = self.store.get_run(run_id)
         return self._page("run.html", request, d=details, run=details["run"], history=history,
+                          inputs=inputs.by_symbol(details),
                           verification=report, unanchored=UNANCHORED,
                           stuck=liveness.stuck(record, self.clock.now()),
                           lineage=liveness.lineage(self.store, record))  # fmt: skip
