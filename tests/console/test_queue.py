@@ -14,18 +14,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from fsm import display
-from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.console import queue
-from fsm.ids import SequentialIdFactory
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
-from tests.console.conftest import console_for
+from tests.conftest import TRADING_DAY
+from tests.console.conftest import console_for, workbench
 
 
 @dataclass
@@ -39,24 +37,18 @@ class Queue:
 
 @pytest.fixture(scope="module")
 def waiting(tmp_path_factory: pytest.TempPathFactory) -> Queue:
-    folder = tmp_path_factory.mktemp("queue")
-    url = f"sqlite:///{folder / 'runs.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    store = SqlRunStore(engine)
+    bench = workbench(tmp_path_factory.mktemp("queue"))
 
     def park(account: str, timeout: float | None) -> RunRecord:
         settings = Settings(approval_notional=1000, approval_timeout_seconds=timeout)
-        broker = PaperBroker(folder / f"{account}.db")
-        orchestrator = make_engine_for(store, broker, FixedClock(TRADING_DAY), settings,
-                                       ids=SequentialIdFactory(account))  # fmt: skip
-        return orchestrator.run(RunRequest(account_id=account))  # type: ignore[no-any-return]
+        return bench.engine_for(account, settings).run(RunRequest(account_id=account))  # type: ignore[no-any-return]
 
     # parked in the order the queue does not show them: by deadline, not by creation
     later, open_, soon = park("later", 3600), park("open", None), park("soon", 900)
-    [guard] = [g for g in store.ledger(soon.run_id)[-1].guards if g.name == "approval_needed"]
-    engine.dispose()
-    return Queue(url, soon, later, open_, str(guard.inputs["total"]))
+    last = bench.store.ledger(soon.run_id)[-1]
+    [guard] = [g for g in last.guards if g.name == "approval_needed"]
+    bench.store.engine.dispose()
+    return Queue(bench.url, soon, later, open_, str(guard.inputs["total"]))
 
 
 def _page(queue_: Queue, minutes: float) -> str:
