@@ -1,8 +1,9 @@
 """How people read runs: short ids, one money format, one time format, guard decisions.
 
 Shared by the CLI tables and the console pages (JSON output keeps the full records): money
-is ``$1,234.56``, times are UTC ``2026-11-27 14:35:02``, durations ``850 ms``, ``4.2 s`` or
-``3 min 05 s``, and a guard decision reads ``✓ name`` or ``✗ name: reason``.
+is ``$1,234.56``, times are UTC ``2026-11-27 14:35:02``, durations ``850 ms``, ``4.2 s``,
+``3 min 05 s``, ``2 h 05 min`` or ``7 d 0 h``, and a guard decision reads ``✓ name`` or
+``✗ name: reason``.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ def took(milliseconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    return f"{days} d {hour} h" if days else f"{hours} h {minute:02d} min"
 
 
 def _clip(text: str, width: int) -> str:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fsm import display
+from fsm.console import inputs
 from fsm.records import RebalancePlan
 from fsm.requests import POLICY_PARAM
 
@@ -26,16 +27,16 @@ def waiting_run(details: dict[str, Any], now: datetime) -> dict[str, Any]:
     entered = _entry_into(details["ledger"], run["state"])
     decision = next((g for g in entered["guards"] if g["name"] == APPROVAL_GUARD), None) \
         if entered else None  # fmt: skip
-    inputs = decision["inputs"] if decision else {}
+    decided = decision["inputs"] if decision else {}
     waiting = details["awaiting_approval"] or {}
     plan = RebalancePlan.model_validate(waiting["plan"]) if waiting.get("plan") else None
     deadline = waiting.get("deadline_at")
     return {
         "run": run,
         "requested_by": details["requested_by"],
-        "total": inputs.get("total") or (plan.notional if plan else None),
-        "limit": inputs.get("limit") or None,
-        "limit_source": inputs.get("source"),
+        "total": decided.get("total") or (plan.notional if plan else None),
+        "limit": decided.get("limit") or None,
+        "limit_source": decided.get("source"),
         "reason": decision["reason"] if decision else None,
         "policy_version": run["params"].get(POLICY_PARAM),
         "since": entered["occurred_at"] if entered else None,
@@ -43,7 +44,7 @@ def waiting_run(details: dict[str, Any], now: datetime) -> dict[str, Any]:
         "deadline": deadline,
         "countdown": display.countdown(deadline, now) if deadline else None,
         "overdue": deadline is not None and datetime.fromisoformat(deadline) <= now,
-        "plan": waiting.get("plan"),
+        "inputs": inputs.by_symbol(details),
         "price_dates": price_dates(plan) if plan else [],
         "commands": commands(run),
     }

@@ -39,7 +39,7 @@ def test_one_row_per_symbol_with_money_dates_moves_and_weights(
     symbol = sorted(analysis.prices)[0]
     [item] = [i for i in plan.items if i.symbol == symbol]
     price, before = analysis.prices[symbol], analysis.previous_prices[symbol]
-    cells = _cells(page, f"symbol-{symbol}")
+    cells = _cells(page, f"inputs-symbol-{symbol}")
     assert cells[:8] == [
         symbol, display.money(price), analysis.price_dates[symbol].isoformat(),
         display.money(before), f"{price / before - 1:+.2%}",
@@ -108,3 +108,12 @@ def test_before_any_analysis_there_is_no_table() -> None:
     assert inputs.by_symbol({"checkpoints": [], "orders": []}) is None
     assert display.percent(Decimal("0.125")) == "12.50%"
     assert display.change(Decimal("99"), Decimal("100")) == "-1.00%"
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [(850, "850 ms"), (4_200, "4.2 s"), (185_000, "3 min 05 s"), (7_500_000, "2 h 05 min"),
+     (606_305_000, "7 d 0 h")],
+)  # fmt: skip
+def test_a_long_stay_reads_in_hours_and_days(ms: float, shown: str) -> None:
+    assert display.took(ms) == shown
