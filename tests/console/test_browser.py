@@ -91,6 +91,15 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     )
     assert drawn
     assert drawn > 100
+    shown, frame, page = driver.execute_script(  # type: ignore[attr-defined]
+        "return [arguments[0].getBoundingClientRect().width, arguments[1].clientWidth,"
+        " document.documentElement.scrollWidth]",
+        diagram,
+        driver.find_element(By.ID, "drawing"),  # type: ignore[attr-defined]
+    )
+    assert abs(shown - drawn) < 1  # its own size, not shrunk to the page: labels stay legible
+    assert page <= driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
+    assert frame < shown  # the frame scrolls, not the page
     assert "intact" in driver.find_element(By.ID, "verification").text  # type: ignore[attr-defined]
     _shot(driver, "run")
 
