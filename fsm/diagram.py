@@ -55,7 +55,7 @@ def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
         lines.append(f'    {state} [label="{_title(state)}", shape={shape}, '
                      f'style="{",".join(style)}"{fill}];')  # fmt: skip
     for t in _edges(canonical):
-        guards = f"\\n[{', '.join(t['guards'])}]" if t["guards"] else ""
+        guards = "".join(f"\\n[{g}]" for g in t["guards"])  # one guard a line: narrow labels
         taken = (t["source"], t["event"], t["target"]) in path
         extra = ', color="#b8860b", penwidth=2.5' if taken else ""
         lines.append(f'    {t["source"]} -> {t["target"]} [label="{t["event"]}{guards}"{extra}];')

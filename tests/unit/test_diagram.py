@@ -155,3 +155,14 @@ def test_a_run_is_drawn_with_the_definition_it_ran_under(tmp_path: Path) -> None
     text = render(DiagramFormat.MERMAID, canonical, definition_hash, path).decode()
     assert "guard_of_an_older_release" in text
     assert "✔" in text
+
+
+def test_the_whole_chart_fits_2400_px_at_96_dpi() -> None:
+    """One guard a line keeps the labels narrow: the drawing was 6241 px wide with each edge's
+    guards on one line, shrunk on the run page until its labels were 3-5 px high."""
+    layout = json.loads(graphviz(dot(CANONICAL, PATH), "json"))
+    left, _, right, _ = (float(v) for v in layout["bb"].split(","))
+    assert (right - left) * 96 / 72 <= 2400  # points to pixels
+    label = next(t for t in TRANSITIONS if len(t["guards"]) > 1)
+    lines = dot(CANONICAL).split(f'label="{label["event"]}', 1)[1].split('"', 1)[0]
+    assert lines == "".join(f"\\n[{g}]" for g in label["guards"])
