@@ -75,6 +75,7 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     browser: object, console_url: str, runs: Runs
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     driver.get(console_url + "/")  # type: ignore[attr-defined]
@@ -86,8 +87,10 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     assert ledger.is_displayed()
     assert "prices_sane" in ledger.text
     diagram = driver.find_element(By.ID, "diagram")  # type: ignore[attr-defined]
-    drawn = driver.execute_script(  # type: ignore[attr-defined]
-        "return arguments[0].complete && arguments[0].naturalWidth", diagram
+    drawn = WebDriverWait(driver, 30).until(  # the SVG is drawn by Graphviz on request
+        lambda d: d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", diagram
+        )
     )
     assert drawn
     assert drawn > 100
