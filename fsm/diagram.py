@@ -37,9 +37,13 @@ def mermaid(canonical: dict[str, Any], path: Path = frozenset()) -> str:
         lines.append(f"    {t['source']} --> {t['target']} : {_title(t['event'])}{guards}{taken}")
     visited = _visited(path)
     if visited:
-        lines.append("    classDef taken fill:#ffe08a,stroke:#b8860b,stroke-width:2px")
+        lines.append(f"    classDef taken fill:{VISITED},stroke:#b8860b,stroke-width:2px")
         lines += [f"    {s}:::taken" for s in canonical["states"] if s in visited]
     return "\n".join(lines) + "\n"
+
+
+VISITED = "#ffe08a"  # a state the run went through
+VISITED_FILL = {"done": "#d9f2dd", "failed": "#fcdcdc"}  # how it ended: green or red
 
 
 def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
@@ -50,10 +54,10 @@ def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
              f"    __start -> {canonical['initial']};"]  # fmt: skip
     for state in canonical["states"]:
         style = ["rounded"] + (["filled"] if state in visited else [])
-        shape = "doubleoctagon" if state in canonical["final_states"] else "box"
-        fill = ', fillcolor="#ffe08a"' if state in visited else ""
-        lines.append(f'    {state} [label="{_title(state)}", shape={shape}, '
-                     f'style="{",".join(style)}"{fill}];')  # fmt: skip
+        final = ", peripheries=2" if state in canonical["final_states"] else ""  # a double border
+        fill = f', fillcolor="{VISITED_FILL.get(state, VISITED)}"' if state in visited else ""
+        lines.append(f'    {state} [label="{_title(state)}", shape=box, '
+                     f'style="{",".join(style)}"{fill}{final}];')  # fmt: skip
     for t in _edges(canonical):
         guards = "".join(f"\\n[{g}]" for g in t["guards"])  # one guard a line: narrow labels
         taken = (t["source"], t["event"], t["target"]) in path

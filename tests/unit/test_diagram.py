@@ -166,3 +166,13 @@ def test_the_whole_chart_fits_2400_px_at_96_dpi() -> None:
     label = next(t for t in TRANSITIONS if len(t["guards"]) > 1)
     lines = dot(CANONICAL).split(f'label="{label["event"]}', 1)[1].split('"', 1)[0]
     assert lines == "".join(f"\\n[{g}]" for g in label["guards"])
+
+
+def test_final_states_have_a_double_border_and_show_how_the_run_ended() -> None:
+    text = dot(CANONICAL, PATH)  # a path that ends in done
+    assert 'done [label="Done", shape=box, style="rounded,filled", fillcolor="#d9f2dd", ' \
+           "peripheries=2]" in text  # fmt: skip
+    assert 'failed [label="Failed", shape=box, style="rounded", peripheries=2]' in text
+    failing = frozenset({("idle", "fail", "failed")})
+    assert 'style="rounded,filled", fillcolor="#fcdcdc", peripheries=2' in dot(CANONICAL, failing)
+    assert 'idle [label="Idle", shape=box, style="rounded,filled", fillcolor="#ffe08a"]' in text
