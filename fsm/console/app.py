@@ -36,6 +36,7 @@ from fsm.clock import Clock, SystemClock
 from fsm.console import downloads, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.diagram import DiagramFormat, render
+from fsm.diagram import Path as RunPath
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
@@ -45,6 +46,7 @@ from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+DRAWINGS_KEPT = 256  # SVG diagrams kept drawn (a few kB each)
 # Time in state reads every ledger row of its window: by default yesterday and today (UTC).
 TIME_IN_STATE_DAYS = timedelta(days=1)
 SECURITY_HEADERS = {
@@ -69,6 +71,7 @@ class Console:
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
+        self.drawings: dict[tuple[str, RunPath], bytes] = {}  # drawn SVGs, the newest last
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -136,7 +139,13 @@ class Console:
 
     async def diagram(self, request: Request) -> Response:
         canonical, definition_hash, path = run_diagram(self.store, self._run_id(request))
-        svg = render(DiagramFormat.SVG, canonical, definition_hash, path)
+        key = (definition_hash, path)  # the drawing depends on these alone
+        svg = self.drawings.get(key)
+        if svg is None:  # Graphviz runs once per definition and path, not per page view
+            svg = render(DiagramFormat.SVG, canonical, definition_hash, path)
+            while len(self.drawings) >= DRAWINGS_KEPT:
+                del self.drawings[next(iter(self.drawings))]  # the oldest first
+            self.drawings[key] = svg
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     async def export(self, request: Request) -> Response:
