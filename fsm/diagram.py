@@ -44,9 +44,12 @@ def mermaid(canonical: dict[str, Any], path: Path = frozenset()) -> str:
 
 VISITED = "#ffe08a"  # a state the run went through
 VISITED_FILL = {"done": "#d9f2dd", "failed": "#fcdcdc"}  # how it ended: green or red
+CURRENT = ', penwidth=3, fontname="Helvetica-Bold"'  # the state a run is in
 
 
-def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
+def dot(canonical: dict[str, Any], path: Path = frozenset(), current: str | None = None) -> str:
+    """The chart in Graphviz's language; a run's ``path`` highlighted and the state it is in
+    (``current``) drawn bold."""
     visited = _visited(path)
     lines = [f'digraph "{canonical["name"]}" {{', "    rankdir=LR;",
              '    node [shape=box, style="rounded", fontname="Helvetica"];',
@@ -55,6 +58,7 @@ def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
     for state in canonical["states"]:
         style = ["rounded"] + (["filled"] if state in visited else [])
         final = ", peripheries=2" if state in canonical["final_states"] else ""  # a double border
+        final += CURRENT if state == current else ""
         fill = f', fillcolor="{VISITED_FILL.get(state, VISITED)}"' if state in visited else ""
         lines.append(f'    {state} [label="{_title(state)}", shape=box, '
                      f'style="{",".join(style)}"{fill}{final}];')  # fmt: skip
@@ -114,10 +118,11 @@ class DiagramFormat(StrEnum):
 
 
 def render(fmt: DiagramFormat, canonical: dict[str, Any], definition_hash: str,
-           path: Path) -> bytes:  # fmt: skip
-    """The diagram in ``fmt``, as bytes (PNG is binary; the others are UTF-8 text)."""
+           path: Path, current: str | None = None) -> bytes:  # fmt: skip
+    """The diagram in ``fmt``, as bytes (PNG is binary; the others are UTF-8 text); SVG and
+    PNG draw the ``current`` state bold."""
     if fmt in (DiagramFormat.SVG, DiagramFormat.PNG):
-        return graphviz(dot(canonical, path), fmt.value)
+        return graphviz(dot(canonical, path, current), fmt.value)
     if fmt is DiagramFormat.MD:
         return markdown(canonical, definition_hash, path).encode()
     return {"mermaid": mermaid, "dot": dot}[fmt.value](canonical, path).encode()

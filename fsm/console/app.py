@@ -71,7 +71,7 @@ class Console:
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
-        self.drawings: dict[tuple[str, RunPath], bytes] = {}  # drawn SVGs, the newest last
+        self.drawings: dict[tuple[str, RunPath, str], bytes] = {}  # drawn SVGs, the newest last
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -138,11 +138,13 @@ class Console:
                           lineage=liveness.lineage(self.store, record))  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
-        canonical, definition_hash, path = run_diagram(self.store, self._run_id(request))
-        key = (definition_hash, path)  # the drawing depends on these alone
+        run_id = self._run_id(request)
+        canonical, definition_hash, path = run_diagram(self.store, run_id)
+        current = self.store.get_run(run_id).state
+        key = (definition_hash, path, current)  # the drawing depends on these alone
         svg = self.drawings.get(key)
-        if svg is None:  # Graphviz runs once per definition and path, not per page view
-            svg = render(DiagramFormat.SVG, canonical, definition_hash, path)
+        if svg is None:  # Graphviz runs once per definition, path and state, not per view
+            svg = render(DiagramFormat.SVG, canonical, definition_hash, path, current)
             while len(self.drawings) >= DRAWINGS_KEPT:
                 del self.drawings[next(iter(self.drawings))]  # the oldest first
             self.drawings[key] = svg

@@ -176,3 +176,13 @@ def test_final_states_have_a_double_border_and_show_how_the_run_ended() -> None:
     failing = frozenset({("idle", "fail", "failed")})
     assert 'style="rounded,filled", fillcolor="#fcdcdc", peripheries=2' in dot(CANONICAL, failing)
     assert 'idle [label="Idle", shape=box, style="rounded,filled", fillcolor="#ffe08a"]' in text
+
+
+def test_the_state_a_run_is_in_is_drawn_bold() -> None:
+    text = dot(CANONICAL, PATH, "generating_signals")
+    [line] = [ln for ln in text.splitlines() if ln.strip().startswith("generating_signals [")]
+    assert 'penwidth=3, fontname="Helvetica-Bold"' in line
+    assert "penwidth=3" not in dot(CANONICAL, PATH)
+    root = ET.fromstring(render(DiagramFormat.SVG, CANONICAL, "h", PATH, "idle").decode())
+    bold = [t.text for t in root.iterfind(".//svg:text[@font-weight='bold']", SVG)]
+    assert bold == ["Idle"]
