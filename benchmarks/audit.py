@@ -175,6 +175,7 @@ def queries(audit: SqlAudit, run_count: int) -> dict[str, Callable[[], Any]]:
     middle = run_count // 2
     day = START + timedelta(seconds=middle * 189)
     week = (day, day + timedelta(days=7))
+    next_day = day + timedelta(days=1)
     one_run = f"run_{middle:06d}"
     return {
         "transitions_run": lambda: audit.transitions(AuditFilter(run_id=one_run)),
@@ -189,7 +190,7 @@ def queries(audit: SqlAudit, run_count: int) -> dict[str, Callable[[], Any]]:
         "transitions_window_latest_1000": lambda: audit.transitions(
             AuditFilter(since=week[0], until=week[1])),
         "rejected_all": lambda: audit.rejected(AuditFilter()),
-        "time_in_state_day": lambda: audit.time_in_state(day, day + timedelta(days=1)),
+        "time_in_state_day": lambda: audit.time_in_state(day, next_day, next_day),
         "orders_per_run_week": lambda: audit.orders("run", *week, 1000),
         "orders_per_definition_week": lambda: audit.orders("definition", *week, 1000),
         "export_run": lambda: audit.export(one_run),

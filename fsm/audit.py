@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -98,11 +99,38 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class StateTiming:
+    """How long runs stayed in one state: ``count`` stays, ``still`` of them not over (a run
+    in the state now: its stay counts up to now), and the run of the longest stay."""
+
     state: str
     count: int
     p50_ms: float
     p95_ms: float
     max_ms: float
+    still: int = 0
+    longest_run_id: str = ""
+
+
+# The columns of a timing in tables and CSV (the command line's and the console's).
+TIMING_COLUMNS = ("state", "count", "still", "p50_ms", "p95_ms", "max_ms", "longest_run_id")
+# A stay in a state: (state, run_id, milliseconds, still there).
+Stay = tuple[str, str, float, bool]
+
+
+def timings(stays: Iterable[Stay], order: Sequence[str]) -> list[StateTiming]:
+    """The stays' statistics per state, the states in ``order`` (the chart's), others after."""
+    by_state: dict[str, list[tuple[float, str, bool]]] = {}
+    for state, run_id, ms, still in stays:
+        by_state.setdefault(state, []).append((ms, run_id, still))
+    rank = {state: n for n, state in enumerate(order)}
+    shown = []
+    for state in sorted(by_state, key=lambda s: (rank.get(s, len(rank)), s)):
+        found = sorted(by_state[state])
+        spent = [f[0] for f in found]
+        shown.append(StateTiming(state, len(spent), round(percentile(spent, 0.5), 3),
+                                 round(percentile(spent, 0.95), 3), round(spent[-1], 3),
+                                 sum(f[2] for f in found), found[-1][1]))  # fmt: skip
+    return shown
 
 
 OrdersBy = Literal["run", "definition"]
@@ -118,8 +146,11 @@ class AuditQueries(Protocol):
         ...
 
     def time_in_state(
-        self, since: datetime | None, until: datetime | None
-    ) -> list[StateTiming]: ...
+        self, since: datetime | None, until: datetime | None, now: datetime
+    ) -> list[StateTiming]:
+        """Per state of the chart, in its order: the stays that began and ended in the window
+        and those of the active runs that entered their state in it, up to ``now``."""
+        ...
 
     def orders(
         self, by: OrdersBy, since: datetime | None, until: datetime | None, limit: int

@@ -37,12 +37,19 @@ def mermaid(canonical: dict[str, Any], path: Path = frozenset()) -> str:
         lines.append(f"    {t['source']} --> {t['target']} : {_title(t['event'])}{guards}{taken}")
     visited = _visited(path)
     if visited:
-        lines.append("    classDef taken fill:#ffe08a,stroke:#b8860b,stroke-width:2px")
+        lines.append(f"    classDef taken fill:{VISITED},stroke:#b8860b,stroke-width:2px")
         lines += [f"    {s}:::taken" for s in canonical["states"] if s in visited]
     return "\n".join(lines) + "\n"
 
 
-def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
+VISITED = "#ffe08a"  # a state the run went through
+VISITED_FILL = {"done": "#d9f2dd", "failed": "#fcdcdc"}  # how it ended: green or red
+CURRENT = ', penwidth=3, fontname="Helvetica-Bold"'  # the state a run is in
+
+
+def dot(canonical: dict[str, Any], path: Path = frozenset(), current: str | None = None) -> str:
+    """The chart in Graphviz's language; a run's ``path`` highlighted and the state it is in
+    (``current``) drawn bold."""
     visited = _visited(path)
     lines = [f'digraph "{canonical["name"]}" {{', "    rankdir=LR;",
              '    node [shape=box, style="rounded", fontname="Helvetica"];',
@@ -50,12 +57,13 @@ def dot(canonical: dict[str, Any], path: Path = frozenset()) -> str:
              f"    __start -> {canonical['initial']};"]  # fmt: skip
     for state in canonical["states"]:
         style = ["rounded"] + (["filled"] if state in visited else [])
-        shape = "doubleoctagon" if state in canonical["final_states"] else "box"
-        fill = ', fillcolor="#ffe08a"' if state in visited else ""
-        lines.append(f'    {state} [label="{_title(state)}", shape={shape}, '
-                     f'style="{",".join(style)}"{fill}];')  # fmt: skip
+        final = ", peripheries=2" if state in canonical["final_states"] else ""  # a double border
+        final += CURRENT if state == current else ""
+        fill = f', fillcolor="{VISITED_FILL.get(state, VISITED)}"' if state in visited else ""
+        lines.append(f'    {state} [label="{_title(state)}", shape=box, '
+                     f'style="{",".join(style)}"{fill}{final}];')  # fmt: skip
     for t in _edges(canonical):
-        guards = f"\\n[{', '.join(t['guards'])}]" if t["guards"] else ""
+        guards = "".join(f"\\n[{g}]" for g in t["guards"])  # one guard a line: narrow labels
         taken = (t["source"], t["event"], t["target"]) in path
         extra = ', color="#b8860b", penwidth=2.5' if taken else ""
         lines.append(f'    {t["source"]} -> {t["target"]} [label="{t["event"]}{guards}"{extra}];')
@@ -110,10 +118,11 @@ class DiagramFormat(StrEnum):
 
 
 def render(fmt: DiagramFormat, canonical: dict[str, Any], definition_hash: str,
-           path: Path) -> bytes:  # fmt: skip
-    """The diagram in ``fmt``, as bytes (PNG is binary; the others are UTF-8 text)."""
+           path: Path, current: str | None = None) -> bytes:  # fmt: skip
+    """The diagram in ``fmt``, as bytes (PNG is binary; the others are UTF-8 text); SVG and
+    PNG draw the ``current`` state bold."""
     if fmt in (DiagramFormat.SVG, DiagramFormat.PNG):
-        return graphviz(dot(canonical, path), fmt.value)
+        return graphviz(dot(canonical, path, current), fmt.value)
     if fmt is DiagramFormat.MD:
         return markdown(canonical, definition_hash, path).encode()
     return {"mermaid": mermaid, "dot": dot}[fmt.value](canonical, path).encode()

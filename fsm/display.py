@@ -1,8 +1,9 @@
 """How people read runs: short ids, one money format, one time format, guard decisions.
 
 Shared by the CLI tables and the console pages (JSON output keeps the full records): money
-is ``$1,234.56``, times are UTC ``2026-11-27 14:35:02``, durations ``850 ms``, ``4.2 s`` or
-``3 min 05 s``, and a guard decision reads ``✓ name`` or ``✗ name: reason``.
+is ``$1,234.56``, times are UTC ``2026-11-27 14:35:02``, durations ``850 ms``, ``4.2 s``,
+``3 min 05 s``, ``2 h 05 min`` or ``7 d 0 h``, and a guard decision reads ``✓ name`` or
+``✗ name: reason``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ from typing import Any
 from fsm.runids import short_id
 
 FAILURE_WIDTH = 60  # characters of a failure message a table row shows
+# A run's columns in `runs list --format json` and, with what the table shows, in its CSV
+# (the CLI's and the console's runs-list download).
+RUN_COLUMNS = (
+    "run_id",
+    "state",
+    "status",
+    "account_id",
+    "mode",
+    "as_of",
+    "created_at",
+    "updated_at",
+)
+RUN_CSV_COLUMNS = (*RUN_COLUMNS, "took_seconds", "failure_type", "failure_stage", "failure_message")
 
 
 def money(value: Decimal | str | float | None) -> str:
@@ -22,6 +36,18 @@ def money(value: Decimal | str | float | None) -> str:
     amount = Decimal(str(value))
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,.2f}"
+
+
+def percent(share: Decimal | str | None) -> str:
+    """A share as a percentage: ``0.125000`` is ``12.50%``."""
+    return "" if share is None or share == "" else f"{Decimal(str(share)):.2%}"
+
+
+def change(now: Decimal | None, before: Decimal | None) -> str:
+    """The move from ``before`` to ``now`` as a signed percentage (``+1.52%``, ``-0.40%``)."""
+    if now is None or not before:
+        return ""
+    return f"{now / before - 1:+.2%}"
 
 
 def when(value: datetime | str | None) -> str:
@@ -49,6 +75,12 @@ def age(since: datetime | str, now: datetime) -> str:
     return f"{hours} h {minute:02d} min" if hours else f"{minute} min"
 
 
+def countdown(deadline: datetime | str, now: datetime) -> str:
+    """The time left until a deadline (``in 12 min``), or since it passed (``passed 3 min ago``)."""
+    moment = _moment(deadline)
+    return f"in {age(now, moment)}" if moment > now else f"passed {age(moment, now)} ago"
+
+
 def took(milliseconds: float | None) -> str:
     if milliseconds is None:
         return ""
@@ -58,7 +90,11 @@ def took(milliseconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    return f"{days} d {hour} h" if days else f"{hours} h {minute:02d} min"
 
 
 def _clip(text: str, width: int) -> str:

@@ -5,6 +5,7 @@ Views read through the ``RunStore`` port only, so every entry point shows the sa
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fsm.diagram import Path
@@ -55,6 +56,11 @@ def export_bundle(store: RunStore, run_id: str, verification: dict[str, Any]) ->
         "definition": definition.model_dump(mode="json"),
         "verification": verification,
     }
+
+
+def export_json(bundle: dict[str, Any]) -> bytes:
+    """The bytes of an export: what `audit export --output` writes and the console serves."""
+    return (json.dumps(bundle, indent=2, default=str) + "\n").encode()
 
 
 def resume_policy(run: RunRecord) -> dict[str, Any] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, Select, case, false, func, or_, select
 
-from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport, percentile
+from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
 from fsm.views import export_bundle
@@ -23,9 +22,11 @@ from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time, fetch
+from persistence.runfilter import between
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
 from persistence.tables import ENTRY_COLUMNS, ledger, order_intents, runs
+from persistence.timeinstate import time_in_state
 from persistence.verify import verify
 
 VERIFY_BATCH = 5000
@@ -66,30 +67,10 @@ class SqlAudit:
             row["reason"] = "; ".join(g["reason"] for g in refused)
         return rows
 
-    def time_in_state(self, since: datetime | None, until: datetime | None) -> list[StateTiming]:
-        stmt = (
-            select(ledger.c.run_id, ledger.c.source, ledger.c.target, ledger.c.occurred_at)
-            .where(ledger.c.accepted.is_(True), *_window(since, until))
-            .order_by(ledger.c.run_id, ledger.c.seq)
-        )
-        spent: dict[str, list[float]] = defaultdict(list)
-        entered: dict[str, tuple[str, datetime]] = {}
-        with translate_errors(), self.engine.connect() as conn:
-            for run_id, source, target, at in conn.execute(stmt):
-                before = entered.get(run_id)
-                if before and before[0] == source:
-                    spent[source].append((at - before[1]).total_seconds() * 1000)
-                entered[run_id] = (target, at)
-        return [
-            StateTiming(
-                state,
-                len(v),
-                round(percentile(v, 0.5), 3),
-                round(percentile(v, 0.95), 3),
-                round(v[-1], 3),
-            )
-            for state, v in ((s, sorted(ms)) for s, ms in sorted(spent.items()))
-        ]
+    def time_in_state(
+        self, since: datetime | None, until: datetime | None, now: datetime
+    ) -> list[StateTiming]:
+        return time_in_state(self.engine, since, until, now)
 
     def orders(
         self, by: OrdersBy, since: datetime | None, until: datetime | None, limit: int
@@ -145,20 +126,12 @@ class SqlAudit:
         return export_evidence(self.engine, run_id, folder)
 
 
-def _between(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
-    """``since <= column < until``, each bound only when given."""
-    return [
-        *([column >= since] if since is not None else []),
-        *([column < until] if until is not None else []),
-    ]
-
-
 def _window(since: datetime | None, until: datetime | None) -> list[Any]:
-    return _between(ledger.c.occurred_at, since, until)
+    return between(ledger.c.occurred_at, since, until)
 
 
 def _created(since: datetime | None, until: datetime | None) -> list[Any]:
-    return _between(runs.c.created_at, since, until)
+    return between(runs.c.created_at, since, until)
 
 
 def _conditions(q: AuditFilter) -> list[Any]:

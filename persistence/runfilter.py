@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Dialect, or_, select
 
 from fsm.ports import RunFilter, guard_mentions
+from persistence.dialects import starts_with
 from persistence.tables import ledger, runs
 
 
-def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
+def run_conditions(query: RunFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
     conditions = [
         column == value
         for column, value in (
@@ -25,7 +29,7 @@ def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
     if query.until is not None:
         conditions.append(runs.c.created_at < query.until)
     if query.search is not None:
-        conditions.append(or_(runs.c.run_id.startswith(query.search, autoescape=True),
+        conditions.append(or_(starts_with(dialect, runs.c.run_id, query.search),
                               runs.c.correlation_id == query.search))  # fmt: skip
     if query.stranded_from is not None:  # unfinished, pinned to another definition
         conditions += [runs.c.status.in_(("active", "queued")),
@@ -48,3 +52,11 @@ def _failure_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
         conditions.append(or_(*(message.contains(text, autoescape=True)
                                 for text in guard_mentions(query.guard))))  # fmt: skip
     return conditions
+
+
+def between(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    """``since <= column < until``, each bound only when given."""
+    return [
+        *([column >= since] if since is not None else []),
+        *([column < until] if until is not None else []),
+    ]

@@ -42,7 +42,7 @@ from persistence import intents as stored_intents
 from persistence import mapping
 from persistence.cancels import NOT_ASKED_TO_STOP, CancelRequests
 from persistence.daily import DailyStatement, DailyTotals
-from persistence.dialects import upsert
+from persistence.dialects import starts_with, upsert
 from persistence.errors import translate_errors
 from persistence.groupcommit import GroupCommit
 from persistence.halts import HaltsHistory
@@ -357,12 +357,14 @@ class SqlRunStore(
         return found[0] if found else None
 
     def list_runs(self, query: RunFilter) -> list[RunRecord]:
-        stmt = select(runs).where(*run_conditions(query))
+        stmt = select(runs).where(*run_conditions(query, self.engine.dialect))
         stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
         return self._runs(stmt.limit(query.limit).offset(query.offset))
 
     def count_runs(self, query: RunFilter) -> dict[str, int]:
-        stmt = select(runs.c.status, func.count()).where(*run_conditions(query))
+        stmt = select(runs.c.status, func.count()).where(
+            *run_conditions(query, self.engine.dialect)
+        )
         with translate_errors(), self.engine.connect() as conn:
             return {str(s): int(n) for s, n in conn.execute(stmt.group_by(runs.c.status))}
 
@@ -398,7 +400,7 @@ def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:
     """Run ids beginning with ``prefix`` (``_`` and ``%`` match themselves), in order."""
     stmt = (
         select(runs.c.run_id)
-        .where(runs.c.run_id.startswith(prefix, autoescape=True))
+        .where(starts_with(engine.dialect, runs.c.run_id, prefix))
         .order_by(runs.c.run_id)
         .limit(limit)
     )

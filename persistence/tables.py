@@ -82,6 +82,7 @@ runs = Table(
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_state", "state"),
     Index("ix_runs_status", "status"),
+    Index("ix_runs_correlation_id", "correlation_id"),  # the console's search box
     Index("ix_runs_account_id_created_at", "account_id", "created_at"),
     Index("ix_runs_definition_hash_created_at", "definition_hash", "created_at"),
     # At most one active run per account.

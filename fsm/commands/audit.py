@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.audit import AuditFilter, AuditQueries
+from fsm.audit import TIMING_COLUMNS, AuditFilter, AuditQueries
 from fsm.commands import integrity
 from fsm.commands.output import (
     ForceOption,
@@ -103,9 +102,13 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         db: DbOption = None, since: Since = None, until: Until = None,
         fmt: FormatOption = Format.TABLE,
     ) -> None:  # fmt: skip
-        """How long runs stayed in each state: p50, p95 and max, in milliseconds."""
-        rows = [asdict(t) for t in open_audit(db).time_in_state(_utc(since), _utc(until))]
-        emit(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"), fmt, "time in state")
+        """How long runs stayed in each state, in the chart's order: p50, p95 and max, in
+        milliseconds, counting the active runs still in a state up to now (`still`), with the
+        run of the longest stay."""
+        from fsm.clock import SystemClock
+
+        timings = open_audit(db).time_in_state(_utc(since), _utc(until), SystemClock().now())
+        emit([asdict(t) for t in timings], TIMING_COLUMNS, fmt, "time in state")
 
     @audit.command("orders")
     def orders(
@@ -146,7 +149,7 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
         if output is None:
             print_json(bundle)
             return
-        write_output(
-            output, (json.dumps(bundle, indent=2, default=str) + "\n").encode(), force=force
-        )
+        from fsm.views import export_json
+
+        write_output(output, export_json(bundle), force=force)
         stdout.print(f"exported run {run} to {output}")

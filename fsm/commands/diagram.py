@@ -36,6 +36,7 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
             store = open_store(db)
             full_id = resolve_run_id(store.run_ids_starting, run)
             canonical, definition_hash, path = run_diagram(store, full_id)
+            state: str | None = store.get_run(full_id).state
         else:
             current = trading_definition()
             canonical, definition_hash, path = (
@@ -43,7 +44,8 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
                 current.definition_hash,
                 frozenset(),
             )
-        drawing = render(fmt, canonical, definition_hash, path)
+            state = None
+        drawing = render(fmt, canonical, definition_hash, path, state)
         if output is None:
             if fmt is DiagramFormat.PNG and sys.stdout.isatty():
                 raise InvalidInput("a PNG is binary: write it with --output FILE.png")

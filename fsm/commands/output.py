@@ -128,16 +128,3 @@ def _fit(
         widest = max(shrinkable, key=lambda c: width[c])
         width[widest] -= 1
     return width
-
-
-RUN_COLUMNS = (
-    "run_id",
-    "state",
-    "status",
-    "account_id",
-    "mode",
-    "as_of",
-    "created_at",
-    "updated_at",
-)
-RUN_CSV_COLUMNS = (*RUN_COLUMNS, "took_seconds", "failure_type", "failure_stage", "failure_message")

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fsm.commands.output import RUN_COLUMNS, RUN_CSV_COLUMNS, Format, emit, print_json
+from fsm.commands.output import Format, emit, print_json
+from fsm.display import RUN_COLUMNS, RUN_CSV_COLUMNS
 from fsm.errors import InvalidInput
 from fsm.kinds import Mode, RunStatus
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fsm import display
-from fsm.audit import UNANCHORED, AuditFilter, AuditQueries
+from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import liveness, params
+from fsm.console import downloads, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
-from fsm.csvcells import csv_text
 from fsm.diagram import DiagramFormat, render
+from fsm.diagram import Path as RunPath
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
@@ -45,6 +46,9 @@ from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+DRAWINGS_KEPT = 256  # SVG diagrams kept drawn (a few kB each)
+# Time in state reads every ledger row of its window: by default yesterday and today (UTC).
+TIME_IN_STATE_DAYS = timedelta(days=1)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -67,6 +71,7 @@ class Console:
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
+        self.drawings: dict[tuple[str, RunPath, str], bytes] = {}  # drawn SVGs, the newest last
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -79,6 +84,8 @@ class Console:
         get = [
             Route("/", self.runs), Route("/runs/{run_id}", self.run),
             Route("/runs/{run_id}/diagram.svg", self.diagram),
+            Route("/runs/{run_id}/export.json", self.export),
+            Route("/runs/{run_id}/evidence.zip", self.evidence),
             Route("/approvals", self.approvals), Route("/refused", self.refused),
             Route("/time-in-state", self.time_in_state), Route("/verify", self.verify),
             Route("/login", self.login_form),
@@ -101,6 +108,10 @@ class Console:
     async def runs(self, request: Request) -> Response:
         q = request.query_params
         page = params.page(q)
+        if params.choice(q, "format", params.FORMATS):  # every run the filters find
+            query = params.run_filter(q, limit=downloads.RUNS_CSV_LIMIT)
+            runs = (r.model_dump(mode="json") for r in self.store.list_runs(query))
+            return downloads.runs_csv(runs, SECURITY_HEADERS)
         query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         records, now = self.store.list_runs(query), self.clock.now()
         found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now),
@@ -111,7 +122,8 @@ class Console:
             return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
         return self._page("runs.html", request, runs=found[:PAGE_SIZE], page=page,
                           more=len(found) > PAGE_SIZE, counts=counts, filters=dict(q),
-                          failures=params.failure_values())  # fmt: skip
+                          failures=params.failure_values(),
+                          csv_limit=downloads.RUNS_CSV_LIMIT)  # fmt: skip
 
     async def run(self, request: Request) -> Response:
         run_id = self._run_id(request)
@@ -122,21 +134,39 @@ class Console:
             history.setdefault(event.client_order_id, []).append(event)
         record = self.store.get_run(run_id)
         return self._page("run.html", request, d=details, run=details["run"], history=history,
+                          inputs=inputs.by_symbol(details),
                           verification=report, unanchored=UNANCHORED,
                           stuck=liveness.stuck(record, self.clock.now()),
                           stranded=liveness.stranded(record), current=liveness.CURRENT,
                           lineage=liveness.lineage(self.store, record))  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
-        canonical, definition_hash, path = run_diagram(self.store, self._run_id(request))
-        svg = render(DiagramFormat.SVG, canonical, definition_hash, path)
+        run_id = self._run_id(request)
+        canonical, definition_hash, path = run_diagram(self.store, run_id)
+        current = self.store.get_run(run_id).state
+        key = (definition_hash, path, current)  # the drawing depends on these alone
+        svg = self.drawings.get(key)
+        if svg is None:  # Graphviz runs once per definition, path and state, not per view
+            svg = render(DiagramFormat.SVG, canonical, definition_hash, path, current)
+            while len(self.drawings) >= DRAWINGS_KEPT:
+                del self.drawings[next(iter(self.drawings))]  # the oldest first
+            self.drawings[key] = svg
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
+
+    async def export(self, request: Request) -> Response:
+        return downloads.export(self.audit, self._run_id(request), SECURITY_HEADERS)
+
+    async def evidence(self, request: Request) -> Response:
+        return downloads.evidence(self.audit, self._run_id(request), SECURITY_HEADERS)
 
     async def approvals(self, request: Request) -> Response:
         q = request.query_params
         query = params.run_filter(q, state="awaiting_approval", limit=200)
-        shown = [run_details(self.store, r.run_id) for r in self.store.list_runs(query)]
-        return self._page("approvals.html", request, waiting=shown, filters=dict(q))
+        now = self.clock.now()
+        shown = [queue.waiting_run(run_details(self.store, r.run_id), now)
+                 for r in self.store.list_runs(query)]  # fmt: skip
+        return self._page("approvals.html", request, waiting=queue.in_queue_order(shown),
+                          filters=dict(q))  # fmt: skip
 
     async def refused(self, request: Request) -> Response:
         q = request.query_params
@@ -150,17 +180,18 @@ class Console:
         )
         columns = ("occurred_at", "run_id", "seq", "event", "source", "guard", "reason", "actor")
         if params.choice(q, "format", params.FORMATS):
-            return _csv(rows, columns, "refused-transitions.csv")
+            return downloads.csv(rows, columns, "refused-transitions.csv", SECURITY_HEADERS)
         return self._page("refused.html", request, rows=rows, filters=dict(q))
 
     async def time_in_state(self, request: Request) -> Response:
-        q = request.query_params
-        window = params.day(q, "since"), params.day(q, "until", end=True)
-        rows = [asdict(t) for t in self.audit.time_in_state(*window)]
-        if params.choice(q, "format", params.FORMATS):
-            return _csv(rows, ("state", "count", "p50_ms", "p95_ms", "max_ms"),
-                        "time-in-state.csv")  # fmt: skip
-        return self._page("time.html", request, rows=rows, filters=dict(q))
+        filters, now = dict(request.query_params), self.clock.now()
+        if not (filters.get("since") or filters.get("until")):  # a window the page reads fast
+            filters["since"] = (now - TIME_IN_STATE_DAYS).date().isoformat()
+        window = params.day(filters, "since"), params.day(filters, "until", end=True)
+        rows = [asdict(t) for t in self.audit.time_in_state(*window, now)]
+        if params.choice(filters, "format", params.FORMATS):
+            return downloads.csv(rows, TIMING_COLUMNS, "time-in-state.csv", SECURITY_HEADERS)
+        return self._page("time.html", request, rows=rows, filters=filters)
 
     async def verify(self, request: Request) -> Response:
         prefix = request.query_params.get("run") or None
@@ -255,8 +286,3 @@ class Console:
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
-    return Response(csv_text(rows, columns), media_type="text/csv", headers=SECURITY_HEADERS | {
-        "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip

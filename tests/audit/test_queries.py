@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
+from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import AuditFilter, percentile
+from fsm.clock import FixedClock
+from fsm.definition import trading_definition
+from fsm.ids import SequentialIdFactory
+from fsm.requests import RunRequest
+from fsm.settings import Settings
 from tests.audit.conftest import History
-from tests.conftest import TRADING_DAY
+from tests.conftest import TRADING_DAY, make_engine_for
 
 
 def test_transitions_by_run_account_event_actor_and_window(history: History) -> None:
@@ -48,13 +55,35 @@ def test_rejected_names_the_guard_its_reason_and_its_inputs(history: History) ->
 
 
 def test_time_in_state_percentiles(history: History) -> None:
-    timings = {t.state: t for t in history.audit.time_in_state(None, None)}
+    now = TRADING_DAY + timedelta(hours=1)
+    timings = {t.state: t for t in history.audit.time_in_state(None, None, now)}
     assert timings["idle"].count == 3  # every run left idle once
     assert timings["executing"].count == 1
     assert all(t.p50_ms <= t.p95_ms <= t.max_ms for t in timings.values())
     assert timings["executing"].max_ms > 0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.95) == 4.0
+
+
+def test_time_in_state_counts_runs_still_in_a_state_in_machine_order(
+    history: History, tmp_path: Path
+) -> None:
+    parker = make_engine_for(history.store, PaperBroker(tmp_path / "delta.db"),
+                             FixedClock(TRADING_DAY), Settings(approval_notional=1000),
+                             ids=SequentialIdFactory("delta"))  # fmt: skip
+    waiting = parker.run(RunRequest(account_id="delta"))
+    now = waiting.updated_at + timedelta(minutes=30)
+    timings = history.audit.time_in_state(None, None, now)
+    states = [t.state for t in timings]
+    assert states == [s for s in trading_definition().states if s in states]  # the chart's order
+    shown = {t.state: t for t in timings}
+    parked = shown["awaiting_approval"]
+    assert (parked.count, parked.still, parked.longest_run_id) == (1, 1, waiting.run_id)
+    assert 30 * 60_000 <= parked.max_ms <= 31 * 60_000  # up to now
+    assert shown["executing"].still == 0
+    assert shown["executing"].longest_run_id == history.done.run_id
+    before = history.audit.time_in_state(None, TRADING_DAY - timedelta(days=1), now)
+    assert before == []  # a window that ends before every stay
 
 
 def test_orders_per_run_and_per_definition(history: History) -> None:

@@ -3,6 +3,8 @@ slip) is refused the same way by every command that takes a run id; four charact
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fsm.errors import AmbiguousRunId
@@ -76,3 +78,10 @@ def test_a_prefix_of_several_runs_is_refused_listing_them() -> None:
     with pytest.raises(AmbiguousRunId, match="run_abcd0001, run_abcd0002; type more"):
         resolve_run_id(lookup, "abcd")
     assert resolve_run_id(lookup, "ab") == "run_ab"  # a whole id, however short
+
+
+def test_a_run_s_diagram_draws_the_state_it_is_in_bold(one_run: tuple[Cli, str]) -> None:
+    cli, run_id = one_run
+    svg = cli("diagram", "--run", run_id[:10], "--format", "svg").stdout
+    assert re.findall(r'font-weight="bold"[^>]*>([^<]*)<', svg) == ["Done"]
+    assert 'font-weight="bold"' not in cli("diagram", "--format", "svg").stdout

@@ -69,6 +69,28 @@ def build_runs(folder: Path) -> Runs:
     return Runs(url, done, refused, waiting, cancelled, tampered)
 
 
+@dataclass
+class Workbench:
+    """A migrated SQLite run database and engines over it, their clock at TRADING_DAY and a
+    paper account each."""
+
+    url: str
+    store: SqlRunStore
+    folder: Path
+
+    def engine_for(self, account: str, settings: Settings, ids: str = "") -> Any:
+        broker = PaperBroker(self.folder / f"{account}.db")
+        return make_engine_for(self.store, broker, FixedClock(TRADING_DAY), settings,
+                               ids=SequentialIdFactory(ids or account))  # fmt: skip
+
+
+def workbench(folder: Path) -> Workbench:
+    url = f"sqlite:///{folder / 'runs.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    return Workbench(url, SqlRunStore(engine), folder)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return build_runs(tmp_path_factory.mktemp("console"))

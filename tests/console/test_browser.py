@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from tests.conftest import TRADING_DAY
 from tests.console.conftest import Runs, console_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,7 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     browser: object, console_url: str, runs: Runs
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     driver.get(console_url + "/")  # type: ignore[attr-defined]
@@ -85,11 +87,22 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     assert ledger.is_displayed()
     assert "prices_sane" in ledger.text
     diagram = driver.find_element(By.ID, "diagram")  # type: ignore[attr-defined]
-    drawn = driver.execute_script(  # type: ignore[attr-defined]
-        "return arguments[0].complete && arguments[0].naturalWidth", diagram
+    drawn = WebDriverWait(driver, 30).until(  # the SVG is drawn by Graphviz on request
+        lambda d: d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", diagram
+        )
     )
     assert drawn
     assert drawn > 100
+    shown, frame, page = driver.execute_script(  # type: ignore[attr-defined]
+        "return [arguments[0].getBoundingClientRect().width, arguments[1].clientWidth,"
+        " document.documentElement.scrollWidth]",
+        diagram,
+        driver.find_element(By.ID, "drawing"),  # type: ignore[attr-defined]
+    )
+    assert abs(shown - drawn) < 1  # its own size, not shrunk to the page: labels stay legible
+    assert page <= driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
+    assert frame < shown  # the frame scrolls, not the page
     assert "intact" in driver.find_element(By.ID, "verification").text  # type: ignore[attr-defined]
     _shot(driver, "run")
 
@@ -98,7 +111,7 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     ("path", "name", "expect"),
     [("/approvals", "approvals", "Waiting for approval"),
      ("/refused", "refused", "max_orders"),
-     ("/time-in-state", "time-in-state", "executing"),
+     (f"/time-in-state?since={TRADING_DAY.date()}", "time-in-state", "executing"),
      ("/verify?go=1", "verify", "TAMPERED")],
 )  # fmt: skip
 def test_each_page_renders(
@@ -132,7 +145,8 @@ def _pages(runs: Runs) -> list[tuple[str, str]]:
     return [("/", "runs"), (f"/runs/{runs.done.run_id}", "run"),
             (f"/runs/{runs.refused.run_id}", "run-refused"),
             (f"/runs/{runs.cancelled.run_id}", "run-cancelled"), ("/approvals", "approvals"),
-            ("/refused", "refused"), ("/time-in-state", "time-in-state"),
+            ("/refused", "refused"),
+            (f"/time-in-state?since={TRADING_DAY.date()}", "time-in-state"),
             ("/verify?go=1", "verify"), ("/?q=no-such-run", "search-none"),
             ("/?since=garbage", "bad-filter"), ("/nowhere", "not-found"),
             ("/login", "login")]  # fmt: skip

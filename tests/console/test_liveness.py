@@ -9,17 +9,12 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.ids import SequentialIdFactory
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings
-from persistence import migrate
-from persistence.engine import make_engine
-from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
-from tests.console.conftest import console_for
+from tests.conftest import TRADING_DAY
+from tests.console.conftest import console_for, workbench
 
 
 @dataclass
@@ -33,25 +28,16 @@ class History:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
-    folder = tmp_path_factory.mktemp("liveness")
-    url = f"sqlite:///{folder / 'runs.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    store = SqlRunStore(engine)
-
-    def engine_for(account: str, settings: Settings, ids: str = "") -> object:
-        return make_engine_for(store, PaperBroker(folder / f"{account}.db"),
-                               FixedClock(TRADING_DAY), settings,
-                               ids=SequentialIdFactory(ids or account))  # fmt: skip
-
-    refused = engine_for("beta", Settings(max_orders=2)).run(RunRequest(account_id="beta"))  # type: ignore[attr-defined]
-    retry = engine_for("beta", Settings(), "retry").retry(refused.run_id)  # type: ignore[attr-defined]
-    held = engine_for("zeta", Settings()).create(RunRequest(account_id="zeta"))  # type: ignore[attr-defined]
-    waiting = engine_for("gamma", Settings(approval_notional=1000)).run(  # type: ignore[attr-defined]
+    bench = workbench(tmp_path_factory.mktemp("liveness"))
+    engine_for = bench.engine_for
+    refused = engine_for("beta", Settings(max_orders=2)).run(RunRequest(account_id="beta"))
+    retry = engine_for("beta", Settings(), "retry").retry(refused.run_id)
+    held = engine_for("zeta", Settings()).create(RunRequest(account_id="zeta"))
+    waiting = engine_for("gamma", Settings(approval_notional=1000)).run(
         RunRequest(account_id="gamma")
     )
-    engine.dispose()
-    return History(url, refused, retry, held, waiting)
+    bench.store.engine.dispose()
+    return History(bench.url, refused, retry, held, waiting)
 
 
 def _client(history: History, later: timedelta) -> TestClient:

@@ -115,8 +115,9 @@ def test_refused_and_time_in_state_download_as_csv(client: TestClient, runs: Run
     assert refused.headers["content-type"].startswith("text/csv")
     assert refused.text.splitlines()[0] == "occurred_at,run_id,seq,event,source,guard,reason,actor"
     assert runs.refused.run_id in refused.text
-    timing = client.get("/time-in-state?format=csv").text.splitlines()
-    assert timing[0] == "state,count,p50_ms,p95_ms,max_ms"
+    day = runs.done.created_at.date().isoformat()
+    timing = client.get(f"/time-in-state?since={day}&format=csv").text.splitlines()
+    assert timing[0] == "state,count,still,p50_ms,p95_ms,max_ms,longest_run_id"
     assert any(line.startswith("executing,") for line in timing)
 
 
@@ -183,3 +184,18 @@ def test_the_footer_names_the_database_without_its_password(runs: Runs) -> None:
     assert " UTC in " in footer  # when it was rendered, and how long it took
     assert 'name="viewport"' in page
     assert '<a href="/" aria-current="page">Runs</a>' in page
+
+
+def test_a_drawn_diagram_is_kept_per_definition_and_path(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console = console_for(runs.url)
+    client = TestClient(console.app())
+    first = client.get(f"/runs/{runs.done.run_id}/diagram.svg")
+    assert client.get(f"/runs/{runs.done.run_id}/diagram.svg").content == first.content
+    assert len(console.drawings) == 1  # Graphviz ran once
+    client.get(f"/runs/{runs.refused.run_id}/diagram.svg")
+    assert len(console.drawings) == 2  # another path, another drawing
+    monkeypatch.setattr("fsm.console.app.DRAWINGS_KEPT", 2)
+    client.get(f"/runs/{runs.cancelled.run_id}/diagram.svg")
+    assert len(console.drawings) == 2  # the oldest made room

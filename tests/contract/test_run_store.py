@@ -204,6 +204,27 @@ def test_list_runs_finds_by_id_correlation_requester_failure_and_parent(store: R
     assert found(retry_of="run_a1") == ["run_c3"]
 
 
+PREFIXED = ("run_a1", "run_a%z", "run_az", "run_b", "RUN_a9", "run_é1", "run_\U0010ffff1")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "ids"),
+    [("run_a", ["run_a%z", "run_a1", "run_az"]), ("run_a%", ["run_a%z"]), ("run_é", ["run_é1"]),
+     ("run_\U0010ffff", ["run_\U0010ffff1"]), ("RUN", ["RUN_a9"]), ("run_b", ["run_b"]),
+     ("run", ["run_a%z", "run_a1", "run_az", "run_b", "run_é1", "run_\U0010ffff1"])],
+)  # fmt: skip
+def test_a_run_id_prefix_matches_exactly_those_ids(
+    store: RunStore, prefix: str, ids: list[str]
+) -> None:
+    """A prefix is literal text, case and all, on every backend (SQLite's LIKE alone would
+    ignore case); SQLite finds the ids through its index (persistence.dialects.starts_with)."""
+    for run_id in PREFIXED:
+        _new_run(store, run_id, account=run_id)
+    assert store.run_ids_starting(prefix, 10) == sorted(ids)
+    assert sorted(r.run_id for r in store.list_runs(RunFilter(search=prefix))) == sorted(ids)
+    assert sum(store.count_runs(RunFilter(search=prefix)).values()) == len(ids)
+
+
 def test_intents_are_stored_in_order_then_updated(store: RunStore) -> None:
     run, _ = _new_run(store)
     intents = [

@@ -155,3 +155,34 @@ def test_a_run_is_drawn_with_the_definition_it_ran_under(tmp_path: Path) -> None
     text = render(DiagramFormat.MERMAID, canonical, definition_hash, path).decode()
     assert "guard_of_an_older_release" in text
     assert "✔" in text
+
+
+def test_the_whole_chart_fits_2400_px_at_96_dpi() -> None:
+    """One guard a line keeps the labels narrow: the drawing was 6241 px wide with each edge's
+    guards on one line, shrunk on the run page until its labels were 3-5 px high."""
+    layout = json.loads(graphviz(dot(CANONICAL, PATH), "json"))
+    left, _, right, _ = (float(v) for v in layout["bb"].split(","))
+    assert (right - left) * 96 / 72 <= 2400  # points to pixels
+    label = next(t for t in TRANSITIONS if len(t["guards"]) > 1)
+    lines = dot(CANONICAL).split(f'label="{label["event"]}', 1)[1].split('"', 1)[0]
+    assert lines == "".join(f"\\n[{g}]" for g in label["guards"])
+
+
+def test_final_states_have_a_double_border_and_show_how_the_run_ended() -> None:
+    text = dot(CANONICAL, PATH)  # a path that ends in done
+    assert 'done [label="Done", shape=box, style="rounded,filled", fillcolor="#d9f2dd", ' \
+           "peripheries=2]" in text  # fmt: skip
+    assert 'failed [label="Failed", shape=box, style="rounded", peripheries=2]' in text
+    failing = frozenset({("idle", "fail", "failed")})
+    assert 'style="rounded,filled", fillcolor="#fcdcdc", peripheries=2' in dot(CANONICAL, failing)
+    assert 'idle [label="Idle", shape=box, style="rounded,filled", fillcolor="#ffe08a"]' in text
+
+
+def test_the_state_a_run_is_in_is_drawn_bold() -> None:
+    text = dot(CANONICAL, PATH, "generating_signals")
+    [line] = [ln for ln in text.splitlines() if ln.strip().startswith("generating_signals [")]
+    assert 'penwidth=3, fontname="Helvetica-Bold"' in line
+    assert "penwidth=3" not in dot(CANONICAL, PATH)
+    root = ET.fromstring(render(DiagramFormat.SVG, CANONICAL, "h", PATH, "idle").decode())
+    bold = [t.text for t in root.iterfind(".//svg:text[@font-weight='bold']", SVG)]
+    assert bold == ["Idle"]
