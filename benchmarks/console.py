@@ -6,8 +6,9 @@ the ASGI app in process (no socket, so the figure is the console's own work), se
 reported: the median milliseconds of the runs page (newest first, with its counts), of a
 filtered runs page, of a run page (ledger, checkpoints, orders, its verification, its
 retries), of the search box (a correlation id, a run id prefix), of the failure filter, and
-of a Prometheus scrape of /metrics (every aggregate over the whole history).
-Target: each page ≤ 100 ms; a scrape ≤ 1 s.
+of Prometheus scrapes of /metrics two hours after the history's last run: the first of a
+process (the whole history) and the next ones (totals of finished runs kept).
+Target: each page ≤ 100 ms; a scrape after the first ≤ 250 ms.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ with warnings.catch_warnings():  # the test client's transport: fine for measuri
     from starlette.testclient import TestClient
 
 from benchmarks.audit import build
+from fsm.clock import FixedClock
 from fsm.console.app import Console
 from fsm.ports import RunFilter
 from persistence.audit import SqlAudit
@@ -49,8 +52,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         build(path, rows_wanted).engine.dispose()
         reader = make_engine(f"sqlite:///{path}", read_only=True)
         store = SqlRunStore(reader)
-        client = TestClient(Console(store, SqlAudit(reader), metrics=SqlMetrics(reader)).app())
         [newest] = store.list_runs(RunFilter(limit=1))
+        an_hour_on = FixedClock(newest.created_at + timedelta(hours=2), step=timedelta(0))
+        metrics = SqlMetrics(reader, an_hour_on)  # scraped after the history, not amid it
+        client = TestClient(Console(store, SqlAudit(reader), metrics=metrics).app())
+        first_scrape_ms = _median_ms(client, "/metrics", 1)  # reads the whole history
         result = {
             "ledger_rows": rows_wanted,
             "runs_page_ms": _median_ms(client, "/", repetitions),
@@ -63,6 +69,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             ),
             "search_by_prefix_ms": _median_ms(client, f"/?q={newest.run_id[:8]}", repetitions),
             "runs_by_failure_ms": _median_ms(client, "/?failure=cancelled", repetitions),
+            "metrics_first_scrape_ms": first_scrape_ms,
             "metrics_scrape_ms": _median_ms(client, "/metrics", repetitions),
         }
         reader.dispose()

@@ -9,6 +9,8 @@ and a restart loses nothing. The metrics live in a registry of tradefsm's own
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from fsm.clock import Clock
-from fsm.errors import InvalidConfiguration
+from fsm.errors import InvalidConfiguration, TradeFsmError
 from fsm.halts import in_force
 from fsm.ports import RunStore
 from fsm.stuck import STUCK_AFTER, stuck_runs
@@ -213,3 +215,19 @@ def serving_metrics(registry: CollectorRegistry, host: str, port: int) -> Iterat
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def warm_up(source: MetricsSource) -> None:
+    """Read the totals once, in the background, so that the first scrape of a process on a
+    long history does not outlast the scraper's timeout; a failure is logged (the scrape
+    will say it again)."""
+
+    def read() -> None:
+        try:
+            source.snapshot()
+        except TradeFsmError as exc:
+            logging.getLogger("tradefsm.metrics").warning(
+                "metrics_warm_up_failed", extra={"error": exc.message}
+            )
+
+    threading.Thread(target=read, name="metrics-warm-up", daemon=True).start()
