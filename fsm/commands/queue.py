@@ -50,12 +50,23 @@ def register(
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
         actor: ActorOption = None,
+        trading_day: Annotated[
+            str | None,
+            typer.Option(
+                help="auto: for today's session of the policy's exchange, one run "
+                "per account and day; no session: recorded and cancelled at once."
+            ),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id (you are its requester).
         The worker drives it with the bundled market data and its own broker settings."""
         e = embedded()
         settings = e.settings_from(db=db, account_id=account, actor=actor)
+        if trading_day is not None:
+            _scheduled(e, settings, open_store, trading_day, mode, correlation_id,
+                       bool(as_of or idempotency_key), as_json)  # fmt: skip
+            return
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
         queued = e.build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:
@@ -113,10 +124,33 @@ def _metrics(host: str, port: int | None, source: Any, store: RunStore) -> Itera
         yield
         return
     from fsm.clock import SystemClock
-    from fsm.metrics import RunsCollector, metrics_registry, serving_metrics
+    from fsm.metrics import RunsCollector, metrics_registry, serving_metrics, warm_up
 
+    warm_up(source)
     registry = metrics_registry(RunsCollector(source, store, SystemClock()))
     with serving_metrics(registry, host, port) as serving:
         stderr.print(f"metrics on http://{host}:{serving}/metrics", markup=False,
                      highlight=False)  # fmt: skip
         yield
+
+
+def _scheduled(e: Any, settings: Any, open_store: StoreOpener, trading_day: str, mode: Mode,
+               correlation_id: str | None, keyed: bool, as_json: bool) -> None:  # fmt: skip
+    """`submit --trading-day auto` (fsm.schedule)."""
+    from fsm.calendar import calendar_for
+    from fsm.errors import InvalidInput
+    from fsm.schedule import AUTO, submit_for_trading_day
+
+    if trading_day != AUTO:
+        raise InvalidInput(f"--trading-day {trading_day!r}: only `auto` (today's session)")
+    if keyed:
+        raise InvalidInput("--trading-day auto sets the market date and the idempotency key: "
+                           "leave out --as-of and --idempotency-key")  # fmt: skip
+    engine = e.build_engine(settings, open_store(settings.db))
+    request = e.run_request(settings, mode, None, None, correlation_id)
+    scheduled = submit_for_trading_day(engine, request, calendar_for(engine.settings.exchange),
+                                       settings.actor)  # fmt: skip
+    if as_json:
+        print_json(scheduled.as_json())
+    else:
+        stdout.print(scheduled.said(), markup=False, highlight=False)
