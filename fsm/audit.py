@@ -36,6 +36,11 @@ UNANCHORED = (
 )
 
 
+def refused_guards(guards: list[dict[str, Any]]) -> list[str]:
+    """The guards that refused a ledger row, by name; an illegal event has none of its own."""
+    return [g["name"] for g in guards if not g["passed"]] or ["(illegal event)"]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing that does not verify: its kind, where (run, seq or record key) and why."""

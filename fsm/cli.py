@@ -241,6 +241,13 @@ def open_reader(db: str | None) -> Any:
     return SqlRunStore(engine, RideThrough(budget_seconds=0))  # a reader fails at once
 
 
+def open_metrics(db: str | None) -> Any:
+    """The run database's aggregates for Prometheus (``fsm.metrics``), read-only."""
+    from persistence.metrics import SqlMetrics
+
+    return SqlMetrics(open_reader(db).engine)
+
+
 def open_audit(db: str | None) -> Any:
     """Audit queries on the run database at head revision, read-only."""
     from persistence.audit import SqlAudit
@@ -298,13 +305,13 @@ approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
-queue.register(app, open_store, open_worker_store, seal_now, open_events)
+queue.register(app, open_store, open_worker_store, seal_now, open_events, open_metrics)
 events.register(app, open_events)
 paper.register(app)
 plugins.register(app)
 broker.register(app, open_reader)
 calendar.register(app, open_reader)
-console.register(app, open_reader, open_audit, open_keys, shown_db)
+console.register(app, open_reader, open_audit, open_keys, shown_db, open_metrics)
 
 
 @db_app.command("upgrade")

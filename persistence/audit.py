@@ -12,7 +12,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, Select, case, false, func, or_, select
 
-from fsm.audit import AuditFilter, OrdersBy, StateTiming, VerifyReport
+from fsm.audit import (
+    AuditFilter,
+    OrdersBy,
+    StateTiming,
+    VerifyReport,
+    refused_guards,
+)
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
 from fsm.views import export_bundle
@@ -62,9 +68,8 @@ class SqlAudit:
             AuditFilter(**{**query.__dict__, "rejected": True})  # same filters, refused only
         )
         for row in rows:
-            refused = [g for g in row["guards"] if not g["passed"]]
-            row["guard"] = ", ".join(g["name"] for g in refused) or "(illegal event)"
-            row["reason"] = "; ".join(g["reason"] for g in refused)
+            row["guard"] = ", ".join(refused_guards(row["guards"]))
+            row["reason"] = "; ".join(g["reason"] for g in row["guards"] if not g["passed"])
         return rows
 
     def time_in_state(

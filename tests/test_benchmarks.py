@@ -58,6 +58,7 @@ def test_console_benchmark_serves_the_pages() -> None:
     result = console.run(quick=True)
     assert result["runs_page_ms"] > 0
     assert result["run_page_ms"] > 0
+    assert result["metrics_scrape_ms"] > 0
 
 
 def test_memory_benchmark_and_the_report_page() -> None:

@@ -16,7 +16,8 @@ from fsm.commands.runs import DbOption
 def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
              open_audit: Callable[[str | None], Any],
              open_keys: Callable[[str | None, bool], Any],
-             shown_db: Callable[[str], str]) -> None:  # fmt: skip
+             shown_db: Callable[[str], str],
+             open_metrics: Callable[[str | None], Any]) -> None:  # fmt: skip
     @app.command()
     def console(
         db: DbOption = None,
@@ -30,14 +31,15 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         ] = None,
     ) -> None:
         """Serve the read-only web console: runs, ledgers with guard decisions, refusals,
-        time in state, plans waiting for approval, verification. Off loopback it needs
-        TRADEFSM_CONSOLE_TOKEN."""
+        time in state, plans waiting for approval, verification, Prometheus /metrics. Off
+        loopback it needs TRADEFSM_CONSOLE_TOKEN."""
         import uvicorn
 
         from fsm.commands.embedded import settings_from
         from fsm.console.app import Console
         from fsm.digests import load_anchors
         from fsm.errors import InvalidConfiguration
+        from fsm.metrics import warm_up
 
         settings = settings_from(db=db)
         token = settings.console_token.get_secret_value() if settings.console_token else None
@@ -49,9 +51,11 @@ def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
         if (digests is None) != (not public_key):
             raise typer.BadParameter("--digests and --public-key go together")
         anchors = load_anchors(digests, public_key or ()) if digests is not None else None
+        metrics = open_metrics(settings.db)
+        warm_up(metrics)
         pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors,
                         approvers=open_keys(settings.db, True),
-                        database=shown_db(settings.db))  # fmt: skip
+                        database=shown_db(settings.db), metrics=metrics)  # fmt: skip
         stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip
         uvicorn.run(pages.app(), host=host, port=port, log_level="warning")

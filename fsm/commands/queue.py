@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,7 +21,7 @@ from fsm.commands.lifecycle import (
     ModeOption,
     embedded,
 )
-from fsm.commands.output import print_json, stdout
+from fsm.commands.output import print_json, stderr, stdout
 from fsm.commands.runs import DbOption, StoreOpener
 from fsm.kinds import Mode
 
@@ -38,6 +39,7 @@ def register(
     open_worker_store: WorkerStoreOpener,
     seal_now: Sealer,
     open_events: EventsOpener,
+    open_metrics: Callable[[str | None], Any],
 ) -> None:
     @app.command()
     def submit(
@@ -48,12 +50,23 @@ def register(
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
         actor: ActorOption = None,
+        trading_day: Annotated[
+            str | None,
+            typer.Option(
+                help="auto: for today's session of the policy's exchange, one run "
+                "per account and day; no session: recorded and cancelled at once."
+            ),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id (you are its requester).
         The worker drives it with the bundled market data and its own broker settings."""
         e = embedded()
         settings = e.settings_from(db=db, account_id=account, actor=actor)
+        if trading_day is not None:
+            _scheduled(e, settings, open_store, trading_day, mode, correlation_id,
+                       bool(as_of or idempotency_key), as_json)  # fmt: skip
+            return
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
         queued = e.build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:
@@ -71,14 +84,21 @@ def register(
         idle_exit: Annotated[
             float | None, typer.Option(min=0, help="Stop after this many seconds without work.")
         ] = None,
+        metrics_port: Annotated[
+            int | None, typer.Option(min=0, max=65535, help="Serve Prometheus metrics here.")
+        ] = None,
+        metrics_host: Annotated[str, typer.Option(help="Address of the metrics.")] = "127.0.0.1",
         as_json: JsonOption = False,
     ) -> None:
         """Claim queued or abandoned runs and drive them, acting as worker:<host>/<pid>;
-        SIGTERM finishes held runs, then stops."""
+        SIGTERM finishes held runs, then stops. --metrics-port serves /metrics meanwhile."""
         e = embedded()
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
-        with import_module("fsm.webhooks").delivery_beside_runs(settings, open_events(db)):
+        with (
+            _metrics(metrics_host, metrics_port, open_metrics(db), store),
+            import_module("fsm.webhooks").delivery_beside_runs(settings, open_events(db)),
+        ):
             report = import_module("fsm.worker").Worker(
                 lambda: e.build_engine(settings, store), concurrency=concurrency,
                 max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
@@ -98,3 +118,42 @@ def register(
                              "--stranded")  # fmt: skip
         if report.error is not None:
             raise report.error  # one line and its exit code (3: the database stayed away)
+
+
+@contextmanager
+def _metrics(host: str, port: int | None, source: Any, store: RunStore) -> Iterator[None]:
+    """Metrics of the run database on ``host:port`` while the worker runs (none without)."""
+    if port is None:
+        yield
+        return
+    from fsm.clock import SystemClock
+    from fsm.metrics import RunsCollector, metrics_registry, serving_metrics, warm_up
+
+    warm_up(source)
+    registry = metrics_registry(RunsCollector(source, store, SystemClock()))
+    with serving_metrics(registry, host, port) as serving:
+        stderr.print(f"metrics on http://{host}:{serving}/metrics", markup=False,
+                     highlight=False)  # fmt: skip
+        yield
+
+
+def _scheduled(e: Any, settings: Any, open_store: StoreOpener, trading_day: str, mode: Mode,
+               correlation_id: str | None, keyed: bool, as_json: bool) -> None:  # fmt: skip
+    """`submit --trading-day auto` (fsm.schedule)."""
+    from fsm.calendar import calendar_for
+    from fsm.errors import InvalidInput
+    from fsm.schedule import AUTO, submit_for_trading_day
+
+    if trading_day != AUTO:
+        raise InvalidInput(f"--trading-day {trading_day!r}: only `auto` (today's session)")
+    if keyed:
+        raise InvalidInput("--trading-day auto sets the market date and the idempotency key: "
+                           "leave out --as-of and --idempotency-key")  # fmt: skip
+    engine = e.build_engine(settings, open_store(settings.db))
+    request = e.run_request(settings, mode, None, None, correlation_id)
+    scheduled = submit_for_trading_day(engine, request, calendar_for(engine.settings.exchange),
+                                       settings.actor)  # fmt: skip
+    if as_json:
+        print_json(scheduled.as_json())
+    else:
+        stdout.print(scheduled.said(), markup=False, highlight=False)

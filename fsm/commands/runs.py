@@ -146,7 +146,37 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
         run = follow(store, full_id, interval, timeout, print_transition)
         raise typer.Exit(WATCH_EXIT.get(run.state, 0))
 
+    @runs.command("stuck")
+    def stuck(
+        db: DbOption = None,
+        older_than: Annotated[
+            str, typer.Option(help="No transition for this long is stuck (90s, 15m, 2h, 1d).")
+        ] = "15m",
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    ) -> None:
+        """List active runs no live process drives (lease expired, process gone) or that made
+        no transition for --older-than, longest idle first, each with the command that
+        continues it; a run waiting for approval is not stuck."""
+        _stuck(open_store(db), older_than, as_json)
+
     return runs
+
+
+def _stuck(store: RunStore, older_than: str, as_json: bool) -> None:
+    from fsm.clock import SystemClock
+    from fsm.commands.output import stdout
+    from fsm.stuck import parse_duration, stuck_runs
+
+    found = stuck_runs(store, SystemClock().now(), parse_duration(older_than))
+    if as_json:
+        print_json([s.as_json() for s in found])
+        return
+    if not found:
+        stdout.print("no stuck runs")
+    for s in found:
+        idle = round(s.idle.total_seconds())
+        stdout.print(f"{s.run.run_id}  {s.run.account_id}  {s.run.state}  {s.why}, idle {idle} s"
+                     f"  →  {s.resume_command}", markup=False, highlight=False)  # fmt: skip
 
 
 def _utc(value: datetime | None) -> datetime | None:

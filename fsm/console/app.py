@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -40,6 +41,7 @@ from fsm.diagram import Path as RunPath
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
+from fsm.metrics import MetricsSource, RunsCollector, metrics_registry
 from fsm.ports import RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
@@ -65,13 +67,16 @@ class Console:
     def __init__(self, store: RunStore, audit: AuditQueries, token: str | None = None,
                  anchors: Any = None, approvers: ApproverKeys | None = None,
                  signin: SignIn | None = None, clock: Clock | None = None,
-                 database: str = "") -> None:  # fmt: skip
+                 database: str = "", metrics: MetricsSource | None = None) -> None:  # fmt: skip
         self.store, self.audit, self.anchors = store, audit, anchors
         self.clock = clock or SystemClock()
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
         self.drawings: dict[tuple[str, RunPath, str], bytes] = {}  # drawn SVGs, the newest last
+        self.metrics = (
+            None if metrics is None else metrics_registry(RunsCollector(metrics, store, self.clock))
+        )
         self.jinja = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -88,7 +93,7 @@ class Console:
             Route("/runs/{run_id}/evidence.zip", self.evidence),
             Route("/approvals", self.approvals), Route("/refused", self.refused),
             Route("/time-in-state", self.time_in_state), Route("/verify", self.verify),
-            Route("/login", self.login_form),
+            Route("/login", self.login_form), Route("/metrics", self.scrape),
         ]  # fmt: skip
         routes = [
             *get,
@@ -136,7 +141,7 @@ class Console:
         return self._page("run.html", request, d=details, run=details["run"], history=history,
                           inputs=inputs.by_symbol(details),
                           verification=report, unanchored=UNANCHORED,
-                          stuck=liveness.stuck(record, self.clock.now()),
+                          stuck=liveness.why_stuck(record, self.clock.now()),
                           stranded=liveness.stranded(record), current=liveness.CURRENT,
                           lineage=liveness.lineage(self.store, record))  # fmt: skip
 
@@ -199,6 +204,13 @@ class Console:
         report = self.audit.verify(run_id, self.anchors) if "go" in request.query_params else None
         return self._page("verify.html", request, report=report, run=prefix or "",
                           unanchored=UNANCHORED)  # fmt: skip
+
+    async def scrape(self, request: Request) -> Response:
+        """Prometheus metrics, read from the database now (behind the sign-in, as every page:
+        a scraper sends the token as a Bearer credential)."""
+        if self.metrics is None:
+            raise HTTPException(404, "this console serves no metrics")
+        return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
 
     # ---- signing in ---------------------------------------------------------------------
 

@@ -1,32 +1,21 @@
-"""What the console tells about a run beyond its rows: whether it is stuck (active, not
-parked for a person, and no live process drives it), stranded (pinned to another machine
-definition than this tradefsm's, ``fsm.pinning``) and its retry lineage."""
+"""What the console tells about a run beyond its rows: whether it is stuck (``fsm.stuck``),
+stranded (pinned to another machine definition than this tradefsm's, ``fsm.pinning``) and its
+retry lineage."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from fsm.kinds import RunStatus
-from fsm.leases import unattended
 from fsm.machines.specs import TRADING_SPECS
 from fsm.pinning import is_stranded
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
+from fsm.stuck import stuck, why_stuck
+
+__all__ = ["lineage", "stranded", "stuck", "why_stuck"]
 
 RETRIES_SHOWN = 20
 CURRENT = TRADING_SPECS.definition.definition_hash  # the definition this console's code runs
-
-
-def stuck(run: RunRecord, now: datetime) -> bool:
-    """An active run nobody drives: its lease expired or its process on this host is gone
-    (what `tradefsm resume` continues); a run parked for a person is waiting, not stuck."""
-    return (
-        run.status is RunStatus.ACTIVE
-        and run.state not in TRADING_SPECS.parked_states
-        and unattended(run, now)
-        and not stranded(run)  # nothing resumes it: it is stranded, which says what helps
-    )
 
 
 def stranded(run: RunRecord) -> bool:
