@@ -136,10 +136,17 @@ def _said(entry: LedgerEntry) -> str:
 
 
 def _resumed(row: CommittedRow) -> bool:
-    before, now = row.previous_process, row.entry.process
+    return carried_on(row.previous_process, row.previous_event, row.entry)
+
+
+def carried_on(previous_process: str | None, previous_event: str | None,
+               entry: LedgerEntry) -> bool:  # fmt: skip
+    """Whether ``entry`` was written by a process carrying on a run another one stopped
+    driving (the row after ``previous_*``), which is the ``run.resumed`` event."""
+    now = entry.process
     return (
-        before is not None and now is not None and before != now
-        and row.previous_event not in HANDOVERS and row.entry.event not in PEOPLES_EVENTS
+        previous_process is not None and now is not None and previous_process != now
+        and previous_event not in HANDOVERS and entry.event not in PEOPLES_EVENTS
     )  # fmt: skip
 
 

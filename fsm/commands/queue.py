@@ -78,7 +78,8 @@ def register(
         e = embedded()
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
-        with import_module("fsm.webhooks").delivery_beside_runs(settings, open_events(db)):
+        beside = import_module("fsm.subscribers").delivery_beside_runs
+        with beside(settings, open_events(db), store):
             report = import_module("fsm.worker").Worker(
                 lambda: e.build_engine(settings, store), concurrency=concurrency,
                 max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
