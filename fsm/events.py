@@ -128,7 +128,7 @@ def _said(entry: LedgerEntry) -> str:
     if entry.event == "created":
         return f"created by {entry.actor}"
     if entry.event == "approval_required":
-        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME"
+        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME --reason TEXT"
     if entry.target == "failed":
         why = f"{entry.error_type}: {entry.error_message}" if entry.error_type else entry.event
         return f"failed in {entry.source} by {entry.actor}: {why}"

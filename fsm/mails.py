@@ -16,7 +16,8 @@ from datetime import timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from fsm.events import RunEvent, carried_on
+from fsm.eventlog import CommittedRow, Position
+from fsm.events import RunEvent, carried_on, events_of
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord, Side, StoredIntent
 
@@ -27,8 +28,10 @@ ANALYSIS_STATE = "analyzing"  # its checkpoint holds the account's positions bef
 
 @dataclass(frozen=True)
 class RunMail:
-    """One report: its subject and plain-text body."""
+    """One report: its kind (SUCCESS, RECOVERED, FAILURE, WAITING FOR APPROVAL), subject and
+    plain-text body."""
 
+    kind: str
     subject: str
     body: str
 
@@ -59,10 +62,9 @@ class RunReports:
         if recovered:
             lines.append("It was resumed by another process after its driver stopped, and "
                          "ended done: nothing was lost.")  # fmt: skip
-        lines += [_order_counts(intents), "", "Positions after the run:",
+        lines += [_order_counts(intents, run), "", "Positions after the run:",
                   *self._positions(run, intents)]  # fmt: skip
-        kind = "RECOVERED" if recovered else "SUCCESS"
-        return RunMail(_subject(kind, run), _body(lines, event))
+        return _mail("RECOVERED" if recovered else "SUCCESS", run, lines, event)
 
     def _failed(self, event: RunEvent) -> RunMail | None:
         run = self._store.get_run(event.run_id)
@@ -81,7 +83,7 @@ class RunReports:
             "",
             f"A fresh, linked run: tradefsm retry {run.run_id} --actor NAME",
         ]
-        return RunMail(_subject("FAILURE", run), _body(lines, event))
+        return _mail("FAILURE", run, lines, event)
 
     def _waiting(self, event: RunEvent) -> RunMail:
         run = self._store.get_run(event.run_id)
@@ -92,7 +94,7 @@ class RunReports:
             f"Reject:  tradefsm reject {run.run_id} --actor NAME --reason TEXT",
             f"See the plan: tradefsm runs show {run.run_id}",
         ]
-        return RunMail(_subject("WAITING FOR APPROVAL", run), _body(lines, event))
+        return _mail("WAITING FOR APPROVAL", run, lines, event)
 
     def _repeated(self, run: RunRecord) -> bool:
         """Whether an identical failure of the run's account came within the quiet period
@@ -112,10 +114,11 @@ class RunReports:
         )  # fmt: skip
 
     def _positions(self, run: RunRecord, intents: list[StoredIntent]) -> list[str]:
-        analysed = [c for c in self._store.checkpoints(run.run_id) if c.state == ANALYSIS_STATE]
-        if not analysed:
-            return ["  not read: the run did not analyse the account"]
-        held = {s: Decimal(q) for s, q in analysed[-1].output.get("positions", {}).items()}
+        analysed = [c.output.get("positions") for c in self._store.checkpoints(run.run_id)
+                    if c.state == ANALYSIS_STATE]  # fmt: skip
+        if not analysed or not isinstance(analysed[-1], dict):
+            return ["  not known: the run did not read the account's positions"]
+        held = {s: Decimal(str(q)) for s, q in analysed[-1].items()}
         for stored in intents:
             sign = 1 if stored.intent.side is Side.BUY else -1
             symbol = stored.intent.symbol
@@ -124,18 +127,30 @@ class RunReports:
         return shown or ["  none"]
 
 
-def _order_counts(intents: list[StoredIntent]) -> str:
+def _order_counts(intents: list[StoredIntent], run: RunRecord) -> str:
+    if not intents and "placed" not in (run.result or {}):
+        return "Orders: none placed by tradefsm."
     succeeded = sum(1 for i in intents if i.status in SUCCEEDED)
     return (f"Orders: {len(intents)} placed, {succeeded} succeeded, "
             f"{len(intents) - succeeded} did not.")  # fmt: skip
 
 
-def _subject(kind: str, run: RunRecord) -> str:
-    return f"tradefsm {kind}: run {run.run_id} ({run.account_id}, {run.mode.value})"
-
-
-def _body(lines: list[str], event: RunEvent) -> str:
+def _mail(kind: str, run: RunRecord, lines: list[str], event: RunEvent) -> RunMail:
+    subject = f"tradefsm {kind}: run {run.run_id} ({run.account_id}, {run.mode.value})"
     footer = [f"Correlation id: {event.correlation_id}", f"Event: {event.id}"]
     if event.link:
         footer.append(f"Console: {event.link}")
-    return "\n".join([*lines, "", *footer]) + "\n"
+    return RunMail(kind, subject, "\n".join([*lines, "", *footer]) + "\n")
+
+
+def last_event(store: RunStore, run: RunRecord, console_url: str | None = None) -> RunEvent:
+    """The event of the run's last ledger row (for a caller that drove the run itself)."""
+    ledger = store.ledger(run.run_id)
+    entry, previous = ledger[-1], (ledger[-2] if len(ledger) > 1 else None)
+    row = CommittedRow(
+        position=Position(0, run.run_id, entry.seq),  # events_of reads no position
+        entry=entry, account_id=run.account_id,
+        previous_process=previous.process if previous else None,
+        previous_event=previous.event if previous else None,
+    )  # fmt: skip
+    return events_of(row, console_url)[-1]
