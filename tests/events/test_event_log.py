@@ -23,6 +23,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
+from tests.events.expected import expected_ids
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
 
@@ -49,10 +50,10 @@ def test_every_committed_row_is_one_event_in_commit_order(
 ) -> None:
     first, second = _run(store, tmp_path, "a"), _run(store, tmp_path, "b")
     events = _all(SqlEventLog(store.engine))
-    rows = store.ledger(first) + store.ledger(second)  # the second run began after the first
-    assert [e.id for e in events] == [f"{r.run_id}:{r.seq}" for r in rows]
+    # the second run began after the first; its orders come before the row that ends execution
+    assert [e.id for e in events] == expected_ids(store, first) + expected_ids(store, second)
     assert [e.kind for e in events][:2] == ["run.created", "run.started"]
-    done = events[len(store.ledger(first)) - 1]
+    done = events[len(expected_ids(store, first)) - 1]
     assert (done.kind, done.state, done.account_id) == ("run.done", "done", "acct-a")
     assert done.link == f"https://console.example/runs/{first}"
     assert done.correlation_id == store.get_run(first).correlation_id
@@ -65,7 +66,7 @@ def test_one_run_and_since_an_event(store: SqlRunStore, tmp_path: Path) -> None:
     assert {e.run_id for e in _all(log, EventQuery(run_id=second))} == {second}
     after = log.position_of(first, len(store.ledger(first)))
     assert [e.run_id for e in _all(log, EventQuery(after=after))] == [second] * len(
-        store.ledger(second)
+        expected_ids(store, second)
     )
     assert log.position_of(first, 999) is None
 
@@ -89,11 +90,11 @@ def test_a_subscriber_that_fails_mid_batch_resumes_from_its_cursor(
     assert len(got) == 3  # nothing sent: it waits for its next try
     later = FixedClock(TRADING_DAY + timedelta(seconds=2))
     state = deliver(log, Subscriber("hook", got.append, 5), later)
-    ids = [f"{run_id}:{r.seq}" for r in store.ledger(run_id)]
+    ids, last = expected_ids(store, run_id), len(store.ledger(run_id))
     assert [e.id for e in got] == ids[:3] + ids[2:]  # the failed one again: at-least-once
-    assert (state.position, state.attempts) == (log.position_of(run_id, len(ids)), 0)
+    assert (state.position, state.attempts) == (log.position_of(run_id, last), 0)
     log.advance("hook", log.position_of(run_id, 1), later.now())  # never back
-    assert log.subscription("hook").position == log.position_of(run_id, len(ids))
+    assert log.subscription("hook").position == log.position_of(run_id, last)
 
 
 def test_a_run_another_process_carries_on_is_resumed(store: SqlRunStore, tmp_path: Path) -> None:
@@ -129,4 +130,4 @@ def test_rows_behind_an_open_transaction_wait_for_it(pg_cluster: object, tmp_pat
         assert store.ledger(run_id)
         assert not log.rows(EventQuery())
         early.commit()
-    assert [e.id for e in _all(log)] == [f"{run_id}:{r.seq}" for r in store.ledger(run_id)]
+    assert [e.id for e in _all(log)] == expected_ids(store, run_id)
