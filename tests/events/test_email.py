@@ -14,7 +14,6 @@ import pytest
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.delivery import Subscriber, deliver
-from fsm.driver import RunDriver
 from fsm.ids import SequentialIdFactory
 from fsm.requests import RunRequest
 from fsm.settings import Settings
@@ -23,6 +22,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
+from tests.events.histories import resumed_run
 from tests.events.mailserver import LOGIN, free_port, mail_server
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
@@ -96,18 +96,10 @@ def test_failure_names_the_state_the_guard_and_the_reason(
 
 
 def test_a_resumed_run_that_ends_done_is_recovered(store: SqlRunStore, tmp_path: Path) -> None:
-    broker = PaperBroker(tmp_path / "paper.db")
-    first = make_engine_for(store, broker, FixedClock(TRADING_DAY), settings=FAST,
-                            ids=SequentialIdFactory("a"))  # fmt: skip
-    driver = RunDriver(first.runtime, first.create(RunRequest(account_id="acct")))
-    while driver.run.state != "analyzing":
-        driver.step()  # then the process dies
-    later = FixedClock(TRADING_DAY + timedelta(seconds=FAST.lease_seconds + 1))
-    second = make_engine_for(store, broker, later, settings=FAST, ids=SequentialIdFactory("b"))
-    assert second.resume(driver.run.run_id).state == "done"
+    run_id, later = resumed_run(store, tmp_path, "acct")
     with mail_server() as (mailbox, port):
         deliver(SqlEventLog(store.engine), _email(store, port), later)
-    assert mailbox.subjects() == [f"tradefsm RECOVERED: run {driver.run.run_id} (acct, paper)"]
+    assert mailbox.subjects() == [f"tradefsm RECOVERED: run {run_id} (acct, paper)"]
     assert "resumed by another process" in mailbox.body()
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import text
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.delivery import Subscriber, deliver
-from fsm.driver import RunDriver
 from fsm.errors import DeliveryFailed
 from fsm.eventlog import EventQuery
 from fsm.events import RunEvent, read_events
@@ -23,7 +22,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
-from tests.events.expected import expected_ids
+from tests.events.histories import expected_ids, resumed_run
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
 
@@ -98,19 +97,12 @@ def test_a_subscriber_that_fails_mid_batch_resumes_from_its_cursor(
 
 
 def test_a_run_another_process_carries_on_is_resumed(store: SqlRunStore, tmp_path: Path) -> None:
-    broker, clock = PaperBroker(tmp_path / "paper.db"), FixedClock(TRADING_DAY)
-    first = make_engine_for(store, broker, clock, settings=FAST, ids=SequentialIdFactory("a"))
-    driver = RunDriver(first.runtime, first.create(RunRequest(account_id="paper")))
-    while driver.run.state != "analyzing":
-        driver.step()  # then the process dies
-    later = FixedClock(TRADING_DAY + timedelta(seconds=FAST.lease_seconds + 1))
-    second = make_engine_for(store, broker, later, settings=FAST, ids=SequentialIdFactory("b"))
-    assert second.resume(driver.run.run_id).state == "done"
+    run_id, _ = resumed_run(store, tmp_path, "paper")
     events = _all(SqlEventLog(store.engine))
-    kinds = [(e.kind, e.id.removeprefix(f"{driver.run.run_id}:")) for e in events]
+    kinds = [(e.kind, e.id.removeprefix(f"{run_id}:")) for e in events]
     assert kinds[:5] == [("run.created", "1"), ("run.started", "2"), ("run.progressed", "3"),
                          ("run.resumed", "4:resumed"), ("run.progressed", "4")]  # fmt: skip
-    assert kinds[-1] == ("run.done", str(len(store.ledger(driver.run.run_id))))
+    assert kinds[-1] == ("run.done", str(len(store.ledger(run_id))))
 
 
 @pytest.mark.postgres

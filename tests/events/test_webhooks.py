@@ -23,7 +23,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
-from tests.events.expected import expected_ids
+from tests.events.histories import expected_ids
 from tests.events.receiver import SECRET, closed_port_url, receiving
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
