@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fsm.records import LedgerEntry
 
@@ -29,6 +29,9 @@ class CommittedRow:
     account_id: str
     previous_process: str | None  # the process that wrote the run's previous row
     previous_event: str | None
+    # The checkpoint a row that completed execution committed (an ExecutionReport: each
+    # order's final status), for the order events; None for every other row.
+    execution: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from fsm.errors import InvalidInput
 from fsm.eventlog import CommittedRow, EventLog, EventQuery, Position
 from fsm.machines.specs import TRADING_SPECS
-from fsm.records import Frozen, LedgerEntry
+from fsm.records import ExecutionReport, Frozen, LedgerEntry, OrderStatus
 
 SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})
@@ -58,6 +60,8 @@ class RunEvent(Frozen):
     occurred_at: datetime
     summary: str
     link: str | None  # the run's console page, when TRADEFSM_CONSOLE_URL is set
+    # An order event's order: client_order_id, symbol, side, qty, status, filled_qty, avg_price
+    order: dict[str, str | None] | None = None
 
 
 def events_of(row: CommittedRow, console_url: str | None = None) -> list[RunEvent]:
@@ -73,13 +77,43 @@ def events_of(row: CommittedRow, console_url: str | None = None) -> list[RunEven
         "occurred_at": entry.occurred_at, "link": link,
     }  # fmt: skip
     own = RunEvent(id=event_id(entry.run_id, entry.seq), kind=kind, summary=summary, **common)
+    orders = [RunEvent(id=f"{own.id}:order:{o.client_order_id}", kind=_order_kind(o),
+                       summary=_order_said(o), order=_order_fields(o), **common)
+              for o in _final_orders(row)]  # fmt: skip
     if not _resumed(row):
-        return [own]
+        return [*orders, own]
     resumed = RunEvent(
         id=f"{own.id}:resumed", kind="run.resumed",
         summary=f"resumed in {entry.source} by another process", **common,
     )  # fmt: skip
-    return [resumed, own]
+    return [resumed, *orders, own]
+
+
+def _final_orders(row: CommittedRow) -> tuple[OrderStatus, ...]:
+    """The orders a row that completed execution committed, those that ended (not ``new``);
+    none for a checkpoint that is not an ExecutionReport (the legacy facade's)."""
+    if row.execution is None:
+        return ()
+    try:
+        report = ExecutionReport.model_validate(row.execution)
+    except ValidationError:
+        return ()
+    return tuple(o for o in report.orders if o.status != "new")
+
+
+def _order_kind(order: OrderStatus) -> str:
+    return "order.filled" if order.succeeded else "order.rejected"
+
+
+def _order_said(order: OrderStatus) -> str:
+    filled = f" {order.filled_qty:f} at {order.avg_price:f}" if order.avg_price else ""
+    return (f"order {order.side.value} {order.qty:f} {order.symbol} {order.status}{filled} "
+            f"({order.client_order_id})")  # fmt: skip
+
+
+def _order_fields(order: OrderStatus) -> dict[str, str | None]:
+    fields = order.model_dump(mode="json", exclude={"broker_order_id"})
+    return {k: None if v is None else str(v) for k, v in fields.items()}
 
 
 def event_id(run_id: str, seq: int) -> str:
@@ -128,7 +162,7 @@ def _said(entry: LedgerEntry) -> str:
     if entry.event == "created":
         return f"created by {entry.actor}"
     if entry.event == "approval_required":
-        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME"
+        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME --reason TEXT"
     if entry.target == "failed":
         why = f"{entry.error_type}: {entry.error_message}" if entry.error_type else entry.event
         return f"failed in {entry.source} by {entry.actor}: {why}"
@@ -136,10 +170,17 @@ def _said(entry: LedgerEntry) -> str:
 
 
 def _resumed(row: CommittedRow) -> bool:
-    before, now = row.previous_process, row.entry.process
+    return carried_on(row.previous_process, row.previous_event, row.entry)
+
+
+def carried_on(previous_process: str | None, previous_event: str | None,
+               entry: LedgerEntry) -> bool:  # fmt: skip
+    """Whether ``entry`` was written by a process carrying on a run another one stopped
+    driving (the row after ``previous_*``), which is the ``run.resumed`` event."""
+    now = entry.process
     return (
-        before is not None and now is not None and before != now
-        and row.previous_event not in HANDOVERS and row.entry.event not in PEOPLES_EVENTS
+        previous_process is not None and now is not None and previous_process != now
+        and previous_event not in HANDOVERS and entry.event not in PEOPLES_EVENTS
     )  # fmt: skip
 
 

@@ -30,8 +30,9 @@ from pydantic_settings import (
 from fsm.actors import actor_name, default_actor
 from fsm.calendar import DEFAULT_EXCHANGE
 from fsm.configfile import CONFIG_FILE
+from fsm.emailsettings import EmailSettings
 from fsm.errors import InvalidConfiguration, InvalidInput
-from fsm.eventsettings import EventSettings, http_url
+from fsm.eventsettings import http_url
 from fsm.records import ACCOUNT_ID_LENGTH
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
@@ -45,9 +46,9 @@ DAY = 86_400  # a bound on durations: larger ones overflow timers and dates, and
 MONTH = 30 * DAY
 
 
-class Settings(EventSettings):
+class Settings(EmailSettings):
     """Settings of the engine, the risk limits, the embedded paper setup and (inherited) of
-    events."""
+    events and their delivery (webhook, email)."""
 
     model_config = SettingsConfigDict(env_prefix="TRADEFSM_", frozen=True, extra="forbid")
 

@@ -12,13 +12,10 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
-from fsm.clock import SystemClock
-from fsm.delivery import DeliveryLoop, Subscriber
+from fsm.delivery import Subscriber
 from fsm.errors import DeliveryFailed
-from fsm.eventlog import EventLog
 from fsm.events import RunEvent
 from fsm.settings import Settings
 
@@ -70,15 +67,3 @@ def webhook_of(settings: Settings) -> Subscriber | None:
     send = WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
                          settings.webhook_timeout_seconds)  # fmt: skip
     return Subscriber(SUBSCRIBER, send, settings.webhook_attempts, settings.console_url)
-
-
-def delivery_beside_runs(
-    settings: Settings, log: EventLog, interval: float = 0.5
-) -> AbstractContextManager[object]:
-    """What a worker runs beside its runs: the webhook's delivery loop, when one is set."""
-    subscriber = webhook_of(settings)
-    return (
-        nullcontext()
-        if subscriber is None
-        else DeliveryLoop(log, subscriber, SystemClock(), interval)
-    )

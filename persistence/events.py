@@ -33,9 +33,10 @@ from fsm.eventlog import CommittedRow, EventQuery, Position, Subscription
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.mapping import ledger_entry
-from persistence.tables import ENTRY_COLUMNS, TXID, event_cursors, ledger, runs
+from persistence.tables import ENTRY_COLUMNS, TXID, checkpoints, event_cursors, ledger, runs
 
 _previous = ledger.alias("previous")
+EXECUTION_COMPLETED = "execution_completed"  # its checkpoint holds the orders' final statuses
 # The oldest transaction still open, as the statement's snapshot sees it.
 _PG_HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
@@ -113,10 +114,14 @@ class SqlEventLog:
                 self._major.label("major"), *ENTRY_COLUMNS, runs.c.account_id,
                 _previous.c.process.label("previous_process"),
                 _previous.c.event.label("previous_event"),
+                checkpoints.c.output.label("execution"),
             )
             .join(runs, runs.c.run_id == ledger.c.run_id)
             .outerjoin(_previous, and_(_previous.c.run_id == ledger.c.run_id,
                                        _previous.c.seq == ledger.c.seq - 1))
+            .outerjoin(checkpoints, and_(checkpoints.c.run_id == ledger.c.run_id,
+                                         checkpoints.c.seq == ledger.c.seq,
+                                         ledger.c.event == EXECUTION_COMPLETED))
             .order_by(self._major, ledger.c.run_id, ledger.c.seq)
         )  # fmt: skip
         if self._postgres:
@@ -147,4 +152,5 @@ def _committed(row: Any) -> CommittedRow:
         account_id=row["account_id"],
         previous_process=row["previous_process"],
         previous_event=row["previous_event"],
+        execution=row["execution"],
     )

@@ -1,5 +1,5 @@
 """`tradefsm events` (the events of runs, read from the ledger: fsm.events), `events
-redeliver` and `notify` (delivery to the webhook: fsm.delivery, fsm.webhooks)."""
+redeliver` and `notify` (delivery to the webhook and email: fsm.delivery, fsm.subscribers)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from fsm.commands.runs import DbOption
 if TYPE_CHECKING:
     from fsm.eventlog import EventLog, Subscription
     from fsm.events import RunEvent
+    from fsm.ports import RunStore
 
 EventsOpener = Callable[..., "EventLog"]  # (db, read_only=False) → the event log
+ReaderOpener = Callable[[str | None], "RunStore"]  # what the email reports read
 
 FollowOption = Annotated[
     bool, typer.Option("--follow", help="Keep printing events as they are committed.")
@@ -36,10 +38,13 @@ IntervalOption = Annotated[float, typer.Option(min=0.05, help="Seconds between l
 TimeoutOption = Annotated[
     float | None, typer.Option(min=0, help="With --follow: stop after this many seconds.")
 ]
-DEAD = 1  # exit code of `notify` when the webhook's tries ran out
+DEAD = 1  # exit code of `notify` when a subscriber's tries ran out
+SubscriberOption = Annotated[
+    str, typer.Option(help="Whose delivery: webhook (TRADEFSM_WEBHOOK_URL) or email.")
+]
 
 
-def register(app: typer.Typer, open_events: EventsOpener) -> None:
+def register(app: typer.Typer, open_events: EventsOpener, open_reader: ReaderOpener) -> None:
     events_app = typer.Typer(invoke_without_command=True)
     app.add_typer(events_app, name="events")
 
@@ -77,21 +82,30 @@ def register(app: typer.Typer, open_events: EventsOpener) -> None:
         since: Annotated[
             str | None, typer.Option(help="Send again every event after this event id.")
         ] = None,
+        subscriber: SubscriberOption = "webhook",
         db: DbOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Revive the webhook after its tries ran out (its failures cleared, the next round
-        tries at once), from where it stopped or after the event --since; exit 0."""
+        """Revive a subscriber (the webhook unless --subscriber email) after its tries ran out
+        (its failures cleared, the next round tries at once), from where it stopped or after
+        the event --since; exit 0."""
         from fsm.clock import SystemClock
+        from fsm.errors import InvalidInput
         from fsm.events import start_of
-        from fsm.webhooks import SUBSCRIBER
+        from fsm.subscribers import NAMES
 
+        if subscriber not in NAMES:
+            raise InvalidInput(f"--subscriber {subscriber!r}: one of {', '.join(NAMES)}")
         log = open_events(db)
-        after = log.subscription(SUBSCRIBER).position if since is None else None
+        after = log.subscription(subscriber).position if since is None else None
         if since is not None:
             after = start_of(log, since).after
-        log.rewind(SUBSCRIBER, after, SystemClock().now())
-        _report(log.subscription(SUBSCRIBER), None, as_json)
+        log.rewind(subscriber, after, SystemClock().now())
+        shown = _shown(subscriber, log.subscription(subscriber), None)
+        if as_json:
+            print_json(shown)
+        else:
+            _print(shown)
 
     @app.command()
     def notify(
@@ -100,46 +114,60 @@ def register(app: typer.Typer, open_events: EventsOpener) -> None:
         db: DbOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Deliver the events not yet delivered to the webhook (TRADEFSM_WEBHOOK_URL), then,
-        without --once, each new one; exit 0, 1 when its tries ran out (`events redeliver`)."""
-        from fsm.clock import SystemClock
-        from fsm.commands.lifecycle import embedded
-        from fsm.delivery import deliver
-        from fsm.errors import InvalidConfiguration
-        from fsm.webhooks import webhook_of
-
-        clock = SystemClock()
-        settings = embedded().settings_from(db=db)
-        subscriber = webhook_of(settings)
-        if subscriber is None:
-            raise InvalidConfiguration("no webhook: set TRADEFSM_WEBHOOK_URL and "
-                                       "TRADEFSM_WEBHOOK_SECRET")  # fmt: skip
-        log = open_events(db)
-        before = log.subscription(subscriber.name).position
-        state = deliver(log, subscriber, clock)
-        while not once and not state.dead:
-            _flushed(interval)
-            state = deliver(log, subscriber, clock)
-        _report(state, before, as_json)
-        if state.dead:
-            raise typer.Exit(DEAD)
+        """Deliver the events not yet delivered to the webhook (TRADEFSM_WEBHOOK_URL) and the
+        run reports not yet mailed (TRADEFSM_SMTP_HOST), then, without --once, each new one;
+        exit 0, 1 when a subscriber's tries ran out (`events redeliver`)."""
+        _notify(open_events, open_reader, db, once, interval, as_json)
 
 
-def _report(state: Subscription, before: object, as_json: bool) -> None:
-    shown = {
+def _notify(open_events: EventsOpener, open_reader: ReaderOpener, db: str | None, once: bool,
+            interval: float, as_json: bool) -> None:  # fmt: skip
+    from fsm.clock import SystemClock
+    from fsm.commands.lifecycle import embedded
+    from fsm.delivery import deliver
+    from fsm.errors import InvalidConfiguration
+    from fsm.subscribers import subscribers_of
+
+    clock = SystemClock()
+    settings = embedded().settings_from(db=db)
+    subscribers = subscribers_of(settings, open_reader(db))
+    if not subscribers:
+        raise InvalidConfiguration(
+            "no subscriber: set TRADEFSM_WEBHOOK_URL and TRADEFSM_WEBHOOK_SECRET, or "
+            "TRADEFSM_SMTP_HOST"
+        )
+    log = open_events(db)
+    before = {s.name: log.subscription(s.name).position for s in subscribers}
+    states = {s.name: deliver(log, s, clock) for s in subscribers}
+    while not once and not any(state.dead for state in states.values()):
+        _flushed(interval)
+        states = {s.name: deliver(log, s, clock) for s in subscribers}
+    shown = [_shown(name, state, before[name]) for name, state in states.items()]
+    if as_json:
+        print_json(shown)
+    else:
+        for report in shown:
+            _print(report)
+    if any(state.dead for state in states.values()):
+        raise typer.Exit(DEAD)
+
+
+def _shown(name: str, state: Subscription, before: object) -> dict[str, object]:
+    return {
+        "subscriber": name,
         "position": None if state.position is None else
         f"{state.position.run_id}:{state.position.seq}",
         "moved": before != state.position, "attempts": state.attempts,
         "retry_at": state.retry_at, "last_error": state.last_error, "dead": state.dead,
     }  # fmt: skip
-    if as_json:
-        print_json(shown)
-        return
-    said = "dead: `tradefsm events redeliver` revives it" if state.dead else (
-        f"failing, next try at {state.retry_at}" if state.attempts else "up to date")  # fmt: skip
-    why = f" ({state.attempts} failed tries: {state.last_error})" if state.attempts else ""
-    stdout.print(f"webhook {said}; delivered up to {shown['position'] or 'nothing'}{why}",
-                 markup=False, highlight=False)  # fmt: skip
+
+
+def _print(shown: dict[str, object]) -> None:
+    failing = f"failing, next try at {shown['retry_at']}" if shown["attempts"] else "up to date"
+    said = "dead: `tradefsm events redeliver` revives it" if shown["dead"] else failing
+    why = f" ({shown['attempts']} failed tries: {shown['last_error']})" if shown["attempts"] else ""
+    stdout.print(f"{shown['subscriber']} {said}; delivered up to {shown['position'] or 'nothing'}"
+                 f"{why}", markup=False, highlight=False)  # fmt: skip
 
 
 def _flushed(seconds: float) -> None:

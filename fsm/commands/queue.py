@@ -95,9 +95,10 @@ def register(
         e = embedded()
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
+        beside = import_module("fsm.subscribers").delivery_beside_runs
         with (
             _metrics(metrics_host, metrics_port, open_metrics(db), store),
-            import_module("fsm.webhooks").delivery_beside_runs(settings, open_events(db)),
+            beside(settings, open_events(db), store),
         ):
             report = import_module("fsm.worker").Worker(
                 lambda: e.build_engine(settings, store), concurrency=concurrency,

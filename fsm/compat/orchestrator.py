@@ -16,6 +16,7 @@ from tenacity import wait_random_exponential
 
 from fsm.actors import process_actor
 from fsm.clock import Clock, SystemClock
+from fsm.compat.notifications import LegacyNotifications
 from fsm.compat.payloads import correlation_id as legacy_correlation_id
 from fsm.compat.payloads import field, text_of
 from fsm.compat.steps import LegacyCall, legacy_guards
@@ -99,9 +100,11 @@ class TradingOrchestrator:
     (``TRADEFSM_DB``, else ``./tradefsm.db``), where `tradefsm runs`, `audit` and `resume` see
     it. A failure is recorded in the ledger, logged on ``logger`` as the legacy class logged
     it, and answered with ``None``; a KeyboardInterrupt or other BaseException fails the run,
-    then goes on to the caller. The facade's broker is the execution service it is given;
-    live runs start only with TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take
-    turns. The facade installs no signal handler or timer and prints nothing.
+    then goes on to the caller. The ``notification_service`` is told when a run ends
+    (``fsm.compat.notifications``); its failure is logged, never raised. The facade's broker
+    is the execution service it is given; live runs start only with
+    TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take turns. The facade installs
+    no signal handler or timer and prints nothing.
     """
 
     def __init__(
@@ -142,6 +145,8 @@ class TradingOrchestrator:
         self._engine: Engine | None = None  # built at the first call, reused by the next
         self._turn = _turn(self.store)
         self._driver: RunDriver | None = None  # the run of the call in progress
+        self._notifications = LegacyNotifications(notification_service, self.store,
+                                                  settings.smtp_quiet_minutes)  # fmt: skip
 
     # The legacy service attributes, kept for callers that read them.
     @property
@@ -167,7 +172,9 @@ class TradingOrchestrator:
         text (see ``fsm.compat.payloads.correlation_id``).
         """
         with self._turn, self._failing_if_interrupted():
-            return self._signals_call(correlation_id)
+            answer = self._signals_call(correlation_id)
+            self._notifications.run_ended(self.last_run, self.logger)
+            return answer
 
     def _signals_call(self, given: Any) -> dict[str, Any] | None:
         correlation_id, unusable = legacy_correlation_id(given)
@@ -196,7 +203,9 @@ class TradingOrchestrator:
     def execute_strategy_signals_with_trading(self) -> dict[str, Any] | None:
         """Signals through ``execute_strategy_signals``, then analysis, plan and execution."""
         with self._turn, self._failing_if_interrupted():
-            return self._trading_call()
+            answer = self._trading_call()
+            self._notifications.run_ended(self.last_run, self.logger)
+            return answer
 
     def _trading_call(self) -> dict[str, Any] | None:
         self._trading, self._call = True, None
@@ -223,6 +232,7 @@ class TradingOrchestrator:
             self._legacy.forget()
             run = self._engine_for_calls().resume(run_id)
             self.last_run = run
+            self._notifications.run_ended(run, self.logger)
             return run
 
     def runs(self) -> Sequence[RunRecord]:

@@ -12,7 +12,6 @@ from sqlalchemy import text
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.delivery import Subscriber, deliver
-from fsm.driver import RunDriver
 from fsm.errors import DeliveryFailed
 from fsm.eventlog import EventQuery
 from fsm.events import RunEvent, read_events
@@ -23,6 +22,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
+from tests.events.histories import expected_ids, resumed_run
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
 
@@ -49,10 +49,10 @@ def test_every_committed_row_is_one_event_in_commit_order(
 ) -> None:
     first, second = _run(store, tmp_path, "a"), _run(store, tmp_path, "b")
     events = _all(SqlEventLog(store.engine))
-    rows = store.ledger(first) + store.ledger(second)  # the second run began after the first
-    assert [e.id for e in events] == [f"{r.run_id}:{r.seq}" for r in rows]
+    # the second run began after the first; its orders come before the row that ends execution
+    assert [e.id for e in events] == expected_ids(store, first) + expected_ids(store, second)
     assert [e.kind for e in events][:2] == ["run.created", "run.started"]
-    done = events[len(store.ledger(first)) - 1]
+    done = events[len(expected_ids(store, first)) - 1]
     assert (done.kind, done.state, done.account_id) == ("run.done", "done", "acct-a")
     assert done.link == f"https://console.example/runs/{first}"
     assert done.correlation_id == store.get_run(first).correlation_id
@@ -65,7 +65,7 @@ def test_one_run_and_since_an_event(store: SqlRunStore, tmp_path: Path) -> None:
     assert {e.run_id for e in _all(log, EventQuery(run_id=second))} == {second}
     after = log.position_of(first, len(store.ledger(first)))
     assert [e.run_id for e in _all(log, EventQuery(after=after))] == [second] * len(
-        store.ledger(second)
+        expected_ids(store, second)
     )
     assert log.position_of(first, 999) is None
 
@@ -89,27 +89,20 @@ def test_a_subscriber_that_fails_mid_batch_resumes_from_its_cursor(
     assert len(got) == 3  # nothing sent: it waits for its next try
     later = FixedClock(TRADING_DAY + timedelta(seconds=2))
     state = deliver(log, Subscriber("hook", got.append, 5), later)
-    ids = [f"{run_id}:{r.seq}" for r in store.ledger(run_id)]
+    ids, last = expected_ids(store, run_id), len(store.ledger(run_id))
     assert [e.id for e in got] == ids[:3] + ids[2:]  # the failed one again: at-least-once
-    assert (state.position, state.attempts) == (log.position_of(run_id, len(ids)), 0)
+    assert (state.position, state.attempts) == (log.position_of(run_id, last), 0)
     log.advance("hook", log.position_of(run_id, 1), later.now())  # never back
-    assert log.subscription("hook").position == log.position_of(run_id, len(ids))
+    assert log.subscription("hook").position == log.position_of(run_id, last)
 
 
 def test_a_run_another_process_carries_on_is_resumed(store: SqlRunStore, tmp_path: Path) -> None:
-    broker, clock = PaperBroker(tmp_path / "paper.db"), FixedClock(TRADING_DAY)
-    first = make_engine_for(store, broker, clock, settings=FAST, ids=SequentialIdFactory("a"))
-    driver = RunDriver(first.runtime, first.create(RunRequest(account_id="paper")))
-    while driver.run.state != "analyzing":
-        driver.step()  # then the process dies
-    later = FixedClock(TRADING_DAY + timedelta(seconds=FAST.lease_seconds + 1))
-    second = make_engine_for(store, broker, later, settings=FAST, ids=SequentialIdFactory("b"))
-    assert second.resume(driver.run.run_id).state == "done"
+    run_id, _ = resumed_run(store, tmp_path, "paper")
     events = _all(SqlEventLog(store.engine))
-    kinds = [(e.kind, e.id.removeprefix(f"{driver.run.run_id}:")) for e in events]
+    kinds = [(e.kind, e.id.removeprefix(f"{run_id}:")) for e in events]
     assert kinds[:5] == [("run.created", "1"), ("run.started", "2"), ("run.progressed", "3"),
                          ("run.resumed", "4:resumed"), ("run.progressed", "4")]  # fmt: skip
-    assert kinds[-1] == ("run.done", str(len(store.ledger(driver.run.run_id))))
+    assert kinds[-1] == ("run.done", str(len(store.ledger(run_id))))
 
 
 @pytest.mark.postgres
@@ -129,4 +122,4 @@ def test_rows_behind_an_open_transaction_wait_for_it(pg_cluster: object, tmp_pat
         assert store.ledger(run_id)
         assert not log.rows(EventQuery())
         early.commit()
-    assert [e.id for e in _all(log)] == [f"{run_id}:{r.seq}" for r in store.ledger(run_id)]
+    assert [e.id for e in _all(log)] == expected_ids(store, run_id)

@@ -23,6 +23,7 @@ from persistence.engine import make_engine
 from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
+from tests.events.histories import expected_ids
 from tests.events.receiver import SECRET, closed_port_url, receiving
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
@@ -68,7 +69,7 @@ def _hook(url: str, attempts: int = 3, timeout: float = 10) -> Subscriber:
 
 
 def _ids(store: SqlRunStore, run_id: str) -> list[str]:
-    return [f"{run_id}:{row.seq}" for row in store.ledger(run_id)]
+    return expected_ids(store, run_id)
 
 
 def test_every_event_reaches_the_receiver_signed_and_once_acknowledged(
@@ -80,7 +81,7 @@ def test_every_event_reaches_the_receiver_signed_and_once_acknowledged(
         assert receiver.ids() == _ids(store, run_id)
         assert receiver.forged == 0
         assert receiver.taken[0]["type"] == "run.created"
-        assert state.position == log.position_of(run_id, len(receiver.ids()))
+        assert state.position == log.position_of(run_id, len(store.ledger(run_id)))
         deliver(log, _hook(receiver.url), clock)
         assert receiver.tries == len(receiver.ids())  # nothing sent twice once taken
 
