@@ -267,3 +267,13 @@ class PluginFailed(TradeFsmError):
         super().__init__(message, **facts)
         self.group = group
         self.plugin = plugin
+
+
+class PluginMismatch(RunNotResumable):
+    """A run committed other plugins (a strategy's name, version or configuration hash, a price
+    file's SHA-256) than this process runs with, and they cannot be rebuilt here: the run is
+    not driven, nothing of it changes. ``differences`` says what differs, one item each."""
+
+    def __init__(self, message: str, *, differences: tuple[str, ...] = (), **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.differences = differences

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -174,13 +174,15 @@ class RunStore(PolicyBook, Protocol):
         now: datetime,
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
+        accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         """Take the oldest queued run no one holds a live lease on, or an active run whose
         lease expired, for ``owner``.
 
         A queued run becomes active (its deadline starts now); a run whose account already has
-        an active run is left queued; runs in ``skip_states`` (parked for a person) are left
-        alone. Concurrent claimers never get the same run.
+        an active run is left queued; runs in ``skip_states`` (parked for a person), and runs
+        ``accept`` turns down as they are before the claim (committed to other plugins), are
+        left alone. Concurrent claimers never get the same run.
         """
         ...
 

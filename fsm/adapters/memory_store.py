@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from fsm import halts
@@ -154,6 +154,7 @@ class MemoryRunStore(MemoryPolicyBook):
         now: datetime,
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
+        accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
         for run in sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id)):
@@ -164,7 +165,8 @@ class MemoryRunStore(MemoryPolicyBook):
             )
             asked = run.run_id in self._cancels  # a run with a cancel request waits for `cancel`
             halted = bool(halts.in_force(self._halts, run.account_id))  # waits for `unhalt`
-            if (queued or expired) and run.state not in skip_states and not (asked or halted):
+            taken = (queued or expired) and run.state not in skip_states
+            if taken and not (asked or halted) and (accept is None or accept(run)):
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,
