@@ -68,6 +68,13 @@ class MarketDataUnavailable(TransientError):
     """Prices could not be read (provider down, data not ready)."""
 
 
+class MarketDataRejected(TradeFsmError):
+    """The market data provider refused a request (bad keys, a feed the subscription does not
+    cover, an invalid request): permanent; ``status_code`` if it said one."""
+
+    status_code: int | None = None
+
+
 class MissingMarketData(TradeFsmError):
     """The data has no price for a symbol on or before the date: retrying cannot fix that."""
 
