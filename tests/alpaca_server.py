@@ -47,6 +47,7 @@ class Book:
     prices: dict[str, Decimal] = field(default_factory=dict)
     bars: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # daily closes
     bars_asked: list[dict[str, list[str]]] = field(default_factory=list)  # each bars query
+    bars_page: int = 10_000  # bars a page holds at most (Alpaca's own limit)
     fill_ratio: Decimal = Decimal(1)  # below 1: orders fill partially and keep working
     fill_after: float = 0.0  # seconds an order stays "accepted" before it fills
     failures: list[Failure] = field(default_factory=list)
@@ -234,14 +235,14 @@ def _advance(book: Book) -> None:
 def _bars(book: Book, query: dict[str, list[str]]) -> dict[str, Any]:
     """Alpaca's bars answer: per symbol, one bar a day from ``start`` to before ``end``
     (timestamps at midnight New York time, as Alpaca stamps daily bars); a page holds ``limit``
-    bars at most, the next page is asked for by ``page_token``."""
+    (and ``Book.bars_page``) bars at most, the next page is asked for by ``page_token``."""
     first = datetime.fromisoformat(query["start"][0].replace("Z", "+00:00")).date()
     end = datetime.fromisoformat(query["end"][0].replace("Z", "+00:00")).date()
     rows = [(symbol, day, close) for symbol in query["symbols"][0].split(",")
             for day, close in sorted(book.bars.get(symbol, {}).items())
             if first <= day < end]  # fmt: skip
     start = int(query.get("page_token", ["0"])[0])
-    limit = int(query.get("limit", [str(len(rows) or 1)])[0])
+    limit = min(int(query.get("limit", [str(book.bars_page)])[0]), book.bars_page)
     page: dict[str, list[dict[str, Any]]] = {}
     for symbol, day, close in rows[start : start + limit]:
         price = float(close)

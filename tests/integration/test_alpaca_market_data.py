@@ -62,6 +62,15 @@ def test_its_source_names_the_endpoint_feed_and_window(server: AlpacaServer) -> 
     }
 
 
+def test_bars_come_in_pages(server: AlpacaServer) -> None:
+    server.book.bars_page = 7
+    got, expected = _data(server).prices(UNIVERSE, DAY), BundledMarketData().prices(UNIVERSE, DAY)
+    assert (got.prices, got.dates, got.previous) == (expected.prices, expected.dates,
+                                                     expected.previous)  # fmt: skip
+    bars = sum(len(server.book.bars[s]) for s in UNIVERSE)
+    assert len(server.book.bars_asked) == -(-bars // 7)  # every page, asked for in turn
+
+
 def test_each_symbol_is_asked_for_once(server: AlpacaServer) -> None:
     data = _data(server)
     data.prices(["AAPL"], DAY)
