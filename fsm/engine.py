@@ -141,14 +141,10 @@ class Engine:
             raise self._unattended(busy, self.clock.now())
         return run
 
-    def create(
-        self,
-        request: RunRequest,
-        *,
-        queued: bool = False,
-        plugins: Mapping[str, Any] | None = None,
-    ) -> RunRecord:
-        """Record a new run and its first ledger row (``None → idle``), leased unless queued.
+    def create(self, request: RunRequest, *, queued: bool = False,
+               plugins: Mapping[str, Any] | None = None) -> RunRecord:  # fmt: skip
+        """Record a new run and its first ledger row (``None → idle``), leased unless queued;
+        its params commit ``plugins`` (default: the engine's own, ``Ports.identity``).
 
         While its account is halted: TradingHalted, after the run was recorded and failed at
         once for the halt (a ledgered refusal; ``fsm.halts``)."""
@@ -159,13 +155,8 @@ class Engine:
             raise
         return self._record(request, queued=queued, plugins=plugins)
 
-    def _record(
-        self,
-        request: RunRequest,
-        *,
-        queued: bool = False,
-        plugins: Mapping[str, Any] | None = None,
-    ) -> RunRecord:
+    def _record(self, request: RunRequest, *, queued: bool = False,
+                plugins: Mapping[str, Any] | None = None) -> RunRecord:  # fmt: skip
         if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
             raise InvalidInput(
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
