@@ -137,6 +137,14 @@ def verify_run(path, run_id):
     if ended and "intents" not in commits[rows[-1]["seq"]]:
         problems.append(f"orders not committed at seq {rows[-1]['seq']}")
     identity = {name: run[name] for name in IDENTITY_FIELDS}
+    pins = [c for c in commits.values() if "definition_from" in c]  # `runs migrate` rows
+    for n in range(1, len(pins)):
+        if pins[n]["definition_from"] != pins[n - 1]["definition_to"]:
+            problems.append("migration chain")
+    if pins:  # the run started under the first migration's old definition
+        identity["definition_hash"] = pins[0]["definition_from"]
+        if run["definition_hash"] != pins[-1]["definition_to"]:
+            problems.append("definition")
     identity["created_at"] = utc(run["created_at"])
     identity["params"] = json.loads(run["params"])
     if commits.get(1, {}).get("identity") != sha256(canonical(identity)):

@@ -25,6 +25,7 @@ from fsm.commands import (
     broker,
     calendar,
     console,
+    definitions,
     diagram,
     events,
     halting,
@@ -45,12 +46,14 @@ from fsm.errors import (
     IdempotencyConflict,
     InvalidConfiguration,
     InvalidInput,
+    MigrationRefused,
     PluginMismatch,
     RunAlreadyActive,
     RunInterrupted,
     RunLeased,
     RunNotFound,
     RunNotResumable,
+    RunStranded,
     StorageAccessDenied,
     StorageError,
     TradeFsmError,
@@ -62,13 +65,15 @@ from fsm.log import configure_logging
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (IdempotencyConflict, 10),
     (TradingHalted, 11),
+    (RunStranded, 12),
+    (MigrationRefused, 12),
+    (PluginMismatch, 12),  # the run needs other code or configuration than this process's
     (InvalidInput, 2),
     (StorageError, 3),
     (RunNotFound, 4),
     (RunAlreadyActive, 5),
     (RunLeased, 5),
     (ConcurrentModification, 5),
-    (PluginMismatch, 12),
     (RunNotResumable, 7),
     (HistoryConflict, 8),
     (TradeFsmError, 6),
@@ -286,7 +291,8 @@ def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     return result
 
 
-runs.register(app, open_reader, open_keys)
+runs_group = runs.register(app, open_reader, open_keys)
+definitions.register(app, runs_group, open_reader, open_store)
 audit.register(app, open_audit, seal_now)
 diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)

@@ -68,7 +68,8 @@ def expire_approvals(engine: Engine) -> list[RunRecord]:
     expired = []
     for state in sorted(engine.specs.parked_states):
         for run in engine.store.list_runs(RunFilter(state=state, status="active", limit=1000)):
-            if run.deadline_at is not None and run.deadline_at <= now:
+            stranded = run.definition_hash != engine.specs.definition.definition_hash
+            if run.deadline_at is not None and run.deadline_at <= now and not stranded:
                 expired.append(_expire(engine, engine._lease(run, now), now))
     return expired
 

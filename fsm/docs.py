@@ -108,6 +108,8 @@ def cli_reference_markdown() -> str:
 
 def _commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
     if hasattr(command, "commands"):  # a group of commands
+        if command.invoke_without_command:  # a command itself too (`tradefsm definitions`)
+            yield path, command
         for name in sorted(command.commands):
             yield from _commands(command.commands[name], [*path, name])
     else:

@@ -44,6 +44,7 @@ from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.limits import PolicyCache, overrides_of
 from fsm.machines.specs import TRADING_SPECS
+from fsm.pinning import is_stranded, refuse_stranded
 from fsm.ports import RunFilter, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
@@ -226,6 +227,7 @@ class Engine:
             now,
             now + timedelta(seconds=self.settings.run_deadline_seconds),
             skip_states=tuple(self.specs.parked_states),
+            definition_hash=self.definition.definition_hash,  # a stranded run is left alone
             accept=self.plugins.accepts,
         )
         return None if run is None else self._drive(self._driver(run, now, plugged=True))
@@ -269,7 +271,14 @@ class Engine:
 
     def _drivable(self) -> list[RunRecord]:
         active = self.store.list_runs(RunFilter(status="active", limit=10_000))
-        return [r for r in active if r.state not in self.specs.parked_states]
+        return [r for r in active if r.state not in self.specs.parked_states
+                and not is_stranded(r, self.definition)]  # fmt: skip
+
+    def stranded(self) -> list[RunRecord]:
+        """Unfinished runs pinned to another machine definition than this engine's: nothing
+        drives them until `tradefsm runs migrate` (``fsm.pinning``)."""
+        query = RunFilter(stranded_from=self.definition.definition_hash, limit=10_000)
+        return self.store.list_runs(query)
 
     def release_held(self) -> None:
         """Let other workers take this engine's runs now instead of when their leases end."""
@@ -379,6 +388,7 @@ class Engine:
                 "(a legacy facade run: TradingOrchestrator.resume)",
                 run_id=run.run_id, state=run.state,
             )  # fmt: skip
+        refuse_stranded(run, self.definition, doing)
         return run
 
     def _lease(self, run: RunRecord, now: datetime) -> RunRecord:

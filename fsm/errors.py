@@ -145,6 +145,22 @@ class RunNotResumable(TradeFsmError):
     """The run is finished or cannot be driven from its state."""
 
 
+class RunStranded(RunNotResumable):
+    """The run was started under another machine definition than the code's (a deploy changed
+    the chart): nothing drives it until `tradefsm runs migrate` moves it to this definition.
+    ``pinned`` is the definition hash the run keeps, ``current`` the code's."""
+
+    def __init__(self, message: str, *, pinned: str = "", current: str = "", **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.pinned = pinned
+        self.current = current
+
+
+class MigrationRefused(TradeFsmError):
+    """Moving a run to the current machine definition is not safe; the message says why and
+    nothing was written."""
+
+
 class RunLeased(TradeFsmError):
     """Another live process holds the run's lease."""
 

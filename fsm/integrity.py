@@ -26,6 +26,7 @@ from fsm.commitments import (
     text_of,
 )
 from fsm.ledger import ENDING_COMMITS_INTENTS, GENESIS_HASH, LEGACY_SCHEME, SCHEME, entry_hash
+from fsm.pinning import as_started
 from fsm.ports import RunStore
 
 Row = Mapping[str, Any]
@@ -132,7 +133,7 @@ def check_run(
     if sealed is not None:
         findings += _sealed_findings(run_id, rows, sealed)
     if not legacy:
-        findings += _moment_findings(run_id, run, rows) + _identity_findings(run_id, run, rows[0])
+        findings += _moment_findings(run_id, run, rows) + _identity_findings(run_id, run, rows)
         findings += _checkpoint_findings(run_id, rows, records.checkpoints)
         findings += _intent_findings(run_id, rows, records.intents)
     return findings, legacy
@@ -287,11 +288,14 @@ def commits(row: Row, name: str, digest: str | None = None) -> bool:
     return name in value if digest is None else value.get(name) == digest
 
 
-def _identity_findings(run_id: str, run: Row, first: Row) -> list[Finding]:
-    if commits(first, "identity", identity_digest(run)):
-        return []
-    return [Finding("identity_changed", run_id, "the run's identity (account, mode, as_of, "
-                    "params, ...) differs from what its first row committed", seq=1)]  # fmt: skip
+def _identity_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
+    started, findings = as_started(run_id, run, rows)  # a migrated run: its first definition
+    if not commits(rows[0], "identity", identity_digest(started)):
+        findings.append(Finding("identity_changed", run_id, "the run's identity (account, mode, "
+                                "as_of, definition, params, ...) differs from what its first "
+                                "row committed (a definition changes only by a migration "
+                                "row)", seq=1))  # fmt: skip
+    return findings
 
 
 def _checkpoint_findings(run_id: str, rows: Sequence[Row], stored: Sequence[Row]) -> list[Finding]:

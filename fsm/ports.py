@@ -58,6 +58,7 @@ class RunFilter:
     failure_type: str | None = None  # its failure's error_type (Cancelled, Reject, ...)
     guard: str | None = None  # the guard its GuardRejected failure names
     retry_of: str | None = None  # runs retrying this run (their parent_run_id)
+    stranded_from: str | None = None  # unfinished runs pinned to another definition than this
 
 
 def guard_mentions(guard: str) -> tuple[str, str]:
@@ -120,6 +121,17 @@ class RunStore(PolicyBook, Protocol):
         """The stored machine definition (RunNotFound if unknown)."""
         ...
 
+    def definition_runs(self) -> dict[str, dict[str, int]]:
+        """Every stored definition's hash → its runs counted by status (``{}``: none)."""
+        ...
+
+    def repin_run(self, run: RunRecord, entry: LedgerEntry) -> None:
+        """Commit a migration (``fsm.migration``): ``entry`` (seq ``run.version``) and the run
+        row's new ``definition_hash``, version, head hash and time, in one transaction;
+        ConcurrentModification, writing nothing, when the run is no longer at the version
+        before."""
+        ...
+
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         """Insert the run with its first ledger row (``None → idle``).
 
@@ -174,15 +186,18 @@ class RunStore(PolicyBook, Protocol):
         now: datetime,
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
+        definition_hash: str | None = None,
         accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         """Take the oldest queued run no one holds a live lease on, or an active run whose
         lease expired, for ``owner``.
 
         A queued run becomes active (its deadline starts now); a run whose account already has
-        an active run is left queued; runs in ``skip_states`` (parked for a person), and runs
-        ``accept`` turns down as they are before the claim (committed to other plugins), are
-        left alone. Concurrent claimers never get the same run.
+        an active run is left queued; runs in ``skip_states`` (parked for a person) are left
+        alone, and with ``definition_hash`` so is a run pinned to another definition (a
+        stranded run, ``fsm.pinning``), and so are runs ``accept`` turns down as they are
+        before the claim (committed to other plugins). Concurrent claimers never get the same
+        run.
         """
         ...
 

@@ -45,6 +45,9 @@ class StateSpec:
     timeout: str | None = "step_timeout_seconds"  # the Settings field bounding one attempt
     retry: RetryClass = "transient"
     parks: bool = False  # no lease, no worker, no `resume --all`: only a person moves it
+    # Older checkpoint schema versions of the ``uses`` states the step still reads, besides
+    # each output model's own: what `tradefsm runs migrate` lets a run bring along.
+    accepts: tuple[int, ...] = ()
 
     def timeout_seconds(self, settings: Settings) -> float | None:
         return None if self.timeout is None else float(getattr(settings, self.timeout))
@@ -77,7 +80,7 @@ class StateSpec:
             "timeout": self.timeout, "parks": self.parks,
             "events": list(self.events),
             "output": None if self.output is None else self.output.__name__,
-            "schema_version": self.schema_version,
+            "schema_version": self.schema_version, "accepts": list(self.accepts),
         }  # fmt: skip
 
 

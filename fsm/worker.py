@@ -33,6 +33,7 @@ class WorkerReport:
     runs: list[RunRecord] = field(default_factory=list)
     stopped_by: str = "no more work"
     error: TradeFsmError | None = None  # why the worker gave up (its exit code says which)
+    stranded: list[str] = field(default_factory=list)  # runs it left: another definition
 
     def as_json(self) -> dict[str, object]:
         states = Counter(r.state for r in self.runs)
@@ -43,6 +44,7 @@ class WorkerReport:
             "stopped_by": self.stopped_by,
             "error": self.error.message if self.error else None,
             "run_ids": [r.run_id for r in self.runs],
+            "stranded": self.stranded,
         }
 
 
@@ -102,6 +104,7 @@ class Worker:
         self.outage = Outage()
         self._lock = threading.Lock()
         self._claimed = 0
+        self._looked_for_stranded = False
         self.seal = seal  # signs a digest of changed runs (audit seal), every seal_every seconds
         self.seal_every = seal_every
 
@@ -175,6 +178,27 @@ class Worker:
         finally:
             lane.release()
 
+    def saw_stranded(self, engine: Engine) -> None:
+        """Report, once, the runs this worker leaves because they are pinned to another
+        machine definition (``fsm.pinning``): `tradefsm runs migrate` moves them."""
+        if self._looked_for_stranded:
+            return
+        stranded = [r.run_id for r in engine.stranded()]
+        with self._lock:
+            if self._looked_for_stranded:
+                return
+            self._looked_for_stranded = True
+            self.report.stranded = stranded
+        if stranded:
+            log.warning(
+                "stranded_runs",
+                extra={
+                    "runs": len(stranded),
+                    "run_ids": stranded,
+                    "definition": engine.definition.definition_hash,
+                },
+            )
+
     def drove(self, run: RunRecord) -> None:
         with self._lock:
             self.report.runs.append(run)
@@ -222,7 +246,10 @@ class _Lane:
     def _work(self) -> bool | None:
         """Resume the runs held since an outage, else claim one; None when out of slots."""
         w = self.worker
-        engine = self.engine = self.engine or w.engine_factory()
+        if self.engine is None:
+            self.engine = w.engine_factory()
+            w.saw_stranded(self.engine)
+        engine = self.engine
         if self.recovering:
             held = engine.held()
             self.recovering = False

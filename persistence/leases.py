@@ -78,17 +78,20 @@ class Leases:
         now: datetime,
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
+        definition_hash: str | None = None,
         accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         with translate_errors():
-            for run_id in self._claimable(now, skip_states):
+            for run_id in self._claimable(now, skip_states, definition_hash):
                 if accept is not None and not accept(self.get_run(run_id)):
                     continue  # committed to plugins the claimer has not: left as it is
                 if self._claim(run_id, owner, expires_at, now, deadline_at):
                     return self.get_run(run_id)
         return None
 
-    def _claimable(self, now: datetime, skip_states: tuple[str, ...]) -> list[str]:
+    def _claimable(
+        self, now: datetime, skip_states: tuple[str, ...], definition_hash: str | None
+    ) -> list[str]:
         other = runs.alias("other")
         account_busy = exists().where(
             other.c.account_id == runs.c.account_id,
@@ -105,6 +108,7 @@ class Leases:
                 runs.c.state.not_in(skip_states),
                 ~exists().where(cancel_requests.c.run_id == runs.c.run_id),  # for `cancel`
                 ~halted(runs.c.account_id),  # a halted account's runs wait for `unhalt`
+                *([] if definition_hash is None else [runs.c.definition_hash == definition_hash]),
             )
             .order_by(runs.c.created_at, runs.c.run_id)
             .limit(CLAIM_BATCH)

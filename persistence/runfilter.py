@@ -27,6 +27,9 @@ def run_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
     if query.search is not None:
         conditions.append(or_(runs.c.run_id.startswith(query.search, autoescape=True),
                               runs.c.correlation_id == query.search))  # fmt: skip
+    if query.stranded_from is not None:  # unfinished, pinned to another definition
+        conditions += [runs.c.status.in_(("active", "queued")),
+                       runs.c.definition_hash != query.stranded_from]  # fmt: skip
     if query.requested_by is not None:  # the first row's actor (the ledger's actor index)
         first = select(ledger.c.run_id).where(ledger.c.actor == query.requested_by,
                                               ledger.c.seq == 1)  # fmt: skip

@@ -53,6 +53,7 @@ from persistence.hotpath import (
     driver_transaction,
 )
 from persistence.leases import Leases
+from persistence.pinned import PinnedDefinitions
 from persistence.policybook import SqlPolicyBook
 from persistence.ridethrough import RideThrough
 from persistence.runfilter import run_conditions
@@ -104,7 +105,9 @@ class _HotStatements:
         self.daily = DailyStatement(dialect)
 
 
-class SqlRunStore(Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTotals):
+class SqlRunStore(
+    Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTotals, PinnedDefinitions
+):
     """The run store on SQLite or PostgreSQL.
 
     A driver's writes (transition commits, attempt records, order intents, lease renewals)

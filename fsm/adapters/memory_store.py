@@ -62,6 +62,24 @@ class MemoryRunStore(MemoryPolicyBook):
         except KeyError:
             raise RunNotFound(f"no machine definition {definition_hash}") from None
 
+    def definition_runs(self) -> dict[str, dict[str, int]]:
+        counts = {name: Counter[str]() for name in self._definitions}
+        for run in self._runs.values():
+            counts.setdefault(run.definition_hash, Counter())[run.status.value] += 1
+        return {name: dict(counted) for name, counted in counts.items()}
+
+    def repin_run(self, run: RunRecord, entry: LedgerEntry) -> None:
+        stored = self.get_run(run.run_id)
+        if stored.version != run.version - 1:
+            raise ConcurrentModification(
+                f"run {run.run_id} moved on while it was being migrated; nothing was written",
+                run_id=run.run_id,
+            )
+        self._runs[run.run_id] = stored.model_copy(update={
+            k: getattr(run, k) for k in ("definition_hash", "version", "head_hash", "updated_at")
+        })  # fmt: skip
+        self._ledger.setdefault(run.run_id, []).append(entry)
+
     def create_run(self, run: RunRecord, entry: LedgerEntry) -> None:
         if run.run_id in self._runs:
             raise ConcurrentModification(f"run {run.run_id} already exists", run_id=run.run_id)
@@ -155,6 +173,7 @@ class MemoryRunStore(MemoryPolicyBook):
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
         accept: Callable[[RunRecord], bool] | None = None,
+        definition_hash: str | None = None,
     ) -> RunRecord | None:
         busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
         for run in sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id)):
@@ -165,8 +184,9 @@ class MemoryRunStore(MemoryPolicyBook):
             )
             asked = run.run_id in self._cancels  # a run with a cancel request waits for `cancel`
             halted = bool(halts.in_force(self._halts, run.account_id))  # waits for `unhalt`
-            taken = (queued or expired) and run.state not in skip_states
-            if taken and not (asked or halted) and (accept is None or accept(run)):
+            stranded = definition_hash not in (None, run.definition_hash)  # left for `migrate`
+            left = run.state in skip_states or asked or halted or stranded
+            if (queued or expired) and not left and (accept is None or accept(run)):
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,
@@ -351,4 +371,6 @@ def _matches(run: RunRecord, q: RunFilter) -> bool:
         and (q.retry_of is None or run.parent_run_id == q.retry_of)
         and (q.since is None or run.created_at >= q.since)
         and (q.until is None or run.created_at < q.until)
-    )
+        and (q.stranded_from is None or (run.status.value in ("active", "queued")
+                                         and run.definition_hash != q.stranded_from))
+    )  # fmt: skip

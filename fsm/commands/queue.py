@@ -93,5 +93,8 @@ def register(
                 f"drove {done['runs']} run(s): {done['done']} done, {done['failed']} failed; "
                 f"stopped by {done['stopped_by']}"
             )
+            if report.stranded:  # pinned to another definition: `runs migrate` moves them
+                stdout.print(f"left {len(report.stranded)} stranded run(s): tradefsm runs list "
+                             "--stranded")  # fmt: skip
         if report.error is not None:
             raise report.error  # one line and its exit code (3: the database stayed away)

@@ -41,7 +41,8 @@ class ShowFormat(StrEnum):
     JSON = "json"
 
 
-def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -> None:
+def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -> typer.Typer:
+    """Add `runs list|show|watch`; the group, for the commands other modules add to it."""
     runs = typer.Typer(help="List runs and show what one run recorded.", no_args_is_help=True)
     app.add_typer(runs, name="runs")
 
@@ -67,8 +68,17 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
             bool, typer.Option("--no-trunc", help="Full ids and messages.")
         ] = False,
         fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+        stranded: Annotated[
+            bool,
+            typer.Option(
+                "--stranded",
+                help="Only unfinished runs pinned to another machine definition "
+                "than this tradefsm's (nothing drives them until `runs migrate`).",
+            ),
+        ] = False,
     ) -> None:
         """List runs, newest first (ids are shortened: any unique prefix is accepted back)."""
+        from fsm.machines.specs import TRADING_SPECS
         from fsm.ports import RunFilter
 
         if state == QUEUED:  # a queued run's status, as the listing prints it
@@ -76,7 +86,9 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
                 raise InvalidInput(f"--state queued and --status {status.value} exclude each other")
             state, status = None, RunStatus.QUEUED
         query = RunFilter(account, state, status and status.value, mode and mode.value,
-                          _utc(since), _utc(until), limit)  # fmt: skip
+                          _utc(since), _utc(until), limit,
+                          stranded_from=TRADING_SPECS.definition.definition_hash if stranded
+                          else None)  # fmt: skip
         store = open_store(db)
         rows = [r.model_dump(mode="json") for r in store.list_runs(query)]
         if fmt is Format.CSV:
@@ -132,6 +144,8 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
         full_id = resolve_run_id(store.run_ids_starting, run_id)
         run = follow(store, full_id, interval, timeout, print_transition)
         raise typer.Exit(WATCH_EXIT.get(run.state, 0))
+
+    return runs
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -103,7 +103,9 @@ class Console:
         page = params.page(q)
         query = params.run_filter(q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         records, now = self.store.list_runs(query), self.clock.now()
-        found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now)} for r in records]
+        found = [r.model_dump(mode="json") | {"stuck": liveness.stuck(r, now),
+                                               "stranded": liveness.stranded(r)}
+                 for r in records]  # fmt: skip
         counts = self.store.count_runs(query)
         if query.search and sum(counts.values()) == 1:  # one match: straight to the run
             return RedirectResponse(f"/runs/{found[0]['run_id']}", status_code=303)
@@ -122,6 +124,7 @@ class Console:
         return self._page("run.html", request, d=details, run=details["run"], history=history,
                           verification=report, unanchored=UNANCHORED,
                           stuck=liveness.stuck(record, self.clock.now()),
+                          stranded=liveness.stranded(record), current=liveness.CURRENT,
                           lineage=liveness.lineage(self.store, record))  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:

@@ -1,5 +1,6 @@
 """What the console tells about a run beyond its rows: whether it is stuck (active, not
-parked for a person, and no live process drives it) and its retry lineage."""
+parked for a person, and no live process drives it), stranded (pinned to another machine
+definition than this tradefsm's, ``fsm.pinning``) and its retry lineage."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 from fsm.kinds import RunStatus
 from fsm.leases import unattended
 from fsm.machines.specs import TRADING_SPECS
+from fsm.pinning import is_stranded
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 
 RETRIES_SHOWN = 20
+CURRENT = TRADING_SPECS.definition.definition_hash  # the definition this console's code runs
 
 
 def stuck(run: RunRecord, now: datetime) -> bool:
@@ -22,7 +25,14 @@ def stuck(run: RunRecord, now: datetime) -> bool:
         run.status is RunStatus.ACTIVE
         and run.state not in TRADING_SPECS.parked_states
         and unattended(run, now)
+        and not stranded(run)  # nothing resumes it: it is stranded, which says what helps
     )
+
+
+def stranded(run: RunRecord) -> bool:
+    """An unfinished run pinned to another machine definition: nothing drives it until
+    `tradefsm runs migrate` moves it."""
+    return is_stranded(run, TRADING_SPECS.definition)
 
 
 def lineage(store: RunStore, run: RunRecord) -> dict[str, Any]:
