@@ -54,7 +54,7 @@ class RunPlugins:
     def __init__(self, ports: Ports) -> None:
         self.own = dict(ports.identity)
         self.rebuild = ports.rebuild
-        self._built: dict[str, Ports | str] = {}  # by committed identity and date: or why not
+        self._built: dict[str, Ports] = {}  # built again, by committed identity and date
         self._left: set[str] = set()  # runs a worker left, logged once each
 
     def committed(self, run: RunRecord) -> Mapping[str, Any]:
@@ -69,16 +69,15 @@ class RunPlugins:
         if not differ:
             return None
         key = f"{canonical_json(dict(committed))}@{run.as_of}"
-        if key not in self._built:
-            self._built[key] = self._build(committed, run)
-        built = self._built[key]
-        if isinstance(built, str):
+        built = self._built.get(key) or self._build(committed, run)
+        if isinstance(built, str):  # tried again next time: a file put back, a plugin installed
             raise PluginMismatch(
                 f"run {run.run_id} committed other plugins than this process has: "
                 f"{'; '.join(differ)} ({built}); carry it on where they are installed and "
                 "configured as it committed (`tradefsm runs show` lists them)",
                 run_id=run.run_id, state=run.state, differences=tuple(differ),
             )  # fmt: skip
+        self._built[key] = built
         return built
 
     def runtime_for(self, runtime: Runtime, run: RunRecord) -> Runtime:
