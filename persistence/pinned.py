@@ -4,14 +4,14 @@ transaction fenced by the run's version."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from fsm.errors import ConcurrentModification
 from fsm.records import LedgerEntry, RunRecord
 from persistence import mapping
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement, HeldConnections, driver_transaction
-from persistence.tables import definitions, ledger, runs
+from persistence.tables import definitions, insert_written, ledger, runs
 
 _REPIN = (
     update(runs)
@@ -54,4 +54,4 @@ class PinnedDefinitions:
                     f"run {run.run_id} moved on while it was being migrated; nothing was "
                     "written", run_id=run.run_id, state=run.state,
                 )  # fmt: skip
-            tx.execute(DriverStatement(insert(ledger), dialect), mapping.ledger_row(entry))
+            tx.execute(DriverStatement(insert_written(ledger), dialect), mapping.ledger_row(entry))
