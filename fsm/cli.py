@@ -47,6 +47,7 @@ from fsm.errors import (
     InvalidConfiguration,
     InvalidInput,
     MigrationRefused,
+    PluginMismatch,
     RunAlreadyActive,
     RunInterrupted,
     RunLeased,
@@ -66,6 +67,7 @@ EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
     (TradingHalted, 11),
     (RunStranded, 12),
     (MigrationRefused, 12),
+    (PluginMismatch, 12),  # the run needs other code or configuration than this process's
     (InvalidInput, 2),
     (StorageError, 3),
     (RunNotFound, 4),

@@ -19,6 +19,7 @@ from fsm.keyregistry import ApproverKeys, keys_of
 from fsm.kinds import RunStatus
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
+from fsm.runplugins import RunPlugins
 from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
 from fsm.spec import SpecSet
 
@@ -32,10 +33,13 @@ class Engine(Protocol):
     clock: Clock
     approvers: ApproverKeys | None
     specs: SpecSet
+    plugins: RunPlugins
 
     def _movable(self, run: RunRecord, doing: str) -> RunRecord: ...
     def _lease(self, run: RunRecord, now: datetime) -> RunRecord: ...
-    def _driver(self, run: RunRecord, now: datetime, *, stale_check: bool = True) -> RunDriver: ...
+    def _driver(
+        self, run: RunRecord, now: datetime, *, stale_check: bool = True, plugged: bool = False
+    ) -> RunDriver: ...
     def _drive(self, driver: RunDriver) -> RunRecord: ...
 
 
@@ -97,9 +101,10 @@ def _parked_driver(engine: Engine, run_id: str, event: str) -> RunDriver | None:
         raise RunNotResumable(f"run {run_id} {doing(engine, run)}, not waiting for approval",
                               run_id=run_id, state=run.state)  # fmt: skip
     run = engine._movable(run, event.removesuffix("d"))  # approved → approve
+    engine.plugins.ports_of(run)  # PluginMismatch before anything moves
     now = engine.clock.now()
     run = engine._lease(run, now)
     if run.deadline_at is not None and run.deadline_at <= now:
         _expire(engine, run, now)
         return None
-    return engine._driver(run, now, stale_check=False)
+    return engine._driver(run, now, stale_check=False, plugged=True)

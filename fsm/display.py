@@ -190,16 +190,16 @@ def inputs_summary(checkpoints: list[dict[str, Any]]) -> list[str]:
             weights = ", ".join(f"{t['symbol']} {Decimal(t['weight']):.0%}"
                                 for t in output["targets"])  # fmt: skip
             lines.append(f"signals ({output['strategy']}, as of {output['as_of']}): {weights}")
-            lines += [
-                _share(name, share) for name, share in output.get("contributions", {}).items()
-            ]
+            shares = output.get("contributions", {}).items()
+            lines += [f"  from {name}: {_share(share)}" for name, share in shares]
         elif "max_drift" in output:
             lines.append(
                 f"analysis: portfolio {money(output['portfolio_value'])}, cash "
                 f"{money(output['cash'])}, drift {Decimal(output['max_drift']):.2%} "
                 f"(threshold {Decimal(output['drift_threshold']):.2%})"
             )
-            lines += [_price_source(output["market_data"])] if "market_data" in output else []
+            source = output.get("market_data")
+            lines += [f"  prices from {price_source(source)}"] if source else []
         elif "items" in output:
             trades = [i for i in output["items"] if i["action"] != "HOLD"]
             dates = sorted(set(output.get("price_dates", {}).values())) or [output["as_of"]]
@@ -213,14 +213,26 @@ def inputs_summary(checkpoints: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _price_source(source: dict[str, str]) -> str:
-    """Where an analysis's prices came from: the plugin and, for a file, its path and hash."""
-    said = f"  prices from {source['name']} {source['version']}"
+def price_source(source: dict[str, str], *, full: bool = False) -> str:
+    """Where a run's prices came from: the plugin and, for a file, its path and SHA-256 (all
+    of it with ``full``), for an endpoint, it and the window asked for."""
+    said = f"{source['name']} {source['version']}"
     if "path" in source:
-        said += f": {source['path']} (sha256 {source.get('sha256', '?')[:12]}…)"
+        sha256 = source.get("sha256", "?")
+        said += f": {source['path']} (sha256 {sha256 if full else sha256[:12] + '…'})"
+    elif "endpoint" in source:
+        said += f": {source['endpoint']} ({source.get('feed', '')}, {source.get('window', '')})"
     return said
 
 
-def _share(strategy: str, share: dict[str, str]) -> str:
+def strategy_shares(checkpoints: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """A portfolio run's strategies and each one's part of the targets (none for a single
+    strategy), as the signal checkpoint keeps them."""
+    signals = [c["output"] for c in checkpoints if "targets" in c["output"]]
+    shares = signals[-1].get("contributions") or {} if signals else {}
+    return [(name, _share(share)) for name, share in shares.items()]
+
+
+def _share(share: dict[str, str]) -> str:
     """A portfolio strategy's part of the targets."""
-    return f"  from {strategy}: " + ", ".join(f"{s} {Decimal(w):.1%}" for s, w in share.items())
+    return ", ".join(f"{s} {Decimal(w):.1%}" for s, w in share.items())

@@ -50,6 +50,7 @@ from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
 from fsm.requests import POLICY_PARAM, SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
 from fsm.resume import load_outputs, stale_reason
+from fsm.runplugins import RunPlugins
 from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
 from fsm.signatures import ApprovalSignature
@@ -97,6 +98,7 @@ class Engine:
         self.approvers = approvers  # the key registry signed approvals are checked against
         self.notifier, self.observer = ports.notifier, observer
         self.identity = dict(ports.identity)  # what the plugins commit in each run's params
+        self.plugins = RunPlugins(ports)  # ... and what drives a run that committed others
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
         self.runtime = Runtime(
@@ -140,8 +142,10 @@ class Engine:
             raise self._unattended(busy, self.clock.now())
         return run
 
-    def create(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
-        """Record a new run and its first ledger row (``None → idle``), leased unless queued.
+    def create(self, request: RunRequest, *, queued: bool = False,
+               plugins: Mapping[str, Any] | None = None) -> RunRecord:  # fmt: skip
+        """Record a new run and its first ledger row (``None → idle``), leased unless queued;
+        its params commit ``plugins`` (default: the engine's own, ``Ports.identity``).
 
         While its account is halted: TradingHalted, after the run was recorded and failed at
         once for the halt (a ledgered refusal; ``fsm.halts``)."""
@@ -150,14 +154,16 @@ class Engine:
         except TradingHalted as exc:
             RunDriver(self.runtime, self._record(request)).refuse(exc)
             raise
-        return self._record(request, queued=queued)
+        return self._record(request, queued=queued, plugins=plugins)
 
-    def _record(self, request: RunRequest, *, queued: bool = False) -> RunRecord:
+    def _record(self, request: RunRequest, *, queued: bool = False,
+                plugins: Mapping[str, Any] | None = None) -> RunRecord:  # fmt: skip
         if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
             raise InvalidInput(
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
                 "and '-', 1 to 64 characters, starting with a letter or digit"
             )
+        pinned = self._pin(request, plugins)
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         lease = now + timedelta(seconds=self.settings.lease_seconds)
@@ -174,7 +180,7 @@ class Engine:
             version=1,
             parent_run_id=request.parent_run_id,
             definition_hash=self.definition.definition_hash,
-            params=request.params | {SPEC_SET_PARAM: self.specs.name} | self._pin(request),
+            params=request.params | {SPEC_SET_PARAM: self.specs.name} | pinned,
             head_hash=GENESIS_HASH,
             created_at=now,
             updated_at=now,
@@ -201,13 +207,13 @@ class Engine:
         self.observe(run, entry)
         return run
 
-    def _pin(self, request: RunRequest) -> dict[str, Any]:
+    def _pin(self, request: RunRequest, plugins: Mapping[str, Any] | None) -> dict[str, Any]:
         """The policy version a new run pins; a setting looser than that policy in live mode,
         or naming another exchange in any mode, is refused here, before the run exists
         (InvalidConfiguration)."""
         pin = self.runtime.policies.pin()
         self.runtime.policies.limits(request.account_id, pin[POLICY_PARAM], request.mode)
-        return pin | self.identity  # and the plugins it runs with (Ports.identity)
+        return pin | dict(self.identity if plugins is None else plugins)  # and its plugins
 
     # ---- continuing runs -----------------------------------------------------------------
 
@@ -222,8 +228,9 @@ class Engine:
             now + timedelta(seconds=self.settings.run_deadline_seconds),
             skip_states=tuple(self.specs.parked_states),
             definition_hash=self.definition.definition_hash,  # a stranded run is left alone
+            accept=self.plugins.accepts,
         )
-        return None if run is None else self._drive(self._driver(run, now))
+        return None if run is None else self._drive(self._driver(run, now, plugged=True))
 
     def resume(self, run_id: str) -> RunRecord:
         """Continue an interrupted run from its stored state, under a fresh lease."""
@@ -235,11 +242,12 @@ class Engine:
                 run_id=run_id, state=run.state,
             )  # fmt: skip
         refuse_resume(self.store, run)
+        self.plugins.ports_of(run)  # PluginMismatch before anything moves
         check_halts(self.store, run.account_id, f"resuming run {run_id}", run_id=run_id,
                     state=run.state)  # fmt: skip
         now = self.clock.now()
         log.info("resume", extra={"run_id": run_id, "state": run.state})
-        driver = self._driver(self._lease(run, now), now)
+        driver = self._driver(self._lease(run, now), now, plugged=True)
         spec = self.specs.get(driver.run.state)
         if spec is not None and spec.on_resume == "refuse":
             driver.stop_trading(RunNotResumable(
@@ -291,7 +299,11 @@ class Engine:
             parent_run_id=failed.run_id,
             params=own_params(failed),
         )  # fmt: skip
-        return self.run(request)
+        runtime = self.plugins.runtime_for(self.runtime, failed)  # or PluginMismatch
+        if runtime is self.runtime:
+            return self.run(request)
+        identity = self.plugins.committed(failed)  # what the rebuilt plugins are
+        return self._drive(RunDriver(runtime, self.create(request, plugins=identity)))
 
     # ---- a person's commands -------------------------------------------------------------
 
@@ -386,11 +398,15 @@ class Engine:
         expires = now + timedelta(seconds=self.settings.lease_seconds)
         return self.store.acquire_lease(run.run_id, self.owner, expires, now, takeover)
 
-    def _driver(self, run: RunRecord, now: datetime, *, stale_check: bool = True) -> RunDriver:
-        """A driver of a run this engine leased, from its stored state and checkpoints."""
+    def _driver(
+        self, run: RunRecord, now: datetime, *, stale_check: bool = True, plugged: bool = False
+    ) -> RunDriver:
+        """A driver of a run this engine leased, from its stored state and checkpoints; with
+        ``plugged``, driven by the plugins the run committed (``fsm.runplugins``)."""
         attempts = Counter(a.state for a in self.store.attempts(run.run_id))
         outputs = load_outputs(self.store.checkpoints(run.run_id), self.specs)
-        driver = RunDriver(self.runtime, run, outputs, attempts)
+        runtime = self.plugins.runtime_for(self.runtime, run) if plugged else self.runtime
+        driver = RunDriver(runtime, run, outputs, attempts)
         limit = self.runtime.policies.of_run(run).values.stale_after_days
         reason = stale_reason(run, now, limit) if stale_check else None
         if reason and run.state not in self.specs.parked_states:

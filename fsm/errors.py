@@ -68,6 +68,13 @@ class MarketDataUnavailable(TransientError):
     """Prices could not be read (provider down, data not ready)."""
 
 
+class MarketDataRejected(TradeFsmError):
+    """The market data provider refused a request (bad keys, a feed the subscription does not
+    cover, an invalid request): permanent; ``status_code`` if it said one."""
+
+    status_code: int | None = None
+
+
 class MissingMarketData(TradeFsmError):
     """The data has no price for a symbol on or before the date: retrying cannot fix that."""
 
@@ -283,3 +290,13 @@ class PluginFailed(TradeFsmError):
         super().__init__(message, **facts)
         self.group = group
         self.plugin = plugin
+
+
+class PluginMismatch(RunNotResumable):
+    """A run committed other plugins (a strategy's name, version or configuration hash, a price
+    file's SHA-256) than this process runs with, and they cannot be rebuilt here: the run is
+    not driven, nothing of it changes. ``differences`` says what differs, one item each."""
+
+    def __init__(self, message: str, *, differences: tuple[str, ...] = (), **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.differences = differences

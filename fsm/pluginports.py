@@ -14,7 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fsm.errors import InvalidStepOutput, PluginNotFound, TradeFsmError, replace_message
+from fsm.errors import (
+    InvalidStepOutput,
+    PluginMismatch,
+    PluginNotFound,
+    TradeFsmError,
+    replace_message,
+)
 from fsm.plugins import (
     BROKERS,
     GROUPS,
@@ -31,6 +37,7 @@ from fsm.plugins import (
 from fsm.ports import Broker, MarketData, RunContext, SignalSource
 from fsm.records import PriceSnapshot, SignalSet
 from fsm.requests import MARKET_DATA_PARAM, STRATEGY_PARAM, Ports
+from fsm.runplugins import differences
 from fsm.settings import Settings
 from fsm.steps import validate_output
 
@@ -50,9 +57,36 @@ def plugged_ports(settings: Settings, as_of: date | None, prices: Path | None = 
     market = PluggedMarketData.build(settings, market_name, market_options, as_of)
     strategy = PluggedStrategy.build(settings, market.inner, as_of)
     broker_for = cache(lambda account_id: broker_of(settings, account_id))
+    broker = broker_for(settings.account_id)
     identity = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
-    return Ports(strategy, market, broker_for(settings.account_id), broker_for=broker_for,
-                 identity=identity)  # fmt: skip
+
+    def rebuild(committed: Mapping[str, Any], run_as_of: date) -> Ports:
+        return committed_ports(settings, committed, run_as_of, broker)
+
+    return Ports(strategy, market, broker, broker_for=broker_for, identity=identity,
+                 rebuild=rebuild)  # fmt: skip
+
+
+def committed_ports(
+    settings: Settings, committed: Mapping[str, Any], as_of: date, broker: Broker
+) -> Ports:
+    """The strategy and market data a run ``committed`` (its STRATEGY_PARAM and
+    MARKET_DATA_PARAM), built again for its market date: the same plugins, each with its
+    options in ``settings`` (a price file: the committed path). What is built must be what the
+    run committed (version, configuration hash, the file's SHA-256), else PluginMismatch."""
+    wanted, source = committed.get(STRATEGY_PARAM), committed.get(MARKET_DATA_PARAM)
+    if not isinstance(wanted, Mapping) or not isinstance(source, Mapping):
+        raise PluginMismatch("the run committed no strategy or no market data")
+    options = _options(settings, str(source["name"]))
+    if "path" in source:  # a price file's, which must still hash as it did
+        options = {**options, "path": str(source["path"])}
+    market = PluggedMarketData.build(settings, str(source["name"]), options, as_of)
+    strategy = PluggedStrategy.build(settings, market.inner, as_of, str(wanted["name"]))
+    built = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
+    differ = differences(committed, built)
+    if differ:
+        raise PluginMismatch(f"as built here: {'; '.join(differ)}")
+    return Ports(strategy, market, broker, identity=built)
 
 
 def broker_of(settings: Settings, account_id: str) -> Broker:

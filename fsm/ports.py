@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -187,6 +187,7 @@ class RunStore(PolicyBook, Protocol):
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
         definition_hash: str | None = None,
+        accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         """Take the oldest queued run no one holds a live lease on, or an active run whose
         lease expired, for ``owner``.
@@ -194,7 +195,9 @@ class RunStore(PolicyBook, Protocol):
         A queued run becomes active (its deadline starts now); a run whose account already has
         an active run is left queued; runs in ``skip_states`` (parked for a person) are left
         alone, and with ``definition_hash`` so is a run pinned to another definition (a
-        stranded run, ``fsm.pinning``). Concurrent claimers never get the same run.
+        stranded run, ``fsm.pinning``), and so are runs ``accept`` turns down as they are
+        before the claim (committed to other plugins). Concurrent claimers never get the same
+        run.
         """
         ...
 

@@ -56,6 +56,9 @@ class Ports:
     # What the plugins say of themselves (ADAPTER_PARAMS): committed in each new run's
     # params and compared when an idempotency key comes again.
     identity: Mapping[str, Any] = field(default_factory=dict)
+    # The strategy and market data a run committed (its ADAPTER_PARAMS), built again for its
+    # market date; a TradeFsmError says why they cannot be (fsm.runplugins).
+    rebuild: Callable[[Mapping[str, Any], date], Ports] | None = None
 
 
 def own_params(run: RunRecord) -> dict[str, Any]:

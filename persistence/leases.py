@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select, update
@@ -78,9 +79,12 @@ class Leases:
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
         definition_hash: str | None = None,
+        accept: Callable[[RunRecord], bool] | None = None,
     ) -> RunRecord | None:
         with translate_errors():
             for run_id in self._claimable(now, skip_states, definition_hash):
+                if accept is not None and not accept(self.get_run(run_id)):
+                    continue  # committed to plugins the claimer has not: left as it is
                 if self._claim(run_id, owner, expires_at, now, deadline_at):
                     return self.get_run(run_id)
         return None

@@ -2,10 +2,11 @@
 
 Shapes follow alpaca-py's models (``Order``, ``TradeAccount``, ``Position``) and Alpaca's API
 reference: ``/v2/account``, ``/v2/positions``, ``POST /v2/orders``,
-``/v2/orders:by_client_order_id``, ``DELETE /v2/orders/{id}``. It keeps orders by
-``client_order_id`` and refuses a repeated one (422) as Alpaca does, checks the key headers
-(401), and can be told to fail (``fail_next``), fill partially, fill late, or take a while to
-accept each new order (``order_latency``). It runs in the
+``/v2/orders:by_client_order_id``, ``DELETE /v2/orders/{id}``, and of its market data API
+``GET /v2/stocks/bars`` (daily bars of ``Book.bars``, paged by ``next_page_token``). It
+keeps orders by ``client_order_id`` and refuses a repeated one (422) as Alpaca does, checks
+the key headers (401), and can be told to fail (``fail_next``), fill partially, fill late, or
+take a while to accept each new order (``order_latency``). It runs in the
 test process on 127.0.0.1, so a `tradefsm` process killed mid-run leaves it as it was.
 """
 
@@ -17,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,6 +45,9 @@ class Book:
     positions: dict[str, Decimal] = field(default_factory=dict)
     orders: list[dict[str, Any]] = field(default_factory=list)
     prices: dict[str, Decimal] = field(default_factory=dict)
+    bars: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # daily closes
+    bars_asked: list[dict[str, list[str]]] = field(default_factory=list)  # each bars query
+    bars_page: int = 10_000  # bars a page holds at most (Alpaca's own limit)
     fill_ratio: Decimal = Decimal(1)  # below 1: orders fill partially and keep working
     fill_after: float = 0.0  # seconds an order stays "accepted" before it fills
     failures: list[Failure] = field(default_factory=list)
@@ -141,6 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
             if order is None:
                 return 404, {"code": 40410000, "message": "order not found"}
             return 200, _public(order)
+        if (method, path) == ("GET", "/v2/stocks/bars"):
+            book.bars_asked.append(query)
+            return 200, _bars(book, query)
         if method == "DELETE" and path.startswith("/v2/orders/"):
             return _cancel(book, path.rsplit("/", 1)[1])
         return 404, {"code": 40410000, "message": f"no route {method} {path}"}
@@ -223,6 +230,28 @@ def _advance(book: Book) -> None:
         )
         order.update(filled_qty=str(filled), filled_avg_price=str(price), updated_at=_now(),
                      status="filled" if filled == qty else "partially_filled")  # fmt: skip
+
+
+def _bars(book: Book, query: dict[str, list[str]]) -> dict[str, Any]:
+    """Alpaca's bars answer: per symbol, one bar a day from ``start`` to before ``end``
+    (timestamps at midnight New York time, as Alpaca stamps daily bars); a page holds ``limit``
+    (and ``Book.bars_page``) bars at most, the next page is asked for by ``page_token``."""
+    first = datetime.fromisoformat(query["start"][0].replace("Z", "+00:00")).date()
+    end = datetime.fromisoformat(query["end"][0].replace("Z", "+00:00")).date()
+    rows = [(symbol, day, close) for symbol in query["symbols"][0].split(",")
+            for day, close in sorted(book.bars.get(symbol, {}).items())
+            if first <= day < end]  # fmt: skip
+    start = int(query.get("page_token", ["0"])[0])
+    limit = min(int(query.get("limit", [str(book.bars_page)])[0]), book.bars_page)
+    page: dict[str, list[dict[str, Any]]] = {}
+    for symbol, day, close in rows[start : start + limit]:
+        price = float(close)
+        page.setdefault(symbol, []).append({
+            "t": f"{day.isoformat()}T05:00:00Z", "o": price, "h": price, "l": price,
+            "c": price, "v": 1000, "n": 10, "vw": price,
+        })  # fmt: skip
+    more = start + limit < len(rows)
+    return {"bars": page, "next_page_token": str(start + limit) if more else None}
 
 
 def _cancel(book: Book, order_id: str) -> tuple[int, Any]:

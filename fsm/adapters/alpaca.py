@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,6 +33,9 @@ from fsm.errors import (
     BrokerUnavailable,
     DuplicateClientOrderId,
     InvalidConfiguration,
+    MarketDataRejected,
+    TradeFsmError,
+    TransientError,
 )
 from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
 
@@ -61,9 +65,8 @@ class AlpacaBroker:
 
         self.account_id = account_id
         self.base_url = base_url
-        self._client: Any = TradingClient(api_key, secret_key, url_override=base_url)
-        self._client._retry = 0  # no silent SDK retries: errors are classified here
-        self._client._session = _session_with_timeout(timeout)
+        client = TradingClient(api_key, secret_key, url_override=base_url)
+        self._client: Any = without_sdk_retries(client, timeout)
 
     # ---- the port ---------------------------------------------------------------------------
 
@@ -130,17 +133,35 @@ class AlpacaBroker:
             raise
 
     def _call(self, request: Callable[[], T]) -> T:
-        from alpaca.common.exceptions import APIError  # noqa: PLC0415
-        from requests import RequestException  # noqa: PLC0415
+        return call_alpaca(request, self.base_url, BROKER_ERRORS)
 
-        try:
-            return request()
-        except APIError as exc:
-            raise _classified(exc) from exc
-        except RequestException as exc:
-            raise BrokerUnavailable(
-                f"Alpaca did not answer at {_shown(self.base_url)}: {type(exc).__name__}"
-            ) from exc
+
+@dataclass(frozen=True)
+class AlpacaErrors:
+    """The errors a call to Alpaca becomes: ``unavailable`` for what a retry may fix (429 with
+    its Retry-After, 5xx, timeouts, refused connections), ``refused`` (with ``status_code``)
+    for the rest (401/403 bad keys or not allowed, 404, 422 invalid)."""
+
+    unavailable: type[TransientError]
+    refused: type[BrokerRejected | MarketDataRejected]
+
+
+BROKER_ERRORS = AlpacaErrors(BrokerUnavailable, BrokerRejected)
+
+
+def call_alpaca(request: Callable[[], T], base_url: str, errors: AlpacaErrors) -> T:
+    """``request``'s answer; Alpaca's errors as ``errors`` say (one policy for every client)."""
+    from alpaca.common.exceptions import APIError  # noqa: PLC0415
+    from requests import RequestException  # noqa: PLC0415
+
+    try:
+        return request()
+    except APIError as exc:
+        raise _classified(exc, errors) from exc
+    except RequestException as exc:
+        raise errors.unavailable(
+            f"Alpaca did not answer at {_shown(base_url)}: {type(exc).__name__}"
+        ) from exc
 
 
 def _shown(url: str) -> str:
@@ -149,15 +170,15 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def _classified(exc: Any) -> BrokerRejected | BrokerUnavailable:
+def _classified(exc: Any, errors: AlpacaErrors) -> TradeFsmError:
     status = exc.status_code
     message = _message(str(exc))
     if status in TRANSIENT_STATUS:
-        error = BrokerUnavailable(f"Alpaca answered {status}: {message}")
+        error = errors.unavailable(f"Alpaca answered {status}: {message}")
         retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
         error.retry_after = float(retry_after) if retry_after else None
         return error
-    rejected = BrokerRejected(f"Alpaca refused ({status}): {message}")
+    rejected = errors.refused(f"Alpaca refused ({status}): {message}")
     rejected.status_code = status
     return rejected
 
@@ -191,6 +212,14 @@ def _order_status(order: Any) -> OrderStatus:
         avg_price=Decimal(str(price)) if price not in (None, "", "0") else None,
         status=status,  # one of OrderStatus's literals, by DONE
     )
+
+
+def without_sdk_retries(client: Any, timeout: float) -> Any:
+    """``client`` (an alpaca-py REST client) with no silent retries of its own, errors being
+    classified here, and a ``timeout`` on every request."""
+    client._retry = 0
+    client._session = _session_with_timeout(timeout)
+    return client
 
 
 def _session_with_timeout(timeout: float) -> Any:

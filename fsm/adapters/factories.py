@@ -15,7 +15,8 @@ from fsm.errors import InvalidConfiguration
 
 if TYPE_CHECKING:
     from fsm.plugins import PluginSetup
-    from fsm.ports import Broker
+    from fsm.ports import Broker, MarketData
+    from fsm.settings import Settings
 
 PRICE_SLACK = timedelta(days=10)  # week-ends and holidays around the demo strategy's lookback
 
@@ -72,14 +73,36 @@ def alpaca_broker(setup: PluginSetup) -> Broker:
     from fsm.adapters.alpaca import AlpacaBroker  # noqa: PLC0415  # alpaca-py is optional
 
     settings = setup.settings
+    key, secret = _alpaca_keys(settings, "TRADEFSM_BROKER=alpaca")
+    return AlpacaBroker(key, secret, settings.alpaca_base_url,
+                        setup.account_id or settings.account_id)  # fmt: skip
+
+
+def alpaca_market_data(setup: PluginSetup) -> MarketData:
+    """Daily bars from Alpaca (the TRADEFSM_ALPACA_* keys) for the ``window_days`` before the
+    market date (default: the demo strategy's lookback and ten days); options ``url`` (its
+    data endpoint), ``feed`` (default iex) and ``symbols`` (the universe strategies may ask
+    for); needs alpaca-py."""
+    from fsm.adapters.alpaca_data import ALPACA_DATA_URL, AlpacaMarketData  # noqa: PLC0415
+
+    key, secret = _alpaca_keys(setup.settings, "market data alpaca")
+    options = setup.options
+    last = setup.as_of
+    if last is None:
+        raise InvalidConfiguration("market data alpaca is built for a market date")
+    days = options.get("window_days")
+    span = timedelta(days=int(days)) if days is not None else LOOKBACK + PRICE_SLACK
+    return AlpacaMarketData(
+        key, secret, url=str(options.get("url", ALPACA_DATA_URL)),
+        feed=str(options.get("feed", "iex")), window=(last - span, last),
+        symbols=[str(s) for s in options.get("symbols", ())],
+    )  # fmt: skip
+
+
+def _alpaca_keys(settings: Settings, what: str) -> tuple[str, str]:
     key, secret = settings.alpaca_api_key, settings.alpaca_secret_key
     if key is None or secret is None:
         raise InvalidConfiguration(
-            "TRADEFSM_BROKER=alpaca needs TRADEFSM_ALPACA_API_KEY and TRADEFSM_ALPACA_SECRET_KEY"
+            f"{what} needs TRADEFSM_ALPACA_API_KEY and TRADEFSM_ALPACA_SECRET_KEY"
         )
-    return AlpacaBroker(
-        key.get_secret_value(),
-        secret.get_secret_value(),
-        settings.alpaca_base_url,
-        setup.account_id or settings.account_id,
-    )
+    return key.get_secret_value(), secret.get_secret_value()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from fsm import halts
@@ -172,6 +172,7 @@ class MemoryRunStore(MemoryPolicyBook):
         now: datetime,
         deadline_at: datetime,
         skip_states: tuple[str, ...] = (),
+        accept: Callable[[RunRecord], bool] | None = None,
         definition_hash: str | None = None,
     ) -> RunRecord | None:
         busy = {r.account_id for r in self._runs.values() if r.status is RunStatus.ACTIVE}
@@ -185,7 +186,7 @@ class MemoryRunStore(MemoryPolicyBook):
             halted = bool(halts.in_force(self._halts, run.account_id))  # waits for `unhalt`
             stranded = definition_hash not in (None, run.definition_hash)  # left for `migrate`
             left = run.state in skip_states or asked or halted or stranded
-            if (queued or expired) and not left:
+            if (queued or expired) and not left and (accept is None or accept(run)):
                 claimed = run.model_copy(update={
                     "status": RunStatus.ACTIVE, "lease_owner": owner,
                     "lease_expires_at": expires_at, "deadline_at": run.deadline_at or deadline_at,

@@ -1,7 +1,8 @@
 """The broker contract (``fsm.ports.Broker``): every adapter must pass these tests.
 
-They run against the paper broker, a real component with its own SQLite file, and against
-the Alpaca adapter talking to a local server that speaks Alpaca's REST contract.
+They run against every broker plugin tradefsm bundles, each built through its entry point as
+a run builds it: the paper broker, a real component with its own SQLite file, and the Alpaca
+adapter talking to a local server that speaks Alpaca's REST contract.
 """
 
 from __future__ import annotations
@@ -12,23 +13,30 @@ from pathlib import Path
 
 import pytest
 
-from fsm.adapters.alpaca import AlpacaBroker
-from fsm.adapters.paper_broker import PaperBroker
 from fsm.errors import DuplicateClientOrderId
+from fsm.pluginports import broker_of
+from fsm.plugins import BROKERS, installed
 from fsm.ports import Broker
 from fsm.records import OrderIntent, Side
+from fsm.settings import Settings
 from tests.alpaca_server import KEY, SECRET, AlpacaServer
 
 TERMINAL = {"filled", "partially_filled", "rejected", "canceled", "expired"}
+BUNDLED = [p.name for p in installed(BROKERS) if p.distribution == "tradefsm"]
 
 
-@pytest.fixture(params=["paper", "alpaca"])
+def test_the_bundled_brokers_are_the_paper_broker_and_alpaca() -> None:
+    assert BUNDLED == ["alpaca", "paper"]  # a new one is held to this suite by its name
+
+
+@pytest.fixture(params=BUNDLED)
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    if request.param == "paper":
-        yield PaperBroker(tmp_path / "paper.db")
-        return
     with AlpacaServer() as server:  # a local server speaking Alpaca's REST contract
-        yield AlpacaBroker(KEY, SECRET, server.url, "paper")
+        settings = Settings(
+            broker=request.param, paper_db=tmp_path / "paper.db", alpaca_api_key=KEY,
+            alpaca_secret_key=SECRET, alpaca_base_url=server.url,
+        )  # fmt: skip
+        yield broker_of(settings, "paper")
 
 
 def _intent(coid: str, symbol: str = "SPY", side: Side = Side.BUY) -> OrderIntent:

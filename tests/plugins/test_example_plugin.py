@@ -3,6 +3,8 @@ installs theirs, runs end to end through `tradefsm run` and a worker on each SQL
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fsm.plugins import STRATEGIES, installed
@@ -37,6 +39,29 @@ def test_the_example_strategy_runs_from_the_command_line(ready: Cli) -> None:
 def test_a_worker_runs_the_example_strategy(ready: Cli, migrated_url: str) -> None:
     ready.env |= {"TRADEFSM_DB": migrated_url, "TRADEFSM_STRATEGY": EXAMPLE}
     run_id = ready("submit").stdout.strip()
+    report = ready.json("worker", "--max-runs", "1", "--json")
+    assert report["done"] == 1
+    shown = ready.json("runs", "show", run_id, "--format", "json")
+    _ran_the_example(shown.get("run", shown))
+
+
+@pytest.mark.dated
+def test_a_worker_leaves_a_run_of_other_options_to_one_that_has_them(
+    ready: Cli, migrated_url: str
+) -> None:
+    ready.env |= {"TRADEFSM_DB": migrated_url}
+    run_id = ready("submit", env_extra={"TRADEFSM_STRATEGY": EXAMPLE}).stdout.strip()
+    settings = ready.folder / "tradefsm.toml"
+    settings.write_text('[sixty-forty]\nweights = { SPY = "0.3", BND = "0.3" }\n', "utf-8")
+    other = ready("worker", "--idle-exit", "1", "--json")
+    assert json.loads(other.stdout)["done"] == 0
+    left = [line for line in other.stderr.splitlines() if "worker_left_run" in line]
+    assert len(left) == 1, other.stderr
+    assert run_id in left[0]
+    assert "strategy config_sha256" in left[0]
+    assert ready.json("runs", "show", run_id, "--format", "json")["run"]["status"] == "queued"
+
+    settings.unlink()  # the run's own options (none): the worker builds sixty-forty itself
     report = ready.json("worker", "--max-runs", "1", "--json")
     assert report["done"] == 1
     shown = ready.json("runs", "show", run_id, "--format", "json")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from fsm.clock import FixedClock
 from fsm.display import inputs_summary
@@ -22,6 +24,7 @@ from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY
+from tests.console.conftest import console_for
 
 PORTFOLIO = """
 [[strategies]]
@@ -89,3 +92,28 @@ def test_a_bad_portfolio_file_is_refused_naming_it(
     with pytest.raises(InvalidConfiguration, match="strategy plugin 'portfolio'") as caught:
         _engine(sqlite_url, tmp_path, text)
     assert said in caught.value.message
+
+
+def test_the_console_shows_the_shares_and_where_the_prices_came_from(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    migrate.upgrade(make_engine(sqlite_url))
+    prices = tmp_path / "prices.csv"
+    rows = [f"{(TRADING_DAY - timedelta(days=d)).date()},{s},{p}"
+            for d in (21, 1) for s, p in (("SPY", 540), ("BND", 72))]  # fmt: skip
+    prices.write_text("date,symbol,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    portfolio = tmp_path / "portfolio.toml"
+    portfolio.write_text('[[strategies]]\nname = "sixty-forty"\nweight = "0.5"\n', encoding="utf-8")
+    settings = Settings(actor="quant-qi", paper_db=tmp_path / "paper.db", strategy="portfolio",
+                        plugin_options={"portfolio": {"file": str(portfolio)}})  # fmt: skip
+    ports = plugged_ports(settings, TRADING_DAY.date(), prices)
+    engine = Engine(SqlRunStore(make_engine(sqlite_url)), ports, settings,
+                    FixedClock(TRADING_DAY), SequentialIdFactory())  # fmt: skip
+    run = engine.run(RunRequest(account_id="paper"))
+    page = TestClient(console_for(sqlite_url).app()).get(f"/runs/{run.run_id}").text
+
+    assert "<td>sixty-forty</td><td>BND 20.0%, SPY 30.0%</td>" in page
+    file_sha256 = hashlib.sha256(prices.read_bytes()).hexdigest()
+    assert f"csv 0.1.0: {prices.resolve()} (sha256 {file_sha256})" in page
+    portfolio_sha256 = hashlib.sha256(portfolio.read_bytes()).hexdigest()
+    assert f"portfolio 0.1.0: {portfolio.resolve()} (sha256 {portfolio_sha256})" in page
