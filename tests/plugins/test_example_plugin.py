@@ -45,7 +45,8 @@ def test_a_worker_runs_the_example_strategy(ready: Cli, migrated_url: str) -> No
     _ran_the_example(shown.get("run", shown))
 
 
-@pytest.mark.dated
+# Not `dated`: its idle worker waits on a threading.Event, which never wakes under libfaketime
+# (the wait's deadline is taken from the faked monotonic clock); it writes no date of its own.
 def test_a_worker_leaves_a_run_of_other_options_to_one_that_has_them(
     ready: Cli, migrated_url: str
 ) -> None:
