@@ -70,7 +70,7 @@ def make_board(tmp_path: Path, db_url: str) -> Board:
     cli = Cli(tmp_path)
     cli.env["TRADEFSM_DB"] = db_url
     cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
-    cli("db", "upgrade")
+    cli.upgrade()
     for who in ("bob", "eve"):
         cli("audit", "keygen", "--out", who)
     cli("keys", "add", "--actor", "bob", "--public-key", "bob/tradefsm-audit.pub", "--by",

@@ -34,7 +34,7 @@ def signing(tmp_path: Path) -> Cli:
     cli("audit", "keygen", "--out", "keys")
     cli.env |= {"TRADEFSM_AUDIT_SIGNING_KEY": str(tmp_path / "keys" / "tradefsm-audit.key"),
                 "TRADEFSM_AUDIT_DIGEST_DIR": str(tmp_path / "digests")}  # fmt: skip
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli
 
 

@@ -16,7 +16,7 @@ from tests.cli.conftest import Cli, one_line_error
 @pytest.fixture
 def ready(tmp_path: Path) -> Cli:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli
 
 

@@ -59,7 +59,7 @@ def test_a_worker_seals_what_it_drove(signing: Cli) -> None:
 
 def test_seal_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     done = cli("audit", "seal", "--out", "d", code=2)
     assert "TRADEFSM_AUDIT_SIGNING_KEY" in done.stderr
     assert "audit keygen" in done.stderr

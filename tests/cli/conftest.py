@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,31 @@ class Cli:
         assert "Traceback" not in done.stderr
         return done
 
+    def upgrade(self) -> None:
+        """`db upgrade` of this folder's SQLite file: a copy of the one file the real command
+        migrated in this test process (the migrations themselves are tested in
+        tests/migrations). A database elsewhere (`TRADEFSM_DB` changed) runs the command."""
+        target = self.folder / "runs.db"
+        if self.env["TRADEFSM_DB"] != f"sqlite:///{target}" or target.exists():
+            self("db", "upgrade")
+            return
+        with closing(sqlite3.connect(_migrated())) as src, closing(sqlite3.connect(target)) as copy:
+            src.backup(copy)
+
     def json(self, *args: str, code: int = 0, env_extra: dict[str, str] | None = None) -> Any:
         return json.loads(self(*args, code=code, env_extra=env_extra).stdout)
+
+
+_TEMPLATES: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _migrated() -> Path:
+    """The database file `db upgrade` left at head, made once per test process."""
+    if not _TEMPLATES:
+        folder = tempfile.TemporaryDirectory(prefix="tradefsm-migrated-")
+        Cli(Path(folder.name))("db", "upgrade")
+        _TEMPLATES.append(folder)
+    return Path(_TEMPLATES[0].name) / "runs.db"
 
 
 @pytest.fixture
@@ -44,7 +70,7 @@ def cli(tmp_path: Path) -> Cli:
 
 @pytest.fixture
 def ready(cli: Cli) -> Cli:
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli
 
 

@@ -15,7 +15,7 @@ from tests.cli.conftest import Cli, one_line_error
 def both(cli: Cli, db_url: str) -> Cli:
     """The command on each SQL backend (``db_url`` is SQLite, then PostgreSQL)."""
     cli.env["TRADEFSM_DB"] = db_url
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli
 
 
@@ -63,7 +63,7 @@ def test_the_retry_of_a_rejected_plan_waits_without_the_approval_setting(both: C
 
 
 def test_a_zero_width_look_alike_of_the_requester_is_refused(cli: Cli) -> None:
-    cli("db", "upgrade")
+    cli.upgrade()
     cli("run", "--actor", "trader-ann", code=9, env_extra={"TRADEFSM_APPROVAL_NOTIONAL": "1000"})
     run_id = _waiting(cli)
     for name in ("trader-ann\u200b", "tr\u0430der-ann"):  # zero-width space; Cyrillic "а"

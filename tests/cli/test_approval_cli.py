@@ -7,7 +7,7 @@ from tests.cli.conftest import Cli, one_line_error
 
 def _parked(cli: Cli) -> str:
     cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
-    cli("db", "upgrade")
+    cli.upgrade()
     done = cli("run", "--actor", "trader-ann", code=9)
     assert "waits for approval" in done.stdout
     assert "trader-ann" in done.stdout
@@ -40,7 +40,7 @@ def test_a_rejected_plan_ends_failed(cli: Cli) -> None:
 
 def test_a_queued_run_keeps_who_requested_it_for_the_four_eyes_check(cli: Cli) -> None:
     cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
-    cli("db", "upgrade")
+    cli.upgrade()
     run_id = cli("submit", "--actor", "trader-ann").stdout.strip()
     cli("worker", "--max-runs", "1")
     shown = cli.json("runs", "show", run_id, "--format", "json")

@@ -106,7 +106,7 @@ def test_output_files_that_cannot_be_written_are_one_line(ready: Cli, tmp_path: 
 
 
 def test_a_database_from_elsewhere_is_named_so(cli: Cli) -> None:
-    cli("db", "upgrade")
+    cli.upgrade()
     with sqlite3.connect(cli.folder / "runs.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     newer = one_line_error(cli("db", "upgrade", code=3))

@@ -50,7 +50,7 @@ def test_an_unknown_log_level_names_the_setting_and_the_levels(cli: Cli, how: st
 
 def test_the_log_level_in_the_settings_file_is_used_below_the_environment(cli: Cli) -> None:
     (cli.folder / "tradefsm.toml").write_text('log_level = "error"\n', encoding="utf-8")
-    cli("db", "upgrade")
+    cli.upgrade()
     assert '"level": "info"' not in cli("run", "--mode", "dry-run").stderr
     louder = cli("run", "--mode", "dry-run", env_extra={"TRADEFSM_LOG_LEVEL": "INFO"})
     assert '"level": "info"' in louder.stderr
@@ -146,7 +146,7 @@ def _csv_cells(text: str) -> list[str]:
 
 def _rejected_with(cli: Cli, *reasons: str) -> None:
     """Plans rejected with reasons (free text a person types) that look like formulas."""
-    cli("db", "upgrade")
+    cli.upgrade()
     waits = {"TRADEFSM_APPROVAL_NOTIONAL": "1"}
     for n, reason in enumerate(reasons):
         run = cli.json("run", "--account", f"a{n}", "--json", code=9, env_extra=waits)
@@ -177,7 +177,7 @@ class FormulaAudit:
 
 
 def test_the_console_csv_download_neutralises_formulas(cli: Cli) -> None:
-    cli("db", "upgrade")
+    cli.upgrade()
     console = console_for(cli.env["TRADEFSM_DB"])
     console.audit = FormulaAudit()  # type: ignore[assignment]
     cells = _csv_cells(TestClient(console.app()).get("/refused?format=csv").text)

@@ -31,7 +31,7 @@ TAKING_A_RUN_ID = [
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, str]:
     cli = Cli(tmp_path_factory.mktemp("prefixes"))
-    cli("db", "upgrade")
+    cli.upgrade()
     run_id: str = cli.json("run", "--mode", "dry-run", "--json")["run_id"]
     return cli, run_id
 

@@ -14,7 +14,7 @@ from tests.cli.conftest import Cli, one_line_error
 def on_backend(db_url: str, tmp_path: Path) -> Cli:
     cli = Cli(tmp_path)
     cli.env["TRADEFSM_DB"] = db_url
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli
 
 

@@ -19,7 +19,7 @@ OLD = with_extra_guard().definition.definition_hash
 
 def _stranded(cli: Cli) -> str:
     """A plan parked for approval by the release before this one."""
-    cli("db", "upgrade")
+    cli.upgrade()
     store = SqlRunStore(make_engine(cli.env["TRADEFSM_DB"]))
     broker = PaperBroker(cli.folder / "paper.db")
     old = engine_of(store, broker, FixedClock(TRADING_DAY), with_extra_guard(), "old-")

@@ -151,7 +151,7 @@ def test_a_token_guards_every_page(runs: Runs) -> None:
 
 def test_off_loopback_the_console_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     line = one_line_error(cli("console", "--host", "0.0.0.0", code=2))
     assert "TRADEFSM_CONSOLE_TOKEN" in line
 

@@ -54,7 +54,7 @@ def test_a_key_whose_run_is_still_going_says_so(migrated_url: str, tmp_path: Pat
 
 def test_the_cli_exit_codes(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     cli("run", "--idempotency-key", "k1", "--mode", "dry-run")
     conflict = one_line_error(cli("run", "--idempotency-key", "k1", code=10))
     assert "another mode" in conflict

@@ -17,7 +17,7 @@ EVE = day(-1)
 def _site(tmp_path: Path, rows: list[str], **env: str) -> tuple[Cli, Path]:
     cli = Cli(tmp_path)
     cli.env.update(env)
-    cli("db", "upgrade")
+    cli.upgrade()
     prices = tmp_path / "prices.csv"
     prices.write_text("date,symbol,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return cli, prices

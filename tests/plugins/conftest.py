@@ -81,5 +81,5 @@ def ready(tmp_path: Path) -> Cli:
     """A command line with a migrated run database in its own folder."""
     cli = Cli(tmp_path / "cli")
     cli.folder.mkdir()
-    cli("db", "upgrade")
+    cli.upgrade()
     return cli

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 
 import fsm.cli
@@ -19,3 +22,26 @@ def test_ctrl_c_outside_a_run_is_one_line_and_exit_130(
         entry.main()
     assert exited.value.code == 130
     assert capsys.readouterr().err == "error: interrupted (Ctrl-C)\n"
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("thawed")
+def test_a_command_runs_with_the_collector_on_and_its_imports_set_aside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long command (a worker, the console) still has its cycles collected; what was imported
+    before it started is not walked again."""
+    seen: list[tuple[bool, int]] = []
+    monkeypatch.setattr(
+        fsm.cli, "main", lambda: seen.append((gc.isenabled(), gc.get_freeze_count()))
+    )
+    entry.main()
+    [(enabled, frozen)] = seen
+    assert enabled
+    assert frozen > 0
+    assert gc.isenabled()

@@ -44,7 +44,7 @@ def test_the_engine_refuses_an_unsafe_account_id_too(tmp_path: Path) -> None:
 
 def test_the_cli_says_which_input_was_wrong(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     flag = one_line_error(cli("run", "--account", "", code=2))
     assert "given on the command line" in flag
     assert "\x1b" not in one_line_error(cli("run", "--account", "a\x1b[31mx", code=2))
@@ -54,7 +54,7 @@ def test_the_cli_says_which_input_was_wrong(tmp_path: Path) -> None:
 
 def test_a_future_as_of_is_said_to_be_in_the_future(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    cli("db", "upgrade")
+    cli.upgrade()
     failed = cli.json("run", "--as-of", "9999-12-31", "--json", code=1)
     assert "in the future" in failed["failure"]["message"]
 
