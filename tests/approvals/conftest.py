@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from fsm.digests import generate_keys
 from persistence import append_only
 from persistence.engine import make_engine
 from tests.cli.conftest import Cli
@@ -72,7 +73,7 @@ def make_board(tmp_path: Path, db_url: str) -> Board:
     cli.env["TRADEFSM_APPROVAL_NOTIONAL"] = "1000"
     cli.upgrade()
     for who in ("bob", "eve"):
-        cli("audit", "keygen", "--out", who)
+        generate_keys(tmp_path / who)  # as `audit keygen --out WHO` does (tested in tests/audit)
     cli("keys", "add", "--actor", "bob", "--public-key", "bob/tradefsm-audit.pub", "--by",
         "admin-carol")  # fmt: skip
     return Board(cli, db_url)

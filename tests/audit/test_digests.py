@@ -122,7 +122,6 @@ def test_a_rotated_key_continues_the_chain_and_auditors_pass_both_keys(signing: 
                  sorted((signing.folder / "digests").glob("digest-*.json"))]  # fmt: skip
     assert len({d["key_id"] for d in documents}) == 2  # each digest names its key
     assert f"key id {documents[1]['key_id']}" in made
-    assert documents[1]["key_id"] in signing("audit", "keygen", "--out", "third").stdout or True
     assert documents[1]["previous"]["digest_hash"] == documents[0]["digest_hash"]
     old, new = (str(signing.folder / f / "tradefsm-audit.pub") for f in ("keys", "new"))
     digests = str(signing.folder / "digests")

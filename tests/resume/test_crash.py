@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
+from fsm.commands.embedded import build_engine
 from fsm.failpoints import all_failpoints
 from fsm.ports import RunFilter
+from fsm.requests import RunRequest
+from fsm.settings import load_settings
 from persistence import migrate
 from persistence.engine import make_engine
 from persistence.store import SqlRunStore
@@ -76,6 +79,14 @@ class Site:
         out, err = process.communicate(timeout=120)
         assert "Traceback" not in err, err
         return process.returncode, out, err
+
+    def queue(self, accounts: int, per_account: int) -> list[str]:
+        """Queue runs as `tradefsm submit` does, in this process (one CLI start each is slow);
+        accounts take turns."""
+        engine = build_engine(load_settings(db=self.url, paper_db=self.paper), self.store)
+        requests = (RunRequest(account_id=f"acct-{n % accounts}")
+                    for n in range(accounts * per_account))  # fmt: skip
+        return [str(engine.submit(request).run_id) for request in requests]
 
     def active_run(self) -> str:
         [run] = self.store.list_runs(RunFilter(status="active"))

@@ -20,10 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fsm.commands.embedded import build_engine
 from fsm.ports import RunFilter
-from fsm.requests import RunRequest
-from fsm.settings import load_settings
 from tests.conftest import started_cluster
 from tests.postgres_cluster import PostgresCluster
 from tests.resume.test_crash import Site
@@ -39,13 +36,6 @@ def server() -> Iterator[PostgresCluster]:
 
 def _site(server: PostgresCluster, tmp_path: Path, **env: str) -> Site:
     return Site(tmp_path, protect=True, url=server.new_database(), **(LOAD | env))
-
-
-def _queue(site: Site, accounts: int, per_account: int) -> list[str]:
-    """Queue runs as `tradefsm submit` does, in this process (one CLI start each is slow)."""
-    engine = build_engine(load_settings(db=site.url, paper_db=site.paper), site.store)
-    runs = (RunRequest(account_id=f"acct-{n % accounts}") for n in range(accounts * per_account))
-    return [engine.submit(request).run_id for request in runs]
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -90,7 +80,7 @@ def _every_run_done_once(site: Site, ids: list[str]) -> None:
 
 
 def _under_load(site: Site) -> tuple[list[str], list[subprocess.Popen[str]]]:
-    ids = _queue(site, accounts=10, per_account=2)
+    ids = site.queue(accounts=10, per_account=2)
     workers = _workers(site)
     _wait_for(lambda: _done(site) >= 3)
     assert _done(site) < len(ids), "the load ended before the fault: nothing was tested"
@@ -151,7 +141,7 @@ def test_a_worker_killed_during_a_restart_leaves_its_runs_to_the_other(
     server: PostgresCluster, tmp_path: Path
 ) -> None:
     site = _site(server, tmp_path)
-    ids = _queue(site, accounts=10, per_account=2)
+    ids = site.queue(accounts=10, per_account=2)
     victim, survivor = _workers(site, idle="10")
     _wait_for(lambda: _done(site) >= 3)
     server.stop_server("fast")
@@ -203,7 +193,7 @@ def test_worker_exits_3_when_the_outage_outlasts_its_limit(
 ) -> None:
     site = _site(server, tmp_path, TRADEFSM_WORKER_DB_OUTAGE_SECONDS="2",
                  TRADEFSM_DB_RETRY_SECONDS="1", TRADEFSM_PAPER_LATENCY_MS="200")  # fmt: skip
-    ids = _queue(site, accounts=3, per_account=1)
+    ids = site.queue(accounts=3, per_account=1)
     [worker] = _workers(site, count=1)
     _wait_for(lambda: _executing(site))
     err = _stderr_through_an_outage(server, worker)

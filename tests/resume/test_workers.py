@@ -13,18 +13,9 @@ from tests.conftest import broken_links
 from tests.resume.test_crash import Site
 
 
-def _queue(site: Site, accounts: int, per_account: int) -> list[str]:
-    ids = []
-    for n in range(accounts * per_account):
-        code, out, err = site.cli("submit", "--account", f"acct-{n % accounts}")
-        assert code == 0, err
-        ids.append(out.strip())
-    return ids
-
-
 def test_three_workers_thirty_runs_one_worker_killed(db_url: str, tmp_path: Path) -> None:
     site = Site(tmp_path, protect=False, url=db_url, TRADEFSM_LEASE_SECONDS="2")
-    ids = _queue(site, accounts=10, per_account=3)
+    ids = site.queue(accounts=10, per_account=3)
     assert {r.status.value for r in site.store.list_runs(RunFilter())} == {"queued"}
     workers = [site.start("worker", "--idle-exit", "4", "--json") for _ in range(2)]
     workers.append(site.start("worker", "--idle-exit", "4", "--json",
@@ -50,7 +41,7 @@ def test_three_workers_thirty_runs_one_worker_killed(db_url: str, tmp_path: Path
 
 def test_sigterm_finishes_the_run_held_then_stops(db_url: str, tmp_path: Path) -> None:
     site = Site(tmp_path, protect=True, url=db_url, TRADEFSM_PAPER_LATENCY_MS="300")
-    _queue(site, accounts=3, per_account=1)
+    site.queue(accounts=3, per_account=1)
     worker = site.start("worker", "--json")
     deadline = time.monotonic() + 60
     while not site.store.list_runs(RunFilter(status="active")) and time.monotonic() < deadline:
@@ -66,7 +57,7 @@ def test_sigterm_finishes_the_run_held_then_stops(db_url: str, tmp_path: Path) -
 
 def test_max_runs_and_idle_exit(db_url: str, tmp_path: Path) -> None:
     site = Site(tmp_path, protect=True, url=db_url)
-    _queue(site, accounts=3, per_account=1)
+    site.queue(accounts=3, per_account=1)
     code, out, _ = site.cli("worker", "--max-runs", "2", "--concurrency", "2", "--json")
     assert code == 0
     assert json.loads(out)["runs"] == 2
