@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ from tests.cli.conftest import Cli, one_line_error
 CASH = {"small": "10000", "mid": "40000", "large": "160000", "huge": "640000"}
 LOWERED = "max_order_notional=15000"
 CHANGES = 13
+DOC = Path(__file__).parents[2] / "docs" / "change-management.md"
 
 
 def _run(cli: Cli, account: str) -> tuple[int, dict[str, Any]]:
@@ -106,6 +109,11 @@ def test_filters_formats_and_a_policy_file(
     text = cli("replay", "--set", LOWERED, code=CHANGES).stdout
     assert "2 decision(s) of 2 run(s) would change" in text
     assert "2 would refuse, 0 would pass" in text
+    tighter = {"TRADEFSM_MAX_ORDER_NOTIONAL": "15000"}  # settings tighten the proposal
+    assert len(cli.json("replay", "--json", code=CHANGES, env_extra=tighter)["changes"]) == 2
+    cli("policy", "set", LOWERED, "--actor", "risk-ann", "--reason", "lower")
+    in_force = cli.json("replay", "--json", code=CHANGES)  # no proposal: the policy in force
+    assert {c["run_id"] for c in in_force["changes"]} == {runs["large"], runs["huge"]}
 
 
 @pytest.mark.parametrize(
@@ -120,6 +128,24 @@ def test_filters_formats_and_a_policy_file(
     ],
 )
 def test_a_bad_option_is_one_line_exit_2(cli: Cli, args: tuple[str, ...], line: str) -> None:
-    cli("db", "upgrade")
     (cli.folder / "p.toml").write_text("max_orders = 5\n", encoding="utf-8")
+    assert one_line_error(cli("replay", *args, code=2)).startswith(line)  # no database read
+    cli("db", "upgrade")
     assert one_line_error(cli("replay", *args, code=2)).startswith(line)
+
+
+def test_the_ci_recipe_fails_on_a_change_and_passes_without(ready: Cli) -> None:
+    ready("run", "--account", "fund")
+    (block,) = re.findall(r"```sh\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    env = ready.env | {
+        "ARCHIVE": str(ready.folder),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    for limit, code, said in (("1", 13, "recorded decisions would change"),
+                              ("1000000", 0, "no recorded decision would change")):  # fmt: skip
+        (ready.folder / "proposed.toml").write_text(f"max_order_notional = {limit}\n", "utf-8")
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ready.folder,
+                              env=env, capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+        assert (done.returncode, said in done.stdout) == (code, True), done.stderr
+        assert ("order_notional_limit" in done.stdout) == (code == CHANGES)  # the CSV shown

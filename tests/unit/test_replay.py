@@ -130,3 +130,14 @@ def test_a_change_names_run_guard_old_and_new_outcome_and_the_inputs() -> None:
         "was": "passed", "now": "refused"}  # fmt: skip
     assert shown["inputs"]["largest"] == "2500"
     assert shown["reason"] == "largest $2500, limit $1000 (max_order_notional)"
+
+
+def test_a_decision_recorded_with_too_few_inputs_stands_or_is_counted_not_replayed() -> None:
+    sane = GuardDecision(name="prices_sane", passed=True, reason="8 price(s) plausible",
+                         inputs={"refused": "0", "min": "0.01", "max": "1000000",
+                                 "max_move": "0.5"})  # fmt: skip
+    made = _recorded([sane])
+    same = replay([made], lambda account, mode: RiskPolicy())
+    assert (same.changes, same.summary()["not_replayed"]) == ([], {})
+    lower = replay([made], lambda account, mode: RiskPolicy(max_price=Decimal(500)))
+    assert (lower.changes, lower.summary()["not_replayed"]) == ([], {"prices_sane": 1})
