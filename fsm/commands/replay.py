@@ -40,7 +40,9 @@ def register(app: typer.Typer, open_reader: StoreOpener, read_decisions: Decisio
             typer.Option("--set", help="A proposed value of the default policy: KEY=VALUE."),
         ] = None,
         db: DbOption = None,
-        fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+        fmt: Annotated[
+            Format, typer.Option("--format", help="table for people; json or csv for scripts.")
+        ] = Format.TABLE,
         as_json: JsonOption = False,
     ) -> None:
         """Decide every recorded guard decision of the selected runs again under the proposed
