@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Cli, one_line_error
+from tests.cli.test_postgres_roles import Deployment
+from tests.postgres_cluster import PostgresCluster
 
 CASH = {"small": "10000", "mid": "40000", "large": "160000", "huge": "640000"}
 LOWERED = "max_order_notional=15000"
@@ -149,3 +151,17 @@ def test_the_ci_recipe_fails_on_a_change_and_passes_without(ready: Cli) -> None:
                               check=False)  # fmt: skip
         assert (done.returncode, said in done.stdout) == (code, True), done.stderr
         assert ("order_notional_limit" in done.stdout) == (code == CHANGES)  # the CSV shown
+
+
+@pytest.mark.postgres
+def test_replay_on_postgresql_needs_no_more_than_the_auditor_may(
+    pg_cluster: PostgresCluster, cli: Cli
+) -> None:
+    deployment = Deployment(pg_cluster, cli)  # roles that may only do their duty
+    deployment.as_("owner", "db", "upgrade")
+    deployment.as_("owner", "db", "grants", "--runtime", "tradefsm_runtime", "--sealer",
+                   "tradefsm_sealer", "--auditor", "tradefsm_auditor", "--apply")  # fmt: skip
+    ran = json.loads(deployment.as_("runtime", "run", "--account", "fund", "--json").stdout)
+    done = deployment.as_("auditor", "replay", "--set", "max_order_notional=1000", "--json",
+                          code=CHANGES)  # fmt: skip
+    assert {c["run_id"] for c in json.loads(done.stdout)["changes"]} == {ran["run_id"]}
