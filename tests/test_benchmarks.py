@@ -90,4 +90,5 @@ def test_group_commit_benchmark_reports_each_level() -> None:
 def test_replay_benchmark_replays_its_history_and_finds_the_lowered_limit() -> None:
     result = replay.run(quick=True)
     assert result["replay_s_10k"] > 0
+    assert result["command_s"] > 0
     assert result["changed"] == result["runs"] // 2  # the larger half of the plan sizes

@@ -111,6 +111,10 @@ def test_filters_formats_and_a_policy_file(
     text = cli("replay", "--set", LOWERED, code=CHANGES).stdout
     assert "2 decision(s) of 2 run(s) would change" in text
     assert "2 would refuse, 0 would pass" in text
+    waits = cli.json("replay", "--set", "approval_notional=1000", "--json", code=CHANGES)
+    assert {(c["guard"], c["event"], c["now"]) for c in waits["changes"]} == {
+        ("approval_not_needed", "plan_approved", "refused")}  # fmt: skip
+    assert waits["summary"]["runs_changed"] == 4  # every plan would have waited for approval
     tighter = {"TRADEFSM_MAX_ORDER_NOTIONAL": "15000"}  # settings tighten the proposal
     assert len(cli.json("replay", "--json", code=CHANGES, env_extra=tighter)["changes"]) == 2
     cli("policy", "set", LOWERED, "--actor", "risk-ann", "--reason", "lower")
