@@ -29,7 +29,6 @@ class RecordedTransition:
     seq: int
     event: str
     source: str | None
-    accepted: bool
     account_id: str
     mode: str
     decisions: Sequence[Mapping[str, Any]]  # as committed: name, passed, reason, inputs

@@ -19,7 +19,7 @@ from persistence.runfilter import run_conditions
 from persistence.tables import ledger, runs
 
 BATCH = 5000
-COLUMNS = (ledger.c.run_id, ledger.c.seq, ledger.c.event, ledger.c.source, ledger.c.accepted,
+COLUMNS = (ledger.c.run_id, ledger.c.seq, ledger.c.event, ledger.c.source,
            runs.c.account_id, runs.c.mode, ledger.c.guards)  # fmt: skip
 
 
@@ -36,5 +36,4 @@ def recorded_transitions(engine: Engine, query: RunFilter) -> Iterator[RecordedT
         for row in conn.execute(stmt):
             if row.guards:
                 yield RecordedTransition(row.run_id, row.seq, row.event, row.source,
-                                         bool(row.accepted), row.account_id, row.mode,
-                                         row.guards)  # fmt: skip
+                                         row.account_id, row.mode, row.guards)  # fmt: skip

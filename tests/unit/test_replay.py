@@ -81,8 +81,7 @@ def _decisions(policy: RiskPolicy, plan: RebalancePlan, age: int,
 
 def _recorded(decisions: list[GuardDecision]) -> RecordedTransition:
     dumped = [d.model_dump() for d in decisions]
-    return RecordedTransition("run_1", 5, "plan_approved", "planning", True, "acct", "paper",
-                              dumped)  # fmt: skip
+    return RecordedTransition("run_1", 5, "plan_approved", "planning", "acct", "paper", dumped)
 
 
 history = st.tuples(st.lists(amounts, min_size=1, max_size=6), st.integers(-1, 8),
