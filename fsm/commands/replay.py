@@ -100,9 +100,13 @@ def _show(report: ReplayReport, fmt: Format) -> None:
         print_json({"summary": summary, "changes": changes})
         return
     title = f"{summary['changed']} decision(s) of {summary['runs_changed']} run(s) would change"
-    emit(changes, CSV_COLUMNS if fmt is Format.CSV else COLUMNS, fmt, title)
-    if fmt is Format.TABLE:
-        stdout.print(_summary_line(summary), markup=False, highlight=False)
+    if fmt is Format.CSV:
+        emit(changes, CSV_COLUMNS, fmt, title)
+        return
+    from fsm.runids import short_id  # a prefix `runs show` accepts
+
+    emit([c | {"run_id": short_id(c["run_id"])} for c in changes], COLUMNS, fmt, title)
+    stdout.print(_summary_line(summary), markup=False, highlight=False)
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
