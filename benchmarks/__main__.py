@@ -19,7 +19,7 @@ from benchmarks.report import markdown, report
 
 BENCHMARKS = (
     "transition", "resume", "audit", "scale", "facade", "startup", "console", "memory", "peer",
-    "groupcommit",
+    "groupcommit", "replay",
 )  # fmt: skip
 
 

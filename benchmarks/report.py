@@ -57,6 +57,8 @@ KEY_FIGURES: tuple[tuple[str, str, str, str, Any], ...] = (
      "—", None),
     ("groupcommit", "sqlite_16_group_transitions_per_commit", "transitions per shared commit",
      "—", None),
+    ("replay", "replay_s_10k", "`replay` of 10k recorded runs under a proposed policy (s)",
+     "≤ 10", lambda v: v <= 10),
     ("memory", "rss_growth_mib", "RSS growth over 10k runs after the first 100 (MiB)", "≤ 20",
      lambda v: v <= 20),
 )  # fmt: skip

@@ -35,6 +35,7 @@ from fsm.commands import (
     plugins,
     policy,
     queue,
+    replay,
     runs,
 )
 from fsm.commands.output import Format, emit, stderr, stdout
@@ -243,6 +244,13 @@ def open_reader(db: str | None) -> Any:
     return SqlRunStore(engine, RideThrough(budget_seconds=0))  # a reader fails at once
 
 
+def read_decisions(db: str | None, query: Any) -> Any:
+    """The recorded guard decisions of the runs ``query`` selects, read-only (`replay`)."""
+    from persistence.replay import recorded_transitions
+
+    return recorded_transitions(open_reader(db).engine, query)
+
+
 def open_metrics(db: str | None) -> Any:
     """The run database's aggregates for Prometheus (``fsm.metrics``), read-only."""
     from persistence.metrics import SqlMetrics
@@ -307,6 +315,7 @@ approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
+replay.register(app, open_reader, read_decisions)
 queue.register(app, open_store, open_worker_store, seal_now, open_events, open_metrics)
 events.register(app, open_events, open_reader)
 paper.register(app)

@@ -11,6 +11,7 @@ from benchmarks import (
     groupcommit,
     memory,
     peer,
+    replay,
     resume,
     scale,
     startup,
@@ -84,3 +85,10 @@ def test_group_commit_benchmark_reports_each_level() -> None:
     for threads in groupcommit.LEVELS:
         assert result[f"sqlite_{threads}_single_runs_per_s"] > 0
         assert result[f"sqlite_{threads}_group_transitions_per_commit"] >= 1
+
+
+def test_replay_benchmark_replays_its_history_and_finds_the_lowered_limit() -> None:
+    result = replay.run(quick=True)
+    assert result["replay_s_10k"] > 0
+    assert result["command_s"] > 0
+    assert result["changed"] == result["runs"] // 2  # the larger half of the plan sizes

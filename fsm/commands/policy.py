@@ -88,7 +88,7 @@ def register(app: typer.Typer, open_store: StoreOpener, open_reader: StoreOpener
         """Change policy values from a TOML file, one change per scope (default policy first):
         exit 0 when every change is in force, 9 when one waits for a second person, 2 for a
         bad file, key or value (nothing from the file is recorded then)."""
-        scopes = _read_scopes(file)
+        scopes = read_scopes(file)
         codes = [_change(open_store, db, actor, account, values, reason, as_json, exit_=False)
                  for account, values in scopes]  # fmt: skip
         raise typer.Exit(max(codes, default=0))
@@ -138,7 +138,7 @@ def _said(row: dict[str, Any], line: str, as_json: bool) -> None:
         stdout.print(line, markup=False, highlight=False)
 
 
-def _read_scopes(file: Path) -> list[tuple[str | None, dict[str, Any]]]:
+def read_scopes(file: Path) -> list[tuple[str | None, dict[str, Any]]]:
     """The scopes of a policy file, every value checked before anything is recorded."""
     from fsm.policy import DEFAULT, with_values
 

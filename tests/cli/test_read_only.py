@@ -20,7 +20,7 @@ from tests.cli.conftest import Cli
 READ_COMMANDS = (
     ("runs", "list"), ("audit", "verify"), ("audit", "transitions"), ("audit", "rejected"),
     ("audit", "time-in-state"), ("audit", "orders"), ("db", "current"), ("paper", "orders"),
-    ("paper", "positions"),
+    ("paper", "positions"), ("replay",),
 )  # fmt: skip
 
 
@@ -86,4 +86,5 @@ def test_read_commands_work_on_an_unwritable_copy(locked: Cli) -> None:
     locked("runs", "show", run_id)
     locked("audit", "export", "--run", run_id)
     locked("diagram", "--run", run_id)
+    locked("replay", "--set", "max_order_notional=1", code=13)  # what-if on the archive
     assert _digest(locked.folder) == before  # no byte written, no -wal or -shm file created
