@@ -36,8 +36,7 @@ from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
 from fsm.console import downloads, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
-from fsm.diagram import DiagramFormat, render
-from fsm.diagram import Path as RunPath
+from fsm.diagram import Caption, DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
@@ -73,7 +72,7 @@ class Console:
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
-        self.drawings: dict[tuple[str, RunPath, str], bytes] = {}  # drawn SVGs, the newest last
+        self.drawings: dict[tuple[str, str, int], bytes] = {}  # drawn SVGs, the newest last
         self.metrics = (
             None if metrics is None else metrics_registry(RunsCollector(metrics, store, self.clock))
         )
@@ -147,12 +146,12 @@ class Console:
 
     async def diagram(self, request: Request) -> Response:
         run_id = self._run_id(request)
-        canonical, definition_hash, path = run_diagram(self.store, run_id)
-        current = self.store.get_run(run_id).state
-        key = (definition_hash, path, current)  # the drawing depends on these alone
+        canonical, definition_hash, trace = run_diagram(self.store, run_id)
+        key = (definition_hash, run_id, trace.head)  # a run's drawing changes with its head only
         svg = self.drawings.get(key)
-        if svg is None:  # Graphviz runs once per definition, path and state, not per view
-            svg = render(DiagramFormat.SVG, canonical, definition_hash, path, current)
+        if svg is None:  # Graphviz runs once per definition and run head, not per view
+            caption = Caption(definition_hash, self.clock.now(), run_id)
+            svg = render(DiagramFormat.SVG, canonical, definition_hash, trace, caption)
             while len(self.drawings) >= DRAWINGS_KEPT:
                 del self.drawings[next(iter(self.drawings))]  # the oldest first
             self.drawings[key] = svg
