@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from fsm import display
 from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import downloads, inputs, liveness, params, queue
+from fsm.console import downloads, drivers, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
 from fsm.diagram import Caption, DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
@@ -47,6 +47,7 @@ from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+REFRESH_EVERY = 30  # seconds: the run page's auto-refresh link
 DRAWINGS_KEPT = 256  # SVG diagrams kept drawn (a few kB each)
 # Time in state reads every ledger row of its window: by default yesterday and today (UTC).
 TIME_IN_STATE_DAYS = timedelta(days=1)
@@ -137,12 +138,16 @@ class Console:
         for event in self.store.intent_events(run_id):
             history.setdefault(event.client_order_id, []).append(event)
         record = self.store.get_run(run_id)
+        stuck = liveness.why_stuck(record, self.clock.now())
+        refresh = params.refresh(request.query_params)
         return self._page("run.html", request, d=details, run=details["run"], history=history,
                           inputs=inputs.by_symbol(details),
-                          verification=report, unanchored=UNANCHORED,
-                          stuck=liveness.why_stuck(record, self.clock.now()),
+                          verification=report, unanchored=UNANCHORED, stuck=stuck,
                           stranded=liveness.stranded(record), current=liveness.CURRENT,
-                          lineage=liveness.lineage(self.store, record))  # fmt: skip
+                          lineage=liveness.lineage(self.store, record),
+                          drivers=drivers.story(details, stuck), refresh=refresh,
+                          refresh_every=REFRESH_EVERY,
+                          reload=refresh if record.status.value == "active" else None)  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
         run_id = self._run_id(request)
