@@ -41,12 +41,15 @@ from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.metrics import MetricsSource, RunsCollector, metrics_registry
-from fsm.ports import RunStore
+from fsm.ports import RunFilter, RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+# Verifying every run reads every ledger row (`audit verify` takes ~14 s at 1M rows): above
+# this many runs (about 6 rows each) the page refuses and names the command instead.
+VERIFY_RUNS_LIMIT = 1000
 REFRESH_EVERY = 30  # seconds: the run page's auto-refresh link
 DRAWINGS_KEPT = 256  # SVG diagrams kept drawn (a few kB each)
 # Time in state reads every ledger row of its window: by default yesterday and today (UTC).
@@ -203,11 +206,17 @@ class Console:
         return self._page("time.html", request, rows=rows, filters=filters)
 
     async def verify(self, request: Request) -> Response:
+        """`audit verify` inside the request, for one run or a history small enough to read
+        in well under a second; a bigger one is refused with the command that checks it."""
         prefix = request.query_params.get("run") or None
         run_id = resolve_run_id(self.store.run_ids_starting, prefix) if prefix else None
-        report = self.audit.verify(run_id, self.anchors) if "go" in request.query_params else None
+        runs = None if prefix else sum(self.store.count_runs(RunFilter(limit=1)).values())
+        too_big = runs is not None and runs > VERIFY_RUNS_LIMIT
+        go = "go" in request.query_params and not too_big
+        report = self.audit.verify(run_id, self.anchors) if go else None
         return self._page("verify.html", request, report=report, run=prefix or "",
-                          unanchored=UNANCHORED)  # fmt: skip
+                          unanchored=UNANCHORED, runs=runs, too_big=too_big,
+                          limit=VERIFY_RUNS_LIMIT, anchored=self.anchors is not None)  # fmt: skip
 
     async def scrape(self, request: Request) -> Response:
         """Prometheus metrics, read from the database now (behind the sign-in, as every page:
