@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -77,12 +76,6 @@ class Caption:
         run = f"run {self.run_id} · " if self.run_id else ""
         when = self.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{run}definition {self.definition_hash} · generated {when}"
-
-
-def trace_of(path: Iterable[Edge], current: str | None = None) -> Trace:
-    """A trace from bare edges, numbered in the order given (for a chart without a ledger)."""
-    steps = (Step(n, s, e, t) for n, (s, e, t) in enumerate(path, 1))
-    return Trace(tuple(steps), current)
 
 
 def _title(name: str) -> str:

@@ -11,7 +11,7 @@ from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.definition import trading_definition
-from fsm.diagram import DiagramFormat, Trace, dot, render, trace_of
+from fsm.diagram import DiagramFormat, Step, Trace, dot, render
 from fsm.errors import GraphvizMissing
 from fsm.kinds import Mode
 from fsm.records import Definition
@@ -24,6 +24,13 @@ CANONICAL = DEFINITION.canonical()
 TRANSITIONS = CANONICAL["transitions"]
 PATH = frozenset({("idle", "start", "generating_signals"),
                   ("generating_signals", "signals_reported", "done")})  # fmt: skip
+
+
+def trace_of(path: list[tuple[str, str, str]]) -> Trace:
+    """A trace of the transitions ``path``, numbered from seq 2 as a run's ledger would."""
+    return Trace(tuple(Step(n, s, e, t) for n, (s, e, t) in enumerate(path, 2)))
+
+
 SIGNALS = trace_of([("idle", "start", "generating_signals"),
                     ("generating_signals", "signals_reported", "done")])  # fmt: skip
 
@@ -49,7 +56,7 @@ def test_every_format_shows_every_state_and_the_guards(fmt: DiagramFormat) -> No
 
 def test_mermaid_marks_the_path() -> None:
     text = _text(DiagramFormat.MERMAID, SIGNALS)
-    assert "generating_signals --> done : Signals reported [signals_only_mode] ✔ seq 2" in text
+    assert "generating_signals --> done : Signals reported [signals_only_mode] ✔ seq 3" in text
     assert "idle:::taken" in text
     assert "executing:::taken" not in text
 
