@@ -13,13 +13,16 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 
+from fsm.clock import FixedClock
+from fsm.console.app import Console
 from tests.conftest import TRADING_DAY
-from tests.console.conftest import Runs, console_for
+from tests.console.conftest import LATER, Killed, Runs, console_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -27,13 +30,13 @@ DOC_IMAGES = ROOT / "docs" / "images"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.fixture(scope="module")
-def console_url(runs: Runs) -> Iterator[str]:
+@contextmanager
+def _served(console: Console) -> Iterator[str]:
+    """``console`` served over HTTP on a free port of 127.0.0.1, as `tradefsm console` does."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(console_for(runs.url).app(), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
+    config = uvicorn.Config(console.app(), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,6 +47,12 @@ def console_url(runs: Runs) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def console_url(runs: Runs) -> Iterator[str]:
+    with _served(console_for(runs.url)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +250,34 @@ def test_every_page_at_desktop_and_phone_size_fits_and_is_pictured(
             _shot(browser, name if size == "desktop" else f"phone-{name}")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
+
+
+def test_a_resumed_run_s_page_fits_a_phone_and_opens_at_a_row(
+    browser: object, killed: Killed
+) -> None:
+    """The handover, the attempt with no end, the hashes opened, the order events: the page
+    of a killed and resumed run fits a phone, and ``#seq-N`` opens it at that row."""
+    from selenium.webdriver.common.by import By
+
+    console = console_for(killed.url, clock=FixedClock(TRADING_DAY + LATER))
+    with _served(console) as url:
+        browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+            "Emulation.setDeviceMetricsOverride",
+            {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
+        )
+        try:
+            browser.get(f"{url}/runs/{killed.resumed.run_id}#seq-5")  # type: ignore[attr-defined]
+            row = browser.find_element(By.ID, "seq-5")  # type: ignore[attr-defined]
+            top = browser.execute_script(  # type: ignore[attr-defined]
+                "return arguments[0].getBoundingClientRect().top", row
+            )
+            assert -1 <= top < PHONE[1]  # scrolled to the row (to a fraction of a pixel)
+            assert browser.find_element(By.ID, "handover-2").is_displayed()  # type: ignore[attr-defined]
+            inner, scroll = browser.execute_script(  # type: ignore[attr-defined]
+                "document.querySelectorAll('details').forEach(d => d.open = true);"
+                "return [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            assert scroll <= inner
+            _shot(browser, "phone-run-resumed", for_docs=False)
+        finally:
+            browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]

@@ -6,44 +6,14 @@ previous hash; and an auto-refresh while the run is active."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
-from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.ids import SequentialIdFactory
-from fsm.records import LedgerEntry, RunRecord
-from fsm.requests import RunRequest
-from fsm.settings import Settings
-from tests.conftest import TRADING_DAY, make_engine_for
-from tests.console.conftest import console_for, workbench
-
-LATER = timedelta(minutes=5)  # the first lease (60 s) ran out, the run's deadline (15 min) not
-
-
-@dataclass
-class Killed:
-    url: str
-    resumed: RunRecord  # started by one process, which stopped; resumed by another
-    ledger: list[LedgerEntry]
-    held: RunRecord  # its process stopped; nobody resumed it
-
-
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
-    bench = workbench(tmp_path_factory.mktemp("lineage"))
-    started = bench.engine_for("eta", Settings(), "first").create(RunRequest(account_id="eta"))
-    held = bench.engine_for("theta", Settings()).create(RunRequest(account_id="theta"))
-    broker = PaperBroker(bench.folder / "eta.db")
-    later = make_engine_for(bench.store, broker, FixedClock(TRADING_DAY + LATER), Settings(),
-                            ids=SequentialIdFactory("second"))  # fmt: skip
-    resumed = later.resume(started.run_id)
-    ledger = bench.store.ledger(resumed.run_id)
-    bench.store.engine.dispose()
-    return Killed(bench.url, resumed, ledger, held)
+from fsm.records import RunRecord
+from tests.conftest import TRADING_DAY
+from tests.console.conftest import LATER, Killed, console_for
 
 
 def _page(killed: Killed, run: RunRecord, query: str = "") -> str:
