@@ -142,14 +142,13 @@ class Console:
             history.setdefault(event.client_order_id, []).append(event)
         record = self.store.get_run(run_id)
         stuck = liveness.why_stuck(record, self.clock.now())
-        refresh = params.refresh(request.query_params)
+        refresh = params.refresh(request.query_params)  # checked even when the run has ended
         return self._page("run.html", request, d=details, run=details["run"], history=history,
                           inputs=inputs.by_symbol(details),
                           verification=report, unanchored=UNANCHORED, stuck=stuck,
                           stranded=liveness.stranded(record), current=liveness.CURRENT,
                           lineage=liveness.lineage(self.store, record),
-                          drivers=drivers.story(details, stuck), refresh=refresh,
-                          refresh_every=REFRESH_EVERY,
+                          drivers=drivers.story(details, stuck), refresh_every=REFRESH_EVERY,
                           reload=refresh if record.status.value == "active" else None)  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
