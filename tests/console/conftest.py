@@ -114,6 +114,7 @@ class Killed:
     resumed: RunRecord  # started by one process, which stopped; resumed by another
     ledger: list[LedgerEntry]
     held: RunRecord  # its process stopped; nobody resumed it
+    approved: RunRecord  # parked for approval by one process, approved from another
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,10 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     later = make_engine_for(bench.store, broker, FixedClock(TRADING_DAY + LATER), Settings(),
                             ids=SequentialIdFactory("second"))  # fmt: skip
     resumed = later.resume(started.run_id)
+    asking = Settings(approval_notional=1000)
+    parked = bench.engine_for("iota", asking, "park").run(RunRequest(account_id="iota"))
+    approver = bench.engine_for("iota", asking, "approver")
+    approved = approver.approve(parked.run_id, actor="risk-bob", reason="checked the plan")
     ledger = bench.store.ledger(resumed.run_id)
     bench.store.engine.dispose()
-    return Killed(bench.url, resumed, ledger, held)
+    return Killed(bench.url, resumed, ledger, held, approved)

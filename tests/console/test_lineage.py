@@ -36,6 +36,14 @@ def test_the_process_that_resumed_a_killed_run_and_the_one_it_took_over_from(
     assert f"took over from <code>{first}</code>" in ledger_row
 
 
+def test_a_run_approved_from_another_process_is_continued_not_resumed(killed: Killed) -> None:
+    page = _page(killed, killed.approved)
+    [row] = re.findall(r'<tr class="handover" id="handover-\d+">.*?</tr>', page)
+    assert "<th>continued by</th>" in row
+    assert "after a person's decision on the run parked in awaiting_approval" in row
+    assert "open-attempt" not in page  # nothing was killed
+
+
 def test_every_ledger_row_has_an_anchor_and_its_hashes_collapsed(killed: Killed) -> None:
     page = _page(killed, killed.resumed)
     for entry in killed.ledger:

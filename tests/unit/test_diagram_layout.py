@@ -167,6 +167,7 @@ def test_the_caption_says_which_run_which_definition_and_when() -> None:
     svg = ET.fromstring(render(DiagramFormat.SVG, CANONICAL, "h", trace, CAPTION).decode())
     words = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
     assert said in words
+    assert f'label="{said}";' in dot(CANONICAL, trace, CAPTION)
     markdown = render(DiagramFormat.MD, CANONICAL, DEFINITION.definition_hash, trace, CAPTION)
     assert markdown.decode().startswith(said + "\n\n")
     without = render(DiagramFormat.PNG, CANONICAL, "h", trace)
