@@ -52,6 +52,7 @@ def test_every_ledger_row_has_an_anchor_and_its_hashes_collapsed(killed: Killed)
         assert '<details class="hash"><summary>hash</summary>' in row
         assert f'<code class="copy">{entry.prev_hash}</code>' in row
         assert f'<code class="copy">{entry.hash}</code>' in row
+        assert f"<dt>scheme</dt><dd>{entry.scheme}</dd>" in row
 
 
 def test_the_attempt_the_killed_process_never_finished_is_shown(killed: Killed) -> None:
