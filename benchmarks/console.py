@@ -7,7 +7,9 @@ reported: the median milliseconds of the runs page (newest first, with its count
 filtered runs page, of a run page (ledger, checkpoints, orders, its verification, its
 retries), of the search box (a correlation id, which opens its run, and a run id prefix), of
 the failure filter, of the approval queue and of time in state (its default window, the
-console's clock at the history's end), and of Prometheus scrapes of /metrics two hours after
+console's clock at the history's end), of the verify page asked to check every run (which
+it refuses in so big a history, naming the command), of a run's diagram (drawn once, then
+kept), and of Prometheus scrapes of /metrics two hours after
 the history's last run: the first of a process (the whole history) and the next ones (totals
 of finished runs kept). Target: each page ≤ 100 ms; a scrape after the first ≤ 250 ms.
 """
@@ -59,6 +61,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         metrics = SqlMetrics(reader, an_hour_on)  # scraped after the history, not amid it
         client = TestClient(Console(store, SqlAudit(reader), clock=clock, metrics=metrics).app())
         first_scrape_ms = _median_ms(client, "/metrics", 1)  # reads the whole history
+        drawing = f"/runs/{newest.run_id}/diagram.svg"
         result = {
             "ledger_rows": rows_wanted,
             "runs_page_ms": _median_ms(client, "/", repetitions),
@@ -73,6 +76,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             "runs_by_failure_ms": _median_ms(client, "/?failure=cancelled", repetitions),
             "approvals_ms": _median_ms(client, "/approvals", repetitions),
             "time_in_state_ms": _median_ms(client, "/time-in-state", repetitions),
+            "verify_page_ms": _median_ms(client, "/verify?go=1", repetitions),  # refused: big
+            "diagram_svg_ms": _median_ms(client, drawing, repetitions),  # drawn once, kept
             "metrics_first_scrape_ms": first_scrape_ms,
             "metrics_scrape_ms": _median_ms(client, "/metrics", repetitions),
         }

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fsm.diagram import Path
+from fsm.diagram import Step, Trace
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
-from fsm.records import RunRecord
+from fsm.records import LedgerEntry, RunRecord
 from fsm.requests import SPEC_SET_PARAM
 from fsm.signatures import recorded
 
@@ -81,13 +81,18 @@ def _waiting(run: RunRecord, checkpoints: list[dict[str, Any]]) -> dict[str, Any
     return {"plan": plan, "deadline_at": deadline}
 
 
-def run_diagram(store: RunStore, run_id: str) -> tuple[dict[str, Any], str, Path]:
-    """The stored definition a run ran under, and the transitions it took."""
+def run_diagram(store: RunStore, run_id: str) -> tuple[dict[str, Any], str, Trace]:
+    """The stored definition a run ran under, and what it did on it: every ledger row that
+    left a state (taken or refused, by seq) and the state it is in."""
     run = store.get_run(run_id)
     definition = store.definition(run.definition_hash)
-    taken = frozenset(
-        (e.source, e.event, e.target)
+    steps = tuple(
+        Step(e.seq, e.source, e.event, e.target if e.accepted else None, _refused_by(e))
         for e in store.ledger(run_id)
-        if e.accepted and e.source is not None and e.target is not None
+        if e.source is not None and (e.target is not None or not e.accepted)
     )
-    return definition.canonical, definition.definition_hash, taken
+    return definition.canonical, definition.definition_hash, Trace(steps, run.state)
+
+
+def _refused_by(entry: LedgerEntry) -> tuple[str, ...]:
+    return tuple(g.name for g in entry.guards if not g.passed)

@@ -59,6 +59,8 @@ def test_console_benchmark_serves_the_pages() -> None:
     result = console.run(quick=True)
     assert result["runs_page_ms"] > 0
     assert result["run_page_ms"] > 0
+    assert result["verify_page_ms"] > 0
+    assert result["diagram_svg_ms"] > 0
     assert result["metrics_scrape_ms"] > 0
 
 

@@ -9,7 +9,7 @@ import typer
 
 from fsm.commands.output import ForceOption, OutputOption, stdout, write_output
 from fsm.commands.runs import DbOption, StoreOpener
-from fsm.diagram import DiagramFormat, render
+from fsm.diagram import Caption, DiagramFormat, Trace, render
 from fsm.errors import InvalidInput
 
 
@@ -26,26 +26,29 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
     ) -> None:
         """The state diagram with guard names on the edges (mermaid, dot, svg, png or md).
 
-        SVG and PNG are drawn by Graphviz (`dot`), which must be installed.
+        With --run, the run's path is numbered by ledger seq and its refused attempts drawn;
+        svg, png, dot and md carry a caption (run id, definition hash, generated at). SVG and
+        PNG are drawn by Graphviz (`dot`), which must be installed.
         """
+        from fsm.clock import SystemClock
         from fsm.definition import trading_definition
         from fsm.runids import resolve_run_id
         from fsm.views import run_diagram
 
+        full_id = None
         if run is not None:  # an empty --run (an unset variable) is refused, not ignored
             store = open_store(db)
             full_id = resolve_run_id(store.run_ids_starting, run)
-            canonical, definition_hash, path = run_diagram(store, full_id)
-            state: str | None = store.get_run(full_id).state
+            canonical, definition_hash, trace = run_diagram(store, full_id)
         else:
             current = trading_definition()
-            canonical, definition_hash, path = (
+            canonical, definition_hash, trace = (
                 current.canonical(),
                 current.definition_hash,
-                frozenset(),
+                Trace(),
             )
-            state = None
-        drawing = render(fmt, canonical, definition_hash, path, state)
+        caption = Caption(definition_hash, SystemClock().now(), full_id)
+        drawing = render(fmt, canonical, definition_hash, trace, caption)
         if output is None:
             if fmt is DiagramFormat.PNG and sys.stdout.isatty():
                 raise InvalidInput("a PNG is binary: write it with --output FILE.png")

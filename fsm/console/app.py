@@ -34,20 +34,23 @@ from starlette.staticfiles import StaticFiles
 from fsm import display
 from fsm.audit import TIMING_COLUMNS, UNANCHORED, AuditFilter, AuditQueries
 from fsm.clock import Clock, SystemClock
-from fsm.console import downloads, inputs, liveness, params, queue
+from fsm.console import downloads, drivers, inputs, liveness, params, queue
 from fsm.console.signin import SESSION_COOKIE, SignIn
-from fsm.diagram import DiagramFormat, render
-from fsm.diagram import Path as RunPath
+from fsm.diagram import Caption, DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.metrics import MetricsSource, RunsCollector, metrics_registry
-from fsm.ports import RunStore
+from fsm.ports import RunFilter, RunStore
 from fsm.runids import resolve_run_id
 from fsm.views import run_details, run_diagram
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+# Verifying every run reads every ledger row (`audit verify` takes ~14 s at 1M rows): above
+# this many runs (about 6 rows each) the page refuses and names the command instead.
+VERIFY_RUNS_LIMIT = 1000
+REFRESH_EVERY = 30  # seconds: the run page's auto-refresh link
 DRAWINGS_KEPT = 256  # SVG diagrams kept drawn (a few kB each)
 # Time in state reads every ledger row of its window: by default yesterday and today (UTC).
 TIME_IN_STATE_DAYS = timedelta(days=1)
@@ -73,7 +76,7 @@ class Console:
         self.about = {"database": database, "version": metadata.version("tradefsm")}
         self.signin = signin or SignIn(token)
         self.approvers = approvers  # the key registry: approval signatures verified again
-        self.drawings: dict[tuple[str, RunPath, str], bytes] = {}  # drawn SVGs, the newest last
+        self.drawings: dict[tuple[str, str, int], bytes] = {}  # drawn SVGs, the newest last
         self.metrics = (
             None if metrics is None else metrics_registry(RunsCollector(metrics, store, self.clock))
         )
@@ -138,21 +141,24 @@ class Console:
         for event in self.store.intent_events(run_id):
             history.setdefault(event.client_order_id, []).append(event)
         record = self.store.get_run(run_id)
+        stuck = liveness.why_stuck(record, self.clock.now())
+        refresh = params.refresh(request.query_params)  # checked even when the run has ended
         return self._page("run.html", request, d=details, run=details["run"], history=history,
                           inputs=inputs.by_symbol(details),
-                          verification=report, unanchored=UNANCHORED,
-                          stuck=liveness.why_stuck(record, self.clock.now()),
+                          verification=report, unanchored=UNANCHORED, stuck=stuck,
                           stranded=liveness.stranded(record), current=liveness.CURRENT,
-                          lineage=liveness.lineage(self.store, record))  # fmt: skip
+                          lineage=liveness.lineage(self.store, record),
+                          drivers=drivers.story(details, stuck), refresh_every=REFRESH_EVERY,
+                          reload=refresh if record.status.value == "active" else None)  # fmt: skip
 
     async def diagram(self, request: Request) -> Response:
         run_id = self._run_id(request)
-        canonical, definition_hash, path = run_diagram(self.store, run_id)
-        current = self.store.get_run(run_id).state
-        key = (definition_hash, path, current)  # the drawing depends on these alone
+        canonical, definition_hash, trace = run_diagram(self.store, run_id)
+        key = (definition_hash, run_id, trace.head)  # a run's drawing changes with its head only
         svg = self.drawings.get(key)
-        if svg is None:  # Graphviz runs once per definition, path and state, not per view
-            svg = render(DiagramFormat.SVG, canonical, definition_hash, path, current)
+        if svg is None:  # Graphviz runs once per definition and run head, not per view
+            caption = Caption(definition_hash, self.clock.now(), run_id)
+            svg = render(DiagramFormat.SVG, canonical, definition_hash, trace, caption)
             while len(self.drawings) >= DRAWINGS_KEPT:
                 del self.drawings[next(iter(self.drawings))]  # the oldest first
             self.drawings[key] = svg
@@ -199,11 +205,17 @@ class Console:
         return self._page("time.html", request, rows=rows, filters=filters)
 
     async def verify(self, request: Request) -> Response:
+        """`audit verify` inside the request, for one run or a history small enough to read
+        in well under a second; a bigger one is refused with the command that checks it."""
         prefix = request.query_params.get("run") or None
         run_id = resolve_run_id(self.store.run_ids_starting, prefix) if prefix else None
-        report = self.audit.verify(run_id, self.anchors) if "go" in request.query_params else None
+        runs = None if prefix else sum(self.store.count_runs(RunFilter(limit=1)).values())
+        too_big = runs is not None and runs > VERIFY_RUNS_LIMIT
+        go = "go" in request.query_params and not too_big
+        report = self.audit.verify(run_id, self.anchors) if go else None
         return self._page("verify.html", request, report=report, run=prefix or "",
-                          unanchored=UNANCHORED)  # fmt: skip
+                          unanchored=UNANCHORED, runs=runs, too_big=too_big,
+                          limit=VERIFY_RUNS_LIMIT, anchored=self.anchors is not None)  # fmt: skip
 
     async def scrape(self, request: Request) -> Response:
         """Prometheus metrics, read from the database now (behind the sign-in, as every page:

@@ -37,6 +37,21 @@ def page(query: Mapping[str, str]) -> int:
     return int(value)
 
 
+REFRESH_SECONDS = (5, 3600)  # the auto-refresh of an active run's page: its bounds
+
+
+def refresh(query: Mapping[str, str]) -> int | None:
+    """``?refresh=N``: reload an active run's page every N seconds (None: never)."""
+    value = query.get("refresh") or None
+    low, high = REFRESH_SECONDS
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+        raise InvalidInput(f"refresh must be a number of seconds from {low} to {high}, "
+                           f"not {value!r}")  # fmt: skip
+    return int(value)
+
+
 def day(query: Mapping[str, str], name: str, *, end: bool = False) -> datetime | None:
     """A filter date, ``YYYY-MM-DD``: the UTC midnight it starts, or with ``end`` the midnight
     after it (so a ``to`` date includes its own day)."""

@@ -84,4 +84,5 @@ def test_a_run_s_diagram_draws_the_state_it_is_in_bold(one_run: tuple[Cli, str])
     cli, run_id = one_run
     svg = cli("diagram", "--run", run_id[:10], "--format", "svg").stdout
     assert re.findall(r'font-weight="bold"[^>]*>([^<]*)<', svg) == ["Done"]
+    assert f"run {run_id} · definition " in svg  # the caption names the run
     assert 'font-weight="bold"' not in cli("diagram", "--format", "svg").stdout

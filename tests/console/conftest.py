@@ -1,9 +1,11 @@
 """A run database with every kind of run the console shows: done, refused by a guard,
-waiting for approval, cancelled with markup in its reason, and one whose ledger was edited."""
+waiting for approval, cancelled with markup in its reason, and one whose ledger was edited;
+and a run killed and resumed by another process (``killed``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.console.app import Console
 from fsm.ids import SequentialIdFactory
-from fsm.records import RunRecord
+from fsm.records import LedgerEntry, RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import append_only, migrate
@@ -101,3 +103,33 @@ def console_for(url: str, token: str | None = None, **options: Any) -> Console:
     reader = make_engine(url, read_only=True)
     options.setdefault("database", shown_url(url))
     return Console(SqlRunStore(reader), SqlAudit(reader), token, **options)
+
+
+LATER = timedelta(minutes=5)  # the first lease (60 s) ran out, the run's deadline (15 min) not
+
+
+@dataclass
+class Killed:
+    url: str
+    resumed: RunRecord  # started by one process, which stopped; resumed by another
+    ledger: list[LedgerEntry]
+    held: RunRecord  # its process stopped; nobody resumed it
+    approved: RunRecord  # parked for approval by one process, approved from another
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
+    bench = workbench(tmp_path_factory.mktemp("lineage"))
+    started = bench.engine_for("eta", Settings(), "first").create(RunRequest(account_id="eta"))
+    held = bench.engine_for("theta", Settings()).create(RunRequest(account_id="theta"))
+    broker = PaperBroker(bench.folder / "eta.db")
+    later = make_engine_for(bench.store, broker, FixedClock(TRADING_DAY + LATER), Settings(),
+                            ids=SequentialIdFactory("second"))  # fmt: skip
+    resumed = later.resume(started.run_id)
+    asking = Settings(approval_notional=1000)
+    parked = bench.engine_for("iota", asking, "park").run(RunRequest(account_id="iota"))
+    approver = bench.engine_for("iota", asking, "approver")
+    approved = approver.approve(parked.run_id, actor="risk-bob", reason="checked the plan")
+    ledger = bench.store.ledger(resumed.run_id)
+    bench.store.engine.dispose()
+    return Killed(bench.url, resumed, ledger, held, approved)

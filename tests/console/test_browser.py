@@ -10,14 +10,19 @@ import shutil
 import socket
 import threading
 import time
+import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 
+from fsm.clock import FixedClock
+from fsm.console.app import Console
 from tests.conftest import TRADING_DAY
-from tests.console.conftest import Runs, console_for
+from tests.console.conftest import LATER, Killed, Runs, console_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -25,13 +30,13 @@ DOC_IMAGES = ROOT / "docs" / "images"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.fixture(scope="module")
-def console_url(runs: Runs) -> Iterator[str]:
+@contextmanager
+def _served(console: Console) -> Iterator[str]:
+    """``console`` served over HTTP on a free port of 127.0.0.1, as `tradefsm console` does."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(console_for(runs.url).app(), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
+    config = uvicorn.Config(console.app(), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -42,6 +47,12 @@ def console_url(runs: Runs) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def console_url(runs: Runs) -> Iterator[str]:
+    with _served(console_for(runs.url)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +91,7 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
     driver = browser
     driver.get(console_url + "/")  # type: ignore[attr-defined]
     assert "Runs" in driver.title  # type: ignore[attr-defined]
-    _shot(driver, "runs")
+    _shot(driver, "runs", for_docs=False)
     link = driver.find_element(By.LINK_TEXT, runs.done.run_id[:12])  # type: ignore[attr-defined]
     link.click()
     ledger = driver.find_element(By.ID, "ledger")  # type: ignore[attr-defined]
@@ -101,10 +112,19 @@ def test_from_the_runs_list_to_a_run_and_its_ledger(
         driver.find_element(By.ID, "drawing"),  # type: ignore[attr-defined]
     )
     assert abs(shown - drawn) < 1  # its own size, not shrunk to the page: labels stay legible
+    assert _smallest_label_px(diagram.get_attribute("src"), shown) >= 9
     assert page <= driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
     assert frame < shown  # the frame scrolls, not the page
     assert "intact" in driver.find_element(By.ID, "verification").text  # type: ignore[attr-defined]
-    _shot(driver, "run")
+    _shot(driver, "run", for_docs=False)
+
+
+def _smallest_label_px(url: str, shown_width: float) -> float:
+    """The smallest text of the SVG at ``url`` in CSS pixels, drawn ``shown_width`` wide."""
+    svg = ET.fromstring(urllib.request.urlopen(url, timeout=30).read())  # our console
+    view_width = float(svg.attrib["viewBox"].split()[2])
+    sizes = [float(t.attrib["font-size"]) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    return min(sizes) * shown_width / view_width
 
 
 @pytest.mark.parametrize(
@@ -122,7 +142,7 @@ def test_each_page_renders(
     browser.get(console_url + path)  # type: ignore[attr-defined]
     body = browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert expect in body
-    _shot(browser, name)
+    _shot(browser, name, for_docs=False)
 
 
 PHONE = (390, 844)
@@ -160,7 +180,7 @@ def test_no_page_overflows_a_phone_screen(phone: object, console_url: str, runs:
         )
         assert inner == PHONE[0], f"{path}: laid out {inner} px wide (no viewport meta?)"
         assert scroll <= inner, f"{path}: {scroll} px wide on a {inner} px screen"
-        _shot(phone, f"phone-{name}", for_docs=name in ("runs", "run"))
+        _shot(phone, f"phone-{name}", for_docs=False)
 
 
 def test_the_search_box_finds_a_run_by_prefix_and_by_correlation_id(
@@ -190,3 +210,74 @@ def test_the_current_page_is_marked_and_the_footer_says_where_from(
     assert "runs.db" in footer
     assert "tradefsm " in footer
     assert "rendered" in footer
+
+
+DESKTOP = (1366, 900)
+SIZES = {"desktop": (DESKTOP, False), "phone": (PHONE, True)}
+
+
+def _documented(runs: Runs) -> list[tuple[str, str]]:
+    """Every page, as docs/console.md shows it."""
+    return [("/", "runs"), (f"/runs/{runs.refused.run_id}", "run"),
+            ("/approvals", "approvals"), ("/refused", "refused"),
+            (f"/time-in-state?since={TRADING_DAY.date()}", "time-in-state"),
+            ("/verify?go=1", "verify")]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_page_at_desktop_and_phone_size_fits_and_is_pictured(
+    browser: object, console_url: str, runs: Runs, size: str
+) -> None:
+    """Each page at 1366×900 and as a 390×844 phone, every collapsed part opened (the ledger
+    rows' hashes included): no horizontal page overflow; the screenshots of docs/console.md."""
+    (width, height), mobile = SIZES[size]
+    browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    try:
+        for path, name in _documented(runs):
+            browser.get(console_url + path)  # type: ignore[attr-defined]
+            inner, scroll = browser.execute_script(  # type: ignore[attr-defined]
+                "document.querySelectorAll('details').forEach(d => d.open = true);"
+                "return [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            assert inner == width
+            assert scroll <= inner, f"{path}: {scroll} px wide on a {inner} px screen"
+            browser.execute_script(  # type: ignore[attr-defined]
+                "document.querySelectorAll('details').forEach(d => d.open = false)"
+            )
+            _shot(browser, name if size == "desktop" else f"phone-{name}")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
+
+
+def test_a_resumed_run_s_page_fits_a_phone_and_opens_at_a_row(
+    browser: object, killed: Killed
+) -> None:
+    """The handover, the attempt with no end, the hashes opened, the order events: the page
+    of a killed and resumed run fits a phone, and ``#seq-N`` opens it at that row."""
+    from selenium.webdriver.common.by import By
+
+    console = console_for(killed.url, clock=FixedClock(TRADING_DAY + LATER))
+    with _served(console) as url:
+        browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+            "Emulation.setDeviceMetricsOverride",
+            {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
+        )
+        try:
+            browser.get(f"{url}/runs/{killed.resumed.run_id}#seq-5")  # type: ignore[attr-defined]
+            row = browser.find_element(By.ID, "seq-5")  # type: ignore[attr-defined]
+            top = browser.execute_script(  # type: ignore[attr-defined]
+                "return arguments[0].getBoundingClientRect().top", row
+            )
+            assert -1 <= top < PHONE[1]  # scrolled to the row (to a fraction of a pixel)
+            assert browser.find_element(By.ID, "handover-2").is_displayed()  # type: ignore[attr-defined]
+            inner, scroll = browser.execute_script(  # type: ignore[attr-defined]
+                "document.querySelectorAll('details').forEach(d => d.open = true);"
+                "return [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            assert scroll <= inner
+            _shot(browser, "phone-run-resumed", for_docs=False)
+        finally:
+            browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]

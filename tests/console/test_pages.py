@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_run_page_shows_the_ledger_with_guards_inputs_and_orders(
     assert "limit=" in page
     assert f"/runs/{runs.done.run_id}/diagram.svg" in page
     assert "✓ intact" in page
-    assert "pending → " in page  # an order's status history
+    assert re.search(r"<li><span class=\"when\">[^<]+</span> pending</li>", page)  # its history
     assert "<th>max_drift</th>" in page  # a checkpoint, rendered as a table
 
 
@@ -170,7 +171,7 @@ def test_a_pending_cancel_request_and_who_moved_each_row(tmp_path: Path) -> None
     assert 'id="pending-cancel"' in page
     assert "requested by ops-carol" in page
     assert "halt &lt;b&gt;now&lt;/b&gt;" in page  # stored text shown as text
-    assert f"<td>{driving.owner}</td>" in page  # the process that committed the created row
+    assert f'<td class="process">{driving.owner}</td>' in page  # who committed the first row
 
 
 def test_the_footer_names_the_database_without_its_password(runs: Runs) -> None:
@@ -186,16 +187,26 @@ def test_the_footer_names_the_database_without_its_password(runs: Runs) -> None:
     assert '<a href="/" aria-current="page">Runs</a>' in page
 
 
-def test_a_drawn_diagram_is_kept_per_definition_and_path(
+def test_a_drawn_diagram_is_kept_per_definition_and_run_head(
     runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     console = console_for(runs.url)
     client = TestClient(console.app())
     first = client.get(f"/runs/{runs.done.run_id}/diagram.svg")
+    assert f"run {runs.done.run_id} · definition {runs.done.definition_hash}" in first.text
     assert client.get(f"/runs/{runs.done.run_id}/diagram.svg").content == first.content
     assert len(console.drawings) == 1  # Graphviz ran once
     client.get(f"/runs/{runs.refused.run_id}/diagram.svg")
-    assert len(console.drawings) == 2  # another path, another drawing
+    assert len(console.drawings) == 2  # another run, another drawing
     monkeypatch.setattr("fsm.console.app.DRAWINGS_KEPT", 2)
     client.get(f"/runs/{runs.cancelled.run_id}/diagram.svg")
     assert len(console.drawings) == 2  # the oldest made room
+
+
+def test_a_refused_run_s_diagram_numbers_its_path_and_draws_the_refusal(
+    client: TestClient, runs: Runs
+) -> None:
+    svg = client.get(f"/runs/{runs.refused.run_id}/diagram.svg").text
+    assert "2. start" in svg
+    assert "plan_approved refused" in svg
+    assert 'stroke="#b3261e" stroke-dasharray' in svg  # the dashed red loop
