@@ -52,7 +52,7 @@ from persistence.engine import SQLITE_PRAGMAS, make_engine
 from persistence.store import SqlRunStore
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH")
-AS_OF = date.today()
+AS_OF = SystemClock().now().date()  # the day the runs' own clock reads
 
 
 class Signals:

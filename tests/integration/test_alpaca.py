@@ -11,7 +11,6 @@ import json
 import signal
 import time
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,15 +23,21 @@ from fsm.records import OrderIntent, Side
 from fsm.steps.execution import settle
 from tests.alpaca_server import ACCOUNT_NUMBER, KEY, SECRET, AlpacaServer
 from tests.conftest import broken_links
+from tests.days import today
 from tests.resume.test_crash import Site
+
+
+def bundled_prices() -> dict[str, Decimal]:
+    """The bundled data's prices on the day the runs' clock reads (tests/days.py), weekends
+    and holidays included."""
+    market = BundledMarketData()
+    return dict(market.prices(market.universe(), today()).prices)
 
 
 @pytest.fixture
 def server() -> Iterator[AlpacaServer]:
     with AlpacaServer() as running:
-        market = BundledMarketData()
-        universe = market.universe()
-        running.book.prices = dict(market.prices(universe, date.today()).prices)
+        running.book.prices = bundled_prices()
         yield running
 
 
@@ -163,8 +168,7 @@ def test_killed_at_a_broker_failpoint_then_resumed_places_each_order_once(
 ) -> None:
     with AlpacaServer() as reference, AlpacaServer() as server:
         for book in (reference.book, server.book):
-            market = BundledMarketData()
-            book.prices = dict(market.prices(market.universe(), date.today()).prices)
+            book.prices = bundled_prices()
         assert _live(reference, tmp_path / "reference").cli("run", "--mode", "live")[0] == 0
         site = _live(server, tmp_path / "crashed")
         code, _, _ = site.cli("run", "--mode", "live", TRADEFSM_FAILPOINTS=point)

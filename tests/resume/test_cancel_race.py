@@ -4,15 +4,13 @@ and the run and the broker agree on every order (a filled order shows filled).""
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from tests.alpaca_server import AlpacaServer
-from tests.integration.test_alpaca import _broker, _live
+from tests.integration.test_alpaca import _broker, _live, bundled_prices
 from tests.resume.test_crash import Site
 from tests.resume.test_interrupts import _wait_for_a_first_order
 
@@ -46,8 +44,7 @@ def test_cancel_race_against_the_alpaca_server(tmp_path: Path, trial: int) -> No
     """The same race through the Alpaca adapter and a local Alpaca server whose order
     submissions are slow: the server and the run agree on every order, in every trial."""
     with AlpacaServer() as server:
-        market = BundledMarketData()
-        server.book.prices = dict(market.prices(market.universe(), date.today()).prices)
+        server.book.prices = bundled_prices()
         server.book.order_latency = 3.0  # the run is still sending when `cancel` starts
         site = _live(server, tmp_path)
         driving = site.start("run", "--mode", "live")
