@@ -1,4 +1,6 @@
-"""The suite passes on any day: the tests marked `dated` run again with the clock a year ahead.
+"""The suite passes on any day: the tests marked `dated` run again with the clock a year ahead,
+on a Saturday (the suite's clock then reads the Friday session before: a test that dates its
+inputs by the wall's day instead of that clock's fails, as it would on any week-end).
 
 libfaketime moves the wall clock of the test process and of every CLI process it starts (the
 preload is inherited), so a test that wrote a fixed date into a price file would be refused by
@@ -19,13 +21,18 @@ import pytest
 from tests.cli.conftest import Cli
 from tests.days import today
 
-AHEAD_DAYS = 365
+SATURDAY = 5
 REAL_TODAY = "TRADEFSM_TEST_REAL_TODAY"  # set by the check below for the clock test inside it
 
 
 def wall_today() -> date:
     """The wall clock's day (faketime moves it; the tests' market-hours shift does not)."""
     return datetime.now(UTC).date()
+
+
+def ahead_days(real: date) -> int:
+    """How far the check moves the wall clock: a year, then on to the next Saturday."""
+    return 365 + (SATURDAY - (real + timedelta(days=365)).weekday()) % 7
 
 
 def _faketime() -> str:
@@ -37,10 +44,12 @@ def _faketime() -> str:
     return found
 
 
+@pytest.mark.timeout(960)  # the tests it runs again have 900 s, for a loaded machine
 def test_dated_tests_pass_with_the_clock_a_year_ahead() -> None:
-    env = {**os.environ, REAL_TODAY: wall_today().isoformat()}
+    real = wall_today()
+    env = {**os.environ, REAL_TODAY: real.isoformat()}
     done = subprocess.run(
-        [_faketime(), "-m", "-f", f"+{AHEAD_DAYS}d", sys.executable, "-m", "pytest", "-q",
+        [_faketime(), "-m", "-f", f"+{ahead_days(real)}d", sys.executable, "-m", "pytest", "-q",
          "-p", "no:cacheprovider", "-m", "dated", str(Path(__file__).parent)],
         capture_output=True, text=True, env=env, timeout=900, check=False,
     )  # fmt: skip
@@ -59,4 +68,7 @@ def test_the_clock_is_a_year_ahead_inside_the_check(tmp_path: Path) -> None:
     cli("db", "upgrade")
     run = cli.json("run", "--mode", "dry-run", "--json")
     assert run["as_of"] == today().isoformat()
-    assert (wall_today() - timedelta(days=AHEAD_DAYS)).isoformat() == real
+    assert wall_today() - timedelta(days=ahead_days(date.fromisoformat(real))) == (
+        date.fromisoformat(real)
+    )
+    assert wall_today().weekday() == SATURDAY

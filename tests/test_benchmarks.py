@@ -24,10 +24,14 @@ from tests.postgres_cluster import PostgresCluster
 @pytest.mark.parametrize(
     ("module", "keys"),
     [
-        (transition, {"engine_us_per_transition_median", "raw_sqlite3_us_per_transition_median",
-                      "ratio_engine_to_raw", "commitment_hashing_us_per_transition",
-                      "raw_schema_us_per_transition_median", "ratio_engine_to_schema_floor"}),
-        (resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"}),
+        pytest.param(transition, {"engine_us_per_transition_median",
+                                  "raw_sqlite3_us_per_transition_median", "ratio_engine_to_raw",
+                                  "commitment_hashing_us_per_transition",
+                                  "raw_schema_us_per_transition_median",
+                                  "ratio_engine_to_schema_floor"},
+                     marks=pytest.mark.dated),  # its runs are dated by their clock
+        pytest.param(resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"},
+                     marks=pytest.mark.dated),
         (audit, {"verify_s", "query_ms_max", "seal_ms_10k"}),
         (facade, {"facade_call_ms", "constructor_ms", "rss_after_100_mib"}),
     ],
