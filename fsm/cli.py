@@ -35,6 +35,7 @@ from fsm.commands import (
     plugins,
     policy,
     queue,
+    retention,
     runs,
 )
 from fsm.commands.output import Format, emit, stderr, stdout
@@ -305,6 +306,7 @@ diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
+retention.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
 queue.register(app, open_store, open_worker_store, seal_now, open_events, open_metrics)
