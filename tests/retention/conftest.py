@@ -20,7 +20,11 @@ from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import retention
 from persistence.retention import Applied, SqlHolds
-from tests.audit.conftest import History, build_history
+from tests.audit.conftest import (
+    History,
+    build_history,
+    signing,  # noqa: F401 (a fixture: a key pair, digests)
+)
 from tests.conftest import TRADING_DAY, make_engine_for
 
 CUT_OFF = TRADING_DAY + timedelta(days=1)  # every run of the history ended before it
