@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fsm import archive, holds, tombstones
 from fsm.actors import actor_name
-from fsm.errors import ConcurrentModification, InvalidInput
+from fsm.errors import ConcurrentModification, InvalidConfiguration, InvalidInput
 from fsm.failpoints import failpoint
 from fsm.holds import Hold
 from fsm.tombstones import FINAL_STATUSES
@@ -122,7 +122,7 @@ def apply(engine: Engine, chosen: Sequence[Candidate], root: Path,
     if not who[1].strip():
         raise InvalidInput("retention apply needs --reason: the tombstone keeps why")
     done = Applied()
-    heads = _sealed_heads(engine)
+    heads = _sealed_heads(engine, [c.run_id for c in chosen if c.held is None])
     for candidate in chosen:
         run_id = candidate.run_id
         if candidate.held is not None:
@@ -141,10 +141,19 @@ def apply(engine: Engine, chosen: Sequence[Candidate], root: Path,
     return done
 
 
-def _sealed_heads(engine: Engine) -> dict[str, tuple[int, str]]:
+def _sealed_heads(engine: Engine, run_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """The signed heads of every run in ``run_ids``; InvalidConfiguration (nothing archived)
+    when one has moved since the newest digest or was never sealed."""
+    stmt = select(runs.c.run_id, runs.c.version, runs.c.head_hash).where(runs.c.run_id.in_(run_ids))
     with translate_errors(), engine.connect() as conn:
         last = last_document(conn)
-        return {} if last is None else covered(conn, last)[0]
+        sealed = {} if last is None else covered(conn, last)[0]
+        unsealed = [r for r, v, h in conn.execute(stmt) if sealed.get(r) != (v, h)]
+    if unsealed:
+        raise InvalidConfiguration(f"{len(unsealed)} run(s) changed since the newest digest or "
+                                   f"were never sealed (first {sorted(unsealed)[0]}): `tradefsm "
+                                   "audit seal` first; nothing was archived")  # fmt: skip
+    return sealed
 
 
 def _remove(engine: Engine, run_id: str, head: tuple[int, str], bundle_hash: str,

@@ -57,6 +57,9 @@ def test_plan_hold_apply_and_verify(old_runs: Cli) -> None:
     assert ": intact" in verified.stdout
     old_runs("audit", "seal")
     assert old_runs.json(*VERIFY, "--json")["ok"]
+    offline = old_runs("audit", "verify-bundle", "archive/run_alpha0002", "--public-key",
+                       "keys/tradefsm-audit.pub")  # fmt: skip
+    assert "intact" in offline.stdout
     (old_runs.folder / "archive" / "run_gamma0002" / "run.json").unlink()
     broken = old_runs(*VERIFY, code=8)
     assert "run_gamma0002: archive_changed" in broken.stderr

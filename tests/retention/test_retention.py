@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from fsm import archive, bundle, holds
-from fsm.errors import InvalidInput
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.clock import FixedClock
+from fsm.errors import InvalidConfiguration, InvalidInput
+from fsm.ids import SequentialIdFactory
+from fsm.requests import RunRequest
+from fsm.settings import Settings
 from persistence import retention
 from persistence.defences import defence_findings
 from persistence.retention import SqlHolds
 from persistence.retentionlog import archived
 from persistence.tables import checkpoints, intent_events, ledger, runs, tombstones
 from tests.audit.mutations import bypassing
+from tests.conftest import TRADING_DAY, make_engine_for
 from tests.retention.conftest import CUT_OFF, LATER, Retained
 
 
@@ -125,3 +132,42 @@ def test_a_deleted_or_edited_bundle_is_flagged_by_verify_archive(retained: Retai
     found = {(f.kind, f.run_id) for f in retained.verify().findings}
     assert found == {("archive_changed", edited), ("archive_missing", removed)}
     assert retained.verify(archive=False).ok  # the database itself is intact
+
+
+def test_a_hold_added_after_the_plan_still_keeps_its_run(retained: Retained) -> None:
+    history = retained.history
+    chosen = retention.plan(retained.engine, CUT_OFF)
+    holds.change(SqlHolds(retained.engine), "hold", history.dry.run_id, None, "legal-lee",
+                 "late subpoena", "ops", LATER)  # fmt: skip
+    done = retention.apply(retained.engine, chosen, retained.archive,
+                           retained.anchors.public_keys, ("ops-ann", "six years", "ops"), LATER,
+                           lambda *_: None)  # fmt: skip
+    assert done.left[history.dry.run_id] == "legal hold on the run"
+    assert _count(retained, ledger, history.dry.run_id) > 0
+
+
+def test_a_retried_run_stays_while_its_retry_does(retained: Retained, tmp_path: Path) -> None:
+    history, store = retained.history, SqlHolds(retained.engine)
+    holds.change(store, "release", None, "beta", "legal-lee", "case closed", "ops", LATER)
+    retrying = make_engine_for(history.store, PaperBroker(tmp_path / "retry.db"),
+                               FixedClock(TRADING_DAY), Settings(actor="trader-ann"),
+                               ids=SequentialIdFactory("retry"))  # fmt: skip
+    child = retrying.retry(history.refused.run_id).run_id
+    holds.change(store, "hold", child, None, "legal-lee", "case 9", "ops", LATER)
+    retained.seal()
+    done = retained.apply()
+    assert done.left == {child: "legal hold on the run",
+                         history.refused.run_id: f"run {child} retried it and stays"}  # fmt: skip
+
+
+def test_an_unsealed_run_is_not_archived(retained: Retained, tmp_path: Path) -> None:
+    history = retained.history
+    late = make_engine_for(history.store, PaperBroker(tmp_path / "late.db"),
+                           FixedClock(TRADING_DAY), Settings(actor="trader-ann"),
+                           ids=SequentialIdFactory("late"))  # fmt: skip
+    unsealed = late.run(RunRequest(account_id="epsilon")).run_id
+    with pytest.raises(InvalidConfiguration, match="audit seal` first; nothing was archived"):
+        retained.apply()
+    assert _count(retained, ledger, unsealed) > 0
+    assert archived(retained.engine) == []
+    assert not retained.archive.exists()
