@@ -23,6 +23,7 @@ from persistence.retention import Applied, SqlHolds
 from tests.audit.conftest import (
     History,
     build_history,
+    recipe,  # noqa: F401 (a fixture: the reference verifier of the docs)
     signing,  # noqa: F401 (a fixture: a key pair, digests)
 )
 from tests.conftest import TRADING_DAY, make_engine_for
@@ -39,6 +40,7 @@ class Retained:
     history: History
     parked: str
     key: Ed25519PrivateKey
+    public_key: Path
     anchors: Anchors
     archive: Path
 
@@ -70,7 +72,8 @@ def retained(migrated_url: str, tmp_path: Path) -> Retained:
     parked = parking.run(RunRequest(account_id="delta")).run_id
     private, public = generate_keys(tmp_path / "keys")
     anchors = Anchors(tmp_path / "digests", (load_public_key(public),))
-    found = Retained(history, parked, load_private_key(private), anchors, tmp_path / "archive")
+    found = Retained(history, parked, load_private_key(private), public, anchors,
+                     tmp_path / "archive")  # fmt: skip
     found.seal()
     change(SqlHolds(found.engine), "hold", None, "beta", "legal-lee", "subpoena 12", "ops",
            TRADING_DAY)  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Table, delete, func, select, update
@@ -171,3 +172,24 @@ def test_an_unsealed_run_is_not_archived(retained: Retained, tmp_path: Path) -> 
     assert _count(retained, ledger, unsealed) > 0
     assert archived(retained.engine) == []
     assert not retained.archive.exists()
+
+
+def test_the_reference_verifier_agrees_on_archived_runs(
+    retained: Retained, recipe: dict[str, Any]
+) -> None:
+    if retained.history.url.startswith("postgresql"):
+        pytest.skip("the reference verifier of the docs reads SQLite")
+    retained.apply()
+    retained.seal()
+    path = retained.history.url.removeprefix("sqlite:///")
+    digests = (str(retained.anchors.folder), "--public-key", str(retained.public_key))
+    assert recipe["main"]([path, "--digests", *digests]) == 0
+    assert retained.verify().ok
+    edit = update(tombstones).where(tombstones.c.seq == 1).values(actor="nobody")
+    bypassing(retained.history.url, lambda conn: conn.execute(edit))
+    stone = archived(retained.engine)[0].run_id
+    keys = [retained.public_key.read_bytes()]
+    found = recipe["verify_database"](path, retained.anchors.folder, keys)
+    assert found == [f"run {stone}: tombstone 1 does not verify"]
+    named = {f.run_id for f in retained.verify().findings if f.kind == "tombstone_changed"}
+    assert named == {stone}
