@@ -28,7 +28,7 @@ from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time, fetch
-from persistence.retentionlog import archive_findings
+from persistence.retentionlog import archive_findings, archived
 from persistence.runfilter import between
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
@@ -44,7 +44,10 @@ class SqlAudit:
         self.engine = engine
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
-        return run_ids_starting(self.engine, prefix, limit)
+        """Run ids in the database, then archived ones (audit commands name both)."""
+        found = run_ids_starting(self.engine, prefix, limit)
+        gone = [t.run_id for t in archived(self.engine) if t.run_id.startswith(prefix)]
+        return (found + sorted(gone))[:limit]
 
     def _rows(self, stmt: Select[Any]) -> list[dict[str, Any]]:
         with translate_errors(), self.engine.connect() as conn:

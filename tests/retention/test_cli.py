@@ -55,6 +55,9 @@ def test_plan_hold_apply_and_verify(old_runs: Cli) -> None:
     verified = old_runs(*VERIFY)
     assert "run run_alpha0002: archived, bundle " in verified.stdout
     assert ": intact" in verified.stdout
+    one = old_runs.json("audit", "verify", "--run", "alpha0002", "--json")
+    assert list(one["archived"]) == ["run_alpha0002"]
+    assert one["ok"]
     old_runs("audit", "seal")
     assert old_runs.json(*VERIFY, "--json")["ok"]
     offline = old_runs("audit", "verify-bundle", "archive/run_alpha0002", "--public-key",
