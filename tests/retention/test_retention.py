@@ -20,6 +20,7 @@ from fsm.errors import InvalidConfiguration, InvalidInput
 from fsm.ids import SequentialIdFactory
 from fsm.requests import RunRequest
 from fsm.settings import Settings
+from fsm.tombstones import entry_hash as tombstone_hash
 from persistence import retention
 from persistence.defences import defence_findings
 from persistence.retention import SqlHolds
@@ -193,3 +194,18 @@ def test_the_reference_verifier_agrees_on_archived_runs(
     assert found == [f"run {stone}: tombstone 1 does not verify"]
     named = {f.run_id for f in retained.verify().findings if f.kind == "tombstone_changed"}
     assert named == {stone}
+
+
+def test_a_tombstone_rewritten_to_another_head_is_flagged(retained: Retained) -> None:
+    """Rewritten with its hash recomputed, before any digest signed the tombstones: the head it
+    names is not the one the digests sealed for its run."""
+    retained.apply()
+    last = archived(retained.engine)[-1]
+    forged = last.model_copy(update={"head_seq": last.head_seq - 1})
+    forged = forged.model_copy(update={"hash": tombstone_hash(forged.prev_hash, forged)})
+    edit = (update(tombstones).where(tombstones.c.seq == last.seq)
+            .values(head_seq=forged.head_seq, hash=forged.hash))  # fmt: skip
+    bypassing(retained.history.url, lambda conn: conn.execute(edit))
+    found = [f for f in retained.verify().findings if f.kind == "tombstone_changed"]
+    assert [(f.run_id, "the signed digests sealed" in f.problem) for f in found] == [
+        (last.run_id, True)]  # fmt: skip
