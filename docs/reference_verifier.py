@@ -64,6 +64,17 @@ INTENT_FIELDS = (
 EVENT_FIELDS = ("n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at")
 REQUEST_FIELDS = ("run_id", "n", "actor", "reason", "process", "requested_at")
 BROKER_FIELDS = ("broker_order_id", "filled_qty", "avg_price")
+TOMBSTONE_FIELDS = (
+    "seq",
+    "run_id",
+    "head_seq",
+    "head_hash",
+    "bundle_hash",
+    "actor",
+    "reason",
+    "process",
+    "archived_at",
+)
 
 
 def canonical(value):
@@ -324,16 +335,35 @@ def verify_digests(folder, public_key_pems):
     return problems, heads, newest, valid
 
 
+def verify_tombstones(path):
+    """Problems of the tombstones chain, each archived run's head and each row's hash."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    problems, prev, archived, hashes = [], ZERO, {}, {}
+    for n, row in enumerate(db.execute("SELECT * FROM tombstones ORDER BY seq"), start=1):
+        body = {k: row[k] for k in TOMBSTONE_FIELDS} | {"archived_at": utc(row["archived_at"])}
+        if row["seq"] != n or row["prev_hash"] != prev or chained(prev, body) != row["hash"]:
+            problems.append(f"run {row['run_id']}: tombstone {n} does not verify")
+        prev, hashes[row["seq"]] = row["hash"], row["hash"]
+        archived[row["run_id"]] = (row["head_seq"], row["head_hash"])
+    return problems, archived, hashes
+
+
 def verify_database(path, digest_folder=None, public_key_pems=()):
     """Problems of every run of an SQLite run database; with digests, what they sealed too."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     created = dict(db.execute("SELECT run_id, created_at FROM runs"))
     run_ids = set(created) | {r for (r,) in db.execute("SELECT DISTINCT run_id FROM ledger")}
     problems = [f"run {r}: {p}" for r in sorted(run_ids) for p in verify_run(path, r)]
+    found, archived, tombstones = verify_tombstones(path)
+    problems += found
     if digest_folder is None:
         return problems
     found, heads, newest, valid = verify_digests(digest_folder, public_key_pems)
     problems += found
+    signed = (newest or {}).get("tombstones")
+    if signed and tombstones.get(signed[0]) != signed[1]:
+        problems.append(f"tombstone {signed[0]}: signed by the newest digest, not as stored")
     stored = dict(db.execute("SELECT n, digest_hash FROM digests"))
     for n in sorted(stored.keys() | valid.keys()):
         if stored.get(n) != valid.get(n):
@@ -341,8 +371,10 @@ def verify_database(path, digest_folder=None, public_key_pems=()):
     for run_id, (seq, head) in sorted(heads.items()):
         row = db.execute("SELECT hash FROM ledger WHERE run_id = ? AND seq = ?", (run_id, seq))
         at = row.fetchone()
-        if run_id not in created:
-            problems.append(f"run {run_id}: sealed, but the run is gone")
+        if run_id not in created and archived.get(run_id) != (seq, head):
+            problems.append(f"run {run_id}: sealed, but the run is gone without its tombstone")
+        elif run_id not in created:
+            continue  # archived: its tombstone names the sealed head
         elif at is None or at[0] != head:
             problems.append(f"run {run_id}: sealed head at seq {seq} differs")
     if (
@@ -353,7 +385,8 @@ def verify_database(path, digest_folder=None, public_key_pems=()):
         older = {r for r, at in created.items() if utc(at) < newest["created_at"]}
         for run_id in sorted(older - heads.keys()):
             problems.append(f"run {run_id}: created before the newest digest, in no digest")
-        if len(older - heads.keys()) + len(heads.keys() & created.keys()) != newest["runs_total"]:
+        present = created.keys() | archived.keys()
+        if len(older - heads.keys()) + len(heads.keys() & present) != newest["runs_total"]:
             problems.append("run count")
     return problems
 

@@ -27,7 +27,8 @@ FindingKind = Literal[
     "run_changed", "identity_changed", "outcome_changed", "checkpoint_changed",
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
     "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
-    "not_canonical", "defence_weakened", "halts_changed", "policy_changed",
+    "not_canonical", "defence_weakened", "halts_changed", "policy_changed", "holds_changed",
+    "tombstone_changed", "archive_missing", "archive_changed",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "
@@ -84,6 +85,7 @@ class VerifyReport:
     anchored: bool = False  # checked against signed digest files
     digests: int = 0
     seal: RunSeal | None = None  # a one-run verification against digests: how far they cover it
+    archived: dict[str, str] = field(default_factory=dict)  # archived run -> its bundle's hash
 
     @property
     def ok(self) -> bool:
@@ -99,6 +101,7 @@ class VerifyReport:
             "digests": self.digests,
             "not_detected": None if self.anchored else UNANCHORED,
             "findings": [f.__dict__ for f in self.findings],
+            "archived": dict(self.archived),
         }
 
 
@@ -163,9 +166,13 @@ class AuditQueries(Protocol):
         """Orders sent, per run or per machine definition (guard version)."""
         ...
 
-    def verify(self, run_id: str | None = None, anchors: Any = None) -> VerifyReport:
+    def verify(
+        self, run_id: str | None = None, anchors: Any = None, archive: Path | None = None
+    ) -> VerifyReport:
         """Check chains and commitments (RunNotFound for an unknown ``run_id``); with
-        ``anchors`` (digest folder and public keys), the signed digests as well."""
+        ``anchors`` (digest folder and public keys), the signed digests as well; with
+        ``archive``, the evidence bundles of archived runs in that folder (verified with the
+        anchors' public keys when given)."""
         ...
 
     def export(self, run_id: str) -> dict[str, Any]: ...

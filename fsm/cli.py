@@ -36,6 +36,7 @@ from fsm.commands import (
     policy,
     queue,
     replay,
+    retention,
     runs,
 )
 from fsm.commands.output import Format, emit, stderr, stdout
@@ -313,6 +314,7 @@ diagram.register(app, open_reader)
 lifecycle.register(app, open_store, seal_now)
 approval.register(app, open_store, open_keys)
 halting.register(app, open_store)
+retention.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
 replay.register(app, open_reader, read_decisions)

@@ -44,6 +44,7 @@ JCS_INTEGERS = 2**53  # RFC 8785 writes numbers as IEEE doubles: integers exact 
 PRIVATE_KEY_FILE = "tradefsm-audit.key"
 PUBLIC_KEY_FILE = "tradefsm-audit.pub"
 SIGNED = ("digest_hash", "signature")
+CHAINS = ("holds", "tombstones")  # side histories whose heads a digest signs besides halts
 
 
 def file_name(n: int) -> str:
@@ -161,10 +162,12 @@ def sign(
     runs: Iterable[tuple[str, int, str]],
     covered: Mapping[str, tuple[int, str]],
     halts: tuple[int, str] | None = None,
+    chains: Mapping[str, tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     """A signed digest document, chained to ``previous`` (the last digest document);
     ``covered`` holds the head of every run sealed so far, ``runs`` included; ``halts``, the
-    head (seq, hash) of the halts history (``fsm.halts``), when it has rows."""
+    head (seq, hash) of the halts history (``fsm.halts``), when it has rows; ``chains``, the
+    heads of the other side histories with rows (``CHAINS``: holds, tombstones)."""
     body: dict[str, Any] = {
         "created_at": utc_text(created_at),
         "key_id": key_id(key.public_key()),
@@ -177,6 +180,8 @@ def sign(
     }
     if halts is not None:
         body["halts"] = [int(halts[0]), halts[1]]
+    for name, (seq, head) in (chains or {}).items():
+        body[name] = [int(seq), head]
     text = signed_text(body)
     signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
     return body | {"digest_hash": sha256_hex(text), "signature": signature}
@@ -223,6 +228,7 @@ class DigestCheck:
     runs_total: int = 0  # version 1: runs in the database; 2: runs its Merkle root covers
     covered_at: str | None = None  # when the newest version 2 digest proved which runs exist
     halts: tuple[int, str] | None = None  # the newest signed head of the halts history
+    chains: dict[str, tuple[int, str]] = field(default_factory=dict)  # of CHAINS, the same
     sealed_by: dict[str, int] = field(default_factory=dict)  # run -> the digest of its head
     created: dict[int, str] = field(default_factory=dict)  # digest n -> its created_at
     newest: int | None = None  # the newest valid digest's n
@@ -266,6 +272,9 @@ def check_files(
         check.runs_total = document["runs_total"]
         if isinstance(document.get("halts"), list) and len(document["halts"]) == 2:
             check.halts = (int(document["halts"][0]), str(document["halts"][1]))
+        for name in CHAINS:
+            if isinstance(document.get(name), list) and len(document[name]) == 2:
+                check.chains[name] = (int(document[name][0]), str(document[name][1]))
     if previous is not None and previous["version"] >= 2:
         _check_root(previous, check)
     last = int(previous["n"]) if previous else 0

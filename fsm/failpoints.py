@@ -23,6 +23,7 @@ ENGINE_POINTS = (
     "intent.acked",  # after an order's ack is committed
     "broker.filled",  # after the broker reported fills, before they are stored
     "intents.reconciled",  # after the final order statuses are committed
+    "retention.bundled",  # after a run's bundle is archived and verified, before its removal
 )
 
 

@@ -28,6 +28,7 @@ from persistence.defences import defence_findings
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
 from persistence.lenient import canonical_time, fetch
+from persistence.retentionlog import archive_findings, archived
 from persistence.runfilter import between
 from persistence.seal import seal, verify_anchored
 from persistence.store import SqlRunStore, run_ids_starting
@@ -43,7 +44,10 @@ class SqlAudit:
         self.engine = engine
 
     def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
-        return run_ids_starting(self.engine, prefix, limit)
+        """Run ids in the database, then archived ones (audit commands name both)."""
+        found = run_ids_starting(self.engine, prefix, limit)
+        gone = [t.run_id for t in archived(self.engine) if t.run_id.startswith(prefix)]
+        return (found + sorted(gone))[:limit]
 
     def _rows(self, stmt: Select[Any]) -> list[dict[str, Any]]:
         with translate_errors(), self.engine.connect() as conn:
@@ -99,14 +103,21 @@ class SqlAudit:
         keys = ("run", "definition_hash")
         return [{k: v if k in keys else int(v) for k, v in r.items()} for r in self._rows(stmt)]
 
-    def verify(self, run_id: str | None = None, anchors: Anchors | None = None) -> VerifyReport:
+    def verify(self, run_id: str | None = None, anchors: Anchors | None = None,
+               archive: Path | None = None) -> VerifyReport:  # fmt: skip
         """Check every run's chain and commitments; with ``anchors``, the signed digests too;
-        verifying every run also reports the database's weakened defences."""
+        with ``archive``, the bundles of archived runs in that folder; verifying every run
+        also reports the database's weakened defences."""
         with translate_errors(run_id):
             if anchors is not None:
                 report = verify_anchored(self.engine, anchors, run_id)
             else:
                 report = verify(self.engine, run_id)
+        if archive is not None:
+            keys = anchors.public_keys if anchors is not None else ()
+            found = archive_findings(self.engine, archive, keys)
+            report = replace(report, findings=report.findings + [
+                f for f in found if run_id is None or f.run_id == run_id])  # fmt: skip
         if run_id is not None:
             return report  # the defences are the whole database's, not one run's
         weakened = defence_findings(self.engine)  # what keeps the next change out

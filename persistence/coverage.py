@@ -64,6 +64,10 @@ HALTS = Cover("halts history", "hashed in its row; rows chained; a run failed fo
               "commits the head it obeyed (commits.halts)")  # fmt: skip
 POLICY = Cover("policy history", "hashed in its row; rows chained; each run's identity commits "
                "the hash of the version it pinned")  # fmt: skip
+HOLDS = Cover("holds history", "hashed in its row; rows chained; the head signed by the next "
+              "digest")  # fmt: skip
+TOMBSTONE = Cover("tombstones", "hashed in its row; rows chained; the head signed by the next "
+                  "digest; head_seq and head_hash must be the run's signed head")  # fmt: skip
 CURSOR = safe(
     "where an event subscriber has read the ledger to: mutable delivery state, not "
     "append-only and never evidence (events are re-derived from the ledger rows)"
@@ -133,6 +137,12 @@ COLUMNS: dict[tuple[str, str], Cover] = {
     **{("policy_changes", name): POLICY for name in (
         "seq", "kind", "account_id", "values", "refers", "actor", "reason", "at", "prev_hash",
         "hash")},
+    **{("holds", name): HOLDS for name in (
+        "seq", "action", "run_id", "account_id", "actor", "reason", "process", "occurred_at",
+        "prev_hash", "hash")},
+    **{("tombstones", name): TOMBSTONE for name in (
+        "seq", "run_id", "head_seq", "head_hash", "bundle_hash", "actor", "reason", "process",
+        "archived_at", "prev_hash", "hash")},
     **{("event_cursors", name): CURSOR for name in (
         "subscriber", "position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
         "updated_at")},
@@ -159,6 +169,9 @@ TABLES: dict[str, Cover] = {
                                     "the head of the rows before it"),
     "policy_changes": Cover("policy history", "numbered and chained; a run's identity commits "
                                               "the row of the version it pinned"),
+    "holds": Cover("holds history", "numbered and chained; the next digest signs its head"),
+    "tombstones": Cover("tombstones", "numbered and chained; the next digest signs its head; "
+                                      "a sealed run gone without its tombstone: run_deleted"),
     "event_cursors": CURSOR,
     "alembic_version": safe("the schema revision (see its column)"),
 }  # fmt: skip

@@ -106,9 +106,7 @@ def _pg_triggers(conn: Connection) -> Problems:
     rows = conn.execute(_PG_TRIGGERS, {"schema": SCHEMA, "tables": _tables()}).all()
     found = {(t, name): d.replace(f" {SCHEMA}.", " ") for t, name, d, *_ in rows}
     problems = _triggers(found, "postgresql")
-    bodies = dict.fromkeys(append_only.expected("postgresql"),
-                           (append_only.FUNCTION, append_only.PG_FUNCTION_BODY))  # fmt: skip
-    bodies |= constraints.functions()
+    bodies = append_only.functions() | constraints.functions()
     for table, name, _, enabled, function, source, language in rows:
         if (table, name) not in bodies:
             continue

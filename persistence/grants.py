@@ -43,8 +43,10 @@ RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts
 # The approver key registry is read at every approval; keys are registered (`tradefsm keys
 # add`) by the owner, never by the runtime, which could otherwise vouch for its own signatures.
 # The risk policy too: a runtime that could write it could loosen its own limits.
-RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys", "policy_changes")
-SEALER_READS = ("runs", "digests", "sealed_heads", "halts")  # halts: its head, signed
+# Holds and tombstones are written by the owner (`tradefsm hold`, `retention apply`: only the
+# owner may delete an archived run's rows); the runtime reads them for `audit verify`.
+RUNTIME_READS = (*RUNTIME_TABLES, "approver_keys", "policy_changes", "holds", "tombstones")
+SEALER_READS = ("runs", "digests", "sealed_heads", "halts", "holds", "tombstones")  # heads
 SEALER_WRITES = ("digests", "sealed_heads")
 SEALER_UPDATES = {"sealed_heads": ("seq", "head_hash")}  # its upsert of each run's sealed head
 ALL_TABLES = (*RUNTIME_READS, "digests", "sealed_heads")

@@ -18,7 +18,7 @@ from fsm.canonical import canonical_json, sha256_hex
 from fsm.digests import Anchors
 from fsm.errors import HistoryConflict, RunNotFound
 from fsm.merkle import root, sorted_leaves
-from persistence import halts
+from persistence import halts, retentionlog
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.hotpath import DriverStatement
@@ -54,7 +54,9 @@ def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) ->
             ]
             heads = before | {run_id: (seq, head) for run_id, seq, head in changed}
             n = int(last["n"]) + 1 if last else 1
-            document = digests.sign(key, n, now, last, changed, heads, halts.head(conn))
+            document = digests.sign(
+                key, n, now, last, changed, heads, halts.head(conn), retentionlog.heads(conn)
+            )
             path = digests.write(document, folder)
             conn.execute(insert(digest_table), [{
                 "n": n, "digest_hash": document["digest_hash"], "key_id": document["key_id"],
@@ -163,9 +165,10 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
             raise
         report = VerifyReport(runs=0, rows=0, findings=[Finding(
             "run_deleted", run_id, "a signed digest sealed this run; it is gone")])  # fmt: skip
-    findings = check.findings + _membership(engine, check, run_id)
+    findings = check.findings + _membership(engine, check, run_id, set(report.archived))
     if run_id is None:
         findings += halts.anchored_findings(engine, check.halts)
+        findings += retentionlog.anchored_findings(engine, check.chains, check.sealed)
     if check.covered_at is None and run_id is None and int(total) < check.runs_total:
         counted = f"the last digest counted {check.runs_total} runs; the database has {total}"
         findings = [*findings, Finding("run_deleted", None, counted)]
@@ -174,9 +177,11 @@ def verify_anchored(engine: Engine, anchors: Anchors, run_id: str | None = None)
                    digests=check.count, seal=run_seal)  # fmt: skip
 
 
-def _membership(engine: Engine, check: digests.DigestCheck, run_id: str | None) -> list[Finding]:
+def _membership(engine: Engine, check: digests.DigestCheck, run_id: str | None,
+                archived: set[str]) -> list[Finding]:  # fmt: skip
     """Runs created before the newest digest that it does not cover, and whether the number
-    of runs it covers is the number the database has (version 2 digests only)."""
+    of runs it covers is the number the database has, ``archived`` ones counted (version 2
+    digests only)."""
     if check.covered_at is None:
         return []
     at = datetime.fromisoformat(check.covered_at.replace("Z", "+00:00"))
@@ -191,7 +196,7 @@ def _membership(engine: Engine, check: digests.DigestCheck, run_id: str | None) 
                 "digest covers it: it was inserted behind the digests' back")
         for r in uncovered
     ]  # fmt: skip
-    counted = len(uncovered) + sum(1 for r in present if r in check.sealed)
+    counted = len(uncovered) + sum(1 for r in present.keys() | archived if r in check.sealed)
     if run_id is None and counted != check.runs_total:
         findings.append(Finding("run_count", None, f"the newest digest covers "
                                 f"{check.runs_total} run(s); the database has {counted} of "

@@ -33,6 +33,7 @@ __all__ = [
     "digests",
     "event_cursors",
     "halts",
+    "holds",
     "insert_written",
     "intent_events",
     "ledger",
@@ -42,6 +43,7 @@ __all__ = [
     "runs",
     "sealed_heads",
     "step_attempts",
+    "tombstones",
 ]
 
 ID = String(64)
@@ -292,6 +294,44 @@ policy_changes = Table(
     Column("actor", String(128), nullable=False),
     Column("reason", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
+
+# Legal holds (`tradefsm hold add|remove`), append-only; one hash chain (fsm.holds) that
+# `audit verify` checks and the next digest signs the head of. A run held by its own row or by
+# its account's is never archived.
+holds = Table(
+    "holds",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("action", String(16), nullable=False),  # "hold" or "release"
+    Column("run_id", ID, nullable=True),  # exactly one of run_id and account_id is set
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("process", String(160), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
+
+# Archived runs (`tradefsm retention apply`), append-only: what was removed (the run's head),
+# where its evidence went (the bundle's hash), who, when and why. One hash chain
+# (fsm.tombstones) whose head the next digest signs; the append-only tables let a run's rows
+# be deleted only once its tombstone is written (persistence.append_only).
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", ID, nullable=False, unique=True),
+    Column("head_seq", Integer, nullable=False),
+    Column("head_hash", HASH, nullable=False),
+    Column("bundle_hash", HASH, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("process", String(160), nullable=False),
+    Column("archived_at", UtcDateTime, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
 )

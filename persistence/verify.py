@@ -24,7 +24,7 @@ from fsm.audit import Finding, FindingKind, VerifyReport
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
 from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
-from persistence import approvers, halts, policybook
+from persistence import approvers, halts, policybook, retentionlog
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, fetch
@@ -96,7 +96,7 @@ def verify(
     if run_id is not None:
         report, marks = verify_span(engine, Span(run_id=run_id), sealed)
         if report.runs == 0 and not report.findings:
-            raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
+            return _archived_run(engine, run_id)
         return _with(report, definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
                      + halts.findings(engine, run_id)
@@ -119,7 +119,17 @@ def verify(
         legacy_runs=sum(p.legacy_runs for p in runs_part),
     )
     whole = [f for p, _ in parts[len(spans) :] for f in p.findings]
+    report.archived.update((t.run_id, t.bundle_hash) for t in retentionlog.archived(engine))
     return _with(report, marks.findings() + whole)
+
+
+def _archived_run(engine: Engine, run_id: str) -> VerifyReport:
+    """A run gone from the database: archived (its tombstone chain checked), or not found."""
+    stone = next((t for t in retentionlog.archived(engine) if t.run_id == run_id), None)
+    if stone is None:
+        raise RunNotFound(f"no run {run_id!r} in the database", run_id=run_id)
+    found = [f for f in retentionlog.findings(engine) if f.run_id in (run_id, None)]
+    return VerifyReport(runs=0, rows=0, findings=found, archived={run_id: stone.bundle_hash})
 
 
 def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
@@ -128,7 +138,7 @@ def _with(report: VerifyReport, findings: list[Finding]) -> VerifyReport:
 
 # The checks of the whole database beside the runs' own, in the order their findings are
 # reported; each is one task, shared between the processes like the spans of runs.
-WHOLE_DATABASE = ("definitions", "deleted_runs", "approvers", "halts", "policy")
+WHOLE_DATABASE = ("definitions", "deleted_runs", "approvers", "halts", "policy", "retention")
 Task = Span | str
 _worker: dict[str, Any] = {}  # in a spawned worker: its engine and the sealed heads
 
@@ -142,6 +152,7 @@ def _task(engine: Engine, task: Task, sealed: Sealed) -> tuple[VerifyReport, Sch
         "approvers": approvers.findings,
         "halts": halts.findings,
         "policy": policybook.findings,
+        "retention": retentionlog.findings,
     }
     return VerifyReport(runs=0, rows=0, findings=checks[task](engine)), SchemeMarks()
 

@@ -11,6 +11,7 @@ from fsm.audit import Finding
 from fsm.canonical import json_or_text, sha256_hex
 from persistence.hotpath import DriverStatement
 from persistence.lenient import fetch
+from persistence.retentionlog import archived
 from persistence.tables import definitions, runs
 
 Sealed = Mapping[str, tuple[int, str]]  # run id -> (seq, head hash) from signed digests
@@ -50,10 +51,13 @@ def _missing_definitions(engine: Engine, run_id: str | None) -> list[Finding]:
 
 
 def deleted_runs(engine: Engine, sealed: Sealed) -> list[Finding]:
+    """Runs the signed digests sealed that are gone without a tombstone (an archived run has
+    one: ``persistence.retentionlog`` checks that it names the sealed head)."""
     if not sealed:
         return []
     statement = DriverStatement(select(runs.c.run_id), engine.dialect)
     present = {run_id for (run_id,) in fetch(engine, statement, {})}
+    present |= {row.run_id for row in archived(engine)}
     return [
         Finding("run_deleted", run_id, f"a signed digest sealed it at seq {sealed[run_id][0]}; "
                 "the run is gone")

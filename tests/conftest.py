@@ -61,6 +61,7 @@ def restore_triggers(conn: Connection) -> None:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     append_only.create(conn, tables)
     append_only.harden(conn, tables)
+    append_only.allow_archived_deletes(conn)
     constraints.drop(conn)
     constraints.create(conn)
 

@@ -32,6 +32,13 @@ def register(
             list[Path] | None,
             typer.Option(help="Public key file(s) of the digests (repeat after a rotation)."),
         ] = None,
+        archive: Annotated[
+            Path | None,
+            typer.Option(
+                help="Folder of archived runs' bundles (`retention apply --archive`) "
+                "to check against their tombstones (and --public-key)."
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Check every hash chain and what it commits to; exit 8 listing each finding."""
@@ -44,7 +51,7 @@ def register(
             anchors = load_anchors(digests, public_key)
         queries = open_audit(db)
         full_id = resolve_run_id(queries.run_ids_starting, run) if run is not None else None
-        report = queries.verify(full_id, anchors)
+        report = queries.verify(full_id, anchors, archive)
         if as_json:
             print_json(report.as_json())
         else:
@@ -129,6 +136,8 @@ def _print_report(report: VerifyReport) -> None:
         stdout.print(f"{report.legacy_runs} run(s) written before commitments (legacy scheme "
                      "1): their chain covers transitions only, not identity, checkpoints or "
                      "orders", markup=False)  # fmt: skip
+    for run_id, bundle_hash in report.archived.items():
+        stdout.print(f"run {run_id}: archived, bundle {bundle_hash}", markup=False)
     if report.anchored:
         stdout.print(f"checked against {report.digests} signed digest(s)", markup=False)
     else:

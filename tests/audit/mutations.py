@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from fsm import halts
+from fsm import holds as legal_holds
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import VerifyReport
 from fsm.cancels import request_cancel
@@ -41,10 +42,11 @@ from fsm.policyhistory import Proposal, approve, propose
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.signatures import DECISIONS, sign
-from persistence import append_only, constraints, grants, migrate
+from persistence import append_only, constraints, grants, migrate, retention
 from persistence.approvers import SqlApproverKeys
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
+from persistence.retention import SqlHolds
 from persistence.store import SqlRunStore
 from persistence.tables import metadata
 from tests.conftest import TRADING_DAY, make_engine_for
@@ -152,7 +154,10 @@ def build(url: str, folder: Path, duties: dict[str, str] | None = None) -> Seale
     runs["queued"] = str(queue.submit(RunRequest(account_id="queued")).run_id)
     queue.claim()
     runs["halted"] = _refused_while_halted(store, machine("halted"))
+    runs["archived"] = run("archived")
     private, public = generate_keys(folder / "keys")
+    SqlAudit(engines["sealer"]).seal(load_private_key(private), TRADING_DAY, folder / "digests")
+    _archive_one(engines["owner"], folder, load_public_key(public))
     SqlAudit(engines["sealer"]).seal(load_private_key(private), TRADING_DAY, folder / "digests")
     for engine in set(engines.values()):
         engine.dispose()
@@ -172,6 +177,19 @@ def _refused_while_halted(store: SqlRunStore, engine: Any) -> str:
     halts.unhalt(store, "halted", "risk-bob", "checked", "ops", TRADING_DAY,
                  throttle_limits(DEFAULT))  # fmt: skip
     return run_id
+
+
+def _archive_one(owner: Engine, folder: Path, key: Any) -> None:
+    """A legal hold on the account ``done`` (two rows: one released), and the run of the
+    account ``archived`` archived by the owner: a row in each of the holds and tombstones."""
+    holds = SqlHolds(owner)
+    for action in ("hold", "release", "hold"):
+        legal_holds.change(holds, action, None, "done", "legal-lee", "subpoena", "ops",
+                           TRADING_DAY)  # fmt: skip
+    chosen = [c for c in retention.plan(owner, TRADING_DAY + timedelta(days=1))
+              if c.account_id == "archived"]  # fmt: skip
+    retention.apply(owner, chosen, folder / "archive", [key], ("ops-ann", "retention", "ops"),
+                    TRADING_DAY, lambda *_: None)  # fmt: skip
 
 
 CHANGES: list[tuple[type, Callable[[Any], Any]]] = [

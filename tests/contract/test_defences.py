@@ -45,18 +45,18 @@ def test_a_dropped_trigger_is_reported(engine: Engine) -> None:
 
 def test_a_trigger_of_another_body_is_reported(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
-        _sql(engine, "DROP TRIGGER ledger_append_only_delete ON ledger",
-             "CREATE TRIGGER ledger_append_only_delete AFTER DELETE ON ledger "
+        _sql(engine, "DROP TRIGGER ledger_append_only_update ON ledger",
+             "CREATE TRIGGER ledger_append_only_update AFTER UPDATE ON ledger "
              "FOR EACH ROW EXECUTE FUNCTION tradefsm_refuse_change()",
-             "ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_append_only_delete")  # fmt: skip
+             "ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_append_only_update")  # fmt: skip
     else:
-        _sql(engine, "DROP TRIGGER ledger_append_only_delete",
-             "CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger BEGIN "
+        _sql(engine, "DROP TRIGGER ledger_append_only_update",
+             "CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger BEGIN "
              "SELECT 1; END")  # fmt: skip
     _sql(engine, "CREATE TRIGGER checkpoints_extra BEFORE INSERT ON checkpoints "
          + ("FOR EACH ROW EXECUTE FUNCTION tradefsm_refuse_change()"
             if engine.dialect.name == "postgresql" else "BEGIN SELECT 1; END"))  # fmt: skip
     assert _weakened(engine) == {
-        ("ledger.ledger_append_only_delete", "append-only trigger altered"),
+        ("ledger.ledger_append_only_update", "append-only trigger altered"),
         ("checkpoints.checkpoints_extra", "a trigger tradefsm did not create"),
     }

@@ -96,10 +96,26 @@ def test_a_replaced_function_is_reported_on_every_trigger(engine: Engine) -> Non
          "$$BEGIN RETURN COALESCE(NEW, OLD);END$$ LANGUAGE plpgsql")  # fmt: skip
     try:
         problems = _problems(engine)
-        assert len(problems) == 3 * len(HISTORY)
+        # the DELETE triggers of a run's history call the function that lets archived runs go
+        assert len(problems) == 3 * len(HISTORY) - len(append_only.ARCHIVABLE)
         replaced = "the function tradefsm_refuse_change() it calls was replaced"
         assert {p.split(":")[0] for p in problems.values()} == {replaced}
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(append_only.PG_FUNCTION)
+    assert defence_findings(engine) == []
+
+
+def test_a_replaced_archived_delete_function_is_reported(engine: Engine) -> None:
+    function = append_only.ARCHIVED_FUNCTION
+    _sql(engine, f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS "
+         "$$BEGIN RETURN OLD;END$$ LANGUAGE plpgsql")  # fmt: skip
+    try:
+        problems = _problems(engine)
+        assert set(problems) == {f"{t}.{t}_append_only_delete" for t in append_only.ARCHIVABLE}
+        assert {p.split(":")[0] for p in problems.values()} == {
+            f"the function {function}() it calls was replaced"}  # fmt: skip
+    finally:
+        with engine.begin() as conn:
+            append_only.allow_archived_deletes(conn)
     assert defence_findings(engine) == []
