@@ -105,7 +105,8 @@ class RunDriver:
         try:
             while self.run.state not in final and self.run.state not in parked:
                 self.stop_point()
-                self.step()
+                with self.rt.tracing.step(self.run):
+                    self.step()
         except (RunInterrupted, ConcurrentModification) as exc:
             obeyed = stand_down_reason(self.rt.store, self.run, exc)
             if isinstance(obeyed, RunInterrupted | CancelRequested):  # let the lease go now
@@ -173,6 +174,7 @@ class RunDriver:
 
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
         self.attempts[state] += 1
+        call = self.rt.tracing.attempt(state, self.attempts[state], call)
         started = self.rt.clock.now()
         interval = self.rt.settings.renew_every
         try:
