@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Tracer, TracerProvider
+from opentelemetry.trace import (
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Tracer,
+    TracerProvider,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from fsm.errors import InvalidInput
@@ -36,6 +43,8 @@ TRACER_NAME = "tradefsm"
 TRACEPARENT_PARAM = "traceparent"  # where a run keeps its trace context (not its identity)
 _TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _PROPAGATOR = TraceContextTextMapPropagator()
+_UNSET = (ProxyTracerProvider, NoOpTracerProvider)  # no application provider (yet)
+_NOTHING: AbstractContextManager[object] = nullcontext()  # reusable
 T = TypeVar("T")
 
 
@@ -70,14 +79,20 @@ def _run_attributes(run: RunRecord) -> dict[str, str]:
 class Tracing:
     """The spans a runtime opens. Each span is current while its work runs, so a caller's
     instrumentation (database, HTTP) nests below it; a step's helper thread is given the
-    caller's context (``fsm.attempts.in_thread``)."""
+    caller's context (``fsm.attempts.in_thread``). While no provider is set, the spans
+    of a transition are skipped outright: the hot path pays one check, not a no-op span."""
 
     tracer: Tracer
+    own_provider: bool = False  # handed one: always on; else on once the application sets one
 
     @classmethod
     def of(cls, provider: TracerProvider | None = None) -> Tracing:
         """Spans from ``provider``, else from the application's global provider."""
-        return cls(trace.get_tracer(TRACER_NAME, tracer_provider=provider))
+        return cls(trace.get_tracer(TRACER_NAME, tracer_provider=provider), provider is not None)
+
+    @property
+    def on(self) -> bool:
+        return self.own_provider or not isinstance(trace.get_tracer_provider(), _UNSET)
 
     @contextmanager
     def starting(self, name: str, traceparent: str | None) -> Iterator[Span]:
@@ -98,16 +113,18 @@ class Tracing:
         ) as span:
             yield span
 
-    @contextmanager
-    def step(self, run: RunRecord) -> Iterator[Span]:
+    def step(self, run: RunRecord) -> AbstractContextManager[object]:
         """One step of a run: its attempts, its guards and the transitions it committed."""
-        with self.tracer.start_as_current_span(
+        if not self.on:
+            return _NOTHING
+        return self.tracer.start_as_current_span(
             f"tradefsm.step {run.state}", attributes=_run_attributes(run)
-        ) as span:
-            yield span
+        )
 
     def attempt(self, state: str, number: int, call: Callable[[], T]) -> Callable[[], T]:
         """``call`` run inside a span of its attempt (opened in the thread that runs it)."""
+        if not self.on:
+            return call
 
         def attempted() -> T:
             attributes: dict[str, Any] = {"tradefsm.state": state, "tradefsm.attempt": number}
@@ -121,6 +138,8 @@ class Tracing:
     def transition(self, run: RunRecord, entry: LedgerEntry) -> None:
         """A committed ledger row, as a span of its own under the step (or command) that
         committed it: the event, where it went, and what the guards decided."""
+        if not self.on:
+            return
         refused = [d.name for d in entry.guards if not d.passed]
         attributes: dict[str, Any] = {
             "tradefsm.run_id": run.run_id, "tradefsm.seq": entry.seq,
@@ -132,8 +151,8 @@ class Tracing:
         self.tracer.start_span(f"tradefsm.transition {entry.event}", attributes=attributes).end()
 
     def broker(self, broker: Broker) -> Broker:
-        """``broker`` with a span around each call."""
-        return TracedBroker(broker, self.tracer)
+        """``broker`` with a span around each call (as it is while no provider is set)."""
+        return TracedBroker(broker, self.tracer) if self.on else broker
 
 
 class TracedBroker:
