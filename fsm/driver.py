@@ -30,6 +30,7 @@ from fsm.errors import (
     TradingHalted,
     replace_message,
 )
+from fsm.failedorders import EXECUTING, orders_at_failure
 from fsm.guardcontext import GuardContext
 from fsm.guards import evaluate
 from fsm.kinds import RunStatus
@@ -345,6 +346,8 @@ class RunDriver:
         attempt, self._last_attempt = self._last_attempt, None
         new_state = target or run.state
         final = new_state in rt.definition.final_states
+        if new_state == "failed" and run.state == EXECUTING and output is None:
+            output = orders_at_failure(rt.store, run.run_id)  # their events (fsm.failedorders)
         failure = failure if failure is not None else run.failure
         result = result_summary(event, output) if new_state == "done" else run.result
         checkpoint, output_text = None, None
