@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from opentelemetry.trace import TracerProvider, get_current_span
+from opentelemetry.trace import TracerProvider
 
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
@@ -59,7 +59,7 @@ from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 from fsm.throttle import trip as trip_throttle
-from fsm.tracing import TRACEPARENT_PARAM, Tracing, traceparent_of
+from fsm.tracing import Tracing, kept_trace
 
 log = logging.getLogger("tradefsm.engine")
 CREATED_EVENT = "created"
@@ -175,7 +175,7 @@ class Engine:
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
                 "and '-', 1 to 64 characters, starting with a letter or digit"
             )
-        pinned = self._pin(request, plugins) | self._traced(request)
+        pinned = self._pin(request, plugins) | kept_trace(request.traceparent)
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         lease = now + timedelta(seconds=self.settings.lease_seconds)
@@ -218,12 +218,6 @@ class Engine:
         self.runtime.failpoint("transition.created")
         self.observe(run, entry)
         return run
-
-    def _traced(self, request: RunRequest) -> dict[str, str]:
-        """The trace context a new run keeps: the current span's (the command creating it),
-        else the one the request gave; none when neither exists (fsm.tracing)."""
-        stored = traceparent_of(get_current_span(), request.traceparent)
-        return {} if stored is None else {TRACEPARENT_PARAM: stored}
 
     def _pin(self, request: RunRequest, plugins: Mapping[str, Any] | None) -> dict[str, Any]:
         """The policy version a new run pins; a setting looser than that policy in live mode,

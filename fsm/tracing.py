@@ -70,6 +70,13 @@ def traceparent_of(span: Span, given: str | None) -> str | None:
     return carrier.get("traceparent", given)
 
 
+def kept_trace(given: str | None) -> dict[str, str]:
+    """The trace context a new run keeps in its params: the current span's (the command
+    creating it, or the caller's), else the one given; none when neither exists."""
+    stored = traceparent_of(trace.get_current_span(), given)
+    return {} if stored is None else {TRACEPARENT_PARAM: stored}
+
+
 def _run_attributes(run: RunRecord) -> dict[str, str]:
     return {"tradefsm.run_id": run.run_id, "tradefsm.account_id": run.account_id,
             "tradefsm.mode": str(run.mode), "tradefsm.state": run.state}  # fmt: skip
