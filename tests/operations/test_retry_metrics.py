@@ -4,6 +4,8 @@ parsed with prometheus-client's parser (the counters are the process's own)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +13,13 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
+from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.errors import BrokerUnavailable
+from fsm.errors import BrokerUnavailable, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
 from fsm.metrics import RunsCollector, metrics_registry
-from fsm.records import AccountSnapshot, OrderAck, OrderIntent
+from fsm.records import AccountSnapshot, OrderAck, OrderIntent, PriceSnapshot
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
@@ -27,7 +30,11 @@ from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
-RETRIES = ("tradefsm_broker_retries_total", "tradefsm_database_retries_total")
+RETRIES = (
+    "tradefsm_broker_retries_total",
+    "tradefsm_database_retries_total",
+    "tradefsm_step_retries_total",
+)
 
 
 class FlakyBroker(PaperBroker):
@@ -48,6 +55,19 @@ class FlakyBroker(PaperBroker):
         if "submit" in self.faults:
             raise self.faults.pop("submit")
         return super().submit(intent)
+
+
+class LateData(BundledMarketData):
+    """Its first price read finds the data not ready yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.late = [MarketDataUnavailable("today's closes are not published yet")]
+
+    def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
+        if self.late:
+            raise self.late.pop()
+        return super().prices(symbols, as_of)
 
 
 def _lock_first_intent_insert(engine: Any) -> list[str]:
@@ -80,15 +100,16 @@ def test_a_run_that_retried_shows_its_retries_by_kind(tmp_path: Path) -> None:
     )
     before = _scrape(store, clock)
     broker = FlakyBroker(tmp_path / "paper.db")
-    run = make_engine_for(store, broker, clock, FAST, ids=SequentialIdFactory("r")).run(
-        RunRequest(account_id="acct")
-    )
+    market = LateData()
+    engine = make_engine_for(store, broker, clock, FAST, market, ids=SequentialIdFactory("r"))
+    run = engine.run(RunRequest(account_id="acct"))
     assert run.state == "done"
-    assert (fault, broker.faults) == ([], {})
+    assert (fault, broker.faults, market.late) == ([], {}, [])
     after = _scrape(store, clock)
     grew = {key: after[key] - before.get(key, 0) for key in after}
     assert grew == {
         ("tradefsm_broker_retries_total", "rate_limited"): 1,
         ("tradefsm_broker_retries_total", "unavailable"): 1,
         ("tradefsm_database_retries_total", "order intents"): 1,
+        ("tradefsm_step_retries_total", "MarketDataUnavailable"): 1,
     }

@@ -182,3 +182,42 @@ def test_importing_tradefsm_sets_no_provider_and_prints_nothing() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_without_a_provider_of_its_own_the_engine_uses_the_applications(tmp_path: Path) -> None:
+    """The application sets the global provider (tradefsm never does); the engine's spans go
+    there, in a process of its own so that this one's global provider stays unset."""
+    code = f"""
+import sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.operations.test_tracing import Traced
+from fsm.requests import RunRequest
+site = Traced(__import__("pathlib").Path({str(tmp_path)!r}))
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+from fsm.engine import Engine
+from fsm.adapters.market_data import BundledMarketData
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.adapters.strategy import MomentumStrategy
+from fsm.clock import FixedClock
+from fsm.ids import SequentialIdFactory
+from fsm.requests import Ports
+from fsm.settings import Settings
+from tests.conftest import TRADING_DAY
+market = BundledMarketData()
+ports = Ports(MomentumStrategy(market), market, PaperBroker(site.paper))
+Engine(site.store, ports, Settings(), FixedClock(TRADING_DAY), SequentialIdFactory()).run(
+    RunRequest(account_id="acct", mode="dry-run"))
+print(sorted({{s.name.split()[0] for s in exporter.get_finished_spans()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=Path(__file__).parents[2])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(
+        ["tradefsm.attempt", "tradefsm.broker", "tradefsm.drive", "tradefsm.run",
+         "tradefsm.step", "tradefsm.transition"])  # fmt: skip
