@@ -105,6 +105,9 @@ class Tracing:
     def starting(self, name: str, traceparent: str | None) -> Iterator[Span]:
         """The span of a command that creates a run (``run``, ``submit``), a child of
         ``traceparent`` or of the caller's current span."""
+        if not self.on:
+            yield trace.INVALID_SPAN
+            return
         with self.tracer.start_as_current_span(
             name, context=_context_of(traceparent), kind=SpanKind.INTERNAL
         ) as span:
@@ -113,6 +116,9 @@ class Tracing:
     @contextmanager
     def driving(self, run: RunRecord) -> Iterator[Span]:
         """A process driving ``run``: a child of the trace context the run stored."""
+        if not self.on:
+            yield trace.INVALID_SPAN
+            return
         stored = run.params.get(TRACEPARENT_PARAM)
         parent = _context_of(stored if isinstance(stored, str) else None)
         with self.tracer.start_as_current_span(
