@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -89,7 +90,8 @@ def in_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name=f"step-{state}", daemon=True)
+    caller = contextvars.copy_context()  # the caller's trace context goes with the step
+    thread = threading.Thread(target=caller.run, args=(target,), name=f"step-{state}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fsm.clock import Clock
 from fsm.errors import DeliveryFailed, TradeFsmError
@@ -35,6 +35,8 @@ class Subscriber:
     send: Callable[[RunEvent], None]  # raises DeliveryFailed when the event was not taken
     attempts: int
     console_url: str | None = None
+    # The time-based events due in (after, now] (fsm.overdue), handed over after the ledger's.
+    alerts: Callable[[datetime | None, datetime], list[RunEvent]] | None = None
 
 
 def backoff(failures: int) -> timedelta:
@@ -57,9 +59,23 @@ def deliver(log_: EventLog, subscriber: Subscriber, clock: Clock, batch: int = 1
             except DeliveryFailed as exc:
                 return _failed(log_, subscriber, state, exc, clock)
             log_.advance(subscriber.name, row.position, clock.now())
-            state = Subscription(position=row.position)
+            state = Subscription(position=row.position, alerts_through=state.alerts_through)
         query = replace(query, after=rows[-1].position)
-    return state
+    return state if subscriber.alerts is None else _alert(log_, subscriber, state, clock)
+
+
+def _alert(log_: EventLog, subscriber: Subscriber, state: Subscription,
+           clock: Clock) -> Subscription:  # fmt: skip
+    """Hand over the time-based events due since the subscriber's ``alerts_through``."""
+    assert subscriber.alerts is not None, "only for a subscriber with alerts"
+    now = clock.now()
+    try:
+        for event in subscriber.alerts(state.alerts_through, now):
+            subscriber.send(event)
+    except DeliveryFailed as exc:
+        return _failed(log_, subscriber, state, exc, clock)
+    log_.alerted(subscriber.name, now, now)
+    return replace(state, alerts_through=now)
 
 
 def _failed(

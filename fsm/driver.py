@@ -30,6 +30,7 @@ from fsm.errors import (
     TradingHalted,
     replace_message,
 )
+from fsm.failedorders import EXECUTING, orders_at_failure
 from fsm.guardcontext import GuardContext
 from fsm.guards import evaluate
 from fsm.kinds import RunStatus
@@ -105,7 +106,8 @@ class RunDriver:
         try:
             while self.run.state not in final and self.run.state not in parked:
                 self.stop_point()
-                self.step()
+                with self.rt.tracing.step(self.run):
+                    self.step()
         except (RunInterrupted, ConcurrentModification) as exc:
             obeyed = stand_down_reason(self.rt.store, self.run, exc)
             if isinstance(obeyed, RunInterrupted | CancelRequested):  # let the lease go now
@@ -173,6 +175,7 @@ class RunDriver:
 
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
         self.attempts[state] += 1
+        call = self.rt.tracing.attempt(state, self.attempts[state], call)
         started = self.rt.clock.now()
         interval = self.rt.settings.renew_every
         try:
@@ -343,6 +346,8 @@ class RunDriver:
         attempt, self._last_attempt = self._last_attempt, None
         new_state = target or run.state
         final = new_state in rt.definition.final_states
+        if new_state == "failed" and run.state == EXECUTING and output is None:
+            output = orders_at_failure(rt.store, run.run_id)  # their events (fsm.failedorders)
         failure = failure if failure is not None else run.failure
         result = result_summary(event, output) if new_state == "done" else run.result
         checkpoint, output_text = None, None

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry.trace import TracerProvider
+
 from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
 from fsm.cancels import Asking, pending, refuse_resume
@@ -57,6 +59,7 @@ from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
 from fsm.throttle import trip as trip_throttle
+from fsm.tracing import Tracing, kept_trace
 
 log = logging.getLogger("tradefsm.engine")
 CREATED_EVENT = "created"
@@ -93,6 +96,7 @@ class Engine:
         timeouts: TimeoutRunner = in_thread,
         stop: StopRequest | None = None,
         approvers: ApproverKeys | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
         self.approvers = approvers  # the key registry signed approvals are checked against
@@ -109,6 +113,7 @@ class Engine:
             policies=PolicyCache(store, overrides_of(settings)),
             secrets=settings.secret_values, broker_for=ports.broker_for,
             stop=stop or StopRequest(), process=self.owner,
+            tracing=Tracing.of(tracer_provider),
         )  # fmt: skip
         store.ensure_definition(self.definition.record())
 
@@ -120,11 +125,18 @@ class Engine:
         With an idempotency key already used, the existing run is returned instead.
         """
         existing = self._existing(request, in_progress_ok=False)
-        return existing or self._drive(RunDriver(self.runtime, self.create(request)))
+        if existing is not None:
+            return existing
+        with self.runtime.tracing.starting("tradefsm.run", request.traceparent):
+            return self._drive(RunDriver(self.runtime, self.create(request)))
 
     def submit(self, request: RunRequest) -> RunRecord:
         """Queue a run for a worker (`tradefsm worker`); an idempotency key is honoured."""
-        return self._existing(request, in_progress_ok=True) or self.create(request, queued=True)
+        existing = self._existing(request, in_progress_ok=True)
+        if existing is not None:
+            return existing
+        with self.runtime.tracing.starting("tradefsm.submit", request.traceparent):
+            return self.create(request, queued=True)
 
     def _existing(self, request: RunRequest, *, in_progress_ok: bool) -> RunRecord | None:
         """The run the request's idempotency key names (``keyed_run``); one still in progress
@@ -163,7 +175,7 @@ class Engine:
                 f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
                 "and '-', 1 to 64 characters, starting with a letter or digit"
             )
-        pinned = self._pin(request, plugins)
+        pinned = self._pin(request, plugins) | kept_trace(request.traceparent)
         now = self.clock.now()
         run_id = self.ids.new_id("run")
         lease = now + timedelta(seconds=self.settings.lease_seconds)
@@ -414,7 +426,8 @@ class Engine:
         return driver
 
     def _drive(self, driver: RunDriver) -> RunRecord:
-        run = driver.drive()
+        with driver.rt.tracing.driving(driver.run):
+            run = driver.drive()
         if run.state in self.definition.final_states:
             policies = self.runtime.policies
             policy = policies.limits(run.account_id, policies.current(), run.mode).values
@@ -433,6 +446,7 @@ class Engine:
                 "duration_ms": entry.duration_ms,
             },
         )  # fmt: skip
+        self.runtime.tracing.transition(run, entry)
         if self.observer is not None:
             self.observer(run, entry)
 

@@ -56,6 +56,7 @@ class Subscription:
     retry_at: datetime | None = None
     last_error: str | None = None
     dead: bool = False
+    alerts_through: datetime | None = None  # time-based events handed over up to then
 
 
 class EventLog(Protocol):
@@ -83,6 +84,10 @@ class EventLog(Protocol):
 
     def failed(self, subscriber: str, failure: Subscription, now: datetime) -> None:
         """Record ``failure``'s attempts, retry_at, last_error and dead (not its position)."""
+        ...
+
+    def alerted(self, subscriber: str, through: datetime, now: datetime) -> None:
+        """Record that the subscriber took the time-based events due up to ``through``."""
         ...
 
     def rewind(self, subscriber: str, position: Position | None, now: datetime) -> None: ...

@@ -3,21 +3,12 @@ inherits them, so they are read like every other ``TRADEFSM_*`` setting."""
 
 from __future__ import annotations
 
-import base64
-from urllib.parse import urlsplit
-
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-SECRET_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+from fsm.subscribersettings import SubscriberSettings, http_url, unique, whsec
 
-
-def http_url(value: str, example: str) -> str:
-    """``value`` when it is an http(s) URL with a host (else a ValueError naming ``example``)."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. {example}")
-    return value
+__all__ = ["EventSettings", "http_url"]
 
 
 class EventSettings(BaseSettings):
@@ -48,6 +39,21 @@ class EventSettings(BaseSettings):
         5, gt=0, le=60, description="How long one webhook request may take before it failed."
     )
 
+    not_done_by: str | None = Field(
+        None,
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d( [A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)?$",
+        description="A time of day, HH:MM in the exchange's time zone (or HH:MM Area/City): "
+        "each run of the day not done by then is a run.not_done_by event, handed to every "
+        "subscriber once.",
+    )
+    subscribers: tuple[SubscriberSettings, ...] = Field(
+        (),
+        description="More subscribers, each with a cursor of its own: `[[subscribers]]` tables "
+        "in tradefsm.toml with name, kind (webhook: url, secret; email: to, mailed through "
+        "TRADEFSM_SMTP_HOST), and optionally attempts and timeout_seconds (in the environment: "
+        "a JSON list of such objects).",
+    )
+
     @field_validator("console_url", "webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -56,15 +62,12 @@ class EventSettings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        prefix, _, key = value.get_secret_value().partition("_")
-        try:
-            if prefix == "whsec" and base64.b64decode(key + "=" * (-len(key) % 4), validate=True):
-                return value
-        except ValueError:  # not base64 (binascii.Error is a ValueError)
-            pass
-        raise ValueError(f"a webhook secret is whsec_ then base64, e.g. {SECRET_EXAMPLE}")
+        return whsec(value)
+
+    @field_validator("subscribers")
+    @classmethod
+    def _named_once(cls, value: tuple[SubscriberSettings, ...]) -> tuple[SubscriberSettings, ...]:
+        return unique(value)
 
     @model_validator(mode="after")
     def _webhook_has_both(self) -> EventSettings:

@@ -1,9 +1,10 @@
 """Prometheus metrics read from the run database at scrape time (docs/operations.md).
 
-Nothing is counted in memory: every scrape asks the database (``MetricsSource``) and the run
-store, so any process — a worker, the console, a second worker — reports the same values,
-and a restart loses nothing. The metrics live in a registry of tradefsm's own
-(``metrics_registry``), never in prometheus-client's global default registry.
+Every scrape asks the database (``MetricsSource``) and the run store, so any process — a
+worker, the console, a second worker — reports the same values, and a restart loses
+nothing; only the retry counters are the process's own (``fsm.retrycounts``). The metrics
+live in a registry of tradefsm's own (``metrics_registry``), never in prometheus-client's
+global default registry.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fsm.clock import Clock
 from fsm.errors import InvalidConfiguration, TradeFsmError
 from fsm.halts import in_force
 from fsm.ports import RunStore
+from fsm.retrycounts import BROKER, DATABASE, RETRIES, STEP
 from fsm.stuck import STUCK_AFTER, stuck_runs
 
 K = TypeVar("K")
@@ -128,6 +130,7 @@ class RunsCollector(Collector):
         if s.newest_digest_at is not None:
             age.add_metric([], (now - s.newest_digest_at).total_seconds())
         yield age
+        yield from _retries()
         yield _histograms("workflow_duration_ms",
                           "Legacy: milliseconds from a run's start to its end (finished runs).",
                           {"": s.run_duration_ms})  # fmt: skip
@@ -153,6 +156,19 @@ class RunsCollector(Collector):
         for h in halts:
             halted.add_metric([h.account_id or "*"], 1)
         yield halted
+
+
+RETRY_HELP = {
+    BROKER: "Broker calls tried again by this process, by kind (rate_limited, unavailable).",
+    DATABASE: "Database writes tried again by this process through an outage, by write.",
+    STEP: "Other step errors tried again by this process, by error type.",
+}
+
+
+def _retries() -> Iterator[Metric]:
+    for source, doc in RETRY_HELP.items():
+        counts = {(kind,): n for kind, n in RETRIES.of(source).items()}
+        yield _labelled(CounterMetricFamily, f"tradefsm_{source}_retries", doc, ("kind",), counts)
 
 
 PLACED_EXCLUDES = ("pending",)  # committed but never sent to the broker

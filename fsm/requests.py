@@ -14,6 +14,7 @@ from fsm.errors import IdempotencyConflict
 from fsm.kinds import Mode
 from fsm.ports import Broker, MarketData, Notifier, SignalSource
 from fsm.records import RunRecord, run_labels
+from fsm.tracing import TRACEPARENT_PARAM, checked_traceparent
 
 SPEC_SET_PARAM = "spec_set"  # a run's params name the spec set that drives it
 POLICY_PARAM = "policy_version"  # ... the policy version it was planned under
@@ -21,7 +22,10 @@ POLICY_HASH_PARAM = "policy_hash"  # ... and the hash of the history row of that
 STRATEGY_PARAM = "strategy"  # ... the strategy plugin that ran: name, version, config hash
 MARKET_DATA_PARAM = "market_data"  # ... and the market data it read (fsm.pluginports)
 ADAPTER_PARAMS = (STRATEGY_PARAM, MARKET_DATA_PARAM)  # from the engine's Ports.identity
-ENGINE_PARAMS = (SPEC_SET_PARAM, POLICY_PARAM, POLICY_HASH_PARAM, *ADAPTER_PARAMS)
+# A run's trace context is operational: it is kept with the run but is no part of what an
+# idempotency key compares, and a retry starts a trace of its own (fsm.tracing).
+ENGINE_PARAMS = (SPEC_SET_PARAM, POLICY_PARAM, POLICY_HASH_PARAM, TRACEPARENT_PARAM,
+                 *ADAPTER_PARAMS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,11 @@ class RunRequest:
     correlation_id: str | None = None
     parent_run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    traceparent: str | None = None  # W3C trace context of the caller (else its current span)
 
     def __post_init__(self) -> None:  # refused before any database is asked
         run_labels(idempotency_key=self.idempotency_key, correlation_id=self.correlation_id)
+        checked_traceparent(self.traceparent)
 
 
 @dataclass(frozen=True)

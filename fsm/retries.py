@@ -4,7 +4,7 @@ A ``Retry`` is configured once; each call's first try is a plain call. Only once
 failed with an error worth another try is tenacity's ``Retrying`` built (it counts the failed
 try as try 1), so a call that succeeds at once pays for no retry machinery. Each try that is
 followed by a pause is logged the same way (``retrying``: what, which try, the error, the
-pause) whichever caller retries.
+pause) and counted (``fsm.retrycounts``) whichever caller retries.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from tenacity import (
     stop_any,
 )
 from tenacity.stop import stop_base
+
+from fsm.retrycounts import RETRIES
 
 log = logging.getLogger("tradefsm.retry")
 T = TypeVar("T")
@@ -84,6 +86,7 @@ def _after_failure(
         error = state.outcome.exception() if state.outcome else None
         tried = {"what": what, "attempt": state.attempt_number, "error": str(error)}
         log.info("retrying", extra=tried | {"pause_s": state.upcoming_sleep})
+        RETRIES.count(what, error)
         if how.before_sleep is not None:
             how.before_sleep(what, state)
 

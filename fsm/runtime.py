@@ -17,6 +17,7 @@ from fsm.records import LedgerEntry, RunRecord
 from fsm.settings import Settings
 from fsm.spec import SpecSet
 from fsm.steps.runner import StepPorts
+from fsm.tracing import Tracing
 
 Observer = Callable[[RunRecord, LedgerEntry], None]
 
@@ -40,6 +41,7 @@ class Runtime:
     broker_for: Callable[[str], Broker] | None = None  # the broker of an account, if per account
     stop: StopRequest = field(default_factory=StopRequest)  # obeyed at a driver's safe points
     process: str = field(default_factory=process_id)  # named on every ledger row it commits
+    tracing: Tracing = field(default_factory=Tracing.of)  # spans of runs, steps, broker calls
 
     @property
     def definition(self) -> MachineDefinition:
@@ -47,6 +49,5 @@ class Runtime:
 
     def ports_for(self, account_id: str) -> StepPorts:
         """The ports a run of ``account_id`` talks to (its own broker, when per account)."""
-        if self.broker_for is None:
-            return self.step_ports
-        return replace(self.step_ports, broker=self.broker_for(account_id))
+        broker = self.step_ports.broker if self.broker_for is None else self.broker_for(account_id)
+        return replace(self.step_ports, broker=self.tracing.broker(broker))

@@ -321,11 +321,10 @@ class Settings(EmailSettings):
     @property
     def secret_values(self) -> tuple[str, ...]:
         """Every secret setting's value: redacted from whatever is stored or logged."""
-        return tuple(
-            value.get_secret_value()
-            for name in type(self).model_fields
-            if isinstance(value := getattr(self, name), SecretStr) and value.get_secret_value()
-        )
+        values = [getattr(self, name) for name in type(self).model_fields]
+        values += [s.secret for s in self.subscribers]
+        return tuple(v.get_secret_value() for v in values
+                     if isinstance(v, SecretStr) and v.get_secret_value())  # fmt: skip
 
     @property
     def live_endpoint(self) -> bool:

@@ -145,7 +145,7 @@ COLUMNS: dict[tuple[str, str], Cover] = {
         "archived_at", "prev_hash", "hash")},
     **{("event_cursors", name): CURSOR for name in (
         "subscriber", "position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
-        "updated_at")},
+        "updated_at", "alerts_through")},
     ("alembic_version", "version_num"): safe("the schema revision: a wrong one makes tradefsm "
                                              "refuse the database or migrate it again"),
 }  # fmt: skip

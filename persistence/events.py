@@ -36,7 +36,7 @@ from persistence.mapping import ledger_entry
 from persistence.tables import ENTRY_COLUMNS, TXID, checkpoints, event_cursors, ledger, runs
 
 _previous = ledger.alias("previous")
-EXECUTION_COMPLETED = "execution_completed"  # its checkpoint holds the orders' final statuses
+EXECUTING = "executing"  # a row's checkpoint of it holds the orders' final statuses
 # The oldest transaction still open, as the statement's snapshot sees it.
 _PG_HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
@@ -79,7 +79,8 @@ class SqlEventLog:
         if row is None:
             return Subscription()
         at = None if row.position is None else Position(int(row.position), row.run_id, row.seq)
-        return Subscription(at, row.attempts, row.retry_at, row.last_error, row.dead)
+        return Subscription(at, row.attempts, row.retry_at, row.last_error, row.dead,
+                            row.alerts_through)  # fmt: skip
 
     def advance(self, subscriber: str, position: Position, now: datetime) -> None:
         c = event_cursors.c
@@ -92,6 +93,9 @@ class SqlEventLog:
             "attempts": failure.attempts, "retry_at": failure.retry_at,
             "last_error": failure.last_error, "dead": failure.dead, "updated_at": now,
         })  # fmt: skip
+
+    def alerted(self, subscriber: str, through: datetime, now: datetime) -> None:
+        self._set(subscriber, {"alerts_through": through, "updated_at": now})
 
     def rewind(self, subscriber: str, position: Position | None, now: datetime) -> None:
         self._set(subscriber, {**_at(position), **_CLEAR, "updated_at": now})
@@ -121,7 +125,7 @@ class SqlEventLog:
                                        _previous.c.seq == ledger.c.seq - 1))
             .outerjoin(checkpoints, and_(checkpoints.c.run_id == ledger.c.run_id,
                                          checkpoints.c.seq == ledger.c.seq,
-                                         ledger.c.event == EXECUTION_COMPLETED))
+                                         checkpoints.c.state == EXECUTING))
             .order_by(self._major, ledger.c.run_id, ledger.c.seq)
         )  # fmt: skip
         if self._postgres:

@@ -35,7 +35,7 @@ RUNTIME_UPDATES: dict[str, tuple[str, ...]] = {
     "order_intents": ("status", "broker_order_id", "filled_qty", "avg_price", "updated_at"),
     # delivery state, not history: a subscriber's cursor moves forward (fsm.events)
     "event_cursors": ("position", "run_id", "seq", "attempts", "retry_at", "last_error", "dead",
-                      "updated_at"),
+                      "updated_at", "alerts_through"),
 }  # fmt: skip
 RUNTIME_TABLES = ("definitions", "runs", "ledger", "checkpoints", "step_attempts",
                   "order_intents", "intent_events", "cancel_requests", "halts",

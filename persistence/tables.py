@@ -353,4 +353,6 @@ event_cursors = Table(
     Column("last_error", Text, nullable=True),
     Column("dead", Boolean, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Up to when the subscriber was handed the time-based events (run.not_done_by).
+    Column("alerts_through", UtcDateTime, nullable=True),
 )

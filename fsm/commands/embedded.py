@@ -133,6 +133,7 @@ def run_request(
     as_of: datetime | None,
     idempotency_key: str | None,
     correlation_id: str | None,
+    traceparent: str | None = None,
 ) -> RunRequest:
     """The request `run` and `submit` build from their options (the same rules for both)."""
     run_labels(OPTION_NAMES, idempotency_key=idempotency_key, correlation_id=correlation_id)
@@ -142,6 +143,7 @@ def run_request(
         as_of=as_of.date() if as_of else None,
         idempotency_key=idempotency_key,
         correlation_id=correlation_id,
+        traceparent=traceparent,
     )
 
 

@@ -40,7 +40,11 @@ TimeoutOption = Annotated[
 ]
 DEAD = 1  # exit code of `notify` when a subscriber's tries ran out
 SubscriberOption = Annotated[
-    str, typer.Option(help="Whose delivery: webhook (TRADEFSM_WEBHOOK_URL) or email.")
+    str,
+    typer.Option(
+        help="Whose delivery: webhook (TRADEFSM_WEBHOOK_URL), email, or the name "
+        "of a [[subscribers]] table."
+    ),
 ]
 
 
@@ -90,12 +94,14 @@ def register(app: typer.Typer, open_events: EventsOpener, open_reader: ReaderOpe
         (its failures cleared, the next round tries at once), from where it stopped or after
         the event --since; exit 0."""
         from fsm.clock import SystemClock
+        from fsm.commands.lifecycle import embedded
         from fsm.errors import InvalidInput
         from fsm.events import start_of
-        from fsm.subscribers import NAMES
+        from fsm.subscribers import subscriber_names
 
-        if subscriber not in NAMES:
-            raise InvalidInput(f"--subscriber {subscriber!r}: one of {', '.join(NAMES)}")
+        names = subscriber_names(embedded().settings_from(db=db))
+        if subscriber not in names:
+            raise InvalidInput(f"--subscriber {subscriber!r}: one of {', '.join(names)}")
         log = open_events(db)
         after = log.subscription(subscriber).position if since is None else None
         if since is not None:
@@ -134,7 +140,7 @@ def _notify(open_events: EventsOpener, open_reader: ReaderOpener, db: str | None
     if not subscribers:
         raise InvalidConfiguration(
             "no subscriber: set TRADEFSM_WEBHOOK_URL and TRADEFSM_WEBHOOK_SECRET, or "
-            "TRADEFSM_SMTP_HOST"
+            "TRADEFSM_SMTP_HOST, or [[subscribers]] in tradefsm.toml"
         )
     log = open_events(db)
     before = {s.name: log.subscription(s.name).position for s in subscribers}

@@ -30,6 +30,10 @@ AsOfOption = Annotated[
 ]
 KeyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
 CorrelationOption = Annotated[str | None, typer.Option(help="Tie the run to a caller.")]
+TraceparentOption = Annotated[
+    str | None,
+    typer.Option(help="W3C trace context (00-TRACE-SPAN-FLAGS): the run's spans join that trace."),
+]
 ActorOption = Annotated[
     str | None,
     typer.Option(help="Who acts, kept in the ledger (default: TRADEFSM_ACTOR, else the OS user)."),
@@ -50,6 +54,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         as_of: AsOfOption = None,
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
+        traceparent: TraceparentOption = None,
         prices: Annotated[
             Path | None, typer.Option(help="CSV of date,symbol,price instead of bundled data.")
         ] = None,
@@ -71,7 +76,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         e = embedded()
         settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor,
                                    strategy=strategy, market_data=market_data)  # fmt: skip
-        request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
+        request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id,
+                                traceparent)  # fmt: skip
         store = open_store(settings.db)
         with e.Progress(enabled=not as_json) as observer, e.stop_on_signals() as stop:
             engine = e.build_engine(settings, store, prices, observer, request.as_of, stop)

@@ -19,6 +19,7 @@ from fsm.commands.lifecycle import (
     JsonOption,
     KeyOption,
     ModeOption,
+    TraceparentOption,
     embedded,
 )
 from fsm.commands.output import print_json, stderr, stdout
@@ -49,6 +50,7 @@ def register(
         as_of: AsOfOption = None,
         idempotency_key: KeyOption = None,
         correlation_id: CorrelationOption = None,
+        traceparent: TraceparentOption = None,
         actor: ActorOption = None,
         trading_day: Annotated[
             str | None,
@@ -67,7 +69,8 @@ def register(
             _scheduled(e, settings, open_store, trading_day, mode, correlation_id,
                        bool(as_of or idempotency_key), as_json)  # fmt: skip
             return
-        request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id)
+        request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id,
+                                traceparent)  # fmt: skip
         queued = e.build_engine(settings, open_store(settings.db)).submit(request)
         if as_json:
             print_json(queued.model_dump(mode="json"))

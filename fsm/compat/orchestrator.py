@@ -313,7 +313,8 @@ class TradingOrchestrator:
         driver = call.driver
         try:
             while driver.run.state != state and driver.run.state not in FINAL:
-                driver.step()
+                with driver.rt.tracing.step(driver.run):
+                    driver.step()
         finally:
             self.last_run = driver.run
 

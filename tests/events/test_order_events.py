@@ -11,11 +11,12 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
+from fsm.errors import BrokerRejected
 from fsm.eventlog import EventQuery
 from fsm.events import RunEvent, read_events, start_of
 from fsm.ids import SequentialIdFactory
 from fsm.policyhistory import Proposal, approve, propose
-from fsm.records import OrderStatus
+from fsm.records import OrderAck, OrderIntent, OrderStatus
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine
@@ -86,10 +87,40 @@ def test_a_rejected_order_is_an_event_of_its_own(store: SqlRunStore, tmp_path: P
     assert len(orders) == len(store.intents(run_id))
 
 
-def test_an_execution_that_is_refused_gives_no_order_events(
+def test_an_execution_that_is_refused_gives_its_order_events(
     store: SqlRunStore, tmp_path: Path
 ) -> None:
     run_id = _run(store, HalfBroker(tmp_path / "paper.db"))  # partial success fails
     assert store.get_run(run_id).state == "failed"
-    kinds = [e.kind for e in _events(SqlEventLog(store.engine))]
-    assert not [k for k in kinds if k.startswith("order.")]  # docs/operations.md says why
+    events = _events(SqlEventLog(store.engine), EventQuery(run_id=run_id))
+    orders = [e for e in events if e.kind.startswith("order.")]
+    assert sorted(e.kind for e in orders)[-1] == "order.rejected"
+    assert len(orders) == len(store.intents(run_id))
+    failing = len(store.ledger(run_id))  # they come with the failing row, before its event
+    assert [e.kind for e in events[-len(orders) - 1 :]] == [*[e.kind for e in orders],
+                                                            "run.failed"]  # fmt: skip
+    assert all(e.id.startswith(f"{run_id}:{failing}:order:") for e in orders)
+    assert _events(SqlEventLog(store.engine), EventQuery(run_id=run_id)) == events  # stable
+
+
+class RefusingBroker(PaperBroker):
+    """Fills the first order, refuses the second (a permanent error: the run fails)."""
+
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        if self.orders():
+            raise BrokerRejected(f"{intent.symbol}: not tradable today")
+        return super().submit(intent)
+
+
+def test_orders_filled_before_an_execution_failed_are_events(
+    store: SqlRunStore, tmp_path: Path
+) -> None:
+    run_id = _run(store, RefusingBroker(tmp_path / "paper.db"))
+    run = store.get_run(run_id)
+    assert (run.state, run.failure["stage"]) == ("failed", "executing")  # type: ignore[index]
+    events = _events(SqlEventLog(store.engine), EventQuery(run_id=run_id))
+    [filled] = [e for e in events if e.kind.startswith("order.")]
+    assert filled.kind == "order.filled"
+    assert [e.kind for e in events[-2:]] == ["order.filled", "run.failed"]
+    [sent] = [i for i in store.intents(run_id) if i.status == "filled"]
+    assert filled.order["client_order_id"] == sent.intent.client_order_id  # type: ignore[index]
