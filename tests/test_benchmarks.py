@@ -7,6 +7,7 @@ import pytest
 from benchmarks import (
     audit,
     console,
+    day,
     facade,
     groupcommit,
     memory,
@@ -84,3 +85,21 @@ def test_group_commit_benchmark_reports_each_level() -> None:
     for threads in groupcommit.LEVELS:
         assert result[f"sqlite_{threads}_single_runs_per_s"] > 0
         assert result[f"sqlite_{threads}_group_transitions_per_commit"] >= 1
+
+
+@pytest.mark.postgres
+def test_a_day_runs_every_account_once_and_verifies(
+    pg_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 accounts, 2 workers: every run done, each order at the broker once, verify intact."""
+    server = f"postgresql+psycopg://{pg_cluster.user}@127.0.0.1:{pg_cluster.port}/postgres"
+    monkeypatch.setenv("TRADEFSM_BENCH_PG_URL", server)
+    result = day.run(quick=True, prefill_finished=50)
+    assert result["accounts"] == result["done"] == 30
+    assert result["orders"] == result["order_intents"] > 0
+    assert result["orders_once"]
+    assert result["verify_findings"] == 0
+    assert result["ok"]
+    assert result["runs_per_s"] > 0
+    assert result["claim_samples"] > 0
+    assert result["connections"] >= 2  # the workers were seen
