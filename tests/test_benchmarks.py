@@ -103,3 +103,11 @@ def test_a_day_runs_every_account_once_and_verifies(
     assert result["runs_per_s"] > 0
     assert result["claim_samples"] > 0
     assert result["connections"] >= 2  # the workers were seen
+
+
+def test_the_report_page_rates_the_day_and_keeps_its_measured_section() -> None:
+    day_figures = {"runs_per_s": 7.16, "claim_p99_ms": 116.6, "cpu_ms_per_run": 102.12, "ok": True}
+    page = markdown(report({"day": day_figures}))
+    assert "| day | claim query p99 through the day (ms) | 116.6 | ≤ 20 | missed |" in page
+    assert "| day | every run done, each order once, verify intact | True | True | met |" in page
+    assert "## A rebalance day (`python -m benchmarks day`)" in page
