@@ -144,6 +144,7 @@ def _submit(url: str, paper: Path, day: Day) -> float:
 def _prefill(conn: Connection, count: int) -> None:
     """``count`` finished runs, copies of the first queued one, older than the day's."""
     if count:
+        conn.execute(text("SET LOCAL statement_timeout = 0"))  # a million rows take a while
         conn.execute(text(
             "INSERT INTO runs (run_id, correlation_id, account_id, mode, as_of, state, status,"
             " version, definition_hash, params, head_hash, created_at, updated_at)"
