@@ -19,12 +19,15 @@ from benchmarks.report import markdown, report
 
 BENCHMARKS = (
     "transition", "resume", "audit", "scale", "facade", "startup", "console", "memory", "peer",
-    "groupcommit", "replay",
+    "groupcommit", "replay", "day",
 )  # fmt: skip
 
 
-def run_one(name: str, quick: bool) -> dict[str, Any]:
-    result: dict[str, Any] = importlib.import_module(f"benchmarks.{name}").run(quick=quick)
+def run_one(name: str, quick: bool, extra: list[str]) -> dict[str, Any]:
+    """``extra``: the options of a benchmark that takes its own (``day``: its ``parse``)."""
+    module = importlib.import_module(f"benchmarks.{name}")
+    options = module.parse(extra) if extra else {}
+    result: dict[str, Any] = module.run(quick=quick, **options)
     return result
 
 
@@ -42,13 +45,13 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
     parser.add_argument("--markdown", type=Path, help="with all: also write the report here")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
     if args.name == "all":
         result = report({name: run_apart(name, args.quick) for name in BENCHMARKS})
         if args.markdown:
             args.markdown.write_text(markdown(result), encoding="utf-8")
     else:
-        result = run_one(args.name, args.quick)
+        result = run_one(args.name, args.quick, extra)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -58,6 +58,10 @@ definitions = Table(
     Column("mermaid", Text, nullable=False),
 )
 
+# The predicate of the claimable-runs index; the claim repeats it verbatim, as SQLite uses a
+# partial index only for a query whose WHERE holds the index's own terms.
+CLAIMABLE_WHERE = "status IN ('queued', 'active')"
+
 runs = Table(
     "runs",
     metadata,
@@ -87,6 +91,15 @@ runs = Table(
     Index("ix_runs_correlation_id", "correlation_id"),  # the console's search box
     Index("ix_runs_account_id_created_at", "account_id", "created_at"),
     Index("ix_runs_definition_hash_created_at", "definition_hash", "created_at"),
+    # The claim's candidates and its order: unfinished runs only, so a claim never reads the
+    # finished ones however many the table keeps (persistence/leases.py, migration 0016).
+    Index(
+        "ix_runs_claimable",
+        "created_at",
+        "run_id",
+        sqlite_where=text(CLAIMABLE_WHERE),
+        postgresql_where=text(CLAIMABLE_WHERE),
+    ),
     # At most one active run per account.
     Index(
         "uq_runs_active_account",

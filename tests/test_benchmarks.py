@@ -7,6 +7,7 @@ import pytest
 from benchmarks import (
     audit,
     console,
+    day,
     facade,
     groupcommit,
     memory,
@@ -98,3 +99,29 @@ def test_replay_benchmark_replays_its_history_and_finds_the_lowered_limit() -> N
     assert result["replay_s_10k"] > 0
     assert result["command_s"] > 0
     assert result["changed"] == result["runs"] // 2  # the larger half of the plan sizes
+
+
+@pytest.mark.postgres
+def test_a_day_runs_every_account_once_and_verifies(
+    pg_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 accounts, 2 workers: every run done, each order at the broker once, verify intact."""
+    server = f"postgresql+psycopg://{pg_cluster.user}@127.0.0.1:{pg_cluster.port}/postgres"
+    monkeypatch.setenv("TRADEFSM_BENCH_PG_URL", server)
+    result = day.run(quick=True, prefill_finished=50)
+    assert result["accounts"] == result["done"] == 30
+    assert result["orders"] == result["order_intents"] > 0
+    assert result["orders_once"]
+    assert result["verify_findings"] == 0
+    assert result["ok"]
+    assert result["runs_per_s"] > 0
+    assert result["claim_samples"] > 0
+    assert result["connections"] >= 2  # the workers were seen
+
+
+def test_the_report_page_rates_the_day_and_keeps_its_measured_section() -> None:
+    day_figures = {"runs_per_s": 7.16, "claim_p99_ms": 116.6, "cpu_ms_per_run": 102.12, "ok": True}
+    page = markdown(report({"day": day_figures}))
+    assert "| day | claim query p99 through the day (ms) | 116.6 | ≤ 20 | missed |" in page
+    assert "| day | every run done, each order once, verify intact | True | True | met |" in page
+    assert "## A rebalance day (`python -m benchmarks day`)" in page
