@@ -4,10 +4,12 @@ naming the plugin, ledgered as the run's failure when it happens inside one."""
 from __future__ import annotations
 
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+from fsm import plugins
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.clock import FixedClock
 from fsm.engine import Engine
@@ -127,3 +129,24 @@ def test_csv_market_data_needs_a_file(tmp_path: Path) -> None:
         _engine(_settings(tmp_path, market_data="csv"))
     with pytest.raises(PluginNotFound):
         _engine(_settings(tmp_path, market_data="yahoo"))
+
+
+def test_installed_plugins_are_read_once_per_import_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A run looks plugins up several times; the installed distributions are scanned once,
+    and again only when the import path changes (a plugin put on it is then found)."""
+    scanned: list[str] = []
+
+    def counting(group: str) -> object:
+        scanned.append(group)
+        return entry_points(group=group)
+
+    monkeypatch.setattr(plugins, "entry_points", counting)
+    plugins._entries.cache_clear()
+    for _ in range(3):
+        plugins.find(plugins.STRATEGIES, "demo-momentum")
+    assert scanned == [plugins.STRATEGIES]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.installed(plugins.STRATEGIES)
+    assert scanned == [plugins.STRATEGIES] * 2
