@@ -23,7 +23,7 @@ from persistence import append_only, migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine, shown_url
 from persistence.store import SqlRunStore
-from tests.conftest import TRADING_DAY, make_engine_for
+from tests.conftest import TRADING_DAY, make_engine_for, restore_triggers
 
 MARKUP = "<script>alert('x')</script>"
 
@@ -66,7 +66,7 @@ def build_runs(folder: Path) -> Runs:
             text("UPDATE ledger SET actor = 'mallory' WHERE run_id = :r AND seq = 2"),
             {"r": tampered.run_id},
         )
-        append_only.create(conn, ("ledger",))  # and puts the triggers back (SQLite)
+        restore_triggers(conn)  # and puts the triggers back as the migrations left them
     engine.dispose()
     return Runs(url, done, refused, waiting, cancelled, tampered)
 
