@@ -119,6 +119,13 @@ def test_a_strategy_needing_unrecorded_data_is_not_replayed(
     report = cli.json("replay", "--strategy", "demo-momentum", "--json")
     assert report["plan_summary"]["not_replayed"] == 2
     assert all("universe" in p["reason"] for p in report["plans"])
+    (cli.folder / "tradefsm.toml").write_text(
+        '[sixty-forty]\nweights = { SPY = "0.5", QQQ = "0.5" }\n', encoding="utf-8"
+    )  # a symbol the runs recorded no price of: nothing is fetched
+    rows = cli("replay", "--strategy", STRATEGY, "--format", "csv").stdout.splitlines()[1:]
+    assert [r.split(",")[2:] for r in rows] == [
+        ["not_replayed", "", "", "", "no recorded price of QQQ"]
+    ] * 2
     line = one_line_error(cli("replay", "--strategy", "nonesuch", code=2))
     assert line.startswith("error: no strategy plugin named 'nonesuch' is installed")
 
