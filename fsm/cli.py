@@ -252,6 +252,13 @@ def read_decisions(db: str | None, query: Any) -> Any:
     return recorded_transitions(open_reader(db).engine, query)
 
 
+def read_runs(db: str | None, query: Any) -> Any:
+    """The recorded analysis and plan of the runs ``query`` selects, read-only (`replay`)."""
+    from persistence.replay import recorded_runs
+
+    return recorded_runs(open_reader(db).engine, query)
+
+
 def open_metrics(db: str | None) -> Any:
     """The run database's aggregates for Prometheus (``fsm.metrics``), read-only."""
     from persistence.metrics import SqlMetrics
@@ -317,7 +324,7 @@ halting.register(app, open_store)
 retention.register(app, open_store)
 keys.register(app, open_keys)
 policy.register(app, open_store, open_reader)
-replay.register(app, open_reader, read_decisions)
+replay.register(app, open_reader, read_decisions, read_runs)
 queue.register(app, open_store, open_worker_store, seal_now, open_events, open_metrics)
 events.register(app, open_events, open_reader)
 paper.register(app)

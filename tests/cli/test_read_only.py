@@ -87,4 +87,5 @@ def test_read_commands_work_on_an_unwritable_copy(locked: Cli) -> None:
     locked("audit", "export", "--run", run_id)
     locked("diagram", "--run", run_id)
     locked("replay", "--set", "max_order_notional=1", code=13)  # what-if on the archive
+    locked("replay", "--strategy", "sixty-forty")  # planned again (prices not recorded: none)
     assert _digest(locked.folder) == before  # no byte written, no -wal or -shm file created
