@@ -79,6 +79,11 @@ class MissingMarketData(TradeFsmError):
     """The data has no price for a symbol on or before the date: retrying cannot fix that."""
 
 
+class NotRecorded(TradeFsmError):
+    """What-if replay of a strategy: the proposed strategy asked for data the run did not
+    record, so that run is reported as not replayed (nothing is fetched)."""
+
+
 class InvalidInput(TradeFsmError):
     """Input given at the edge is malformed: settings, arguments, files, URLs."""
 

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from fsm.errors import TradeFsmError
+from fsm.errors import NotRecorded, TradeFsmError
 from fsm.kinds import Mode
 from fsm.ports import RunContext, SignalSource
 from fsm.records import (
@@ -37,10 +37,6 @@ PLAN_GUARDS = ("max_orders", "order_notional_limit", "total_notional_limit", "or
                "approval_needed", "approval_not_needed")  # fmt: skip
 # (the run's market date, its recorded prices as market data) → the proposed strategy
 StrategyOf = Callable[[date, "RecordedPrices"], SignalSource]
-
-
-class NotRecorded(TradeFsmError):
-    """The proposed strategy asked for data the run did not record: it is not replayed."""
 
 
 @dataclass(frozen=True, slots=True)
