@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements-dev.lock
 UV_VERSION := 0.13.8
 
-.PHONY: run test lint typecheck bench install lock system clean
+.PHONY: run test lint typecheck bench docs install lock system clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
@@ -58,5 +58,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks all --json --markdown docs/performance.md > benchmarks-report.json
 
+# The documentation site (MkDocs, Material theme, API reference by mkdocstrings) into site/;
+# --strict turns a broken link, an anchor that is gone or a missing reference into an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) tradefsm.db* tradefsm-paper.db*
+	rm -rf $(VENV) site tradefsm.db* tradefsm-paper.db*

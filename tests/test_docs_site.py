@@ -1,0 +1,96 @@
+"""The documentation site (`make docs`) builds with --strict, and a broken link or a missing API
+reference fails the build, so it fails the suite."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_TIMEOUT_S = 240  # about 4 s alone; the machine may be loaded
+
+
+def _build(config_dir: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=config_dir,
+        env=os.environ | {"NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+        check=False,
+    )
+
+
+def _copy_of_the_sources(tmp_path: Path) -> Path:
+    """The config, docs/ and the packages the reference reads, in a folder of the test's own."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", copy)
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    for package in ("fsm", "persistence"):
+        (copy / package).symlink_to(ROOT / package)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    result = _build(ROOT, site)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+    return site
+
+
+def test_every_page_of_docs_is_on_the_site(site: Path) -> None:
+    for page in (ROOT / "docs").rglob("*.md"):
+        name = page.relative_to(ROOT / "docs").with_suffix("")
+        folder = name.parent if name.name == "index" else name
+        assert (site / folder / "index.html").exists(), f"docs/{name}.md is not on the site"
+
+
+@pytest.mark.parametrize(
+    ("page", "objects"),
+    [
+        ("ports", ["fsm.ports.SignalSource", "fsm.ports.MarketData", "fsm.ports.Broker"]),
+        ("records", ["fsm.records.SignalSet", "fsm.records.PriceSnapshot", "fsm.records.OrderAck"]),
+        ("facade", ["fsm.compat.orchestrator.TradingOrchestrator.execute_strategy_signals"]),
+        ("errors", ["fsm.errors.TradeFsmError", "fsm.errors.PluginFailed"]),
+    ],
+)
+def test_the_api_reference_shows_the_docstrings(site: Path, page: str, objects: list[str]) -> None:
+    html = (site / "reference" / page / "index.html").read_text(encoding="utf-8")
+    for name in objects:
+        assert f'id="{name}"' in html, f"{name} is missing from reference/{page}"
+
+
+def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
+    """Fonts, scripts and styles all come with the site: it reads the same offline."""
+    external = re.compile(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', re.IGNORECASE)
+    for page in site.rglob("*.html"):
+        found = external.search(page.read_text(encoding="utf-8"))
+        assert found is None, f"{page.relative_to(site)} loads {found and found.group(0)}"
+
+
+def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
+    copy = _copy_of_the_sources(tmp_path)
+    with (copy / "docs" / "tutorial.md").open("a", encoding="utf-8") as page:
+        page.write("\nSee [the missing page](no-such-page.md).\n")
+    result = _build(copy, tmp_path / "site")
+    assert result.returncode != 0
+    assert "no-such-page.md" in result.stderr
+
+
+def test_a_missing_api_reference_fails_the_build(tmp_path: Path) -> None:
+    copy = _copy_of_the_sources(tmp_path)
+    with (copy / "docs" / "reference" / "errors.md").open("a", encoding="utf-8") as page:
+        page.write("\n::: fsm.nonexistent\n")
+    result = _build(copy, tmp_path / "site")
+    assert result.returncode != 0
+    assert "fsm.nonexistent" in result.stderr
