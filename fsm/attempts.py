@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextvars
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,6 +20,32 @@ from fsm.settings import Settings
 T = TypeVar("T")
 TimeoutRunner = Callable[[Callable[[], Any], float, str], Any]
 _HAS_TIMER = hasattr(signal, "setitimer")
+# What the step attempt under way is waiting for (a plugin, named), innermost last: shared by
+# the attempt's thread and the one that times it, so a timeout names what did not return.
+_RUNNING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "tradefsm_running", default=None
+)
+
+
+@contextmanager
+def running(what: str) -> Iterator[None]:
+    """Mark ``what`` (a plugin's title) as under way, so that a step timeout meanwhile names it."""
+    waiting = _RUNNING.get()
+    if waiting is None:  # not inside a timed step attempt: nothing to tell
+        yield
+        return
+    waiting.append(what)
+    try:
+        yield
+    finally:
+        waiting.pop()
+
+
+def _timed_out(state: str, timeout: float, waiting: list[str]) -> StepTimeout:
+    said = f"step {state} did not finish within {timeout:g} s"
+    if waiting:
+        said = f"{waiting[-1]} did not return within {timeout:g} s, the timeout of step {state}"
+    return StepTimeout(said, state=state)
 
 
 class ProcessAlarm:
@@ -32,7 +59,7 @@ class ProcessAlarm:
     """
 
     def __init__(self) -> None:
-        self._step: tuple[str, float] | None = None  # the step the timer is armed for
+        self._step: tuple[str, float, list[str]] | None = None  # the step the timer is armed for
         self._installed = False
 
     def __call__(self, fn: Callable[[], T], timeout: float, state: str) -> T:
@@ -42,19 +69,21 @@ class ProcessAlarm:
         if not self._installed:
             signal.signal(signal.SIGALRM, self._expire)
             self._installed = True
-        self._step = (state, timeout)
+        waiting: list[str] = []
+        token = _RUNNING.set(waiting)
+        self._step = (state, timeout, waiting)
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
             return as_step_error(fn, state)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self._step = None
+            _RUNNING.reset(token)
 
     def _expire(self, _signum: int, _frame: object) -> None:
         if self._step is None:
             return  # the step ended just before the timer fired: nothing to stop
-        state, timeout = self._step
-        raise StepTimeout(f"step {state} did not finish within {timeout:g} s", state=state)
+        raise _timed_out(*self._step)
 
 
 # One per process: its handler is installed once, by the first step that uses it.
@@ -90,12 +119,17 @@ def in_thread(fn: Callable[[], T], timeout: float, state: str) -> T:
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
-    caller = contextvars.copy_context()  # the caller's trace context goes with the step
+    waiting: list[str] = []
+    token = _RUNNING.set(waiting)
+    try:  # the caller's trace context goes with the step, and what it waits for
+        caller = contextvars.copy_context()
+    finally:
+        _RUNNING.reset(token)
     thread = threading.Thread(target=caller.run, args=(target,), name=f"step-{state}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise StepTimeout(f"step {state} did not finish within {timeout:g} s", state=state)
+        raise _timed_out(state, timeout, waiting)
     if "error" in box:
         raise box["error"]
     value: T = box["value"]

@@ -14,10 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fsm.attempts import running
 from fsm.errors import (
     InvalidStepOutput,
     PluginMismatch,
     PluginNotFound,
+    StepTimeout,
     TradeFsmError,
     replace_message,
 )
@@ -177,9 +179,13 @@ def _made(plugin: Plugin, setup: PluginSetup, methods: Sequence[str]) -> Any:
 
 
 def _named(plugin: Plugin, call: Callable[[], T], state: str) -> T:
-    """``call``'s result; its error names ``plugin`` (tradefsm's own keep their family)."""
+    """``call``'s result; its error names ``plugin`` (tradefsm's own keep their family), and
+    a step timeout while it runs says it did not return."""
     try:
-        return call()
+        with running(plugin.title):
+            return call()
+    except StepTimeout:
+        raise  # the timeout already names the plugin it interrupted
     except TradeFsmError as exc:
         raise replace_message(exc, f"{plugin.kind} plugin {plugin.name!r}: {exc.message}") from exc
     except Exception as exc:  # the plugin's own error, typed and named

@@ -60,6 +60,11 @@ class Plugin:
     def kind(self) -> str:
         return KINDS[self.group]
 
+    @property
+    def title(self) -> str:
+        """How errors name it: ``strategy plugin 'sixty-forty' (sixty-forty 1.0)``."""
+        return f"{self.kind} plugin {self.name!r} ({self.distribution} {self.version})"
+
     def as_json(self) -> dict[str, str]:
         return {"group": self.group, "name": self.name, "target": self.target,
                 "distribution": self.distribution, "version": self.version}  # fmt: skip
@@ -112,10 +117,7 @@ def create(plugin: Plugin, setup: PluginSetup, *methods: str) -> Any:
 
 def failure(plugin: Plugin, what: str, **facts: Any) -> PluginFailed:
     """PluginFailed naming ``plugin``: ``what`` says what it did."""
-    return PluginFailed(
-        f"{plugin.kind} plugin {plugin.name!r} ({plugin.distribution} {plugin.version}) {what}",
-        group=plugin.group, plugin=plugin.name, **facts,
-    )  # fmt: skip
+    return PluginFailed(f"{plugin.title} {what}", group=plugin.group, plugin=plugin.name, **facts)
 
 
 def config_hash(options: Mapping[str, Any]) -> str:

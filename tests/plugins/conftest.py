@@ -10,7 +10,12 @@ import pytest
 from tests.cli.conftest import Cli
 
 MODULE = """
+import threading
+
 from fsm.adapters.strategy import MomentumStrategy
+
+# What the hanging plugins wait for: no run sets it (a test may, once its run has ended).
+RELEASE = threading.Event()
 
 
 def explodes(setup):
@@ -42,6 +47,22 @@ def feed_down(setup):
     return FeedDown()
 
 
+def hangs(setup):
+    class Hanging:
+        def generate(self, ctx):
+            RELEASE.wait()
+            raise RuntimeError("released")
+    return Hanging()
+
+
+def feed_hangs(setup):
+    class FeedHangs:
+        def prices(self, symbols, as_of):
+            RELEASE.wait()
+            raise RuntimeError("released")
+    return FeedHangs()
+
+
 def picky(setup):
     return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
 """
@@ -53,16 +74,19 @@ cannot-start = broken_plugins:cannot_start
 no-generate = broken_plugins:no_generate
 not-importable = broken_plugins_gone:strategy
 picky = broken_plugins:picky
+hangs = broken_plugins:hangs
 
 [tradefsm.market_data]
 feed-down = broken_plugins:feed_down
+feed-hangs = broken_plugins:feed_hangs
 """
 
 
 @pytest.fixture
 def test_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Strategies that fail each way a plugin can, one that works (``picky``), and market data
-    that raises (``feed-down``), installed
+    """Strategies that fail each way a plugin can (``hangs`` never returns), one that works
+    (``picky``), and market data that raises (``feed-down``) or never returns (``feed-hangs``),
+    installed
     as the distribution broken-plugins 0.3; the folder is on PYTHONPATH for subprocesses."""
     folder = tmp_path / "site"
     info = folder / "broken_plugins-0.3.dist-info"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsm.attempts import ProcessAlarm
+from fsm.attempts import ProcessAlarm, in_thread, running
 from fsm.errors import StepTimeout
 
 
@@ -64,3 +64,26 @@ def test_off_the_main_thread_a_step_runs_in_a_helper_thread(alarm: ProcessAlarm)
     thread.join(timeout=3)
     assert [type(e) for e in errors] == [StepTimeout]
     assert signal.getsignal(signal.SIGALRM) is before  # nothing installed from that thread
+
+
+def _hang_in_plugins() -> None:
+    with running("strategy plugin 'slow' (slow 1.0)"), running("market data plugin 'feed' (f 2)"):
+        time.sleep(5)
+
+
+def test_a_timeout_names_the_plugin_that_did_not_return(alarm: ProcessAlarm) -> None:
+    said = r"market data plugin 'feed' \(f 2\) did not return within 0\.2 s, the timeout of step"
+    with pytest.raises(StepTimeout, match=f"{said} analyzing"):
+        alarm(_hang_in_plugins, 0.2, "analyzing")  # the innermost: what it was waiting for
+    with pytest.raises(StepTimeout, match=f"{said} generating_signals"):
+        in_thread(_hang_in_plugins, 0.2, "generating_signals")
+
+
+def test_a_plugin_that_returned_is_not_named(alarm: ProcessAlarm) -> None:
+    def returned_then_hang() -> None:
+        with running("strategy plugin 'quick' (quick 1.0)"):
+            pass
+        time.sleep(5)
+
+    with pytest.raises(StepTimeout, match=r"^step planning did not finish within 0\.2 s$"):
+        alarm(returned_then_hang, 0.2, "planning")
