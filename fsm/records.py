@@ -22,16 +22,22 @@ from fsm.kinds import Mode, RunStatus
 
 
 class Frozen(BaseModel):
+    """A record that crosses a port: immutable, unknown fields refused, no NaN or infinity."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Side(StrEnum):
+    """What a plan item or an order does with a symbol (HOLD: nothing, the trade suppressed)."""
+
     BUY = "BUY"
     SELL = "SELL"
     HOLD = "HOLD"
 
 
 class Outcome(StrEnum):
+    """How an execution ended: every order filled, some, or none (``ExecutionReport``)."""
+
     SUCCESS = "SUCCESS"
     PARTIAL_SUCCESS = "PARTIAL_SUCCESS"
     FAILURE = "FAILURE"
@@ -41,6 +47,8 @@ class Outcome(StrEnum):
 
 
 class TargetWeight(Frozen):
+    """One symbol's share of the account a strategy wants, in [0, 1] (the guards check it)."""
+
     symbol: str
     weight: Decimal
 
@@ -54,15 +62,16 @@ def _without_none(dumped: dict[str, Any], field: str) -> dict[str, Any]:
 
 
 class SignalSet(Frozen):
-    """Consolidated strategy output: one target weight per symbol."""
+    """Consolidated strategy output: one target weight per symbol, the weights summing to at
+    most 1, for the market date ``as_of``; ``strategy`` names what produced it."""
 
     schema_version: Literal[1] = 1
     as_of: date
     strategy: str
     targets: tuple[TargetWeight, ...]
-    # A portfolio's: each strategy's share of the targets (its weight times its own target),
-    # by strategy name then symbol; absent for a single strategy.
     contributions: dict[str, dict[str, Decimal]] | None = None
+    """A portfolio's: each strategy's share of the targets (its weight times its own target),
+    by strategy name then symbol; absent for a single strategy."""
 
     @model_serializer(mode="wrap")
     def _without_absent_contributions(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -70,20 +79,29 @@ class SignalSet(Frozen):
 
 
 class PriceSnapshot(Frozen):
+    """Market data's answer: each symbol's last price on or before ``as_of``, never after."""
+
     schema_version: Literal[1] = 1
     as_of: date
     prices: dict[str, Decimal]
-    dates: dict[str, date] = {}  # each price's own date (absent: as_of)
-    previous: dict[str, Decimal] = {}  # the close before it in the same data, where known
-    source: dict[str, str] | None = None  # where the prices came from (fsm.pluginports)
+    dates: dict[str, date] = {}
+    """Each price's own date (absent: ``as_of``)."""
+    previous: dict[str, Decimal] = {}
+    """The close before it in the same data, where known."""
+    source: dict[str, str] | None = None
+    """Where the prices came from: set by tradefsm from the plugin (``fsm.pluginports``)."""
 
 
 class Position(Frozen):
+    """A holding at the broker: ``qty`` shares (fractional allowed) of ``symbol``."""
+
     symbol: str
     qty: Decimal
 
 
 class AccountSnapshot(Frozen):
+    """A broker's ``account()``: cash, buying power and positions, as of the call."""
+
     schema_version: Literal[1] = 1
     account_id: str
     cash: Decimal
@@ -173,6 +191,9 @@ TERMINAL = frozenset({"filled", "partially_filled", "rejected", "canceled", "exp
 
 
 class OrderStatus(Frozen):
+    """An order as the broker knows it (``orders``, ``cancel``): filled, partly filled,
+    rejected, canceled and expired are terminal; ``new`` is still open."""
+
     client_order_id: str
     broker_order_id: str
     symbol: str
@@ -184,6 +205,7 @@ class OrderStatus(Frozen):
 
     @property
     def succeeded(self) -> bool:
+        """Filled, in whole or in part."""
         return self.status in ("filled", "partially_filled")
 
 

@@ -58,8 +58,8 @@ def test_every_page_of_docs_is_on_the_site(site: Path) -> None:
 @pytest.mark.parametrize(
     ("page", "objects"),
     [
-        ("ports", ["fsm.ports.SignalSource", "fsm.ports.MarketData", "fsm.ports.Broker"]),
-        ("records", ["fsm.records.SignalSet", "fsm.records.PriceSnapshot", "fsm.records.OrderAck"]),
+        ("ports", ["fsm.ports.SignalSource.generate", "fsm.ports.Broker.submit"]),
+        ("records", ["fsm.records.SignalSet", "fsm.records.PriceSnapshot.dates"]),
         ("facade", ["fsm.compat.orchestrator.TradingOrchestrator.execute_strategy_signals"]),
         ("errors", ["fsm.errors.TradeFsmError", "fsm.errors.PluginFailed"]),
     ],
@@ -68,6 +68,11 @@ def test_the_api_reference_shows_the_docstrings(site: Path, page: str, objects: 
     html = (site / "reference" / page / "index.html").read_text(encoding="utf-8")
     for name in objects:
         assert f'id="{name}"' in html, f"{name} is missing from reference/{page}"
+
+
+def test_a_port_links_the_records_it_returns(site: Path) -> None:
+    html = (site / "reference" / "ports" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../records/#fsm.records.SignalSet"' in html  # SignalSource.generate's result
 
 
 def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
