@@ -1,5 +1,5 @@
-"""The documentation site (`make docs`) builds with --strict, and a broken link or a missing API
-reference fails the build, so it fails the suite."""
+"""The documentation site (`make docs`) builds with --strict, and a broken link or anchor, a page
+missing from the navigation or a missing API reference fails the build, so it fails the suite."""
 
 from __future__ import annotations
 
@@ -83,19 +83,20 @@ def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
         assert found is None, f"{page.relative_to(site)} loads {found and found.group(0)}"
 
 
-def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("page", "added", "named"),
+    [
+        ("tutorial.md", "See [the missing page](no-such-page.md).", "no-such-page.md"),
+        ("tutorial.md", "See [a lost section](cli.md#no-such-section).", "no-such-section"),
+        ("reference/errors.md", "::: fsm.nonexistent", "fsm.nonexistent"),
+        ("not-in-the-nav.md", "# A page nobody can reach", "not-in-the-nav.md"),
+    ],
+    ids=["broken link", "broken anchor", "missing reference", "page not in the navigation"],
+)
+def test_a_broken_page_fails_the_build(tmp_path: Path, page: str, added: str, named: str) -> None:
     copy = _copy_of_the_sources(tmp_path)
-    with (copy / "docs" / "tutorial.md").open("a", encoding="utf-8") as page:
-        page.write("\nSee [the missing page](no-such-page.md).\n")
+    with (copy / "docs" / page).open("a", encoding="utf-8") as text:
+        text.write(f"\n{added}\n")
     result = _build(copy, tmp_path / "site")
     assert result.returncode != 0
-    assert "no-such-page.md" in result.stderr
-
-
-def test_a_missing_api_reference_fails_the_build(tmp_path: Path) -> None:
-    copy = _copy_of_the_sources(tmp_path)
-    with (copy / "docs" / "reference" / "errors.md").open("a", encoding="utf-8") as page:
-        page.write("\n::: fsm.nonexistent\n")
-    result = _build(copy, tmp_path / "site")
-    assert result.returncode != 0
-    assert "fsm.nonexistent" in result.stderr
+    assert named in result.stderr
