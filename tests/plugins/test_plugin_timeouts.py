@@ -44,7 +44,9 @@ def test_a_hanging_strategy_fails_the_run_naming_it_and_the_timeout(
     ready: Cli, test_plugins: Path
 ) -> None:
     ready.env["PYTHONPATH"] = os.pathsep.join([str(test_plugins), ready.env.get("PYTHONPATH", "")])
-    started = ready.json("run", "--strategy", "hangs", "--json", code=1, env_extra=SHORT)
+    started = ready.json(
+        "run", "--strategy", "hangs", "--mode", "signals-only", "--json", code=1, env_extra=SHORT
+    )
     said = (
         "strategy plugin 'hangs' (broken-plugins 0.3) did not return within 1 s, "
         "the timeout of step generating_signals"

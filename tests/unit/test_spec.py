@@ -107,3 +107,14 @@ def test_errors_live_in_one_module() -> None:
         bases = {b.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
                  for b in node.bases if isinstance(b, ast.Name)}  # fmt: skip
         assert not bases & {c.__name__ for c in ERRORS}, path
+
+
+def test_a_timeout_is_tried_again_except_in_executing() -> None:
+    """A hanging strategy or market data is asked again; a broker call that timed out is not
+    (it may have placed the order): the run reconciles instead (docs/plugins.md)."""
+    timeout = errors.StepTimeout("did not return", state="x")
+    specs = TRADING_SPECS
+    assert specs["generating_signals"].retries(timeout)
+    assert specs["analyzing"].retries(timeout)
+    assert not specs["executing"].retries(timeout)
+    assert specs["executing"].timeout == "execution_timeout_seconds"
