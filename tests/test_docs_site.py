@@ -29,13 +29,13 @@ def _build(config_dir: Path, site: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _copy_of_the_sources(tmp_path: Path) -> Path:
-    """The config, docs/ and the packages the reference reads, in a folder of the test's own."""
+    """The config, docs/, its hooks and the packages the reference reads, in a folder of its own."""
     copy = tmp_path / "project"
     copy.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", copy)
     shutil.copytree(ROOT / "docs", copy / "docs")
-    for package in ("fsm", "persistence"):
-        (copy / package).symlink_to(ROOT / package)
+    for folder in ("fsm", "persistence", "scripts"):
+        (copy / folder).symlink_to(ROOT / folder)
     return copy
 
 
@@ -73,6 +73,13 @@ def test_the_api_reference_shows_the_docstrings(site: Path, page: str, objects: 
 def test_a_port_links_the_records_it_returns(site: Path) -> None:
     html = (site / "reference" / "ports" / "index.html").read_text(encoding="utf-8")
     assert 'href="../records/#fsm.records.SignalSet"' in html  # SignalSource.generate's result
+
+
+def test_a_pipe_in_a_table_cell_reads_as_a_pipe(site: Path) -> None:
+    """docs/ escape it for GitHub (`table\\|json`); the site shows the option as typed."""
+    html = (site / "cli" / "index.html").read_text(encoding="utf-8")
+    assert "keys list [--format table|json|csv]" in html
+    assert "table\\|json" not in html
 
 
 def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
