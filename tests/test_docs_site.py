@@ -14,13 +14,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_TIMEOUT_S = 240  # about 4 s alone; the machine may be loaded
+# The build fetches nothing (no web fonts, no privacy or social plugin): any HTTP client that
+# tried would be sent to a closed port and fail the build.
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+NO_NETWORK = dict.fromkeys(_PROXIES, "http://127.0.0.1:9") | {"NO_PROXY": "", "no_proxy": ""}
 
 
 def _build(config_dir: Path, site: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=config_dir,
-        env=os.environ | {"NO_MKDOCS_2_WARNING": "1"},
+        env=os.environ | NO_NETWORK | {"NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_S,
@@ -107,3 +111,16 @@ def test_a_broken_page_fails_the_build(tmp_path: Path, page: str, added: str, na
     result = _build(copy, tmp_path / "site")
     assert result.returncode != 0
     assert named in result.stderr
+
+
+def test_a_build_that_fetches_fails_here(tmp_path: Path) -> None:
+    """What the offline guard catches: Material's privacy plugin, which downloads web fonts."""
+    copy = _copy_of_the_sources(tmp_path)
+    config = (copy / "mkdocs.yml").read_text(encoding="utf-8")
+    fetching = config.replace("  font: false\n", "").replace(
+        "  - search\n", "  - search\n  - privacy\n"
+    )
+    (copy / "mkdocs.yml").write_text(fetching, encoding="utf-8")
+    result = _build(copy, tmp_path / "site")
+    assert result.returncode != 0
+    assert "Couldn't retrieve https://fonts.googleapis.com" in result.stderr
