@@ -26,13 +26,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
 from fsm.canonical import canonical_json
+from persistence.engine import SQLITE_FLUSHED, SQLITE_UNFLUSHED
 from persistence.errors import translate
 from persistence.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
-# A connection flushes each commit (persistence.engine); an unflushed one leaves its commit
-# to the next sync of the write-ahead log: a later flushed commit or a checkpoint.
-SQLITE_FLUSHED, SQLITE_UNFLUSHED = "PRAGMA synchronous=FULL", "PRAGMA synchronous=NORMAL"
 
 
 class JsonText(str):
@@ -154,7 +152,7 @@ def driver_transaction(
     sqlite = engine.dialect.name == "sqlite"
     try:
         cursor = raw.cursor()
-        if sqlite and not flush:
+        if sqlite and not flush:  # left to the log's next sync: a flushed commit, a checkpoint
             cursor.execute(SQLITE_UNFLUSHED)
         if sqlite:
             cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as Core does
