@@ -64,6 +64,7 @@ class Day:
     threads: int = 8
     broker_latency_ms: int = 20
     prefill_finished: int = 0
+    durability: str = "strict"  # TRADEFSM_DURABILITY of the workers (docs/resume.md)
 
 
 QUICK = Day(accounts=30, workers=2, threads=4)
@@ -72,8 +73,8 @@ QUICK = Day(accounts=30, workers=2, threads=4)
 def parse(argv: list[str]) -> dict[str, Any]:
     """The day's own options, left over by ``python -m benchmarks``: those given."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks day")
-    for name in Day().__dict__:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int)
+    for name, default in Day().__dict__.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default))
     return {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
 
 
@@ -164,6 +165,7 @@ def _workers(url: str, paper: Path, day: Day) -> float:
         "TRADEFSM_PAPER_LATENCY_MS": str(day.broker_latency_ms),
         "TRADEFSM_LOG_LEVEL": "WARNING",
         "TRADEFSM_EXCHANGE": EXCHANGE,
+        "TRADEFSM_DURABILITY": day.durability,
     }
     command = [sys.executable, "-m", "fsm", "worker", "--concurrency", str(day.threads),
                "--idle-exit", "2"]  # fmt: skip
@@ -241,7 +243,7 @@ def day_figures(server: str, day: Day, folder: Path) -> dict[str, Any]:
     }
 
 
-def run(quick: bool = False, **options: int) -> dict[str, Any]:
+def run(quick: bool = False, **options: Any) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # quiet
     day = replace(QUICK if quick else Day(), **options)
     cluster = None

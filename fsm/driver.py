@@ -16,6 +16,7 @@ from fsm.canonical import canonical_json
 from fsm.commitments import deadline_decision, result_summary
 from fsm.daily import daily_check, recounting
 from fsm.dailytotals import DailyCheck
+from fsm.durability import flushes
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
@@ -410,8 +411,13 @@ class RunDriver:
             }
         )
         documents = EncodedDocuments(guards_text, commits_text, output_text)
+        flush = flushes(rt.settings.durability, new_state, rt.specs)
+        if not flush:
+            rt.failpoint("commit.unflushed")
         try:
-            rt.store.commit_transition(moved, entry, checkpoint, attempt, documents, daily)
+            rt.store.commit_transition(
+                moved, entry, checkpoint, attempt, documents, daily, flush=flush
+            )
         except DailyTotalsMoved:
             self._last_attempt = attempt  # the guards are evaluated again: the same attempt
             raise

@@ -1,8 +1,10 @@
-"""Failpoints: ``TRADEFSM_FAILPOINTS=name[,name@N]`` kills the process with SIGKILL there.
+"""Failpoints: ``TRADEFSM_FAILPOINTS=name[,name@N][,name:pause]`` stops the process there.
 
 Crash tests use them to stop a real process exactly after a commit or around a broker call,
 then resume the run in a new process. ``name@N`` fires on the N-th time the point is reached
-(default: the first). Unknown names are refused so a typo cannot silently disable a test.
+(default: the first). A point fires SIGKILL; with ``:pause`` it sends itself SIGSTOP instead,
+so a test can look at the files at that instant and let it go on with SIGCONT. Unknown names
+are refused so a typo cannot silently disable a test.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ ENGINE_POINTS = (
     "broker.filled",  # after the broker reported fills, before they are stored
     "intents.reconciled",  # after the final order statuses are committed
     "retention.bundled",  # after a run's bundle is archived and verified, before its removal
+    "commit.unflushed",  # just before a transition commit not flushed to disk (durability)
 )
+ACTIONS = {"kill": signal.SIGKILL, "pause": signal.SIGSTOP}
 
 
 def all_failpoints() -> tuple[str, ...]:
@@ -36,18 +40,24 @@ def all_failpoints() -> tuple[str, ...]:
 
 
 @cache
-def armed_failpoints() -> dict[str, int]:
+def armed_failpoints() -> dict[str, tuple[int, signal.Signals]]:
+    """Each armed point's name → the time it fires (N-th reach) and the signal it sends."""
     raw = os.environ.get(ENV, "")
     if not raw:
         return {}
-    armed: dict[str, int] = {}
+    armed: dict[str, tuple[int, signal.Signals]] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
-        name, _, nth = item.partition("@")
-        if name not in all_failpoints() or (nth and not nth.isdigit()):
+        point, _, action = item.partition(":")
+        name, _, nth = point.partition("@")
+        if (
+            name not in all_failpoints()
+            or (nth and not nth.isdigit())
+            or action not in ("", *ACTIONS)
+        ):
             raise InvalidConfiguration(
                 f"unknown failpoint {item!r} in {ENV}: `tradefsm failpoints` lists them"
             )
-        armed[name] = int(nth or 1)
+        armed[name] = (int(nth or 1), ACTIONS[action or "kill"])
     return armed
 
 
@@ -55,10 +65,12 @@ _reached: Counter[str] = Counter()
 
 
 def failpoint(name: str) -> None:
-    """Kill this process with SIGKILL if ``name`` is armed and reached for the N-th time."""
+    """Stop this process (SIGKILL, or SIGSTOP for ``:pause``) if ``name`` is armed and
+    reached for the N-th time."""
     armed = armed_failpoints()
     if name not in armed:
         return
     _reached[name] += 1
-    if _reached[name] == armed[name]:
-        os.kill(os.getpid(), signal.SIGKILL)
+    nth, action = armed[name]
+    if _reached[name] == nth:
+        os.kill(os.getpid(), action)

@@ -22,3 +22,10 @@ class RunStatus(StrEnum):
     def in_state(cls, state: str) -> RunStatus:
         """A run's status in ``state``: ``done`` and ``failed`` end it, any other is active."""
         return {"done": cls.DONE, "failed": cls.FAILED}.get(state, cls.ACTIVE)
+
+
+class Durability(StrEnum):
+    """Which commits are flushed to disk before a run goes on (``fsm.durability``)."""
+
+    STRICT = "strict"  # every commit
+    EFFECTS = "effects"  # those an order, a parked run or a run's end follows

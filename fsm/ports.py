@@ -147,6 +147,8 @@ class RunStore(PolicyBook, Protocol):
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
         daily: DailyCheck | None = None,
+        *,
+        flush: bool = True,
     ) -> None:
         """Append ``entry`` and move the run to ``run`` (whose version is ``entry.seq``).
 
@@ -156,6 +158,10 @@ class RunStore(PolicyBook, Protocol):
         output, which a store may write as they are. With ``daily``, the account's totals are
         counted again under a lock serialising its plan commits: DailyTotalsMoved, changing
         nothing, when they are not ``daily.expected``.
+
+        ``flush``: the commit is on disk when this returns (a power loss cannot undo it); with
+        False it may be undone by a power loss, never by a crash of the process, until the
+        next flushed commit of the same database, which makes it durable too.
         """
         ...
 

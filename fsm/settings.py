@@ -33,6 +33,7 @@ from fsm.configfile import CONFIG_FILE
 from fsm.emailsettings import EmailSettings
 from fsm.errors import InvalidConfiguration, InvalidInput
 from fsm.eventsettings import http_url
+from fsm.kinds import Durability
 from fsm.records import ACCOUNT_ID_LENGTH
 
 _FILE_SOURCE: ContextVar[dict[str, object] | None] = ContextVar("tradefsm_file", default=None)
@@ -271,6 +272,12 @@ class Settings(EmailSettings):
         description="A worker with --concurrency above 1 lets transitions of different "
         "runs that are ready together share one commit (docs/performance.md has the figures: "
         "it pays off with many concurrent runs on PostgreSQL).",
+    )
+    durability: Durability = Field(
+        Durability.STRICT,
+        description="`strict`: every commit is flushed to disk. `effects`: only the commits "
+        "before an order is sent, a run parks or a run ends are; the others may be lost on "
+        "power loss (never on a crash) and are redone on resume (docs/resume.md).",
     )
     console_token: SecretStr | None = Field(
         None, description="Token the web console asks for (needed off loopback; secret)."

@@ -15,12 +15,15 @@ from fsm.canonical import canonical_json
 from fsm.errors import InvalidDatabaseUrl, SchemaNotCurrent
 from fsm.redaction import redact
 
+# An audit ledger must survive power loss, not only a crash: every commit is synced, except
+# those TRADEFSM_DURABILITY=effects lets go unflushed (persistence.hotpath, docs/resume.md).
+SQLITE_FLUSHED, SQLITE_UNFLUSHED = "PRAGMA synchronous=FULL", "PRAGMA synchronous=NORMAL"
 SQLITE_PRAGMAS = (
     # First: wait for another writer instead of failing at once, also while the next pragma
     # turns a new database to WAL (processes opening a new file together race there).
     "PRAGMA busy_timeout=5000",
     "PRAGMA journal_mode=WAL",  # readers (audits, `runs list`) never block the engine's writes
-    "PRAGMA synchronous=FULL",  # an audit ledger must survive power loss, not only a crash
+    SQLITE_FLUSHED,
     "PRAGMA foreign_keys=ON",  # ledger rows and intents can only point at existing runs
 )
 SCHEMA = "public"  # where the migrations create tradefsm's tables on PostgreSQL

@@ -29,6 +29,7 @@ Work = Callable[[DriverTransaction], None]
 class PendingWrite:
     run_id: str
     work: Work
+    flush: bool = True
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -44,9 +45,10 @@ class GroupCommit:
         self.commits = 0  # how many commits served how many writes: for the benchmark
         self.writes = 0
 
-    def run(self, run_id: str, work: Work) -> None:
-        """Run ``work`` in a shared transaction and return once it is durable."""
-        write = PendingWrite(run_id, work)
+    def run(self, run_id: str, work: Work, *, flush: bool = True) -> None:
+        """Run ``work`` in a shared transaction and return once it is committed: flushed to
+        disk unless ``flush`` is False for every write of that commit."""
+        write = PendingWrite(run_id, work, flush)
         with self._queue_lock:
             self._queued.append(write)
         with self._commit_lock:
@@ -60,7 +62,8 @@ class GroupCommit:
     def _commit(self, batch: list[PendingWrite]) -> None:
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
-            with driver_transaction(self.engine, None, self.held) as tx:
+            flush = any(write.flush for write in batch)
+            with driver_transaction(self.engine, None, self.held, flush=flush) as tx:
                 for n, write in enumerate(batch):
                     tx.cursor.execute(f"SAVEPOINT w{n}")
                     try:

@@ -26,6 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
 from fsm.canonical import canonical_json
+from persistence.engine import SQLITE_FLUSHED, SQLITE_UNFLUSHED
 from persistence.errors import translate
 from persistence.types import UtcDateTime
 
@@ -128,11 +129,18 @@ class HeldConnections:
 
 @contextmanager
 def driver_transaction(
-    engine: Engine, run_id: str | None = None, held: HeldConnections | None = None
+    engine: Engine,
+    run_id: str | None = None,
+    held: HeldConnections | None = None,
+    *,
+    flush: bool = True,
 ) -> Iterator[DriverTransaction]:
     """One transaction on a DB-API connection (BEGIN IMMEDIATE on SQLite).
 
     With ``held``, the thread's held connection is used; otherwise one from the pool.
+    ``flush=False``: this commit is not waited onto disk (SQLite ``synchronous=NORMAL``,
+    PostgreSQL ``synchronous_commit = off``, for this transaction only); a crash of the
+    process cannot lose it, a power loss can until the next flushed commit (docs/resume.md).
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:  # checking a connection out fails like any statement when the server is away
@@ -141,10 +149,15 @@ def driver_transaction(
         raise translate(exc, run_id) from exc
     except dbapi_error as exc:  # raw_connection() lets a failed reconnect's error through
         raise translate(_wrapped(exc, dbapi_error), run_id) from exc
+    sqlite = engine.dialect.name == "sqlite"
     try:
         cursor = raw.cursor()
-        if engine.dialect.name == "sqlite":
+        if sqlite and not flush:  # left to the log's next sync: a flushed commit, a checkpoint
+            cursor.execute(SQLITE_UNFLUSHED)
+        if sqlite:
             cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as Core does
+        elif not flush:
+            cursor.execute("SET LOCAL synchronous_commit = off")  # this transaction only
         yield DriverTransaction(cursor)
         raw.commit()
     except dbapi_error as exc:
@@ -157,6 +170,8 @@ def driver_transaction(
         _roll_back(raw, dbapi_error, held)
         raise
     finally:
+        if sqlite and not flush and raw.is_valid:  # not dropped meanwhile
+            _flush_again(raw, dbapi_error, held)
         if held is None:
             raw.close()
 
@@ -216,6 +231,14 @@ def _read(engine: Engine, sql: str, params: Any, held: HeldConnections | None,
         if held is None:
             raw.close()
     return [tuple(row) for row in rows if row is not None]
+
+
+def _flush_again(raw: Any, dbapi_error: type[Exception], held: HeldConnections | None) -> None:
+    """Put the connection back to flushing every commit (the engine's pragma)."""
+    try:
+        raw.cursor().execute(SQLITE_FLUSHED)
+    except dbapi_error:  # a connection that might not flush must not be used again
+        _drop(raw, held)
 
 
 def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa_exc.StatementError:

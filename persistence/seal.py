@@ -21,6 +21,7 @@ from fsm.merkle import root, sorted_leaves
 from persistence import halts, retentionlog
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
+from persistence.flushing import flush_history
 from persistence.hotpath import DriverStatement
 from persistence.lenient import DECODE_ERRORS, canonical_time, fetch
 from persistence.tables import digests as digest_table
@@ -45,13 +46,13 @@ def seal(engine: Engine, key: Ed25519PrivateKey, now: datetime, folder: Path) ->
             last = last_document(conn)
             _authenticate(last, key, folder)
             before, cache_ok = covered(conn, last)
+            stored = conn.execute(select(runs.c.run_id, runs.c.version, runs.c.head_hash))
             changed = [
                 (run_id, int(version), head)
-                for run_id, version, head in conn.execute(
-                    select(runs.c.run_id, runs.c.version, runs.c.head_hash)
-                )
+                for run_id, version, head in stored
                 if run_id not in before or before[run_id][0] < version
             ]
+            flush_history(conn)  # the heads it signs are on disk before its file is written
             heads = before | {run_id: (seq, head) for run_id, seq, head in changed}
             n = int(last["n"]) + 1 if last else 1
             document = digests.sign(

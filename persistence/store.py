@@ -202,13 +202,13 @@ class SqlRunStore(
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
         daily: DailyCheck | None = None,
+        *,
+        flush: bool = True,
     ) -> None:
-        self.ride.write(
-            "transition commit",
-            lambda: self._commit_transition(run, entry, checkpoint, attempt, documents, daily),
-            settled=lambda: self._moved(run),
-            run_id=run.run_id,
-        )
+        def commit() -> None:
+            self._commit_transition(run, entry, checkpoint, attempt, documents, daily, flush)
+
+        self.ride.write("transition commit", commit, lambda: self._moved(run), run.run_id)
 
     def _moved(self, run: RunRecord) -> bool:
         """Whether ``run`` (the row a commit wrote) is stored; False while it is still due."""
@@ -230,6 +230,7 @@ class SqlRunStore(
         attempt: StepAttempt | None,
         documents: EncodedDocuments | None,
         daily: DailyCheck | None,
+        flush: bool,
     ) -> None:
         move = mapping.run_move(run) | {
             "b_run_id": run.run_id,
@@ -256,9 +257,9 @@ class SqlRunStore(
                 tx.execute(hot.insert_attempt, mapping.fields_of(attempt))
 
         if self.group is not None:
-            self.group.run(run.run_id, write)
+            self.group.run(run.run_id, write, flush=flush)
             return
-        with driver_transaction(self.engine, run.run_id, self._held) as tx:
+        with driver_transaction(self.engine, run.run_id, self._held, flush=flush) as tx:
             write(tx)
 
     @staticmethod

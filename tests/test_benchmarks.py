@@ -29,7 +29,9 @@ from tests.postgres_cluster import PostgresCluster
                                   "raw_sqlite3_us_per_transition_median", "ratio_engine_to_raw",
                                   "commitment_hashing_us_per_transition",
                                   "raw_schema_us_per_transition_median",
-                                  "ratio_engine_to_schema_floor"},
+                                  "ratio_engine_to_schema_floor",
+                                  "engine_effects_us_per_transition_median",
+                                  "ratio_effects_to_strict"},
                      marks=pytest.mark.dated),  # its runs are dated by their clock
         pytest.param(resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"},
                      marks=pytest.mark.dated),

@@ -108,6 +108,8 @@ class MemoryRunStore(MemoryPolicyBook):
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
         daily: DailyCheck | None = None,
+        *,
+        flush: bool = True,  # nothing reaches a disk: a power loss loses every run anyway
     ) -> None:
         stored = self.get_run(run.run_id)
         if (

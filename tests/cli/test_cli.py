@@ -169,8 +169,18 @@ def test_failpoints_are_listed_and_a_misspelt_one_is_refused(ready: Cli) -> None
     assert ready("failpoints").stdout.split() == list(all_failpoints())
     ready.env["TRADEFSM_FAILPOINTS"] = "transition.strat"
     assert "unknown failpoint" in one_line_error(ready("run", code=2))
+    ready.env["TRADEFSM_FAILPOINTS"] = "transition.start:stall"  # pause or kill, nothing else
+    assert "unknown failpoint" in one_line_error(ready("run", code=2))
     del ready.env["TRADEFSM_FAILPOINTS"]
     assert ready.json("runs", "list", "--format", "json") == []
+
+
+def test_a_durability_other_than_strict_or_effects_is_refused(ready: Cli) -> None:
+    ready.env["TRADEFSM_DURABILITY"] = "fast"
+    line = one_line_error(ready("run", "--mode", "dry-run", code=2))
+    assert "invalid setting durability: Input should be 'strict' or 'effects'" in line
+    ready.env["TRADEFSM_DURABILITY"] = "effects"
+    assert ready.json("run", "--mode", "dry-run", "--json")["state"] == "done"
 
 
 def test_resume_needs_a_run_or_all(ready: Cli) -> None:

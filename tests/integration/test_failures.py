@@ -262,10 +262,12 @@ class FailingCommits(SqlRunStore):
         attempt: StepAttempt | None = None,
         documents: EncodedDocuments | None = None,
         daily: DailyCheck | None = None,
+        *,
+        flush: bool = True,
     ) -> None:
         if entry.event == self.fail_on:
             raise StorageError("disk I/O error")
-        super().commit_transition(run, entry, checkpoint, attempt, documents, daily)
+        super().commit_transition(run, entry, checkpoint, attempt, documents, daily, flush=flush)
 
 
 def test_a_failed_commit_leaves_the_run_where_it_was(

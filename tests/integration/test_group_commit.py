@@ -13,7 +13,7 @@ from fsm.clock import SystemClock
 from fsm.engine import Engine
 from fsm.errors import ConcurrentModification
 from fsm.ids import UuidFactory
-from fsm.kinds import Mode
+from fsm.kinds import Durability, Mode
 from fsm.ports import RunFilter
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
@@ -24,13 +24,16 @@ from persistence.store import SqlRunStore
 from tests.conftest import broken_links
 
 
-def test_concurrent_runs_sharing_commits_all_end_intact(migrated_url: str) -> None:
+@pytest.mark.parametrize("durability", list(Durability))
+def test_concurrent_runs_sharing_commits_all_end_intact(
+    migrated_url: str, durability: Durability
+) -> None:
     store = SqlRunStore(make_engine(migrated_url, pool_size=10))
     store.share_commits()
 
     def drive(lane: int) -> None:
         engine = Engine(store, Ports(Signals(), Market(), Account()),  # type: ignore[arg-type]
-                        Settings(), SystemClock(), UuidFactory())  # fmt: skip
+                        Settings(durability=durability), SystemClock(), UuidFactory())  # fmt: skip
         for n in range(lane, 24, 8):
             engine.run(RunRequest(account_id=f"acct-{n}", mode=Mode.DRY_RUN, as_of=AS_OF))
 
