@@ -23,7 +23,8 @@ from sqlalchemy import Engine, bindparam, func, select
 from fsm.audit import Finding, FindingKind, VerifyReport
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
-from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
+from fsm.integrity import RunRecords, SchemeMarks, check_run
+from fsm.intentchecks import VIEW_FIELDS, IntentHistory
 from persistence import approvers, halts, policybook, retentionlog
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
