@@ -100,7 +100,6 @@ def verify(
             return _archived_run(engine, run_id)
         return _with(report, definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
-                     + halts.findings(engine, run_id)
                      + policybook.findings(engine, run_id))  # fmt: skip
     workers = workers or os.cpu_count() or 1
     spans = _spans(engine, workers)
@@ -225,9 +224,11 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
     bad = Unreadables()
     findings: list[Finding] = []
     marks, runs_seen, rows, legacy = SchemeMarks(), 0, 0, 0
+    halted = halts.hashes(engine)
     for records in span_records(engine, span, bad):
         found, was_legacy = _check(records, sealed.get(records.run_id), marks)
         findings += bad.findings(records.run_id) + found
+        findings += halts.committed_findings(records.run_id, records.ledger, halted)
         runs_seen += records.run is not None
         rows += len(records.ledger)
         legacy += was_legacy
