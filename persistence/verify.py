@@ -28,7 +28,14 @@ from fsm.intentchecks import VIEW_FIELDS, IntentHistory
 from persistence import approvers, halts, policybook, retentionlog
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, fetch
+from persistence.lenient import (
+    DECODE_ERRORS,
+    OTHER_TEXT,
+    Unreadable,
+    canonical_time,
+    fetch,
+    sqlite_time,
+)
 from persistence.sharing import share
 from persistence.tables import (
     ENTRY_COLUMNS,
@@ -351,19 +358,24 @@ def _rows(
 ) -> Iterator[dict[str, Any]]:
     """Rows as dicts, with the ``times`` columns in canonical text; what cannot be decoded
     (a time, or on PostgreSQL a JSON ``documents`` column) is noted in ``bad``."""
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite and times:  # SQLite turns its stored times into canonical text itself
+        stmt = stmt.with_only_columns(
+            *(sqlite_time(c) if c.name in times else c for c in stmt.selected_columns)
+        )
     statement = DriverStatement(stmt.where(*span.where(table.c.run_id)), engine.dialect)
     columns = statement.columns
-    documents = documents if engine.dialect.name == "postgresql" else ()
+    documents = () if sqlite else documents
     for values in fetch(engine, statement, span.params()):
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
-            if type(at) is str and SQLITE_TIME.fullmatch(at):  # SQLite's stored text
-                row[name] = f"{at[:10]}T{at[11:]}Z"
-            elif at is not None:
-                if type(at) is str:  # another form: hashed as the instant every reader shows
-                    bad.note(row, name, at, "not_canonical")
-                _time(row, name, bad)
+            if at is None or (sqlite and type(at) is str and at[:1] != OTHER_TEXT):
+                continue  # NULL, or canonical text from the one stored form
+            if sqlite and type(at) is str:  # another form: hashed as the instant readers show
+                row[name] = at = at[1:]
+                bad.note(row, name, at, "not_canonical")
+            _time(row, name, bad)
         for name in documents:
             if isinstance(row[name], Unreadable):
                 bad.note(row, name, row[name])
