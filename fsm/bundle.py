@@ -26,7 +26,8 @@ from fsm import digests, merkle
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, json_or_text, sha256_hex
 from fsm.errors import InvalidConfiguration
-from fsm.integrity import IntentHistory, RunRecords, check_run
+from fsm.integrity import RunRecords, check_run
+from fsm.intentchecks import IntentHistory
 
 FORMAT = "tradefsm-evidence-bundle"
 VERSION = 1

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fsm.canonical import canonical_json, json_or_text, json_text, sha256_hex, utc_text
+from fsm.canonical import json_or_text, json_text, sha256_hex, utc_text
 from fsm.records import GuardDecision
 
 IDENTITY_FIELDS = (
@@ -46,6 +46,7 @@ INTENT_FIELDS = ("client_order_id", "position", "symbol", "side", "qty", "refere
                  "run_id")  # fmt: skip
 DEADLINE_GUARD = "deadline"
 EVENT_FIELDS = ("n", "status", "broker_order_id", "filled_qty", "avg_price", "recorded_at")
+_NO_INTENTS = sha256_hex("[]")  # a run without orders: most runs
 
 
 def text_of(value: Any) -> str | None:
@@ -112,8 +113,13 @@ def intent_event_hash(prev_hash: str, intent: Mapping[str, Any], event: Mapping[
 
 
 def intents_digest(heads: Iterable[tuple[str, int, str]]) -> str:
-    """Digest of a run's order intents: each one's last event, in plan order."""
-    return sha256_hex(canonical_json([[coid, int(n), head] for coid, n, head in heads]))
+    """Digest of a run's order intents: each one's last event, in plan order.
+
+    The canonical JSON of the list of ``[client_order_id, n, hash]`` is written out by hand,
+    as the ledger row's is (verification computes one per run); a test compares the two.
+    """
+    items = ",".join(f"[{json_text(coid)},{int(n)},{json_text(head)}]" for coid, n, head in heads)
+    return _NO_INTENTS if not items else sha256_hex(f"[{items}]")
 
 
 def result_summary(event: str, output: Any) -> dict[str, Any]:
@@ -146,3 +152,26 @@ def committed_deadline(guards: Any) -> str | None:
         if fields.get("name") == DEADLINE_GUARD:
             return str(fields.get("inputs", {}).get("deadline_at", ""))
     return None
+
+
+def commits(row: Mapping[str, Any], name: str, digest: str | None = None) -> bool:
+    """Whether a ledger row commits to a record ``name`` (with ``digest``: to that digest).
+
+    Stored canonical JSON text is searched rather than decoded: its keys are plain names and
+    its values 64 hex digits, so ``"name":"digest"`` can only match that entry.
+    """
+    value = row["commits"]
+    if not value:
+        return False
+    if isinstance(value, str):
+        return (f'"{name}":"{digest}"' if digest else f'"{name}":') in value
+    return name in value if digest is None else value.get(name) == digest
+
+
+def committing(rows: Sequence[Mapping[str, Any]], name: str) -> list[Mapping[str, Any]]:
+    """The rows that commit to a record ``name``: ``commits`` over many rows at once."""
+    key = f'"{name}":'
+    return [
+        r for r in rows
+        if (value := r["commits"]) and (key in value if isinstance(value, str) else name in value)
+    ]  # fmt: skip

@@ -11,35 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from fsm.audit import Finding, FindingKind
 from fsm.cancels import COMMIT_KEY, request_hash
 from fsm.commitments import (
     checkpoint_digest,
+    commits,
     committed_deadline,
+    committing,
     identity_digest,
-    intent_event_hash,
-    intents_digest,
     outcome_digest,
     text_of,
 )
+from fsm.intentchecks import IntentHistory, intent_findings
 from fsm.ledger import ENDING_COMMITS_INTENTS, GENESIS_HASH, LEGACY_SCHEME, SCHEME, entry_hash
 from fsm.pinning import as_started
 from fsm.ports import RunStore
 
 Row = Mapping[str, Any]
 FINAL_STATUS = {"done": "done", "failed": "failed"}
-VIEW_FIELDS = ("broker_order_id", "filled_qty", "avg_price")
-
-
-@dataclass
-class IntentHistory:
-    """An order intent's latest view (its ``order_intents`` row) and its events by ``n``."""
-
-    view: Row
-    events: Sequence[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +126,7 @@ def check_run(
     if not legacy:
         findings += _moment_findings(run_id, run, rows) + _identity_findings(run_id, run, rows)
         findings += _checkpoint_findings(run_id, rows, records.checkpoints)
-        findings += _intent_findings(run_id, rows, records.intents)
+        findings += intent_findings(run_id, rows, records.intents)
     return findings, legacy
 
 
@@ -276,29 +267,6 @@ def _sealed_findings(run_id: str, rows: Sequence[Row], sealed: tuple[int, str]) 
     return []
 
 
-def commits(row: Row, name: str, digest: str | None = None) -> bool:
-    """Whether a ledger row commits to a record ``name`` (with ``digest``: to that digest).
-
-    Stored canonical JSON text is searched rather than decoded: its keys are plain names and
-    its values 64 hex digits, so ``"name":"digest"`` can only match that entry.
-    """
-    value = row["commits"]
-    if not value:
-        return False
-    if isinstance(value, str):
-        return (f'"{name}":"{digest}"' if digest else f'"{name}":') in value
-    return name in value if digest is None else value.get(name) == digest
-
-
-def committing(rows: Sequence[Row], name: str) -> list[Row]:
-    """The rows that commit to a record ``name``: ``commits`` over many rows at once."""
-    key = f'"{name}":'
-    return [
-        r for r in rows
-        if (value := r["commits"]) and (key in value if isinstance(value, str) else name in value)
-    ]  # fmt: skip
-
-
 def _identity_findings(run_id: str, run: Row, rows: Sequence[Row]) -> list[Finding]:
     started, findings = as_started(run_id, run, rows)  # a migrated run: its first definition
     if not commits(rows[0], "identity", identity_digest(started)):
@@ -329,53 +297,6 @@ def _checkpoint_findings(run_id: str, rows: Sequence[Row], stored: Sequence[Row]
         for seq, row in by_seq.items() if seq not in present and commits(row, "checkpoint")
     ]  # fmt: skip
     return findings
-
-
-def _intent_findings(
-    run_id: str, rows: Sequence[Row], intents: Sequence[IntentHistory]
-) -> list[Finding]:
-    findings = [f for history in intents for f in _history_findings(run_id, history)]
-    closing = committing(rows, "intents")
-    if closing:
-        heads = [(h.view["client_order_id"], int(h.events[-1]["n"]), h.events[-1]["hash"] or "")
-                 if h.events else (h.view["client_order_id"], 0, GENESIS_HASH)
-                 for h in intents]  # fmt: skip
-        digest = intents_digest(heads)
-        findings += [
-            Finding("intent_changed", run_id, "the order intents differ from what the "
-                    "transition leaving executing or ending the run committed",
-                    seq=int(r["seq"]), key="intents")
-            for r in closing if not commits(r, "intents", digest)
-        ]  # fmt: skip
-    return findings
-
-
-def _history_findings(run_id: str, history: IntentHistory) -> list[Finding]:
-    view, coid = history.view, history.view["client_order_id"]
-    if not history.events:
-        return [Finding("intent_changed", run_id, "the order has no history: it was never "
-                        "recorded as planned", key=coid)]  # fmt: skip
-    prev, latest = GENESIS_HASH, dict(view) | dict.fromkeys(VIEW_FIELDS)
-    for n, event in enumerate(history.events, start=1):
-        if (
-            int(event["n"]) != n
-            or event.get("run_id", view["run_id"]) != view["run_id"]
-            or event["prev_hash"] != prev
-            or event["hash"] != intent_event_hash(prev, view, event)
-        ):
-            return [Finding("intent_changed", run_id, f"the order (symbol, side, qty, price) or "
-                            f"its history event {event['n']} changed", key=coid)]  # fmt: skip
-        prev = event["hash"]
-        latest["status"], latest["updated_at"] = event["status"], event["recorded_at"]
-        latest.update({k: event[k] for k in VIEW_FIELDS if event[k] is not None})
-    if any(_same(latest[k]) != _same(view[k]) for k in ("status", "updated_at", *VIEW_FIELDS)):
-        return [Finding("intent_changed", run_id, "the order's current status differs from "
-                        "its history", key=coid)]  # fmt: skip
-    return []
-
-
-def _same(value: Any) -> str | None:
-    return text_of(Decimal(value) if isinstance(value, int | float) else value)
 
 
 def request_findings(run_id: str, requests: Sequence[Row], ledger: Sequence[Row]) -> list[Finding]:

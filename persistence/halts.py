@@ -3,6 +3,8 @@ order and by every claim, and its part of `audit verify`."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, exists, insert, or_, select
@@ -13,10 +15,12 @@ from fsm.audit import Finding
 from fsm.errors import ConcurrentModification, TradingHalted
 from fsm.halts import Halt
 from persistence.errors import translate_errors
-from persistence.hotpath import HeldConnections, read_rows
-from persistence.tables import halts, ledger, runs
+from persistence.hotpath import HeldConnections, read_rows, read_tuples
+from persistence.lenient import DECODE_ERRORS
+from persistence.tables import halts, runs
 
 _later = halts.alias("later")
+_HALTED = TradingHalted.__name__  # the error type of a row that failed a run for a halt
 
 
 def halted(account_id: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -68,25 +72,39 @@ def _rows(conn: Connection) -> list[Halt]:
     return [Halt.model_validate(dict(r)) for r in rows]
 
 
-def findings(engine: Engine, run_id: str | None = None) -> list[Finding]:
-    """The halts chain, recomputed; and every row that failed a run for a halt (of ``run_id``,
-    or of every run) must commit to a row of that chain: a cut-off tail is found too."""
-    stmt = select(ledger.c.run_id, ledger.c.seq, ledger.c.commits).where(
-        ledger.c.error_type == TradingHalted.__name__
-    )
-    if run_id is not None:
-        stmt = stmt.where(ledger.c.run_id == run_id)
+def findings(engine: Engine) -> list[Finding]:
+    """The halts chain, recomputed. That each row failing a run for a halt commits to a row of
+    it is checked with the run's other records (``committed_findings``)."""
     with translate_errors(), engine.connect() as conn:
-        rows, failed = _rows(conn), list(conn.execute(stmt))
-    found = halting.findings(rows) if run_id is None else []
-    hashes = {r.hash for r in rows}
-    for run, seq, commits in failed:
-        head = (commits or {}).get(halting.COMMIT_KEY) if isinstance(commits, dict) else None
-        if head not in hashes:
-            found.append(Finding("halts_changed", run, "the halts history this row commits to "
-                                 "is not in the database (rows removed or rewritten)", seq=seq,
-                                 key=f"halt head {head}"))  # fmt: skip
-    return found
+        return halting.findings(_rows(conn))
+
+
+def hashes(engine: Engine) -> frozenset[str]:
+    """The hash of every row of the halts history."""
+    return frozenset(str(h) for (h,) in read_tuples(engine, select(halts.c.hash)))
+
+
+def committed_findings(run_id: str, rows: Sequence[Mapping[str, Any]],
+                       known: frozenset[str]) -> list[Finding]:  # fmt: skip
+    """Each of a run's ledger rows that failed it for a halt must commit to a row of the halts
+    history (``known``: their hashes), so a cut-off tail of that history is found too."""
+    return [
+        Finding("halts_changed", run_id, "the halts history this row commits to is not in "
+                "the database (rows removed or rewritten)", seq=int(row["seq"]),
+                key=f"halt head {head}")
+        for row in rows
+        if row["error_type"] == _HALTED and (head := _head(row["commits"])) not in known
+    ]  # fmt: skip
+
+
+def _head(commits: Any) -> Any:
+    """The halts head a row's commits name (stored canonical JSON text, or a document)."""
+    if isinstance(commits, str):
+        try:
+            commits = json.loads(commits)
+        except DECODE_ERRORS:
+            return None
+    return commits.get(halting.COMMIT_KEY) if isinstance(commits, dict) else None
 
 
 def head(conn: Connection) -> tuple[int, str] | None:

@@ -5,6 +5,8 @@ On PostgreSQL a raw cursor decodes JSON and timestamps itself; ``lenient`` regis
 on it that give every JSON document as its canonical text (as SQLite stores it: JSON ``null``
 is the text ``null``, SQL NULL stays None) and keep what cannot be decoded (a number of more
 than 4,300 digits, a document nested too deep, an ``infinity`` timestamp) as ``Unreadable``.
+On SQLite the query itself turns each stored time into canonical text (``sqlite_time``), and
+marks any text not in the one stored form for the verifier to name.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, String, and_, case, func, literal_column, type_coerce
 
 from fsm.canonical import canonical_json, utc_text
 from persistence.hotpath import DriverStatement
@@ -23,6 +25,10 @@ from persistence.hotpath import DriverStatement
 DECODE_ERRORS = (ValueError, RecursionError, OverflowError, TypeError)
 BATCH = 5000
 SQLITE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")  # the one stored form, UTC
+OTHER_TEXT = "!"  # marks stored time text not in that form (canonical text starts with a digit)
+_DIGITS = "[0-9]"  # ASCII digits only
+_SQLITE_GLOB = (f"'{_DIGITS * 4}-{_DIGITS * 2}-{_DIGITS * 2} {_DIGITS * 2}:{_DIGITS * 2}:"
+                f"{_DIGITS * 2}.{_DIGITS * 6}'")  # SQLITE_TIME as a GLOB pattern  # fmt: skip
 
 
 class Unreadable(str):
@@ -78,6 +84,25 @@ def canonical_time(value: Any) -> str:
         return f"{text[:10]}T{text[11:]}Z"
     moment = datetime.fromisoformat(text)  # an offset is honoured, as every reader does
     return utc_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def sqlite_time(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A stored time as SQLite itself turns it into canonical text, under the column's name:
+    from the one stored form (``SQLITE_TIME``) to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; text in any
+    other form comes back after ``OTHER_TEXT``, any other value as it is stored."""
+
+    def const(sql: str) -> ColumnElement[Any]:
+        return literal_column(sql, String)
+
+    text = func.typeof(column) == const("'text'")
+    stored = type_coerce(column, String)
+    canonical = func.substr(stored, const("1"), const("10")).concat(const("'T'")).concat(
+        func.substr(stored, const("12"))).concat(const("'Z'"))  # fmt: skip
+    return case(
+        (and_(text, stored.op("GLOB")(const(_SQLITE_GLOB))), canonical),
+        (text, const(f"'{OTHER_TEXT}'").concat(stored)),
+        else_=column,
+    ).label(column.name)
 
 
 def _short(text: str) -> str:

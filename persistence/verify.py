@@ -23,11 +23,19 @@ from sqlalchemy import Engine, bindparam, func, select
 from fsm.audit import Finding, FindingKind, VerifyReport
 from fsm.commitments import INTENT_FIELDS
 from fsm.errors import RunNotFound
-from fsm.integrity import VIEW_FIELDS, IntentHistory, RunRecords, SchemeMarks, check_run
+from fsm.integrity import RunRecords, SchemeMarks, check_run
+from fsm.intentchecks import VIEW_FIELDS, IntentHistory
 from persistence import approvers, halts, policybook, retentionlog
 from persistence.engine import make_engine
 from persistence.hotpath import DriverStatement
-from persistence.lenient import DECODE_ERRORS, SQLITE_TIME, Unreadable, canonical_time, fetch
+from persistence.lenient import (
+    DECODE_ERRORS,
+    OTHER_TEXT,
+    Unreadable,
+    canonical_time,
+    fetch,
+    sqlite_time,
+)
 from persistence.sharing import share
 from persistence.tables import (
     ENTRY_COLUMNS,
@@ -99,7 +107,6 @@ def verify(
             return _archived_run(engine, run_id)
         return _with(report, definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
-                     + halts.findings(engine, run_id)
                      + policybook.findings(engine, run_id))  # fmt: skip
     workers = workers or os.cpu_count() or 1
     spans = _spans(engine, workers)
@@ -224,9 +231,11 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
     bad = Unreadables()
     findings: list[Finding] = []
     marks, runs_seen, rows, legacy = SchemeMarks(), 0, 0, 0
+    halted = halts.hashes(engine)
     for records in span_records(engine, span, bad):
         found, was_legacy = _check(records, sealed.get(records.run_id), marks)
         findings += bad.findings(records.run_id) + found
+        findings += halts.committed_findings(records.run_id, records.ledger, halted)
         runs_seen += records.run is not None
         rows += len(records.ledger)
         legacy += was_legacy
@@ -349,19 +358,24 @@ def _rows(
 ) -> Iterator[dict[str, Any]]:
     """Rows as dicts, with the ``times`` columns in canonical text; what cannot be decoded
     (a time, or on PostgreSQL a JSON ``documents`` column) is noted in ``bad``."""
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite and times:  # SQLite turns its stored times into canonical text itself
+        stmt = stmt.with_only_columns(
+            *(sqlite_time(c) if c.name in times else c for c in stmt.selected_columns)
+        )
     statement = DriverStatement(stmt.where(*span.where(table.c.run_id)), engine.dialect)
     columns = statement.columns
-    documents = documents if engine.dialect.name == "postgresql" else ()
+    documents = () if sqlite else documents
     for values in fetch(engine, statement, span.params()):
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
-            if type(at) is str and SQLITE_TIME.fullmatch(at):  # SQLite's stored text
-                row[name] = f"{at[:10]}T{at[11:]}Z"
-            elif at is not None:
-                if type(at) is str:  # another form: hashed as the instant every reader shows
-                    bad.note(row, name, at, "not_canonical")
-                _time(row, name, bad)
+            if at is None or (sqlite and type(at) is str and at[:1] != OTHER_TEXT):
+                continue  # NULL, or canonical text from the one stored form
+            if sqlite and type(at) is str:  # another form: hashed as the instant readers show
+                row[name] = at = at[1:]
+                bad.note(row, name, at, "not_canonical")
+            _time(row, name, bad)
         for name in documents:
             if isinstance(row[name], Unreadable):
                 bad.note(row, name, row[name])

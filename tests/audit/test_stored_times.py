@@ -52,3 +52,28 @@ def test_a_time_not_in_the_stored_form_is_a_finding_and_read_as_its_instant(
 
 def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-11-27T14:35:00.000000Z",
+        "!2026-11-27 14:35:00.000000",
+        "\uff12\uff10\uff12\uff16-11-27 14:35:00.000000",  # digits, but not ASCII ones
+    ],
+    ids=["canonical-text-stored", "marked", "wide-digits"],
+)
+def test_a_time_that_reads_like_the_canonical_text_is_still_not_the_stored_form(
+    sqlite_history: History, stored: str
+) -> None:
+    """SQLite turns the one stored form into canonical text for the verifier: a value stored
+    as that text already, or as any other text, is still named (not_canonical or unreadable)."""
+    history, run = sqlite_history, sqlite_history.done.run_id
+    assert history.audit.verify().ok
+    _without_triggers(history)
+    _sql(history, "UPDATE ledger SET occurred_at = :t WHERE run_id = :r AND seq = 1", t=stored,
+         r=run)  # fmt: skip
+    _triggers_back(history)
+    found = {(f.kind, f.run_id) for f in history.audit.verify().findings}
+    assert found & {("not_canonical", run), ("unreadable", run)}
+    assert {r for _, r in found} == {run}  # the other runs verify

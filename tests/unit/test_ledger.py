@@ -145,3 +145,16 @@ def test_the_fast_intent_event_form_matches_the_documented_field_lists(
     documented |= {name: event[name] for name in EVENT_FIELDS} | written
     expected = hashlib.sha256(f"p\n{canonical_json(documented)}".encode()).hexdigest()
     assert intent_event_hash("p", intent, event) == expected
+
+
+@given(st.lists(st.tuples(st.text(), st.integers(0, 10**6), st.text()), max_size=4))
+def test_the_fast_intents_form_matches_the_documented_list(
+    heads: list[tuple[str, int, str]],
+) -> None:
+    """``intents_digest`` writes JSON by hand for speed (an empty set included); it must equal
+    canonical JSON of the list of ``[client_order_id, n, hash]``."""
+    from fsm.canonical import canonical_json, sha256_hex
+    from fsm.commitments import intents_digest
+
+    documented = canonical_json([[coid, n, head] for coid, n, head in heads])
+    assert intents_digest(heads) == sha256_hex(documented)
