@@ -180,6 +180,7 @@ def _config_file(given: Path | None) -> Path | None:
     return None
 
 
+db.register(app)
 runs_group = runs.register(app, open_reader, open_keys)
 definitions.register(app, runs_group, open_reader, open_store)
 audit.register(app, open_audit, open_reader, seal_now)
@@ -198,9 +199,6 @@ plugins.register(app)
 broker.register(app, open_reader)
 calendar.register(app, open_reader)
 console.register(app, open_reader, open_audit, open_keys, shown_db, open_metrics)
-
-
-db.register(app)
 
 
 def exit_code(error: TradeFsmError) -> int:
