@@ -41,6 +41,7 @@ from fsm.commitments import (
 from fsm.definition import trading_definition
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.records import GuardDecision
+from fsm.views import export_bundle
 from persistence import migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
@@ -193,7 +194,8 @@ def queries(audit: SqlAudit, run_count: int) -> dict[str, Callable[[], Any]]:
         "time_in_state_day": lambda: audit.time_in_state(day, next_day, next_day),
         "orders_per_run_week": lambda: audit.orders("run", *week, 1000),
         "orders_per_definition_week": lambda: audit.orders("definition", *week, 1000),
-        "export_run": lambda: audit.export(one_run),
+        "export_run": lambda: export_bundle(SqlRunStore(audit.engine), one_run,
+                                            audit.verify(one_run).as_json()),
         "verify_run": lambda: audit.verify(one_run),
     }  # fmt: skip
 

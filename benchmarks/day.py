@@ -34,7 +34,7 @@ from sqlalchemy import Connection, text
 
 from benchmarks.scale import _database
 from fsm.calendar import calendar_for
-from fsm.commands.embedded import build_engine
+from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest
 from fsm.schedule import submit_for_trading_day
 from fsm.settings import Settings

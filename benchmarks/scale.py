@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from fsm.commands.embedded import build_engine
+from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate

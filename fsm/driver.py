@@ -72,8 +72,8 @@ class RunDriver:
         self.run = run
         self.attempts: Counter[str] = attempts or Counter()
         ctx = RunContext(run.run_id, run.account_id, run.as_of, run.mode, run.parent_run_id)
-        ports = runtime.ports_for(run.account_id)
-        self.env = StepEnv(ctx, ports, outputs or {}, self.fence, runtime.failpoint,
+        self.env = StepEnv(ctx, runtime.ports_for(run.account_id), runtime.store, runtime.clock,
+                           runtime.settings, outputs or {}, self.fence, runtime.failpoint,
                            stop_point=self.stop_point,
                            limits=runtime.policies.of_run(run))  # fmt: skip
         self._last_attempt: StepAttempt | None = None
@@ -253,8 +253,8 @@ class RunDriver:
             raise  # nothing may be stood down unrecorded: the run stays resumable
         except TradeFsmError as exc:
             return f"reconciling orders failed: {exc.message}"
-        p = self.env.ports
-        return withdraw(self.run.run_id, p.broker, p.store, p.clock, self.fence)
+        env = self.env
+        return withdraw(self.run.run_id, env.ports.broker, env.store, env.clock, self.fence)
 
     def stale(self, reason: str) -> None:
         self.stop_trading(

@@ -32,6 +32,7 @@ from fsm.errors import (
     RunAlreadyActive,
     RunLeased,
     RunNotResumable,
+    TradeFsmError,
     TradingHalted,
 )
 from fsm.guardcontext import Guard
@@ -57,7 +58,6 @@ from fsm.runtime import Observer, Runtime
 from fsm.settings import ACCOUNT_ID_PATTERN, Settings
 from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
-from fsm.steps.runner import StepPorts
 from fsm.throttle import trip as trip_throttle
 from fsm.tracing import Tracing, kept_trace
 
@@ -78,12 +78,15 @@ class Engine:
 
     As a library it prints nothing and installs no signal handler or timer: step timeouts run
     in a helper thread unless the caller, owning its process, injects ``alarm_or_thread``.
+    ``ports`` is what the spec set's steps talk to (``fsm.runtime``): None for a spec set whose
+    steps call their own services (the legacy facade's); ``policies``, the policy cache its
+    composition root already read from (default: one of its own).
     """
 
     def __init__(
         self,
         store: RunStore,
-        ports: Ports,
+        ports: Ports | None,
         settings: Settings,
         clock: Clock,
         ids: IdFactory,
@@ -97,21 +100,20 @@ class Engine:
         stop: StopRequest | None = None,
         approvers: ApproverKeys | None = None,
         tracer_provider: TracerProvider | None = None,
+        policies: PolicyCache | None = None,
     ) -> None:
         self.store, self.settings, self.clock, self.ids = store, settings, clock, ids
         self.approvers = approvers  # the key registry signed approvals are checked against
-        self.notifier, self.observer = ports.notifier, observer
-        self.identity = dict(ports.identity)  # what the plugins commit in each run's params
+        self.notifier, self.observer = (ports.notifier if ports else None), observer
+        self.identity = dict(ports.identity) if ports else {}  # committed in each run's params
         self.plugins = RunPlugins(ports)  # ... and what drives a run that committed others
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
         self.runtime = Runtime(
             store=store, clock=clock, settings=settings, specs=specs, guards=guards,
-            step_ports=StepPorts(ports.signals, ports.market_data, ports.broker, store, clock,
-                                 settings),
-            observe=self.observe, sleep=sleep, failpoint=failpoint, timeouts=timeouts,
-            policies=PolicyCache(store, overrides_of(settings)),
-            secrets=settings.secret_values, broker_for=ports.broker_for,
+            ports=ports, observe=self.observe, sleep=sleep, failpoint=failpoint,
+            timeouts=timeouts, policies=policies or PolicyCache(store, overrides_of(settings)),
+            secrets=settings.secret_values,
             stop=stop or StopRequest(), process=self.owner,
             tracing=Tracing.of(tracer_provider),
         )  # fmt: skip
@@ -316,6 +318,31 @@ class Engine:
             return self.run(request)
         identity = self.plugins.committed(failed)  # what the rebuilt plugins are
         return self._drive(RunDriver(runtime, self.create(request, plugins=identity)))
+
+    def advance(self, run: RunRecord, until: str) -> RunRecord:
+        """Drive ``run``, which this engine holds (``create``), until it is in state ``until``,
+        ends or parks: for a caller that answers between states (the legacy facade)."""
+        driver = self._driver(run, self.clock.now(), stale_check=False)
+        stops = {until} | self.definition.final_states | self.specs.parked_states
+        while driver.run.state not in stops:
+            with self.runtime.tracing.step(driver.run):
+                driver.step()
+        return driver.run
+
+    def interrupt(
+        self, run_id: str, error: Callable[[RunRecord], TradeFsmError]
+    ) -> RunRecord | None:
+        """Fail an unfinished run this engine holds with ``error(run)`` (its orders stood down
+        first), as a caller interrupted while driving it does; an ended run is returned as it
+        is, and None says the engine does not hold the run."""
+        run = self.store.get_run(run_id)
+        if run.state in self.definition.final_states:
+            return run
+        if run.lease_owner != self.owner:
+            return None
+        driver = self._driver(run, self.clock.now(), stale_check=False)
+        driver.stop_trading(error(run), self.clock.now())
+        return driver.run
 
     # ---- a person's commands -------------------------------------------------------------
 

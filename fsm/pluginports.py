@@ -48,29 +48,48 @@ T = TypeVar("T")
 M = TypeVar("M", SignalSet, PriceSnapshot)
 
 
-def plugged_ports(settings: Settings, as_of: date | None, prices: Path | None = None) -> Ports:
+def plugged_ports(
+    settings: Settings, as_of: date | None, prices: Path | None = None, exchange: str | None = None
+) -> Ports:
     """The strategy, market data and broker ``settings`` name (``--prices FILE``: the csv
-    market data with that file), each built by its plugin with its options."""
-    _check_option_tables(settings.plugin_options)
-    market_name = "csv" if prices is not None else settings.market_data
-    market_options = _options(settings, market_name)
-    if prices is not None:
-        market_options = {**market_options, "path": str(prices)}
-    market = PluggedMarketData.build(settings, market_name, market_options, as_of)
-    strategy = PluggedStrategy.build(settings, market.inner, as_of)
-    broker_for = cache(lambda account_id: broker_of(settings, account_id))
+    market data with that file), each built by its plugin with its options, for the risk
+    policy's ``exchange`` (``PluginSetup.exchange``)."""
+    strategy, market = plugged_signals(settings, as_of, prices, exchange)
+    broker_for = cache(lambda account_id: broker_of(settings, account_id, exchange))
     broker = broker_for(settings.account_id)
-    identity = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
+    identity = identity_of(strategy, market)
 
     def rebuild(committed: Mapping[str, Any], run_as_of: date) -> Ports:
-        return committed_ports(settings, committed, run_as_of, broker)
+        return committed_ports(settings, committed, run_as_of, broker, exchange)
 
     return Ports(strategy, market, broker, broker_for=broker_for, identity=identity,
                  rebuild=rebuild)  # fmt: skip
 
 
+def plugged_signals(
+    settings: Settings, as_of: date | None, prices: Path | None = None, exchange: str | None = None
+) -> tuple[PluggedStrategy, PluggedMarketData]:
+    """The strategy ``settings`` name over the market data they name (see ``plugged_ports``)."""
+    _check_option_tables(settings.plugin_options)
+    market_name = "csv" if prices is not None else settings.market_data
+    market_options = _options(settings, market_name)
+    if prices is not None:
+        market_options = {**market_options, "path": str(prices)}
+    market = PluggedMarketData.build(settings, market_name, market_options, as_of, exchange)
+    return PluggedStrategy.build(settings, market.inner, as_of, exchange=exchange), market
+
+
+def identity_of(strategy: PluggedStrategy, market: PluggedMarketData) -> dict[str, Any]:
+    """What a run commits of its strategy and market data (its ADAPTER_PARAMS)."""
+    return {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
+
+
 def committed_ports(
-    settings: Settings, committed: Mapping[str, Any], as_of: date, broker: Broker
+    settings: Settings,
+    committed: Mapping[str, Any],
+    as_of: date,
+    broker: Broker,
+    exchange: str | None = None,
 ) -> Ports:
     """The strategy and market data a run ``committed`` (its STRATEGY_PARAM and
     MARKET_DATA_PARAM), built again for its market date: the same plugins, each with its
@@ -82,19 +101,21 @@ def committed_ports(
     options = _options(settings, str(source["name"]))
     if "path" in source:  # a price file's, which must still hash as it did
         options = {**options, "path": str(source["path"])}
-    market = PluggedMarketData.build(settings, str(source["name"]), options, as_of)
-    strategy = PluggedStrategy.build(settings, market.inner, as_of, str(wanted["name"]))
-    built = {STRATEGY_PARAM: strategy.identity, MARKET_DATA_PARAM: market.source}
+    market = PluggedMarketData.build(settings, str(source["name"]), options, as_of, exchange)
+    strategy = PluggedStrategy.build(settings, market.inner, as_of, str(wanted["name"]),
+                                     exchange=exchange)  # fmt: skip
+    built = identity_of(strategy, market)
     differ = differences(committed, built)
     if differ:
         raise PluginMismatch(f"as built here: {'; '.join(differ)}")
     return Ports(strategy, market, broker, identity=built)
 
 
-def broker_of(settings: Settings, account_id: str) -> Broker:
+def broker_of(settings: Settings, account_id: str, exchange: str | None = None) -> Broker:
     """The broker TRADEFSM_BROKER names, for one account."""
     plugin = find(BROKERS, settings.broker)
-    setup = PluginSetup(settings, _options(settings, plugin.name), account_id=account_id)
+    setup = PluginSetup(settings, _options(settings, plugin.name), account_id=account_id,
+                        exchange=exchange)  # fmt: skip
     return _made(plugin, setup, BROKER_METHODS)  # type: ignore[no-any-return]
 
 
@@ -120,12 +141,14 @@ class PluggedStrategy:
         as_of: date | None,
         name: str | None = None,
         options: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
     ) -> PluggedStrategy:
         """The strategy plugin ``name`` (default: the settings') over the plugin's own
         ``market``, with ``options`` (default: its table in the settings)."""
         plugin = find(STRATEGIES, name or settings.strategy)
         options = _options(settings, plugin.name) if options is None else options
-        setup = PluginSetup(settings, options, as_of=as_of, market_data=market)
+        setup = PluginSetup(settings, options, as_of=as_of, market_data=market,
+                            exchange=exchange)  # fmt: skip
         return cls(plugin, _made(plugin, setup, ("generate",)), options)
 
     def generate(self, ctx: RunContext) -> SignalSet:
@@ -146,10 +169,15 @@ class PluggedMarketData:
 
     @classmethod
     def build(
-        cls, settings: Settings, name: str, options: Mapping[str, Any], as_of: date | None
+        cls,
+        settings: Settings,
+        name: str,
+        options: Mapping[str, Any],
+        as_of: date | None,
+        exchange: str | None = None,
     ) -> PluggedMarketData:
         plugin = find(MARKET_DATA, name)
-        setup = PluginSetup(settings, options, as_of=as_of)
+        setup = PluginSetup(settings, options, as_of=as_of, exchange=exchange)
         return cls(plugin, _made(plugin, setup, ("prices",)))
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:

@@ -36,13 +36,20 @@ KINDS = {STRATEGIES: "strategy", MARKET_DATA: "market data", BROKERS: "broker"}
 class PluginSetup:
     """What a plugin's factory is given: the settings, its own options (the table named after
     it in tradefsm.toml), the market date runs are built for and, for a strategy, the market
-    data selected beside it; for a broker, the account it trades."""
+    data selected beside it; for a broker, the account it trades; and the exchange whose
+    calendar runs trade on (the risk policy's; ``trading_exchange`` falls back on the
+    settings' when a caller gave none)."""
 
     settings: Settings
     options: Mapping[str, Any] = field(default_factory=dict)
     as_of: date | None = None
     market_data: MarketData | None = None
     account_id: str | None = None
+    exchange: str | None = None
+
+    @property
+    def trading_exchange(self) -> str:
+        return self.exchange or self.settings.exchange
 
 
 @dataclass(frozen=True)

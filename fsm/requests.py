@@ -51,7 +51,9 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Ports:
-    """The adapters an engine's runs talk to: strategy, market data, broker, notifier."""
+    """The one ports bundle: what a spec set's steps talk to (strategy, market data, the
+    broker, or each account's) and the notifier told when a run ends. ``fsm.runtime`` says
+    how the engine holds it; a spec set whose steps call their own services is given none."""
 
     signals: SignalSource
     market_data: MarketData

@@ -51,9 +51,9 @@ def _shown(value: object) -> str:
 class RunPlugins:
     """Which strategy and market data drive each run of an engine (see the module's doc)."""
 
-    def __init__(self, ports: Ports) -> None:
-        self.own = dict(ports.identity)
-        self.rebuild = ports.rebuild
+    def __init__(self, ports: Ports | None) -> None:
+        self.own = dict(ports.identity) if ports else {}
+        self.rebuild = ports.rebuild if ports else None
         self._built: dict[str, Ports] = {}  # built again, by committed identity and date
         self._left: set[str] = set()  # runs a worker left, logged once each
 
@@ -85,9 +85,9 @@ class RunPlugins:
         ports = self.ports_of(run)
         if ports is None:
             return runtime
-        step_ports = replace(runtime.step_ports, signals=ports.signals,
-                             market_data=ports.market_data)  # fmt: skip
-        return replace(runtime, step_ports=step_ports)
+        own = runtime.ports or ports
+        return replace(runtime, ports=replace(own, signals=ports.signals,
+                                              market_data=ports.market_data))  # fmt: skip
 
     def accepts(self, run: RunRecord) -> bool:
         """Whether a worker may claim ``run``; one it may not is left as it is, and logged

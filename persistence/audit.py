@@ -21,7 +21,6 @@ from fsm.audit import (
 )
 from fsm.canonical import utc_text
 from fsm.digests import Anchors
-from fsm.views import export_bundle
 from persistence.bundle import export_bundle as export_evidence
 from persistence.coverage import coverage
 from persistence.defences import defence_findings
@@ -31,7 +30,7 @@ from persistence.lenient import canonical_time, fetch
 from persistence.retentionlog import archive_findings, archived
 from persistence.runfilter import between
 from persistence.seal import seal, verify_anchored
-from persistence.store import SqlRunStore, run_ids_starting
+from persistence.store import run_ids_starting
 from persistence.tables import ENTRY_COLUMNS, ledger, order_intents, runs
 from persistence.timeinstate import time_in_state
 from persistence.verify import verify
@@ -131,11 +130,6 @@ class SqlAudit:
     def seal(self, key: Ed25519PrivateKey, now: datetime, folder: Path) -> dict[str, Any]:
         """Sign a digest of the runs changed since the last one (`audit seal`)."""
         return seal(self.engine, key, now, folder)
-
-    def export(self, run_id: str) -> dict[str, Any]:
-        """One JSON bundle: the run's details, history, definition and its verification."""
-        verification = self.verify(run_id).as_json()
-        return export_bundle(SqlRunStore(self.engine), run_id, verification)
 
     def export_evidence(self, run_id: str, folder: Path) -> list[Path]:
         """Write the run's evidence bundle: records, covering digest, inclusion proof."""

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import LOOKBACK, MomentumStrategy, PriceHistory
-from fsm.calendar import exchange_of
 from fsm.errors import InvalidConfiguration
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def demo_momentum(setup: PluginSetup) -> MomentumStrategy:
 def bundled_market_data(setup: PluginSetup) -> BundledMarketData:
     """Deterministic prices on the sessions of the configured exchange; option ``seed``."""
     return BundledMarketData(
-        seed=int(setup.options.get("seed", 7)), exchange=exchange_of(setup.settings)
+        seed=int(setup.options.get("seed", 7)), exchange=setup.trading_exchange
     )
 
 

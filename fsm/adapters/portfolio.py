@@ -103,5 +103,7 @@ def _member(setup: PluginSetup, market: MarketData, path: Path, entry: dict[str,
         raise InvalidConfiguration(
             f"{path}: strategy {name!r} needs a weight above 0 and at most 1, options a table"
         )
-    strategy = PluggedStrategy.build(setup.settings, market, setup.as_of, name, options)
+    strategy = PluggedStrategy.build(
+        setup.settings, market, setup.as_of, name, options, setup.exchange
+    )
     return Member(weight, strategy)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
+from fsm.commands.lifecycle import ActorOption, JsonOption
 from fsm.commands.runs import DbOption, KeysOpener, StoreOpener
 
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the ledger).")]
@@ -21,10 +21,10 @@ KeyOption = Annotated[
 def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -> None:
     def decide(decision: str, run_id: str, actor: str | None, reason: str, db: str | None,
                key: Path | None, as_json: bool) -> None:  # fmt: skip
+        from fsm.commands import embedded as e
         from fsm.digests import load_private_key
         from fsm.signatures import sign
 
-        e = embedded()
         settings = e.settings_from(db=db, actor=actor)
         private = load_private_key(key) if key is not None else None
         store = open_store(settings.db)

@@ -21,7 +21,7 @@ from fsm.commands.output import (
     stdout,
     write_output,
 )
-from fsm.commands.runs import DbOption
+from fsm.commands.runs import DbOption, StoreOpener
 from fsm.runids import resolve_run_id
 
 AuditOpener = Callable[[str | None], AuditQueries]
@@ -46,7 +46,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Sealer) -> None:
+def register(app: typer.Typer, open_audit: AuditOpener, open_reader: StoreOpener,
+             seal_now: integrity.Sealer) -> None:  # fmt: skip
     audit = typer.Typer(help="Compliance queries and tamper checks.", no_args_is_help=True)
     app.add_typer(audit, name="audit")
     integrity.register(audit, open_audit, seal_now)
@@ -145,11 +146,12 @@ def register(app: typer.Typer, open_audit: AuditOpener, seal_now: integrity.Seal
             stdout.print(f"evidence bundle of run {run_id}: {len(files)} files in {evidence}",
                          markup=False)  # fmt: skip
             return
-        bundle = queries.export(run_id)
+        from fsm.views import export_bundle, export_json
+
+        bundle = export_bundle(open_reader(db), run_id, queries.verify(run_id).as_json())
         if output is None:
             print_json(bundle)
             return
-        from fsm.views import export_json
 
         write_output(output, export_json(bundle), force=force)
         stdout.print(f"exported run {run} to {output}")

@@ -5,19 +5,23 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fsm.commands.audit import AuditOpener
 from fsm.commands.output import stderr
-from fsm.commands.runs import DbOption
+from fsm.commands.runs import DbOption, KeysOpener, StoreOpener
+
+if TYPE_CHECKING:
+    from fsm.metrics import MetricsSource
+
+MetricsOpener = Callable[[str | None], "MetricsSource"]
 
 
-def register(app: typer.Typer, open_reader: Callable[[str | None], Any],
-             open_audit: Callable[[str | None], Any],
-             open_keys: Callable[[str | None, bool], Any],
-             shown_db: Callable[[str], str],
-             open_metrics: Callable[[str | None], Any]) -> None:  # fmt: skip
+def register(app: typer.Typer, open_reader: StoreOpener, open_audit: AuditOpener,
+             open_keys: KeysOpener, shown_db: Callable[[str], str],
+             open_metrics: MetricsOpener) -> None:  # fmt: skip
     @app.command()
     def console(
         db: DbOption = None,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
+from fsm.commands.lifecycle import ActorOption, JsonOption
 from fsm.commands.output import print_json, stdout
 from fsm.commands.runs import DbOption, StoreOpener
 from fsm.errors import InvalidInput
@@ -95,13 +95,15 @@ def register(app: typer.Typer, runs: typer.Typer, open_reader: StoreOpener,
         if not to or not current.startswith(to.lower()):
             raise InvalidInput(f"--to {to!r} is not the definition this tradefsm runs: "
                                f"--to {current[:12]}")  # fmt: skip
-        settings = embedded().settings_from(db=db, actor=actor)
+        from fsm.commands.embedded import full_id, settings_from
+
+        settings = settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         moving = Migration(store, TRADING_SPECS, SystemClock(), settings.actor, reason)
         if all_compatible:
             moved, refused = moving.all_compatible()
         else:
-            moved, refused = [moving.run(embedded().full_id(store, run_id or ""))], {}
+            moved, refused = [moving.run(full_id(store, run_id or ""))], {}
         said = {"to": current, "migrated": [r.run_id for r in moved], "refused": refused}
         if as_json:
             print_json(said)

@@ -7,28 +7,20 @@ Imported by those commands when they run, never for `--help`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.status import Status
 
-from fsm.attempts import alarm_or_thread
-from fsm.calendar import exchange_of
-from fsm.clock import SystemClock
 from fsm.commands.integrity import Sealer
 from fsm.commands.output import print_json, stderr, stdout
+from fsm.compose.engines import build_engine
 from fsm.engine import Engine
-from fsm.failpoints import failpoint
-from fsm.ids import UuidFactory
-from fsm.interrupts import StopRequest, stop_on_signals
-from fsm.keyregistry import ApproverKeys
+from fsm.interrupts import stop_on_signals
 from fsm.kinds import Mode
-from fsm.limits import PolicyCache, overrides_of
 from fsm.machines.specs import TRADING_SPECS
-from fsm.pluginports import plugged_ports
 from fsm.ports import RunStore
 from fsm.records import LedgerEntry, RunRecord, run_labels
 from fsm.requests import RunRequest
@@ -37,35 +29,14 @@ from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
 from fsm.views import run_details
 
+__all__ = [  # what the commands use, besides this module's own
+    "Progress", "build_engine", "drive_and_report", "exit_for", "full_id", "report",
+    "report_many", "run_request", "sealer_for", "settings_from", "stop_on_signals",
+]  # fmt: skip
+
 
 def settings_from(**overrides: Any) -> Settings:
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def build_engine(
-    settings: Settings,
-    store: RunStore,
-    prices: Path | None = None,
-    observer: Observer | None = None,
-    as_of: date | None = None,
-    stop: StopRequest | None = None,
-    approvers: ApproverKeys | None = None,
-) -> Engine:
-    """The embedded setup: the strategy, market data (``prices``: the csv file) and broker
-    plugins the settings name (``fsm.pluginports``), built for the run's ``as_of``.
-
-    With ``stop`` (from ``stop_on_signals``), SIGINT and SIGTERM stand its runs down.
-    """
-    policy = PolicyCache(store, overrides_of(settings)).limits(settings.account_id, None,
-                                                               Mode.PAPER).values  # fmt: skip
-    # Plugins see the policy's exchange (a setting may only repeat it: checked just above).
-    settings = settings.model_copy(update={"exchange": exchange_of(policy)})
-    ports = plugged_ports(settings, as_of or SystemClock().now().date(), prices)
-    return Engine(
-        store, ports, settings, SystemClock(), UuidFactory(), observer=observer,
-        failpoint=failpoint, timeouts=alarm_or_thread,  # the CLI owns its process
-        stop=stop, approvers=approvers,
-    )  # fmt: skip
 
 
 class Progress:

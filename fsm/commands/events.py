@@ -70,11 +70,11 @@ def register(app: typer.Typer, open_events: EventsOpener, open_reader: ReaderOpe
             return
         from dataclasses import replace
 
-        from fsm.commands.lifecycle import embedded
+        from fsm.commands.embedded import settings_from
         from fsm.eventlog import EventQuery
         from fsm.events import follow_events, start_of
 
-        settings = embedded().settings_from(db=db)
+        settings = settings_from(db=db)
         log = open_events(db, read_only=True)
         query = EventQuery() if since is None else start_of(log, since)
         show = _json_line if as_json else _line
@@ -94,12 +94,12 @@ def register(app: typer.Typer, open_events: EventsOpener, open_reader: ReaderOpe
         (its failures cleared, the next round tries at once), from where it stopped or after
         the event --since; exit 0."""
         from fsm.clock import SystemClock
-        from fsm.commands.lifecycle import embedded
+        from fsm.commands.embedded import settings_from
         from fsm.errors import InvalidInput
         from fsm.events import start_of
         from fsm.subscribers import subscriber_names
 
-        names = subscriber_names(embedded().settings_from(db=db))
+        names = subscriber_names(settings_from(db=db))
         if subscriber not in names:
             raise InvalidInput(f"--subscriber {subscriber!r}: one of {', '.join(names)}")
         log = open_events(db)
@@ -129,13 +129,13 @@ def register(app: typer.Typer, open_events: EventsOpener, open_reader: ReaderOpe
 def _notify(open_events: EventsOpener, open_reader: ReaderOpener, db: str | None, once: bool,
             interval: float, as_json: bool) -> None:  # fmt: skip
     from fsm.clock import SystemClock
-    from fsm.commands.lifecycle import embedded
+    from fsm.commands.embedded import settings_from
     from fsm.delivery import deliver
     from fsm.errors import InvalidConfiguration
     from fsm.subscribers import subscribers_of
 
     clock = SystemClock()
-    settings = embedded().settings_from(db=db)
+    settings = settings_from(db=db)
     subscribers = subscribers_of(settings, open_reader(db))
     if not subscribers:
         raise InvalidConfiguration(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
+from fsm.commands.lifecycle import ActorOption, JsonOption
 from fsm.commands.output import print_json, stdout
 from fsm.commands.runs import DbOption, StoreOpener
 
@@ -34,11 +34,11 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         from functools import partial
 
         from fsm.clock import SystemClock
+        from fsm.commands import embedded as e
         from fsm.killswitch import halt_trading
         from fsm.ledger import process_id
         from fsm.pluginports import broker_of
 
-        e = embedded()
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         done = halt_trading(store, account, settings.actor, reason, process_id(),
@@ -64,13 +64,13 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         the risk policy's unhalt_needs_second_person is on, as by default): exit 0, 6 when refused,
         2 when the scope is not halted."""
         from fsm.clock import SystemClock
+        from fsm.commands import embedded as e
         from fsm.halts import throttle_limits
         from fsm.killswitch import unhalt_trading
         from fsm.kinds import Mode
         from fsm.ledger import process_id
         from fsm.limits import PolicyCache, overrides_of
 
-        e = embedded()
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         policies = PolicyCache(store, overrides_of(settings))  # the scope's policy in force

@@ -7,9 +7,7 @@ command runs (so `--help` stays fast).
 from __future__ import annotations
 
 from datetime import datetime
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,11 +38,6 @@ ActorOption = Annotated[
 ]
 
 
-def embedded() -> ModuleType:
-    """``fsm.commands.embedded``, imported when a command runs rather than for `--help`."""
-    return import_module("fsm.commands.embedded")
-
-
 def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> None:
     @app.command()
     def run(
@@ -73,7 +66,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         A paper or live run fails (exit 1, one line) on a day that is no session of the
         exchange and when orders would go out while it is closed (`tradefsm calendar`).
         """
-        e = embedded()
+        from fsm.commands import embedded as e
+
         settings = e.settings_from(db=db, account_id=account, paper_db=paper_db, actor=actor,
                                    strategy=strategy, market_data=market_data)  # fmt: skip
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id,
@@ -99,7 +93,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         as_json: JsonOption = False,
     ) -> None:
         """Continue an interrupted run where it stopped, without placing an order twice."""
-        e = embedded()
+        from fsm.commands import embedded as e
+
         if (run_id is not None) == all_runs:
             raise typer.BadParameter("give either RUN_ID or --all")
         settings = e.settings_from(db=db, actor=actor)
@@ -119,7 +114,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
     ) -> None:
         """Start a new run, linked to a failed one, from fresh data; you are its requester."""
-        e = embedded()
+        from fsm.commands import embedded as e
+
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)
@@ -146,7 +142,8 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
         line on stderr says what the cancel waits for): it stands down before its next order,
         and the run's orders are reconciled with the broker once it has stopped.
         """
-        e = embedded()
+        from fsm.commands import embedded as e
+
         settings = e.settings_from(db=db, actor=actor)
         store = open_store(settings.db)
         full_id = e.full_id(store, run_id)

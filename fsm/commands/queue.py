@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fsm.actors import process_actor
+from fsm.commands.console import MetricsOpener
 from fsm.commands.events import EventsOpener
 from fsm.commands.lifecycle import (
     AccountOption,
@@ -20,7 +20,6 @@ from fsm.commands.lifecycle import (
     KeyOption,
     ModeOption,
     TraceparentOption,
-    embedded,
 )
 from fsm.commands.output import print_json, stderr, stdout
 from fsm.commands.runs import DbOption, StoreOpener
@@ -28,7 +27,9 @@ from fsm.kinds import Mode
 
 if TYPE_CHECKING:
     from fsm.commands.integrity import Sealer
+    from fsm.metrics import MetricsSource
     from fsm.ports import RunStore
+    from fsm.settings import Settings
 
 
 WorkerStoreOpener = Callable[[str | None, int], "RunStore"]
@@ -40,7 +41,7 @@ def register(
     open_worker_store: WorkerStoreOpener,
     seal_now: Sealer,
     open_events: EventsOpener,
-    open_metrics: Callable[[str | None], Any],
+    open_metrics: MetricsOpener,
 ) -> None:
     @app.command()
     def submit(
@@ -63,10 +64,11 @@ def register(
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id (you are its requester).
         The worker drives it with the bundled market data and its own broker settings."""
-        e = embedded()
+        from fsm.commands import embedded as e
+
         settings = e.settings_from(db=db, account_id=account, actor=actor)
         if trading_day is not None:
-            _scheduled(e, settings, open_store, trading_day, mode, correlation_id,
+            _scheduled(settings, open_store, trading_day, mode, correlation_id,
                        bool(as_of or idempotency_key), as_json)  # fmt: skip
             return
         request = e.run_request(settings, mode, as_of, idempotency_key, correlation_id,
@@ -95,15 +97,17 @@ def register(
     ) -> None:
         """Claim queued or abandoned runs and drive them, acting as worker:<host>/<pid>;
         SIGTERM finishes held runs, then stops. --metrics-port serves /metrics meanwhile."""
-        e = embedded()
+        from fsm.commands import embedded as e
+        from fsm.subscribers import delivery_beside_runs
+        from fsm.worker import Worker
+
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
-        beside = import_module("fsm.subscribers").delivery_beside_runs
         with (
             _metrics(metrics_host, metrics_port, open_metrics(db), store),
-            beside(settings, open_events(db), store),
+            delivery_beside_runs(settings, open_events(db), store),
         ):
-            report = import_module("fsm.worker").Worker(
+            report = Worker(
                 lambda: e.build_engine(settings, store), concurrency=concurrency,
                 max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
                 seal_every=settings.audit_seal_every,
@@ -125,7 +129,7 @@ def register(
 
 
 @contextmanager
-def _metrics(host: str, port: int | None, source: Any, store: RunStore) -> Iterator[None]:
+def _metrics(host: str, port: int | None, source: MetricsSource, store: RunStore) -> Iterator[None]:
     """Metrics of the run database on ``host:port`` while the worker runs (none without)."""
     if port is None:
         yield
@@ -141,10 +145,11 @@ def _metrics(host: str, port: int | None, source: Any, store: RunStore) -> Itera
         yield
 
 
-def _scheduled(e: Any, settings: Any, open_store: StoreOpener, trading_day: str, mode: Mode,
+def _scheduled(settings: Settings, open_store: StoreOpener, trading_day: str, mode: Mode,
                correlation_id: str | None, keyed: bool, as_json: bool) -> None:  # fmt: skip
     """`submit --trading-day auto` (fsm.schedule)."""
     from fsm.calendar import calendar_for
+    from fsm.commands import embedded as e
     from fsm.errors import InvalidInput
     from fsm.schedule import AUTO, submit_for_trading_day
 

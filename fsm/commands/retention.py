@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fsm.commands.lifecycle import ActorOption, JsonOption, embedded
+from fsm.commands.lifecycle import ActorOption, JsonOption
 from fsm.commands.output import Format, emit, print_json, stderr, stdout
-from fsm.commands.runs import DbOption, StoreOpener
+from fsm.commands.runs import DbOption
 
 AgeOption = Annotated[str, typer.Option(help="Finished at least this long ago: 6y, 90d.")]
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the history).")]
@@ -26,19 +26,18 @@ KeysOption = Annotated[
 PLAN_COLUMNS = ("run_id", "account_id", "status", "ended_at", "held")
 
 
-def register(app: typer.Typer, open_store: StoreOpener) -> None:
+def register(app: typer.Typer) -> None:
     retention = typer.Typer(help="Archive finished runs to evidence bundles.", no_args_is_help=True)
     hold = typer.Typer(help="Legal holds: runs retention never archives.", no_args_is_help=True)
     app.add_typer(retention, name="retention")
     app.add_typer(hold, name="hold")
 
-    def engine(db: str | None) -> Any:
-        return open_store(db).engine  # type: ignore[attr-defined]
-
     @retention.command("plan")
     def plan(older_than: AgeOption, db: DbOption = None, fmt: FormatOption = Format.TABLE) -> None:
         """List the finished runs `retention apply` would archive, and the held ones it keeps."""
-        rows = [c.as_json() for c in _plan(engine(db), older_than)]
+        from fsm.compose.archive import retention_plan
+
+        rows = [c.as_json() for c in retention_plan(db, older_than)]
         kept = sum(1 for r in rows if r["held"])
         emit(rows, PLAN_COLUMNS, fmt, f"{len(rows) - kept} run(s) to archive, {kept} held")
 
@@ -56,18 +55,18 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
         fsync and verify it, then remove the run's rows and leave a tombstone (who, when, why,
         the run's head and the bundle's hash). The runs must be sealed (`audit seal`)."""
         from fsm.clock import SystemClock
+        from fsm.commands.embedded import settings_from
+        from fsm.compose.archive import archive_runs, retention_plan
         from fsm.ledger import process_id
-        from persistence import retention as stored
 
-        settings = embedded().settings_from(db=db, actor=actor)
-        store = engine(settings.db)
-        chosen = _plan(store, older_than)
+        settings = settings_from(db=db, actor=actor)
+        chosen = retention_plan(settings.db, older_than)
 
         def progress(run_id: str, bundle_hash: str) -> None:
             stderr.print(f"archived {run_id}, bundle {bundle_hash}", markup=False)
 
         who = (settings.actor, reason, process_id())
-        done = stored.apply(store, chosen, archive, _keys(public_key, settings), who,
+        done = archive_runs(settings.db, chosen, archive, _keys(public_key, settings), who,
                             SystemClock().now(), progress)  # fmt: skip
         rows = [{"run_id": r, "archived": True, "bundle_hash": h, "left": None}
                 for r, h in done.archived.items()]  # fmt: skip
@@ -85,31 +84,23 @@ def register(app: typer.Typer, open_store: StoreOpener) -> None:
                  actor: ActorOption = None, db: DbOption = None,
                  as_json: JsonOption = False) -> None:  # fmt: skip
         """Put a run, or every run of an account, under legal hold: never archived."""
-        _change("hold", run, account, actor, reason, db, as_json, open_store)
+        _change("hold", run, account, actor, reason, db, as_json)
 
     @hold.command("remove")
     def hold_remove(reason: ReasonOption, run: RunScope = None, account: AccountScope = None,
                     actor: ActorOption = None, db: DbOption = None,
                     as_json: JsonOption = False) -> None:  # fmt: skip
         """Release a legal hold (the history keeps both rows)."""
-        _change("release", run, account, actor, reason, db, as_json, open_store)
+        _change("release", run, account, actor, reason, db, as_json)
 
     @hold.command("list")
     def hold_list(db: DbOption = None, fmt: FormatOption = Format.TABLE) -> None:
         """The holds history, oldest first."""
-        from persistence.retention import SqlHolds
+        from fsm.compose.archive import hold_history
 
-        rows = [h.as_json() for h in SqlHolds(engine(db)).holds()]
+        rows = [h.as_json() for h in hold_history(db).holds()]
         emit(rows, ("seq", "action", "run_id", "account_id", "actor", "reason", "occurred_at"),
              fmt, f"{len(rows)} hold row(s)")  # fmt: skip
-
-
-def _plan(engine: Any, older_than: str) -> Any:
-    from fsm.clock import SystemClock
-    from fsm.tombstones import parse_age
-    from persistence import retention as stored
-
-    return stored.plan(engine, SystemClock().now() - parse_age(older_than))
 
 
 def _keys(files: list[Path] | None, settings: Any) -> list[Any]:
@@ -125,16 +116,16 @@ def _keys(files: list[Path] | None, settings: Any) -> list[Any]:
 
 
 def _change(action: Any, run: str | None, account: str | None, actor: str | None, reason: str,
-            db: str | None, as_json: bool, open_store: StoreOpener) -> None:  # fmt: skip
+            db: str | None, as_json: bool) -> None:  # fmt: skip
     from fsm.clock import SystemClock
+    from fsm.commands.embedded import settings_from
+    from fsm.compose.archive import hold_history
     from fsm.holds import change
     from fsm.ledger import process_id
-    from persistence.retention import SqlHolds
 
-    settings = embedded().settings_from(db=db, actor=actor)
-    holds = SqlHolds(open_store(settings.db).engine)  # type: ignore[attr-defined]
-    row = change(holds, action, run, account, settings.actor, reason, process_id(),
-                 SystemClock().now())  # fmt: skip
+    settings = settings_from(db=db, actor=actor)
+    row = change(hold_history(settings.db), action, run, account, settings.actor, reason,
+                 process_id(), SystemClock().now())  # fmt: skip
     if as_json:
         print_json(row.as_json())
     else:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -20,10 +20,10 @@ from fsm.compat.notifications import LegacyNotifications
 from fsm.compat.payloads import correlation_id as legacy_correlation_id
 from fsm.compat.payloads import field, text_of
 from fsm.compat.steps import LegacyCall, legacy_guards
-from fsm.driver import RunDriver
+from fsm.compose.engines import facade_engine, facade_signals
+from fsm.compose.stores import configured_store
 from fsm.engine import Engine
 from fsm.errors import (
-    ConcurrentModification,
     LegacyCallInterrupted,
     LegacyServiceFailed,
     RunAlreadyActive,
@@ -34,13 +34,9 @@ from fsm.kinds import Mode
 from fsm.leases import unattended
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
-from fsm.requests import Ports, RunRequest
+from fsm.requests import RunRequest
 from fsm.retries import Retry
 from fsm.settings import load_settings
-
-# The facade is a composition root for legacy callers, as fsm.cli is for the command line:
-# by default its runs go to the configured run database (TRADEFSM_DB).
-from persistence.defaults import configured_store
 
 ACCOUNT = "legacy"
 SIGNALS = "TradingOrchestrator.execute_strategy_signals"
@@ -68,13 +64,6 @@ def _turn_pauses() -> Any:
     return wait_random_exponential(multiplier=0.05, max=1.0)
 
 
-class _NoPort:
-    """The facade reaches the legacy services through its own steps, never these ports."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise TradeFsmError(f"the legacy facade has no {name}() port; its steps call services")
-
-
 @dataclass
 class Deps:
     """The services the legacy constructor was given (the legacy ``deps`` attribute)."""
@@ -87,10 +76,10 @@ class Deps:
 
 @dataclass
 class _Call:
-    """One facade call in progress: its services and the driver of its run."""
+    """One facade call in progress: its services and its run as last committed."""
 
     legacy: LegacyCall
-    driver: RunDriver
+    run: RunRecord
 
 
 class TradingOrchestrator:
@@ -105,6 +94,10 @@ class TradingOrchestrator:
     is the execution service it is given; live runs start only with
     TRADEFSM_LIVE_TRADING_ENABLED. Calls from several threads take turns. The facade installs
     no signal handler or timer and prints nothing.
+
+    With ``strategy`` (and ``market_data``), plugin names as `tradefsm run --strategy` takes,
+    the signals come from that strategy plugin over that market data instead of the signal
+    service (which may then be None), and each run commits their name and version.
     """
 
     def __init__(
@@ -118,14 +111,16 @@ class TradingOrchestrator:
         store: RunStore | None = None,
         clock: Clock | None = None,
         ids: IdFactory | None = None,
+        strategy: str | None = None,
+        market_data: str | None = None,
     ) -> None:
-        self.deps = Deps(
-            signal_orchestrator, portfolio_orchestrator, execution_orchestrator,
-            notification_service,
-        )  # fmt: skip
+        self.deps = Deps(signal_orchestrator, portfolio_orchestrator, execution_orchestrator,
+                         notification_service)  # fmt: skip
         self.live_trading = live_trading
         self.logger: Any = logging.getLogger("tradefsm.compat")
-        settings = load_settings()
+        plugins = {"strategy": strategy, "market_data": market_data}
+        self._plugged = strategy is not None or market_data is not None
+        settings = load_settings(**{k: v for k, v in plugins.items() if v is not None})
         self.store = store if store is not None else configured_store(settings.db)
         self.clock = clock or SystemClock()
         self.ids = ids or UuidFactory()
@@ -133,10 +128,8 @@ class TradingOrchestrator:
         self.settings = settings.model_copy(  # the facade acts as a named process
             update={"retry_attempts": 1, "actor": process_actor("facade")}
         )  # fmt: skip
-        self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | {
-            "last_successful_step": None,
-            "last_correlation_id": None,
-        }
+        self.workflow_state: dict[str, Any] = dict.fromkeys(FLAGS, False) | dict.fromkeys(
+            ("last_successful_step", "last_correlation_id"))  # fmt: skip
         self.last_run: RunRecord | None = None
         self._call: _Call | None = None  # the run a trading call started through its signals
         self._trading = False
@@ -144,7 +137,7 @@ class TradingOrchestrator:
                                   execution_orchestrator, self.workflow_state)  # fmt: skip
         self._engine: Engine | None = None  # built at the first call, reused by the next
         self._turn = _turn(self.store)
-        self._driver: RunDriver | None = None  # the run of the call in progress
+        self._running: str | None = None  # the run of the call in progress
         self._notifications = LegacyNotifications(notification_service, self.store,
                                                   settings.smtp_quiet_minutes)  # fmt: skip
 
@@ -183,7 +176,7 @@ class TradingOrchestrator:
         try:
             call = self._start(correlation_id, unusable=unusable)
             self._drive_until(call, "analyzing")
-            if call.driver.run.state == "failed":
+            if call.run.state == "failed":
                 return self._failed(call, "signal analysis", SIGNALS, correlation_id)
             self.workflow_state["last_successful_step"] = "signal_generation"
             signals = call.legacy.returned["signals"]
@@ -230,7 +223,9 @@ class TradingOrchestrator:
         """Continue a facade run that was interrupted, with this facade's services."""
         with self._turn, self._failing_if_interrupted(resuming=run_id):
             self._legacy.forget()
-            run = self._engine_for_calls().resume(run_id)
+            engine = self._engine_for_calls()
+            self._plugins(engine)
+            run = engine.resume(run_id)
             self.last_run = run
             self._notifications.run_ended(run, self.logger)
             return run
@@ -245,12 +240,12 @@ class TradingOrchestrator:
         self, base: dict[str, Any], correlation_id: str, unusable: dict[str, str] | None
     ) -> dict[str, Any] | None:
         call = self._call
-        if call is None or call.driver.run.correlation_id != correlation_id:
+        if call is None or call.run.correlation_id != correlation_id:
             # execute_strategy_signals was replaced: its answer stands for the signals step
             call = self._start(correlation_id, signals=base, unusable=unusable)
             self._drive_until(call, "analyzing")
         self._drive_until(call, "done")
-        run = call.driver.run
+        run = call.run
         returned = call.legacy.returned
         execution_refused = run.failure is not None and run.failure["stage"] == "executing" and (
             run.failure["error_type"] == "GuardRejected")  # fmt: skip
@@ -270,10 +265,9 @@ class TradingOrchestrator:
 
     def _engine_for_calls(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine(
-                self.store, Ports(_NoPort(), _NoPort(), _NoPort()), self.settings, self.clock,
-                self.ids, specs=self._legacy.specs(),
-                guards=legacy_guards(self.execution_orchestrator),
+            self._engine = facade_engine(
+                self.store, self.settings, self.clock, self.ids, self._legacy.specs(),
+                legacy_guards(self.execution_orchestrator),
             )  # fmt: skip
         return self._engine
 
@@ -291,11 +285,21 @@ class TradingOrchestrator:
         params = {} if unusable is None else {"legacy_correlation_id": unusable}
         request = RunRequest(account_id=ACCOUNT, mode=mode, as_of=self._today(),
                              correlation_id=correlation_id, params=params)  # fmt: skip
-        call = _Call(legacy, RunDriver(engine.runtime, self._create(engine, request)))
-        self._driver, self.last_run = call.driver, call.driver.run
+        call = _Call(legacy, self._create(engine, request, self._plugins(engine)))
+        self._running, self.last_run = call.run.run_id, call.run
         return call
 
-    def _create(self, engine: Engine, request: RunRequest) -> RunRecord:
+    def _plugins(self, engine: Engine) -> Mapping[str, Any] | None:
+        """The strategy plugin of the calls, built for today, and what their runs commit of
+        it; None when the signal service gives the signals."""
+        if not self._plugged:
+            return None
+        self._legacy.strategy, identity = facade_signals(engine, self._today())
+        return identity
+
+    def _create(
+        self, engine: Engine, request: RunRequest, plugins: Mapping[str, Any] | None
+    ) -> RunRecord:
         """The call's run. While a live process (another facade) drives the account's active
         run, the call waits for it to end, as the calls of one process take turns."""
 
@@ -306,74 +310,51 @@ class TradingOrchestrator:
             return active.state not in FINAL and not unattended(active, self.clock.now())
 
         turns = Retry(retry=driven_elsewhere, backoff=_turn_pauses, sleep=time.sleep)
-        return turns("a turn on the legacy account", lambda: engine.create(request))
+        return turns("a turn on the legacy account",
+                     lambda: engine.create(request, plugins=plugins))  # fmt: skip
 
     def _drive_until(self, call: _Call, state: str) -> None:
         """Step the run until it reaches ``state`` or ends."""
-        driver = call.driver
         try:
-            while driver.run.state != state and driver.run.state not in FINAL:
-                with driver.rt.tracing.step(driver.run):
-                    driver.step()
+            call.run = self._engine_for_calls().advance(call.run, state)
         finally:
-            self.last_run = driver.run
+            self.last_run = call.run
 
     @contextmanager
     def _failing_if_interrupted(self, resuming: str | None = None) -> Iterator[None]:
         """A BaseException that is not an error (KeyboardInterrupt, SystemExit) fails the
         call's run (or the run it was ``resuming``) first, so that it is not left active,
         then goes on: Python's contract."""
-        self._driver = None
+        self._running = None
         try:
             yield
         except BaseException as exc:
-            if not isinstance(exc, Exception):
-                driver = self._driver or self._resumed(resuming)
-                if driver is not None:
-                    self._interrupted(driver, exc)
+            run_id = self._running or resuming
+            if not isinstance(exc, Exception) and run_id and self._engine is not None:
+                self._interrupted(self._engine, run_id, exc)
             raise
 
-    def _resumed(self, run_id: str | None) -> RunDriver | None:
-        """A driver of the run ``resume`` took over, or None if it never held it."""
-        if run_id is None or self._engine is None:
-            return None
-        try:
-            run = self.store.get_run(run_id)
-        except TradeFsmError:  # the database refused: the run stays resumable, as it was
-            return None
-        if run.lease_owner != self._engine.owner:
-            return None
-        return RunDriver(self._engine.runtime, run)
+    def _interrupted(self, engine: Engine, run_id: str, exc: BaseException) -> None:
+        """Record ``exc`` as the failure of the run, if this facade holds it; the caller
+        re-raises ``exc`` in any case."""
 
-    def _interrupted(self, driver: RunDriver, exc: BaseException) -> None:
-        """Record ``exc`` as the run's failure; the caller re-raises ``exc`` in any case."""
+        def error(run: RunRecord) -> TradeFsmError:
+            text = text_of(exc)
+            message = (f"the call was interrupted in {run.state} by {type(exc).__name__}"
+                       f"{': ' + text if text else ''}; it went on to the caller")  # fmt: skip
+            return LegacyCallInterrupted(message, run_id=run.run_id, state=run.state)
+
         try:
-            if driver.run.state not in FINAL:
-                self._fail_interrupted(driver, exc)
-            self.last_run = driver.run
+            run = engine.interrupt(run_id, error)
         except Exception as failed:  # the database refused: the run stays active, resumable
             self.logger.error(
-                f"could not record that {type(exc).__name__} interrupted run "
-                f"{driver.run.run_id}: TradingOrchestrator.resume continues it",
-                exc_info=failed,
-                extra={"correlation_id": driver.run.correlation_id, "run_id": driver.run.run_id},
-            )
-
-    def _fail_interrupted(self, driver: RunDriver, exc: BaseException) -> None:
-        def stop() -> None:
-            state = driver.run.state
-            text = text_of(exc)
-            message = (f"the call was interrupted in {state} by {type(exc).__name__}"
-                       f"{': ' + text if text else ''}; it went on to the caller")  # fmt: skip
-            error = LegacyCallInterrupted(message, run_id=driver.run.run_id, state=state)
-            driver.stop_trading(error, self.clock.now())
-
-        try:
-            stop()
-        except ConcurrentModification:  # it came after a commit, before the driver saw it
-            driver.run = self.store.get_run(driver.run.run_id)
-            if driver.run.state not in FINAL:
-                stop()
+                f"could not record that {type(exc).__name__} interrupted run {run_id}: "
+                "TradingOrchestrator.resume continues it",
+                exc_info=failed, extra={"run_id": run_id},
+            )  # fmt: skip
+            return
+        if run is not None:
+            self.last_run = run
 
     def _today(self) -> date:
         return self.clock.now().date()
@@ -386,7 +367,7 @@ class TradingOrchestrator:
         """A run that failed: logged as the legacy class did (warning unless a service raised);
         a run refused by a guard (a live run not enabled) is an error naming the reason."""
         error = call.legacy.error
-        failure = call.driver.run.failure or {}
+        failure = call.run.failure or {}
         if error is None and failure.get("error_type") == LegacyServiceFailed.__name__:
             self.logger.warning(
                 f"{what}: {failure.get('message')}",

@@ -17,7 +17,8 @@ from fsm.errors import LegacyServiceFailed
 from fsm.guardcontext import Guard, GuardContext, decision
 from fsm.guards import GUARDS
 from fsm.kinds import Mode
-from fsm.records import Frozen, GuardDecision
+from fsm.ports import SignalSource
+from fsm.records import Frozen, GuardDecision, SignalSet
 from fsm.spec import SpecSet, StateSpec
 from fsm.steps.runner import StepEnv, StepResult
 
@@ -45,6 +46,7 @@ class LegacyCall:
     workflow_state: dict[str, Any] = dc_field(default_factory=dict)
     returned: dict[str, Any] = dc_field(default_factory=dict)
     error: BaseException | None = None
+    strategy: SignalSource | None = None  # a strategy plugin, in place of the signal service
 
     def forget(self) -> None:
         """Start a new call: nothing returned, no error yet."""
@@ -82,6 +84,8 @@ class LegacyCall:
     def _signals(self, env: StepEnv) -> StepResult:
         if "signals" in self.returned:  # given by a replaced execute_strategy_signals
             result = self.returned["signals"]
+        elif self.strategy is not None:
+            result = legacy_signals(self._call(self.strategy.generate, env.ctx))
         else:
             result = self._call(self.signal_service.analyze_signals)
         if not result or not field(result, "success", False):
@@ -134,6 +138,18 @@ class LegacyCall:
         succeeded = bool(result.get("success", True)) if isinstance(result, dict) else True
         output = LegacyOutput(step="execution", summary=summarize(result), proceed=succeeded)
         return StepResult("execution_completed", output)
+
+
+def legacy_signals(signals: SignalSet) -> dict[str, Any]:
+    """A strategy plugin's targets as the legacy signal service answered: a BUY per symbol
+    with its weight, and the weights as the consolidated portfolio."""
+    targets = signals.targets
+    return {
+        "success": True,
+        "strategy_signals": [{"symbol": t.symbol, "action": "BUY", "weight": t.weight}
+                             for t in targets],
+        "consolidated_portfolio_dto": {t.symbol: t.weight for t in targets},
+    }  # fmt: skip
 
 
 def _legacy(name: str, yes: str, no: str, invert: bool = False) -> Guard:

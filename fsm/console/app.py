@@ -165,7 +165,7 @@ class Console:
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     async def export(self, request: Request) -> Response:
-        return downloads.export(self.audit, self._run_id(request), SECURITY_HEADERS)
+        return downloads.export(self.audit, self.store, self._run_id(request), SECURITY_HEADERS)
 
     async def evidence(self, request: Request) -> Response:
         return downloads.evidence(self.audit, self._run_id(request), SECURITY_HEADERS)

@@ -20,16 +20,19 @@ from starlette.responses import Response
 from fsm.audit import AuditQueries
 from fsm.csvcells import csv_text
 from fsm.display import RUN_CSV_COLUMNS, run_csv_row
-from fsm.views import export_json
+from fsm.ports import RunStore
+from fsm.views import export_bundle, export_json
 
 # The fixed time of every member of a zipped bundle: the same run and digest, the same bytes.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 RUNS_CSV_LIMIT = 10_000  # the newest runs a runs-list CSV holds (`runs list --limit` for more)
 
 
-def export(audit: AuditQueries, run_id: str, headers: Mapping[str, str]) -> Response:
-    return _attachment(export_json(audit.export(run_id)), "application/json",
-                       f"run-{run_id}.json", headers)  # fmt: skip
+def export(audit: AuditQueries, store: RunStore, run_id: str, headers: Mapping[str, str]
+           ) -> Response:  # fmt: skip
+    """The run's JSON bundle (``fsm.views.export_bundle``) with its verification."""
+    bundle = export_bundle(store, run_id, audit.verify(run_id).as_json())
+    return _attachment(export_json(bundle), "application/json", f"run-{run_id}.json", headers)
 
 
 def evidence(audit: AuditQueries, run_id: str, headers: Mapping[str, str]) -> Response:

@@ -13,11 +13,11 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from fsm.clock import Clock
-from fsm.errors import InvalidStepOutput
+from fsm.errors import InvalidConfiguration, InvalidStepOutput
 from fsm.kinds import Mode
 from fsm.limits import Limits, settings_limits
 from fsm.lineage import rejecters
-from fsm.ports import Broker, MarketData, RunContext, RunStore, SignalSource
+from fsm.ports import RunContext, RunStore
 from fsm.records import (
     AccountSnapshot,
     AllocationAnalysis,
@@ -26,6 +26,7 @@ from fsm.records import (
     RebalancePlan,
     SignalSet,
 )
+from fsm.requests import Ports
 from fsm.settings import Settings
 from fsm.steps import validate_output
 from fsm.steps.analysis import analyse
@@ -41,28 +42,32 @@ class StepResult:
     output: BaseModel | None = None
 
 
-@dataclass(frozen=True)
-class StepPorts:
-    signals: SignalSource
-    market_data: MarketData
-    broker: Broker
+@dataclass
+class StepEnv:
+    """What one run's step may use: the spec set's ports, the engine's store, clock and
+    settings, earlier outputs, and the run's write fence."""
+
+    ctx: RunContext
+    given: Ports | None  # the spec set's ports bundle (fsm.runtime), None when it has none
     store: RunStore
     clock: Clock
     settings: Settings
-
-
-@dataclass
-class StepEnv:
-    """What one run's step may use: ports, earlier outputs, and the run's write fence."""
-
-    ctx: RunContext
-    ports: StepPorts
     outputs: dict[str, BaseModel]
     fence: Callable[[], Fence]
     failpoint: Callable[[str], None]  # crash tests stop the process at named points
     may_submit: bool = True  # False when stale or past deadline: reconcile, never send
     stop_point: Callable[[], None] = lambda: None  # raises when the process must stand down
     limits: Limits | None = None  # the run's pinned policy (None: defaults and settings)
+
+    @property
+    def ports(self) -> Ports:
+        """The ports bundle; InvalidConfiguration when the engine was given none."""
+        if self.given is None:
+            raise InvalidConfiguration(
+                f"run {self.ctx.run_id}: this engine was given no ports (strategy, market data, "
+                "broker), which its steps need"
+            )
+        return self.given
 
 
 def start(env: StepEnv) -> StepResult:
@@ -93,7 +98,7 @@ def analyse_allocation(env: StepEnv) -> StepResult:
             f"price snapshot for {ctx.as_of} lacks {missing[:5]} or has non-positive {bad[:5]}",
             state="analyzing",
         )
-    analysis = analyse(signals, account, prices, ports.settings.drift_threshold)
+    analysis = analyse(signals, account, prices, env.settings.drift_threshold)
     return StepResult(
         "rebalance_needed" if analysis.rebalance_needed else "rebalance_not_needed", analysis
     )
@@ -101,7 +106,7 @@ def analyse_allocation(env: StepEnv) -> StepResult:
 
 def plan(env: StepEnv) -> StepResult:
     analysis = _output(env.outputs, "analyzing", AllocationAnalysis)
-    s = env.ports.settings
+    s = env.settings
     result = plan_rebalance(analysis, s.cash_reserve, s.min_trade_fraction)
     if env.ctx.mode is Mode.DRY_RUN:
         return StepResult("plan_reported", result)
@@ -111,16 +116,15 @@ def plan(env: StepEnv) -> StepResult:
     above = policy.approval_notional is not None and result.notional > policy.approval_notional
     waits = above and env.ctx.mode.value in policy.approval_modes
     if not waits and env.ctx.parent_run_id is not None:  # a retry of a rejected plan waits
-        waits = bool(rejecters(env.ports.store, env.ctx.run_id))
+        waits = bool(rejecters(env.store, env.ctx.run_id))
     return StepResult("approval_required" if waits else "plan_approved", result)
 
 
 def execute(env: StepEnv) -> StepResult:
     rebalance = _output(env.outputs, "planning", RebalancePlan)
-    p = env.ports
     report = execute_plan(
-        env.ctx.run_id, rebalance, p.broker, p.store, p.clock, env.fence, env.failpoint,
-        may_submit=env.may_submit, settle_seconds=p.settings.order_settle_seconds,
+        env.ctx.run_id, rebalance, env.ports.broker, env.store, env.clock, env.fence,
+        env.failpoint, may_submit=env.may_submit, settle_seconds=env.settings.order_settle_seconds,
         stop_point=env.stop_point,
     )  # fmt: skip
     return StepResult("execution_completed", report)

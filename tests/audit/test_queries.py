@@ -13,6 +13,7 @@ from fsm.definition import trading_definition
 from fsm.ids import SequentialIdFactory
 from fsm.requests import RunRequest
 from fsm.settings import Settings
+from fsm.views import export_bundle
 from tests.audit.conftest import History
 from tests.conftest import TRADING_DAY, make_engine_for
 
@@ -95,7 +96,8 @@ def test_orders_per_run_and_per_definition(history: History) -> None:
 
 
 def test_export_is_one_self_contained_bundle(history: History) -> None:
-    bundle = history.audit.export(history.done.run_id)
+    run_id = history.done.run_id
+    bundle = export_bundle(history.store, run_id, history.audit.verify(run_id).as_json())
     assert bundle["run"]["run_id"] == history.done.run_id
     assert len(bundle["ledger"]) == 6
     assert [c["state"] for c in bundle["checkpoints"]][-1] == "executing"

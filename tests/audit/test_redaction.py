@@ -19,6 +19,7 @@ from fsm.ports import RunContext
 from fsm.records import SignalSet
 from fsm.requests import RunRequest
 from fsm.settings import Settings
+from fsm.views import export_bundle
 from persistence import migrate
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine
@@ -69,7 +70,8 @@ def test_planted_secrets_appear_nowhere(tmp_path: Path) -> None:
     assert "[REDACTED]" in run.failure["message"]
     attempts = store.attempts(run.run_id)
     assert [a.outcome for a in attempts if a.state == "generating_signals"] == ["error", "error"]
-    export = json.dumps(SqlAudit(engine).export(run.run_id))
+    verification = SqlAudit(engine).verify(run.run_id).as_json()
+    export = json.dumps(export_bundle(store, run.run_id, verification))
     engine.dispose()
     outputs = {"database files": _files_text(folder), "logs": logs.getvalue(), "export": export}
     for where, text in outputs.items():

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from fsm.clock import SystemClock
-from fsm.compat.orchestrator import ACCOUNT, _NoPort
+from fsm.compat.orchestrator import ACCOUNT
 from fsm.compat.steps import LEGACY_GUARDS, LegacyCall
 from fsm.driver import RunDriver
 from fsm.engine import Engine
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
-from fsm.requests import Ports, RunRequest
+from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate
 from persistence.engine import make_engine
@@ -30,7 +30,7 @@ def _interrupted(store: SqlRunStore, services: Services, state: str) -> str:
     """A facade run abandoned in ``state``, as a killed process leaves it."""
     call = LegacyCall(services.signals, services.portfolio, services.execution)
     dies_soon = Settings(lease_seconds=0.001)  # its lease lapses at once, as a dead owner's
-    engine = Engine(store, Ports(_NoPort(), _NoPort(), _NoPort()), dies_soon, SystemClock(),
+    engine = Engine(store, None, dies_soon, SystemClock(),
                     SequentialIdFactory("x"), specs=call.specs(), guards=LEGACY_GUARDS)  # fmt: skip
     driver = RunDriver(engine.runtime, engine.create(RunRequest(ACCOUNT, Mode.PAPER)))
     while driver.run.state != state:

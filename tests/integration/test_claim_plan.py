@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 
-from fsm.commands.embedded import build_engine
+from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine

@@ -78,7 +78,7 @@ def test_a_refused_write_rolls_back_alone(sqlite_url: str) -> None:
 def test_a_worker_shares_commits_only_when_asked_and_with_threads_to_share(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fsm.cli import open_worker_store
+    from fsm.compose.stores import open_worker_store
 
     db = sqlite_url
     migrate.upgrade(make_engine(db))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
-from fsm.commands.embedded import build_engine
+from fsm.compose.engines import build_engine
 from fsm.failpoints import all_failpoints
 from fsm.ports import RunFilter
 from fsm.requests import RunRequest

@@ -43,24 +43,41 @@ def test_a_spec_that_does_not_match_the_chart_is_refused() -> None:
             specs["planning"].step, ("plan_approved", "plan_empty", "plan_reported"))})  # fmt: skip
 
 
-def _imports() -> dict[str, set[str]]:
+OURS = ("fsm", "persistence")
+
+
+def _imports(package: Path = FSM) -> dict[str, set[str]]:
+    """Each module of ``package`` and the modules of ``fsm`` and ``persistence`` it imports
+    (TYPE_CHECKING and function-level imports included)."""
     graph: dict[str, set[str]] = {}
-    for path in FSM.rglob("*.py"):
+    for path in package.rglob("*.py"):
         name = ".".join(path.relative_to(FSM.parent).with_suffix("").parts).removesuffix(
             ".__init__"
         )
         deps = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fsm"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(OURS):
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
                 deps.add(node.module)
             elif isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names if a.name.startswith("fsm"))
+                deps.update(a.name for a in node.names if a.name.startswith(OURS))
         graph[name] = deps
     return graph
 
 
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """What ``start`` imports, directly or through other modules of the graph."""
+    seen, todo = set(), [start]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen and dep != "fsm":  # the package's lazy re-exports
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
 def test_no_import_cycle_in_fsm() -> None:
-    graph = _imports()
+    graph = {m: {d for d in deps if d.startswith("fsm")} for m, deps in _imports().items()}
     seen: dict[str, str] = {}  # module → "visiting" | "done"
 
     def visit(module: str, path: list[str]) -> None:
@@ -79,6 +96,37 @@ def test_no_import_cycle_in_fsm() -> None:
 
 def test_the_driver_never_sees_the_engine() -> None:
     assert "fsm.engine" not in _imports()["fsm.driver"]
+
+
+ROOT = "fsm.compose"  # the composition root: the one place in fsm that knows persistence
+ENGINE = ("fsm.engine", "fsm.driver", "fsm.runtime", "fsm.requests", "fsm.spec", "fsm.steps",
+          "fsm.machines")  # fmt: skip
+ADAPTERS = ("fsm.adapters", "fsm.plugins", "fsm.pluginports", ROOT, "persistence")
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_only_the_composition_root_imports_persistence() -> None:
+    importers = {m for m, deps in _imports().items() if any(_within(d, ("persistence",))
+                                                            for d in deps)}  # fmt: skip
+    assert importers  # the root does
+    assert all(_within(m, (ROOT,)) for m in importers), sorted(importers)
+
+
+def test_the_engine_imports_no_adapter_plugin_or_store() -> None:
+    graph = _imports()
+    for module in (m for m in graph if _within(m, ENGINE)):
+        found = sorted(d for d in _reached(graph, module) if _within(d, ADAPTERS))
+        assert not found, f"{module} reaches {found}"
+
+
+def test_read_models_do_not_load_the_engine_nor_the_sql_audit_compose_them() -> None:
+    graph = _imports()
+    assert not {"fsm.engine", "fsm.driver"} & _reached(graph, "fsm.views")
+    sql = _imports(FSM.parent / "persistence")
+    assert not [m for m, deps in sql.items() if any(_within(d, ("fsm.views",)) for d in deps)]
 
 
 ERRORS = [c for c in vars(errors).values()
