@@ -3,6 +3,9 @@ timeout setting by reference, refused when it reads no setting."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from fsm.definition import trading_definition
@@ -14,6 +17,8 @@ from fsm.signatures import DECISIONS
 from fsm.spec import StateSpec
 
 DEFINITION = trading_definition()
+FSM = Path(__file__).parents[2] / "fsm"
+NAMES = set(DEFINITION.states) | set(DEFINITION.events)
 
 
 def test_the_names_are_the_charts_states_and_events() -> None:
@@ -48,3 +53,21 @@ def test_what_a_person_may_decide_on_a_parked_plan_is_declared_on_its_spec() -> 
     assert set(APPROVAL.decisions) == set(TRADING_SPECS[TradingState.AWAITING_APPROVAL].events)
     stand_downs = {s for s, spec in TRADING_SPECS.items() if spec.stand_down is not None}
     assert stand_downs == {TradingState.EXECUTING}
+
+
+def _names_compared(path: Path) -> list[str]:
+    """Chart names a module compares with a string literal (``state == "executing"``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            sides += [e for s in sides if isinstance(s, ast.Tuple | ast.Set) for e in s.elts]
+            found += [f"{path.name}:{node.lineno} {s.value}" for s in sides
+                      if isinstance(s, ast.Constant) and s.value in NAMES]  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("module", ["driver.py", "engine.py", "decisions.py", "spec.py",
+                                    "steps/runner.py"])  # fmt: skip
+def test_the_driver_and_engine_never_test_a_state_by_its_name(module: str) -> None:
+    assert _names_compared(FSM / module) == []
