@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from fsm.machines.names import TradingState as S
 from fsm.records import RebalancePlan
 
-ENTERED = "executing"  # a plan counts from the transition that enters this state
-PLANNED = "planning"  # the state whose checkpoint holds the plan
+ENTERED = S.EXECUTING  # a plan counts from the transition that enters this state
+PLANNED = S.PLANNING  # the state whose checkpoint holds the plan
 
 
 @dataclass(frozen=True)

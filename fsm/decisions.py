@@ -20,8 +20,8 @@ from fsm.kinds import RunStatus
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 from fsm.runplugins import RunPlugins
-from fsm.signatures import DECISIONS, ApprovalEvidence, ApprovalSignature, plan_hash
-from fsm.spec import SpecSet
+from fsm.signatures import ApprovalEvidence, ApprovalSignature, plan_hash
+from fsm.spec import Decision, SpecSet
 
 
 class Engine(Protocol):
@@ -45,20 +45,23 @@ class Engine(Protocol):
 
 def decide(engine: Engine, run_id: str, event: str, actor: str, reason: str,
            signature: ApprovalSignature | None) -> RunRecord:  # fmt: skip
-    """``event`` (approved or rejected) on a parked run, by ``actor`` for ``reason``."""
+    """``event`` (approved or rejected) on a parked run, by ``actor`` for ``reason``: what it
+    does is the parked state's ``Decision`` (``fsm.spec.Parking``)."""
     actor = actor_name(actor)  # before anything moves: a refused name changes nothing
-    if event == "approved":  # a halted account's plan stays parked until `unhalt`
-        run = engine.store.get_run(run_id)
-        halts.check(engine.store, run.account_id, f"approving run {run_id}", run_id=run_id,
-                    state=run.state)  # fmt: skip
-    driver = _parked_driver(engine, run_id, event)
+    run = engine.store.get_run(run_id)
+    decision = engine.specs.decision(run.state, event)
+    if decision is not None and decision.halted is not None:  # parked until `unhalt`
+        halts.check(engine.store, run.account_id, f"{decision.halted} run {run_id}",
+                    run_id=run_id, state=run.state)  # fmt: skip
+    driver = _parked_driver(engine, run, event, decision)
     if driver is None:  # its approval deadline had just passed: it expired instead
         return engine.store.get_run(run_id)
+    assert decision is not None, "a parked driver has a decision"
     approvers = engine.approvers
     keys = keys_of(approvers.registered(), actor) if signature and approvers else ()
-    evidence = ApprovalEvidence(run_id, DECISIONS[event], plan_hash(engine.store.ledger(run_id)),
+    evidence = ApprovalEvidence(run_id, decision.verb, plan_hash(engine.store.ledger(run_id)),
                                 signature, keys, engine.clock.now())  # fmt: skip
-    driver.command(event, actor, reason, failure_type=event.capitalize(), approval=evidence)
+    driver.command(event, actor, reason, failure_type=decision.failure_type, approval=evidence)
     return engine._drive(driver)
 
 
@@ -94,13 +97,14 @@ def _expire(engine: Engine, run: RunRecord, now: datetime) -> RunRecord:
     return engine._drive(driver)
 
 
-def _parked_driver(engine: Engine, run_id: str, event: str) -> RunDriver | None:
+def _parked_driver(
+    engine: Engine, run: RunRecord, event: str, decision: Decision | None
+) -> RunDriver | None:
     """A driver of a parked run under the engine's lease; None if it just expired."""
-    run = engine.store.get_run(run_id)
-    if run.status is not RunStatus.ACTIVE or run.state not in engine.specs.parked_states:
-        raise RunNotResumable(f"run {run_id} {doing(engine, run)}, not waiting for approval",
-                              run_id=run_id, state=run.state)  # fmt: skip
-    run = engine._movable(run, event.removesuffix("d"))  # approved → approve
+    if run.status is not RunStatus.ACTIVE or decision is None:
+        raise RunNotResumable(f"run {run.run_id} {doing(engine, run)}, not waiting for approval",
+                              run_id=run.run_id, state=run.state)  # fmt: skip
+    run = engine._movable(run, decision.verb)
     engine.plugins.ports_of(run)  # PluginMismatch before anything moves
     now = engine.clock.now()
     run = engine._lease(run, now)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from fsm.errors import GraphvizMissing
+from fsm.machines.names import TradingState as S
 
 Edge = tuple[str, str, str]  # (source, event, target)
 Path = frozenset[Edge]  # the transitions a run took
@@ -106,7 +107,8 @@ def mermaid(canonical: dict[str, Any], trace: Trace = Trace()) -> str:
 
 
 VISITED = "#ffe08a"  # a state the run went through
-VISITED_FILL = {"done": "#d9f2dd", "failed": "#fcdcdc"}  # how it ended: green or red
+# How it ended: green or red.
+VISITED_FILL: dict[str, str] = {S.DONE: "#d9f2dd", S.FAILED: "#fcdcdc"}
 CURRENT = ', penwidth=3, fontname="Helvetica-Bold"'  # the state a run is in
 TAKEN = ', color="#b8860b", fontcolor="#7a5a00", penwidth=2.5'
 REFUSED = ', style=dashed, color="#b3261e", fontcolor="#b3261e"'

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from fsm.kinds import RunStatus
 from fsm.runids import short_id
 
 FAILURE_WIDTH = 60  # characters of a failure message a table row shows
@@ -132,7 +133,7 @@ def run_csv_row(run: dict[str, Any]) -> dict[str, Any]:
 
 def _took_ms(run: dict[str, Any]) -> float | None:
     """How long an ended run took, from its creation to its last transition."""
-    if run["status"] not in ("done", "failed"):
+    if run["status"] not in (RunStatus.DONE, RunStatus.FAILED):
         return None
     return (_moment(run["updated_at"]) - _moment(run["created_at"])).total_seconds() * 1000
 

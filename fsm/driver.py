@@ -31,13 +31,14 @@ from fsm.errors import (
     TradingHalted,
     replace_message,
 )
-from fsm.failedorders import EXECUTING, orders_at_failure
 from fsm.guardcontext import GuardContext
 from fsm.guards import evaluate
 from fsm.kinds import RunStatus
 from fsm.leasekeeper import KEEPER
 from fsm.ledger import sealed
 from fsm.lineage import lineage_for
+from fsm.machines.names import TradingEvent as E
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunContext
 from fsm.records import (
     Checkpoint,
@@ -53,7 +54,6 @@ from fsm.retries import Retry
 from fsm.runtime import Runtime
 from fsm.signatures import ApprovalEvidence
 from fsm.spec import StateSpec
-from fsm.steps.execution import withdraw
 from fsm.steps.runner import StepEnv, StepResult
 from fsm.transitioncommits import transition_commits
 
@@ -241,20 +241,9 @@ class RunDriver:
         self._fail(error, started)
 
     def _stand_down(self) -> str | None:
-        """Where orders are placed: reconcile what was sent with the broker, then withdraw
-        the rest (never-sent intents cancelled, open orders cancelled at the broker)."""
-        spec = self.spec
-        if spec.on_resume != "reconcile" or spec.step is None:
-            return None
-        self.env.may_submit = False
-        try:
-            spec.step(self.env)
-        except (DatabaseUnavailable, StorageAccessDenied):
-            raise  # nothing may be stood down unrecorded: the run stays resumable
-        except TradeFsmError as exc:
-            return f"reconciling orders failed: {exc.message}"
-        env = self.env
-        return withdraw(self.run.run_id, env.ports.broker, env.store, env.clock, self.fence)
+        """What the state's spec undoes before the run fails mid-way (executing: its orders)."""
+        stand_down = self.spec.stand_down
+        return None if stand_down is None else stand_down(self.env)
 
     def stale(self, reason: str) -> None:
         self.stop_trading(
@@ -276,7 +265,8 @@ class RunDriver:
         transition = self.rt.definition.transition(self.run.state, event)
         uses = self.spec.uses
         output = self.env.outputs.get(uses[-1]) if uses else None
-        now_in_force = self.rt.policies.current() if event == "approved" else None
+        decision = self.rt.specs.decision(self.run.state, event)
+        now_in_force = self.rt.policies.current() if decision and decision.policy_now else None
         ctx = replace(self._guard_context(output, transition.guards, now_in_force), actor=actor,
                       reason=reason, priced_against=self.rt.clock.now().date(),
                       approval=approval)  # fmt: skip
@@ -294,7 +284,7 @@ class RunDriver:
             self._commit(event, transition.target, decisions, started, actor=actor,
                          daily=ctx.daily)  # fmt: skip
             return
-        note = self._stand_down() if event == "cancel" else None
+        note = self._stand_down() if event == E.CANCEL else None
         message = redact(f"{reason}; {note}" if note else reason, self.rt.secrets)
         failure = {"error_type": failure_type, "stage": self.run.state, "message": message}
         self._commit(
@@ -305,8 +295,9 @@ class RunDriver:
     def _fail(self, error: TradeFsmError, started: datetime) -> None:
         message = redact(error.message, self.rt.secrets)
         failure = {"error_type": error.error_type, "stage": self.run.state, "message": message}
+        failed = self.rt.definition.transition(self.run.state, E.FAIL).target
         self._commit(
-            "fail", "failed", (), started, error=(error.error_type, message), failure=failure
+            E.FAIL, failed, (), started, error=(error.error_type, message), failure=failure
         )
 
     def _guard_context(
@@ -347,10 +338,11 @@ class RunDriver:
         attempt, self._last_attempt = self._last_attempt, None
         new_state = target or run.state
         final = new_state in rt.definition.final_states
-        if new_state == "failed" and run.state == EXECUTING and output is None:
-            output = orders_at_failure(rt.store, run.run_id)  # their events (fsm.failedorders)
+        at_failure = self.spec.at_failure
+        if new_state == S.FAILED and output is None and at_failure is not None:
+            output = at_failure(rt.store, run.run_id)  # executing: its orders' events
         failure = failure if failure is not None else run.failure
-        result = result_summary(event, output) if new_state == "done" else run.result
+        result = result_summary(event, output) if new_state == S.DONE else run.result
         checkpoint, output_text = None, None
         deadline = self._deadline(new_state, now)
         if deadline != run.deadline_at or run.version == 1:  # committed where it is set
@@ -430,8 +422,9 @@ class RunDriver:
     def _deadline(self, new_state: str, now: datetime) -> datetime | None:
         """Parking starts the approval deadline; leaving a parked state starts a fresh one."""
         settings, parked = self.rt.settings, self.rt.specs.parked_states
-        if new_state in parked and self.run.state not in parked:
-            wait = self.rt.policies.of_run(self.run).values.approval_timeout_seconds
+        parking = self.rt.specs[new_state].parking if new_state in parked else None
+        if parking is not None and self.run.state not in parked:
+            wait = parking.expires(self.rt.policies.of_run(self.run).values)
             return None if wait is None else now + timedelta(seconds=wait)
         leaves = new_state not in parked and new_state not in self.rt.definition.final_states
         if self.run.state in parked and leaves:  # a refused decision leaves it waiting as it was

@@ -46,6 +46,8 @@ from fsm.kinds import RunStatus
 from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.limits import PolicyCache, overrides_of
+from fsm.machines.names import CREATED
+from fsm.machines.names import TradingEvent as E
 from fsm.machines.specs import TRADING_SPECS
 from fsm.pinning import is_stranded, refuse_stranded
 from fsm.ports import RunFilter, RunStore
@@ -62,7 +64,6 @@ from fsm.throttle import trip as trip_throttle
 from fsm.tracing import Tracing, kept_trace
 
 log = logging.getLogger("tradefsm.engine")
-CREATED_EVENT = "created"
 
 
 def _no_failpoint(_name: str) -> None:
@@ -204,7 +205,7 @@ class Engine:
             deadline_at=None if queued else deadline,
         )
         entry = seal(
-            GENESIS_HASH, run_id=run_id, seq=1, event=CREATED_EVENT, source=None,
+            GENESIS_HASH, run_id=run_id, seq=1, event=CREATED, source=None,
             target=self.definition.initial, accepted=True, actor=self.settings.actor,
             correlation_id=identity.correlation_id,
             causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
@@ -384,19 +385,19 @@ class Engine:
 
     def _cancel(self, run: RunRecord, actor: str, reason: str) -> RunRecord:
         driver = self._driver(run, self.clock.now(), stale_check=False)
-        driver.command("cancel", actor, reason, failure_type="Cancelled")
+        driver.command(E.CANCEL, actor, reason, failure_type="Cancelled")
         return driver.run
 
     def approve(self, run_id: str, *, actor: str, reason: str,
                 signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """Four eyes: someone other than the requester lets a parked plan execute (signed
         with a key of ``approvers`` when given; fsm.signatures)."""
-        return decide(self, run_id, "approved", actor, reason, signature)
+        return decide(self, run_id, E.APPROVED, actor, reason, signature)
 
     def reject(self, run_id: str, *, actor: str, reason: str,
                signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
         """A person refuses a parked plan: the run fails with who and why."""
-        return decide(self, run_id, "rejected", actor, reason, signature)
+        return decide(self, run_id, E.REJECTED, actor, reason, signature)
 
     def expire_approvals(self) -> list[RunRecord]:
         """Fail every parked run whose approval deadline passed (also while nothing ran)."""

@@ -23,6 +23,9 @@ from pydantic import ValidationError
 
 from fsm.errors import InvalidInput
 from fsm.eventlog import CommittedRow, EventLog, EventQuery, Position
+from fsm.machines.names import CREATED
+from fsm.machines.names import TradingEvent as E
+from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
 from fsm.records import ExecutionReport, Frozen, LedgerEntry, OrderStatus
 
@@ -30,17 +33,17 @@ SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})
 # Rows after which another process carries a run on without it having stopped: a worker
 # claiming a submitted run, the driver after a person's approval.
-HANDOVERS = frozenset({"created", "approved"})
-PEOPLES_EVENTS = frozenset({"approved", "rejected", "cancel"})
+HANDOVERS = frozenset({CREATED, E.APPROVED})
+PEOPLES_EVENTS = frozenset({E.APPROVED, E.REJECTED, E.CANCEL})
 FINAL = frozenset(TRADING_SPECS.definition.final_states)
 
 KINDS: dict[str, str] = {
-    "created": "run.created",
-    "start": "run.started",
-    "approval_required": "run.waiting_for_approval",
-    "approved": "run.approved",
-    "rejected": "run.rejected",
-    "cancel": "run.cancelled",
+    CREATED: "run.created",
+    E.START: "run.started",
+    E.APPROVAL_REQUIRED: "run.waiting_for_approval",
+    E.APPROVED: "run.approved",
+    E.REJECTED: "run.rejected",
+    E.CANCEL: "run.cancelled",
 }
 
 
@@ -150,7 +153,7 @@ def _kind(entry: LedgerEntry) -> tuple[str, str]:
         return "transition.refused", f"{entry.event} refused in {entry.source}: {refused}"
     if entry.event in KINDS:
         return KINDS[entry.event], _said(entry)
-    if entry.target == "failed":
+    if entry.target == S.FAILED:
         halted = entry.error_type in HALTED_ERRORS
         return ("run.halted" if halted else "run.failed"), _said(entry)
     if entry.target in FINAL:
@@ -159,11 +162,11 @@ def _kind(entry: LedgerEntry) -> tuple[str, str]:
 
 
 def _said(entry: LedgerEntry) -> str:
-    if entry.event == "created":
+    if entry.event == CREATED:
         return f"created by {entry.actor}"
-    if entry.event == "approval_required":
+    if entry.event == E.APPROVAL_REQUIRED:
         return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME --reason TEXT"
-    if entry.target == "failed":
+    if entry.target == S.FAILED:
         why = f"{entry.error_type}: {entry.error_message}" if entry.error_type else entry.event
         return f"failed in {entry.source} by {entry.actor}: {why}"
     return f"{entry.event} by {entry.actor}: {entry.source} -> {entry.target}"

@@ -15,7 +15,6 @@ from fsm.ports import RunStore
 from fsm.records import ExecutionReport, OrderStatus, Outcome, StoredIntent
 
 FINAL_STATUSES = frozenset({"filled", "partially_filled", "rejected", "canceled", "expired"})
-EXECUTING = "executing"
 
 
 def orders_at_failure(store: RunStore, run_id: str) -> ExecutionReport | None:

@@ -15,6 +15,7 @@ from collections import Counter
 from functools import cache
 
 from fsm.errors import InvalidConfiguration
+from fsm.machines.names import CREATED
 
 ENV = "TRADEFSM_FAILPOINTS"
 ENGINE_POINTS = (
@@ -35,7 +36,7 @@ def all_failpoints() -> tuple[str, ...]:
     """Every failpoint name: one after each transition's commit, then the engine's own."""
     from fsm.definition import trading_definition  # noqa: PLC0415  # the CLI asks at start-up
 
-    events = ("created", *trading_definition().events)
+    events = (CREATED, *trading_definition().events)
     return tuple(f"transition.{event}" for event in events) + ENGINE_POINTS
 
 

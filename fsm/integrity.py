@@ -25,12 +25,14 @@ from fsm.commitments import (
     text_of,
 )
 from fsm.intentchecks import IntentHistory, intent_findings
+from fsm.kinds import RunStatus
 from fsm.ledger import ENDING_COMMITS_INTENTS, GENESIS_HASH, LEGACY_SCHEME, SCHEME, entry_hash
+from fsm.machines.names import TradingState as S
 from fsm.pinning import as_started
 from fsm.ports import RunStore
 
 Row = Mapping[str, Any]
-FINAL_STATUS = {"done": "done", "failed": "failed"}
+FINAL_STATUS: dict[str, str] = {S.DONE: RunStatus.DONE, S.FAILED: RunStatus.FAILED}
 
 
 @dataclass

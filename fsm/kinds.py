@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from fsm.machines.names import TradingState
+
 
 class Mode(StrEnum):
     PAPER = "paper"
@@ -21,7 +23,9 @@ class RunStatus(StrEnum):
     @classmethod
     def in_state(cls, state: str) -> RunStatus:
         """A run's status in ``state``: ``done`` and ``failed`` end it, any other is active."""
-        return {"done": cls.DONE, "failed": cls.FAILED}.get(state, cls.ACTIVE)
+        if state == TradingState.DONE:
+            return cls.DONE
+        return cls.FAILED if state == TradingState.FAILED else cls.ACTIVE
 
 
 class Durability(StrEnum):

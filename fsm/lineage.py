@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fsm.machines.names import TradingEvent as E
 from fsm.ports import RunStore
 from fsm.records import RunRecord
 
 MAX_DEPTH = 1000  # retries of retries; a longer (or cyclic) chain is cut here
-REJECTED_EVENT = "rejected"
+REJECTED_EVENT = E.REJECTED
 # The guards that read the lineage; other transitions never load it.
 LINEAGE_GUARDS = frozenset({"approval_needed", "approval_not_needed", "four_eyes"})
 

@@ -18,12 +18,14 @@ from itertools import pairwise
 
 from fsm.eventlog import CommittedRow, Position
 from fsm.events import RunEvent, carried_on, events_of
+from fsm.kinds import RunStatus
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord, Side, StoredIntent
 
 ENDED_FAILED = frozenset({"run.failed", "run.halted", "run.cancelled", "run.rejected"})
 SUCCEEDED = frozenset({"filled", "partially_filled"})
-ANALYSIS_STATE = "analyzing"  # its checkpoint holds the account's positions before trading
+ANALYSIS_STATE = S.ANALYZING  # its checkpoint holds the account's positions before trading
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class RunReports:
         if not self._quiet or not failure:
             return False
         earlier = self._store.list_runs(RunFilter(
-            account_id=run.account_id, status="failed", until=run.created_at,
+            account_id=run.account_id, status=RunStatus.FAILED, until=run.created_at,
             failure_type=failure.get("error_type"), limit=20,
         ))  # fmt: skip
         start = run.updated_at - self._quiet

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fsm.errors import InvalidConfiguration
 from fsm.events import RunEvent
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 
@@ -72,7 +73,7 @@ def not_done_events(store: RunStore, rule: NotDoneBy, after: datetime | None, no
 def _late(run: RunRecord, deadline: datetime) -> bool:
     if run.created_at > deadline:
         return False
-    return not (run.state == "done" and run.updated_at <= deadline)
+    return not (run.state == S.DONE and run.updated_at <= deadline)
 
 
 def _event(run: RunRecord, rule: NotDoneBy, day: date, deadline: datetime,

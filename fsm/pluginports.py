@@ -23,6 +23,7 @@ from fsm.errors import (
     TradeFsmError,
     replace_message,
 )
+from fsm.machines.names import TradingState as S
 from fsm.plugins import (
     BROKERS,
     GROUPS,
@@ -152,8 +153,8 @@ class PluggedStrategy:
         return cls(plugin, _made(plugin, setup, ("generate",)), options)
 
     def generate(self, ctx: RunContext) -> SignalSet:
-        made = _named(self.plugin, lambda: self.inner.generate(ctx), "generating_signals")
-        return _valid(self.plugin, SignalSet, made, "generating_signals")
+        made = _named(self.plugin, lambda: self.inner.generate(ctx), S.GENERATING_SIGNALS)
+        return _valid(self.plugin, SignalSet, made, S.GENERATING_SIGNALS)
 
 
 class PluggedMarketData:
@@ -181,8 +182,8 @@ class PluggedMarketData:
         return cls(plugin, _made(plugin, setup, ("prices",)))
 
     def prices(self, symbols: Sequence[str], as_of: date) -> PriceSnapshot:
-        made = _named(self.plugin, lambda: self.inner.prices(symbols, as_of), "analyzing")
-        snapshot = _valid(self.plugin, PriceSnapshot, made, "analyzing")
+        made = _named(self.plugin, lambda: self.inner.prices(symbols, as_of), S.ANALYZING)
+        snapshot = _valid(self.plugin, PriceSnapshot, made, S.ANALYZING)
         return snapshot.model_copy(update={"source": self.source})
 
 

@@ -30,10 +30,12 @@ from fsm.canonical import canonical_json, utc_text
 from fsm.digests import key_id, signature_valid
 from fsm.errors import InvalidInput
 from fsm.keyregistry import ApproverKey, keys_of
+from fsm.machines.specs import APPROVAL
 from fsm.records import LedgerEntry
 
 GUARD = "approval_signed"
-DECISIONS = {"approved": "approve", "rejected": "reject"}  # ledger event → signed decision
+# Ledger event → signed decision: the approval state's decisions (fsm.machines.specs).
+DECISIONS: dict[str, str] = {event: d.verb for event, d in APPROVAL.decisions.items()}
 MAX_SKEW = timedelta(minutes=5)
 Status = Literal["signed", "unsigned", "invalid"]
 

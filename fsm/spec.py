@@ -1,16 +1,19 @@
 """What happens in each state, declared once per state and checked against the chart.
 
 The chart (``fsm.machines``) says which transitions exist; a ``StateSpec`` says what runs in a
-state: its step, the model of the output it checkpoints, how it resumes, its timeout and retry
-class, the events its step (or, for a parking state, a person) may send, and whether it parks.
-A ``SpecSet`` refuses, when it is built, a spec that does not match the chart.
+state: its step, the model of the output it checkpoints, how it resumes, its timeout (a Settings
+field, by reference) and retry class, the events its step (or, for a parking state, a person)
+may send, and its hooks: what stopping it mid-way must undo (``stand_down``), what a failing row
+commits (``at_failure``) and, for a state that waits for a person, how it waits (``Parking``).
+The driver and engine ask the spec; they never test a state's name. A ``SpecSet`` refuses, when
+it is built, a spec that does not match the chart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel
 
@@ -21,20 +24,73 @@ from fsm.errors import (
     StepTimeout,
     TransientError,
 )
+from fsm.machines.names import TradingEvent
+from fsm.policy import RiskPolicy
+from fsm.ports import RunStore
 from fsm.settings import Settings
 
 if TYPE_CHECKING:
     from fsm.steps.runner import StepEnv, StepResult
 
 Step = Callable[["StepEnv"], "StepResult"]
+# What must be undone when the run fails mid-state (stale, overdue, halted, cancelled): a note
+# for the failure's message, or None when there was nothing to undo.
+StandDown = Callable[["StepEnv"], str | None]
+# The output a failing row commits when the failure brought none (the run's id).
+AtFailure = Callable[[RunStore, str], BaseModel | None]
+Setting = Callable[[Settings], float]  # a Settings field, read by reference: lambda s: s.field
 OnResume = Literal["re-enter", "reuse checkpoint", "reconcile", "wait for a person", "refuse"]
 RetryClass = Literal["transient", "transient, never after a timeout", "never"]
-COMMAND_EVENTS = frozenset({"fail", "cancel"})  # sent by the engine or an operator, any state
+# Sent by the engine or an operator, in any state.
+COMMAND_EVENTS = frozenset({TradingEvent.FAIL, TradingEvent.CANCEL})
+
+
+def step_timeout(settings: Settings) -> float:
+    return settings.step_timeout_seconds
+
+
+def setting_name(read: Setting) -> str:
+    """The name of the Settings field ``read`` returns (``lambda s: s.execution_timeout_seconds``
+    → ``execution_timeout_seconds``); MachineDefinitionError when it returns no field."""
+    name = read(cast(Settings, _FieldNames()))
+    if not isinstance(name, str) or name not in Settings.model_fields:
+        raise MachineDefinitionError(f"{read!r} does not read one Settings field")
+    return name
+
+
+class _FieldNames:
+    """Stands in for Settings: reading a field gives the field's name."""
+
+    def __getattr__(self, name: str) -> str:
+        return name
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a person's event does to a parked run."""
+
+    verb: str  # the command that sends it, as messages and signatures say it: "approve"
+    failure_type: str  # the failure's error type when it ends the run
+    # While the account is halted the run stays parked (`unhalt`), the refusal saying what it
+    # refused ("approving"); None: a halt does not hold it.
+    halted: str | None = None
+    policy_now: bool = False  # its guards read the stricter of the pinned and in-force policy
+
+
+@dataclass(frozen=True)
+class Parking:
+    """How a state waits for a person: no lease, no worker, no `resume --all`; only the events
+    of ``decisions`` (or ``expires`` passing, which fails the run) move it."""
+
+    expires: Callable[[RiskPolicy], float | None]  # seconds it may wait; None: for ever
+    decisions: Mapping[str, Decision] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StateSpec:
-    """One state's behaviour. ``step`` is None exactly when the state parks for a person."""
+    """One state's behaviour. ``step`` is None exactly when the state parks for a person.
+
+    A ``timeout`` that reads no Settings field is refused when the spec is built."""
 
     step: Step | None
     events: tuple[str, ...]  # what the step (or the person, when parked) may send
@@ -42,15 +98,29 @@ class StateSpec:
     on_resume: OnResume = "re-enter"
     uses: tuple[str, ...] = ()  # states whose checkpoints the step reads
     note: str = ""
-    timeout: str | None = "step_timeout_seconds"  # the Settings field bounding one attempt
+    timeout: Setting | None = step_timeout  # the Settings field bounding one attempt
     retry: RetryClass = "transient"
-    parks: bool = False  # no lease, no worker, no `resume --all`: only a person moves it
+    parking: Parking | None = None  # how it waits for a person, when it does
     # Older checkpoint schema versions of the ``uses`` states the step still reads, besides
     # each output model's own: what `tradefsm runs migrate` lets a run bring along.
     accepts: tuple[int, ...] = ()
+    stand_down: StandDown | None = None
+    at_failure: AtFailure | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None:
+            setting_name(self.timeout)
+
+    @property
+    def parks(self) -> bool:
+        return self.parking is not None
+
+    @property
+    def timeout_setting(self) -> str | None:
+        return None if self.timeout is None else setting_name(self.timeout)
 
     def timeout_seconds(self, settings: Settings) -> float | None:
-        return None if self.timeout is None else float(getattr(settings, self.timeout))
+        return None if self.timeout is None else float(self.timeout(settings))
 
     def attempts(self, settings: Settings) -> int:
         return 1 if self.retry == "never" else settings.retry_attempts
@@ -77,7 +147,7 @@ class StateSpec:
         return {
             "on_resume": self.on_resume, "uses": list(self.uses), "note": self.note,
             "retries": self.retry != "never", "retry_class": self.retry,
-            "timeout": self.timeout, "parks": self.parks,
+            "timeout": self.timeout_setting, "parks": self.parks,
             "events": list(self.events),
             "output": None if self.output is None else self.output.__name__,
             "schema_version": self.schema_version, "accepts": list(self.accepts),
@@ -105,6 +175,12 @@ class SpecSet(Mapping[str, StateSpec]):
     def __len__(self) -> int:
         return len(self._specs)
 
+    def decision(self, state: str, event: str) -> Decision | None:
+        """What ``event`` does when a person sends it in ``state``; None unless it parks there."""
+        spec = self._specs.get(state)
+        parking = spec.parking if spec is not None else None
+        return None if parking is None else parking.decisions.get(event)
+
 
 def _check(name: str, definition: MachineDefinition, specs: Mapping[str, StateSpec]) -> None:
     live = [s for s in definition.states if s not in definition.final_states]
@@ -119,6 +195,8 @@ def _check(name: str, definition: MachineDefinition, specs: Mapping[str, StateSp
                      for e in sorted(chart - declared)]  # fmt: skip
         if spec.parks != (spec.step is None):
             problems.append(f"{state}: a state parks exactly when it has no step")
+        if spec.parking is not None and set(spec.parking.decisions) != set(spec.events):
+            problems.append(f"{state}: a parked state's decisions are the events it sends")
         problems += [f"{state} uses {u}, which is not a state" for u in spec.uses
                      if u not in definition.states]  # fmt: skip
     if problems:

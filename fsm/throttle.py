@@ -16,6 +16,7 @@ from fsm.canonical import utc_text
 from fsm.errors import TradingHalted
 from fsm.halts import Halt, ThrottleLimits
 from fsm.kinds import RunStatus
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunFilter, RunStore
 
 SCAN = 1000  # the account's latest runs looked at: far more than a window holds
@@ -28,7 +29,7 @@ def failures(store: RunStore, account_id: str, since: datetime) -> tuple[int, in
         if run.updated_at < since:
             continue
         failure = run.failure or {}
-        if (run.status is RunStatus.FAILED and failure.get("stage") == "executing"
+        if (run.status is RunStatus.FAILED and failure.get("stage") == S.EXECUTING
                 and failure.get("error_type") != TradingHalted.__name__):  # fmt: skip
             failed += 1
         events = store.intent_events(run.run_id)

@@ -24,12 +24,14 @@ from fsm.audit import Finding
 from fsm.canonical import canonical_json, utc_text
 from fsm.chains import chain_problems
 from fsm.errors import InvalidInput
+from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.records import Frozen
 
 HASHED_FIELDS = ("seq", "run_id", "head_seq", "head_hash", "bundle_hash", "actor", "reason",
                  "process", "archived_at")  # fmt: skip
-FINAL_STATUSES = ("done", "failed")  # only finished runs are ever archived
+# Only finished runs are ever archived.
+FINAL_STATUSES = (RunStatus.DONE.value, RunStatus.FAILED.value)
 _AGE = re.compile(r"([1-9][0-9]{0,4})([yd])")
 DAYS_PER_YEAR = 366  # a year of age is never shorter than a calendar year (leap years)
 

@@ -9,6 +9,7 @@ from typing import Any
 from fsm.cancels import COMMIT_KEY as CANCELS_KEY
 from fsm.commitments import checkpoint_digest, intents_digest, outcome_digest
 from fsm.halts import COMMIT_KEY as HALTS_KEY
+from fsm.machines.names import TradingEvent as E
 from fsm.ports import RunStore
 from fsm.records import Checkpoint
 
@@ -31,9 +32,9 @@ def transition_commits(store: RunStore, run_id: str, event: str, on_resume: str,
         commits["intents"] = intents_digest(())
     if final:
         commits["outcome"] = outcome_digest(*outcome)
-    requests = store.cancel_requests(run_id) if event == "cancel" else ()
+    requests = store.cancel_requests(run_id) if event == E.CANCEL else ()
     if requests:  # the requests this cancel obeyed, by the head of their chain
         commits[CANCELS_KEY] = requests[-1].hash
-    if event == "fail" and halted_by:  # the halts history this failure obeyed
+    if event == E.FAIL and halted_by:  # the halts history this failure obeyed
         commits[HALTS_KEY] = halted_by
     return commits

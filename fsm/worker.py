@@ -22,6 +22,7 @@ from typing import Any
 
 from fsm.engine import Engine
 from fsm.errors import DatabaseUnavailable, StorageError, TradeFsmError, WorkerFailed
+from fsm.machines.names import TradingState as S
 from fsm.records import RunRecord
 
 log = logging.getLogger("tradefsm.worker")
@@ -39,8 +40,8 @@ class WorkerReport:
         states = Counter(r.state for r in self.runs)
         return {
             "runs": len(self.runs),
-            "done": states["done"],
-            "failed": states["failed"],
+            "done": states[S.DONE],
+            "failed": states[S.FAILED],
             "stopped_by": self.stopped_by,
             "error": self.error.message if self.error else None,
             "run_ids": [r.run_id for r in self.runs],

@@ -3,27 +3,38 @@ per-account lock inside the transaction that commits a plan."""
 
 from __future__ import annotations
 
-from sqlalchemy import Dialect, Engine, bindparam, literal_column, select
+from sqlalchemy import ColumnElement, Dialect, Engine, bindparam, literal_column, select
 
-from fsm.dailytotals import DailyCheck, DailyUsage, usage
+from fsm.dailytotals import ENTERED, PLANNED, DailyCheck, DailyUsage, usage
+from fsm.definition import trading_definition
 from fsm.errors import DailyTotalsMoved
 from persistence.hotpath import DriverStatement, DriverTransaction, HeldConnections, read_rows
 from persistence.tables import checkpoints, ledger, runs
 
-# The events that enter executing (an index on event and time finds them), by account and day.
+# The events that enter executing (an index on event and time finds them), by account and day;
+# literal in the SQL text so the index's planner sees them.
+_INTO_EXECUTING = sorted(
+    {t.event for t in trading_definition().transitions.values() if t.target == ENTERED}
+)
+
+
+def _literal(name: str) -> ColumnElement[str]:
+    return literal_column(f"'{name}'")
+
+
 _ENTERED = (
     select(ledger.c.run_id)
     .join(runs, runs.c.run_id == ledger.c.run_id)
     .where(
-        ledger.c.event.in_([literal_column("'plan_approved'"), literal_column("'approved'")]),
-        ledger.c.target == literal_column("'executing'"),
+        ledger.c.event.in_([_literal(e) for e in _INTO_EXECUTING]),
+        ledger.c.target == _literal(ENTERED),
         ledger.c.occurred_at >= bindparam("d_start"),
         ledger.c.occurred_at < bindparam("d_end"),
         runs.c.account_id == bindparam("d_account"),
     )
 )
 PLANS = select(checkpoints.c.output).where(
-    checkpoints.c.state == literal_column("'planning'"), checkpoints.c.run_id.in_(_ENTERED)
+    checkpoints.c.state == _literal(PLANNED), checkpoints.c.run_id.in_(_ENTERED)
 )
 # PostgreSQL: held until the transaction ends; every plan commit of the account takes it.
 PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"

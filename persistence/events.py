@@ -30,13 +30,14 @@ from sqlalchemy import (
 )
 
 from fsm.eventlog import CommittedRow, EventQuery, Position, Subscription
+from fsm.machines.names import TradingState as S
 from persistence.dialects import upsert
 from persistence.errors import translate_errors
 from persistence.mapping import ledger_entry
 from persistence.tables import ENTRY_COLUMNS, TXID, checkpoints, event_cursors, ledger, runs
 
 _previous = ledger.alias("previous")
-EXECUTING = "executing"  # a row's checkpoint of it holds the orders' final statuses
+EXECUTING = S.EXECUTING.value  # a row's checkpoint of it holds the orders' final statuses
 # The oldest transaction still open, as the statement's snapshot sees it.
 _PG_HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 

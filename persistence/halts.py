@@ -14,6 +14,7 @@ from fsm import halts as halting
 from fsm.audit import Finding
 from fsm.errors import ConcurrentModification, TradingHalted
 from fsm.halts import Halt
+from fsm.machines.names import TradingState as S
 from persistence.errors import translate_errors
 from persistence.hotpath import HeldConnections, read_rows, read_tuples
 from persistence.lenient import DECODE_ERRORS
@@ -64,7 +65,7 @@ class HaltsHistory:
             rows = _rows(conn)
             account_id = conn.execute(select(account)).scalar_one()
             raise halting.halted_error(halting.in_force(rows, account_id), "the next order",
-                                       rows[-1].hash, run_id=run_id, state="executing")  # fmt: skip
+                                       rows[-1].hash, run_id=run_id, state=S.EXECUTING)  # fmt: skip
 
 
 def _rows(conn: Connection) -> list[Halt]:

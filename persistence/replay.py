@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunFilter
 from fsm.records import AllocationAnalysis, RebalancePlan
 from fsm.replay import RecordedTransition
@@ -22,7 +23,7 @@ from persistence.runfilter import run_conditions
 from persistence.tables import checkpoints, ledger, runs
 
 BATCH = 5000
-ANALYSIS, PLANNING = "analyzing", "planning"
+ANALYSIS, PLANNING = S.ANALYZING.value, S.PLANNING.value
 STATES = (ANALYSIS, PLANNING)
 COLUMNS = (ledger.c.run_id, ledger.c.seq, ledger.c.event, ledger.c.source,
            runs.c.account_id, runs.c.mode, ledger.c.guards)  # fmt: skip

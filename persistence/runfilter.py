@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, or_, select
 
+from fsm.kinds import RunStatus
 from fsm.ports import RunFilter, guard_mentions
 from persistence.dialects import starts_with
 from persistence.tables import ledger, runs
@@ -44,7 +45,8 @@ def run_conditions(query: RunFilter, dialect: Dialect) -> list[ColumnElement[boo
 def _failure_conditions(query: RunFilter) -> list[ColumnElement[bool]]:
     if query.failure_type is None and query.guard is None:
         return []
-    conditions = [runs.c.status == "failed"]  # only a failed run has a failure (status index)
+    # Only a failed run has a failure (status index).
+    conditions = [runs.c.status == RunStatus.FAILED.value]
     if query.failure_type is not None:
         conditions.append(runs.c.failure["error_type"].as_string() == query.failure_type)
     if query.guard is not None:

@@ -22,6 +22,7 @@ from fsm.errors import (
 from fsm.halts import Halt
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
+from fsm.machines.names import TradingState as S
 from fsm.policyhistory import MemoryPolicyBook
 from fsm.ports import RunFilter, guard_mentions
 from fsm.records import (
@@ -221,7 +222,7 @@ class MemoryRunStore(MemoryPolicyBook):
             )
         if for_order:
             halts.check(self, self.get_run(fence.run_id).account_id, "the next order",
-                        run_id=fence.run_id, state="executing")  # fmt: skip
+                        run_id=fence.run_id, state=S.EXECUTING)  # fmt: skip
         self._check_fence(fence)
 
     def record_halt(self, halt: Halt) -> None:

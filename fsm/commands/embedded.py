@@ -20,6 +20,7 @@ from fsm.compose.engines import build_engine
 from fsm.engine import Engine
 from fsm.interrupts import stop_on_signals
 from fsm.kinds import Mode
+from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunStore
 from fsm.records import LedgerEntry, RunRecord, run_labels
@@ -77,7 +78,7 @@ def report(store: RunStore, run: RunRecord, as_json: bool) -> None:
                      f"{run.run_id} --actor NAME "
                      "--reason TEXT (or reject)")  # fmt: skip
         return
-    colour = "green" if run.state == "done" else "red"
+    colour = "green" if run.state == S.DONE else "red"
     stdout.print(f"run [bold]{run.run_id}[/] ended [{colour}]{run.state}[/]")
     stdout.print(f"  account {run.account_id}, mode {run.mode.value}, as of {run.as_of}")
     stdout.print(f"  {len(details['ledger'])} ledger rows, {len(details['orders'])} order(s)")
@@ -135,7 +136,7 @@ def exit_for(run: RunRecord) -> typer.Exit:
     """0 done, 1 failed, 9 parked for a person's approval."""
     if run.state in TRADING_SPECS.parked_states:
         return typer.Exit(WAITS_FOR_APPROVAL)
-    return typer.Exit(0 if run.state == "done" else 1)
+    return typer.Exit(0 if run.state == S.DONE else 1)
 
 
 def sealer_for(settings: Settings, seal_now: Sealer) -> Callable[[], object] | None:

@@ -16,6 +16,7 @@ from fsm.commands.output import stdout
 from fsm.commands.runs import DbOption, StoreOpener
 from fsm.failpoints import all_failpoints
 from fsm.kinds import Mode
+from fsm.machines.names import TradingState as S
 
 if TYPE_CHECKING:
     from fsm.commands.integrity import Sealer
@@ -107,7 +108,7 @@ def register(app: typer.Typer, open_store: StoreOpener, seal_now: Sealer) -> Non
             results = engine.expire_approvals()
             results += [engine.resume(r.run_id) for r in engine.resumable()]
         e.report_many(results, as_json)
-        raise typer.Exit(0 if all(r.state == "done" for r in results) else 1)
+        raise typer.Exit(0 if all(r.state == S.DONE for r in results) else 1)
 
     @app.command()
     def retry(

@@ -17,6 +17,7 @@ from fsm.display import (
     when_time,
 )
 from fsm.halts import Halt
+from fsm.machines.names import TradingState as S
 from fsm.records import LedgerEntry
 
 LIST_COLUMNS = ("id", "state", "account", "mode", "created", "took", "failure")
@@ -48,7 +49,7 @@ def print_runs(rows: list[dict[str, Any]], *, no_trunc: bool) -> None:
         stdout.print(table)
 
 
-WATCH_EXIT = {"failed": 1, "awaiting_approval": 9}
+WATCH_EXIT: dict[str, int] = {S.FAILED: 1, S.AWAITING_APPROVAL: 9}
 
 
 def print_transition(entry: LedgerEntry) -> None:

@@ -19,11 +19,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from fsm.machines.names import TradingState as S
 from fsm.mails import RunReports, last_event
 from fsm.ports import RunStore
 from fsm.records import RunRecord
 
-ENDED = ("done", "failed")
+ENDED = (S.DONE, S.FAILED)
 
 
 class LegacyNotifications:

@@ -14,9 +14,13 @@ from typing import Any, Literal
 from fsm.compat.payloads import field, summarize
 from fsm.definition import trading_definition
 from fsm.errors import LegacyServiceFailed
+from fsm.failedorders import orders_at_failure
 from fsm.guardcontext import Guard, GuardContext, decision
 from fsm.guards import GUARDS
 from fsm.kinds import Mode
+from fsm.machines.names import TradingEvent as E
+from fsm.machines.names import TradingState as S
+from fsm.machines.specs import APPROVAL
 from fsm.ports import SignalSource
 from fsm.records import Frozen, GuardDecision, SignalSet
 from fsm.spec import SpecSet, StateSpec
@@ -61,22 +65,22 @@ class LegacyCall:
         """
         again = "the legacy services are called again"
         return SpecSet("legacy", trading_definition(), {
-            "idle": StateSpec(lambda env: StepResult("start"), ("start",), timeout=None),
-            "generating_signals": StateSpec(
-                self._signals, ("signals_generated", "signals_reported"), LegacyOutput,
+            S.IDLE: StateSpec(lambda env: StepResult(E.START), (E.START,), timeout=None),
+            S.GENERATING_SIGNALS: StateSpec(
+                self._signals, (E.SIGNALS_GENERATED, E.SIGNALS_REPORTED), LegacyOutput,
                 note=again, timeout=None),
-            "analyzing": StateSpec(
-                self._analysis, ("rebalance_needed", "rebalance_not_needed"), LegacyOutput,
+            S.ANALYZING: StateSpec(
+                self._analysis, (E.REBALANCE_NEEDED, E.REBALANCE_NOT_NEEDED), LegacyOutput,
                 note=again, timeout=None),
-            "planning": StateSpec(
-                self._planning, ("plan_approved", "plan_empty", "plan_reported",
-                                 "approval_required"), LegacyOutput, note=again, timeout=None),
-            "awaiting_approval": StateSpec(
-                None, ("approved", "rejected"), on_resume="wait for a person", timeout=None,
-                retry="never", parks=True),
-            "executing": StateSpec(
-                self._execution, ("execution_completed",), LegacyOutput, on_resume="refuse",
-                retry="never", timeout=None,
+            S.PLANNING: StateSpec(
+                self._planning, (E.PLAN_APPROVED, E.PLAN_EMPTY, E.PLAN_REPORTED,
+                                 E.APPROVAL_REQUIRED), LegacyOutput, note=again, timeout=None),
+            S.AWAITING_APPROVAL: StateSpec(
+                None, (E.APPROVED, E.REJECTED), on_resume="wait for a person", timeout=None,
+                retry="never", parking=APPROVAL),
+            S.EXECUTING: StateSpec(
+                self._execution, (E.EXECUTION_COMPLETED,), LegacyOutput, on_resume="refuse",
+                retry="never", timeout=None, at_failure=orders_at_failure,
                 note="the legacy execution service keeps no order ids to reconcile with: a "
                 "facade run interrupted while executing fails; check the broker by hand"),
         })  # fmt: skip
@@ -90,10 +94,10 @@ class LegacyCall:
             result = self._call(self.signal_service.analyze_signals)
         if not result or not field(result, "success", False):
             raise LegacyServiceFailed(
-                "analyze_signals() reported no success", state="generating_signals"
+                "analyze_signals() reported no success", state=S.GENERATING_SIGNALS
             )
         self.returned["signals"] = result
-        event = "signals_reported" if env.ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
+        event = E.SIGNALS_REPORTED if env.ctx.mode is Mode.SIGNALS_ONLY else E.SIGNALS_GENERATED
         return StepResult(event, LegacyOutput(step="signal_generation", summary=summarize(result)))
 
     def _call(self, service: Any, *args: Any) -> Any:
@@ -107,14 +111,14 @@ class LegacyCall:
         account = self._call(self.portfolio_service.get_comprehensive_account_data)
         if not account:
             raise LegacyServiceFailed(
-                "get_comprehensive_account_data() returned nothing", state="analyzing"
+                "get_comprehensive_account_data() returned nothing", state=S.ANALYZING
             )
         self.returned["account"] = account
         analysis = self._call(self.portfolio_service.analyze_allocation_comparison, account)
         needed = bool(analysis) and bool(field(analysis, "needs_rebalancing", False))
         summary = {"account": summarize(account), "analysis": summarize(analysis)}
         output = LegacyOutput(step="analysis", summary=summary, proceed=needed)
-        return StepResult("rebalance_needed" if needed else "rebalance_not_needed", output)
+        return StepResult(E.REBALANCE_NEEDED if needed else E.REBALANCE_NOT_NEEDED, output)
 
     def _planning(self, env: StepEnv) -> StepResult:
         if "signals" not in self.returned or "account" not in self.returned:  # resumed
@@ -127,7 +131,7 @@ class LegacyCall:
         self.returned["plan"] = plan
         has_items = bool(field(plan, "items", None))
         output = LegacyOutput(step="planning", summary=summarize(plan), proceed=has_items)
-        return StepResult("plan_approved" if has_items else "plan_empty", output)
+        return StepResult(E.PLAN_APPROVED if has_items else E.PLAN_EMPTY, output)
 
     def _execution(self, env: StepEnv) -> StepResult:
         self.workflow_state["rebalancing_in_progress"] = True  # as the legacy class did
@@ -137,7 +141,7 @@ class LegacyCall:
         # Legacy: a dict's "success" (default True); any other result counts as success.
         succeeded = bool(result.get("success", True)) if isinstance(result, dict) else True
         output = LegacyOutput(step="execution", summary=summarize(result), proceed=succeeded)
-        return StepResult("execution_completed", output)
+        return StepResult(E.EXECUTION_COMPLETED, output)
 
 
 def legacy_signals(signals: SignalSet) -> dict[str, Any]:

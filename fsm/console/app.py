@@ -40,6 +40,7 @@ from fsm.diagram import Caption, DiagramFormat, render
 from fsm.errors import RunNotFound, TradeFsmError
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
+from fsm.machines.names import TradingState as S
 from fsm.metrics import MetricsSource, RunsCollector, metrics_registry
 from fsm.ports import RunFilter, RunStore
 from fsm.runids import resolve_run_id
@@ -172,7 +173,7 @@ class Console:
 
     async def approvals(self, request: Request) -> Response:
         q = request.query_params
-        query = params.run_filter(q, state="awaiting_approval", limit=200)
+        query = params.run_filter(q, state=S.AWAITING_APPROVAL, limit=200)
         now = self.clock.now()
         shown = [queue.waiting_run(run_details(self.store, r.run_id), now)
                  for r in self.store.list_runs(query)]  # fmt: skip

@@ -14,9 +14,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from fsm import display
+from fsm.machines.names import TradingState as S
 from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
 
-ANALYSIS, PLAN = "analyzing", "planning"  # the states whose checkpoints hold them
+ANALYSIS, PLAN = S.ANALYZING, S.PLANNING  # the states whose checkpoints hold them
 ZERO = Decimal(0)
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from fsm.errors import InvalidInput
 from fsm.guards import GUARDS
+from fsm.kinds import RunStatus
 from fsm.ports import RunFilter
 
-STATUSES = ("queued", "active", "done", "failed")
+STATUSES = tuple(s.value for s in RunStatus)
 MODES = ("paper", "live", "dry-run", "signals-only")
 FORMATS = ("csv",)
 # A failure filter: the kind of ending (its failure's error_type) or the guard that refused.
@@ -90,4 +91,6 @@ def ending(run: Mapping[str, Any]) -> str:
     """How an ended run is shown: cancelled, rejected or expired rather than just failed."""
     failure = run.get("failure") or {}
     kinds = {error_type: kind for kind, error_type in FAILURE_KINDS.items() if kind != "guard"}
-    return kinds.get(str(failure.get("error_type")), "") if run.get("status") == "failed" else ""
+    if run.get("status") != RunStatus.FAILED:
+        return ""
+    return kinds.get(str(failure.get("error_type")), "")

@@ -13,10 +13,18 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from fsm.clock import Clock
-from fsm.errors import InvalidConfiguration, InvalidStepOutput
+from fsm.errors import (
+    DatabaseUnavailable,
+    InvalidConfiguration,
+    InvalidStepOutput,
+    StorageAccessDenied,
+    TradeFsmError,
+)
 from fsm.kinds import Mode
 from fsm.limits import Limits, settings_limits
 from fsm.lineage import rejecters
+from fsm.machines.names import TradingEvent as E
+from fsm.machines.names import TradingState as S
 from fsm.ports import RunContext, RunStore
 from fsm.records import (
     AccountSnapshot,
@@ -30,7 +38,7 @@ from fsm.requests import Ports
 from fsm.settings import Settings
 from fsm.steps import validate_output
 from fsm.steps.analysis import analyse
-from fsm.steps.execution import execute_plan
+from fsm.steps.execution import execute_plan, withdraw
 from fsm.steps.planning import plan_rebalance
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,63 +79,76 @@ class StepEnv:
 
 
 def start(env: StepEnv) -> StepResult:
-    return StepResult("start")
+    return StepResult(E.START)
 
 
 def generate_signals(env: StepEnv) -> StepResult:
     ctx = env.ctx
     signals = validate_output(
-        SignalSet, env.ports.signals.generate(ctx), state="generating_signals"
+        SignalSet, env.ports.signals.generate(ctx), state=S.GENERATING_SIGNALS
     )
-    event = "signals_reported" if ctx.mode is Mode.SIGNALS_ONLY else "signals_generated"
+    event = E.SIGNALS_REPORTED if ctx.mode is Mode.SIGNALS_ONLY else E.SIGNALS_GENERATED
     return StepResult(event, signals)
 
 
 def analyse_allocation(env: StepEnv) -> StepResult:
     ctx, ports = env.ctx, env.ports
-    signals = _output(env.outputs, "generating_signals", SignalSet)
-    account = validate_output(AccountSnapshot, ports.broker.account(), state="analyzing")
+    signals = _output(env.outputs, S.GENERATING_SIGNALS, SignalSet)
+    account = validate_output(AccountSnapshot, ports.broker.account(), state=S.ANALYZING)
     symbols = sorted({t.symbol for t in signals.targets} | {p.symbol for p in account.positions})
     prices = validate_output(
-        PriceSnapshot, ports.market_data.prices(symbols, ctx.as_of), state="analyzing"
+        PriceSnapshot, ports.market_data.prices(symbols, ctx.as_of), state=S.ANALYZING
     )
     missing = [s for s in symbols if s not in prices.prices]
     bad = [s for s, p in prices.prices.items() if p <= Decimal(0)]
     if missing or bad:
         raise InvalidStepOutput(
             f"price snapshot for {ctx.as_of} lacks {missing[:5]} or has non-positive {bad[:5]}",
-            state="analyzing",
+            state=S.ANALYZING,
         )
     analysis = analyse(signals, account, prices, env.settings.drift_threshold)
     return StepResult(
-        "rebalance_needed" if analysis.rebalance_needed else "rebalance_not_needed", analysis
+        E.REBALANCE_NEEDED if analysis.rebalance_needed else E.REBALANCE_NOT_NEEDED, analysis
     )
 
 
 def plan(env: StepEnv) -> StepResult:
-    analysis = _output(env.outputs, "analyzing", AllocationAnalysis)
+    analysis = _output(env.outputs, S.ANALYZING, AllocationAnalysis)
     s = env.settings
     result = plan_rebalance(analysis, s.cash_reserve, s.min_trade_fraction)
     if env.ctx.mode is Mode.DRY_RUN:
-        return StepResult("plan_reported", result)
+        return StepResult(E.PLAN_REPORTED, result)
     if not result.trades:
-        return StepResult("plan_empty", result)
+        return StepResult(E.PLAN_EMPTY, result)
     policy = (env.limits or settings_limits(s)).values
     above = policy.approval_notional is not None and result.notional > policy.approval_notional
     waits = above and env.ctx.mode.value in policy.approval_modes
     if not waits and env.ctx.parent_run_id is not None:  # a retry of a rejected plan waits
         waits = bool(rejecters(env.store, env.ctx.run_id))
-    return StepResult("approval_required" if waits else "plan_approved", result)
+    return StepResult(E.APPROVAL_REQUIRED if waits else E.PLAN_APPROVED, result)
 
 
 def execute(env: StepEnv) -> StepResult:
-    rebalance = _output(env.outputs, "planning", RebalancePlan)
+    rebalance = _output(env.outputs, S.PLANNING, RebalancePlan)
     report = execute_plan(
         env.ctx.run_id, rebalance, env.ports.broker, env.store, env.clock, env.fence,
         env.failpoint, may_submit=env.may_submit, settle_seconds=env.settings.order_settle_seconds,
         stop_point=env.stop_point,
     )  # fmt: skip
-    return StepResult("execution_completed", report)
+    return StepResult(E.EXECUTION_COMPLETED, report)
+
+
+def stand_down_orders(env: StepEnv) -> str | None:
+    """Executing's stand-down: reconcile what was sent with the broker, then withdraw the rest
+    (never-sent intents cancelled, open orders cancelled at the broker)."""
+    env.may_submit = False
+    try:
+        execute(env)
+    except (DatabaseUnavailable, StorageAccessDenied):
+        raise  # nothing may be stood down unrecorded: the run stays resumable
+    except TradeFsmError as exc:
+        return f"reconciling orders failed: {exc.message}"
+    return withdraw(env.ctx.run_id, env.ports.broker, env.store, env.clock, env.fence)
 
 
 def _output(outputs: dict[str, BaseModel], state: str, model: type[M]) -> M:

@@ -1,0 +1,259 @@
+"""A new state is one declaration: the chart, its spec, its step and its guard.
+
+An example ``compliance_check`` between planning and executing, declared only in this file (a
+chart, a spec set built from the trading specs plus its spec, a step and a guard), is driven by
+the real engine on a real SQLite file: the ledger, its checkpoint and the orders show it ran.
+A second, ``compliance_review``, waits for a person: its spec's ``Parking`` says for how long
+and what a person's ``cleared`` or ``blocked`` does; the library's decision entry moves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal
+
+import pytest
+from statemachine import State, StateChart
+
+from fsm.adapters.market_data import BundledMarketData
+from fsm.adapters.paper_broker import PaperBroker
+from fsm.adapters.strategy import MomentumStrategy
+from fsm.clock import FixedClock
+from fsm.decisions import decide
+from fsm.definition import compile_chart, trading_definition
+from fsm.engine import Engine
+from fsm.errors import GuardRejected
+from fsm.guardcontext import GuardContext, decision
+from fsm.guards import GUARDS
+from fsm.ids import SequentialIdFactory
+from fsm.machines.names import TradingState as S
+from fsm.machines.specs import TRADING_SPECS
+from fsm.machines.trading import guard
+from fsm.records import Frozen, GuardDecision, RebalancePlan, RunRecord
+from fsm.requests import Ports, RunRequest
+from fsm.settings import Settings
+from fsm.spec import Decision, Parking, SpecSet, StateSpec, Step
+from fsm.steps.runner import StepEnv, StepResult
+from persistence import migrate
+from persistence.engine import make_engine
+from persistence.store import SqlRunStore
+from tests.conftest import broken_links
+
+TRADING = trading_definition()
+
+
+def _cond(source: str, event: str) -> list[Callable[..., bool]]:
+    """The trading chart's guards of one transition, unchanged."""
+    return [guard(name) for name in TRADING.transition(source, event).guards]
+
+
+class ComplianceWorkflow(StateChart[Any]):
+    """The trading chart with a compliance check before any order goes out."""
+
+    catch_errors_as_events = False
+    allow_event_without_transition = False
+
+    idle = State(initial=True)
+    generating_signals = State()
+    analyzing = State()
+    planning = State()
+    awaiting_approval = State()
+    compliance_check = State()
+    compliance_review = State()  # parked: a compliance officer clears or blocks the plan
+    executing = State()
+    done = State(final=True)
+    failed = State(final=True)
+
+    start = idle.to(generating_signals, cond=_cond("idle", "start"))
+    signals_generated = generating_signals.to(
+        analyzing, cond=_cond("generating_signals", "signals_generated")
+    )
+    signals_reported = generating_signals.to(
+        done, cond=_cond("generating_signals", "signals_reported")
+    )
+    rebalance_needed = analyzing.to(planning, cond=_cond("analyzing", "rebalance_needed"))
+    rebalance_not_needed = analyzing.to(done, cond=_cond("analyzing", "rebalance_not_needed"))
+    plan_reported = planning.to(done, cond=_cond("planning", "plan_reported"))
+    plan_empty = planning.to(done, cond=_cond("planning", "plan_empty"))
+    plan_approved = planning.to(compliance_check, cond=_cond("planning", "plan_approved"))
+    approval_required = planning.to(awaiting_approval, cond=_cond("planning", "approval_required"))
+    approved = awaiting_approval.to(compliance_check, cond=_cond("awaiting_approval", "approved"))
+    rejected = awaiting_approval.to(failed, cond=_cond("awaiting_approval", "rejected"))
+    compliance_cleared = compliance_check.to(executing, cond=guard("restricted_list_clear"))
+    review_required = compliance_check.to(compliance_review)
+    cleared = compliance_review.to(executing, cond=[guard("operator_named"), guard("four_eyes")])
+    blocked = compliance_review.to(failed, cond=guard("operator_named"))
+    execution_completed = executing.to(done, cond=_cond("executing", "execution_completed"))
+    fail = (
+        idle.to(failed) | generating_signals.to(failed) | analyzing.to(failed)
+        | planning.to(failed) | awaiting_approval.to(failed) | compliance_check.to(failed)
+        | compliance_review.to(failed) | executing.to(failed)
+    )  # fmt: skip
+    cancel = (
+        idle.to(failed, cond=guard("operator_named"))
+        | generating_signals.to(failed, cond=guard("operator_named"))
+        | analyzing.to(failed, cond=guard("operator_named"))
+        | planning.to(failed, cond=guard("operator_named"))
+        | awaiting_approval.to(failed, cond=guard("operator_named"))
+        | compliance_check.to(failed, cond=guard("operator_named"))
+        | compliance_review.to(failed, cond=guard("operator_named"))
+        | executing.to(failed, cond=guard("operator_named"))
+    )
+
+
+class ComplianceReview(Frozen):
+    """The compliance step's output: the plan's symbols and those on the restricted list."""
+
+    schema_version: Literal[1] = 1
+    symbols: tuple[str, ...]
+    restricted: tuple[str, ...]
+
+
+def reviewer(restricted: Callable[[str], bool], escalate: bool) -> Step:
+    """The step: the symbols the plan trades, checked against a restricted list; a plan with
+    restricted symbols goes to a person when ``escalate``, else to the guard, which refuses it."""
+
+    def review(env: StepEnv) -> StepResult:
+        plan = env.outputs[S.PLANNING]
+        assert isinstance(plan, RebalancePlan)
+        symbols = tuple(sorted(t.symbol for t in plan.trades))
+        found = tuple(s for s in symbols if restricted(s))
+        event = "review_required" if found and escalate else "compliance_cleared"
+        return StepResult(event, ComplianceReview(symbols=symbols, restricted=found))
+
+    return review
+
+
+def restricted_list_clear(ctx: GuardContext) -> GuardDecision:
+    """The guard: no symbol of the plan is on the restricted list."""
+    review = ctx.output
+    assert isinstance(review, ComplianceReview)
+    said = ", ".join(review.restricted) or "none"
+    return decision("restricted_list_clear", not review.restricted,
+                    f"restricted symbols in the plan: {said}", restricted=said)  # fmt: skip
+
+
+# A compliance officer has a day; clearing reads the policy in force, a halt does not hold it.
+REVIEW = Parking(expires=lambda policy: 86_400, decisions={
+    "cleared": Decision("clear", "Cleared", policy_now=True),
+    "blocked": Decision("block", "Blocked"),
+})  # fmt: skip
+
+
+def compliance_specs(restricted: Callable[[str], bool], escalate: bool = False) -> SpecSet:
+    """The trading specs, and the compliance check's and review's."""
+    check = StateSpec(reviewer(restricted, escalate), ("compliance_cleared", "review_required"),
+                      ComplianceReview, uses=(S.PLANNING,),
+                      note="re-checked against the list on resume")  # fmt: skip
+    review = StateSpec(None, ("cleared", "blocked"), on_resume="wait for a person",
+                       uses=("compliance_check",), timeout=None, retry="never",
+                       parking=REVIEW)  # fmt: skip
+    return SpecSet("compliance", compile_chart(ComplianceWorkflow), dict(TRADING_SPECS)
+                   | {"compliance_check": check, "compliance_review": review})  # fmt: skip
+
+
+@pytest.fixture
+def sql_store(sqlite_url: str) -> SqlRunStore:
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    return SqlRunStore(engine)
+
+
+def _engine(store: SqlRunStore, broker: PaperBroker, clock: FixedClock,
+            restricted: Callable[[str], bool], escalate: bool = False) -> Engine:  # fmt: skip
+    market = BundledMarketData()
+    guards = GUARDS | {"restricted_list_clear": restricted_list_clear}
+    return Engine(store, Ports(MomentumStrategy(market), market, broker),
+                  Settings(actor="trader-ann"), clock, SequentialIdFactory(),
+                  specs=compliance_specs(restricted, escalate), guards=guards)  # fmt: skip
+
+
+def _path(store: SqlRunStore, run: RunRecord) -> list[tuple[str, str | None, str | None, bool]]:
+    return [(e.event, e.source, e.target, e.accepted) for e in store.ledger(run.run_id)]
+
+
+def test_a_run_goes_through_the_new_state_and_the_ledger_says_so(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda symbol: False)
+    run = engine.run(RunRequest(account_id="paper"))
+
+    assert run.state == "done"
+    assert run.definition_hash == engine.definition.definition_hash != TRADING.definition_hash
+    assert _path(sql_store, run)[3:] == [
+        ("rebalance_needed", "analyzing", "planning", True),
+        ("plan_approved", "planning", "compliance_check", True),
+        ("compliance_cleared", "compliance_check", "executing", True),
+        ("execution_completed", "executing", "done", True),
+    ]
+    cleared = sql_store.ledger(run.run_id)[5]
+    assert (cleared.guards[0].name, cleared.guards[0].passed) == ("restricted_list_clear", True)
+    review = next(c for c in sql_store.checkpoints(run.run_id) if c.state == "compliance_check")
+    assert review.output["restricted"] == []
+    assert review.output["symbols"]
+    assert {o.symbol for o in broker.orders()} == set(review.output["symbols"])
+    assert all(o.status == "filled" for o in broker.orders())
+    assert not broken_links(sql_store.ledger(run.run_id))
+
+
+def test_its_guard_refuses_a_restricted_plan_and_no_order_goes_out(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda symbol: True)
+    run = engine.run(RunRequest(account_id="paper"))
+
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert (run.failure["error_type"], run.failure["stage"]) == ("GuardRejected",
+                                                                  "compliance_check")  # fmt: skip
+    assert "restricted symbols in the plan" in run.failure["message"]
+    assert _path(sql_store, run)[-2:] == [
+        ("compliance_cleared", "compliance_check", None, False),
+        ("fail", "compliance_check", "failed", True),
+    ]
+    assert broker.orders() == []
+    assert not broken_links(sql_store.ledger(run.run_id))
+
+
+def test_a_state_waiting_for_a_person_parks_and_a_person_clears_it(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda s: True, escalate=True)
+    parked = engine.run(RunRequest(account_id="paper"))
+
+    assert (parked.state, parked.status.value) == ("compliance_review", "active")
+    assert parked.lease_expires_at == parked.updated_at  # released: no worker holds it
+    assert parked.deadline_at == parked.updated_at + timedelta(seconds=86_400)  # its Parking's
+    assert engine.resumable() == []
+    assert broker.orders() == []
+    with pytest.raises(GuardRejected, match="four_eyes"):  # the requester may not clear it
+        decide(engine, parked.run_id, "cleared", "trader-ann", "mine", None)
+
+    done = decide(engine, parked.run_id, "cleared", "compliance-carol", "on the list, allowed",
+                  None)  # fmt: skip
+    assert done.state == "done"
+    assert _path(sql_store, done)[-4:] == [
+        ("review_required", "compliance_check", "compliance_review", True),
+        ("cleared", "compliance_review", None, False),
+        ("cleared", "compliance_review", "executing", True),
+        ("execution_completed", "executing", "done", True),
+    ]
+    assert sql_store.ledger(done.run_id)[-2].actor == "compliance-carol"
+    assert broker.orders()
+    assert all(o.status == "filled" for o in broker.orders())
+    assert not broken_links(sql_store.ledger(done.run_id))
+
+
+def test_a_person_blocking_it_fails_the_run_with_who_and_why(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda s: True, escalate=True)
+    parked = engine.run(RunRequest(account_id="paper"))
+
+    failed = decide(engine, parked.run_id, "blocked", "compliance-carol", "restricted", None)
+    assert failed.state == "failed"
+    assert failed.failure == {"error_type": "Blocked", "stage": "compliance_review",
+                              "message": "restricted"}  # fmt: skip
+    assert sql_store.ledger(failed.run_id)[-1].actor == "compliance-carol"
+    assert broker.orders() == []
