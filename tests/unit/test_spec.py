@@ -165,4 +165,4 @@ def test_a_timeout_is_tried_again_except_in_executing() -> None:
     assert specs["generating_signals"].retries(timeout)
     assert specs["analyzing"].retries(timeout)
     assert not specs["executing"].retries(timeout)
-    assert specs["executing"].timeout == "execution_timeout_seconds"
+    assert specs["executing"].timeout_setting == "execution_timeout_seconds"
