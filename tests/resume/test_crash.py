@@ -110,14 +110,6 @@ class Site:
         return {"cash": account.cash, **{p.symbol: p.qty for p in account.positions}}
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    site = Site(tmp_path_factory.mktemp("baseline"), protect=True)
-    code, out, _ = site.cli("run", "--json")
-    assert (code, json.loads(out)["state"]) == (0, "done")
-    return site
-
-
 @pytest.mark.parametrize("protect", [True, False], ids=["broker-dedup", "engine-only"])
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_kill_at_a_failpoint_then_resume(

@@ -29,14 +29,6 @@ from tests.resume.test_crash import UNFLUSHED, Site
 UNTIL_PLANNING = "commit.unflushed:pause,transition.rebalance_needed"
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    site = Site(tmp_path_factory.mktemp("baseline"), protect=True)
-    code, out, _ = site.cli("run", "--json")
-    assert (code, json.loads(out)["state"]) == (0, "done")
-    return site
-
-
 def _power_cut_copy(live: Site, folder: Path) -> Path:
     """Run until planning, losing power there; the run database as the disk kept it."""
     db = Path(live.url.removeprefix("sqlite:///"))
