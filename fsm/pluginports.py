@@ -38,7 +38,14 @@ from fsm.plugins import (
     installed,
 )
 from fsm.ports import Broker, MarketData, RunContext, SignalSource
-from fsm.records import PriceSnapshot, SignalSet
+from fsm.records import (
+    AccountSnapshot,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    PriceSnapshot,
+    SignalSet,
+)
 from fsm.requests import MARKET_DATA_PARAM, STRATEGY_PARAM, Ports
 from fsm.runplugins import differences
 from fsm.settings import Settings
@@ -56,7 +63,10 @@ def plugged_ports(
     market data with that file), each built by its plugin with its options, for the risk
     policy's ``exchange`` (``PluginSetup.exchange``)."""
     strategy, market = plugged_signals(settings, as_of, prices, exchange)
-    broker_for = cache(lambda account_id: broker_of(settings, account_id, exchange))
+    plugin = find(BROKERS, settings.broker)
+    broker_for = cache(
+        lambda account_id: PluggedBroker(plugin, broker_of(settings, account_id, exchange))
+    )
     broker = broker_for(settings.account_id)
     identity = identity_of(strategy, market)
 
@@ -185,6 +195,31 @@ class PluggedMarketData:
         made = _named(self.plugin, lambda: self.inner.prices(symbols, as_of), S.ANALYZING)
         snapshot = _valid(self.plugin, PriceSnapshot, made, S.ANALYZING)
         return snapshot.model_copy(update={"source": self.source})
+
+
+class PluggedBroker:
+    """A broker plugin as the engine's Broker: each call is passed on as it is, errors
+    included (their type decides retries), and a step timeout while a call waits names the
+    plugin."""
+
+    def __init__(self, plugin: Plugin, inner: Broker) -> None:
+        self.plugin, self.inner = plugin, inner
+
+    def account(self) -> AccountSnapshot:
+        with running(self.plugin.title):
+            return self.inner.account()
+
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        with running(self.plugin.title):
+            return self.inner.submit(intent)
+
+    def orders(self, client_order_ids: Sequence[str]) -> list[OrderStatus]:
+        with running(self.plugin.title):
+            return self.inner.orders(client_order_ids)
+
+    def cancel(self, client_order_id: str) -> OrderStatus:
+        with running(self.plugin.title):
+            return self.inner.cancel(client_order_id)
 
 
 def said_source(plugin: Plugin, made: object) -> dict[str, str]:

@@ -63,6 +63,19 @@ def feed_hangs(setup):
     return FeedHangs()
 
 
+def broker_hangs(setup):
+    class BrokerHangs:
+        def account(self):
+            RELEASE.wait()
+            raise RuntimeError("released")
+
+        def submit(self, intent):
+            raise RuntimeError("never asked")
+
+        orders = cancel = submit
+    return BrokerHangs()
+
+
 def picky(setup):
     return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
 """
@@ -79,15 +92,18 @@ hangs = broken_plugins:hangs
 [tradefsm.market_data]
 feed-down = broken_plugins:feed_down
 feed-hangs = broken_plugins:feed_hangs
+
+[tradefsm.brokers]
+broker-hangs = broken_plugins:broker_hangs
 """
 
 
 @pytest.fixture
 def test_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Strategies that fail each way a plugin can (``hangs`` never returns), one that works
-    (``picky``), and market data that raises (``feed-down``) or never returns (``feed-hangs``),
-    installed
-    as the distribution broken-plugins 0.3; the folder is on PYTHONPATH for subprocesses."""
+    (``picky``), market data that raises (``feed-down``) or never returns (``feed-hangs``), and
+    a broker that never answers (``broker-hangs``), installed as the distribution
+    broken-plugins 0.3; the folder is on PYTHONPATH for subprocesses."""
     folder = tmp_path / "site"
     info = folder / "broken_plugins-0.3.dist-info"
     info.mkdir(parents=True)

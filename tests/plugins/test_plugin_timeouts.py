@@ -1,6 +1,6 @@
-"""A strategy or market data plugin that never returns: the step timeout ends the run failed,
-ledgered, with an error naming the plugin and the timeout, from the command line (the process
-alarm) as from the library (a helper thread)."""
+"""A strategy, market data or broker plugin that never returns: the step timeout ends the run
+failed, ledgered, with an error naming the plugin and the timeout, from the command line (the
+process alarm) as from the library (a helper thread)."""
 
 from __future__ import annotations
 
@@ -71,13 +71,22 @@ def test_a_hanging_strategy_fails_the_run_naming_it_and_the_timeout(
     assert all(said in a["error_message"] for a in tries)  # each try timed out, retried once
 
 
-def test_hanging_market_data_fails_a_library_run_naming_it(tmp_path: Path, released: None) -> None:
+@pytest.mark.parametrize(
+    ("plugin", "said"),
+    [
+        ({"market_data": "feed-hangs"}, "market data plugin 'feed-hangs'"),
+        ({"broker": "broker-hangs"}, "broker plugin 'broker-hangs'"),
+    ],
+)
+def test_a_hanging_plugin_fails_a_library_run_naming_it(
+    tmp_path: Path, released: None, plugin: dict[str, str], said: str
+) -> None:
     engine_sql = make_engine(f"sqlite:///{tmp_path / 'runs.db'}")
     migrate.upgrade(engine_sql)
     store = SqlRunStore(engine_sql)
     settings = Settings(
         actor="quant-qi", paper_db=tmp_path / "paper.db", strategy="sixty-forty",
-        market_data="feed-hangs", step_timeout_seconds=0.5, retry_attempts=1,
+        step_timeout_seconds=0.5, retry_attempts=1, **plugin,
     )  # fmt: skip
     ports = plugged_ports(settings, TRADING_DAY.date())
     engine = Engine(store, ports, settings, FixedClock(TRADING_DAY), SequentialIdFactory())
@@ -86,7 +95,6 @@ def test_hanging_market_data_fails_a_library_run_naming_it(tmp_path: Path, relea
     assert run.failure is not None
     assert run.failure["error_type"] == "StepTimeout"
     assert (
-        "market data plugin 'feed-hangs' (broken-plugins 0.3) did not return within 0.5 s, "
-        "the timeout of step analyzing"
+        f"{said} (broken-plugins 0.3) did not return within 0.5 s, the timeout of step analyzing"
     ) in run.failure["message"]
     assert store.ledger(run.run_id)[-1].target == "failed"
