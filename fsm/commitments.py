@@ -35,7 +35,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fsm.canonical import json_or_text, json_text, sha256_hex, utc_text
+from fsm.canonical import encode_string, json_or_text, json_text, sha256_hex, utc_text
 from fsm.records import GuardDecision
 
 IDENTITY_FIELDS = (
@@ -62,19 +62,22 @@ def text_of(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def scalar_json(value: Any) -> str:
+    """``json_text(text_of(value))``: a scalar's canonical text as JSON, text in one call (the
+    common case when a verifier reads values back)."""
+    return encode_string(value) if type(value) is str else json_text(text_of(value))
+
+
 def identity_digest(run: Mapping[str, Any]) -> str:
     """Digest of a run's identity; ``params`` may be canonical JSON text."""
-
-    def text(name: str) -> str:
-        return json_text(text_of(run[name]))
-
+    s = scalar_json
     return sha256_hex(
-        f'{{"account_id":{text("account_id")},"as_of":{text("as_of")},'
-        f'"correlation_id":{text("correlation_id")},"created_at":{text("created_at")},'
-        f'"definition_hash":{text("definition_hash")},'
-        f'"idempotency_key":{text("idempotency_key")},"mode":{text("mode")},'
-        f'"params":{json_or_text(run["params"])},"parent_run_id":{text("parent_run_id")},'
-        f'"run_id":{text("run_id")}}}'
+        f'{{"account_id":{s(run["account_id"])},"as_of":{s(run["as_of"])},'
+        f'"correlation_id":{s(run["correlation_id"])},"created_at":{s(run["created_at"])},'
+        f'"definition_hash":{s(run["definition_hash"])},'
+        f'"idempotency_key":{s(run["idempotency_key"])},"mode":{s(run["mode"])},'
+        f'"params":{json_or_text(run["params"])},"parent_run_id":{s(run["parent_run_id"])},'
+        f'"run_id":{s(run["run_id"])}}}'
     )
 
 
@@ -93,21 +96,16 @@ def outcome_digest(result: Any, failure: Any) -> str:
 
 def intent_event_hash(prev_hash: str, intent: Mapping[str, Any], event: Mapping[str, Any]) -> str:
     """Hash of one history event of an order intent, chained onto the intent's last event."""
-
     # canonical JSON of the intent's fields and the event's, written out in sorted-key order
-    def i(name: str) -> str:
-        return json_text(text_of(intent[name]))
-
-    def e(name: str) -> str:
-        return json_text(text_of(event[name]))
-
+    s = scalar_json
     body = (
-        f'{{"avg_price":{e("avg_price")},"broker_order_id":{e("broker_order_id")},'
-        f'"client_order_id":{i("client_order_id")},"filled_qty":{e("filled_qty")},'
-        f'"n":{int(event["n"])},"position":{int(intent["position"])},"qty":{i("qty")},'
-        f'"recorded_at":{e("recorded_at")},"reference_price":{i("reference_price")},'
-        f'"run_id":{i("run_id")},"side":{i("side")},"status":{e("status")},'
-        f'"symbol":{i("symbol")}}}'
+        f'{{"avg_price":{s(event["avg_price"])},"broker_order_id":{s(event["broker_order_id"])},'
+        f'"client_order_id":{s(intent["client_order_id"])},"filled_qty":{s(event["filled_qty"])},'
+        f'"n":{int(event["n"])},"position":{int(intent["position"])},"qty":{s(intent["qty"])},'
+        f'"recorded_at":{s(event["recorded_at"])},'
+        f'"reference_price":{s(intent["reference_price"])},"run_id":{s(intent["run_id"])},'
+        f'"side":{s(intent["side"])},"status":{s(event["status"])},'
+        f'"symbol":{s(intent["symbol"])}}}'
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 

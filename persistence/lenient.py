@@ -113,11 +113,19 @@ def fetch(
     engine: Engine, statement: DriverStatement, values: dict[str, Any]
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of a query straight from a DB-API cursor, in batches."""
+    for batch in fetch_batches(engine, statement, values):
+        yield from batch
+
+
+def fetch_batches(
+    engine: Engine, statement: DriverStatement, values: dict[str, Any]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``fetch``, a batch of rows at a time (one generator step per batch, not per row)."""
     raw = engine.raw_connection()
     try:
         cursor = lenient(raw.cursor(), engine.dialect.name)
         cursor.execute(statement.sql, statement.params(values))
         while batch := cursor.fetchmany(BATCH):
-            yield from batch
+            yield batch
     finally:
         raw.close()

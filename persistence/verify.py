@@ -11,7 +11,6 @@ value that cannot be decoded is an ``unreadable`` finding for its run
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,9 +33,10 @@ from persistence.lenient import (
     Unreadable,
     canonical_time,
     fetch,
+    fetch_batches,
     sqlite_time,
 )
-from persistence.sharing import share
+from persistence.sharing import collector_paused, share, usable_cores
 from persistence.tables import (
     ENTRY_COLUMNS,
     cancel_requests,
@@ -108,7 +108,7 @@ def verify(
         return _with(report, definition_findings(engine, run_id) + _started_late(engine, marks)
                      + approvers.findings(engine, run_id)
                      + policybook.findings(engine, run_id))  # fmt: skip
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     spans = _spans(engine, workers)
     url = engine.url.render_as_string(hide_password=False)
     tasks: list[Task] = [*spans, *WHOLE_DATABASE]
@@ -232,13 +232,14 @@ def verify_span(engine: Engine, span: Span, sealed: Sealed) -> tuple[VerifyRepor
     findings: list[Finding] = []
     marks, runs_seen, rows, legacy = SchemeMarks(), 0, 0, 0
     halted = halts.hashes(engine)
-    for records in span_records(engine, span, bad):
-        found, was_legacy = _check(records, sealed.get(records.run_id), marks)
-        findings += bad.findings(records.run_id) + found
-        findings += halts.committed_findings(records.run_id, records.ledger, halted)
-        runs_seen += records.run is not None
-        rows += len(records.ledger)
-        legacy += was_legacy
+    with collector_paused():
+        for records in span_records(engine, span, bad):
+            found, was_legacy = _check(records, sealed.get(records.run_id), marks)
+            findings += bad.findings(records.run_id) + found
+            findings += halts.committed_findings(records.run_id, records.ledger, halted)
+            runs_seen += records.run is not None
+            rows += len(records.ledger)
+            legacy += was_legacy
     report = VerifyReport(runs=runs_seen, rows=rows, findings=findings, legacy_runs=legacy)
     return report, marks
 
@@ -366,7 +367,7 @@ def _rows(
     statement = DriverStatement(stmt.where(*span.where(table.c.run_id)), engine.dialect)
     columns = statement.columns
     documents = () if sqlite else documents
-    for values in fetch(engine, statement, span.params()):
+    for values in itertools.chain.from_iterable(fetch_batches(engine, statement, span.params())):
         row = dict(zip(columns, values))  # noqa: B905  (the columns are the statement's own)
         for name in times:
             at = row[name]
