@@ -25,7 +25,7 @@ print("loaded:" + ",".join(m for m in heavy if m in sys.modules), file=sys.stder
 """
 HEAVY = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog",
          "exchange_calendars", "pandas")  # fmt: skip
-NOT_ON_A_DRY_RUN = ("structlog",)  # a dry run for a script (JSON logs) never loads these
+NOT_ON_A_DRY_RUN = ("structlog", "cryptography")  # a dry run for a script never loads these
 
 
 def _loaded(*args: str) -> set[str]:
