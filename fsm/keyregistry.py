@@ -17,18 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Protocol
 
 from fsm.actors import actor_name, same_actor
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.chains import chain_problems
-from fsm.digests import key_id
 from fsm.errors import InvalidInput
 from fsm.ledger import GENESIS_HASH
+
+if TYPE_CHECKING:  # cryptography loads with the first key read, not on every run
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 TABLE = "approver_keys"
 
@@ -53,6 +52,11 @@ class ApproverKey:
 
     def key(self) -> Ed25519PublicKey | None:
         """The public key, or None when the stored text is not an Ed25519 key."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415  # see above
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+            Ed25519PublicKey,
+        )
+
         try:
             key = serialization.load_pem_public_key(self.public_key.encode("ascii"))
         except (ValueError, TypeError, UnicodeEncodeError):
@@ -73,6 +77,8 @@ class ApproverKeys(Protocol):
 
 
 def pem(public_key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415  # see above
+
     return public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
@@ -96,6 +102,8 @@ def next_row(
     if same_actor(actor, added_by):
         raise InvalidInput(f"{added_by} may not register their own key: another person (--by) "
                            "registers an approver's key")  # fmt: skip
+    from fsm.digests import key_id  # noqa: PLC0415  # it loads cryptography
+
     fingerprint = key_id(public_key)
     taken = next((r for r in rows if r.fingerprint == fingerprint), None)
     if taken is not None:
@@ -114,6 +122,8 @@ def keys_of(rows: Iterable[ApproverKey], actor: str) -> tuple[ApproverKey, ...]:
 def registry_findings(rows: Sequence[ApproverKey]) -> list[Finding]:
     """What does not verify in the registry's chain (an edited, inserted or deleted row) and
     a row whose public key is not the key its fingerprint names."""
+    from fsm.digests import key_id  # noqa: PLC0415  # it loads cryptography
+
     problems = {row.seq: p for row, p in chain_problems(rows, _rehash)}
     for row in rows:
         key = row.key()

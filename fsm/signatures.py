@@ -21,17 +21,20 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Literal
 
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, utc_text
-from fsm.digests import key_id, signature_valid
 from fsm.errors import InvalidInput
 from fsm.keyregistry import ApproverKey, keys_of
 from fsm.machines.specs import APPROVAL
 from fsm.records import LedgerEntry
+
+if TYPE_CHECKING:  # cryptography loads when a signature is made or checked, not on every run
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 GUARD = "approval_signed"
 # Ledger event → signed decision: the approval state's decisions (fsm.machines.specs).
@@ -90,6 +93,8 @@ def sign(key: Ed25519PrivateKey, ledger: Sequence[LedgerEntry], decision: str, a
     if not plan:
         raise InvalidInput(f"run {ledger[0].run_id} has no plan checkpoint hash to sign")
     text = signed_text(ledger[0].run_id, plan, decision, reason, now, actor)
+    from fsm.digests import key_id  # noqa: PLC0415  # see TYPE_CHECKING above
+
     signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
     return ApprovalSignature(key_id(key.public_key()), now, signature)
 
@@ -111,11 +116,17 @@ def check(evidence: ApprovalEvidence | None, actor: str, reason: str) -> Signatu
         problem = f"key {sig.fingerprint} was registered after it signed ({utc_text(key.added_at)})"
     elif skew > MAX_SKEW:
         problem = f"signed at {utc_text(sig.signed_at)}, {skew} from the decision"
-    elif not signature_valid(public, text, sig.signature):
+    elif not _valid(public, text, sig.signature):
         problem = f"the signature does not verify with key {sig.fingerprint}"
     else:
         return SignatureCheck("signed")
     return SignatureCheck("invalid", problem)
+
+
+def _valid(public: Ed25519PublicKey, text: str, signature: str) -> bool:
+    from fsm.digests import signature_valid  # noqa: PLC0415  # see TYPE_CHECKING above
+
+    return signature_valid(public, text, signature)
 
 
 def guard_outcome(

@@ -127,3 +127,4 @@ def test_the_report_page_rates_the_day_and_keeps_its_measured_section() -> None:
     assert "| day | claim query p99 through the day (ms) | 116.6 | ≤ 20 | missed |" in page
     assert "| day | every run done, each order once, verify intact | True | True | met |" in page
     assert "## A rebalance day (`python -m benchmarks day`)" in page
+    assert "## Start-up (`python -m benchmarks startup`)" in page

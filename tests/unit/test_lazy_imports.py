@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,14 +20,16 @@ try:
     main()
 except SystemExit:
     pass
-heavy = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog",
-         "exchange_calendars", "pandas")
+heavy = {heavy!r}
 print("loaded:" + ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 """
+HEAVY = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog",
+         "exchange_calendars", "pandas")  # fmt: skip
+NOT_ON_A_DRY_RUN = ("structlog", "cryptography")  # a dry run for a script never loads these
 
 
 def _loaded(*args: str) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args))],
+    done = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args), heavy=HEAVY)],
                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("loaded:")]
     return set(filter(None, line.removeprefix("loaded:").split(",")))
@@ -36,6 +39,20 @@ def test_help_and_version_load_no_database_layer() -> None:
     assert _loaded("--help") == set()
     assert _loaded("--version") == set()
     assert _loaded("runs", "--help") == set()
+
+
+def test_a_dry_run_loads_nothing_it_does_not_use(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")} | {
+        "TRADEFSM_DB": f"sqlite:///{tmp_path / 'runs.db'}",
+        "TRADEFSM_PAPER_DB": str(tmp_path / "paper.db"),
+    }
+    for args in (["db", "upgrade"], ["run", "--mode", "dry-run", "--json"]):
+        probe = PROBE.format(args=args, heavy=NOT_ON_A_DRY_RUN)
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
+    assert json.loads(done.stdout)["status"] == "done"
+    [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("loaded:")]
+    assert line == "loaded:", "a dry run should not load these"
 
 
 def test_the_calendar_library_loads_only_when_sessions_are_not_cached(tmp_path: Path) -> None:
