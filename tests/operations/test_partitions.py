@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import Engine, text
 
 from fsm.adapters.paper_broker import PaperBroker
@@ -28,6 +29,7 @@ from tests.conftest import make_engine_for
 from tests.postgres_cluster import PostgresCluster
 
 pytestmark = pytest.mark.postgres
+K8S = Path(__file__).parents[2] / "deploy" / "k8s"
 TODAY = datetime.now(UTC).date()
 THIS_MONTH = partitions.Month.of(TODAY)
 
@@ -147,7 +149,9 @@ def test_db_check_reports_a_missing_next_month_that_ensure_creates(
     checked = cli("db", "check", code=3)
     assert f"no partition for {nxt}" in one_line_error(checked)
     assert "tradefsm db partitions ensure" in checked.stderr
-    created = cli.json("db", "partitions", "ensure", "--format", "json")
+    monthly = yaml.safe_load((K8S / "partitions-cronjob.yaml").read_text("utf-8"))
+    [job] = monthly["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    created = cli.json(*job["command"][1:])  # the CronJob's command
     assert created == [{"partition": partitions.partition_name(t, nxt)}
                        for t in partitions.PARTITIONED]  # fmt: skip
     assert cli.json("db", "partitions", "ensure", "--format", "json") == []

@@ -17,6 +17,7 @@ from fsm.settings import Settings
 from persistence import migrate, partitions
 from persistence.monthdetach import detach
 from persistence.retention import SqlHolds
+from tests.cli.conftest import Cli, one_line_error
 from tests.conftest import TRADING_DAY, make_engine_for
 from tests.retention.conftest import LATER, Retained
 
@@ -70,3 +71,12 @@ def test_an_archived_month_is_detached_and_dropped(retained: Retained, tmp_path:
             assert conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None
     assert retained.verify().ok
     assert migrate.drift(retained.engine) == []
+
+
+def test_detach_on_sqlite_or_of_a_bad_month_is_one_line_exit_2(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.upgrade()
+    done = cli("retention", "detach", "--month", "2026-11", "--apply", code=2)
+    assert "retention detach needs PostgreSQL" in one_line_error(done)
+    done = cli("retention", "detach", "--month", "2026-13", code=2)
+    assert "give it as YYYY-MM" in one_line_error(done)
