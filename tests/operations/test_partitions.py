@@ -172,3 +172,13 @@ def test_an_owner_detaching_live_history_is_found_by_verify(engine: Engine, tmp_
     _sql(engine, f"ALTER TABLE ledger DETACH PARTITION {name}")  # no trigger fires
     assert ("deleted", run_id) in {(kind, run) for kind, run, _ in _verified(engine)}
     assert any(name in str(d) for d in migrate.drift(engine))  # a month table not attached
+
+
+def test_drift_accepts_a_month_table_only_attached_with_its_own_bounds(engine: Engine) -> None:
+    assert migrate.drift(engine) == []
+    _sql(engine, "CREATE TABLE ledger_y2030m01 PARTITION OF ledger FOR VALUES "
+         "FROM ('2030-02-01 00:00:00+00') TO ('2030-03-01 00:00:00+00')")  # fmt: skip
+    assert [str(d) for d in migrate.drift(engine)] == [
+        "ledger_y2030m01: attached to ledger FOR VALUES FROM ('2030-02-01 00:00:00+00') TO "
+        "('2030-03-01 00:00:00+00'), not as its own month"
+    ]
