@@ -156,6 +156,25 @@ def test_db_check_reports_a_missing_next_month_that_ensure_creates(
                        for t in partitions.PARTITIONED]  # fmt: skip
     assert cli.json("db", "partitions", "ensure", "--format", "json") == []
     assert "defences in place" in cli("db", "check").stdout
+    for table in partitions.PARTITIONED:
+        _sql(engine, f"DROP TABLE {partitions.partition_name(table, nxt)}")
+    cli("db", "upgrade")  # runs ensure too
+    assert "defences in place" in cli("db", "check").stdout
+
+
+def test_retention_detach_of_an_empty_month_as_a_script_reads_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    cli = Cli(tmp_path)
+    cli.env["TRADEFSM_DB"] = engine.url.render_as_string(hide_password=False)
+    month = THIS_MONTH.plus(2)
+    names = [partitions.partition_name(t, month) for t in partitions.PARTITIONED]
+    command = ("retention", "detach", "--month", str(month), "--format", "json")
+    assert cli.json(*command) == {"month": str(month), "partitions": names, "rows": 0,
+                                  "runs": 0, "detached": False, "blocking": {}}  # fmt: skip
+    assert cli.json(*command, "--apply")["detached"] is True
+    assert cli.json(*command)["partitions"] == []
+    assert "defences in place" in cli("db", "check").stdout
 
 
 def test_a_month_without_a_partition_is_a_storage_error_naming_the_command(
