@@ -108,7 +108,7 @@ def drift(engine: Engine) -> list[object]:
     from persistence import partitions
     from persistence.tables import metadata  # the tables register themselves on it
 
-    with translate_errors(), engine.begin() as conn:
+    with translate_errors(), engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
         months = partitions.attached(conn) if postgres else {}  # each as its own month's
         misplaced = partitions.misplaced(conn) if postgres else []

@@ -81,20 +81,15 @@ def partition_name(table: str, month: Month) -> str:
 
 
 def bound(month: Month) -> str:
-    """The partition bound of ``month`` as PostgreSQL prints it in a UTC session."""
+    """The partition bound of ``month`` as PostgreSQL prints it in a UTC session (every
+    session of persistence.engine is)."""
     end = month.plus(1)
     return (f"FOR VALUES FROM ('{month.start} 00:00:00+00') "
             f"TO ('{end.start} 00:00:00+00')")  # fmt: skip
 
 
-def in_utc(conn: Connection) -> None:
-    """Bounds are printed in the session's time zone: read and write them in UTC."""
-    conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-
-
 def attached(conn: Connection) -> dict[str, tuple[str, str]]:
     """Every partition of a ``PARTITIONED`` table: name → (parent, bound as printed)."""
-    in_utc(conn)
     rows = conn.execute(_ATTACHED, {"schema": SCHEMA, "tables": list(PARTITIONED)})
     return {name: (parent, printed) for parent, name, printed in rows}
 
@@ -104,7 +99,7 @@ def partition_names(engine: Engine) -> set[str]:
     of their own."""
     if engine.dialect.name != "postgresql":
         return set()
-    with translate_errors(), engine.begin() as conn:
+    with translate_errors(), engine.connect() as conn:
         return set(attached(conn))
 
 
@@ -136,7 +131,6 @@ def create(conn: Connection, table: str, month: Month, *, armed: bool = True) ->
     """The partition of ``table`` for ``month``, with its triggers unless not ``armed``
     (the migration arms them once the rows are in); its name."""
     name = partition_name(table, month)
-    in_utc(conn)
     conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {table} {bound(month)}")
     if armed:
         arm(conn, table, name)
@@ -187,7 +181,7 @@ def missing_findings(engine: Engine, today: date) -> list[Finding]:
     """``db check``: the current or next month without its partition (an insert then fails)."""
     if engine.dialect.name != "postgresql":
         return []
-    with translate_errors(), engine.begin() as conn:
+    with translate_errors(), engine.connect() as conn:
         found = attached(conn)
     current = Month.of(today)
     return [
