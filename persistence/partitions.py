@@ -95,8 +95,8 @@ def attached(conn: Connection) -> dict[str, tuple[str, str]]:
 
 
 def partition_names(engine: Engine) -> set[str]:
-    """The attached month partitions (none on SQLite): columns of their parents, not tables
-    of their own."""
+    """The attached month partitions (none on SQLite): their columns are their parents', so
+    the coverage map reads the parents only."""
     if engine.dialect.name != "postgresql":
         return set()
     with translate_errors(), engine.connect() as conn:
