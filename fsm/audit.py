@@ -28,7 +28,7 @@ FindingKind = Literal[
     "intent_changed", "definition_changed", "digest_missing", "bad_signature", "downgraded",
     "unreadable", "bad_approval_signature", "key_registry_changed", "unsealed", "run_count",
     "not_canonical", "defence_weakened", "halts_changed", "policy_changed", "holds_changed",
-    "tombstone_changed", "archive_missing", "archive_changed",
+    "tombstone_changed", "archive_missing", "archive_changed", "partition_missing",
 ]  # fmt: skip
 UNANCHORED = (
     "without signed digests (--digests DIR --public-key FILE) a consistent rewrite by someone "

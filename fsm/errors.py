@@ -166,6 +166,11 @@ class MigrationRefused(TradeFsmError):
     nothing was written."""
 
 
+class DetachRefused(TradeFsmError):
+    """`retention detach` left a month in place: a row of it belongs to a run that is not
+    archived, or is under legal hold; the message names one and nothing was detached."""
+
+
 class RunLeased(TradeFsmError):
     """Another live process holds the run's lease."""
 

@@ -290,6 +290,10 @@ def _checkpoint_findings(run_id: str, rows: Sequence[Row], stored: Sequence[Row]
             findings.append(Finding("checkpoint_changed", run_id, f"the {cp['state']} checkpoint "
                                     "differs from what its transition committed", seq=seq,
                                     key=f"checkpoint {seq}"))  # fmt: skip
+        elif cp.get("recorded_at", row["occurred_at"]) != row["occurred_at"]:
+            findings.append(Finding("checkpoint_changed", run_id, f"the {cp['state']} checkpoint "
+                                    "is stored at a time other than its transition's", seq=seq,
+                                    key=f"checkpoint {seq}"))  # fmt: skip
     if len(stored) == len(committing(rows, "checkpoint")):
         return findings  # every committed checkpoint was found above
     present = {int(cp["seq"]) for cp in stored}

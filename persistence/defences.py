@@ -6,7 +6,9 @@ of its tables; row-level security or a policy on a tradefsm table (it can show a
 fewer rows than there are); a tradefsm table resolved outside the schema ``public``, or a
 table or view of the same name in another schema (a session with another ``search_path``,
 e.g. a person's ``psql``, would read it instead). The expected triggers come from
-``persistence.append_only``, which the migrations use to create them.
+``persistence.append_only``, which the migrations use to create them. On PostgreSQL each month
+partition (persistence.partitions, found through pg_inherits) is held to its parent's
+triggers (the row ones cloned, its own TRUNCATE one) and to the same row-level security check.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from fsm.audit import Finding
-from persistence import append_only, constraints
+from persistence import append_only, constraints, partitions
 from persistence.engine import SCHEMA
 from persistence.errors import translate_errors
 from persistence.tables import metadata
@@ -64,16 +66,29 @@ def defence_findings(engine: Engine) -> list[Finding]:
 Problems = list[tuple[str, str]]
 
 
-def _tables() -> list[str]:
-    return sorted(metadata.tables)
+Months = dict[str, str]  # each month partition → its parent table (PostgreSQL)
 
 
-def _expected(dialect: str) -> dict[tuple[str, str], str]:
-    return append_only.expected(dialect) | constraints.expected(dialect)
+def _tables(months: Months | None = None) -> list[str]:
+    return sorted([*metadata.tables, *(months or {})])
+
+
+def _expected(dialect: str, months: Months | None = None) -> dict[tuple[str, str], str]:
+    """Every trigger, a month partition's as its parent's (cloned, or its own TRUNCATE one)."""
+    ours = append_only.expected(dialect) | constraints.expected(dialect)
+    out = dict(ours)
+    for partition, parent in (months or {}).items():
+        on, to = f" ON {parent} ", f" ON {partition} "
+        out |= {(partition, name): sql.replace(on, to)
+                for (table, name), sql in ours.items() if table == parent}  # fmt: skip
+    return out
 
 
 def _kind(key: tuple[str, str]) -> str:
-    return "refusing" if key in constraints.expected("postgresql") else "append-only"
+    return "refusing" if key[1] in _REFUSING else "append-only"
+
+
+_REFUSING = {name for _, name in constraints.expected("postgresql")}
 
 
 def _missing(key: tuple[str, str]) -> str:
@@ -82,9 +97,11 @@ def _missing(key: tuple[str, str]) -> str:
     return "append-only trigger missing: the table's rows can be changed or removed"
 
 
-def _triggers(found: dict[tuple[str, str], str], dialect: str) -> Problems:
+def _triggers(
+    found: dict[tuple[str, str], str], dialect: str, months: Months | None = None
+) -> Problems:
     """Missing, altered and unexpected triggers, by (table, name) → definition."""
-    expected = _expected(dialect)
+    expected = _expected(dialect, months)
     problems = [(f"{t}.{n}", _missing((t, n))) for t, n in expected if (t, n) not in found]
     for (table, name), definition in sorted(found.items()):
         wanted = expected.get((table, name))
@@ -102,18 +119,23 @@ def _sqlite_triggers(conn: Connection) -> Problems:
     return _triggers(found, "sqlite")
 
 
+def _months(conn: Connection) -> Months:
+    return {name: parent for name, (parent, _) in partitions.attached(conn).items()}
+
+
 def _pg_triggers(conn: Connection) -> Problems:
-    rows = conn.execute(_PG_TRIGGERS, {"schema": SCHEMA, "tables": _tables()}).all()
+    months = _months(conn)
+    rows = conn.execute(_PG_TRIGGERS, {"schema": SCHEMA, "tables": _tables(months)}).all()
     found = {(t, name): d.replace(f" {SCHEMA}.", " ") for t, name, d, *_ in rows}
-    problems = _triggers(found, "postgresql")
+    problems = _triggers(found, "postgresql", months)
     bodies = append_only.functions() | constraints.functions()
     for table, name, _, enabled, function, source, language in rows:
-        if (table, name) not in bodies:
+        if (months.get(table, table), name) not in bodies:
             continue
         state = ENABLED.get(enabled, "in an unknown state")
         if state is not None:
             problems.append((f"{table}.{name}", f"{_kind((table, name))} trigger {state}"))
-        wanted_function, wanted_body = bodies[table, name]
+        wanted_function, wanted_body = bodies[months.get(table, table), name]
         if (function, language, source) != (wanted_function, "plpgsql", wanted_body):
             problems.append((f"{table}.{name}", f"the function {function}() it calls was "
                              "replaced: it may no longer refuse the change"))  # fmt: skip
@@ -122,7 +144,7 @@ def _pg_triggers(conn: Connection) -> Problems:
 
 def _pg_security(conn: Connection) -> Problems:
     problems = []
-    rows = conn.execute(_PG_SECURITY, {"schema": SCHEMA, "tables": _tables()})
+    rows = conn.execute(_PG_SECURITY, {"schema": SCHEMA, "tables": _tables(_months(conn))})
     for table, enabled, forced, policies in rows:
         if enabled or forced or policies:
             state = "forced" if forced else "enabled" if enabled else "off"

@@ -41,6 +41,7 @@ TRANSIENT_SQLSTATE_CLASSES = ("08",)
 INSUFFICIENT_PRIVILEGE = "42501"  # a missing GRANT: StorageAccessDenied
 # Connection errors that carry no SQLSTATE but will not heal by waiting.
 PERMANENT_CONNECT_ERRORS = ("authentication failed", "does not exist", "no password supplied")
+NO_PARTITION = "no partition of relation"  # a row of a month without its partition
 SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
 
 
@@ -83,12 +84,21 @@ def translate(exc: sa_exc.SQLAlchemyError, run_id: str | None = None) -> TradeFs
         )  # fmt: skip
     if is_transient(exc):
         return DatabaseUnavailable(f"the database is unavailable: {detail}", run_id=run_id)
-    if isinstance(exc, sa_exc.IntegrityError):
+    if isinstance(exc, sa_exc.IntegrityError) and NO_PARTITION not in detail:
         return ConcurrentModification(
             f"another writer stored this row first: {detail}", run_id=run_id
         )
     if isinstance(exc, sa_exc.DBAPIError):
-        denied = getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
-        kind = StorageAccessDenied if denied else StorageError
-        return kind(f"the database refused the statement: {detail}", run_id=run_id)
+        return _refused(exc, detail, run_id)
     return StorageError(f"the database layer failed: {detail}", run_id=run_id)
+
+
+def _refused(exc: sa_exc.DBAPIError, detail: str, run_id: str | None) -> StorageError:
+    if NO_PARTITION in detail:  # PostgreSQL: a month not created yet
+        return StorageError(
+            f"{detail}: that month has no partition yet; run `tradefsm db partitions ensure` "
+            "as the tables' owner", run_id=run_id,
+        )  # fmt: skip
+    denied = getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+    kind = StorageAccessDenied if denied else StorageError
+    return kind(f"the database refused the statement: {detail}", run_id=run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -73,16 +74,17 @@ def ledger_entry(row: Mapping[Any, Any]) -> LedgerEntry:
 
 
 def checkpoint_row(
-    checkpoint: Checkpoint, documents: EncodedDocuments | None = None
+    checkpoint: Checkpoint, recorded_at: datetime, documents: EncodedDocuments | None = None
 ) -> dict[str, Any]:
-    row = fields_of(checkpoint)
+    """The row of ``checkpoint``, stored at ``recorded_at``: its ledger row's occurred_at."""
+    row = fields_of(checkpoint) | {"recorded_at": recorded_at}
     if documents is not None and documents.output is not None:
         row["output"] = JsonText(documents.output)
     return row
 
 
 def checkpoint_record(row: RowMapping) -> Checkpoint:
-    return Checkpoint.model_validate(dict(row))
+    return Checkpoint.model_validate({k: v for k, v in row.items() if k != "recorded_at"})
 
 
 def intent_row(stored: StoredIntent, position: int) -> dict[str, Any]:

@@ -252,7 +252,8 @@ class SqlRunStore(
                 )
             tx.execute(hot.insert_ledger, mapping.ledger_row(entry, documents))
             if checkpoint is not None:
-                tx.execute(hot.insert_checkpoint, mapping.checkpoint_row(checkpoint, documents))
+                row = mapping.checkpoint_row(checkpoint, entry.occurred_at, documents)
+                tx.execute(hot.insert_checkpoint, row)
             if attempt is not None:
                 tx.execute(hot.insert_attempt, mapping.fields_of(attempt))
 

@@ -174,6 +174,9 @@ checkpoints = Table(
     Column("state", String(32), nullable=False),
     Column("schema_version", Integer, nullable=False),
     Column("output", JsonDocument, nullable=False),
+    # The occurred_at of the ledger row written with it (revision 0018): the month partition
+    # key on PostgreSQL; `audit verify` reports a checkpoint whose time is not its row's.
+    Column("recorded_at", UtcDateTime, nullable=False),
 )
 
 order_intents = Table(

@@ -318,7 +318,7 @@ def _ledger_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[
 
 def _checkpoint_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:
     return _rows(engine, select(checkpoints).order_by(checkpoints.c.run_id, checkpoints.c.seq),
-                 span, checkpoints, bad, (), ("output",))  # fmt: skip
+                 span, checkpoints, bad, ("recorded_at",), ("output",))  # fmt: skip
 
 
 def _cancel_rows(engine: Engine, span: Span, bad: Unreadables) -> Iterator[dict[str, Any]]:

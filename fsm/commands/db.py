@@ -45,17 +45,35 @@ def register(app: typer.Typer) -> None:
     @db_app.command("check")
     def db_check(db: DbOption = None) -> None:
         """Exit 0 when the database is at head, matches the tables in code and keeps its
-        defences (append-only triggers as migrated, no row-level security, schema public)."""
+        defences (append-only triggers as migrated, no row-level security, schema public)
+        and, on PostgreSQL, this and next month have their partitions."""
         from fsm.compose import schema
 
         weakened = schema.weakened_defences(db)
         for finding in weakened:
             stderr.print(f"{finding.key}: {finding.problem}", markup=False, highlight=False)
         if weakened:
-            raise StorageError(
-                f"{len(weakened)} weakened defence(s): {weakened[0].problem} (see above)"
-            )
+            what = "weakened defence(s)" if weakened[0].kind == "defence_weakened" else "finding(s)"
+            raise StorageError(f"{len(weakened)} {what}: {weakened[0].problem} (see above)")
         stdout.print("database at head, no drift, defences in place")
+
+    partitions_app = typer.Typer(help="Month partitions (PostgreSQL).", no_args_is_help=True)
+    db_app.add_typer(partitions_app, name="partitions")
+
+    @partitions_app.command("ensure")
+    def partitions_ensure(
+        months_ahead: Annotated[int, typer.Option(
+            help="Months after the current one that must exist (last month's is kept too).",
+            min=1)] = 3,
+        db: DbOption = None,
+        fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+    ) -> None:  # fmt: skip
+        """Create the missing month partitions of the ledger and its side tables (as the
+        tables' owner; `db upgrade` runs it too). Nothing to do on SQLite."""
+        from fsm.compose import schema
+
+        rows = [{"partition": name} for name in schema.ensure_partitions(db, months_ahead)]
+        emit(rows, ("partition",), fmt, f"{len(rows)} partition(s) created")
 
     @db_app.command("grants")
     def db_grants(

@@ -79,6 +79,28 @@ def register(app: typer.Typer) -> None:
             f"{len(done.archived)} run(s) archived to {archive}, {len(done.left)} left",
         )
 
+    @retention.command("detach")
+    def detach(
+        month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+        apply: Annotated[bool, typer.Option(
+            "--apply", help="Detach and drop its partitions (default: only check).")] = False,
+        db: DbOption = None,
+        fmt: FormatOption = Format.TABLE,
+    ) -> None:  # fmt: skip
+        """PostgreSQL: give a month's partitions back once every row in them is of an
+        archived run (a tombstone) under no hold; as the tables' owner."""
+        from fsm.compose.archive import detach_month
+
+        found = detach_month(db, month, apply=apply)
+        rows = [{"run_id": run_id, "keeps_month": why} for run_id, why in found.blocking.items()]
+        if fmt is Format.JSON:
+            print_json(found.as_json())
+            return
+        done = "detached" if found.detached else "can be detached" if not rows else "stays"
+        emit(rows, ("run_id", "keeps_month"), fmt, f"month {found.month}: "
+             f"{len(found.partitions)} partition(s), {found.rows} row(s) of {found.runs} "
+             f"run(s): {done}")  # fmt: skip
+
     @hold.command("add")
     def hold_add(reason: ReasonOption, run: RunScope = None, account: AccountScope = None,
                  actor: ActorOption = None, db: DbOption = None,

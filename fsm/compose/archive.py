@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from fsm.holds import HoldHistory
+    from persistence.monthdetach import MonthDetach
     from persistence.retention import Applied, Candidate
 
 
@@ -46,3 +47,11 @@ def hold_history(db: str | None) -> HoldHistory:
     from persistence.retention import SqlHolds
 
     return SqlHolds(writer_engine(db))
+
+
+def detach_month(db: str | None, month: str, *, apply: bool) -> MonthDetach:
+    """`retention detach`: check a month's partitions (YYYY-MM) and, with ``apply``, detach
+    and drop them once every row in them is of an archived, unheld run (PostgreSQL)."""
+    from persistence import monthdetach, partitions
+
+    return monthdetach.detach(writer_engine(db), partitions.Month.parse(month), apply=apply)

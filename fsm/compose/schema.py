@@ -17,7 +17,20 @@ def upgrade(db: str | None) -> tuple[str, ...]:
 
     engine = engine_for(settings_for(db).db, create=True)
     migrate.upgrade(engine)
+    ensure_partitions(db)
     return migrate.current_revisions(engine)
+
+
+def ensure_partitions(db: str | None, months_ahead: int | None = None) -> list[str]:
+    """Create the month partitions missing from last month to ``months_ahead`` after this
+    one (PostgreSQL, as the tables' owner); the names created."""
+    from fsm.clock import SystemClock
+    from persistence import migrate, partitions
+
+    engine = engine_for(settings_for(db).db)
+    migrate.ensure_current(engine)
+    ahead = partitions.DEFAULT_MONTHS_AHEAD if months_ahead is None else months_ahead
+    return partitions.ensure(engine, SystemClock().now().date(), ahead)
 
 
 def history(db: str | None) -> list[dict[str, str | bool]]:
@@ -36,8 +49,10 @@ def current(db: str | None) -> tuple[str, ...]:
 
 def weakened_defences(db: str | None) -> list[Finding]:
     """The defences the database lost (append-only triggers as migrated, no row-level
-    security, schema public); StorageError when it is not at head or drifts from the code."""
-    from persistence import migrate
+    security, schema public) and, on PostgreSQL, this or next month without its partition;
+    StorageError when it is not at head or drifts from the code."""
+    from fsm.clock import SystemClock
+    from persistence import migrate, partitions
     from persistence.defences import defence_findings
 
     engine = engine_for(settings_for(db).db)
@@ -45,7 +60,8 @@ def weakened_defences(db: str | None) -> list[Finding]:
     differences = migrate.drift(engine)
     if differences:
         raise StorageError(f"schema drift: {differences[:3]}")
-    return defence_findings(engine)
+    today = SystemClock().now().date()
+    return defence_findings(engine) + partitions.missing_findings(engine, today)
 
 
 def grant_statements(runtime: str | None, sealer: str | None, auditor: str | None) -> list[str]:

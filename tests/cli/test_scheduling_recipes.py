@@ -165,6 +165,13 @@ def test_the_kubernetes_manifests(ready: Cli) -> None:
     _options_exist(ready, worker["command"][1:])
     port = worker["command"][worker["command"].index("--metrics-port") + 1]
     assert worker["ports"][0]["containerPort"] == int(port)
+    monthly = yaml.safe_load((DEPLOY / "k8s" / "partitions-cronjob.yaml").read_text("utf-8"))
+    assert (monthly["kind"], monthly["spec"]["schedule"]) == ("CronJob", "0 3 1 * *")
+    [ensure] = monthly["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert ensure["command"][:4] == ["tradefsm", "db", "partitions", "ensure"]
+    assert ensure["envFrom"] == [{"secretRef": {"name": "tradefsm-owner"}}]  # DDL: the owner
+    assert ready.json(*ensure["command"][1:]) == []  # SQLite: nothing to create (PostgreSQL:
+    # tests/operations/test_partitions.py runs it)
 
 
 def _before_close(cli: Cli, day: Any, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from persistence import append_only
+from persistence import append_only, partitions
 from persistence.defences import defence_findings
 from persistence.engine import make_engine
 from persistence.errors import translate_errors
@@ -37,10 +37,19 @@ def test_a_migrated_database_keeps_every_defence(engine: Engine) -> None:
 def test_a_dropped_trigger_is_reported(engine: Engine) -> None:
     with engine.begin() as conn:
         append_only.drop(conn, ["ledger"])
+    # PostgreSQL: the trigger of every month partition of the ledger (its clone) went with it
+    tables = ["ledger", *_months(engine, "ledger")]
     assert _weakened(engine) == {
-        ("ledger.ledger_append_only_update", "append-only trigger missing"),
-        ("ledger.ledger_append_only_delete", "append-only trigger missing"),
-    }
+        (f"{table}.ledger_append_only_{operation}", "append-only trigger missing")
+        for table in tables for operation in ("update", "delete")
+    }  # fmt: skip
+
+
+def _months(engine: Engine, parent: str) -> list[str]:
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.begin() as conn:
+        return [name for name, (table, _) in partitions.attached(conn).items() if table == parent]
 
 
 def test_a_trigger_of_another_body_is_reported(engine: Engine) -> None:
@@ -56,7 +65,9 @@ def test_a_trigger_of_another_body_is_reported(engine: Engine) -> None:
     _sql(engine, "CREATE TRIGGER checkpoints_extra BEFORE INSERT ON checkpoints "
          + ("FOR EACH ROW EXECUTE FUNCTION tradefsm_refuse_change()"
             if engine.dialect.name == "postgresql" else "BEGIN SELECT 1; END"))  # fmt: skip
-    assert _weakened(engine) == {
-        ("ledger.ledger_append_only_update", "append-only trigger altered"),
-        ("checkpoints.checkpoints_extra", "a trigger tradefsm did not create"),
-    }
+    assert _weakened(engine) == {  # and on each month partition (PostgreSQL clones them)
+        *((f"{t}.ledger_append_only_update", "append-only trigger altered")
+          for t in ["ledger", *_months(engine, "ledger")]),
+        *((f"{t}.checkpoints_extra", "a trigger tradefsm did not create")
+          for t in ["checkpoints", *_months(engine, "checkpoints")]),
+    }  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from fsm.errors import StorageError
-from persistence import append_only, migrate
+from persistence import append_only, migrate, partitions
 from persistence.defences import defence_findings
 from persistence.engine import make_engine
 from persistence.errors import translate_errors
@@ -96,8 +96,12 @@ def test_a_replaced_function_is_reported_on_every_trigger(engine: Engine) -> Non
          "$$BEGIN RETURN COALESCE(NEW, OLD);END$$ LANGUAGE plpgsql")  # fmt: skip
     try:
         problems = _problems(engine)
-        # the DELETE triggers of a run's history call the function that lets archived runs go
-        assert len(problems) == 3 * len(HISTORY) - len(append_only.ARCHIVABLE)
+        # the DELETE triggers of a run's history call the function that lets archived runs go;
+        # each month partition of those tables holds an UPDATE and a TRUNCATE trigger of its own
+        with engine.begin() as conn:
+            months = len(partitions.attached(conn))
+        assert months >= 5 * len(partitions.PARTITIONED)  # last month, this one and 3 ahead
+        assert len(problems) == 3 * len(HISTORY) - len(append_only.ARCHIVABLE) + 2 * months
         replaced = "the function tradefsm_refuse_change() it calls was replaced"
         assert {p.split(":")[0] for p in problems.values()} == {replaced}
     finally:
@@ -112,7 +116,11 @@ def test_a_replaced_archived_delete_function_is_reported(engine: Engine) -> None
          "$$BEGIN RETURN OLD;END$$ LANGUAGE plpgsql")  # fmt: skip
     try:
         problems = _problems(engine)
-        assert set(problems) == {f"{t}.{t}_append_only_delete" for t in append_only.ARCHIVABLE}
+        with engine.begin() as conn:
+            months = partitions.attached(conn)
+        tables = [*append_only.ARCHIVABLE, *months]  # each month partition's clone too
+        parent = {t: months[t][0] if t in months else t for t in tables}
+        assert set(problems) == {f"{t}.{parent[t]}_append_only_delete" for t in tables}
         assert {p.split(":")[0] for p in problems.values()} == {
             f"the function {function}() it calls was replaced"}  # fmt: skip
     finally:
