@@ -24,6 +24,14 @@ from fsm.errors import (
     replace_message,
 )
 from fsm.machines.names import TradingState as S
+from fsm.pluginrecords import (
+    AccountSnapshot,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    PriceSnapshot,
+    SignalSet,
+)
 from fsm.plugins import (
     BROKERS,
     GROUPS,
@@ -38,14 +46,6 @@ from fsm.plugins import (
     installed,
 )
 from fsm.ports import Broker, MarketData, RunContext, SignalSource
-from fsm.records import (
-    AccountSnapshot,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    PriceSnapshot,
-    SignalSet,
-)
 from fsm.requests import MARKET_DATA_PARAM, STRATEGY_PARAM, Ports
 from fsm.runplugins import differences
 from fsm.settings import Settings

@@ -22,7 +22,8 @@ from fsm.canonical import utc_text
 from fsm.clock import FixedClock
 from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
 from fsm.ids import SequentialIdFactory
-from fsm.records import OrderIntent, Side, StoredIntent
+from fsm.pluginrecords import OrderIntent, Side
+from fsm.records import StoredIntent
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import intents
