@@ -26,8 +26,8 @@ from fsm.actors import actor_name, same_actor
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.chains import chain_problems
-from fsm.digests import key_id
 from fsm.errors import InvalidInput
+from fsm.keyfiles import key_id
 from fsm.ledger import GENESIS_HASH
 
 TABLE = "approver_keys"

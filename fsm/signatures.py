@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fsm.audit import Finding
 from fsm.canonical import canonical_json, utc_text
-from fsm.digests import key_id, signature_valid
+from fsm.digests import signature_valid
 from fsm.errors import InvalidInput
+from fsm.keyfiles import key_id
 from fsm.keyregistry import ApproverKey, keys_of
 from fsm.machines.specs import APPROVAL
 from fsm.records import LedgerEntry
