@@ -29,8 +29,9 @@ from fsm.guards import GUARDS
 from fsm.kinds import Mode
 from fsm.ledger import GENESIS_HASH, seal
 from fsm.limits import settings_limits
+from fsm.pluginrecords import Side
 from fsm.ports import RunFilter
-from fsm.records import GuardDecision, PlanItem, RebalancePlan, Side
+from fsm.records import GuardDecision, PlanItem, RebalancePlan
 from fsm.replay import replay
 from fsm.replaypolicy import proposed_policy
 from fsm.settings import Settings

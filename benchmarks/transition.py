@@ -37,16 +37,9 @@ from fsm.commitments import checkpoint_digest, identity_digest, outcome_digest
 from fsm.engine import Engine
 from fsm.ids import UuidFactory
 from fsm.kinds import Durability, Mode
+from fsm.pluginrecords import AccountSnapshot, PriceSnapshot, SignalSet, TargetWeight
 from fsm.ports import RunContext
-from fsm.records import (
-    AccountSnapshot,
-    Checkpoint,
-    LedgerEntry,
-    PriceSnapshot,
-    RunRecord,
-    SignalSet,
-    TargetWeight,
-)
+from fsm.records import Checkpoint, LedgerEntry, RunRecord
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from persistence import migrate

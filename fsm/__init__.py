@@ -36,18 +36,15 @@ if TYPE_CHECKING:  # the names below, imported on first use (``import fsm`` stay
     from fsm.ids import IdFactory, SequentialIdFactory, UuidFactory
     from fsm.kinds import Mode, RunStatus
     from fsm.machines.specs import TRADING_SPECS
+    from fsm.pluginrecords import AccountSnapshot, OrderIntent, PriceSnapshot, SignalSet
     from fsm.ports import Broker, MarketData, Notifier, RunStore, SignalSource
     from fsm.records import (
-        AccountSnapshot,
         AllocationAnalysis,
         ExecutionReport,
         GuardDecision,
         LedgerEntry,
-        OrderIntent,
-        PriceSnapshot,
         RebalancePlan,
         RunRecord,
-        SignalSet,
     )
     from fsm.requests import Ports, RunRequest
     from fsm.settings import Settings, load_settings
@@ -55,7 +52,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (``import fsm`` stay
     from fsm.worker import Worker
 
 _WHERE = {
-    "AccountSnapshot": "fsm.records",
+    "AccountSnapshot": "fsm.pluginrecords",
     "AllocationAnalysis": "fsm.records",
     "ApprovalExpired": "fsm.errors",
     "Broker": "fsm.ports",
@@ -77,9 +74,9 @@ _WHERE = {
     "MarketData": "fsm.ports",
     "Mode": "fsm.kinds",
     "Notifier": "fsm.ports",
-    "OrderIntent": "fsm.records",
+    "OrderIntent": "fsm.pluginrecords",
     "Ports": "fsm.requests",
-    "PriceSnapshot": "fsm.records",
+    "PriceSnapshot": "fsm.pluginrecords",
     "RebalancePlan": "fsm.records",
     "RunAlreadyActive": "fsm.errors",
     "RunLeased": "fsm.errors",
@@ -92,7 +89,7 @@ _WHERE = {
     "SchemaNotCurrent": "fsm.errors",
     "SequentialIdFactory": "fsm.ids",
     "Settings": "fsm.settings",
-    "SignalSet": "fsm.records",
+    "SignalSet": "fsm.pluginrecords",
     "SignalSource": "fsm.ports",
     "SpecSet": "fsm.spec",
     "StaleRun": "fsm.errors",

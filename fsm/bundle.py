@@ -28,6 +28,7 @@ from fsm.canonical import canonical_json, json_or_text, sha256_hex
 from fsm.errors import InvalidConfiguration
 from fsm.integrity import RunRecords, check_run
 from fsm.intentchecks import IntentHistory
+from fsm.keyfiles import key_id
 
 FORMAT = "tradefsm-evidence-bundle"
 VERSION = 1
@@ -145,7 +146,7 @@ def _digest_findings(
     manifest: Mapping[str, Any], document: Mapping[str, Any], name: str,
     public_keys: Iterable[Ed25519PublicKey],
 ) -> list[Finding]:  # fmt: skip
-    keys = {digests.key_id(k): k for k in public_keys}
+    keys = {key_id(k): k for k in public_keys}
     body = {k: v for k, v in document.items() if k not in digests.SIGNED}
     try:
         hashed = sha256_hex(digests.signed_text(body)) == document.get("digest_hash")

@@ -10,7 +10,6 @@ is moved only by a person (approve, reject, cancel) or by its approval deadline.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -19,22 +18,20 @@ from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
-from fsm.actors import actor_name
 from fsm.attempts import TimeoutRunner, in_thread
-from fsm.cancels import Asking, pending, refuse_resume
+from fsm.cancels import refuse_resume
 from fsm.clock import Clock
-from fsm.commitments import deadline_decision, identity_digest
-from fsm.decisions import decide
+from fsm.decisions import cancel as cancel_run
+from fsm.decisions import decide, quiet
 from fsm.decisions import expire_approvals as expire_waiting
 from fsm.driver import RunDriver
 from fsm.errors import (
-    InvalidInput,
     RunAlreadyActive,
-    RunLeased,
     RunNotResumable,
     TradeFsmError,
     TradingHalted,
 )
+from fsm.genesis import check_account, first_rows
 from fsm.guardcontext import Guard
 from fsm.guards import GUARDS
 from fsm.halts import check as check_halts
@@ -44,20 +41,18 @@ from fsm.interrupts import StopRequest
 from fsm.keyregistry import ApproverKeys
 from fsm.kinds import RunStatus
 from fsm.leases import owner_id, owner_is_gone, said_unattended, unattended
-from fsm.ledger import GENESIS_HASH, seal
 from fsm.limits import PolicyCache, overrides_of
-from fsm.machines.names import CREATED
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.specs import TRADING_SPECS
-from fsm.pinning import is_stranded, refuse_stranded
+from fsm.pinning import is_stranded, movable
 from fsm.ports import RunFilter, RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.redaction import redact
-from fsm.requests import POLICY_PARAM, SPEC_SET_PARAM, Ports, RunRequest, keyed_run, own_params
+from fsm.requests import POLICY_PARAM, Ports, RunRequest, keyed_run, own_params
 from fsm.resume import load_outputs, stale_reason
 from fsm.runplugins import RunPlugins
 from fsm.runtime import Observer, Runtime
-from fsm.settings import ACCOUNT_ID_PATTERN, Settings
+from fsm.settings import Settings
 from fsm.signatures import ApprovalSignature
 from fsm.spec import SpecSet
 from fsm.throttle import trip as trip_throttle
@@ -68,10 +63,6 @@ log = logging.getLogger("tradefsm.engine")
 
 def _no_failpoint(_name: str) -> None:
     """Failpoints are off unless a composition root injects them (crash tests)."""
-
-
-def _quiet(_line: str) -> None:
-    """A library says nothing; the CLI prints what a cancel waits for."""
 
 
 class Engine:
@@ -173,47 +164,11 @@ class Engine:
 
     def _record(self, request: RunRequest, *, queued: bool = False,
                 plugins: Mapping[str, Any] | None = None) -> RunRecord:  # fmt: skip
-        if not re.fullmatch(ACCOUNT_ID_PATTERN, request.account_id):
-            raise InvalidInput(
-                f"account id {request.account_id!a} is not allowed: letters, digits, '.', '_' "
-                "and '-', 1 to 64 characters, starting with a letter or digit"
-            )
+        check_account(request.account_id)
         pinned = self._pin(request, plugins) | kept_trace(request.traceparent)
         now = self.clock.now()
-        run_id = self.ids.new_id("run")
-        lease = now + timedelta(seconds=self.settings.lease_seconds)
-        deadline = now + timedelta(seconds=self.settings.run_deadline_seconds)
-        identity = RunRecord(
-            run_id=run_id,
-            correlation_id=request.correlation_id or self.ids.new_id("corr"),
-            idempotency_key=request.idempotency_key,
-            account_id=request.account_id,
-            mode=request.mode,
-            as_of=request.as_of or now.date(),
-            state=self.definition.initial,
-            status=RunStatus.QUEUED if queued else RunStatus.ACTIVE,
-            version=1,
-            parent_run_id=request.parent_run_id,
-            definition_hash=self.definition.definition_hash,
-            params=request.params | {SPEC_SET_PARAM: self.specs.name} | pinned,
-            head_hash=GENESIS_HASH,
-            created_at=now,
-            updated_at=now,
-            # A queued run gets its lease and deadline from the worker that claims it.
-            lease_owner=None if queued else self.owner,
-            lease_expires_at=None if queued else lease,
-            deadline_at=None if queued else deadline,
-        )
-        entry = seal(
-            GENESIS_HASH, run_id=run_id, seq=1, event=CREATED, source=None,
-            target=self.definition.initial, accepted=True, actor=self.settings.actor,
-            correlation_id=identity.correlation_id,
-            causation_id=f"command:{'retry' if request.parent_run_id else 'run'}",
-            occurred_at=now, commits={"identity": identity_digest(identity.model_dump())},
-            process=self.owner,
-            guards=(deadline_decision(identity.deadline_at),),
-        )  # fmt: skip
-        run = identity.model_copy(update={"head_hash": entry.hash})
+        run, entry = first_rows(request, pinned, specs=self.specs, settings=self.settings,
+                                ids=self.ids, now=now, owner=self.owner, queued=queued)  # fmt: skip
         try:
             self.store.create_run(run, entry)
         except RunAlreadyActive as exc:
@@ -249,7 +204,7 @@ class Engine:
 
     def resume(self, run_id: str) -> RunRecord:
         """Continue an interrupted run from its stored state, under a fresh lease."""
-        run = self._movable(self.store.get_run(run_id), "resume")
+        run = movable(self.store.get_run(run_id), self.specs, "resume")
         if run.state in self.specs.parked_states:
             raise RunNotResumable(
                 f"run {run_id} waits for approval: `tradefsm approve {run_id} --actor NAME "
@@ -345,7 +300,7 @@ class Engine:
         driver.stop_trading(error(run), self.clock.now())
         return driver.run
 
-    # ---- a person's commands -------------------------------------------------------------
+    # ---- a person's commands (fsm.decisions) ---------------------------------------------
 
     def cancel(
         self,
@@ -354,7 +309,7 @@ class Engine:
         actor: str,
         reason: str,
         wait_seconds: float | None = None,
-        waiting: Callable[[str], None] = _quiet,
+        waiting: Callable[[str], None] = quiet,
     ) -> RunRecord:
         """Fail an unfinished run on an operator's word; the ledger keeps who and why.
 
@@ -362,31 +317,7 @@ class Engine:
         request (``fsm.cancels``); the cancel waits (up to ``wait_seconds``, by default the
         lease) until that process let the run go, saying so once through ``waiting``.
         """
-        actor = actor_name(actor)
-        run = self._movable(self.store.get_run(run_id), "cancel", queued=True)
-        now = self.clock.now()
-        if run.status is RunStatus.QUEUED:
-            run = self._hold_queued(run, now)
-        if run.status is RunStatus.QUEUED:  # held: no worker starts it while it is cancelled
-            try:
-                return self._cancel(run, actor, reason)
-            finally:  # refused, it goes back to the queue at once
-                self.store.release_leases(self.owner, self.clock.now())
-        live = run.lease_owner not in (None, self.owner) and not unattended(run, now)
-        live = live and run.state not in self.specs.parked_states
-        if live or pending(self.store, run) is not None:  # only a requester writes it then
-            wait = self.settings.lease_seconds + 5 if wait_seconds is None else wait_seconds
-            asking = Asking(self.store, self.clock, self.owner, self.settings.lease_seconds,
-                            self.runtime.sleep, waiting)  # fmt: skip
-            run = self._movable(asking.ask(run, actor, reason, wait if live else None), "cancel")
-        # An operator overrides the lease: the cancel commits under the lease the run has.
-        run = run.model_copy(update={"lease_owner": run.lease_owner or self.owner})
-        return self._cancel(run, actor, reason)
-
-    def _cancel(self, run: RunRecord, actor: str, reason: str) -> RunRecord:
-        driver = self._driver(run, self.clock.now(), stale_check=False)
-        driver.command(E.CANCEL, actor, reason, failure_type="Cancelled")
-        return driver.run
+        return cancel_run(self, run_id, actor, reason, wait_seconds, waiting)
 
     def approve(self, run_id: str, *, actor: str, reason: str,
                 signature: ApprovalSignature | None = None) -> RunRecord:  # fmt: skip
@@ -404,32 +335,6 @@ class Engine:
         return expire_waiting(self)
 
     # ---- shared ----------------------------------------------------------------------------
-
-    def _hold_queued(self, run: RunRecord, now: datetime) -> RunRecord:
-        """A lease on a queued run, which keeps workers off it; if a worker claimed it
-        meanwhile, the run as it is now (active)."""
-        try:
-            return self._lease(run, now)
-        except RunLeased:
-            return self._movable(self.store.get_run(run.run_id), "cancel")
-
-    def _movable(self, run: RunRecord, doing: str, *, queued: bool = False) -> RunRecord:
-        if run.status is not RunStatus.ACTIVE and not (queued and run.status is RunStatus.QUEUED):
-            raise RunNotResumable(
-                f"run {run.run_id} already ended {run.state}; there is nothing to {doing}"
-                if run.state in self.definition.final_states
-                else f"run {run.run_id} is {run.status.value}: a worker has not started it yet",
-                run_id=run.run_id, state=run.state,
-            )  # fmt: skip
-        started_by = run.params.get(SPEC_SET_PARAM, TRADING_SPECS.name)
-        if started_by != self.specs.name:
-            raise RunNotResumable(
-                f"run {run.run_id} was started by the {started_by} spec set: {doing} it there "
-                "(a legacy facade run: TradingOrchestrator.resume)",
-                run_id=run.run_id, state=run.state,
-            )  # fmt: skip
-        refuse_stranded(run, self.definition, doing)
-        return run
 
     def _lease(self, run: RunRecord, now: datetime) -> RunRecord:
         # A parked run's lease was released when it parked, whatever the clocks say.

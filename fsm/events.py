@@ -27,7 +27,8 @@ from fsm.machines.names import CREATED
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
-from fsm.records import ExecutionReport, Frozen, LedgerEntry, OrderStatus
+from fsm.pluginrecords import Frozen, OrderStatus
+from fsm.records import ExecutionReport, LedgerEntry
 
 SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fsm.pluginrecords import OrderStatus
 from fsm.ports import RunStore
-from fsm.records import ExecutionReport, OrderStatus, Outcome, StoredIntent
+from fsm.records import ExecutionReport, Outcome, StoredIntent
 
 FINAL_STATUSES = frozenset({"filled", "partially_filled", "rejected", "canceled", "expired"})
 

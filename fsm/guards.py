@@ -26,15 +26,8 @@ from fsm.limitguards import (
 )
 from fsm.lineage import Lineage
 from fsm.market_guards import as_of_session, market_open, prices_fresh
-from fsm.records import (
-    TERMINAL,
-    AllocationAnalysis,
-    ExecutionReport,
-    GuardDecision,
-    Outcome,
-    Side,
-    SignalSet,
-)
+from fsm.pluginrecords import TERMINAL, Side, SignalSet
+from fsm.records import AllocationAnalysis, ExecutionReport, GuardDecision, Outcome
 from fsm.signatures import guard_outcome
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")

@@ -30,8 +30,8 @@ from fsm.canonical import canonical_json, utc_text
 from fsm.chains import chain_problems
 from fsm.errors import InvalidInput, TradingHalted, UnhaltRefused
 from fsm.ledger import GENESIS_HASH
+from fsm.pluginrecords import Frozen
 from fsm.policy import RiskPolicy
-from fsm.records import Frozen
 
 TABLE = "halts"
 COMMIT_KEY = "halts"  # the key, in the row failing a run for a halt, of the chain's head

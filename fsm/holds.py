@@ -25,7 +25,7 @@ from fsm.canonical import canonical_json, utc_text
 from fsm.chains import chain_problems
 from fsm.errors import InvalidInput
 from fsm.ledger import GENESIS_HASH
-from fsm.records import Frozen
+from fsm.pluginrecords import Frozen
 
 HASHED_FIELDS = ("seq", "action", "run_id", "account_id", "actor", "reason", "process",
                  "occurred_at")  # fmt: skip

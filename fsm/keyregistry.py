@@ -102,7 +102,7 @@ def next_row(
     if same_actor(actor, added_by):
         raise InvalidInput(f"{added_by} may not register their own key: another person (--by) "
                            "registers an approver's key")  # fmt: skip
-    from fsm.digests import key_id  # noqa: PLC0415  # it loads cryptography
+    from fsm.keyfiles import key_id  # noqa: PLC0415  # it loads cryptography
 
     fingerprint = key_id(public_key)
     taken = next((r for r in rows if r.fingerprint == fingerprint), None)
@@ -122,7 +122,7 @@ def keys_of(rows: Iterable[ApproverKey], actor: str) -> tuple[ApproverKey, ...]:
 def registry_findings(rows: Sequence[ApproverKey]) -> list[Finding]:
     """What does not verify in the registry's chain (an edited, inserted or deleted row) and
     a row whose public key is not the key its fingerprint names."""
-    from fsm.digests import key_id  # noqa: PLC0415  # it loads cryptography
+    from fsm.keyfiles import key_id  # noqa: PLC0415  # it loads cryptography
 
     problems = {row.seq: p for row, p in chain_problems(rows, _rehash)}
     for row in rows:

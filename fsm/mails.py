@@ -20,8 +20,9 @@ from fsm.eventlog import CommittedRow, Position
 from fsm.events import RunEvent, carried_on, events_of
 from fsm.kinds import RunStatus
 from fsm.machines.names import TradingState as S
+from fsm.pluginrecords import Side
 from fsm.ports import RunFilter, RunStore
-from fsm.records import RunRecord, Side, StoredIntent
+from fsm.records import RunRecord, StoredIntent
 
 ENDED_FAILED = frozenset({"run.failed", "run.halted", "run.cancelled", "run.rejected"})
 SUCCEEDED = frozenset({"filled", "partially_filled"})

@@ -16,9 +16,12 @@ from typing import Any
 
 from fsm.audit import Finding
 from fsm.definition import MachineDefinition
-from fsm.errors import RunStranded
+from fsm.errors import RunNotResumable, RunStranded
 from fsm.kinds import RunStatus
+from fsm.machines.specs import TRADING_SPECS
 from fsm.records import RunRecord
+from fsm.requests import SPEC_SET_PARAM
+from fsm.spec import SpecSet
 
 UNFINISHED = (RunStatus.ACTIVE, RunStatus.QUEUED)
 MIGRATED_EVENT = "migrated"  # the ledger row of a migration (``fsm.migration``)
@@ -73,3 +76,25 @@ def _pins(row: Row) -> tuple[str | None, str | None]:
     value = row["commits"] or {}
     named = json.loads(value) if isinstance(value, str) else value
     return named.get(FROM_KEY), named.get(TO_KEY)
+
+
+def movable(run: RunRecord, specs: SpecSet, doing: str, *, queued: bool = False) -> RunRecord:
+    """``run``, if a command of ``specs``' spec set may move it (``doing`` it): an active run
+    (or, with ``queued``, a queued one) that spec set started, not stranded from its
+    definition; else RunNotResumable (RunStranded) saying why."""
+    if run.status is not RunStatus.ACTIVE and not (queued and run.status is RunStatus.QUEUED):
+        raise RunNotResumable(
+            f"run {run.run_id} already ended {run.state}; there is nothing to {doing}"
+            if run.state in specs.definition.final_states
+            else f"run {run.run_id} is {run.status.value}: a worker has not started it yet",
+            run_id=run.run_id, state=run.state,
+        )  # fmt: skip
+    started_by = run.params.get(SPEC_SET_PARAM, TRADING_SPECS.name)
+    if started_by != specs.name:
+        raise RunNotResumable(
+            f"run {run.run_id} was started by the {started_by} spec set: {doing} it there "
+            "(a legacy facade run: TradingOrchestrator.resume)",
+            run_id=run.run_id, state=run.state,
+        )  # fmt: skip
+    refuse_stranded(run, specs.definition, doing)
+    return run

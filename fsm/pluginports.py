@@ -24,6 +24,14 @@ from fsm.errors import (
     replace_message,
 )
 from fsm.machines.names import TradingState as S
+from fsm.pluginrecords import (
+    AccountSnapshot,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    PriceSnapshot,
+    SignalSet,
+)
 from fsm.plugins import (
     BROKERS,
     GROUPS,
@@ -38,14 +46,6 @@ from fsm.plugins import (
     installed,
 )
 from fsm.ports import Broker, MarketData, RunContext, SignalSource
-from fsm.records import (
-    AccountSnapshot,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    PriceSnapshot,
-    SignalSet,
-)
 from fsm.requests import MARKET_DATA_PARAM, STRATEGY_PARAM, Ports
 from fsm.runplugins import differences
 from fsm.settings import Settings
@@ -65,7 +65,9 @@ def plugged_ports(
     strategy, market = plugged_signals(settings, as_of, prices, exchange)
     plugin = find(BROKERS, settings.broker)
     broker_for = cache(
-        lambda account_id: PluggedBroker(plugin, broker_of(settings, account_id, exchange))
+        lambda account_id: PluggedBroker(
+            plugin, broker_of(settings, account_id, exchange, plugin=plugin)
+        )
     )
     broker = broker_for(settings.account_id)
     identity = identity_of(strategy, market)
@@ -122,9 +124,16 @@ def committed_ports(
     return Ports(strategy, market, broker, identity=built)
 
 
-def broker_of(settings: Settings, account_id: str, exchange: str | None = None) -> Broker:
-    """The broker TRADEFSM_BROKER names, for one account."""
-    plugin = find(BROKERS, settings.broker)
+def broker_of(
+    settings: Settings,
+    account_id: str,
+    exchange: str | None = None,
+    *,
+    plugin: Plugin | None = None,
+) -> Broker:
+    """The broker TRADEFSM_BROKER names, for one account (``plugin``: that broker's plugin,
+    when the caller has already found it)."""
+    plugin = find(BROKERS, settings.broker) if plugin is None else plugin
     setup = PluginSetup(settings, _options(settings, plugin.name), account_id=account_id,
                         exchange=exchange)  # fmt: skip
     return _made(plugin, setup, BROKER_METHODS)  # type: ignore[no-any-return]

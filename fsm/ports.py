@@ -10,9 +10,16 @@ from typing import Protocol
 from fsm.dailytotals import DailyCheck, DailyUsage
 from fsm.halts import Halt
 from fsm.kinds import Mode
+from fsm.pluginrecords import (
+    AccountSnapshot,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    PriceSnapshot,
+    SignalSet,
+)
 from fsm.policyhistory import PolicyBook
 from fsm.records import (
-    AccountSnapshot,
     CancelRequest,
     Checkpoint,
     Definition,
@@ -21,12 +28,7 @@ from fsm.records import (
     IntentEvent,
     IntentUpdate,
     LedgerEntry,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    PriceSnapshot,
     RunRecord,
-    SignalSet,
     StepAttempt,
     StoredIntent,
 )

@@ -19,15 +19,9 @@ from typing import Any
 
 from fsm.errors import NotRecorded, TradeFsmError
 from fsm.kinds import Mode
+from fsm.pluginrecords import AccountSnapshot, Position, PriceSnapshot, SignalSet
 from fsm.ports import RunContext, SignalSource
-from fsm.records import (
-    AccountSnapshot,
-    AllocationAnalysis,
-    Position,
-    PriceSnapshot,
-    RebalancePlan,
-    SignalSet,
-)
+from fsm.records import AllocationAnalysis, RebalancePlan
 from fsm.replay import ChangedDecision, PolicyOf, RecordedTransition
 from fsm.replayrules import RULES
 from fsm.steps.analysis import analyse

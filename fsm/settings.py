@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tomllib
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +27,7 @@ from pydantic_settings import (
 
 from fsm.actors import actor_name, default_actor
 from fsm.calendar import DEFAULT_EXCHANGE
-from fsm.configfile import CONFIG_FILE
+from fsm.configfile import read_config_file, source_of
 from fsm.emailsettings import EmailSettings
 from fsm.errors import InvalidConfiguration, InvalidInput
 from fsm.eventsettings import http_url
@@ -364,39 +362,10 @@ class Settings(EmailSettings):
         return value
 
 
-def _file_values() -> dict[str, object]:
-    path = CONFIG_FILE.get()
-    if path is None:
-        return {}
-    try:
-        with path.open("rb") as handle:
-            values = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidConfiguration(f"cannot read config file {path}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidConfiguration(
-            f"cannot read config file {path}: not UTF-8 text (byte {exc.start})"
-        ) from exc
-    # A table that is no setting holds the options of the plugin it is named after.
-    tables = {
-        k: v for k, v in values.items() if isinstance(v, dict) and k not in Settings.model_fields
-    }
-    values = {k: v for k, v in values.items() if k not in tables}
-    if tables:
-        values["plugin_options"] = {**tables, **values.get("plugin_options", {})}
-    unknown = sorted(set(values) - set(Settings.model_fields))
-    if unknown:
-        raise InvalidConfiguration(
-            f"unknown setting {unknown[0]!r} in {path}: keys are the TRADEFSM_* names in lower "
-            "case without the prefix (TRADEFSM_DB is db); see docs/configuration.md"
-        )
-    return values
-
-
 def load_settings(**overrides: object) -> Settings:
     """Build settings from explicit overrides, then the environment, then the config file
     (``CONFIG_FILE``, when set), then defaults; one-line InvalidConfiguration if invalid."""
-    file_values = _file_values()
+    file_values = read_config_file(Settings.model_fields)
     try:
         token = _FILE_SOURCE.set(file_values)
         try:
@@ -413,15 +382,7 @@ def load_settings(**overrides: object) -> Settings:
         pattern = field is not None and first["type"] == "string_pattern_mismatch"
         reason = field.description if pattern and field else said
         raise InvalidConfiguration(
-            f"invalid setting {where}: {reason} ({_source(where, overrides, file_values)})"
+            f"invalid setting {where}: {reason} ({source_of(where, overrides, file_values)})"
         ) from exc
     except SettingsError as exc:
         raise InvalidConfiguration(f"cannot read settings: {exc}") from exc
-
-
-def _source(where: str, overrides: dict[str, object], file_values: dict[str, object]) -> str:
-    if where in overrides:
-        return "given on the command line"
-    if f"TRADEFSM_{where.upper()}" not in os.environ and where in file_values:
-        return f"in {CONFIG_FILE.get()}"
-    return f"environment variable TRADEFSM_{where.upper()}"

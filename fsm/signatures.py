@@ -93,7 +93,7 @@ def sign(key: Ed25519PrivateKey, ledger: Sequence[LedgerEntry], decision: str, a
     if not plan:
         raise InvalidInput(f"run {ledger[0].run_id} has no plan checkpoint hash to sign")
     text = signed_text(ledger[0].run_id, plan, decision, reason, now, actor)
-    from fsm.digests import key_id  # noqa: PLC0415  # see TYPE_CHECKING above
+    from fsm.keyfiles import key_id  # noqa: PLC0415  # see TYPE_CHECKING above
 
     signature = base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
     return ApprovalSignature(key_id(key.public_key()), now, signature)

@@ -26,7 +26,7 @@ from fsm.chains import chain_problems
 from fsm.errors import InvalidInput
 from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
-from fsm.records import Frozen
+from fsm.pluginrecords import Frozen
 
 HASHED_FIELDS = ("seq", "run_id", "head_seq", "head_hash", "bundle_hash", "actor", "reason",
                  "process", "archived_at")  # fmt: skip

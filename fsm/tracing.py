@@ -29,15 +29,9 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from fsm.errors import InvalidInput
+from fsm.pluginrecords import AccountSnapshot, OrderAck, OrderIntent, OrderStatus
 from fsm.ports import Broker
-from fsm.records import (
-    AccountSnapshot,
-    LedgerEntry,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    RunRecord,
-)
+from fsm.records import LedgerEntry, RunRecord
 
 TRACER_NAME = "tradefsm"
 TRACEPARENT_PARAM = "traceparent"  # where a run keeps its trace context (not its identity)

@@ -9,14 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import RowMapping
 
-from fsm.records import (
-    Checkpoint,
-    EncodedDocuments,
-    LedgerEntry,
-    OrderIntent,
-    RunRecord,
-    StoredIntent,
-)
+from fsm.pluginrecords import OrderIntent
+from fsm.records import Checkpoint, EncodedDocuments, LedgerEntry, RunRecord, StoredIntent
 from persistence.hotpath import JsonText
 
 RUN_COLUMNS = (

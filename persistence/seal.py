@@ -17,6 +17,7 @@ from fsm.audit import Finding, VerifyReport
 from fsm.canonical import canonical_json, sha256_hex
 from fsm.digests import Anchors
 from fsm.errors import HistoryConflict, RunNotFound
+from fsm.keyfiles import key_id
 from fsm.merkle import root, sorted_leaves
 from persistence import halts, retentionlog
 from persistence.dialects import upsert
@@ -84,7 +85,7 @@ def _authenticate(last: Mapping[str, Any] | None, key: Ed25519PrivateKey, folder
         return
     body = {k: v for k, v in last.items() if k not in digests.SIGNED}
     public = key.public_key()
-    own = last.get("key_id") == digests.key_id(public)
+    own = last.get("key_id") == key_id(public)
     hashed = sha256_hex(digests.signed_text(body)) == last.get("digest_hash")
     if hashed and own and digests.signature_verifies(public, body, str(last.get("signature"))):
         return

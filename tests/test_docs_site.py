@@ -63,7 +63,7 @@ def test_every_page_of_docs_is_on_the_site(site: Path) -> None:
     ("page", "objects"),
     [
         ("ports", ["fsm.ports.SignalSource.generate", "fsm.ports.Broker.submit"]),
-        ("records", ["fsm.records.SignalSet", "fsm.records.PriceSnapshot.dates"]),
+        ("records", ["fsm.pluginrecords.SignalSet", "fsm.pluginrecords.PriceSnapshot.dates"]),
         ("facade", ["fsm.compat.orchestrator.TradingOrchestrator.execute_strategy_signals"]),
         ("errors", ["fsm.errors.TradeFsmError", "fsm.errors.PluginFailed"]),
     ],
@@ -76,7 +76,8 @@ def test_the_api_reference_shows_the_docstrings(site: Path, page: str, objects: 
 
 def test_a_port_links_the_records_it_returns(site: Path) -> None:
     html = (site / "reference" / "ports" / "index.html").read_text(encoding="utf-8")
-    assert 'href="../records/#fsm.records.SignalSet"' in html  # SignalSource.generate's result
+    # SignalSource.generate's result
+    assert 'href="../records/#fsm.pluginrecords.SignalSet"' in html
 
 
 def test_a_pipe_in_a_table_cell_reads_as_a_pipe(site: Path) -> None:

@@ -37,7 +37,7 @@ from fsm.errors import (
     TradeFsmError,
     TransientError,
 )
-from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
+from fsm.pluginrecords import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
 
 T = TypeVar("T")
 DONE = {"filled": "filled", "rejected": "rejected", "canceled": "canceled",

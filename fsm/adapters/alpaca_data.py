@@ -27,7 +27,7 @@ from fsm.errors import (
     MarketDataUnavailable,
     MissingMarketData,
 )
-from fsm.records import PriceSnapshot
+from fsm.pluginrecords import PriceSnapshot
 
 ALPACA_DATA_URL = "https://data.alpaca.markets"
 DATA_ERRORS = AlpacaErrors(MarketDataUnavailable, MarketDataRejected)

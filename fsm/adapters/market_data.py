@@ -15,7 +15,7 @@ from pathlib import Path
 from fsm.calendar import DEFAULT_EXCHANGE, calendar_for
 from fsm.errors import InvalidPriceFile, MissingMarketData
 from fsm.guards import SYMBOL_PATTERN
-from fsm.records import PriceSnapshot
+from fsm.pluginrecords import PriceSnapshot
 
 CENTS = Decimal("0.01")
 PREVIOUS_CLOSE_DAYS = 5  # calendar days back a "previous close" may lie

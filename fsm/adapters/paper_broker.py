@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fsm.errors import DuplicateClientOrderId, InvalidInput, TradeFsmError
-from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
+from fsm.pluginrecords import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, Position, Side
 
 DEFAULT_CASH = Decimal("100000")
 MAX_CASH = Decimal("1000000000000")  # a trillion dollars: plans stay within Decimal's precision

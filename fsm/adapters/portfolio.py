@@ -20,9 +20,9 @@ from fsm.adapters.market_data import file_sha256
 from fsm.canonical import canonical_json
 from fsm.errors import InvalidConfiguration
 from fsm.pluginports import PluggedStrategy
+from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.plugins import PluginSetup
 from fsm.ports import MarketData, RunContext
-from fsm.records import SignalSet, TargetWeight
 
 WEIGHT_PLACES = Decimal("0.000001")
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from fsm.errors import MissingMarketData
+from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.ports import RunContext
-from fsm.records import SignalSet, TargetWeight
 
 LOOKBACK = timedelta(days=20)
 

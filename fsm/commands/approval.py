@@ -22,7 +22,7 @@ def register(app: typer.Typer, open_store: StoreOpener, open_keys: KeysOpener) -
     def decide(decision: str, run_id: str, actor: str | None, reason: str, db: str | None,
                key: Path | None, as_json: bool) -> None:  # fmt: skip
         from fsm.commands import embedded as e
-        from fsm.digests import load_private_key
+        from fsm.keyfiles import load_private_key
         from fsm.signatures import sign
 
         settings = e.settings_from(db=db, actor=actor)

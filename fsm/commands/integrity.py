@@ -68,7 +68,7 @@ def register(
         """Check an evidence bundle offline, without any database: the run's chain and what it
         commits to, the Merkle inclusion proof and the digest's signature; exit 8 if not."""
         from fsm import bundle
-        from fsm.digests import load_public_key
+        from fsm.keyfiles import load_public_key
 
         keys = [load_public_key(k) for k in public_key]
         findings = bundle.verify(folder, keys)
@@ -100,7 +100,7 @@ def register(
     ) -> None:
         """Write an Ed25519 key pair for signing digests (private key file mode 0600); never
         overwrites either file of an existing pair."""
-        from fsm.digests import generate_keys, key_id, load_public_key
+        from fsm.keyfiles import generate_keys, key_id, load_public_key
 
         private, public = generate_keys(out)
         stdout.print(f"private key {private} (keep it off the database host's backups; set "

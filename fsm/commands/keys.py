@@ -37,7 +37,7 @@ def register(app: typer.Typer, open_keys: KeysOpener) -> None:
         checks the chain and every signed approval against it)."""
         from fsm.clock import SystemClock
         from fsm.commands.embedded import settings_from
-        from fsm.digests import load_public_key
+        from fsm.keyfiles import load_public_key
 
         key = load_public_key(public_key)
         admin = settings_from(db=db, actor=by).actor

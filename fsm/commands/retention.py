@@ -126,8 +126,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _keys(files: list[Path] | None, settings: Any) -> list[Any]:
-    from fsm.digests import load_private_key, load_public_key
     from fsm.errors import InvalidConfiguration
+    from fsm.keyfiles import load_private_key, load_public_key
 
     if files:
         return [load_public_key(f) for f in files]

@@ -21,8 +21,9 @@ from fsm.kinds import Mode
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.names import TradingState as S
 from fsm.machines.specs import APPROVAL
+from fsm.pluginrecords import Frozen, SignalSet
 from fsm.ports import SignalSource
-from fsm.records import Frozen, GuardDecision, SignalSet
+from fsm.records import GuardDecision
 from fsm.spec import SpecSet, StateSpec
 from fsm.steps.runner import StepEnv, StepResult
 

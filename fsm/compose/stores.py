@@ -165,8 +165,8 @@ def open_keys(db: str | None, read_only: bool = False) -> ApproverKeys:
 def seal_now(db: str | None, out: Path | None = None) -> dict[str, Any]:
     """Sign a digest of the runs changed since the last one (`audit seal`)."""
     from fsm.clock import SystemClock
-    from fsm.digests import load_private_key
     from fsm.errors import InvalidConfiguration
+    from fsm.keyfiles import load_private_key
     from persistence.audit import SqlAudit
 
     settings = settings_for(db)

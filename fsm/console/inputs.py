@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from fsm import display
 from fsm.machines.names import TradingState as S
-from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
+from fsm.pluginrecords import Side
+from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan
 
 ANALYSIS, PLAN = S.ANALYZING, S.PLANNING  # the states whose checkpoints hold them
 ZERO = Decimal(0)

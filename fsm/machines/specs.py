@@ -6,7 +6,8 @@ from fsm.definition import trading_definition
 from fsm.failedorders import orders_at_failure
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.names import TradingState as S
-from fsm.records import AllocationAnalysis, ExecutionReport, RebalancePlan, SignalSet
+from fsm.pluginrecords import SignalSet
+from fsm.records import AllocationAnalysis, ExecutionReport, RebalancePlan
 from fsm.spec import Decision, Parking, SpecSet, StateSpec
 from fsm.steps.runner import (
     analyse_allocation,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fsm.records import AccountSnapshot, AllocationAnalysis, PriceSnapshot, SignalSet
+from fsm.pluginrecords import AccountSnapshot, PriceSnapshot, SignalSet
+from fsm.records import AllocationAnalysis
 
 WEIGHT_PLACES = Decimal("0.000001")
 

@@ -8,18 +8,9 @@ from collections.abc import Callable
 
 from fsm.clock import Clock
 from fsm.errors import DuplicateClientOrderId, TradeFsmError
+from fsm.pluginrecords import TERMINAL, OrderIntent, OrderStatus
 from fsm.ports import Broker, RunStore
-from fsm.records import (
-    TERMINAL,
-    ExecutionReport,
-    Fence,
-    IntentUpdate,
-    OrderIntent,
-    OrderStatus,
-    Outcome,
-    RebalancePlan,
-    StoredIntent,
-)
+from fsm.records import ExecutionReport, Fence, IntentUpdate, Outcome, RebalancePlan, StoredIntent
 
 
 def client_order_id(run_id: str, symbol: str, side: str) -> str:

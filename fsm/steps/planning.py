@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
+from fsm.pluginrecords import Side
+from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan
 
 CENTS = Decimal("0.01")
 QTY_PLACES = Decimal("0.000001")  # fractional shares, as the paper broker allows

@@ -25,15 +25,9 @@ from fsm.limits import Limits, settings_limits
 from fsm.lineage import rejecters
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.names import TradingState as S
+from fsm.pluginrecords import AccountSnapshot, PriceSnapshot, SignalSet
 from fsm.ports import RunContext, RunStore
-from fsm.records import (
-    AccountSnapshot,
-    AllocationAnalysis,
-    Fence,
-    PriceSnapshot,
-    RebalancePlan,
-    SignalSet,
-)
+from fsm.records import AllocationAnalysis, Fence, RebalancePlan
 from fsm.requests import Ports
 from fsm.settings import Settings
 from fsm.steps import validate_output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from fsm.digests import generate_keys
+from fsm.keyfiles import generate_keys
 from persistence import append_only
 from persistence.engine import make_engine
 from tests.cli.conftest import Cli

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fsm.digests import key_id, load_public_key
+from fsm.keyfiles import key_id, load_public_key
 from tests.approvals.conftest import Board
 from tests.cli.conftest import Cli
 

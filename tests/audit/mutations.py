@@ -32,10 +32,11 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import VerifyReport
 from fsm.cancels import request_cancel
 from fsm.clock import FixedClock
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
 from fsm.errors import TradingHalted
 from fsm.halts import throttle_limits
 from fsm.ids import SequentialIdFactory
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from fsm.kinds import Mode
 from fsm.policy import DEFAULT
 from fsm.policyhistory import Proposal, approve, propose

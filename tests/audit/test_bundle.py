@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fsm import bundle
-from fsm.digests import load_public_key
+from fsm.keyfiles import load_public_key
 from tests.cli.conftest import Cli, one_line_error
 
 Edit = Callable[[Any], Any]

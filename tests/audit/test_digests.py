@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from fsm.digests import generate_keys
 from fsm.errors import InvalidConfiguration
+from fsm.keyfiles import generate_keys
 from persistence import append_only
 from persistence import verify as verify_module
 from persistence.engine import make_engine

@@ -11,7 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import text
 
-from fsm.digests import generate_keys, load_private_key
+from fsm.keyfiles import generate_keys, load_private_key
 from persistence import append_only
 from tests.audit.conftest import History, sqlite_path
 from tests.conftest import TRADING_DAY

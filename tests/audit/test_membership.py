@@ -14,9 +14,10 @@ from sqlalchemy import insert, text
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.canonical import canonical_json, sha256_hex, utc_text
 from fsm.clock import FixedClock
-from fsm.digests import Anchors, generate_keys, key_id, load_private_key
+from fsm.digests import Anchors
 from fsm.errors import HistoryConflict
 from fsm.ids import SequentialIdFactory
+from fsm.keyfiles import generate_keys, key_id, load_private_key
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fsm import merkle
-from fsm.digests import generate_keys, load_private_key, sign, signed_text
+from fsm.digests import sign, signed_text
+from fsm.keyfiles import generate_keys, load_private_key
 
 
 def _rfc_root(leaves: list[bytes]) -> bytes:

@@ -15,8 +15,8 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.errors import MarketDataUnavailable
 from fsm.log import configure_logging
+from fsm.pluginrecords import SignalSet
 from fsm.ports import RunContext
-from fsm.records import SignalSet
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from fsm.views import export_bundle

@@ -14,7 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from fsm.console.app import Console
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from persistence.store import SqlRunStore
 from tests.audit.conftest import History
 from tests.audit.test_tamper import _sql, _triggers_back, _without_triggers

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key, sign
+from fsm.digests import Anchors, sign
 from fsm.errors import HistoryIsAppendOnly
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from fsm.ledger import entry_hash, seal
 from persistence import append_only, constraints
 from persistence.errors import translate_errors

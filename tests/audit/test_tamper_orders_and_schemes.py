@@ -20,9 +20,11 @@ from sqlalchemy import insert
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.canonical import utc_text
 from fsm.clock import FixedClock
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
 from fsm.ids import SequentialIdFactory
-from fsm.records import OrderIntent, Side, StoredIntent
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
+from fsm.pluginrecords import OrderIntent, Side
+from fsm.records import StoredIntent
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import intents

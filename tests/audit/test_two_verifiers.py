@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from tests.audit.conftest import REFERENCE, History, sqlite_path
 from tests.audit.test_membership import LATER, backdated_run
 from tests.audit.test_tamper import ANCHORED, DETECTED, Tamper, _without_triggers

@@ -12,8 +12,9 @@ from starlette.testclient import TestClient
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.digests import generate_keys, load_anchors, load_private_key
+from fsm.digests import load_anchors
 from fsm.ids import SequentialIdFactory
+from fsm.keyfiles import generate_keys, load_private_key
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings

@@ -12,8 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from fsm import bundle
-from fsm.digests import load_anchors, load_public_key
+from fsm.digests import load_anchors
 from fsm.display import RUN_CSV_COLUMNS
+from fsm.keyfiles import load_public_key
 from tests.audit.conftest import signing  # noqa: F401 (a fixture: runs sealed as they end)
 from tests.cli.conftest import Cli
 from tests.console.conftest import Runs, console_for

@@ -15,9 +15,9 @@ import pytest
 
 from fsm.errors import DuplicateClientOrderId
 from fsm.pluginports import broker_of
+from fsm.pluginrecords import OrderIntent, Side
 from fsm.plugins import BROKERS, installed
 from fsm.ports import Broker
-from fsm.records import OrderIntent, Side
 from fsm.settings import Settings
 from tests.alpaca_server import KEY, SECRET, AlpacaServer
 

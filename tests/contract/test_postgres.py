@@ -14,7 +14,7 @@ from sqlalchemy import text
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.errors import StorageError
-from fsm.records import OrderAck, OrderIntent
+from fsm.pluginrecords import OrderAck, OrderIntent
 from fsm.requests import RunRequest
 from persistence import migrate
 from persistence.audit import SqlAudit

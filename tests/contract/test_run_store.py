@@ -17,15 +17,14 @@ from fsm.errors import (
 )
 from fsm.kinds import Mode, RunStatus
 from fsm.ledger import GENESIS_HASH, seal
+from fsm.pluginrecords import OrderIntent, Side
 from fsm.ports import RunFilter, RunStore
 from fsm.records import (
     Checkpoint,
     Fence,
     GuardDecision,
     IntentUpdate,
-    OrderIntent,
     RunRecord,
-    Side,
     StepAttempt,
     StoredIntent,
 )

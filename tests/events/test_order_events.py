@@ -15,8 +15,8 @@ from fsm.errors import BrokerRejected
 from fsm.eventlog import EventQuery
 from fsm.events import RunEvent, read_events, start_of
 from fsm.ids import SequentialIdFactory
+from fsm.pluginrecords import OrderAck, OrderIntent, OrderStatus
 from fsm.policyhistory import Proposal, approve, propose
-from fsm.records import OrderAck, OrderIntent, OrderStatus
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine

@@ -26,8 +26,9 @@ from fsm.errors import RunNotResumable
 from fsm.halts import throttle_limits
 from fsm.ids import SequentialIdFactory
 from fsm.killswitch import halt_trading
+from fsm.pluginrecords import OrderAck, OrderIntent
 from fsm.ports import Broker, RunStore
-from fsm.records import OrderAck, OrderIntent, RunRecord
+from fsm.records import RunRecord
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.audit import SqlAudit

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, delete, update
 from sqlalchemy.exc import DBAPIError
 
 from fsm import halts
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
 from fsm.halts import throttle_limits
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from fsm.policy import DEFAULT
 from persistence.audit import SqlAudit
 from persistence.engine import make_engine

@@ -19,7 +19,7 @@ import pytest
 from fsm.adapters.alpaca import AlpacaBroker
 from fsm.adapters.market_data import BundledMarketData
 from fsm.errors import BrokerRejected, BrokerUnavailable
-from fsm.records import OrderIntent, Side
+from fsm.pluginrecords import OrderIntent, Side
 from fsm.steps.execution import settle
 from tests.alpaca_server import ACCOUNT_NUMBER, KEY, SECRET, AlpacaServer
 from tests.conftest import broken_links

@@ -17,19 +17,10 @@ from fsm.engine import Engine
 from fsm.errors import ConcurrentModification, MarketDataUnavailable, StorageError
 from fsm.ids import SequentialIdFactory
 from fsm.kinds import Mode
+from fsm.pluginrecords import AccountSnapshot, OrderStatus, SignalSet, TargetWeight
 from fsm.policyhistory import Proposal, approve, propose
 from fsm.ports import RunContext
-from fsm.records import (
-    AccountSnapshot,
-    Checkpoint,
-    EncodedDocuments,
-    LedgerEntry,
-    OrderStatus,
-    RunRecord,
-    SignalSet,
-    StepAttempt,
-    TargetWeight,
-)
+from fsm.records import Checkpoint, EncodedDocuments, LedgerEntry, RunRecord, StepAttempt
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate

@@ -30,7 +30,8 @@ from fsm.ids import SequentialIdFactory
 from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
 from fsm.machines.trading import guard
-from fsm.records import Frozen, GuardDecision, RebalancePlan, RunRecord
+from fsm.pluginrecords import Frozen
+from fsm.records import GuardDecision, RebalancePlan, RunRecord
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from fsm.spec import Decision, Parking, SpecSet, StateSpec, Step

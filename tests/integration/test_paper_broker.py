@@ -9,7 +9,7 @@ import pytest
 
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.errors import DuplicateClientOrderId
-from fsm.records import OrderIntent, Side
+from fsm.pluginrecords import OrderIntent, Side
 
 
 def _intent(

@@ -19,7 +19,7 @@ from fsm.clock import FixedClock
 from fsm.errors import BrokerUnavailable, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
 from fsm.metrics import RunsCollector, metrics_registry
-from fsm.records import AccountSnapshot, OrderAck, OrderIntent, PriceSnapshot
+from fsm.pluginrecords import AccountSnapshot, OrderAck, OrderIntent, PriceSnapshot
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import migrate

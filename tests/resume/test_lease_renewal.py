@@ -16,8 +16,8 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import SystemClock
 from fsm.errors import InvalidConfiguration, RunLeased
 from fsm.ids import SequentialIdFactory
+from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.ports import RunContext, RunFilter
-from fsm.records import SignalSet, TargetWeight
 from fsm.requests import RunRequest
 from fsm.settings import Settings, load_settings
 from persistence import migrate

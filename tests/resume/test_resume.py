@@ -19,8 +19,8 @@ from fsm.driver import RunDriver
 from fsm.engine import Engine
 from fsm.errors import MarketDataUnavailable, RunLeased, RunNotResumable
 from fsm.ids import SequentialIdFactory
+from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.ports import RunContext
-from fsm.records import SignalSet, TargetWeight
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence.engine import make_engine

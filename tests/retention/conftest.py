@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.audit import VerifyReport
 from fsm.clock import FixedClock
-from fsm.digests import Anchors, generate_keys, load_private_key, load_public_key
+from fsm.digests import Anchors
 from fsm.holds import change
 from fsm.ids import SequentialIdFactory
+from fsm.keyfiles import generate_keys, load_private_key, load_public_key
 from fsm.requests import RunRequest
 from fsm.settings import Settings
 from persistence import retention

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from fsm.guardcontext import GuardContext
 from fsm.guards import buying_power, drift_above_threshold, drift_within_threshold
 from fsm.kinds import Mode
-from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan, Side
+from fsm.pluginrecords import Side
+from fsm.records import AllocationAnalysis, PlanItem, RebalancePlan
 from fsm.settings import Settings
 
 DAY = date(2026, 11, 27)

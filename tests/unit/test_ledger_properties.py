@@ -20,8 +20,15 @@ from fsm.errors import InvalidConfiguration, MarketDataUnavailable
 from fsm.ids import SequentialIdFactory
 from fsm.integrity import check_run, records_of
 from fsm.kinds import Mode
+from fsm.pluginrecords import (
+    AccountSnapshot,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    SignalSet,
+    TargetWeight,
+)
 from fsm.ports import RunContext
-from fsm.records import AccountSnapshot, OrderAck, OrderIntent, OrderStatus, SignalSet, TargetWeight
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from tests.conftest import TRADING_DAY

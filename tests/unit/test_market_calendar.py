@@ -13,7 +13,8 @@ from fsm.calendar import calendar_for
 from fsm.guards import GuardContext
 from fsm.kinds import Mode
 from fsm.market_guards import as_of_session, prices_fresh
-from fsm.records import PlanItem, RebalancePlan, Side
+from fsm.pluginrecords import Side
+from fsm.records import PlanItem, RebalancePlan
 from fsm.settings import Settings
 from tests.days import today
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fsm.adapters.market_data import load_price_file
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.errors import InvalidConfiguration, InvalidInput
-from fsm.records import OrderIntent, Side
+from fsm.pluginrecords import OrderIntent, Side
 from fsm.redaction import REDACTED, redact
 from fsm.requests import RunRequest
 from fsm.settings import load_settings

@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fsm.records import AllocationAnalysis, Side
+from fsm.pluginrecords import Side
+from fsm.records import AllocationAnalysis
 from fsm.steps.planning import plan_rebalance, priority
 
 DAY = date(2026, 11, 27)

@@ -23,8 +23,9 @@ from fsm.limitguards import (
     total_notional_limit,
 )
 from fsm.limits import Limits
+from fsm.pluginrecords import Side
 from fsm.policy import KEYS, RiskPolicy
-from fsm.records import ExecutionReport, GuardDecision, Outcome, PlanItem, RebalancePlan, Side
+from fsm.records import ExecutionReport, GuardDecision, Outcome, PlanItem, RebalancePlan
 from fsm.replay import RecordedTransition, replay
 from fsm.replayrules import RULES
 from fsm.settings import Settings

@@ -15,7 +15,8 @@ from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import Engine
 from fsm.errors import InvalidInput
-from fsm.records import OrderIntent, RunLabels, run_labels
+from fsm.pluginrecords import OrderIntent
+from fsm.records import RunLabels, run_labels
 from fsm.requests import RunRequest
 from fsm.settings import ACCOUNT_ID_PATTERN
 from persistence import migrate

@@ -99,8 +99,8 @@ def test_the_driver_never_sees_the_engine() -> None:
 
 
 ROOT = "fsm.compose"  # the composition root: the one place in fsm that knows persistence
-ENGINE = ("fsm.engine", "fsm.driver", "fsm.runtime", "fsm.requests", "fsm.spec", "fsm.steps",
-          "fsm.machines")  # fmt: skip
+ENGINE = ("fsm.engine", "fsm.decisions", "fsm.genesis", "fsm.driver", "fsm.runtime",
+          "fsm.requests", "fsm.spec", "fsm.steps", "fsm.machines")  # fmt: skip
 ADAPTERS = ("fsm.adapters", "fsm.plugins", "fsm.pluginports", ROOT, "persistence")
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.plugins import PluginSetup
 from fsm.ports import RunContext
-from fsm.records import SignalSet, TargetWeight
 
 DEFAULT_WEIGHTS = {"SPY": "0.6", "BND": "0.4"}
 
