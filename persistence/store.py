@@ -124,7 +124,7 @@ class SqlRunStore(
         self.ride = ride or RideThrough()
         self._hot = _HotStatements(engine.dialect)
         # SQLite: a held connection per thread (a local file does not drop connections);
-        # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
+        # PostgreSQL: the pool, which pings a connection back from idle (persistence.liveness).
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
         self._known_definitions: set[str] = set()
         # Concurrent drivers in this process (a worker's threads) share commits when asked.
