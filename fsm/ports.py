@@ -252,6 +252,10 @@ class RunStore(PolicyBook, Protocol):
 
     def update_intent(self, update: IntentUpdate, fence: Fence) -> None: ...
 
+    def update_intents(self, updates: Sequence[IntentUpdate], fence: Fence) -> None:
+        """Several ``update_intent`` under one fence, in one transaction: all or none."""
+        ...
+
     def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
         """Each intent's last history event ``(client_order_id, n, hash)``, in plan order."""
         ...

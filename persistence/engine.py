@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from fsm.canonical import canonical_json
 from fsm.errors import InvalidDatabaseUrl, SchemaNotCurrent
 from fsm.redaction import redact
+from persistence.liveness import ping_when_idle
 
 # An audit ledger must survive power loss, not only a crash: every commit is synced, except
 # those TRADEFSM_DURABILITY=effects lets go unflushed (persistence.hotpath, docs/resume.md).
@@ -114,10 +115,10 @@ def make_engine(
             pinned["default_transaction_read_only"] = "on"
         flags = " ".join(f"-c {name}={value}" for name, value in pinned.items())
         session = {"application_name": application_name, "options": flags}
-        return create_engine(
-            url, pool_pre_ping=True, json_serializer=canonical_json, pool_size=pool_size,
-            connect_args=session, **options,
-        )  # fmt: skip
+        engine = create_engine(url, json_serializer=canonical_json, pool_size=pool_size,
+                               connect_args=session, **options)  # fmt: skip
+        ping_when_idle(engine)
+        return engine
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidDatabaseUrl(f"cannot use database URL {redact(raw_url)!r}: {exc}") from exc
 

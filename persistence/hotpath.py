@@ -79,7 +79,10 @@ class DriverStatement:
         binds = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered
         self.names = list(compiled.positiontup or []) if self.positional else list(binds)
         self.defaults: dict[str, Any] = dict(compiled.params)  # values written into the query
-        self.columns = [c.name for c in getattr(statement, "selected_columns", [])]
+        selected = list(getattr(statement, "selected_columns", []))
+        self.columns = [c.name for c in selected]
+        self.decoders = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                         for c in selected]  # fmt: skip
         processors = {name: processor(binds[name].type, dialect) for name in set(self.names)}
         # The values are taken in the driver's order in one C call; only those of a type
         # with a processor (a few per statement) are converted in Python.
@@ -92,6 +95,13 @@ class DriverStatement:
             row[i] = convert(row[i])
         return row if self.positional else dict(zip(self.names, row, strict=True))
 
+    def decoded(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """A SELECT's rows as dicts of the values Core would return."""
+        pairs = list(zip(self.columns, self.decoders, strict=True))
+        return [{name: decode(value) if decode else value
+                 for (name, decode), value in zip(pairs, row, strict=True)}
+                for row in rows]  # fmt: skip
+
 
 class DriverTransaction:
     def __init__(self, cursor: Any) -> None:
@@ -101,6 +111,11 @@ class DriverTransaction:
         """Run one statement; the number of rows it changed."""
         self.cursor.execute(statement.sql, statement.params(values))
         return int(self.cursor.rowcount)
+
+    def rows(self, statement: DriverStatement, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A SELECT's rows, decoded, read inside this transaction."""
+        self.cursor.execute(statement.sql, statement.params(statement.defaults | dict(values)))
+        return statement.decoded(self.cursor.fetchall())
 
 
 class HeldConnections:
@@ -200,16 +215,8 @@ def read_rows(
     the thread's held connection when there is one: a second connection from the pool could
     wait for one this thread holds."""
     compiled = DriverStatement(statement, engine.dialect)
-    dialect = engine.dialect
-    decoders = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                for c in statement.selected_columns]  # fmt: skip
     params = compiled.params(compiled.defaults | dict(values or {}))
-    rows = _read(engine, compiled.sql, params, held, first=False)
-    return [
-        {name: decode(value) if decode else value
-         for name, decode, value in zip(compiled.columns, decoders, row, strict=True)}
-        for row in rows
-    ]  # fmt: skip
+    return compiled.decoded(_read(engine, compiled.sql, params, held, first=False))
 
 
 def _read(engine: Engine, sql: str, params: Any, held: HeldConnections | None,

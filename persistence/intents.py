@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Select, insert, select
 
 from fsm.commitments import INTENT_FIELDS, intent_event_hash
-from fsm.errors import RunNotFound
 from fsm.ledger import GENESIS_HASH
 from fsm.records import IntentEvent, IntentUpdate, StoredIntent
 from persistence import mapping
 from persistence.tables import intent_events, order_intents
 
-_INTENT = [order_intents.c[name] for name in INTENT_FIELDS]
+INTENT_COLUMNS = [order_intents.c[name] for name in INTENT_FIELDS]
 
 
-def _event(intent: dict[str, Any], prev: tuple[int, str], update_: IntentUpdate) -> dict[str, Any]:
+def chained_event(
+    intent: dict[str, Any], prev: tuple[int, str], update_: IntentUpdate
+) -> dict[str, Any]:
+    """The history row of ``update_``, chained onto the intent's event ``prev`` (n, hash)."""
     event = update_.model_dump(exclude={"updated_at"}) | {
         "n": prev[0] + 1, "recorded_at": update_.updated_at, "prev_hash": prev[1],
     }  # fmt: skip
@@ -28,7 +30,7 @@ def save(conn: Connection, intents: Sequence[StoredIntent]) -> None:
     """Insert new intents with their first history event."""
     rows = [mapping.intent_row(i, n) for n, i in enumerate(intents)]
     events = [
-        _event(row, (0, GENESIS_HASH), IntentUpdate(
+        chained_event(row, (0, GENESIS_HASH), IntentUpdate(
             run_id=i.run_id, client_order_id=i.intent.client_order_id, status=i.status,
             updated_at=i.updated_at))
         for row, i in zip(rows, intents, strict=True)
@@ -36,35 +38,6 @@ def save(conn: Connection, intents: Sequence[StoredIntent]) -> None:
     if rows:
         conn.execute(insert(order_intents), rows)
         conn.execute(insert(intent_events), events)
-
-
-def record(conn: Connection, update_: IntentUpdate) -> None:
-    """Apply what the broker said to the intent's latest view and chain it onto its history."""
-    last = (
-        conn.execute(
-            select(*_INTENT, intent_events.c.n, intent_events.c.hash)
-            .join(intent_events, intent_events.c.client_order_id == order_intents.c.client_order_id)
-            .where(
-                order_intents.c.client_order_id == update_.client_order_id,
-                order_intents.c.run_id == update_.run_id,
-            )
-            .order_by(intent_events.c.n.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    if last is None:
-        raise RunNotFound(f"no intent {update_.client_order_id}", run_id=update_.run_id)
-    values = update_.model_dump(exclude={"run_id", "client_order_id"}, exclude_none=True)
-    conn.execute(
-        update(order_intents)
-        .where(order_intents.c.client_order_id == update_.client_order_id)
-        .values(values)
-    )
-    conn.execute(
-        insert(intent_events), _event(dict(last), (last["n"], last["hash"] or ""), update_)
-    )
 
 
 def recorded(update_: IntentUpdate) -> Select[Any]:

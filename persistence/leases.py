@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     or_,
@@ -38,6 +40,12 @@ def claimable_query(
 ) -> Select[str]:
     """The next runs a claim may take, oldest first: walks ``ix_runs_claimable`` (unfinished
     runs only), never the finished runs, however many the table keeps."""
+    return _claimable_statement(skip_states, definition_hash).params(claim_now=now)
+
+
+@cache  # built once per variant: a worker claims often, and Core reuses its compiled form
+def _claimable_statement(skip_states: tuple[str, ...], definition_hash: str | None) -> Select[str]:
+    now = bindparam("claim_now", type_=runs.c.lease_expires_at.type)
     other = runs.alias("other")
     account_busy = exists().where(
         other.c.account_id == runs.c.account_id,
@@ -136,8 +144,9 @@ class Leases:
     def _claimable(
         self, now: datetime, skip_states: tuple[str, ...], definition_hash: str | None
     ) -> list[str]:
+        query = _claimable_statement(skip_states, definition_hash)
         with self.engine.connect() as conn:
-            return list(conn.execute(claimable_query(now, skip_states, definition_hash)).scalars())
+            return list(conn.execute(query, {"claim_now": now}).scalars())
 
     def _claim(
         self, run_id: str, owner: str, expires_at: datetime, now: datetime, deadline_at: datetime

@@ -52,6 +52,7 @@ from persistence.hotpath import (
     HeldConnections,
     driver_transaction,
 )
+from persistence.intentwrites import IntentWrites
 from persistence.leases import Leases
 from persistence.pinned import PinnedDefinitions
 from persistence.policybook import SqlPolicyBook
@@ -103,6 +104,7 @@ class _HotStatements:
         self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
         self.daily = DailyStatement(dialect)
+        self.intents = IntentWrites(dialect, DriverStatement(_FENCE, dialect))
 
 
 class SqlRunStore(
@@ -124,7 +126,7 @@ class SqlRunStore(
         self.ride = ride or RideThrough()
         self._hot = _HotStatements(engine.dialect)
         # SQLite: a held connection per thread (a local file does not drop connections);
-        # PostgreSQL: the pool, whose pre-ping replaces connections the server dropped.
+        # PostgreSQL: the pool, which pings a connection back from idle (persistence.liveness).
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
         self._known_definitions: set[str] = set()
         # Concurrent drivers in this process (a worker's threads) share commits when asked.
@@ -279,11 +281,15 @@ class SqlRunStore(
 
     def renew_lease(self, fence: Fence, *, for_order: bool = False) -> None:
         def renew() -> None:  # the same renewal twice is harmless: no settling read needed
-            with translate_errors(fence.run_id), self.engine.begin() as conn:
-                if for_order:
+            with driver_transaction(self.engine, fence.run_id, self._held) as tx:
+                stopping = for_order and self._hot.intents.asked_to_stop(tx, fence.run_id)
+                if not stopping:
+                    self._hot.intents.renew(tx, fence)
+            if stopping:  # rare: the reads that say why, then the renewal if it is gone
+                with translate_errors(fence.run_id), self.engine.begin() as conn:
                     self._obey_cancel(conn, fence.run_id)
                     self._obey_halt(conn, fence.run_id)
-                self._fence(conn, fence)
+                    self._fence(conn, fence)
 
         self.ride.call("lease renewal", renew, fence.run_id)
 
@@ -327,13 +333,16 @@ class SqlRunStore(
         self.ride.write("order intents", save, lambda: self._found(stored), fence.run_id)
 
     def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
-        def record() -> None:
-            with translate_errors(update_.run_id), self.engine.begin() as conn:
-                self._fence(conn, fence)
-                stored_intents.record(conn, update_)
+        self.update_intents([update_], fence)
 
-        stored = stored_intents.recorded(update_)
-        self.ride.write("intent update", record, lambda: self._found(stored), update_.run_id)
+    def update_intents(self, updates: Sequence[IntentUpdate], fence: Fence) -> None:
+        def record() -> None:
+            with driver_transaction(self.engine, fence.run_id, self._held) as tx:
+                self._hot.intents.record(tx, updates, fence)
+
+        if updates:  # one transaction: the last update's event is there when all are
+            stored = stored_intents.recorded(updates[-1])
+            self.ride.write("intent update", record, lambda: self._found(stored), fence.run_id)
 
     def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
         def read() -> list[tuple[str, int, str]]:

@@ -286,8 +286,19 @@ class MemoryRunStore(MemoryPolicyBook):
             self._intents[intent.run_id][intent.intent.client_order_id] = intent
             self._chain(intent, intent.status, intent.updated_at)
 
+    def update_intents(self, updates: Sequence[IntentUpdate], fence: Fence) -> None:
+        self._check_fence(fence)
+        for update in updates:  # all or none: every intent is known before any changes
+            if update.client_order_id not in self._intents.get(update.run_id, {}):
+                raise RunNotFound(f"no intent {update.client_order_id}", run_id=update.run_id)
+        for update in updates:
+            self._update_intent(update)
+
     def update_intent(self, update: IntentUpdate, fence: Fence) -> None:
         self._check_fence(fence)
+        self._update_intent(update)
+
+    def _update_intent(self, update: IntentUpdate) -> None:
         known = self._intents.get(update.run_id, {})
         stored = known.get(update.client_order_id)
         if stored is None:

@@ -93,8 +93,7 @@ def execute_plan(
             _submit(run_id, intent, broker, store, clock, fence, failpoint)
     statuses = settle(broker, ids, settle_seconds, sleep)
     failpoint("broker.filled")
-    for status in statuses:
-        store.update_intent(_update(run_id, status, clock), fence())
+    store.update_intents([_update(run_id, status, clock) for status in statuses], fence())
     failpoint("intents.reconciled")
     return execution_report(statuses, trades_required=bool(intents))
 
