@@ -32,6 +32,8 @@ from fsm.spec import SpecSet
 
 SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})
+# Kinds named for every spec set: the row that creates a run, its start, the wait for a plan's
+# approval (``run.waiting_for_approval``, which subscribers filter on) and the engine-wide cancel.
 ENGINE_KINDS: dict[str, str] = {
     CREATED: "run.created",
     E.START: "run.started",
@@ -62,7 +64,7 @@ class EventKinds:
         )  # fmt: skip
 
 
-TRADING_KINDS = EventKinds.of(TRADING_SPECS)
+TRADING_KINDS = EventKinds.of(TRADING_SPECS)  # what readers announce unless given another
 
 
 class RunEvent(Frozen):
