@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements-dev.lock
 UV_VERSION := 0.13.8
 
-.PHONY: run test lint typecheck bench docs install lock system clean
+.PHONY: run test lint typecheck bench docs diagram install lock system clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tradefsm needs Python 3.11 or newer")'
@@ -62,6 +62,11 @@ bench: $(STAMP)
 # --strict turns a broken link, an anchor that is gone or a missing reference into an error.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The generated pages, and docs/state-diagram.svg redrawn by Graphviz when the chart changed
+# (it is committed, so the site builds without Graphviz; a test fails while it is stale).
+diagram: $(STAMP) system
+	$(BIN)/python -m fsm.docs
 
 clean:
 	rm -rf $(VENV) site tradefsm.db* tradefsm-paper.db*

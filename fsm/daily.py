@@ -1,13 +1,15 @@
 """The ``daily_limits`` guard: what an account sent per trading day, with the plan at hand.
 
-An account's usage on a day is every plan of its runs that entered ``executing`` that day
-(UTC): their notional and their number of orders. The ``daily_limits`` guard adds the plan
-at hand and compares with the policy's ``daily_max_notional`` and ``daily_max_orders``; its
-inputs are the running totals it read. The store counts again inside the transaction that
-commits the plan, after a lock that serialises the account's plan commits (PostgreSQL: a
-transaction-level advisory lock; SQLite: its single writer), and refuses the commit
-(``DailyTotalsMoved``) when another run's plan committed meanwhile; the driver then reads
-the totals and evaluates the guards again. Two racing runs cannot both pass.
+An account's usage on a day is every plan of its runs sent that day (UTC): a plan is sent by
+the row entering the state whose spec says so (``StateSpec.sends_plan``; ``executing`` in the
+trading specs), by whichever event of the chart enters it; usage is their notional and their
+number of orders. The ``daily_limits`` guard adds the plan at hand and compares with the
+policy's ``daily_max_notional`` and ``daily_max_orders``; its inputs are the running totals it
+read. The store counts again inside the transaction that commits the plan, after a lock that
+serialises the account's plan commits (PostgreSQL: a transaction-level advisory lock; SQLite:
+its single writer), and refuses the commit (``DailyTotalsMoved``) when another run's plan
+committed meanwhile; the driver then reads the totals and evaluates the guards again. Two
+racing runs cannot both pass.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
-from fsm.dailytotals import DailyCheck, DailyUsage
+from fsm.dailytotals import DailyCheck, DailyUsage, SentPlans
 from fsm.errors import DailyTotalsMoved
 from fsm.guardcontext import GuardContext, decision, limits_of, plan_of
 from fsm.limits import Limits
@@ -50,14 +52,15 @@ def daily_limits(ctx: GuardContext) -> GuardDecision:
 
 
 def daily_check(store: RunStore, limits: Limits, account_id: str, day: date,
-                guards: tuple[str, ...]) -> DailyCheck | None:  # fmt: skip
+                guards: tuple[str, ...], sent: SentPlans | None) -> DailyCheck | None:  # fmt: skip
     """The account's totals on ``day`` for a transition with the daily guard, when the policy
-    sets a daily limit (none set: nothing is read, nothing locked)."""
+    sets a daily limit (none set: nothing is read, nothing locked) and the spec set says which
+    rows send a plan (``sent``)."""
     values = limits.values
-    if GUARD not in guards or (values.daily_max_notional is None and values.daily_max_orders
-                               is None):  # fmt: skip
+    if GUARD not in guards or sent is None or (
+            values.daily_max_notional is None and values.daily_max_orders is None):  # fmt: skip
         return None
-    probe = DailyCheck(account_id, day, DailyUsage())
+    probe = DailyCheck(account_id, day, DailyUsage(), sent)
     return replace(probe, expected=store.daily_usage(probe))
 
 

@@ -1,5 +1,8 @@
 """What an account sent per trading day: the totals the ``daily_limits`` guard reads, and the
-check the store repeats inside the transaction that commits the plan (``fsm.daily``)."""
+check the store repeats inside the transaction that commits the plan (``fsm.daily``).
+
+Which rows send a plan is not the trading chart's to say: the spec set derives it
+(``SpecSet.sent_plans``) from the state whose spec says that entering it sends a plan."""
 
 from __future__ import annotations
 
@@ -9,11 +12,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fsm.machines.names import TradingState as S
 from fsm.records import RebalancePlan
 
-ENTERED = S.EXECUTING  # a plan counts from the transition that enters this state
-PLANNED = S.PLANNING  # the state whose checkpoint holds the plan
+
+@dataclass(frozen=True)
+class SentPlans:
+    """Which ledger rows send a plan: the accepted rows of one of ``events`` (every event of
+    the chart entering ``state``) that enter ``state``; the plan sent is the run's checkpoint
+    of ``plan_state``. A store finds the rows by event and time (its index on both)."""
+
+    state: str
+    events: tuple[str, ...]
+    plan_state: str
+
+    def sends(self, event: str, target: str | None) -> bool:
+        return target == self.state and event in self.events
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class DailyCheck:
     account_id: str
     day: date
     expected: DailyUsage
+    sent: SentPlans  # which rows count, from the run's spec set
 
     @property
     def start(self) -> datetime:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from fsm.clock import Clock
 from fsm.errors import DeliveryFailed, TradeFsmError
 from fsm.eventlog import EventLog, EventQuery, Subscription
-from fsm.events import RunEvent, events_of
+from fsm.events import TRADING_KINDS, EventKinds, RunEvent, events_of
 
 log = logging.getLogger("tradefsm.delivery")
 BACKOFF_FIRST = 1.0  # seconds before the second try; doubled after each failure
@@ -37,6 +37,7 @@ class Subscriber:
     console_url: str | None = None
     # The time-based events due in (after, now] (fsm.overdue), handed over after the ledger's.
     alerts: Callable[[datetime | None, datetime], list[RunEvent]] | None = None
+    kinds: EventKinds = TRADING_KINDS  # what the rows of the runs' spec set announce
 
 
 def backoff(failures: int) -> timedelta:
@@ -54,7 +55,7 @@ def deliver(log_: EventLog, subscriber: Subscriber, clock: Clock, batch: int = 1
     while rows := log_.rows(query):
         for row in rows:
             try:
-                for event in events_of(row, subscriber.console_url):
+                for event in events_of(row, subscriber.console_url, subscriber.kinds):
                     subscriber.send(event)
             except DeliveryFailed as exc:
                 return _failed(log_, subscriber, state, exc, clock)

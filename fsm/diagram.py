@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from fsm.errors import GraphvizMissing
 from fsm.machines.names import TradingState as S
@@ -130,11 +130,13 @@ def folded(canonical: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return notes
 
 
-def dot(canonical: dict[str, Any], trace: Trace = Trace(), caption: Caption | None = None) -> str:
+def dot(canonical: dict[str, Any], trace: Trace = Trace(), caption: Caption | None = None,
+        direction: Literal["LR", "TB"] = "LR") -> str:  # fmt: skip
     """The chart in Graphviz's language: guards one a line, the transitions every state has
     alike folded into a note, a run's path numbered by ledger seq, its refused attempts as
-    dashed red loops, the state it is in bold, and a caption."""
-    lines = [f'digraph "{canonical["name"]}" {{', "    rankdir=LR;",
+    dashed red loops, the state it is in bold, and a caption. ``direction`` TB (top to bottom)
+    fits a page's narrow column; LR (left to right) a screen."""
+    lines = [f'digraph "{canonical["name"]}" {{', f"    rankdir={direction};",
              '    node [shape=box, style="rounded", fontname="Helvetica"];',
              '    edge [fontname="Helvetica", fontsize=10];', '    __start [shape=point];',
              f"    __start -> {canonical['initial']};"]  # fmt: skip
@@ -202,16 +204,21 @@ def _refusals(trace: Trace) -> list[str]:
     return lines
 
 
-def markdown(canonical: dict[str, Any], definition_hash: str, trace: Trace = Trace(),
-             caption: Caption | None = None) -> str:  # fmt: skip
-    rows = "\n".join(
-        f"| {t['source']} | {t['event']} | {t['target']} | {', '.join(t['guards']) or '—'} |"
+def table(canonical: dict[str, Any]) -> str:
+    """Every transition as a Markdown table: from, event, to, guards."""
+    rows = "".join(
+        f"| {t['source']} | {t['event']} | {t['target']} | {', '.join(t['guards']) or '—'} |\n"
         for t in canonical["transitions"]
     )
+    return "| from | event | to | guards |\n| --- | --- | --- | --- |\n" + rows
+
+
+def markdown(canonical: dict[str, Any], definition_hash: str, trace: Trace = Trace(),
+             caption: Caption | None = None) -> str:  # fmt: skip
     said = f"{caption.text()}\n\n" if caption is not None else ""
     return (
         f"{said}Definition hash: `{definition_hash}`\n\n```mermaid\n{mermaid(canonical, trace)}"
-        "```\n\n| from | event | to | guards |\n| --- | --- | --- | --- |\n" + rows + "\n"
+        "```\n\n" + table(canonical)
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +12,47 @@ import typer
 from pydantic.fields import FieldInfo
 
 from fsm import diagram
-from fsm.definition import trading_definition
+from fsm.definition import MachineDefinition, trading_definition
 from fsm.settings import Settings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+SVG = "state-diagram.svg"  # the drawing on docs/state-diagram.md, redrawn when the chart moves
+_DRAWN = re.compile(r"definition ([0-9a-f]{64}) ·")
 
 
 def state_diagram_markdown() -> str:
     definition = trading_definition()
     return (
         "# State diagram\n\n"
-        "Generated from `fsm/machines/trading.py` by `python -m fsm.docs`; a test fails when\n"
-        "this page and the class differ. Guard names are shown in brackets on the edges.\n"
-        "`tradefsm diagram --run RUN_ID` draws the definition a run ran under, with its path.\n\n"
-        + diagram.markdown(definition.canonical(), definition.definition_hash)
+        "Generated from `fsm/machines/trading.py` by `python -m fsm.docs` (`make diagram`); a\n"
+        "test fails when this page or its drawing and the class differ. Each edge is named by\n"
+        "its event; `fail` and `cancel`, which every unfinished state has alike, are one note\n"
+        "beside Failed; the table below gives every transition's guards. `tradefsm diagram`\n"
+        "draws them on the edges, and with `--run RUN_ID` the definition a run ran under, with\n"
+        "its path; `--format mermaid` prints the chart as Mermaid text.\n\n"
+        f"Definition hash: `{definition.definition_hash}`\n\n"
+        f"[![The trading chart: its states, and each transition's event and guards]({SVG})]"
+        f"({SVG})\n\n" + diagram.table(definition.canonical())
     )
+
+
+def state_diagram_svg(definition: MachineDefinition, now: datetime) -> bytes:
+    """The chart drawn by Graphviz as `tradefsm diagram --format svg` draws it, fitted to a
+    page's narrow column: top to bottom, each edge named by its event alone (the page's table
+    lists the guards), its caption naming the definition hash."""
+    canonical = definition.canonical()
+    events = [t | {"guards": []} for t in canonical["transitions"]]
+    caption = diagram.Caption(definition.definition_hash, now)
+    return diagram.graphviz(diagram.dot(canonical | {"transitions": events}, caption=caption,
+                                        direction="TB"), "svg")  # fmt: skip
+
+
+def drawn_hash(svg: str) -> str | None:
+    """The definition hash a drawing's caption names (None: no caption)."""
+    found = _DRAWN.search(svg)
+    return None if found is None else found.group(1)
 
 
 def configuration_markdown() -> str:
@@ -129,8 +157,13 @@ PAGES = {
 
 
 def main() -> None:
+    """Rewrite the pages, and redraw the chart when its drawing names another definition (a
+    redrawing changes its caption's time only: left alone otherwise)."""
     for name, render in PAGES.items():
         (DOCS / name).write_text(render(), encoding="utf-8")
+    definition, drawing = trading_definition(), DOCS / SVG
+    if not drawing.exists() or drawn_hash(drawing.read_text("utf-8")) != definition.definition_hash:
+        drawing.write_bytes(state_diagram_svg(definition, datetime.now(UTC)))
 
 
 if __name__ == "__main__":

@@ -314,7 +314,9 @@ class RunDriver:
             output=output,
             lineage=lineage_for(self.rt.store, self.run, guards),
             limits=limits,
-            daily=daily_check(self.rt.store, limits, self.run.account_id, today, guards),
+            daily=daily_check(
+                self.rt.store, limits, self.run.account_id, today, guards, self.rt.specs.sent_plans
+            ),
         )
 
     # ---- the one transaction per transition -----------------------------------------------

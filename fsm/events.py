@@ -15,8 +15,8 @@ delivery is at-least-once, and a batch cut short is read again from the cursor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -29,23 +29,43 @@ from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
 from fsm.pluginrecords import Frozen, OrderStatus
 from fsm.records import ExecutionReport, LedgerEntry
+from fsm.spec import SpecSet
 
 SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})
-# Rows after which another process carries a run on without it having stopped: a worker
-# claiming a submitted run, the driver after a person's approval.
-HANDOVERS = frozenset({CREATED, E.APPROVED})
-PEOPLES_EVENTS = frozenset({E.APPROVED, E.REJECTED, E.CANCEL})
-FINAL = frozenset(TRADING_SPECS.definition.final_states)
-
-KINDS: dict[str, str] = {
+# Kinds named for every spec set: the row that creates a run, its start, the wait for a plan's
+# approval (``run.waiting_for_approval``, which subscribers filter on) and the engine-wide cancel.
+ENGINE_KINDS: dict[str, str] = {
     CREATED: "run.created",
     E.START: "run.started",
     E.APPROVAL_REQUIRED: "run.waiting_for_approval",
-    E.APPROVED: "run.approved",
-    E.REJECTED: "run.rejected",
     E.CANCEL: "run.cancelled",
 }
+
+
+@dataclass(frozen=True)
+class EventKinds:
+    """What a spec set's rows announce: the kind of each event with its own, the people's
+    events (each parked state's decisions, announced ``run.<event>``, and cancel) and the
+    rows after which another process carries a run on without it having stopped (a worker
+    claiming a submitted run, the driver after a person's decision)."""
+
+    kinds: Mapping[str, str]
+    peoples: frozenset[str]
+    handovers: frozenset[str]
+    final: frozenset[str]
+
+    @classmethod
+    def of(cls, specs: SpecSet) -> EventKinds:
+        decisions = specs.decision_events
+        return cls(
+            kinds=ENGINE_KINDS | {event: f"run.{event}" for event in sorted(decisions)},
+            peoples=specs.peoples_events, handovers=decisions | {CREATED},
+            final=frozenset(specs.definition.final_states),
+        )  # fmt: skip
+
+
+TRADING_KINDS = EventKinds.of(TRADING_SPECS)  # what readers announce unless given another
 
 
 class RunEvent(Frozen):
@@ -68,11 +88,12 @@ class RunEvent(Frozen):
     order: dict[str, str | None] | None = None
 
 
-def events_of(row: CommittedRow, console_url: str | None = None) -> list[RunEvent]:
+def events_of(row: CommittedRow, console_url: str | None = None,
+              kinds: EventKinds = TRADING_KINDS) -> list[RunEvent]:  # fmt: skip
     """The events of one committed row: its own, preceded by ``run.resumed`` when a new
     process carries on a run another one stopped driving."""
     entry = row.entry
-    kind, summary = _kind(entry)
+    kind, summary = _kind(entry, kinds)
     link = f"{console_url.rstrip('/')}/runs/{entry.run_id}" if console_url else None
     common = {
         "run_id": entry.run_id, "seq": entry.seq, "account_id": row.account_id,
@@ -84,7 +105,7 @@ def events_of(row: CommittedRow, console_url: str | None = None) -> list[RunEven
     orders = [RunEvent(id=f"{own.id}:order:{o.client_order_id}", kind=_order_kind(o),
                        summary=_order_said(o), order=_order_fields(o), **common)
               for o in _final_orders(row)]  # fmt: skip
-    if not _resumed(row):
+    if not carried_on(row.previous_process, row.previous_event, entry, kinds):
         return [*orders, own]
     resumed = RunEvent(
         id=f"{own.id}:resumed", kind="run.resumed",
@@ -148,16 +169,16 @@ def start_of(log: EventLog, since: str) -> EventQuery:
     return EventQuery(since=moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-def _kind(entry: LedgerEntry) -> tuple[str, str]:
+def _kind(entry: LedgerEntry, kinds: EventKinds) -> tuple[str, str]:
     if not entry.accepted:
         refused = ", ".join(g.name for g in entry.guards if not g.passed) or "not allowed"
         return "transition.refused", f"{entry.event} refused in {entry.source}: {refused}"
-    if entry.event in KINDS:
-        return KINDS[entry.event], _said(entry)
+    if entry.event in kinds.kinds:
+        return kinds.kinds[entry.event], _said(entry)
     if entry.target == S.FAILED:
         halted = entry.error_type in HALTED_ERRORS
         return ("run.halted" if halted else "run.failed"), _said(entry)
-    if entry.target in FINAL:
+    if entry.target in kinds.final:
         return "run.done", f"done ({entry.event})"
     return "run.progressed", f"{entry.event}: {entry.source} -> {entry.target}"
 
@@ -173,29 +194,26 @@ def _said(entry: LedgerEntry) -> str:
     return f"{entry.event} by {entry.actor}: {entry.source} -> {entry.target}"
 
 
-def _resumed(row: CommittedRow) -> bool:
-    return carried_on(row.previous_process, row.previous_event, row.entry)
-
-
-def carried_on(previous_process: str | None, previous_event: str | None,
-               entry: LedgerEntry) -> bool:  # fmt: skip
+def carried_on(previous_process: str | None, previous_event: str | None, entry: LedgerEntry,
+               kinds: EventKinds = TRADING_KINDS) -> bool:  # fmt: skip
     """Whether ``entry`` was written by a process carrying on a run another one stopped
     driving (the row after ``previous_*``), which is the ``run.resumed`` event."""
     now = entry.process
     return (
         previous_process is not None and now is not None and previous_process != now
-        and previous_event not in HANDOVERS and entry.event not in PEOPLES_EVENTS
+        and previous_event not in kinds.handovers and entry.event not in kinds.peoples
     )  # fmt: skip
 
 
 def read_events(
-    log: EventLog, query: EventQuery, console_url: str | None
-) -> Iterator[tuple[Position, list[RunEvent]]]:
+    log: EventLog, query: EventQuery, console_url: str | None,
+    kinds: EventKinds = TRADING_KINDS,
+) -> Iterator[tuple[Position, list[RunEvent]]]:  # fmt: skip
     """Each row the query finds, batch after batch until none is left: its position and its
     events."""
     while rows := log.rows(query):
         for row in rows:
-            yield row.position, events_of(row, console_url)
+            yield row.position, events_of(row, console_url, kinds)
         query = replace(query, after=rows[-1].position)
 
 
@@ -207,12 +225,13 @@ def follow_events(
     interval: float,
     timeout: float | None,
     sleep: Callable[[float], None] = time.sleep,
+    kinds: EventKinds = TRADING_KINDS,
 ) -> None:
     """Call ``on_event`` for every event the query finds, then for each new one as it is
     committed, until ``timeout`` seconds pass (for ever when None)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        for position, events in read_events(log, query, console_url):
+        for position, events in read_events(log, query, console_url, kinds):
             for event in events:
                 on_event(event)
             query = replace(query, after=position)

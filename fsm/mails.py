@@ -24,7 +24,6 @@ from fsm.pluginrecords import Side
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord, StoredIntent
 
-ENDED_FAILED = frozenset({"run.failed", "run.halted", "run.cancelled", "run.rejected"})
 SUCCEEDED = frozenset({"filled", "partially_filled"})
 ANALYSIS_STATE = S.ANALYZING  # its checkpoint holds the account's positions before trading
 
@@ -49,7 +48,7 @@ class RunReports:
         """The event's report, or None when it is not mailed."""
         if event.kind == "run.done":
             return self._done(event)
-        if event.kind in ENDED_FAILED:
+        if _ended_failed(event):
             return self._failed(event)
         if event.kind == "run.waiting_for_approval":
             return self._waiting(event)
@@ -128,6 +127,13 @@ class RunReports:
             held[symbol] = held.get(symbol, Decimal(0)) + sign * (stored.filled_qty or 0)
         shown = [f"  {s:<8} {q.normalize():f}" for s, q in sorted(held.items()) if q]
         return shown or ["  none"]
+
+
+def _ended_failed(event: RunEvent) -> bool:
+    """The event of the row that failed the run (``run.failed``, ``run.halted``, a person's
+    decision such as ``run.rejected`` or ``run.cancelled``): not an order's, nor the
+    ``run.resumed`` before that row."""
+    return event.state == S.FAILED and event.order is None and event.kind != "run.resumed"
 
 
 def _order_counts(intents: list[StoredIntent], run: RunRecord) -> str:

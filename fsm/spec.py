@@ -4,7 +4,9 @@ The chart (``fsm.machines``) says which transitions exist; a ``StateSpec`` says 
 state: its step, the model of the output it checkpoints, how it resumes, its timeout (a Settings
 field, by reference) and retry class, the events its step (or, for a parking state, a person)
 may send, and its hooks: what stopping it mid-way must undo (``stand_down``), what a failing row
-commits (``at_failure``) and, for a state that waits for a person, how it waits (``Parking``).
+commits (``at_failure``), whether entering it sends a plan (``sends_plan``: the account's daily
+totals count it) and, for a state that waits for a person, how it waits (``Parking``, whose
+decisions are the people's events besides the engine-wide ``cancel``).
 The driver and engine ask the spec; they never test a state's name. A ``SpecSet`` refuses, when
 it is built, a spec that does not match the chart.
 """
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel
 
+from fsm.dailytotals import SentPlans
 from fsm.definition import MachineDefinition
 from fsm.errors import (
     DatabaseUnavailable,
@@ -106,6 +109,9 @@ class StateSpec:
     accepts: tuple[int, ...] = ()
     stand_down: StandDown | None = None
     at_failure: AtFailure | None = None
+    # Entering this state sends the plan checkpointed by the state named here (one of
+    # ``uses``): the account's daily totals count it from the row that enters.
+    sends_plan: str | None = None
 
     def __post_init__(self) -> None:
         if self.timeout is not None:
@@ -151,6 +157,7 @@ class StateSpec:
             "events": list(self.events),
             "output": None if self.output is None else self.output.__name__,
             "schema_version": self.schema_version, "accepts": list(self.accepts),
+            "sends_plan": self.sends_plan,
         }  # fmt: skip
 
 
@@ -165,6 +172,13 @@ class SpecSet(Mapping[str, StateSpec]):
         self._specs = dict(specs)
         _check(name, definition, self._specs)
         self.parked_states = frozenset(s for s, spec in self._specs.items() if spec.parks)
+        # What people send: each parked state's decisions; cancel is engine-wide.
+        self.decision_events = frozenset(
+            event for spec in self._specs.values() if spec.parking is not None
+            for event in spec.parking.decisions
+        )  # fmt: skip
+        self.peoples_events = self.decision_events | {TradingEvent.CANCEL}
+        self.sent_plans = _sent_plans(definition, self._specs)
 
     def __getitem__(self, state: str) -> StateSpec:
         return self._specs[state]
@@ -180,6 +194,18 @@ class SpecSet(Mapping[str, StateSpec]):
         spec = self._specs.get(state)
         parking = spec.parking if spec is not None else None
         return None if parking is None else parking.decisions.get(event)
+
+
+def _sent_plans(definition: MachineDefinition,
+                specs: Mapping[str, StateSpec]) -> SentPlans | None:  # fmt: skip
+    """Which rows send a plan: every event of the chart that enters the state whose spec says
+    it sends one (None when no spec does: nothing counts toward the daily limits)."""
+    marked = [(state, spec.sends_plan) for state, spec in specs.items() if spec.sends_plan]
+    if not marked:
+        return None
+    (state, plan_state), *_ = marked
+    events = sorted({t.event for t in definition.transitions.values() if t.target == state})
+    return SentPlans(state, tuple(events), plan_state)
 
 
 def _check(name: str, definition: MachineDefinition, specs: Mapping[str, StateSpec]) -> None:
@@ -199,6 +225,11 @@ def _check(name: str, definition: MachineDefinition, specs: Mapping[str, StateSp
             problems.append(f"{state}: a parked state's decisions are the events it sends")
         problems += [f"{state} uses {u}, which is not a state" for u in spec.uses
                      if u not in definition.states]  # fmt: skip
+        if spec.sends_plan is not None and spec.sends_plan not in spec.uses:
+            problems.append(f"{state} sends the plan of {spec.sends_plan}, which it does not use")
+    senders = sorted(state for state, spec in specs.items() if spec.sends_plan)
+    if len(senders) > 1:
+        problems.append(f"only one state may send a plan, not {', '.join(senders)}")
     if problems:
         raise MachineDefinitionError(f"spec set {name} does not match its chart: "
                                      + "; ".join(problems))  # fmt: skip

@@ -1,41 +1,47 @@
 """Daily totals on SQL (``fsm.dailytotals``): read before the guards, and read again under a
-per-account lock inside the transaction that commits a plan."""
+per-account lock inside the transaction that commits a plan. Which rows sent a plan comes with
+the check (``SentPlans``, from the run's spec set); one statement per spec set, compiled once."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Dialect, Engine, bindparam, literal_column, select
+from functools import cache
 
-from fsm.dailytotals import ENTERED, PLANNED, DailyCheck, DailyUsage, usage
-from fsm.definition import trading_definition
-from fsm.errors import DailyTotalsMoved
+from sqlalchemy import ColumnElement, Dialect, Engine, Select, bindparam, literal_column, select
+
+from fsm.dailytotals import DailyCheck, DailyUsage, SentPlans, usage
+from fsm.errors import DailyTotalsMoved, MachineDefinitionError
 from persistence.hotpath import DriverStatement, DriverTransaction, HeldConnections, read_rows
 from persistence.tables import checkpoints, ledger, runs
 
-# The events that enter executing (an index on event and time finds them), by account and day;
-# literal in the SQL text so the index's planner sees them.
-_INTO_EXECUTING = sorted(
-    {t.event for t in trading_definition().transitions.values() if t.target == ENTERED}
-)
-
 
 def _literal(name: str) -> ColumnElement[str]:
+    """A state or event name written into the SQL text, so that the planner sees the events
+    the index on (event, occurred_at) is searched for. Chart names are identifiers."""
+    if not name.isidentifier():
+        raise MachineDefinitionError(f"{name!r} is not a state or event name")
     return literal_column(f"'{name}'")
 
 
-_ENTERED = (
-    select(ledger.c.run_id)
-    .join(runs, runs.c.run_id == ledger.c.run_id)
-    .where(
-        ledger.c.event.in_([_literal(e) for e in _INTO_EXECUTING]),
-        ledger.c.target == _literal(ENTERED),
-        ledger.c.occurred_at >= bindparam("d_start"),
-        ledger.c.occurred_at < bindparam("d_end"),
-        runs.c.account_id == bindparam("d_account"),
+@cache
+def plans_sent(sent: SentPlans) -> Select[tuple[object]]:
+    """The plan checkpoints of the account's runs whose rows sent a plan that day: the rows of
+    the events entering the sending state, found by event and time."""
+    sending = (
+        select(ledger.c.run_id)
+        .join(runs, runs.c.run_id == ledger.c.run_id)
+        .where(
+            ledger.c.event.in_([_literal(e) for e in sent.events]),
+            ledger.c.target == _literal(sent.state),
+            ledger.c.occurred_at >= bindparam("d_start"),
+            ledger.c.occurred_at < bindparam("d_end"),
+            runs.c.account_id == bindparam("d_account"),
+        )
     )
-)
-PLANS = select(checkpoints.c.output).where(
-    checkpoints.c.state == _literal(PLANNED), checkpoints.c.run_id.in_(_ENTERED)
-)
+    return select(checkpoints.c.output).where(
+        checkpoints.c.state == _literal(sent.plan_state), checkpoints.c.run_id.in_(sending)
+    )
+
+
 # PostgreSQL: held until the transaction ends; every plan commit of the account takes it.
 PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
@@ -51,22 +57,29 @@ class DailyTotals:
     _held: HeldConnections | None
 
     def daily_usage(self, check: DailyCheck) -> DailyUsage:
-        rows = read_rows(self.engine, PLANS, self._held, _values(check))
+        rows = read_rows(self.engine, plans_sent(check.sent), self._held, _values(check))
         return usage(row["output"] for row in rows)
 
 
 class DailyStatement:
-    """The in-transaction recount, compiled once per dialect."""
+    """The in-transaction recount, compiled once per dialect and spec set."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self.plans = DriverStatement(PLANS, dialect)
+        self.dialect = dialect
+        self.compiled: dict[SentPlans, DriverStatement] = {}
         self.lock = PG_LOCK if dialect.name == "postgresql" else None
+
+    def plans(self, sent: SentPlans) -> DriverStatement:
+        if sent not in self.compiled:
+            self.compiled[sent] = DriverStatement(plans_sent(sent), self.dialect)
+        return self.compiled[sent]
 
     def check(self, tx: DriverTransaction, check: DailyCheck) -> None:
         """Lock the account's plan commits, count again, refuse when the totals moved."""
         if self.lock is not None:
             tx.cursor.execute(self.lock, (f"tradefsm.daily:{check.account_id}",))
-        tx.cursor.execute(self.plans.sql, self.plans.params(_values(check)))
+        plans = self.plans(check.sent)
+        tx.cursor.execute(plans.sql, plans.params(_values(check)))
         found = usage(row[0] for row in tx.cursor.fetchall())
         if found != check.expected:
             raise DailyTotalsMoved(

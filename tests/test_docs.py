@@ -1,13 +1,18 @@
-"""Generated pages match the code; the README keeps its two commands."""
+"""Generated pages and the drawn chart match the code; the README keeps its two commands."""
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from fsm.docs import DOCS, PAGES
+from fsm.definition import MachineDefinition, compile_chart, trading_definition
+from fsm.diagram import folded
+from fsm.docs import DOCS, PAGES, SVG, drawn_hash, state_diagram_svg
+from tests.conftest import TRADING_DAY
+from tests.integration.test_new_state import ComplianceWorkflow
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
@@ -15,6 +20,45 @@ def test_generated_page_is_current(name: str) -> None:
     assert (DOCS / name).read_text(encoding="utf-8") == PAGES[name](), (
         f"docs/{name} is out of date: run `python -m fsm.docs`"
     )
+
+
+COLUMN_PT = 700  # the widest drawing shown at about three quarters of its size or more
+
+
+def _lines(svg: str) -> list[str]:
+    """The text of the drawing, one line of a label each."""
+    return [t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+
+def _assert_draws(svg: str, definition: MachineDefinition) -> None:
+    """Every state by its title, every transition's event on its edge or in the note of the
+    events every unfinished state has alike."""
+    canonical, lines = definition.canonical(), _lines(svg)
+    for state in canonical["states"]:
+        assert state.replace("_", " ").capitalize() in lines, state
+    labels = {word for line in lines for word in line.split()}
+    for t in canonical["transitions"]:
+        assert t["event"] in labels, t
+    assert {t["event"] for ts in folded(canonical).values() for t in ts} == {"fail", "cancel"}
+
+
+def test_the_drawing_on_the_site_is_of_the_chart_in_the_code() -> None:
+    svg = (DOCS / SVG).read_text(encoding="utf-8")
+    assert drawn_hash(svg) == trading_definition().definition_hash, (
+        f"docs/{SVG} draws another chart: run `make diagram`"
+    )
+    _assert_draws(svg, trading_definition())
+    # The site's column beside the navigation is about 660 px: a wider drawing is shrunk, and
+    # its 10 pt labels with it, below what people read (`make diagram` draws it upright).
+    assert float(ET.fromstring(svg).attrib["width"].removesuffix("pt")) <= COLUMN_PT
+
+
+def test_a_changed_chart_is_drawn_anew_and_the_old_drawing_is_stale() -> None:
+    changed = compile_chart(ComplianceWorkflow)  # two more states, four more events
+    svg = state_diagram_svg(changed, TRADING_DAY).decode()
+    assert drawn_hash(svg) == changed.definition_hash != trading_definition().definition_hash
+    _assert_draws(svg, changed)
+    assert "Compliance review" in _lines(svg)
 
 
 def test_readme_starts_with_the_two_commands() -> None:

@@ -87,6 +87,17 @@ def test_a_pipe_in_a_table_cell_reads_as_a_pipe(site: Path) -> None:
     assert "table\\|json" not in html
 
 
+def test_the_state_diagram_is_drawn_not_shown_as_source(site: Path) -> None:
+    """The page shows the chart drawn (the SVG `make diagram` commits, checked against the
+    chart by tests/test_docs.py), linked to itself at full size; no Mermaid text."""
+    html = (site / "state-diagram" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="../state-diagram.svg"><img alt="The trading chart' in html
+    assert 'src="../state-diagram.svg"' in html
+    assert "stateDiagram-v2" not in html
+    drawn = (site / "state-diagram.svg").read_bytes()
+    assert drawn == (ROOT / "docs" / "state-diagram.svg").read_bytes()
+
+
 def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
     """Fonts, scripts and styles all come with the site: it reads the same offline."""
     external = re.compile(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', re.IGNORECASE)

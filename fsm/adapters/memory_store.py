@@ -9,7 +9,7 @@ from datetime import datetime
 
 from fsm import halts
 from fsm.commitments import intent_event_hash
-from fsm.dailytotals import ENTERED, PLANNED, DailyCheck, DailyUsage, usage
+from fsm.dailytotals import DailyCheck, DailyUsage, usage
 from fsm.errors import (
     CancelRequested,
     ConcurrentModification,
@@ -138,10 +138,10 @@ class MemoryRunStore(MemoryPolicyBook):
         entered = {
             e.run_id for run_id, rows in self._ledger.items()
             if self._runs[run_id].account_id == check.account_id for e in rows
-            if e.target == ENTERED and check.start <= e.occurred_at < check.end
+            if check.sent.sends(e.event, e.target) and check.start <= e.occurred_at < check.end
         }  # fmt: skip
         return usage(c.output for r in sorted(entered) for c in self._checkpoints[r]
-                     if c.state == PLANNED)  # fmt: skip
+                     if c.state == check.sent.plan_state)  # fmt: skip
 
     def acquire_lease(
         self,

@@ -82,6 +82,7 @@ class LegacyCall:
             S.EXECUTING: StateSpec(
                 self._execution, (E.EXECUTION_COMPLETED,), LegacyOutput, on_resume="refuse",
                 retry="never", timeout=None, at_failure=orders_at_failure,
+                uses=(S.PLANNING,), sends_plan=S.PLANNING,
                 note="the legacy execution service keeps no order ids to reconcile with: a "
                 "facade run interrupted while executing fails; check the broker by hand"),
         })  # fmt: skip

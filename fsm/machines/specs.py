@@ -55,7 +55,7 @@ TRADING_SPECS = SpecSet("trading", trading_definition(), {
     S.EXECUTING: StateSpec(
         execute, (E.EXECUTION_COMPLETED,), ExecutionReport, on_resume="reconcile",
         uses=(S.PLANNING,), timeout=lambda s: s.execution_timeout_seconds,
-        retry="transient, never after a timeout",
+        retry="transient, never after a timeout", sends_plan=S.PLANNING,
         stand_down=stand_down_orders, at_failure=orders_at_failure,
         note="each committed intent is looked up at the broker by client_order_id; only intents "
         "the broker never saw are submitted, never twice",

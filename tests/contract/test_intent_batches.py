@@ -10,8 +10,9 @@ import pytest
 from fsm.commitments import intent_event_hash
 from fsm.errors import ConcurrentModification, RunNotFound
 from fsm.ledger import GENESIS_HASH
+from fsm.pluginrecords import Side
 from fsm.ports import RunStore
-from fsm.records import IntentUpdate, OrderIntent, RunRecord, Side, StoredIntent
+from fsm.records import IntentUpdate, OrderIntent, RunRecord, StoredIntent
 from tests.contract.test_run_store import T0, _fence, _move, _new_run
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from fsm.dailytotals import DailyCheck, DailyUsage
 from fsm.errors import RunAlreadyActive
+from fsm.machines.specs import TRADING_SPECS
 from fsm.ports import RunFilter
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
@@ -18,6 +19,9 @@ from persistence.engine import make_engine
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY
 from tests.integration.test_risk_policy import Desk
+
+SENT = TRADING_SPECS.sent_plans
+assert SENT is not None
 
 PLAN = Decimal("99000.00")  # the demo plan on a fresh paper account: 8 orders
 
@@ -87,7 +91,7 @@ def test_a_commit_on_totals_that_moved_changes_nothing_and_the_guards_run_again(
 ) -> None:
     first = desk.engine().run(RunRequest(account_id="acct"))
     assert first.state == "done"
-    check = DailyCheck("acct", TRADING_DAY.date(), DailyUsage())
+    check = DailyCheck("acct", TRADING_DAY.date(), DailyUsage(), SENT)
     assert desk.store.daily_usage(check) == DailyUsage(PLAN, 8)
     stale = StaleTotals(make_engine(desk.url))
     desk.store = stale

@@ -5,12 +5,17 @@ chart, a spec set built from the trading specs plus its spec, a step and a guard
 the real engine on a real SQLite file: the ledger, its checkpoint and the orders show it ran.
 A second, ``compliance_review``, waits for a person: its spec's ``Parking`` says for how long
 and what a person's ``cleared`` or ``blocked`` does; the library's decision entry moves it.
+What the specs say is all the rest needs: a plan that reaches ``executing`` through the new
+state counts toward the account's daily limits (executing's spec ``sends_plan``), and the new
+decisions are announced as people's decisions in the event stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -20,26 +25,34 @@ from fsm.adapters.market_data import BundledMarketData
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.adapters.strategy import MomentumStrategy
 from fsm.clock import FixedClock
+from fsm.dailytotals import SentPlans
 from fsm.decisions import decide
 from fsm.definition import compile_chart, trading_definition
 from fsm.engine import Engine
 from fsm.errors import GuardRejected
+from fsm.eventlog import EventQuery
+from fsm.events import EventKinds, RunEvent, read_events
 from fsm.guardcontext import GuardContext, decision
 from fsm.guards import GUARDS
-from fsm.ids import SequentialIdFactory
+from fsm.ids import IdFactory, SequentialIdFactory
 from fsm.machines.names import TradingState as S
 from fsm.machines.specs import TRADING_SPECS
 from fsm.machines.trading import guard
+from fsm.mails import RunReports
 from fsm.pluginrecords import Frozen
+from fsm.policyhistory import Proposal, propose
 from fsm.records import GuardDecision, RebalancePlan, RunRecord
 from fsm.requests import Ports, RunRequest
 from fsm.settings import Settings
 from fsm.spec import Decision, Parking, SpecSet, StateSpec, Step
 from fsm.steps.runner import StepEnv, StepResult
 from persistence import migrate
+from persistence.daily import plans_sent
 from persistence.engine import make_engine
+from persistence.events import SqlEventLog
+from persistence.hotpath import DriverStatement
 from persistence.store import SqlRunStore
-from tests.conftest import broken_links
+from tests.conftest import TRADING_DAY, broken_links
 
 TRADING = trading_definition()
 
@@ -162,11 +175,12 @@ def sql_store(sqlite_url: str) -> SqlRunStore:
 
 
 def _engine(store: SqlRunStore, broker: PaperBroker, clock: FixedClock,
-            restricted: Callable[[str], bool], escalate: bool = False) -> Engine:  # fmt: skip
+            restricted: Callable[[str], bool], escalate: bool = False,
+            ids: IdFactory | None = None) -> Engine:  # fmt: skip
     market = BundledMarketData()
     guards = GUARDS | {"restricted_list_clear": restricted_list_clear}
     return Engine(store, Ports(MomentumStrategy(market), market, broker),
-                  Settings(actor="trader-ann"), clock, SequentialIdFactory(),
+                  Settings(actor="trader-ann"), clock, ids or SequentialIdFactory(),
                   specs=compliance_specs(restricted, escalate), guards=guards)  # fmt: skip
 
 
@@ -258,3 +272,75 @@ def test_a_person_blocking_it_fails_the_run_with_who_and_why(
                               "message": "restricted"}  # fmt: skip
     assert sql_store.ledger(failed.run_id)[-1].actor == "compliance-carol"
     assert broker.orders() == []
+
+
+def test_a_plan_sent_through_the_new_state_counts_toward_the_daily_limits(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock, tmp_path: Path
+) -> None:
+    # executing's spec sends the plan: every event of this chart entering it counts
+    assert compliance_specs(lambda s: False).sent_plans == SentPlans(
+        "executing", ("cleared", "compliance_cleared"), S.PLANNING
+    )
+    one_plan = Decimal("99000.00")  # the demo plan on a fresh paper account
+    propose(sql_store, Proposal(None, {"daily_max_notional": one_plan * 3 / 2}, "risk-bob",
+                                "one plan a day"), TRADING_DAY)  # fmt: skip
+    first = _engine(sql_store, broker, clock, restricted=lambda symbol: False).run(
+        RunRequest(account_id="paper")
+    )
+    fresh = PaperBroker(tmp_path / "paper-2.db")  # the same plan again, from a fresh account
+    second = _engine(
+        sql_store, fresh, clock, restricted=lambda symbol: False, ids=SequentialIdFactory("again-")
+    ).run(RunRequest(account_id="paper"))
+
+    assert (first.state, second.state) == ("done", "failed")
+    assert _path(sql_store, first)[5][0] == "compliance_cleared"
+    refused = [g for e in sql_store.ledger(second.run_id) for g in e.guards if not g.passed]
+    assert [g.name for g in refused] == ["daily_limits"]
+    assert (refused[0].inputs["sent_notional"], refused[0].inputs["sent_orders"]) == (
+        str(one_plan),
+        "8",
+    )
+    assert (len(broker.orders()), fresh.orders()) == (8, [])
+
+
+def test_the_store_finds_the_new_states_plans_by_its_index_on_event_and_time(
+    sql_store: SqlRunStore,
+) -> None:
+    sent = compliance_specs(lambda s: False).sent_plans
+    assert sent is not None
+    statement = DriverStatement(plans_sent(sent), sql_store.engine.dialect)
+    values = {"d_account": "paper", "d_start": TRADING_DAY, "d_end": TRADING_DAY}
+    with sql_store.engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement.sql}",
+                                          tuple(statement.params(values))).all()  # fmt: skip
+    assert "ix_ledger_event_occurred_at" in " ".join(str(step) for step in plan)
+    assert "ledger.event IN ('cleared', 'compliance_cleared')" in statement.sql
+
+
+def _events(store: SqlRunStore, run: RunRecord, kinds: EventKinds) -> list[RunEvent]:
+    found = read_events(SqlEventLog(store.engine), EventQuery(run_id=run.run_id), None, kinds)
+    return [event for _, events in found for event in events]
+
+
+def test_the_new_states_decisions_are_announced_as_peoples_decisions(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda s: True, escalate=True)
+    cleared = engine.run(RunRequest(account_id="paper"))
+    blocked = engine.run(RunRequest(account_id="desk-2"))
+    officer = _engine(sql_store, broker, clock, restricted=lambda s: True, escalate=True,
+                      ids=SequentialIdFactory("officer-"))  # another process  # fmt: skip
+    decide(officer, cleared.run_id, "cleared", "compliance-carol", "allowed", None)
+    decide(officer, blocked.run_id, "blocked", "compliance-carol", "restricted", None)
+    kinds = EventKinds.of(engine.specs)
+
+    assert {"cleared", "blocked", "cancel"} <= kinds.peoples
+    said = [(e.kind, e.actor) for e in _events(sql_store, cleared, kinds) if e.order is None]
+    # a person's decision, not a run another process resumed; the driver carries on after it
+    assert said[-2:] == [("run.cleared", "compliance-carol"), ("run.done", "trader-ann")]
+    assert "run.resumed" not in [kind for kind, _ in said]
+    last = _events(sql_store, blocked, kinds)[-1]
+    assert (last.kind, last.actor, last.state) == ("run.blocked", "compliance-carol", "failed")
+    mail = RunReports(sql_store, timedelta(0)).of(last)
+    assert mail is not None
+    assert mail.kind == "FAILURE"  # mailed as the run's failure

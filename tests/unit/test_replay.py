@@ -23,12 +23,16 @@ from fsm.limitguards import (
     total_notional_limit,
 )
 from fsm.limits import Limits
+from fsm.machines.specs import TRADING_SPECS
 from fsm.pluginrecords import Side
 from fsm.policy import KEYS, RiskPolicy
 from fsm.records import ExecutionReport, GuardDecision, Outcome, PlanItem, RebalancePlan
 from fsm.replay import RecordedTransition, replay
 from fsm.replayrules import RULES
 from fsm.settings import Settings
+
+SENT = TRADING_SPECS.sent_plans
+assert SENT is not None
 
 DAY = date(2026, 11, 27)
 PLAN_GUARDS: tuple[Guard, ...] = (max_orders, order_notional_limit, total_notional_limit,
@@ -67,7 +71,7 @@ def _decisions(policy: RiskPolicy, plan: RebalancePlan, age: int,
                outcome: Outcome) -> list[GuardDecision]:  # fmt: skip
     """What the guards decide on ``plan``, a run ``age`` days old and an execution outcome."""
     lim = Limits(policy, dict.fromkeys(KEYS, "policy v1"))
-    daily = DailyCheck("acct", DAY, DailyUsage(Decimal(700), 2))
+    daily = DailyCheck("acct", DAY, DailyUsage(Decimal(700), 2), SENT)
     if policy.daily_max_notional is None:
         daily = None  # the engine reads no totals when no daily limit is set
     ctx = GuardContext(Settings(), Mode.PAPER, DAY - timedelta(days=age), DAY, plan, limits=lim,

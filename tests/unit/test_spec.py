@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,24 @@ def test_a_spec_that_does_not_match_the_chart_is_refused() -> None:
     with pytest.raises(MachineDefinitionError, match="never sends approval_required"):
         SpecSet("broken", DEFINITION, specs | {"planning": StateSpec(
             specs["planning"].step, ("plan_approved", "plan_empty", "plan_reported"))})  # fmt: skip
+
+
+def test_the_spec_says_which_state_sends_a_plan_and_which_checkpoint_holds_it() -> None:
+    for specs in (TRADING_SPECS, LegacyCall(None, None, None).specs()):
+        sent = specs.sent_plans
+        assert sent is not None
+        assert (sent.state, sent.events, sent.plan_state) == (
+            "executing",
+            ("approved", "plan_approved"),
+            "planning",
+        )
+    specs = dict(TRADING_SPECS.items())
+    unused = replace(specs["executing"], sends_plan="analyzing")
+    with pytest.raises(MachineDefinitionError, match="plan of analyzing, which it does not use"):
+        SpecSet("broken", DEFINITION, specs | {"executing": unused})
+    twice = replace(specs["analyzing"], sends_plan="generating_signals")
+    with pytest.raises(MachineDefinitionError, match="only one state may send a plan"):
+        SpecSet("broken", DEFINITION, specs | {"analyzing": twice})
 
 
 OURS = ("fsm", "persistence")
