@@ -26,31 +26,61 @@ from fsm.eventlog import CommittedRow, EventLog, EventQuery, Position
 from fsm.machines.names import CREATED
 from fsm.machines.names import TradingEvent as E
 from fsm.machines.names import TradingState as S
-from fsm.machines.specs import TRADING_SPECS
+from fsm.machines.specs import APPROVAL, TRADING_SPECS
 from fsm.pluginrecords import Frozen, OrderStatus
 from fsm.records import ExecutionReport, LedgerEntry
-from fsm.spec import SpecSet
+from fsm.spec import Parking, SpecSet
 
 SCHEMA_VERSION = 1
 HALTED_ERRORS = frozenset({"TradingHalted"})
-# Kinds named for every spec set: the row that creates a run, its start, the wait for a plan's
-# approval (``run.waiting_for_approval``, which subscribers filter on) and the engine-wide cancel.
+# Kinds named for every spec set: the row that creates a run, its start and the engine-wide cancel.
 ENGINE_KINDS: dict[str, str] = {
     CREATED: "run.created",
     E.START: "run.started",
-    E.APPROVAL_REQUIRED: "run.waiting_for_approval",
     E.CANCEL: "run.cancelled",
 }
+# The decisions the CLI has a command for: `tradefsm approve|reject`.
+COMMANDS = frozenset(decision.verb for decision in APPROVAL.decisions.values())
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A parked state as events and mails say it: entering it is ``run.waiting_for_<what>``
+    (``what``: the state's name, ``awaiting_`` dropped, so ``awaiting_approval`` is
+    ``run.waiting_for_approval``), and what a person may decide there (event, verb)."""
+
+    state: str
+    decisions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, state: str, parking: Parking) -> Waiting:
+        return cls(state, tuple((event, d.verb) for event, d in parking.decisions.items()))
+
+    @property
+    def what(self) -> str:
+        return self.state.removeprefix("awaiting_")
+
+    @property
+    def kind(self) -> str:
+        return f"run.waiting_for_{self.what}"
+
+    def how(self, run_id: str) -> list[tuple[str, str, str | None]]:
+        """Each decision's event, verb and the CLI command that takes it (None when it has none:
+        the event is sent through ``fsm.decisions.decide``)."""
+        return [(event, verb, f"tradefsm {verb} {run_id} --actor NAME --reason TEXT"
+                 if verb in COMMANDS else None) for event, verb in self.decisions]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class EventKinds:
-    """What a spec set's rows announce: the kind of each event with its own, the people's
-    events (each parked state's decisions, announced ``run.<event>``, and cancel) and the
-    rows after which another process carries a run on without it having stopped (a worker
-    claiming a submitted run, the driver after a person's decision)."""
+    """What a spec set's rows announce: the kind of each event with its own, the entry of each
+    parked state (``Waiting``), the people's events (each parked state's decisions, announced
+    ``run.<event>``, and cancel) and the rows after which another process carries a run on
+    without it having stopped (a worker claiming a submitted run, the driver after a person's
+    decision)."""
 
     kinds: Mapping[str, str]
+    waiting: Mapping[str, Waiting]
     peoples: frozenset[str]
     handovers: frozenset[str]
     final: frozenset[str]
@@ -60,6 +90,8 @@ class EventKinds:
         decisions = specs.decision_events
         return cls(
             kinds=ENGINE_KINDS | {event: f"run.{event}" for event in sorted(decisions)},
+            waiting={state: Waiting.of(state, spec.parking) for state, spec in specs.items()
+                     if spec.parking is not None},
             peoples=specs.peoples_events, handovers=decisions | {CREATED},
             final=frozenset(specs.definition.final_states),
         )  # fmt: skip
@@ -175,6 +207,10 @@ def _kind(entry: LedgerEntry, kinds: EventKinds) -> tuple[str, str]:
         return "transition.refused", f"{entry.event} refused in {entry.source}: {refused}"
     if entry.event in kinds.kinds:
         return kinds.kinds[entry.event], _said(entry)
+    waiting = kinds.waiting.get(entry.target or "")
+    if waiting is not None:
+        how = " or ".join(command or verb for _, verb, command in waiting.how(entry.run_id))
+        return waiting.kind, f"waiting for {waiting.what}: {how}"
     if entry.target == S.FAILED:
         halted = entry.error_type in HALTED_ERRORS
         return ("run.halted" if halted else "run.failed"), _said(entry)
@@ -186,8 +222,6 @@ def _kind(entry: LedgerEntry, kinds: EventKinds) -> tuple[str, str]:
 def _said(entry: LedgerEntry) -> str:
     if entry.event == CREATED:
         return f"created by {entry.actor}"
-    if entry.event == E.APPROVAL_REQUIRED:
-        return f"waiting for approval: tradefsm approve {entry.run_id} --actor NAME --reason TEXT"
     if entry.target == S.FAILED:
         why = f"{entry.error_type}: {entry.error_message}" if entry.error_type else entry.event
         return f"failed in {entry.source} by {entry.actor}: {why}"

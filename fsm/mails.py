@@ -3,7 +3,8 @@
 Four kinds, as the legacy system mailed them: SUCCESS (a run ended done: its order counts and
 the positions after it), RECOVERED (a run that was resumed by another process and ended done),
 FAILURE (a run ended failed: the state it failed in, its error, the guard that refused and the
-reason) and WAITING FOR APPROVAL (with the commands that decide). Every other event is not
+reason) and, for each parked state of the spec set, WAITING FOR its name (APPROVAL for
+``awaiting_approval``), with the decisions a person may take and how. Every other event is not
 mailed. A failure identical to one of the same account shortly before it (the quiet period) is
 not mailed either: which failures are mailed is derived from the run database, so it is the
 same on every delivery of the same events.
@@ -17,7 +18,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 from fsm.eventlog import CommittedRow, Position
-from fsm.events import RunEvent, carried_on, events_of
+from fsm.events import TRADING_KINDS, EventKinds, RunEvent, Waiting, carried_on, events_of
 from fsm.kinds import RunStatus
 from fsm.machines.names import TradingState as S
 from fsm.pluginrecords import Side
@@ -30,8 +31,8 @@ ANALYSIS_STATE = S.ANALYZING  # its checkpoint holds the account's positions bef
 
 @dataclass(frozen=True)
 class RunMail:
-    """One report: its kind (SUCCESS, RECOVERED, FAILURE, WAITING FOR APPROVAL), subject and
-    plain-text body."""
+    """One report: its kind (SUCCESS, RECOVERED, FAILURE, WAITING FOR APPROVAL or another
+    parked state), subject and plain-text body."""
 
     kind: str
     subject: str
@@ -39,10 +40,12 @@ class RunMail:
 
 
 class RunReports:
-    """Composes the report of an event from what the run database holds of its run."""
+    """Composes the report of an event from what the run database holds of its run; ``kinds``
+    are those the events were read with (the spec set's parked states and decisions)."""
 
-    def __init__(self, store: RunStore, quiet: timedelta) -> None:
-        self._store, self._quiet = store, quiet
+    def __init__(self, store: RunStore, quiet: timedelta,
+                 kinds: EventKinds = TRADING_KINDS) -> None:  # fmt: skip
+        self._store, self._quiet, self._kinds = store, quiet, kinds
 
     def of(self, event: RunEvent) -> RunMail | None:
         """The event's report, or None when it is not mailed."""
@@ -50,14 +53,16 @@ class RunReports:
             return self._done(event)
         if _ended_failed(event):
             return self._failed(event)
-        if event.kind == "run.waiting_for_approval":
-            return self._waiting(event)
+        waiting = self._kinds.waiting.get(event.state or "")
+        if waiting is not None and event.kind == waiting.kind:
+            return self._waiting(event, waiting)
         return None
 
     def _done(self, event: RunEvent) -> RunMail:
         run, store = self._store.get_run(event.run_id), self._store
         ledger = store.ledger(event.run_id)
-        recovered = any(carried_on(a.process, a.event, b) for a, b in pairwise(ledger))
+        recovered = any(carried_on(a.process, a.event, b, self._kinds)
+                        for a, b in pairwise(ledger))  # fmt: skip
         intents = store.intents(event.run_id)
         lines = [f"Run {run.run_id} of account {run.account_id} ({run.mode.value}) ended done "
                  f"at {event.occurred_at:%Y-%m-%d %H:%M:%S} UTC ({event.event})."]  # fmt: skip
@@ -87,16 +92,16 @@ class RunReports:
         ]
         return _mail("FAILURE", run, lines, event)
 
-    def _waiting(self, event: RunEvent) -> RunMail:
+    def _waiting(self, event: RunEvent, waiting: Waiting) -> RunMail:
         run = self._store.get_run(event.run_id)
         lines = [
-            f"Run {run.run_id} of account {run.account_id} ({run.mode.value}) waits for "
-            "approval of its plan before any order is sent.",
-            f"Approve: tradefsm approve {run.run_id} --actor NAME --reason TEXT",
-            f"Reject:  tradefsm reject {run.run_id} --actor NAME --reason TEXT",
-            f"See the plan: tradefsm runs show {run.run_id}",
-        ]
-        return _mail("WAITING FOR APPROVAL", run, lines, event)
+            f"Run {run.run_id} of account {run.account_id} ({run.mode.value}) waits for a "
+            f"person in {waiting.state}; a person may decide:",
+            *(f"{verb.capitalize()}: {command or f'send {e} (fsm.decisions.decide)'}"
+              for e, verb, command in waiting.how(run.run_id)),
+            f"See the run and its plan: tradefsm runs show {run.run_id}",
+        ]  # fmt: skip
+        return _mail(f"WAITING FOR {waiting.what.replace('_', ' ').upper()}", run, lines, event)
 
     def _repeated(self, run: RunRecord) -> bool:
         """Whether an identical failure of the run's account came within the quiet period

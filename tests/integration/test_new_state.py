@@ -6,8 +6,9 @@ the real engine on a real SQLite file: the ledger, its checkpoint and the orders
 A second, ``compliance_review``, waits for a person: its spec's ``Parking`` says for how long
 and what a person's ``cleared`` or ``blocked`` does; the library's decision entry moves it.
 What the specs say is all the rest needs: a plan that reaches ``executing`` through the new
-state counts toward the account's daily limits (executing's spec ``sends_plan``), and the new
-decisions are announced as people's decisions in the event stream.
+state counts toward the account's daily limits (executing's spec ``sends_plan``), the new
+decisions are announced as people's decisions in the event stream, and entering the new parked
+state is announced and mailed as a wait for a person, naming the decisions.
 """
 
 from __future__ import annotations
@@ -341,6 +342,36 @@ def test_the_new_states_decisions_are_announced_as_peoples_decisions(
     assert "run.resumed" not in [kind for kind, _ in said]
     last = _events(sql_store, blocked, kinds)[-1]
     assert (last.kind, last.actor, last.state) == ("run.blocked", "compliance-carol", "failed")
-    mail = RunReports(sql_store, timedelta(0)).of(last)
+    mail = RunReports(sql_store, timedelta(0), kinds).of(last)
     assert mail is not None
     assert mail.kind == "FAILURE"  # mailed as the run's failure
+
+
+def test_entering_the_new_parked_state_is_announced_and_mailed_as_a_wait_for_a_person(
+    sql_store: SqlRunStore, broker: PaperBroker, clock: FixedClock
+) -> None:
+    engine = _engine(sql_store, broker, clock, restricted=lambda s: True, escalate=True)
+    parked = engine.run(RunRequest(account_id="paper"))
+    kinds = EventKinds.of(engine.specs)
+
+    waits = _events(sql_store, parked, kinds)[-1]
+    assert (waits.kind, waits.state) == ("run.waiting_for_compliance_review", "compliance_review")
+    assert waits.summary == "waiting for compliance_review: clear or block"
+    mail = RunReports(sql_store, timedelta(0), kinds).of(waits)
+    assert mail is not None
+    assert mail.kind == "WAITING FOR COMPLIANCE REVIEW"
+    assert mail.subject.startswith(f"tradefsm WAITING FOR COMPLIANCE REVIEW: run {parked.run_id}")
+    assert mail.body.splitlines()[:3] == [
+        f"Run {parked.run_id} of account paper (paper) waits for a person in compliance_review; "
+        "a person may decide:",
+        "Clear: send cleared (fsm.decisions.decide)",
+        "Block: send blocked (fsm.decisions.decide)",
+    ]
+    # the trading chart's parked state keeps its kind, and its decisions their commands
+    approval = kinds.waiting[S.AWAITING_APPROVAL]
+    assert approval == EventKinds.of(TRADING_SPECS).waiting[S.AWAITING_APPROVAL]
+    assert approval.kind == "run.waiting_for_approval"
+    assert [command for _, _, command in approval.how("R")] == [
+        "tradefsm approve R --actor NAME --reason TEXT",
+        "tradefsm reject R --actor NAME --reason TEXT",
+    ]
