@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,11 +36,8 @@ CREATE TABLE IF NOT EXISTS orders (
     symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
     filled_qty TEXT NOT NULL, avg_price TEXT, status TEXT NOT NULL, reason TEXT
 );
-CREATE INDEX IF NOT EXISTS ix_orders_client_order_id ON orders (client_order_id);
-CREATE INDEX IF NOT EXISTS ix_orders_account_id ON orders (account_id, seq)
+CREATE INDEX IF NOT EXISTS ix_orders_client_order_id ON orders (client_order_id)
 """
-_Opened = dict[tuple[Path, bool], tuple[sqlite3.Connection, tuple[int, int] | None]]
-_OPEN = threading.local()  # per thread: {(path, read_only): (connection, file identity)}
 
 
 class PaperBroker:
@@ -73,37 +69,23 @@ class PaperBroker:
         except sqlite3.Error as exc:
             raise TradeFsmError(f"cannot open paper broker file {self.path}: {exc}") from exc
 
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection to the file, opened once; again when the file was
-        replaced (a connection to a deleted file would write where no one reads)."""
-        opened: _Opened = _OPEN.__dict__.setdefault("files", {})
-        key = (self.path, self.read_only)
-        db, identity = opened.get(key, (None, None))
-        if db is not None and identity == _identity(self.path):
-            return db
-        if db is not None:
-            db.close()
-        db = self._connect()
-        opened[key] = (db, _identity(self.path))
-        return db
-
     def _connect(self) -> sqlite3.Connection:
         if not self.read_only:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the filling writer
             db.execute("PRAGMA synchronous=FULL")  # a fill must survive power loss
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time: no lost cash updates
             return db
         writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
         flags = "mode=ro" if writable else "mode=ro&immutable=1"
-        return sqlite3.connect(f"file:{quote(str(self.path))}?{flags}", uri=True,
-                               isolation_level=None, timeout=30)  # fmt: skip
+        db = sqlite3.connect(f"file:{quote(str(self.path))}?{flags}", uri=True,
+                             isolation_level=None, timeout=30)  # fmt: skip
+        db.execute("BEGIN")
+        return db
 
     @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction on this thread's connection: a writer takes the file's write lock
-        up front (one writer at a time: no lost cash updates); a reader reads a snapshot."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
         try:
             yield db
             db.execute("COMMIT")
@@ -111,6 +93,8 @@ class PaperBroker:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        finally:
+            db.close()
 
     def _wait(self) -> None:
         if self.latency_s:
@@ -199,7 +183,7 @@ class PaperBroker:
     def orders(self, client_order_ids: Sequence[str] | None = None) -> list[OrderStatus]:
         """Orders by ``client_order_id`` (all orders when None), in submission order."""
         self._wait()
-        with self._tx(write=False) as db:
+        with self._tx() as db:
             rows = db.execute(
                 "SELECT seq, client_order_id, symbol, side, qty, filled_qty, avg_price, status"
                 " FROM orders WHERE account_id = ? ORDER BY seq",
@@ -238,15 +222,6 @@ class PaperBroker:
             db.execute("INSERT INTO accounts VALUES (?, ?)", (self.account_id, str(DEFAULT_CASH)))
             return DEFAULT_CASH
         return Decimal(row[0])
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Which file ``path`` names now (device, inode); None when there is none."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 def cash_amount(text: str, name: str = "cash") -> Decimal:
