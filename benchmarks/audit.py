@@ -154,7 +154,9 @@ def build(path: Path, rows_wanted: int) -> SqlAudit:
             run, ledger_rows = _run_rows(n, definition.definition_hash, outputs, heads)
             rows["runs"].append(run)
             rows["ledger"] += ledger_rows
-            rows["checkpoints"] += _checkpoints(n, outputs)
+            times = {row["seq"]: row["occurred_at"] for row in ledger_rows}
+            rows["checkpoints"] += [c | {"recorded_at": times[c["seq"]]}  # its ledger row's time
+                                    for c in _checkpoints(n, outputs)]  # fmt: skip
             rows["order_intents"] += intents
             rows["intent_events"] += events
         with driver_transaction(engine) as tx:

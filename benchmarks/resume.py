@@ -50,7 +50,8 @@ def _fill(engine: SqlEngine, count: int) -> None:
             )
             conn.execute(insert(checkpoints), [
                 {"run_id": f"old_{n}", "seq": 3, "state": "generating_signals",
-                 "schema_version": 1, "output": {"targets": [], "strategy": "old"}}
+                 "schema_version": 1, "output": {"targets": [], "strategy": "old"},
+                 "recorded_at": _ledger_row(n, 3, t0)["occurred_at"]}  # its ledger row's time
                 for n in ids
             ])  # fmt: skip
 
