@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,8 @@ import uuid
 from pathlib import Path
 
 import psycopg
+
+from tests.ports import free_port
 
 DUTIES = ("owner", "runtime", "sealer", "auditor")
 
@@ -32,18 +33,12 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresCluster:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="tradefsm-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_root = os.geteuid() == 0
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
@@ -64,7 +59,7 @@ class PostgresCluster:
                 self.start_server()
                 return self
             except PostgresUnavailable:
-                self.port = _free_port()
+                self.port = free_port()
         self.start_server()
         return self
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from fsm.commands.console import PORT_ENV
+from tests.ports import free_port
+
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
 
@@ -26,6 +29,7 @@ def _run_shell_blocks(page: str, folder: Path, blocks: list[str] | None = None) 
     assert blocks
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFSM_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env[PORT_ENV] = str(free_port())  # a console the docs start listens where nothing else does
     out = []
     for block in blocks:
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=folder, env=env,

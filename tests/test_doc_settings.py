@@ -10,11 +10,12 @@ from fsm.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 PREFIX = Settings.model_config["env_prefix"]
-# Read outside the settings class: failpoints, the log level before settings load, and the
-# console tests' screenshot refresh.
+# Read outside the settings class: failpoints, the log level before settings load, the
+# console's port (an option's default) and the console tests' screenshot refresh.
 OTHER_NAMES = {
     FAILPOINTS_ENV: "fsm",
     "TRADEFSM_LOG_LEVEL": "fsm",
+    "TRADEFSM_CONSOLE_PORT": "fsm",
     "TRADEFSM_UPDATE_SCREENSHOTS": "tests",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from fsm.metrics import MetricsSource
 
 MetricsOpener = Callable[[str | None], "MetricsSource"]
+PORT_ENV = "TRADEFSM_CONSOLE_PORT"
 
 
 def register(app: typer.Typer, open_reader: StoreOpener, open_audit: AuditOpener,
@@ -26,7 +28,16 @@ def register(app: typer.Typer, open_reader: StoreOpener, open_audit: AuditOpener
     def console(
         db: DbOption = None,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+        port: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=65535,
+                envvar=PORT_ENV,
+                show_envvar=False,
+                help=f"Port to listen on (default: {PORT_ENV}, else 8080).",
+            ),
+        ] = 8080,
         digests: Annotated[
             Path | None, typer.Option(help="Signed digest folder to verify runs against.")
         ] = None,
@@ -55,6 +66,7 @@ def register(app: typer.Typer, open_reader: StoreOpener, open_audit: AuditOpener
         if (digests is None) != (not public_key):
             raise typer.BadParameter("--digests and --public-key go together")
         anchors = load_anchors(digests, public_key or ()) if digests is not None else None
+        listener = listen(host, port)
         metrics = open_metrics(settings.db)
         warm_up(metrics)
         pages = Console(open_reader(settings.db), open_audit(settings.db), token, anchors,
@@ -62,7 +74,30 @@ def register(app: typer.Typer, open_reader: StoreOpener, open_audit: AuditOpener
                         database=shown_db(settings.db), metrics=metrics)  # fmt: skip
         stderr.print(f"tradefsm console on {console_url(host, port)} (read-only; Ctrl-C stops it)",
                      markup=False, highlight=False)  # fmt: skip
-        uvicorn.run(pages.app(), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(pages.app(), log_level="warning"))
+        server.run(sockets=[listener])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the console, or a one-line
+    ``InvalidConfiguration`` when the address is taken or cannot be had."""
+    from fsm.errors import InvalidConfiguration
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InvalidConfiguration(f"cannot listen on {host}: {exc.strerror or exc}") from exc
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise InvalidConfiguration(
+            f"cannot listen on {console_url(host, port)}: {exc.strerror or exc} "
+            f"(choose another --port or set {PORT_ENV})"
+        ) from exc
+    return listener
 
 
 def console_url(host: str, port: int) -> str:

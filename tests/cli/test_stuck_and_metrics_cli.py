@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from persistence.store import SqlRunStore
 from tests import days
 from tests.cli.conftest import Cli, one_line_error
 from tests.conftest import make_engine_for
+from tests.ports import free_port
 
 
 def _held_run(cli: Cli, hours_ago: float) -> str:
@@ -48,12 +48,6 @@ def test_runs_stuck_lists_a_run_nobody_drives_with_the_command_that_resumes_it(
     assert "not a duration" in wrong
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _scrape(port: int, deadline: float) -> str:
     while True:
         try:
@@ -67,7 +61,7 @@ def _scrape(port: int, deadline: float) -> str:
 
 def test_the_worker_serves_metrics_of_the_database_while_it_runs(ready: Cli) -> None:
     done = ready.json("run", "--json")
-    port = _free_port()
+    port = free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "fsm", "worker", "--metrics-port", str(port), "--idle-exit", "120"],
         env=ready.env, cwd=ready.folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

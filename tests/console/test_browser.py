@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 import urllib.request
@@ -23,6 +22,7 @@ from fsm.clock import FixedClock
 from fsm.console.app import Console
 from tests.conftest import TRADING_DAY
 from tests.console.conftest import LATER, Killed, Runs, console_for
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -33,9 +33,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @contextmanager
 def _served(console: Console) -> Iterator[str]:
     """``console`` served over HTTP on a free port of 127.0.0.1, as `tradefsm console` does."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(console.app(), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

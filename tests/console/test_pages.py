@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from importlib import metadata
 from pathlib import Path
 
@@ -155,6 +156,18 @@ def test_off_loopback_the_console_refuses_to_start_without_a_token(tmp_path: Pat
     cli.upgrade()
     line = one_line_error(cli("console", "--host", "0.0.0.0", code=2))
     assert "TRADEFSM_CONSOLE_TOKEN" in line
+
+
+def test_a_port_in_use_is_a_one_line_error_naming_the_address(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.upgrade()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(cli("console", "--port", str(port), code=2))
+    assert f"cannot listen on http://127.0.0.1:{port}/" in line
+    assert "--port" in line
 
 
 def test_a_pending_cancel_request_and_who_moved_each_row(tmp_path: Path) -> None:

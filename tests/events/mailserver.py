@@ -3,7 +3,6 @@ accepted, optionally asking for a login; ``free_port`` for one that is down."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -12,6 +11,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.ports import free_port
 
 LOGIN = ("mailer", "s3cret-pw")
 
@@ -36,12 +37,6 @@ class Mailbox:
         payload = self.messages[index].get_payload(decode=True)
         assert isinstance(payload, bytes)
         return payload.decode().replace("\r\n", "\n")  # SMTP lines end in CRLF
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -23,7 +23,8 @@ from persistence.events import SqlEventLog
 from persistence.store import SqlRunStore
 from tests.conftest import TRADING_DAY, make_engine_for
 from tests.events.histories import resumed_run
-from tests.events.mailserver import LOGIN, free_port, mail_server
+from tests.events.mailserver import LOGIN, mail_server
+from tests.ports import free_port
 
 FAST = Settings(retry_base_seconds=0, retry_max_seconds=0)
 REFUSING = FAST.model_copy(update={"max_order_notional": Decimal(5000)})
