@@ -3,6 +3,7 @@ uses, settings that may only tighten it, and an edited history found by `audit v
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,19 +31,20 @@ ANN = Settings(actor="trader-ann")
 
 
 class Desk:
-    """One run database; each engine is a new process with a fresh paper account."""
+    """One run database; each engine is a new process with a fresh paper account and ids of
+    its own, also when engines are made on racing threads."""
 
     def __init__(self, url: str, folder: Path) -> None:
         self.url = url
         self.store = SqlRunStore(make_engine(url))
         self.folder = folder
-        self.n = 0
+        self._numbers = itertools.count(1)  # next() is one step: no two threads share a number
 
     def engine(self, settings: Settings = ANN) -> Engine:
-        self.n += 1
-        broker = PaperBroker(self.folder / f"paper-{self.n}.db")  # a fresh account each
+        n = next(self._numbers)
+        broker = PaperBroker(self.folder / f"paper-{n}.db")  # a fresh account each
         return make_engine_for(self.store, broker, FixedClock(TRADING_DAY), settings,
-                               ids=SequentialIdFactory(f"e{self.n}-"))  # fmt: skip
+                               ids=SequentialIdFactory(f"e{n}-"))  # fmt: skip
 
     def set(self, actor: str, account: str | None = None, **values: Any) -> str:
         return propose(
