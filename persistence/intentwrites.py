@@ -4,6 +4,10 @@ A batch of intent updates is one transaction: the fence (same version, same owne
 the lease), one read of the intents' last history events, then each intent's latest view and
 its next history event, chained by hash as ``persistence.intents.record`` chains one. The
 statements are compiled once per dialect.
+
+The fence is defined here for every driver write of the store: ``FENCED`` is the update a
+transition's move of the run builds on, ``FENCE`` (``fenced`` in a Connection, ``renew`` in a
+DB-API transaction) the lease renewal an intent or attempt write makes first.
 """
 
 from __future__ import annotations
@@ -11,14 +15,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, exists, func, insert, select, update
 
 from fsm.errors import ConcurrentModification, RunNotFound
 from fsm.records import Fence, IntentUpdate
+from persistence.cancels import NOT_ASKED_TO_STOP
 from persistence.halts import halted
 from persistence.hotpath import DriverStatement, DriverTransaction
 from persistence.intents import INTENT_COLUMNS, chained_event
 from persistence.tables import cancel_requests, intent_events, order_intents, runs
+
+# The fence of a driver's write: the run is at the same version under the same owner and not
+# asked to stop.
+FENCED = update(runs).where(
+    runs.c.run_id == bindparam("b_run_id"),
+    runs.c.version == bindparam("b_version"),
+    runs.c.lease_owner == bindparam("b_owner"),
+    NOT_ASKED_TO_STOP,
+)
+FENCE = FENCED.values(lease_expires_at=bindparam("b_expires"))
+
+
+def _fence_params(fence: Fence) -> dict[str, Any]:
+    return {
+        "b_run_id": fence.run_id,
+        "b_version": fence.version,
+        "b_owner": fence.lease_owner,
+        "b_expires": fence.lease_expires_at,
+    }
+
+
+def _moved_on(fence: Fence) -> ConcurrentModification:
+    return ConcurrentModification(
+        f"run {fence.run_id} moved on or changed hands; nothing was written", run_id=fence.run_id
+    )
+
+
+def fenced(conn: Connection, fence: Fence) -> None:
+    """Renew the lease under ``fence`` in ``conn``'s transaction, or ConcurrentModification."""
+    if conn.execute(FENCE, _fence_params(fence)).rowcount != 1:
+        raise _moved_on(fence)
+
 
 _EARLIER = intent_events.alias("earlier")
 _LAST_N = (
@@ -60,10 +97,10 @@ _STOPPING = select(
 
 class IntentWrites:
     """The statements of an intent-update batch, compiled once for ``dialect``; ``fence`` is
-    the store's fenced lease renewal (one row changed, or ConcurrentModification)."""
+    the fenced lease renewal (one row changed, or ConcurrentModification)."""
 
-    def __init__(self, dialect: Dialect, fence: DriverStatement) -> None:
-        self.fence = fence
+    def __init__(self, dialect: Dialect) -> None:
+        self.fence = DriverStatement(FENCE, dialect)
         self.heads = DriverStatement(_HEADS, dialect)
         self.update = DriverStatement(_UPDATE, dialect)
         self.insert_event = DriverStatement(insert(intent_events), dialect)
@@ -90,14 +127,6 @@ class IntentWrites:
             heads[update_.client_order_id] = head | {"n": event["n"], "hash": event["hash"]}
 
     def renew(self, tx: DriverTransaction, fence: Fence) -> None:
-        params = {
-            "b_run_id": fence.run_id,
-            "b_version": fence.version,
-            "b_owner": fence.lease_owner,
-            "b_expires": fence.lease_expires_at,
-        }
-        if tx.execute(self.fence, params) != 1:
-            raise ConcurrentModification(
-                f"run {fence.run_id} moved on or changed hands; nothing was written",
-                run_id=fence.run_id,
-            )
+        """``fenced`` at the DB-API level, in ``tx``."""
+        if tx.execute(self.fence, _fence_params(fence)) != 1:
+            raise _moved_on(fence)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from sqlalchemy import (
-    Connection,
     Dialect,
     Engine,
     Select,
@@ -15,7 +11,6 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    update,
 )
 
 from fsm.dailytotals import DailyCheck
@@ -31,16 +26,12 @@ from fsm.records import (
     Definition,
     EncodedDocuments,
     Fence,
-    IntentEvent,
-    IntentUpdate,
     LedgerEntry,
     RunRecord,
     StepAttempt,
-    StoredIntent,
 )
-from persistence import intents as stored_intents
 from persistence import mapping
-from persistence.cancels import NOT_ASKED_TO_STOP, CancelRequests
+from persistence.cancels import CancelRequests
 from persistence.daily import DailyStatement, DailyTotals
 from persistence.dialects import starts_with, upsert
 from persistence.errors import translate_errors
@@ -52,7 +43,8 @@ from persistence.hotpath import (
     HeldConnections,
     driver_transaction,
 )
-from persistence.intentwrites import IntentWrites
+from persistence.intentstore import IntentStore, found
+from persistence.intentwrites import FENCED, IntentWrites, fenced
 from persistence.leases import Leases
 from persistence.pinned import PinnedDefinitions
 from persistence.policybook import SqlPolicyBook
@@ -64,7 +56,6 @@ from persistence.tables import (
     definitions,
     insert_written,
     ledger,
-    order_intents,
     runs,
     step_attempts,
 )
@@ -76,21 +67,13 @@ _MOVE_COLUMNS = (
 CREATE_TRIES = 3  # inserts of a new run whose account's active run ended just as it clashed
 # Built once: the per-transition hot path reuses these (SQLAlchemy caches their compiled form).
 _INSERT_ATTEMPT = insert(step_attempts)
-_FENCED = update(runs).where(
-    runs.c.run_id == bindparam("b_run_id"),
-    runs.c.version == bindparam("b_version"),
-    runs.c.lease_owner == bindparam("b_owner"),
-    NOT_ASKED_TO_STOP,
-)
-_MOVE_RUN = _FENCED.values({c: bindparam(c) for c in _MOVE_COLUMNS})
+_MOVE_RUN = FENCED.values({c: bindparam(c) for c in _MOVE_COLUMNS})
 # A transition that leaves the run unfinished leaves its status column alone: a leased run is
 # active (or queued, while an operator cancels it), and not rewriting the column spares the
 # status index a write on every transition.
-_STEP_RUN = _FENCED.where(
+_STEP_RUN = FENCED.where(
     runs.c.status.in_([literal_column("'active'"), literal_column("'queued'")])
 ).values({c: bindparam(c) for c in _MOVE_COLUMNS if c != "status"})
-# Fence for intent and attempt writes: same version, same owner; renews the lease.
-_FENCE = _FENCED.values(lease_expires_at=bindparam("b_expires"))
 
 
 class _HotStatements:
@@ -104,11 +87,16 @@ class _HotStatements:
         self.insert_checkpoint = DriverStatement(insert(checkpoints), dialect)
         self.insert_attempt = DriverStatement(insert(step_attempts), dialect)
         self.daily = DailyStatement(dialect)
-        self.intents = IntentWrites(dialect, DriverStatement(_FENCE, dialect))
 
 
 class SqlRunStore(
-    Leases, CancelRequests, HaltsHistory, SqlPolicyBook, DailyTotals, PinnedDefinitions
+    Leases,
+    CancelRequests,
+    HaltsHistory,
+    SqlPolicyBook,
+    DailyTotals,
+    PinnedDefinitions,
+    IntentStore,
 ):
     """The run store on SQLite or PostgreSQL.
 
@@ -125,6 +113,7 @@ class SqlRunStore(
         self.engine = engine
         self.ride = ride or RideThrough()
         self._hot = _HotStatements(engine.dialect)
+        self._intent_writes = IntentWrites(engine.dialect)
         # SQLite: a held connection per thread (a local file does not drop connections);
         # PostgreSQL: the pool, which pings a connection back from idle (persistence.liveness).
         self._held = HeldConnections(engine) if engine.dialect.name == "sqlite" else None
@@ -265,31 +254,17 @@ class SqlRunStore(
         with driver_transaction(self.engine, run.run_id, self._held, flush=flush) as tx:
             write(tx)
 
-    @staticmethod
-    def _fence(conn: Connection, fence: Fence) -> None:
-        params = {
-            "b_run_id": fence.run_id,
-            "b_version": fence.version,
-            "b_owner": fence.lease_owner,
-            "b_expires": fence.lease_expires_at,
-        }
-        if conn.execute(_FENCE, params).rowcount != 1:
-            raise ConcurrentModification(
-                f"run {fence.run_id} moved on or changed hands; nothing was written",
-                run_id=fence.run_id,
-            )
-
     def renew_lease(self, fence: Fence, *, for_order: bool = False) -> None:
         def renew() -> None:  # the same renewal twice is harmless: no settling read needed
             with driver_transaction(self.engine, fence.run_id, self._held) as tx:
-                stopping = for_order and self._hot.intents.asked_to_stop(tx, fence.run_id)
+                stopping = for_order and self._intent_writes.asked_to_stop(tx, fence.run_id)
                 if not stopping:
-                    self._hot.intents.renew(tx, fence)
+                    self._intent_writes.renew(tx, fence)
             if stopping:  # rare: the reads that say why, then the renewal if it is gone
                 with translate_errors(fence.run_id), self.engine.begin() as conn:
                     self._obey_cancel(conn, fence.run_id)
                     self._obey_halt(conn, fence.run_id)
-                    self._fence(conn, fence)
+                    fenced(conn, fence)
 
         self.ride.call("lease renewal", renew, fence.run_id)
 
@@ -299,20 +274,16 @@ class SqlRunStore(
     def record_attempt(self, attempt: StepAttempt, fence: Fence) -> None:
         def record() -> None:
             with translate_errors(attempt.run_id), self.engine.begin() as conn:
-                self._fence(conn, fence)
+                fenced(conn, fence)
                 conn.execute(_INSERT_ATTEMPT, attempt.model_dump())
 
-        stored = (
+        done = (
             select(step_attempts.c.attempt)
             .where(step_attempts.c.run_id == attempt.run_id)
             .where(step_attempts.c.state == attempt.state)
             .where(step_attempts.c.attempt == attempt.attempt)
         )
-        self.ride.write("attempt record", record, lambda: self._found(stored), attempt.run_id)
-
-    def _found(self, query: Select[Any]) -> bool:
-        with translate_errors(), self.engine.connect() as conn:
-            return conn.execute(query.limit(1)).first() is not None
+        self.ride.write("attempt record", record, lambda: found(self.engine, done), attempt.run_id)
 
     def attempts(self, run_id: str) -> list[StepAttempt]:
         stmt = (
@@ -322,38 +293,6 @@ class SqlRunStore(
         )
         with translate_errors(run_id), self.engine.connect() as conn:
             return [StepAttempt.model_validate(dict(r)) for r in conn.execute(stmt).mappings()]
-
-    def save_intents(self, intents: Sequence[StoredIntent], fence: Fence) -> None:
-        def save() -> None:
-            with translate_errors(fence.run_id), self.engine.begin() as conn:
-                self._fence(conn, fence)
-                stored_intents.save(conn, intents)
-
-        stored = select(order_intents.c.run_id).where(order_intents.c.run_id == fence.run_id)
-        self.ride.write("order intents", save, lambda: self._found(stored), fence.run_id)
-
-    def update_intent(self, update_: IntentUpdate, fence: Fence) -> None:
-        self.update_intents([update_], fence)
-
-    def update_intents(self, updates: Sequence[IntentUpdate], fence: Fence) -> None:
-        def record() -> None:
-            with driver_transaction(self.engine, fence.run_id, self._held) as tx:
-                self._hot.intents.record(tx, updates, fence)
-
-        if updates:  # one transaction: the last update's event is there when all are
-            stored = stored_intents.recorded(updates[-1])
-            self.ride.write("intent update", record, lambda: self._found(stored), fence.run_id)
-
-    def intent_heads(self, run_id: str) -> list[tuple[str, int, str]]:
-        def read() -> list[tuple[str, int, str]]:
-            with translate_errors(run_id), self.engine.connect() as conn:
-                return stored_intents.heads(conn, run_id)
-
-        return self.ride.call("intent read", read, run_id)
-
-    def intent_events(self, run_id: str) -> list[IntentEvent]:
-        with translate_errors(run_id), self.engine.connect() as conn:
-            return stored_intents.events(conn, run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         found = self._runs(select(runs).where(runs.c.run_id == run_id))
@@ -392,19 +331,6 @@ class SqlRunStore(
         stmt = select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.seq)
         with translate_errors(run_id), self.engine.connect() as conn:
             return [mapping.checkpoint_record(r) for r in conn.execute(stmt).mappings()]
-
-    def intents(self, run_id: str) -> list[StoredIntent]:
-        stmt = (
-            select(order_intents)
-            .where(order_intents.c.run_id == run_id)
-            .order_by(order_intents.c.position)
-        )
-
-        def read() -> list[StoredIntent]:
-            with translate_errors(run_id), self.engine.connect() as conn:
-                return [mapping.intent_record(r) for r in conn.execute(stmt).mappings()]
-
-        return self.ride.call("intent read", read, run_id)
 
 
 def run_ids_starting(engine: Engine, prefix: str, limit: int) -> list[str]:

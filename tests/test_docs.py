@@ -11,6 +11,8 @@ import pytest
 from fsm.definition import MachineDefinition, compile_chart, trading_definition
 from fsm.diagram import folded
 from fsm.docs import DOCS, PAGES, SVG, drawn_hash, state_diagram_svg
+from fsm.events import EventKinds
+from fsm.machines.specs import TRADING_SPECS
 from tests.conftest import TRADING_DAY
 from tests.integration.test_new_state import ComplianceWorkflow
 
@@ -99,3 +101,13 @@ def test_cli_md_names_exactly_the_run_options_submit_takes() -> None:
     named = set(re.findall(r"--[a-z][a-z-]*", row))
     shared = options("submit") & options("run") - {"--db", "--json", "--help"}
     assert named == shared | (options("run") - options("submit") - {"--json"}), row
+
+
+def test_operations_md_names_every_event_kind_of_the_trading_spec_set() -> None:
+    page = (DOCS / "operations.md").read_text(encoding="utf-8")
+    listed = page[page.index("Kinds: `run.created`") : page.index("**Orders.**")]
+    named = set(re.findall(r"`([a-z_.<>]+)`", listed))
+    kinds = EventKinds.of(TRADING_SPECS)
+    announced = {*kinds.kinds.values(), *(waiting.kind for waiting in kinds.waiting.values())}
+    assert announced <= named, sorted(announced - named)
+    assert "run.waiting_for_<what>" in named  # a parked state of any spec set
