@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeEngine
 from fsm.canonical import canonical_json
 from persistence.engine import SQLITE_FLUSHED, SQLITE_UNFLUSHED
 from persistence.errors import translate
-from persistence.types import UtcDateTime
+from persistence.types import JsonDocumentType, UtcDateTime
 
 Processor = Callable[[Any], Any]
 
@@ -42,7 +42,7 @@ def processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
     if isinstance(type_, UtcDateTime):
         return UtcDateTime.driver_processor(dialect)
     impl = type_.dialect_impl(dialect)
-    if not isinstance(impl, JSON):
+    if not isinstance(impl, JSON) and not isinstance(impl, JsonDocumentType):
         return impl.bind_processor(dialect)
     if dialect.name != "postgresql":  # stored as text, in the engine's canonical form
 
@@ -54,7 +54,8 @@ def processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
         return text
     from psycopg.types.json import Json, Jsonb  # noqa: PLC0415  # only where PostgreSQL is used
 
-    wrap = Jsonb if impl.__visit_name__ == "JSONB" else Json
+    base = impl.impl_instance if isinstance(impl, JsonDocumentType) else impl
+    wrap = Jsonb if base.__visit_name__ == "JSONB" else Json
 
     def document(value: Any) -> Any:
         if value is None:

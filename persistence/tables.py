@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from fsm.records import ACCOUNT_ID_LENGTH, CORRELATION_ID_LENGTH, IDEMPOTENCY_KEY_LENGTH
 from persistence.base import metadata
+from persistence.partial import partial_index
 from persistence.types import DecimalText, JsonDocument, UtcDateTime
 
 __all__ = [
@@ -93,21 +94,9 @@ runs = Table(
     Index("ix_runs_definition_hash_created_at", "definition_hash", "created_at"),
     # The claim's candidates and its order: unfinished runs only, so a claim never reads the
     # finished ones however many the table keeps (persistence/leases.py, migration 0016).
-    Index(
-        "ix_runs_claimable",
-        "created_at",
-        "run_id",
-        sqlite_where=text(CLAIMABLE_WHERE),
-        postgresql_where=text(CLAIMABLE_WHERE),
-    ),
+    partial_index("ix_runs_claimable", "created_at", "run_id", where=CLAIMABLE_WHERE),
     # At most one active run per account.
-    Index(
-        "uq_runs_active_account",
-        "account_id",
-        unique=True,
-        sqlite_where=text("status = 'active'"),
-        postgresql_where=text("status = 'active'"),
-    ),
+    partial_index("uq_runs_active_account", "account_id", unique=True, where="status = 'active'"),
 )
 
 ledger = Table(
@@ -141,20 +130,11 @@ ledger = Table(
     Index("ix_ledger_event_occurred_at", "event", "occurred_at"),
     Index("ix_ledger_actor_occurred_at", "actor", "occurred_at"),
     # Refused transitions are rare: a partial index finds them without scanning the rest.
-    Index(
-        "ix_ledger_refused",
-        "occurred_at",
-        sqlite_where=text("accepted = 0"),
-        postgresql_where=text("accepted = false"),
+    partial_index(
+        "ix_ledger_refused", "occurred_at", where="accepted = false", sqlite_where="accepted = 0"
     ),
-    Index(
-        "ix_ledger_txid",
-        TXID,
-        "run_id",
-        "seq",
-        sqlite_where=text(f"{TXID} IS NOT NULL"),  # nothing to index (nor to write) on SQLite
-        postgresql_where=text(f"{TXID} IS NOT NULL"),
-    ),
+    # Nothing to index (nor to write) on SQLite.
+    partial_index("ix_ledger_txid", TXID, "run_id", "seq", where=f"{TXID} IS NOT NULL"),
 )
 
 # A ledger row as recorded (fsm.records.LedgerEntry): every column but the database's txid.

@@ -8,10 +8,26 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, String
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-JsonDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+class JsonDocumentType(TypeDecorator[Any]):
+    """A JSON document (SQL NULL for ``None``): JSONB on PostgreSQL, JSON text elsewhere.
+    PostgreSQL's dialect module is imported only when a PostgreSQL dialect asks for the type,
+    so SQLite never loads it."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name != "postgresql":
+            return self.impl_instance
+        from sqlalchemy.dialects.postgresql import JSONB  # noqa: PLC0415  # loaded by then
+
+        return dialect.type_descriptor(JSONB(none_as_null=True))
+
+
+JsonDocument = JsonDocumentType()
 
 
 _SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME format

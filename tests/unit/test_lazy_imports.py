@@ -25,7 +25,8 @@ print("loaded:" + ",".join(m for m in heavy if m in sys.modules), file=sys.stder
 """
 HEAVY = ("sqlalchemy", "alembic", "pydantic_settings", "statemachine", "structlog",
          "exchange_calendars", "pandas")  # fmt: skip
-NOT_ON_A_DRY_RUN = ("structlog", "cryptography")  # a dry run for a script never loads these
+# A dry run for a script never loads these (on SQLite, PostgreSQL's dialect included).
+NOT_ON_A_DRY_RUN = ("structlog", "cryptography", "sqlalchemy.dialects.postgresql")
 
 
 def _loaded(*args: str) -> set[str]:
