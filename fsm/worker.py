@@ -231,10 +231,10 @@ class _Lane:
             except TradeFsmError as exc:  # lost a run to another driver, or refused: go on
                 log.warning("worker_run_stopped", extra={"run_id": exc.run_id,
                                                          "error": exc.message})  # fmt: skip
-                w.stopping.wait(w.poll_seconds)
-                continue
-            self.failures = 0
-            w.outage.recovered()
+                busy = False  # no progress: a worker refused every claim still exits when idle
+            else:
+                self.failures = 0
+                w.outage.recovered()
             if busy is None:
                 return  # max runs reached
             if busy:

@@ -1,15 +1,17 @@
 """A worker through a database outage: it waits, then gives up with the outage as its error,
-releasing the leases it holds; a defect in a thread stops it with one error, not silently."""
+releasing the leases it holds; a defect in a thread stops it with one error, not silently; a
+worker whose every claim is refused still stops when idle."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from fsm.adapters.memory_store import MemoryRunStore
 from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
-from fsm.errors import DatabaseUnavailable, StorageError, WorkerFailed
+from fsm.errors import ConcurrentModification, DatabaseUnavailable, StorageError, WorkerFailed
 from fsm.requests import RunRequest
 from fsm.worker import Worker
 from tests.conftest import TRADING_DAY, make_engine_for
@@ -62,3 +64,22 @@ def test_a_database_error_no_retry_fixes_stops_the_worker_at_once(tmp_path: Path
     report = worker.run()
     assert report.stopped_by == "database error"
     assert isinstance(report.error, StorageError)
+
+
+class RefusesClaims(MemoryRunStore):
+    """Every claim is refused as if another driver had taken the run first."""
+
+    def claim_next(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConcurrentModification("run_x moved under this worker", run_id="run_x")
+
+
+def test_a_worker_whose_claims_are_all_refused_still_exits_when_idle(tmp_path: Path) -> None:
+    worker, _ = _worker(RefusesClaims(), tmp_path, idle_exit=0.05, concurrency=2)
+    done = threading.Event()
+    runner = threading.Thread(target=lambda: (worker.run(), done.set()), daemon=True)
+    runner.start()
+    finished = done.wait(60)  # a wide margin: the worker should stop after about 0.05 s
+    worker.stopping.set()  # never leave a looping worker behind if it did not
+    assert finished, "the worker kept polling refused claims past --idle-exit"
+    assert worker.report.stopped_by == "no more work"
+    assert worker.report.error is None
