@@ -91,7 +91,7 @@ def _blocking(conn: Connection, owners: set[str]) -> dict[str, str]:
     tombstoned = select(tombstones.c.run_id).where(tombstones.c.run_id.in_(owners))
     archived = set(conn.execute(tombstoned).scalars())
     of_runs = select(runs.c.run_id, runs.c.account_id).where(runs.c.run_id.in_(owners))
-    accounts: dict[str, str] = dict(conn.execute(of_runs).tuples().all())
+    accounts: dict[str, str] = dict(conn.execute(of_runs).all())
     held_runs, held_accounts = holds.in_force(hold_rows(conn))
     out = {}
     for run_id in sorted(owners):
