@@ -263,5 +263,5 @@ def _roll_back(raw: Any, dbapi_error: type[Exception], held: HeldConnections | N
 def _drop(raw: Any, held: HeldConnections | None) -> None:
     if held is not None:
         held.discard()
-    else:
+    elif raw.is_valid:  # a failed rollback may have dropped it already
         raw.invalidate()
