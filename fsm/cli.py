@@ -12,32 +12,13 @@ import os
 import signal
 import sys
 import tomllib
+from collections.abc import Callable, Mapping
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fsm.commands import (
-    approval,
-    audit,
-    broker,
-    calendar,
-    console,
-    db,
-    definitions,
-    diagram,
-    events,
-    halting,
-    keys,
-    lifecycle,
-    paper,
-    plugins,
-    policy,
-    queue,
-    replay,
-    retention,
-    runs,
-)
 from fsm.commands.output import stderr
 from fsm.compose.stores import (
     close_databases,
@@ -75,6 +56,7 @@ from fsm.errors import (
     TradingHalted,
 )
 from fsm.failpoints import armed_failpoints
+from fsm.lazycommands import LazyGroup, Registration
 from fsm.log import configure_logging
 
 EXIT_CODES: tuple[tuple[type[TradeFsmError], int], ...] = (
@@ -111,7 +93,67 @@ def _plain_flags() -> None:
 
 _plain_flags()
 
+
+def _registration(module: str, *openers: Callable[..., object]) -> Registration:
+    """Registers the commands of ``fsm.commands.<module>``, importing it only then."""
+
+    def register(app: typer.Typer) -> None:
+        import_module(f"fsm.commands.{module}").register(app, *openers)
+
+    return register
+
+
+def _runs_and_definitions(app: typer.Typer) -> None:
+    """`definitions` adds `runs migrate` to the `runs` group."""
+    from fsm.commands import definitions, runs
+
+    definitions.register(app, runs.register(app, open_reader, open_keys), open_reader, open_store)
+
+
+_LIFECYCLE = _registration("lifecycle", open_store, seal_now)
+_APPROVAL = _registration("approval", open_store, open_keys)
+_HALTING = _registration("halting", open_store)
+_QUEUE = _registration("queue", open_store, open_worker_store, seal_now, open_events, open_metrics)
+_EVENTS = _registration("events", open_events, open_reader)
+_RETENTION = _registration("retention")
+
+
+# Every command of `tradefsm`, in the order --help lists them (the commands, then the groups),
+# and what registers it: a command's module is imported only when the command is looked up.
+COMMANDS: Mapping[str, Registration] = {
+    "diagram": _registration("diagram", open_reader),
+    **dict.fromkeys(("run", "resume", "retry", "cancel", "failpoints"), _LIFECYCLE),
+    "approve": _APPROVAL,
+    "reject": _APPROVAL,
+    "halt": _HALTING,
+    "unhalt": _HALTING,
+    "replay": _registration("replay", open_reader, read_decisions, read_runs),
+    "submit": _QUEUE,
+    "worker": _QUEUE,
+    "notify": _EVENTS,
+    "plugins": _registration("plugins"),
+    "calendar": _registration("calendar", open_reader),
+    "console": _registration("console", open_reader, open_audit, open_keys, shown_db, open_metrics),
+    "db": _registration("db"),
+    "runs": _runs_and_definitions,
+    "definitions": _runs_and_definitions,
+    "audit": _registration("audit", open_audit, open_reader, seal_now),
+    "retention": _RETENTION,
+    "hold": _RETENTION,
+    "keys": _registration("keys", open_keys),
+    "policy": _registration("policy", open_store, open_reader),
+    "events": _EVENTS,
+    "paper": _registration("paper"),
+    "broker": _registration("broker", open_reader),
+}
+
+
+class _Commands(LazyGroup):
+    registrations = COMMANDS
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="tradefsm",
     help="Run a trading rebalance as a guarded, persisted, auditable state machine.",
     no_args_is_help=True,
@@ -178,27 +220,6 @@ def _config_file(given: Path | None) -> Path | None:
     if given is not None:
         raise InvalidConfiguration(f"no config file {given}")
     return None
-
-
-db.register(app)
-runs_group = runs.register(app, open_reader, open_keys)
-definitions.register(app, runs_group, open_reader, open_store)
-audit.register(app, open_audit, open_reader, seal_now)
-diagram.register(app, open_reader)
-lifecycle.register(app, open_store, seal_now)
-approval.register(app, open_store, open_keys)
-halting.register(app, open_store)
-retention.register(app)
-keys.register(app, open_keys)
-policy.register(app, open_store, open_reader)
-replay.register(app, open_reader, read_decisions, read_runs)
-queue.register(app, open_store, open_worker_store, seal_now, open_events, open_metrics)
-events.register(app, open_events, open_reader)
-paper.register(app)
-plugins.register(app)
-broker.register(app, open_reader)
-calendar.register(app, open_reader)
-console.register(app, open_reader, open_audit, open_keys, shown_db, open_metrics)
 
 
 def exit_code(error: TradeFsmError) -> int:

@@ -7,7 +7,7 @@ and the class agree on every (state, event) pair.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
@@ -33,7 +33,7 @@ class MachineDefinition:
     final_states: frozenset[str]
     events: tuple[str, ...]
     transitions: dict[tuple[str, str], Transition]
-    mermaid: str
+    chart: type[Any] = field(repr=False, compare=False)  # the StateChart it was compiled from
 
     def transition(self, state: str, event: str) -> Transition:
         try:
@@ -55,6 +55,11 @@ class MachineDefinition:
                 for t in self.transitions.values()
             ],
         }
+
+    @cached_property
+    def mermaid(self) -> str:
+        """Rendered when first asked for: the store asks only for a definition it lacks."""
+        return mermaid_text(self.chart)
 
     @cached_property
     def definition_hash(self) -> str:
@@ -91,7 +96,7 @@ def compile_chart(chart: type[Any]) -> MachineDefinition:
         final_states=frozenset(s.id for s in chart.states if s.final),
         events=tuple(e.id for e in chart.events),
         transitions=transitions,
-        mermaid=mermaid_text(chart),
+        chart=chart,
     )
 
 

@@ -109,7 +109,7 @@ class Engine:
             stop=stop or StopRequest(), process=self.owner,
             tracing=Tracing.of(tracer_provider),
         )  # fmt: skip
-        store.ensure_definition(self.definition.record())
+        store.ensure_definition(self.definition)
 
     # ---- starting runs -------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ class Migration:
         actor, reason = actor_name(self.actor), self.reason.strip()
         if not reason:
             raise InvalidInput("a migration needs a reason (--reason TEXT)")
-        self.store.ensure_definition(self.specs.definition.record())
+        self.store.ensure_definition(self.specs.definition)
         now, seq = self.clock.now(), run.version + 1
         decision = GuardDecision(name="migration", passed=True, reason=reason,
                                  inputs={"from": run.definition_hash, "to": self._to})  # fmt: skip

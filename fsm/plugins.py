@@ -79,7 +79,7 @@ class Plugin:
 
 def installed(group: str) -> list[Plugin]:
     """Every plugin of ``group``, by name."""
-    return sorted((_plugin(e) for e in _entries(group, tuple(sys.path))), key=lambda p: p.name)
+    return list(_installed(group, tuple(sys.path)))
 
 
 def find(group: str, name: str) -> Plugin:
@@ -148,7 +148,19 @@ def _entry_point(plugin: Plugin) -> EntryPoint:
 
 
 @cache
+def _installed(group: str, path: tuple[str, ...]) -> tuple[Plugin, ...]:
+    """``group``'s plugins by name, each distribution's version read once (from its metadata
+    file) per process and import path."""
+    return tuple(sorted((_plugin(e) for e in _entries(group, path)), key=lambda p: p.name))
+
+
 def _entries(group: str, path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
-    """``group``'s entry points, read once per process and import path: reading them scans
-    every installed distribution's metadata (about 8 ms), and a run asks several times."""
-    return tuple(entry_points(group=group))
+    return tuple(_every_entry(path).select(group=group))
+
+
+@cache
+def _every_entry(path: tuple[str, ...]) -> Any:  # EntryPoints (3.11: SelectableGroups)
+    """Every entry point, read once per process and import path: reading them scans every
+    installed distribution's metadata (about 8 ms), and a run asks for three groups, several
+    times."""
+    return entry_points()

@@ -113,11 +113,23 @@ class Notifier(Protocol):
         ...
 
 
+class DefinitionSource(Protocol):
+    """A machine definition by its hash, and its record, made only when it is stored (a
+    compiled chart renders its diagram then)."""
+
+    @property
+    def definition_hash(self) -> str: ...
+
+    def record(self) -> Definition: ...
+
+
 class RunStore(PolicyBook, Protocol):
     """The persistence port. Each write method is one transaction; it holds the risk
     policy's history too (``fsm.policyhistory``)."""
 
-    def ensure_definition(self, definition: Definition) -> None: ...
+    def ensure_definition(self, definition: DefinitionSource) -> None:
+        """Store ``definition.record()`` unless a definition by its hash is stored already."""
+        ...
 
     def definition(self, definition_hash: str) -> Definition:
         """The stored machine definition (RunNotFound if unknown)."""

@@ -310,3 +310,7 @@ class Definition(Frozen):
     definition_hash: str
     canonical: dict[str, Any]
     mermaid: str
+
+    def record(self) -> Definition:
+        """Itself: what ``RunStore.ensure_definition`` stores (``fsm.ports.DefinitionSource``)."""
+        return self

@@ -6,9 +6,8 @@ Views read through the ``RunStore`` port only, so every entry point shows the sa
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fsm.diagram import Step, Trace
 from fsm.halts import in_force
 from fsm.keyregistry import ApproverKeys
 from fsm.machines.specs import TRADING_SPECS
@@ -16,6 +15,9 @@ from fsm.ports import RunStore
 from fsm.records import LedgerEntry, RunRecord
 from fsm.requests import SPEC_SET_PARAM
 from fsm.signatures import recorded
+
+if TYPE_CHECKING:
+    from fsm.diagram import Trace
 
 
 def run_details(
@@ -84,6 +86,8 @@ def _waiting(run: RunRecord, checkpoints: list[dict[str, Any]]) -> dict[str, Any
 def run_diagram(store: RunStore, run_id: str) -> tuple[dict[str, Any], str, Trace]:
     """The stored definition a run ran under, and what it did on it: every ledger row that
     left a state (taken or refused, by seq) and the state it is in."""
+    from fsm.diagram import Step, Trace  # noqa: PLC0415  # only to draw: not on a run
+
     run = store.get_run(run_id)
     definition = store.definition(run.definition_hash)
     steps = tuple(

@@ -20,7 +20,7 @@ from fsm.errors import (
     RunNotFound,
 )
 from fsm.kinds import RunStatus
-from fsm.ports import RunFilter
+from fsm.ports import DefinitionSource, RunFilter
 from fsm.records import (
     Checkpoint,
     Definition,
@@ -132,16 +132,21 @@ class SqlRunStore(
         if self._held is not None:
             self._held.discard()
 
-    def ensure_definition(self, definition: Definition) -> None:
-        if definition.definition_hash in self._known_definitions:
+    def ensure_definition(self, definition: DefinitionSource) -> None:
+        key = definition.definition_hash
+        if key in self._known_definitions:
             return  # stored already: definitions are never deleted
-        # Insert-or-ignore: processes starting together on a new database may race here.
-        stmt = upsert(self.engine.dialect, definitions).on_conflict_do_nothing(
-            index_elements=[definitions.c.definition_hash]
-        )
-        with translate_errors(), self.engine.begin() as conn:
-            conn.execute(stmt, [definition.model_dump(mode="json")])
-        self._known_definitions.add(definition.definition_hash)
+        stored = select(definitions.c.definition_hash).where(definitions.c.definition_hash == key)
+        with translate_errors(), self.engine.connect() as conn:
+            known = conn.execute(stored).first() is not None
+        if not known:  # its record (the diagram rendered) only for a new one
+            # Insert-or-ignore: processes starting together on a new database may race here.
+            stmt = upsert(self.engine.dialect, definitions).on_conflict_do_nothing(
+                index_elements=[definitions.c.definition_hash]
+            )
+            with translate_errors(), self.engine.begin() as conn:
+                conn.execute(stmt, [definition.record().model_dump(mode="json")])
+        self._known_definitions.add(key)
 
     def definition(self, definition_hash: str) -> Definition:
         stmt = select(definitions).where(definitions.c.definition_hash == definition_hash)

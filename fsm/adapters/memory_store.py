@@ -24,7 +24,7 @@ from fsm.kinds import RunStatus
 from fsm.ledger import GENESIS_HASH
 from fsm.machines.names import TradingState as S
 from fsm.policyhistory import MemoryPolicyBook
-from fsm.ports import RunFilter, guard_mentions
+from fsm.ports import DefinitionSource, RunFilter, guard_mentions
 from fsm.records import (
     CancelRequest,
     Checkpoint,
@@ -54,8 +54,9 @@ class MemoryRunStore(MemoryPolicyBook):
         self._cancels: dict[str, list[CancelRequest]] = {}
         self._halts: list[Halt] = []
 
-    def ensure_definition(self, definition: Definition) -> None:
-        self._definitions.setdefault(definition.definition_hash, definition)
+    def ensure_definition(self, definition: DefinitionSource) -> None:
+        if definition.definition_hash not in self._definitions:
+            self._definitions[definition.definition_hash] = definition.record()
 
     def definition(self, definition_hash: str) -> Definition:
         try:

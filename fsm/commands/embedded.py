@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.status import Status
 
 from fsm.commands.integrity import Sealer
-from fsm.commands.output import print_json, stderr, stdout
+from fsm.commands.output import made, print_json, stderr, stdout
 from fsm.compose.engines import build_engine
 from fsm.engine import Engine
 from fsm.interrupts import stop_on_signals
@@ -29,6 +27,10 @@ from fsm.runids import resolve_run_id
 from fsm.runtime import Observer
 from fsm.settings import Settings, load_settings
 from fsm.views import run_details
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
 
 __all__ = [  # what the commands use, besides this module's own
     "Progress", "build_engine", "drive_and_report", "exit_for", "full_id", "report",
@@ -45,8 +47,7 @@ class Progress:
 
     def __init__(self, *, enabled: bool, console: Console = stderr) -> None:
         self.console = console
-        live = enabled and console.is_terminal
-        self.status = Status("starting run", console=console) if live else None
+        self.status = _status(console) if enabled and console.is_terminal else None
 
     def __enter__(self) -> Observer | None:
         if self.status is None:
@@ -62,6 +63,12 @@ class Progress:
     def __exit__(self, *_exc: object) -> None:
         if self.status is not None:
             self.status.stop()
+
+
+def _status(console: Console) -> Status:
+    from rich.status import Status  # rich's live display, on a terminal only
+
+    return Status("starting run", console=made(console))
 
 
 def report(store: RunStore, run: RunRecord, as_json: bool) -> None:

@@ -7,21 +7,50 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fsm.csvcells import csv_text, text
 from fsm.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+class _LazyConsole:
+    """A rich console made (and rich imported) when first used: a command that prints JSON or
+    CSV never loads rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self.__dict__["_options"] = options
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console  # rich only for output to people
+
+        return Console(**self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.console, name, value)
+
+
 # Off a terminal (a pipe, a file) rich would assume 80 columns and wrap ids; allow wide lines
 # unless COLUMNS says how wide the reader is.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
-stdout = Console(soft_wrap=True, width=_WIDTH)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = cast("Console", _LazyConsole(soft_wrap=True, width=_WIDTH))
+stderr = cast("Console", _LazyConsole(stderr=True, soft_wrap=True))
+
+
+def made(console: Console) -> Console:
+    """The rich console itself (made now), for rich's own objects, such as a live display."""
+    return console.console if isinstance(console, _LazyConsole) else console
 
 
 class Format(StrEnum):
@@ -68,6 +97,8 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, ti
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> Table:
+    from rich.table import Table  # rich only for output to people
+
     out = Table(title=title, title_justify="left")
     for column in columns:
         out.add_column(column, overflow="fold")
@@ -87,6 +118,8 @@ def compact(
     """A borderless table for people, like docker's and kubectl's. Without ``wrap`` every row
     stays on one line of the terminal: columns are cut (…) to their bounds in ``widths``
     (min, max), and the last column takes what is left."""
+    from rich.table import Table  # rich only for output to people
+
     out = Table(title=title, title_justify="left", box=None, pad_edge=False, padding=(0, 2, 0, 0),
                 header_style="bold")  # fmt: skip
     fitted = {} if wrap else _fit(rows, columns, widths or {}, stdout.width)

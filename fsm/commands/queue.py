@@ -21,7 +21,7 @@ from fsm.commands.lifecycle import (
     ModeOption,
     TraceparentOption,
 )
-from fsm.commands.output import print_json, stderr, stdout
+from fsm.commands.output import made, print_json, stderr, stdout
 from fsm.commands.runs import DbOption, StoreOpener
 from fsm.kinds import Mode
 
@@ -139,8 +139,9 @@ def _metrics(host: str, port: int | None, source: MetricsSource, store: RunStore
 
     warm_up(source)
     registry = metrics_registry(RunsCollector(source, store, SystemClock()))
+    console = made(stderr)  # rich loaded before the port opens, not between it and the run loop
     with serving_metrics(registry, host, port) as serving:
-        stderr.print(f"metrics on http://{host}:{serving}/metrics", markup=False,
+        console.print(f"metrics on http://{host}:{serving}/metrics", markup=False,
                      highlight=False)  # fmt: skip
         yield
 

@@ -371,3 +371,19 @@ def test_storing_a_definition_again_is_harmless(store: RunStore) -> None:
     again = SqlRunStore(store.engine) if isinstance(store, SqlRunStore) else store
     again.ensure_definition(record)
     assert again.definition(record.definition_hash).definition_hash == record.definition_hash
+
+
+def test_a_compiled_chart_is_stored_with_its_diagram_drawn_only_when_new(store: RunStore) -> None:
+    from fsm.definition import compile_chart
+    from fsm.machines.trading import TradingWorkflow
+    from persistence.store import SqlRunStore
+
+    compiled = compile_chart(TradingWorkflow)
+    store.ensure_definition(compiled)
+    stored = store.definition(compiled.definition_hash)
+    assert stored.mermaid.startswith("stateDiagram-v2")
+    assert stored.canonical == compiled.canonical()
+    again = SqlRunStore(store.engine) if isinstance(store, SqlRunStore) else store
+    fresh = compile_chart(TradingWorkflow)
+    again.ensure_definition(fresh)  # stored already: its diagram is not drawn again
+    assert "mermaid" not in vars(fresh)

@@ -138,15 +138,17 @@ def test_installed_plugins_are_read_once_per_import_path(
     and again only when the import path changes (a plugin put on it is then found)."""
     scanned: list[str] = []
 
-    def counting(group: str) -> object:
-        scanned.append(group)
-        return entry_points(group=group)
+    def counting() -> object:
+        scanned.append("scan")
+        return entry_points()
 
     monkeypatch.setattr(plugins, "entry_points", counting)
-    plugins._entries.cache_clear()
+    plugins._every_entry.cache_clear()
+    plugins._installed.cache_clear()
     for _ in range(3):
-        plugins.find(plugins.STRATEGIES, "demo-momentum")
-    assert scanned == [plugins.STRATEGIES]
+        for group in plugins.GROUPS:
+            plugins.find(group, plugins.installed(group)[0].name)
+    assert scanned == ["scan"]
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.installed(plugins.STRATEGIES)
-    assert scanned == [plugins.STRATEGIES] * 2
+    assert scanned == ["scan"] * 2
