@@ -31,9 +31,20 @@ lock:
 	  --upgrade --quiet --custom-compile-command 'make lock' --output-file $(LOCK)
 	$(MAKE) install
 
+# Whether the newest run was refused by the exchange's calendar (a night, a week-end, a holiday).
+CALENDAR_REFUSED := import json, sys; f = json.load(sys.stdin)[0]["failure"] or {}; \
+  sys.exit(not f.get("message", "").startswith(("guard as_of_session ", "guard market_open ")))
+
+# A paper rebalance; while the exchange is closed it is refused (naming the sessions either
+# side) and a dry run plans the same rebalance instead, sending nothing.
 run: $(STAMP)
 	$(BIN)/tradefsm db upgrade
-	$(BIN)/tradefsm run; status=$$?; \
+	@$(BIN)/tradefsm run; status=$$?; \
+	  if [ $$status -eq 1 ] && $(BIN)/tradefsm runs list --limit 1 --format json \
+	      | $(BIN)/python -c '$(CALENDAR_REFUSED)'; then \
+	    echo "The exchange is closed, so the paper run sent nothing; a dry run plans instead:"; \
+	    $(BIN)/tradefsm run --mode dry-run; status=$$?; \
+	  fi; \
 	  $(BIN)/tradefsm runs list --limit 5; \
 	  $(BIN)/tradefsm paper positions; exit $$status
 

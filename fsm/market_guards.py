@@ -3,7 +3,7 @@ market when orders are about to be sent, and the age of prices in sessions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from fsm.calendar import MarketCalendar, calendar_for, exchange_of
@@ -13,6 +13,7 @@ from fsm.kinds import Mode
 from fsm.records import GuardDecision, RebalancePlan
 
 SENDS_ORDERS = frozenset({Mode.PAPER, Mode.LIVE})
+A_MONTH = timedelta(days=31)  # every exchange has a session within any month
 
 
 def _calendar(ctx: GuardContext) -> MarketCalendar:
@@ -51,8 +52,10 @@ def as_of_session(ctx: GuardContext) -> GuardDecision:
         reason = f"{ctx.as_of} is a session of {cal.exchange}"
     else:
         last = cal.last_on_or_before(ctx.as_of).day
-        reason = (f"{ctx.as_of} ({ctx.as_of:%A}) is no session of {cal.exchange}: "
-                  f"the last one was {last}; run for a session or in dry-run mode")  # fmt: skip
+        after = cal.sessions(ctx.as_of, ctx.as_of + A_MONTH)
+        following = f", the next {after[0].day}" if after else ""
+        reason = (f"{ctx.as_of} ({ctx.as_of:%A}) is no session of {cal.exchange}: the last "
+                  f"one was {last}{following}; run for a session or in dry-run mode")  # fmt: skip
     return decision("as_of_session", passed, reason, as_of=ctx.as_of, exchange=cal.exchange)
 
 

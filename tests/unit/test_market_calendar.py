@@ -81,3 +81,11 @@ def test_an_unknown_exchange_is_a_recorded_refusal_not_a_run_stopped_half_way() 
     refused = as_of_session(ctx)
     assert not refused.passed
     assert "unknown exchange 'NOPE'" in refused.reason
+
+
+def test_a_paper_run_as_of_a_holiday_names_the_sessions_either_side() -> None:
+    holiday = next_thanksgiving()
+    refused = as_of_session(GuardContext(Settings(), Mode.PAPER, holiday, holiday))
+    assert not refused.passed
+    before, after = holiday - timedelta(days=1), holiday + timedelta(days=1)
+    assert f"the last one was {before}, the next {after};" in refused.reason
