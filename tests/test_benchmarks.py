@@ -18,7 +18,7 @@ from benchmarks import (
     startup,
     transition,
 )
-from benchmarks.report import markdown, report
+from benchmarks.report import MEASURED, markdown, report
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -128,3 +128,10 @@ def test_the_report_page_rates_the_day_and_keeps_its_measured_section() -> None:
     assert "| day | every run done, each order once, verify intact | True | True | met |" in page
     assert "## A rebalance day (`python -m benchmarks day`)" in page
     assert "## Start-up (`python -m benchmarks startup`)" in page
+
+
+def test_the_performance_page_keeps_the_hand_measured_figures_make_bench_writes_back() -> None:
+    """`make bench` rewrites docs/performance.md from the table and benchmarks/measured.md: a
+    figure added to the page alone would be lost at the next run."""
+    page = (MEASURED.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert page.endswith(MEASURED.read_text(encoding="utf-8"))
