@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from benchmarks import (
@@ -128,3 +131,11 @@ def test_the_report_page_rates_the_day_and_keeps_its_measured_section() -> None:
     assert "| day | every run done, each order once, verify intact | True | True | met |" in page
     assert "## A rebalance day (`python -m benchmarks day`)" in page
     assert "## Start-up (`python -m benchmarks startup`)" in page
+
+
+def test_the_day_benchmark_s_help_lists_its_own_options() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "day", "--help"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for option in ("--accounts", "--workers", "--threads", "--broker-latency-ms", "--json"):
+        assert option in done.stdout
