@@ -75,6 +75,9 @@ def test_a_hanging_strategy_fails_the_run_naming_it_and_the_timeout(
         (2, "StepTimeout"),
     ]
     assert all(said in a["error_message"] for a in tries)  # each try timed out, retried once
+    shown_to_people = ready("runs", "show", started["run_id"]).stdout
+    assert "failed tries (UTC)" in shown_to_people
+    assert shown_to_people.count("StepTimeout: strategy plugin 'hangs'") >= 2  # the two tries
 
 
 @pytest.mark.parametrize(
