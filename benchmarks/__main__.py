@@ -40,12 +40,16 @@ def run_apart(name: str, quick: bool) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("name", choices=(*BENCHMARKS, "all"))
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", add_help=False)
+    parser.add_argument("-h", "--help", action="store_true",
+                        help="this help, and with NAME the benchmark's own options")  # fmt: skip
+    parser.add_argument("name", nargs="?", choices=(*BENCHMARKS, "all"))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
     parser.add_argument("--markdown", type=Path, help="with all: also write the report here")
     args, extra = parser.parse_known_args()
+    if args.help or args.name is None:
+        return _help(parser, args.name, asked=args.help)
     if args.name == "all":
         result = report({name: run_apart(name, args.quick) for name in BENCHMARKS})
         if args.markdown:
@@ -58,6 +62,16 @@ def main() -> int:
         for key, value in result.items():
             print(f"{key:32} {value}")
     return 0
+
+
+def _help(parser: argparse.ArgumentParser, name: str | None, *, asked: bool) -> int:
+    """The common options; a benchmark with options of its own (``day``) prints them too."""
+    parser.print_help(None if asked else sys.stderr)
+    own = getattr(importlib.import_module(f"benchmarks.{name}"), "parse", None) if name else None
+    if own is not None:
+        print()
+        own(["--help"])  # argparse prints the benchmark's options and exits 0
+    return 0 if asked else 2
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from tenacity import RetryCallState
 
 from fsm.attempts import as_step_error, attempt_record, backoff
 from fsm.cancels import stand_down_reason
@@ -154,6 +153,7 @@ class RunDriver(TransitionCommits):
         )
 
     def _one_attempt(self, state: str, call: Any, timeout: float | None) -> StepResult:
+        self.stop_point()  # a stop asked during the pause before a retry: no further try
         self.attempts[state] += 1
         call = self.rt.tracing.attempt(state, self.attempts[state], call)
         started = self.rt.clock.now()
@@ -174,6 +174,9 @@ class RunDriver(TransitionCommits):
             raise  # not a step failure: nothing more may be written
         except TradeFsmError as exc:
             self._last_attempt = self._attempt_record(state, started, exc)
+            if self.rt.stop.requested:  # asked while this try ran (or hung): stand down instead
+                self._store_failed_attempt()
+                self.stop_point()
             raise
         self._last_attempt = self._attempt_record(state, started, None)
         return result
@@ -184,7 +187,8 @@ class RunDriver(TransitionCommits):
         return attempt_record(self.run.run_id, state, self.attempts[state], (started,
                               self.rt.clock.now()), error, self.rt.secrets)  # fmt: skip
 
-    def _store_failed_attempt(self, _state: str, _retry: RetryCallState) -> None:
+    def _store_failed_attempt(self, *_retrying: object) -> None:
+        """Record the try that just failed (also tenacity's hook before a pause)."""
         assert self._last_attempt is not None
         self.rt.store.record_attempt(self._last_attempt, self.fence())
         self._last_attempt = None

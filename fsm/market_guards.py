@@ -3,7 +3,7 @@ market when orders are about to be sent, and the age of prices in sessions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 
 from fsm.calendar import MarketCalendar, calendar_for, exchange_of
@@ -52,7 +52,7 @@ def as_of_session(ctx: GuardContext) -> GuardDecision:
         reason = f"{ctx.as_of} is a session of {cal.exchange}"
     else:
         last = cal.last_on_or_before(ctx.as_of).day
-        after = cal.sessions(ctx.as_of, ctx.as_of + A_MONTH)
+        after = cal.sessions(ctx.as_of, min(ctx.as_of, date.max - A_MONTH) + A_MONTH)
         following = f", the next {after[0].day}" if after else ""
         reason = (f"{ctx.as_of} ({ctx.as_of:%A}) is no session of {cal.exchange}: the last "
                   f"one was {last}{following}; run for a session or in dry-run mode")  # fmt: skip

@@ -261,7 +261,7 @@ def _named(plugin: Plugin, call: Callable[[], T], state: str) -> T:
         raise  # the timeout already names the plugin it interrupted
     except TradeFsmError as exc:
         raise replace_message(exc, f"{plugin.kind} plugin {plugin.name!r}: {exc.message}") from exc
-    except Exception as exc:  # the plugin's own error, typed and named
+    except (Exception, SystemExit) as exc:  # the plugin's own error (exit too), typed and named
         raise failure(plugin, f"raised {type(exc).__name__}: {exc}", state=state) from exc
 
 

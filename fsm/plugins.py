@@ -99,7 +99,7 @@ def factory(plugin: Plugin) -> Callable[[PluginSetup], object]:
     """The callable ``plugin``'s entry point names; PluginFailed when it cannot be imported."""
     try:
         loaded = _entry_point(plugin).load()
-    except Exception as exc:  # whatever importing a third party's module raises
+    except (Exception, SystemExit) as exc:  # whatever importing a third party's module raises
         raise failure(plugin, f"cannot be loaded ({type(exc).__name__}: {exc})") from exc
     if not callable(loaded):
         raise failure(plugin, f"entry point {plugin.target} is not callable")
@@ -114,7 +114,7 @@ def create(plugin: Plugin, setup: PluginSetup, *methods: str) -> Any:
         made = make(setup)
     except TradeFsmError:  # refused on purpose (bad options): kept, the caller names the plugin
         raise
-    except Exception as exc:  # a plugin's own error, named and typed
+    except (Exception, SystemExit) as exc:  # a plugin's own error (exit too), named and typed
         raise failure(plugin, f"raised {type(exc).__name__}: {exc}") from exc
     missing = [m for m in methods if not callable(getattr(made, m, None))]
     if missing:

@@ -380,9 +380,10 @@ def load_settings(**overrides: object) -> Settings:
         where = ".".join(str(p) for p in first["loc"])
         field = Settings.model_fields.get(where)
         pattern = field is not None and first["type"] == "string_pattern_mismatch"
-        reason = field.description if pattern and field else said
+        if pattern and field:  # the expression itself would tell a person nothing
+            said = f"{first['input']!r} does not fit. {field.description}"
         raise InvalidConfiguration(
-            f"invalid setting {where}: {reason} ({source_of(where, overrides, file_values)})"
+            f"invalid setting {where}: {said} ({source_of(where, overrides, file_values)})"
         ) from exc
     except SettingsError as exc:
         raise InvalidConfiguration(f"cannot read settings: {exc}") from exc

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from benchmarks import (
@@ -135,3 +138,11 @@ def test_the_performance_page_keeps_the_hand_measured_figures_make_bench_writes_
     figure added to the page alone would be lost at the next run."""
     page = (MEASURED.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
     assert page.endswith(MEASURED.read_text(encoding="utf-8"))
+
+
+def test_the_day_benchmark_s_help_lists_its_own_options() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "day", "--help"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for option in ("--accounts", "--workers", "--threads", "--broker-latency-ms", "--json"):
+        assert option in done.stdout

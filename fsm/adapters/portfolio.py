@@ -18,7 +18,7 @@ from typing import Any
 
 from fsm.adapters.market_data import file_sha256
 from fsm.canonical import canonical_json
-from fsm.errors import InvalidConfiguration
+from fsm.errors import InvalidConfiguration, InvalidInput, replace_message
 from fsm.pluginports import PluggedStrategy
 from fsm.pluginrecords import SignalSet, TargetWeight
 from fsm.plugins import PluginSetup
@@ -94,16 +94,25 @@ def _entries(path: Path) -> list[dict[str, Any]]:
 
 
 def _member(setup: PluginSetup, market: MarketData, path: Path, entry: dict[str, Any]) -> Member:
-    name, options = entry.get("name"), entry.get("options", {})
-    try:
-        weight = Decimal(str(entry.get("weight")))
-    except InvalidOperation:
-        weight = Decimal(-1)
+    name, options, weight = entry.get("name"), entry.get("options", {}), _weight(entry)
     if not isinstance(name, str) or not isinstance(options, dict) or not 0 < weight <= 1:
         raise InvalidConfiguration(
             f"{path}: strategy {name!r} needs a weight above 0 and at most 1, options a table"
         )
-    strategy = PluggedStrategy.build(
-        setup.settings, market, setup.as_of, name, options, setup.exchange
-    )
+    try:
+        strategy = PluggedStrategy.build(
+            setup.settings, market, setup.as_of, name, options, setup.exchange
+        )
+    except InvalidInput as exc:  # an unknown name, bad options: said of this file
+        raise replace_message(exc, f"{path}: {exc.message}") from exc
     return Member(weight, strategy)
+
+
+def _weight(entry: dict[str, Any]) -> Decimal:
+    """The entry's weight, or -1 (refused) when it is no finite number (NaN compares with
+    nothing)."""
+    try:
+        weight = Decimal(str(entry.get("weight")))
+    except InvalidOperation:
+        return Decimal(-1)
+    return weight if weight.is_finite() else Decimal(-1)

@@ -63,7 +63,8 @@ def register(
         as_json: JsonOption = False,
     ) -> None:
         """Queue a run for `tradefsm worker`; prints its run id (you are its requester).
-        The worker drives it with the bundled market data and its own broker settings."""
+        It commits the strategy and market data of these settings; a worker with the same
+        plugins drives it, with its own broker settings."""
         from fsm.commands import embedded as e
 
         settings = e.settings_from(db=db, account_id=account, actor=actor)

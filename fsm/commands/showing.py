@@ -94,9 +94,20 @@ def print_details(details: dict[str, Any]) -> None:
             stdout.print(f"  {line}", markup=False, highlight=False, soft_wrap=False)
     ledger = [ledger_row(e) | {"at": when_time(e["occurred_at"])} for e in details["ledger"]]
     stdout.print(compact(ledger, _filled(ledger, LEDGER_COLUMNS), "ledger (UTC)", wrap=True))
+    tries = [_try_row(a) for a in details.get("attempts", ()) if a["outcome"] == "error"]
+    if tries:
+        stdout.print(compact(tries, ("at", "state", "try", "error"), "failed tries (UTC)",
+                             wrap=True))  # fmt: skip
     orders = [order_row(o) for o in details["orders"]]
     if orders:
         stdout.print(compact(orders, _filled(orders, ORDER_COLUMNS), "orders", wrap=True))
+
+
+def _try_row(attempt: dict[str, Any]) -> dict[str, str]:
+    """A failed try of a step (a timeout, a transient error) as `runs show` lists it."""
+    return {"at": when_time(attempt["started_at"]), "state": attempt["state"],
+            "try": str(attempt["attempt"]),
+            "error": f"{attempt['error_type']}: {attempt['error_message']}"}  # fmt: skip
 
 
 def signature_text(approval: dict[str, Any]) -> str:

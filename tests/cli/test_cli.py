@@ -186,3 +186,10 @@ def test_a_durability_other_than_strict_or_effects_is_refused(ready: Cli) -> Non
 def test_resume_needs_a_run_or_all(ready: Cli) -> None:
     assert "either RUN_ID or --all" in ready("resume", code=2).stderr
     assert "no run 'run_xxxx'" in one_line_error(ready("resume", "run_xxxx", code=4))
+
+
+def test_a_plugin_name_that_cannot_be_one_is_refused_quoting_it(ready: Cli) -> None:
+    line = one_line_error(ready("run", "--strategy", "", code=2))
+    assert line.startswith("error: invalid setting strategy: '' does not fit. The strategy")
+    assert "(given on the command line)" in line
+    assert ready.json("runs", "list", "--format", "json") == []

@@ -25,6 +25,13 @@ def explodes(setup):
     return Exploding()
 
 
+def exits(setup):
+    class Exits:
+        def generate(self, ctx):
+            raise SystemExit(3)
+    return Exits()
+
+
 def malformed(setup):
     class Malformed:
         def generate(self, ctx):
@@ -82,6 +89,7 @@ def picky(setup):
 
 ENTRY_POINTS = """[tradefsm.strategies]
 explodes = broken_plugins:explodes
+exits = broken_plugins:exits
 malformed = broken_plugins:malformed
 cannot-start = broken_plugins:cannot_start
 no-generate = broken_plugins:no_generate

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -69,6 +75,9 @@ def test_a_hanging_strategy_fails_the_run_naming_it_and_the_timeout(
         (2, "StepTimeout"),
     ]
     assert all(said in a["error_message"] for a in tries)  # each try timed out, retried once
+    shown_to_people = ready("runs", "show", started["run_id"]).stdout
+    assert "failed tries (UTC)" in shown_to_people
+    assert shown_to_people.count("StepTimeout: strategy plugin 'hangs'") >= 2  # the two tries
 
 
 @pytest.mark.parametrize(
@@ -98,3 +107,37 @@ def test_a_hanging_plugin_fails_a_library_run_naming_it(
         f"{said} (broken-plugins 0.3) did not return within 0.5 s, the timeout of step analyzing"
     ) in run.failure["message"]
     assert store.ledger(run.run_id)[-1].target == "failed"
+
+
+def _wait_for_state(database: Path, state: str) -> str:
+    """The id of the run once it is in ``state``, read from the run database."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if database.exists():
+            with closing(sqlite3.connect(database)) as conn:
+                found = conn.execute("SELECT run_id FROM runs WHERE state = ?", (state,)).fetchone()
+            if found:
+                return str(found[0])
+        time.sleep(0.02)
+    raise AssertionError(f"no run reached {state}")
+
+
+def test_ctrl_c_while_a_strategy_hangs_stands_down_at_the_try_s_end_instead_of_retrying(
+    ready: Cli, test_plugins: Path
+) -> None:
+    env = ready.env | SHORT | {"TRADEFSM_STEP_TIMEOUT_SECONDS": "3", "TRADEFSM_RETRY_ATTEMPTS": "5"}
+    env["PYTHONPATH"] = os.pathsep.join([str(test_plugins), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "fsm", "run", "--strategy", "hangs", "--mode", "signals-only"]
+    running = subprocess.Popen(command, cwd=ready.folder, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    run_id = _wait_for_state(ready.folder / "runs.db", "generating_signals")
+    running.send_signal(signal.SIGINT)
+    _, err = running.communicate(timeout=120)
+    assert running.returncode == 130, err  # not 1 after five tries: failed
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert f"stopped by SIGINT while generating_signals; run {run_id} is resumable" in line
+    shown = ready.json("runs", "show", run_id, "--format", "json")
+    assert (shown["run"]["state"], shown["run"]["status"]) == ("generating_signals", "active")
+    tries = [(a["attempt"], a["error_type"]) for a in shown["attempts"]
+             if a["state"] == "generating_signals"]  # fmt: skip
+    assert tries in ([], [(1, "StepTimeout")])  # the try under way ended; no other began

@@ -84,6 +84,8 @@ def test_two_strategies_make_one_plan_with_each_share_kept(sqlite_url: str, tmp_
         (PORTFOLIO.replace("sixty-forty", "demo-momentum"), "names a different strategy"),
         ("", "no [[strategies]]"),
         (PORTFOLIO.replace("sixty-forty", "nope"), "no strategy plugin named 'nope'"),
+        (PORTFOLIO.replace('"0.4"', '"NaN"'), "needs a weight above 0 and at most 1"),
+        (PORTFOLIO.replace('"0.4"', "nan"), "needs a weight above 0 and at most 1"),
     ],
 )
 def test_a_bad_portfolio_file_is_refused_naming_it(
@@ -92,6 +94,7 @@ def test_a_bad_portfolio_file_is_refused_naming_it(
     with pytest.raises(InvalidConfiguration, match="strategy plugin 'portfolio'") as caught:
         _engine(sqlite_url, tmp_path, text)
     assert said in caught.value.message
+    assert "portfolio.toml: " in caught.value.message  # the file is named
 
 
 def test_the_console_shows_the_shares_and_where_the_prices_came_from(

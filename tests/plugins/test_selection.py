@@ -77,6 +77,7 @@ def test_options_come_from_a_table_named_after_the_plugin(ready: Cli, test_plugi
     ("strategy", "said"),
     [
         ("explodes", "raised ValueError: the model file is missing"),
+        ("exits", "raised SystemExit: 3"),  # not the end of the process, silently
         ("malformed", "returned malformed output: step output of generating_signals"),
     ],
 )
