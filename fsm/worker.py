@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -110,8 +110,7 @@ class Worker:
         self.seal_every = seal_every
 
     def run(self) -> WorkerReport:
-        previous = self._install_stop_handlers()
-        try:
+        with self.stop_signals():
             threads = [
                 threading.Thread(target=self._thread, name=f"worker-{n}", daemon=True)
                 for n in range(self.concurrency)
@@ -127,10 +126,18 @@ class Worker:
                         sealed_at = time.monotonic()
             if self.seal:
                 self._seal()  # what the worker drove is anchored before it exits
+        return self.report
+
+    @contextlib.contextmanager
+    def stop_signals(self) -> Iterator[None]:
+        """Within the block SIGTERM and SIGINT stop this worker gracefully (main thread only):
+        a command enters it before it opens a port a supervisor may already signal."""
+        previous = self._install_stop_handlers()
+        try:
+            yield
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return self.report
 
     def _seal(self) -> None:
         assert self.seal is not None

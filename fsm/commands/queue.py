@@ -104,16 +104,18 @@ def register(
 
         settings = e.settings_from(db=db, actor=process_actor("worker"))
         store = open_worker_store(settings.db, concurrency)
+        worker = Worker(
+            lambda: e.build_engine(settings, store), concurrency=concurrency,
+            max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
+            seal_every=settings.audit_seal_every,
+            outage_seconds=settings.worker_db_outage_seconds,
+        )  # fmt: skip
         with (
+            worker.stop_signals(),  # a SIGTERM once the metrics port is open stops it gracefully
             _metrics(metrics_host, metrics_port, open_metrics(db), store),
             delivery_beside_runs(settings, open_events(db), store),
         ):
-            report = Worker(
-                lambda: e.build_engine(settings, store), concurrency=concurrency,
-                max_runs=max_runs, idle_exit=idle_exit, seal=e.sealer_for(settings, seal_now),
-                seal_every=settings.audit_seal_every,
-                outage_seconds=settings.worker_db_outage_seconds,
-            ).run()  # fmt: skip
+            report = worker.run()
         if as_json:
             print_json(report.as_json())
         else:
