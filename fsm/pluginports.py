@@ -215,8 +215,12 @@ class PluggedBroker:
         self.plugin, self.inner = plugin, inner
 
     def account(self) -> AccountSnapshot:
+        """The account as the plugin reports it; malformed, a PluginFailed naming it."""
         with running(self.plugin.title):
-            return self.inner.account()
+            made = self.inner.account()
+        if isinstance(made, AccountSnapshot):
+            return made
+        return _valid(self.plugin, AccountSnapshot, made, S.ANALYZING)
 
     def submit(self, intent: OrderIntent) -> OrderAck:
         with running(self.plugin.title):

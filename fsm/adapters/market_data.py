@@ -145,8 +145,8 @@ def _parse_rows(
     series: dict[str, dict[date, Decimal]] = {}
     before: dict[str, tuple[date, Decimal]] = {}  # each symbol's last price before the window
     reader = iter(rows)  # type: ignore[call-overload]  # csv.reader is an iterator of lists
-    header = [h.strip().lower() for h in next(reader, [])]
-    if header != ["date", "symbol", "price"]:
+    header = [h.strip() for h in next(reader, [])]
+    if [h.lower() for h in header] != ["date", "symbol", "price"]:  # quoted as written
         raise InvalidPriceFile(f"{path}:1: header must be 'date,symbol,price', got {header}")
     seen = 0
     for line, row in enumerate(reader, start=2):

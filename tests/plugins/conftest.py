@@ -83,6 +83,18 @@ def broker_hangs(setup):
     return BrokerHangs()
 
 
+def broker_garbage(setup):
+    class BrokerGarbage:
+        def account(self):
+            return {"cash": "lots"}
+
+        def submit(self, intent):
+            raise RuntimeError("never asked")
+
+        orders = cancel = submit
+    return BrokerGarbage()
+
+
 def picky(setup):
     return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
 """
@@ -103,6 +115,7 @@ feed-hangs = broken_plugins:feed_hangs
 
 [tradefsm.brokers]
 broker-hangs = broken_plugins:broker_hangs
+broker-garbage = broken_plugins:broker_garbage
 """
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from fsm.plugins import STRATEGIES, installed
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, one_line_error
 
 EXAMPLE = "sixty-forty"
 
@@ -67,3 +67,12 @@ def test_a_worker_leaves_a_run_of_other_options_to_one_that_has_them(
     assert report["done"] == 1
     shown = ready.json("runs", "show", run_id, "--format", "json")
     _ran_the_example(shown.get("run", shown))
+
+
+def test_the_example_refuses_bad_options_in_one_line_naming_itself(ready: Cli) -> None:
+    (ready.folder / "tradefsm.toml").write_text(
+        f'strategy = "{EXAMPLE}"\n\n[{EXAMPLE}]\nweights = {{ SPY = "abc" }}\n', encoding="utf-8"
+    )
+    line = one_line_error(ready("run", "--mode", "dry-run", code=2))
+    assert f"strategy plugin '{EXAMPLE}': weights must be numbers" in line
+    assert ready.json("runs", "list", "--format", "json") == []

@@ -15,6 +15,7 @@ from fsm.clock import FixedClock
 from fsm.engine import Engine
 from fsm.errors import InvalidConfiguration, PluginFailed, PluginNotFound
 from fsm.ids import SequentialIdFactory
+from fsm.kinds import Mode
 from fsm.pluginports import plugged_ports
 from fsm.requests import RunRequest
 from fsm.settings import Settings
@@ -102,6 +103,19 @@ def test_market_data_failing_inside_a_run_is_its_ledgered_failure(tmp_path: Path
     assert run.failure is not None
     assert run.failure["error_type"] == "PluginFailed"
     said = "market data plugin 'feed-down' (broken-plugins 0.3) raised ConnectionResetError"
+    assert said in run.failure["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_a_broker_reporting_a_malformed_account_is_named_in_the_run_s_failure(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(_settings(tmp_path, broker="broker-garbage"))
+    run = engine.run(RunRequest(account_id="paper", mode=Mode.DRY_RUN))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    said = "broker plugin 'broker-garbage' (broken-plugins 0.3) returned malformed output"
     assert said in run.failure["message"]
 
 

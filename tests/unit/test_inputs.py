@@ -38,6 +38,7 @@ def test_a_good_price_file_answers_the_last_price_on_or_before(tmp_path: Path) -
     [
         ("", ":1: header"),
         ("day,symbol,price\n", ":1: header"),
+        ("2026-12-04,AAA,100\n", "got ['2026-12-04', 'AAA', '100']"),  # quoted as written
         ("date,symbol,price\n2026-13-01,AAA,1\n", ":2: bad date"),
         ("date,symbol,price\n2026-11-27,aa a,1\n", ":2: bad symbol"),
         ("date,symbol,price\n2026-11-27,AAA,ten\n", ":2: bad price"),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from tradefsm_sixty_forty import FixedWeights, strategy
 
+from fsm.errors import InvalidConfiguration
 from fsm.kinds import Mode
 from fsm.plugins import STRATEGIES, PluginSetup, installed
 from fsm.ports import RunContext
@@ -30,9 +31,18 @@ def test_weights_come_from_the_options() -> None:
     assert [t.symbol for t in made.generate(CTX).targets] == ["GLD"]
 
 
-def test_more_than_everything_is_refused() -> None:
-    with pytest.raises(ValueError, match="sum to at most 1"):
-        FixedWeights({"SPY": "0.8", "BND": "0.4"})
+@pytest.mark.parametrize(
+    ("weights", "said"),
+    [
+        ({"SPY": "0.8", "BND": "0.4"}, "sum to at most 1"),
+        ({"SPY": "abc"}, "must be numbers"),
+        ({"SPY": "NaN"}, "non-negative"),
+        (5, "a table of symbol = weight"),
+    ],
+)
+def test_bad_weights_are_refused_as_bad_configuration(weights: object, said: str) -> None:
+    with pytest.raises(InvalidConfiguration, match=said):
+        FixedWeights(weights)
 
 
 def test_tradefsm_finds_the_entry_point() -> None:
