@@ -75,3 +75,15 @@ def said_unattended(
         f"`tradefsm cancel {run_id} --actor NAME --reason TEXT` ends it",
         run_id=run_id, state=active.state,
     )  # fmt: skip
+
+
+def worth_waiting(
+    store: RunStore, exc: BaseException, now: datetime, final: Collection[str]
+) -> bool:
+    """Whether a new run refused by ``exc`` may be created by trying again: the account's
+    active run is driven by a live process, or has ended since the refusal (a race with its
+    last commit). An active run no process drives is not worth waiting for."""
+    if not isinstance(exc, RunAlreadyActive) or exc.run_id is None:
+        return False
+    active = store.get_run(exc.run_id)
+    return active.state in final or not unattended(active, now)

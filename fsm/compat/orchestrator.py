@@ -26,12 +26,11 @@ from fsm.engine import Engine
 from fsm.errors import (
     LegacyCallInterrupted,
     LegacyServiceFailed,
-    RunAlreadyActive,
     TradeFsmError,
 )
 from fsm.ids import IdFactory, UuidFactory
 from fsm.kinds import Mode
-from fsm.leases import unattended
+from fsm.leases import worth_waiting
 from fsm.ports import RunFilter, RunStore
 from fsm.records import RunRecord
 from fsm.requests import RunRequest
@@ -303,13 +302,10 @@ class TradingOrchestrator:
         """The call's run. While a live process (another facade) drives the account's active
         run, the call waits for it to end, as the calls of one process take turns."""
 
-        def driven_elsewhere(exc: BaseException) -> bool:
-            if not isinstance(exc, RunAlreadyActive) or exc.run_id is None:
-                return False
-            active = self.store.get_run(exc.run_id)
-            return active.state not in FINAL and not unattended(active, self.clock.now())
+        def worth_it(exc: BaseException) -> bool:
+            return worth_waiting(self.store, exc, self.clock.now(), FINAL)
 
-        turns = Retry(retry=driven_elsewhere, backoff=_turn_pauses, sleep=time.sleep)
+        turns = Retry(retry=worth_it, backoff=_turn_pauses, sleep=time.sleep)
         return turns("a turn on the legacy account",
                      lambda: engine.create(request, plugins=plugins))  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -61,9 +62,13 @@ class Hanging:
 HANG_SETTINGS = Settings(step_timeout_seconds=0.2, retry_attempts=1)
 
 
+_ENGINES = itertools.count(1)  # a number per engine: no two engines make the same run id
+
+
 def _engine(store: SqlRunStore, broker: PaperBroker, clock: FixedClock, **kw: Any) -> Engine:
     kw.setdefault("settings", FAST)
-    return make_engine_for(store, broker, clock, ids=SequentialIdFactory(str(id(kw))), **kw)
+    ids = SequentialIdFactory(f"e{next(_ENGINES)}-")
+    return make_engine_for(store, broker, clock, ids=ids, **kw)
 
 
 def _interrupted_in(state: str, engine: Engine) -> str:
