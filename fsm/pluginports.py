@@ -172,8 +172,13 @@ class PluggedStrategy:
         return cls(plugin, _made(plugin, setup, ("generate",)), options)
 
     def generate(self, ctx: RunContext) -> SignalSet:
+        """The plugin's signals, valid and dated no later than the run (no future data)."""
         made = _named(self.plugin, lambda: self.inner.generate(ctx), S.GENERATING_SIGNALS)
-        return _valid(self.plugin, SignalSet, made, S.GENERATING_SIGNALS)
+        signals = _valid(self.plugin, SignalSet, made, S.GENERATING_SIGNALS)
+        if signals.as_of > ctx.as_of:
+            raise failure(self.plugin, f"returned signals as of {signals.as_of}, after the "
+                          f"run's as_of {ctx.as_of}", state=S.GENERATING_SIGNALS)  # fmt: skip
+        return signals
 
 
 class PluggedMarketData:

@@ -32,6 +32,19 @@ def exits(setup):
     return Exits()
 
 
+def from_the_future(setup):
+    class FromTheFuture:
+        def generate(self, ctx):
+            from datetime import timedelta
+            from decimal import Decimal
+
+            from fsm.pluginrecords import SignalSet, TargetWeight
+
+            spy = TargetWeight(symbol="SPY", weight=Decimal("0.5"))
+            return SignalSet(as_of=ctx.as_of + timedelta(days=5), strategy="w", targets=(spy,))
+    return FromTheFuture()
+
+
 def malformed(setup):
     class Malformed:
         def generate(self, ctx):
@@ -102,6 +115,7 @@ def picky(setup):
 ENTRY_POINTS = """[tradefsm.strategies]
 explodes = broken_plugins:explodes
 exits = broken_plugins:exits
+from-the-future = broken_plugins:from_the_future
 malformed = broken_plugins:malformed
 cannot-start = broken_plugins:cannot_start
 no-generate = broken_plugins:no_generate

@@ -79,6 +79,7 @@ def test_options_come_from_a_table_named_after_the_plugin(ready: Cli, test_plugi
     [
         ("explodes", "raised ValueError: the model file is missing"),
         ("exits", "raised SystemExit: 3"),  # not the end of the process, silently
+        ("from-the-future", "returned signals as of 2026-12-02, after the run's as_of 2026-11-27"),
         ("malformed", "returned malformed output: step output of generating_signals"),
     ],
 )
