@@ -16,7 +16,6 @@ TRADEFSM_BENCH_PG_URL's server when set (a new database), else a throwaway clust
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import subprocess
@@ -32,7 +31,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, text
 
-from benchmarks.scale import _database
+from benchmarks.scale import EXCHANGE, _database, always_in_session
 from fsm.calendar import calendar_for
 from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest
@@ -45,7 +44,6 @@ from persistence.store import SqlRunStore
 from persistence.verify import verify
 from tests.postgres_cluster import PostgresCluster
 
-EXCHANGE = "24/7"  # always in session: the day's runs trade whenever the benchmark runs
 PREFILL_ID = "prefilled-"  # the run ids of the bulk-copied finished runs
 SAMPLE_EVERY_S = 0.2
 HEALTH = """SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()),
@@ -112,22 +110,11 @@ def _health(conn: Connection, at: float) -> dict[str, float]:
                                     zip(keys, row, strict=True)}}  # fmt: skip
 
 
-def _always_in_session(url: str) -> None:
-    """The risk policy's exchange becomes EXCHANGE: proposed, then approved by a second person."""
-    policy = [sys.executable, "-m", "fsm", "policy"]
-    common = ["--db", url, "--reason", "benchmark day"]
-    propose = [*policy, "set", f"exchange={EXCHANGE}", *common, "--json", "--actor", "bench"]
-    proposed = subprocess.run(propose, capture_output=True, text=True, check=False)  # exit 9
-    change = str(json.loads(proposed.stdout)["seq"])
-    subprocess.run([*policy, "approve", change, *common, "--actor", "bench-second"],
-                   capture_output=True, check=True)  # fmt: skip
-
-
 def _submit(url: str, paper: Path, day: Day) -> float:
     """Queue the day's runs, then prefill; returns the submission rate (runs/s)."""
     engine = make_engine(url)
     migrate.upgrade(engine)
-    _always_in_session(url)
+    always_in_session(url)
     settings = Settings(db=url, paper_db=paper, exchange=EXCHANGE)
     queue = build_engine(settings, SqlRunStore(engine))
     calendar = calendar_for(EXCHANGE)

@@ -1,7 +1,8 @@
 """Runs per second with 1, 2 and 4 worker processes on PostgreSQL.
 
 Each level queues the same number of runs, one per account (so they may run side by side),
-against a paper broker whose every call takes 20 ms, like a real broker's API. Throughput is
+against a paper broker whose every call takes 20 ms, like a real broker's API, on the
+always-open ``24/7`` calendar (as the day benchmark: the runs trade at any hour). Throughput is
 measured from the first run's start to the last run's end, from the ledger and the run rows,
 so process start-up is not counted. Uses TRADEFSM_BENCH_PG_URL's server when set (a new
 database per level), else a throwaway cluster.
@@ -9,6 +10,7 @@ database per level), else a throwaway cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +35,7 @@ from persistence.tables import ledger, runs
 from tests.postgres_cluster import PostgresCluster
 
 BROKER_LATENCY_MS = 20
+EXCHANGE = "24/7"  # always in session: the runs trade whenever the benchmark runs
 LEVELS = (1, 2, 4)
 
 
@@ -46,11 +49,24 @@ def _database(server: str) -> str:
     return url.set(database=name).render_as_string(False)
 
 
+def always_in_session(url: str) -> None:
+    """The risk policy's exchange becomes EXCHANGE: proposed, then approved by a second person."""
+    policy = [sys.executable, "-m", "fsm", "policy"]
+    common = ["--db", url, "--reason", "benchmark"]
+    propose = [*policy, "set", f"exchange={EXCHANGE}", *common, "--json", "--actor", "bench"]
+    proposed = subprocess.run(propose, capture_output=True, text=True, check=False)  # exit 9
+    change = str(json.loads(proposed.stdout)["seq"])
+    subprocess.run([*policy, "approve", change, *common, "--actor", "bench-second"],
+                   capture_output=True, check=True)  # fmt: skip
+
+
 def _level(url: str, workers: int, runs_count: int, folder: Path) -> float:
     engine = make_engine(url)
     migrate.upgrade(engine)
+    always_in_session(url)
     paper = folder / f"paper-{uuid.uuid4().hex[:8]}.db"
-    queue = build_engine(Settings(db=url, paper_db=paper), SqlRunStore(engine))
+    settings = Settings(db=url, paper_db=paper, exchange=EXCHANGE)
+    queue = build_engine(settings, SqlRunStore(engine))
     for n in range(runs_count):
         queue.submit(RunRequest(account_id=f"acct-{n}"))
     env = {
@@ -58,6 +74,7 @@ def _level(url: str, workers: int, runs_count: int, folder: Path) -> float:
         "TRADEFSM_DB": url,
         "TRADEFSM_PAPER_DB": str(paper),
         "TRADEFSM_PAPER_LATENCY_MS": str(BROKER_LATENCY_MS),
+        "TRADEFSM_EXCHANGE": EXCHANGE,
         "TRADEFSM_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "fsm"]
