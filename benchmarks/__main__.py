@@ -32,9 +32,14 @@ def run_one(name: str, quick: bool, extra: list[str]) -> dict[str, Any]:
 
 
 def run_apart(name: str, quick: bool) -> dict[str, Any]:
-    """One benchmark in a process of its own, so none inherits another's memory or caches."""
+    """One benchmark in a process of its own, so none inherits another's memory or caches; one
+    that fails is reported with its error's last line (``failed``), and the others still run."""
     command = [sys.executable, "-m", "benchmarks", name, "--json", *(["--quick"] if quick else [])]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        print(f"benchmark {name} failed: {said}", file=sys.stderr)
+        return {"benchmark": name, "failed": said}
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
@@ -61,7 +66,8 @@ def main() -> int:
     else:
         for key, value in result.items():
             print(f"{key:32} {value}")
-    return 0
+    failed = [n for n, r in result.get("results", {}).items() if "failed" in r]
+    return 1 if failed else 0
 
 
 def _help(parser: argparse.ArgumentParser, name: str | None, *, asked: bool) -> int:

@@ -31,7 +31,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, text
 
-from benchmarks.scale import EXCHANGE, _database, always_in_session
+from benchmarks.scale import _database
+from benchmarks.session import EXCHANGE, always_in_session
 from fsm.calendar import calendar_for
 from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest

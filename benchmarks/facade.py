@@ -1,7 +1,8 @@
 """The legacy facade: cost of a trading call and of the constructor, and memory over many calls.
 
 A ``execute_strategy_signals_with_trading`` call with stub services writes a real run (six
-ledger rows, six durable commits) to a SQLite file, as a legacy caller's would. Reported: the
+ledger rows, six durable commits) to a SQLite file, as a legacy caller's would, on the
+always-open calendar (``benchmarks.session``). Reported: the
 median call (``facade_call_ms``, target ≤ 3 ms), the median constructor after the first
 (``constructor_ms``, ≤ 5 ms), and RSS after all calls minus RSS after the first 100
 (``rss_growth_mib``, ≤ 20 MiB over 10,000 calls).
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.session import EXCHANGE, always_in_session
 from fsm.compat import TradingOrchestrator
 
 
@@ -58,9 +60,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     calls = 500 if quick else 10_000
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRADEFSM_DB"] = f"sqlite:///{Path(tmp) / 'runs.db'}"
+        os.environ["TRADEFSM_EXCHANGE"] = EXCHANGE
         try:
             services = _services()
             TradingOrchestrator(**services)  # the first one migrates the database
+            always_in_session(os.environ["TRADEFSM_DB"])
             constructor = []
             for _ in range(50):
                 started = time.perf_counter()
@@ -75,7 +79,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     rss_100 = _rss_mib()
             rss_end = _rss_mib()
         finally:
-            del os.environ["TRADEFSM_DB"]
+            del os.environ["TRADEFSM_DB"], os.environ["TRADEFSM_EXCHANGE"]
     return {
         "benchmark": "facade",
         "calls": calls,

@@ -100,8 +100,11 @@ def _version(package: str) -> str:
 def markdown(full: dict[str, Any]) -> str:
     rows = []
     for bench, key, what, target, passes in KEY_FIGURES:
-        value = full["results"].get(bench, {}).get(key)
+        result = full["results"].get(bench, {})
+        value = result.get(key)
         verdict = "" if passes is None or value is None else ("met" if passes(value) else "missed")
+        if "failed" in result:
+            value, verdict = "—", f"failed: {result['failed']}"
         rows.append(f"| {bench} | {what} | {value} | {target} | {verdict} |")
     versions = ", ".join(f"{p} {v}" for p, v in full["versions"].items())
     return (

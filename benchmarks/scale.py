@@ -10,7 +10,6 @@ database per level), else a throwaway cluster.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from benchmarks.session import EXCHANGE, always_in_session
 from fsm.compose.engines import build_engine
 from fsm.requests import RunRequest
 from fsm.settings import Settings
@@ -35,7 +35,6 @@ from persistence.tables import ledger, runs
 from tests.postgres_cluster import PostgresCluster
 
 BROKER_LATENCY_MS = 20
-EXCHANGE = "24/7"  # always in session: the runs trade whenever the benchmark runs
 LEVELS = (1, 2, 4)
 
 
@@ -47,17 +46,6 @@ def _database(server: str) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(False)
-
-
-def always_in_session(url: str) -> None:
-    """The risk policy's exchange becomes EXCHANGE: proposed, then approved by a second person."""
-    policy = [sys.executable, "-m", "fsm", "policy"]
-    common = ["--db", url, "--reason", "benchmark"]
-    propose = [*policy, "set", f"exchange={EXCHANGE}", *common, "--json", "--actor", "bench"]
-    proposed = subprocess.run(propose, capture_output=True, text=True, check=False)  # exit 9
-    change = str(json.loads(proposed.stdout)["seq"])
-    subprocess.run([*policy, "approve", change, *common, "--actor", "bench-second"],
-                   capture_output=True, check=True)  # fmt: skip
 
 
 def _level(url: str, workers: int, runs_count: int, folder: Path) -> float:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,6 +25,7 @@ from benchmarks import (
     transition,
 )
 from benchmarks.report import MEASURED, markdown, report
+from tests.clock_shift.sitecustomize import SHIFT
 from tests.postgres_cluster import PostgresCluster
 
 
@@ -146,3 +150,19 @@ def test_the_day_benchmark_s_help_lists_its_own_options() -> None:
     assert done.returncode == 0, done.stderr
     for option in ("--accounts", "--workers", "--threads", "--broker-latency-ms", "--json"):
         assert option in done.stdout
+
+
+def test_a_benchmark_that_trades_runs_on_a_week_end_and_a_failing_one_is_reported() -> None:
+    """The facade's runs trade on the always-open calendar: at a Saturday noon the policy's
+    default exchange is closed (and every run was refused). A benchmark that fails is named on
+    the page with its error instead of ending `make bench` with nothing written."""
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    env = {**os.environ, SHIFT: str((saturday - datetime.now(UTC)).total_seconds())}
+    command = [sys.executable, "-m", "benchmarks", "facade", "--quick", "--json"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["facade_call_ms"] > 0
+    page = markdown(report({"facade": {"benchmark": "facade", "failed": "AssertionError"}}))
+    assert "| facade | legacy facade call (ms) | — | ≤ 3 | failed: AssertionError |" in page
