@@ -8,15 +8,19 @@ run's params (``Ports.identity``), the market data's source into each analysis c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from fsm.attempts import running
 from fsm.errors import (
     InvalidStepOutput,
+    PluginFailed,
     PluginMismatch,
     PluginNotFound,
     StepTimeout,
@@ -53,7 +57,8 @@ from fsm.steps import validate_output
 
 BROKER_METHODS = ("account", "submit", "orders", "cancel")
 T = TypeVar("T")
-M = TypeVar("M", SignalSet, PriceSnapshot)
+log = logging.getLogger("tradefsm.engine")
+M = TypeVar("M", bound=BaseModel)
 
 
 def plugged_ports(
@@ -220,24 +225,40 @@ class PluggedBroker:
         self.plugin, self.inner = plugin, inner
 
     def account(self) -> AccountSnapshot:
-        """The account as the plugin reports it; malformed, a PluginFailed naming it."""
+        """The account as the plugin reports it; malformed, a PluginFailed naming it (as is
+        a malformed acknowledgement or order status below)."""
         with running(self.plugin.title):
             made = self.inner.account()
-        if isinstance(made, AccountSnapshot):
-            return made
         return _valid(self.plugin, AccountSnapshot, made, S.ANALYZING)
 
     def submit(self, intent: OrderIntent) -> OrderAck:
+        """The acknowledgement; a malformed one is an unknown outcome, resolved by asking for
+        the order: its status is the answer when the broker holds it, else PluginFailed."""
         with running(self.plugin.title):
-            return self.inner.submit(intent)
+            made = self.inner.submit(intent)
+        try:
+            return _valid(self.plugin, OrderAck, made, S.EXECUTING)
+        except PluginFailed as exc:  # the order may be placed: never a reason to resend it
+            coid = intent.client_order_id
+            held = [o for o in self.orders([coid]) if o.client_order_id == coid]
+            if not held:
+                raise
+            log.warning("broker_ack_malformed", extra={"client_order_id": coid,
+                                                       "error": exc.message})  # fmt: skip
+            return OrderAck.model_validate(held[0].model_dump(include=set(OrderAck.model_fields)))
 
     def orders(self, client_order_ids: Sequence[str]) -> list[OrderStatus]:
         with running(self.plugin.title):
-            return self.inner.orders(client_order_ids)
+            made = self.inner.orders(client_order_ids)
+        if not isinstance(made, list | tuple):
+            raise failure(self.plugin, f"returned {type(made).__name__}, not a list of order "
+                          "statuses", state=S.EXECUTING)  # fmt: skip
+        return [_valid(self.plugin, OrderStatus, status, S.EXECUTING) for status in made]
 
     def cancel(self, client_order_id: str) -> OrderStatus:
         with running(self.plugin.title):
-            return self.inner.cancel(client_order_id)
+            made = self.inner.cancel(client_order_id)
+        return _valid(self.plugin, OrderStatus, made, S.EXECUTING)
 
 
 def said_source(plugin: Plugin, made: object) -> dict[str, str]:

@@ -14,12 +14,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import get_close_matches
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from fsm.canonical import canonical_json
-from fsm.errors import PluginFailed, PluginNotFound, TradeFsmError
+from fsm.errors import InvalidConfiguration, PluginFailed, PluginNotFound, TradeFsmError
 
 if TYPE_CHECKING:
     from fsm.ports import MarketData
@@ -50,6 +51,18 @@ class PluginSetup:
     @property
     def trading_exchange(self) -> str:
         return self.exchange or self.settings.exchange
+
+    def accept(self, *names: str) -> Mapping[str, Any]:
+        """The options, when every key is one of ``names`` (the options this plugin takes);
+        InvalidConfiguration naming a key that is not, so a misspelt option is refused
+        before any run instead of being ignored."""
+        unknown = sorted(set(self.options) - set(names))
+        if unknown:
+            near = get_close_matches(unknown[0], names, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            takes = ", ".join(names) or "no options"
+            raise InvalidConfiguration(f"unknown option {unknown[0]!r}{hint}; it takes {takes}")
+        return self.options
 
 
 @dataclass(frozen=True)

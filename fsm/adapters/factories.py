@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fsm.adapters.market_data import BundledMarketData, CsvMarketData
 from fsm.adapters.paper_broker import PaperBroker
@@ -32,32 +33,32 @@ def demo_momentum(setup: PluginSetup) -> MomentumStrategy:
             "(bundled or csv)"
         )
     history: PriceHistory = market  # type: ignore[assignment]  # checked just above
-    return MomentumStrategy(history, picks=int(setup.options.get("picks", 8)))
+    return MomentumStrategy(history, picks=_whole(setup.accept("picks"), "picks", 8))
 
 
 def bundled_market_data(setup: PluginSetup) -> BundledMarketData:
     """Deterministic prices on the sessions of the configured exchange; option ``seed``."""
-    return BundledMarketData(
-        seed=int(setup.options.get("seed", 7)), exchange=setup.trading_exchange
-    )
+    seed = _whole(setup.accept("seed"), "seed", 7, least=0)
+    return BundledMarketData(seed=seed, exchange=setup.trading_exchange)
 
 
 def csv_market_data(setup: PluginSetup) -> CsvMarketData:
     """A CSV price file (option ``path``, or `--prices FILE`), read for the ``window_days``
     before the market date only (default: the demo strategy's lookback and ten days)."""
-    path = setup.options.get("path")
+    options = setup.accept("path", "window_days")
+    path = options.get("path")
     if not isinstance(path, str) or not path:
         raise InvalidConfiguration(
             "market data csv needs a file: `--prices FILE`, or path under [csv] in tradefsm.toml"
         )
-    days = setup.options.get("window_days")
-    span = timedelta(days=int(days)) if days is not None else LOOKBACK + PRICE_SLACK
+    span = timedelta(days=_whole(options, "window_days", (LOOKBACK + PRICE_SLACK).days))
     window = None if setup.as_of is None else (setup.as_of - span, setup.as_of)
     return CsvMarketData(Path(path), window)
 
 
 def paper_broker(setup: PluginSetup) -> PaperBroker:
     """The embedded paper broker (TRADEFSM_PAPER_* settings) for the setup's account."""
+    setup.accept()  # its settings are TRADEFSM_PAPER_*
     settings = setup.settings
     return PaperBroker(
         settings.paper_db,
@@ -71,6 +72,7 @@ def alpaca_broker(setup: PluginSetup) -> Broker:
     """Alpaca (TRADEFSM_ALPACA_* settings) for the setup's account; needs alpaca-py."""
     from fsm.adapters.alpaca import AlpacaBroker  # noqa: PLC0415  # alpaca-py is optional
 
+    setup.accept()  # its settings are TRADEFSM_ALPACA_*
     settings = setup.settings
     key, secret = _alpaca_keys(settings, "TRADEFSM_BROKER=alpaca")
     return AlpacaBroker(key, secret, settings.alpaca_base_url,
@@ -85,12 +87,11 @@ def alpaca_market_data(setup: PluginSetup) -> MarketData:
     from fsm.adapters.alpaca_data import ALPACA_DATA_URL, AlpacaMarketData  # noqa: PLC0415
 
     key, secret = _alpaca_keys(setup.settings, "market data alpaca")
-    options = setup.options
+    options = setup.accept("url", "feed", "symbols", "window_days")
     last = setup.as_of
     if last is None:
         raise InvalidConfiguration("market data alpaca is built for a market date")
-    days = options.get("window_days")
-    span = timedelta(days=int(days)) if days is not None else LOOKBACK + PRICE_SLACK
+    span = timedelta(days=_whole(options, "window_days", (LOOKBACK + PRICE_SLACK).days))
     return AlpacaMarketData(
         key, secret, url=str(options.get("url", ALPACA_DATA_URL)),
         feed=str(options.get("feed", "iex")), window=(last - span, last),
@@ -105,3 +106,14 @@ def _alpaca_keys(settings: Settings, what: str) -> tuple[str, str]:
             f"{what} needs TRADEFSM_ALPACA_API_KEY and TRADEFSM_ALPACA_SECRET_KEY"
         )
     return key.get_secret_value(), secret.get_secret_value()
+
+
+def _whole(options: Mapping[str, Any], name: str, default: int, least: int = 1) -> int:
+    """Option ``name``: a whole number (or its digits as text) of at least ``least``."""
+    value = options.get(name, default)
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if (type(value) is not int and not digits) or int(value) < least:  # not a bool or float
+        raise InvalidConfiguration(
+            f"{name} must be a whole number of at least {least}, not {value!r}"
+        )
+    return int(value)

@@ -63,7 +63,7 @@ class Portfolio:
 
 def portfolio(setup: PluginSetup) -> Portfolio:
     """The entry point's factory: option ``file``, the portfolio file."""
-    file = setup.options.get("file")
+    file = setup.accept("file").get("file")
     if not isinstance(file, str) or not file:
         raise InvalidConfiguration("the portfolio needs a file: file under [portfolio]")
     path = Path(file)

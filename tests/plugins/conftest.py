@@ -108,6 +108,33 @@ def broker_garbage(setup):
     return BrokerGarbage()
 
 
+def _paper(setup, **odd):  # the paper broker, some of its methods replaced
+    from types import SimpleNamespace
+
+    from fsm.adapters.factories import paper_broker
+
+    paper = paper_broker(setup)
+    methods = {m: getattr(paper, m) for m in ("account", "submit", "orders", "cancel")}
+    return SimpleNamespace(**{**methods, **odd})
+
+
+def broker_bad_ack(setup):  # places each order, then answers what no broker should
+    paper = _paper(setup)
+
+    def submit(intent):
+        paper.submit(intent)
+        return "ok"
+    return _paper(setup, submit=submit)
+
+
+def broker_no_ack(setup):  # places nothing, answers nothing
+    return _paper(setup, submit=lambda intent: None)
+
+
+def broker_bad_statuses(setup):
+    return _paper(setup, orders=lambda ids: [{"status": "lost"}])
+
+
 def picky(setup):
     return MomentumStrategy(setup.market_data, picks=int(setup.options.get("picks", 1)))
 """
@@ -130,6 +157,9 @@ feed-hangs = broken_plugins:feed_hangs
 [tradefsm.brokers]
 broker-hangs = broken_plugins:broker_hangs
 broker-garbage = broken_plugins:broker_garbage
+broker-bad-ack = broken_plugins:broker_bad_ack
+broker-no-ack = broken_plugins:broker_no_ack
+broker-bad-statuses = broken_plugins:broker_bad_statuses
 """
 
 

@@ -8,9 +8,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fsm import plugins
 from fsm.adapters.memory_store import MemoryRunStore
+from fsm.adapters.paper_broker import PaperBroker
 from fsm.clock import FixedClock
 from fsm.engine import Engine
 from fsm.errors import InvalidConfiguration, PluginFailed, PluginNotFound
@@ -73,6 +76,33 @@ def test_options_come_from_a_table_named_after_the_plugin(ready: Cli, test_plugi
     assert "options for 'pikcy' name no installed plugin" in line
 
 
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        (
+            "[demo-momentum]\npick = 3\n",
+            "strategy plugin 'demo-momentum': unknown option 'pick' (did you mean 'picks'?); "
+            "it takes picks",
+        ),
+        (
+            "[demo-momentum]\npicks = 2.5\n",
+            "strategy plugin 'demo-momentum': picks must be a whole number of at least 1, not 2.5",
+        ),
+        ("[bundled]\nseed = -1\n", "seed must be a whole number of at least 0, not -1"),
+        (
+            "[paper]\nlatency_ms = 5\n",
+            "broker plugin 'paper': unknown option 'latency_ms'; it takes no options",
+        ),
+    ],
+)
+def test_a_misspelt_or_malformed_option_is_refused_before_any_run(
+    ready: Cli, table: str, said: str
+) -> None:
+    (ready.folder / "tradefsm.toml").write_text(table, encoding="utf-8")
+    assert said in one_line_error(ready("run", code=2))
+    assert ready.json("runs", "list", "--format", "json") == []
+
+
 @pytest.mark.usefixtures("test_plugins")
 @pytest.mark.parametrize(
     ("strategy", "said"),
@@ -118,6 +148,45 @@ def test_a_broker_reporting_a_malformed_account_is_named_in_the_run_s_failure(
     assert run.failure["error_type"] == "PluginFailed"
     said = "broker plugin 'broker-garbage' (broken-plugins 0.3) returned malformed output"
     assert said in run.failure["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
+@pytest.mark.parametrize(
+    ("broker", "said"),
+    [
+        (
+            "broker-no-ack",
+            "returned malformed output: step output of executing is not a valid OrderAck",
+        ),
+        (
+            "broker-bad-statuses",
+            "returned malformed output: step output of executing is not a valid OrderStatus",
+        ),
+    ],
+)
+def test_a_broker_s_malformed_answer_about_orders_is_named_in_the_run_s_failure(
+    tmp_path: Path, broker: str, said: str
+) -> None:
+    engine = _engine(_settings(tmp_path, broker=broker))
+    run = engine.run(RunRequest(account_id="paper"))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    assert f"broker plugin {broker!r} (broken-plugins 0.3) {said}" in run.failure["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_a_malformed_acknowledgement_of_a_placed_order_is_resolved_by_its_status(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(_settings(tmp_path, broker="broker-bad-ack"))
+    run = engine.run(RunRequest(account_id="paper"))
+    assert run.state == "done", run.failure
+    stored = engine.store.intents(run.run_id)
+    assert stored
+    assert {s.status for s in stored} == {"filled"}
+    held = PaperBroker(tmp_path / "paper.db").orders([s.intent.client_order_id for s in stored])
+    assert len(held) == len(stored)  # each placed once
 
 
 @pytest.mark.usefixtures("test_plugins")
@@ -168,3 +237,18 @@ def test_installed_plugins_are_read_once_per_import_path(
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.installed(plugins.STRATEGIES)
     assert scanned == ["scan"] * 2
+
+
+@given(
+    st.sets(st.sampled_from("abcdef"), max_size=4),
+    st.dictionaries(st.sampled_from("abcdefgh"), st.integers(), max_size=4),
+)
+def test_accept_passes_the_options_a_plugin_names_and_refuses_any_other(
+    names: set[str], options: dict[str, int]
+) -> None:
+    setup = plugins.PluginSetup(Settings(), options)
+    if set(options) <= names:
+        assert setup.accept(*sorted(names)) == options
+    else:
+        with pytest.raises(InvalidConfiguration, match="unknown option"):
+            setup.accept(*sorted(names))

@@ -48,3 +48,8 @@ def test_bad_weights_are_refused_as_bad_configuration(weights: object, said: str
 def test_tradefsm_finds_the_entry_point() -> None:
     found = {p.name: p for p in installed(STRATEGIES)}
     assert found["sixty-forty"].distribution == "tradefsm-sixty-forty"
+
+
+def test_a_misspelt_option_is_refused_not_ignored() -> None:
+    with pytest.raises(InvalidConfiguration, match=r"unknown option 'weight'.*'weights'"):
+        strategy(PluginSetup(Settings(), options={"weight": {"GLD": "1"}}))

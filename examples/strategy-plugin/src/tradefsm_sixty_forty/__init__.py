@@ -44,4 +44,4 @@ def _weights(given: object) -> dict[str, Decimal]:
 
 def strategy(setup: PluginSetup) -> FixedWeights:
     """The entry point's factory: tradefsm calls it with the settings and this plugin's options."""
-    return FixedWeights(setup.options.get("weights", DEFAULT_WEIGHTS))
+    return FixedWeights(setup.accept("weights").get("weights", DEFAULT_WEIGHTS))
