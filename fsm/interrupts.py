@@ -38,6 +38,15 @@ class StopRequest:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def raised_by_code() -> bool:
+    """Whether a KeyboardInterrupt seen now was raised by code (a plugin's own), not by a
+    person: while ``stop_on_signals`` holds SIGINT, a person's first Ctrl-C only requests a
+    stop and only a second one raises, once the first is recorded."""
+    handler = signal.getsignal(signal.SIGINT)
+    stop = getattr(handler, "__self__", None)
+    return isinstance(stop, StopRequest) and not stop.requested
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """Within the block, SIGINT and SIGTERM request a stop instead of ending the process

@@ -27,6 +27,7 @@ from fsm.errors import (
     TradeFsmError,
     replace_message,
 )
+from fsm.interrupts import raised_by_code
 from fsm.machines.names import TradingState as S
 from fsm.pluginrecords import (
     AccountSnapshot,
@@ -291,6 +292,10 @@ def _named(plugin: Plugin, call: Callable[[], T], state: str) -> T:
         raise  # the timeout already names the plugin it interrupted
     except TradeFsmError as exc:
         raise replace_message(exc, f"{plugin.kind} plugin {plugin.name!r}: {exc.message}") from exc
+    except KeyboardInterrupt as exc:
+        if not raised_by_code():
+            raise  # a person's Ctrl-C
+        raise failure(plugin, "raised KeyboardInterrupt", state=state) from exc
     except (Exception, SystemExit) as exc:  # the plugin's own error (exit too), typed and named
         raise failure(plugin, f"raised {type(exc).__name__}: {exc}", state=state) from exc
 

@@ -32,6 +32,13 @@ def exits(setup):
     return Exits()
 
 
+def interrupts(setup):
+    class Interrupts:
+        def generate(self, ctx):
+            raise KeyboardInterrupt  # its own, not a person's Ctrl-C
+    return Interrupts()
+
+
 def from_the_future(setup):
     class FromTheFuture:
         def generate(self, ctx):
@@ -142,6 +149,7 @@ def picky(setup):
 ENTRY_POINTS = """[tradefsm.strategies]
 explodes = broken_plugins:explodes
 exits = broken_plugins:exits
+interrupts = broken_plugins:interrupts
 from-the-future = broken_plugins:from_the_future
 malformed = broken_plugins:malformed
 cannot-start = broken_plugins:cannot_start

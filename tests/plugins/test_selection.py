@@ -252,3 +252,24 @@ def test_accept_passes_the_options_a_plugin_names_and_refuses_any_other(
     else:
         with pytest.raises(InvalidConfiguration, match="unknown option"):
             setup.accept(*sorted(names))
+
+
+def test_a_plugin_raising_keyboardinterrupt_itself_fails_its_run_naming_it(
+    ready: Cli, test_plugins: Path
+) -> None:
+    ready.env["PYTHONPATH"] = os.pathsep.join([str(test_plugins), ready.env.get("PYTHONPATH", "")])
+    started = ready.json("run", "--strategy", "interrupts", "--mode", "signals-only", "--json",
+                         code=1)  # fmt: skip
+    run = ready.json("runs", "show", started["run_id"], "--format", "json")["run"]
+    assert (run["state"], run["failure"]["error_type"]) == ("failed", "PluginFailed")
+    said = "strategy plugin 'interrupts' (broken-plugins 0.3) raised KeyboardInterrupt"
+    assert said in run["failure"]["message"]
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_outside_the_command_line_a_keyboardinterrupt_is_a_person_s_and_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(_settings(tmp_path, strategy="interrupts"))
+    with pytest.raises(KeyboardInterrupt):  # a library run cannot tell; it stops, resumable
+        engine.run(RunRequest(account_id="paper", mode=Mode.SIGNALS_ONLY))
