@@ -28,6 +28,8 @@ KEY_FIGURES: tuple[tuple[str, str, str, str, Any], ...] = (
     ("resume", "ratio_large_to_small", "resume time, 10k ÷ 1k runs in the database", "≈ 1",
      None),
     ("audit", "verify_s", "verify 1M ledger rows (s)", "≤ 10", lambda v: v <= 10),
+    ("audit", "ratio_verify_to_floor", "verify ÷ raw read + one SHA-256 a row floor", "—",
+     None),
     ("audit", "query_ms_max", "slowest audit query (ms)", "≤ 50", lambda v: v <= 50),
     ("audit", "seal_ms_10k", "seal a digest of 10k changed runs (ms)", "≤ 200",
      lambda v: v <= 200),

@@ -42,7 +42,8 @@ from tests.postgres_cluster import PostgresCluster
                      marks=pytest.mark.dated),  # its runs are dated by their clock
         pytest.param(resume, {"resume_ms_1k", "resume_ms_10k", "ratio_large_to_small"},
                      marks=pytest.mark.dated),
-        (audit, {"verify_s", "query_ms_max", "seal_ms_10k"}),
+        (audit, {"verify_s", "verify_floor_s", "ratio_verify_to_floor", "query_ms_max",
+                 "seal_ms_10k"}),
         (facade, {"facade_call_ms", "constructor_ms", "rss_after_100_mib"}),
     ],
 )  # fmt: skip
