@@ -36,6 +36,18 @@ def _settings(tmp_path: Path, **kw: object) -> Settings:
     return Settings(actor="quant-qi", paper_db=tmp_path / "paper.db", **kw)  # type: ignore[arg-type]
 
 
+def _failed_naming(tmp_path: Path, said: str, mode: Mode = Mode.PAPER, **chosen: str) -> Engine:
+    """A run with the ``chosen`` plugins fails as a PluginFailed whose message says ``said``."""
+    engine = _engine(_settings(tmp_path, **chosen))
+    run = engine.run(RunRequest(account_id="paper", mode=mode))
+    assert run.state == "failed"
+    assert run.failure is not None
+    assert run.failure["error_type"] == "PluginFailed"
+    assert said in run.failure["message"]
+    assert engine.store.ledger(run.run_id)[-1].target == "failed"
+    return engine
+
+
 def test_the_bundled_adapters_are_listed_with_their_distribution(ready: Cli) -> None:
     rows = ready.json("plugins", "--json")
     found = {(r["group"], r["name"]): r for r in rows}
@@ -116,38 +128,22 @@ def test_a_misspelt_or_malformed_option_is_refused_before_any_run(
 def test_a_plugin_failing_inside_a_run_is_its_ledgered_failure(
     tmp_path: Path, strategy: str, said: str
 ) -> None:
-    engine = _engine(_settings(tmp_path, strategy=strategy))
-    run = engine.run(RunRequest(account_id="paper"))
-    assert run.state == "failed"
-    assert run.failure is not None
-    assert run.failure["error_type"] == "PluginFailed"
-    assert f"strategy plugin {strategy!r} (broken-plugins 0.3) {said}" in run.failure["message"]
-    last = engine.store.ledger(run.run_id)[-1]
-    assert last.target == "failed"
+    _failed_naming(tmp_path, f"strategy plugin {strategy!r} (broken-plugins 0.3) {said}",
+                   strategy=strategy)  # fmt: skip
 
 
 @pytest.mark.usefixtures("test_plugins")
 def test_market_data_failing_inside_a_run_is_its_ledgered_failure(tmp_path: Path) -> None:
-    engine = _engine(_settings(tmp_path, strategy="sixty-forty", market_data="feed-down"))
-    run = engine.run(RunRequest(account_id="paper"))
-    assert run.state == "failed"
-    assert run.failure is not None
-    assert run.failure["error_type"] == "PluginFailed"
     said = "market data plugin 'feed-down' (broken-plugins 0.3) raised ConnectionResetError"
-    assert said in run.failure["message"]
+    _failed_naming(tmp_path, said, strategy="sixty-forty", market_data="feed-down")
 
 
 @pytest.mark.usefixtures("test_plugins")
 def test_a_broker_reporting_a_malformed_account_is_named_in_the_run_s_failure(
     tmp_path: Path,
 ) -> None:
-    engine = _engine(_settings(tmp_path, broker="broker-garbage"))
-    run = engine.run(RunRequest(account_id="paper", mode=Mode.DRY_RUN))
-    assert run.state == "failed"
-    assert run.failure is not None
-    assert run.failure["error_type"] == "PluginFailed"
     said = "broker plugin 'broker-garbage' (broken-plugins 0.3) returned malformed output"
-    assert said in run.failure["message"]
+    _failed_naming(tmp_path, said, Mode.DRY_RUN, broker="broker-garbage")
 
 
 @pytest.mark.usefixtures("test_plugins")
@@ -167,12 +163,7 @@ def test_a_broker_reporting_a_malformed_account_is_named_in_the_run_s_failure(
 def test_a_broker_s_malformed_answer_about_orders_is_named_in_the_run_s_failure(
     tmp_path: Path, broker: str, said: str
 ) -> None:
-    engine = _engine(_settings(tmp_path, broker=broker))
-    run = engine.run(RunRequest(account_id="paper"))
-    assert run.state == "failed"
-    assert run.failure is not None
-    assert run.failure["error_type"] == "PluginFailed"
-    assert f"broker plugin {broker!r} (broken-plugins 0.3) {said}" in run.failure["message"]
+    _failed_naming(tmp_path, f"broker plugin {broker!r} (broken-plugins 0.3) {said}", broker=broker)
 
 
 @pytest.mark.usefixtures("test_plugins")
