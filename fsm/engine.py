@@ -101,6 +101,7 @@ class Engine:
         self.plugins = RunPlugins(ports)  # ... and what drives a run that committed others
         self.specs, self.definition = specs, specs.definition
         self.owner = owner_id(ids.new_id("lease"))
+        self._legs: dict[str, RunDriver] = {}  # a run advanced in legs: its driver between them
         self.runtime = Runtime(
             store=store, clock=clock, settings=settings, specs=specs, guards=guards,
             ports=ports, observe=self.observe, sleep=sleep, failpoint=failpoint,
@@ -278,11 +279,15 @@ class Engine:
     def advance(self, run: RunRecord, until: str) -> RunRecord:
         """Drive ``run``, which this engine holds (``create``), until it is in state ``until``,
         ends or parks: for a caller that answers between states (the legacy facade)."""
-        driver = self._driver(run, self.clock.now(), stale_check=False)
+        kept = self._legs.pop(run.run_id, None)  # unchanged since the last leg: no reload
+        driver = kept if kept and kept.run == run else self._driver(run, self.clock.now(),
+                                                                  stale_check=False)  # fmt: skip
         stops = {until} | self.definition.final_states | self.specs.parked_states
         while driver.run.state not in stops:
             with self.runtime.tracing.step(driver.run):
                 driver.step()
+        if driver.run.state == until:
+            self._legs[run.run_id] = driver
         return driver.run
 
     def interrupt(
@@ -291,6 +296,7 @@ class Engine:
         """Fail an unfinished run this engine holds with ``error(run)`` (its orders stood down
         first), as a caller interrupted while driving it does; an ended run is returned as it
         is, and None says the engine does not hold the run."""
+        self._legs.pop(run_id, None)
         run = self.store.get_run(run_id)
         if run.state in self.definition.final_states:
             return run
