@@ -66,8 +66,7 @@ def main() -> int:
     else:
         for key, value in result.items():
             print(f"{key:32} {value}")
-    failed = [n for n, r in result.get("results", {}).items() if "failed" in r]
-    return 1 if failed else 0
+    return int(any("failed" in r for r in result.get("results", {}).values()))
 
 
 def _help(parser: argparse.ArgumentParser, name: str | None, *, asked: bool) -> int:

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -157,7 +157,8 @@ def test_a_benchmark_that_trades_runs_on_a_week_end_and_a_failing_one_is_reporte
     """The facade's runs trade on the always-open calendar: at a Saturday noon the policy's
     default exchange is closed (and every run was refused). A benchmark that fails is named on
     the page with its error instead of ending `make bench` with nothing written."""
-    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    saturday = noon - timedelta(days=(noon.weekday() - 5) % 7 or 7)  # the last one before today
     env = {**os.environ, SHIFT: str((saturday - datetime.now(UTC)).total_seconds())}
     command = [sys.executable, "-m", "benchmarks", "facade", "--quick", "--json"]
     done = subprocess.run(
